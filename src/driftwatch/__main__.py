@@ -1,0 +1,5 @@
+"""``python -m driftwatch`` is the ``driftwatch`` command."""
+
+from driftwatch.cli import main
+
+raise SystemExit(main())

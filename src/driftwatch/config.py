@@ -1,0 +1,459 @@
+"""Configuration: one YAML file -> validated, typed settings.
+
+Every mistake a user can make in the file is reported as a `ConfigError` that
+names the key path (``models.credit-risk.reference``), the offending value and
+the fix, so the CLI can print it without a traceback. Secrets are never read
+from the config text: a secret field holds ``{env: NAME}`` or ``{file: PATH}``
+and is resolved at load time into a `pydantic.SecretStr`, which never prints
+its value. Plain strings may use ``${NAME}`` to take a value from the
+environment (for example the broker address in a container).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+__all__ = [
+    "ConfigError",
+    "DriftSettings",
+    "FeatureSettings",
+    "HttpSettings",
+    "KafkaSettings",
+    "ModelSettings",
+    "ScheduleSettings",
+    "SecretRef",
+    "Settings",
+    "WebhookSettings",
+    "WindowSettings",
+    "load_settings",
+    "parse_duration",
+]
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says where, what and how to fix it."""
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from ``"500ms"``, ``"30s"``, ``"5m"``, ``"1h"``, ``"7d"``, ``"2w"`` or a number of seconds."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a duration; write e.g. '30s', '5m', '1h' or '7d'")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and (match := _DURATION.match(value)):
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    else:
+        raise ValueError(f"{value!r} is not a duration; write e.g. '30s', '5m', '1h' or '7d'")
+    if seconds <= 0:
+        raise ValueError(f"{value!r} must be a positive duration, e.g. '30s'")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class SecretRef(_Strict):
+    """Where a secret lives: an environment variable or a file (e.g. a mounted Kubernetes secret)."""
+
+    env: str | None = None
+    file: Path | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SecretRef:
+        if (self.env is None) == (self.file is None):
+            raise ValueError("give exactly one of 'env: VARIABLE_NAME' or 'file: /path/to/secret'")
+        return self
+
+    def describe(self) -> str:
+        return f"environment variable {self.env}" if self.env else f"file {self.file}"
+
+    def resolve(self, environ: Mapping[str, str]) -> SecretStr:
+        if self.env is not None:
+            value = environ.get(self.env)
+            if not value:
+                raise ValueError(
+                    f"environment variable {self.env} is not set (or empty); "
+                    f"export {self.env}=... before starting driftwatch"
+                )
+            return SecretStr(value)
+        assert self.file is not None
+        try:
+            text = self.file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ValueError(f"cannot read secret file {self.file}: {exc.strerror}; check the path") from None
+        if not text:
+            raise ValueError(f"secret file {self.file} is empty; put the secret in it")
+        return SecretStr(text)
+
+
+def _secret_ref(value: object) -> object:
+    if isinstance(value, str):
+        raise ValueError(
+            "secrets are never read from the config text; write {env: VARIABLE_NAME} or {file: /path/to/secret}"
+        )
+    return value
+
+
+SecretField = Annotated[SecretRef, BeforeValidator(_secret_ref)]
+
+
+# kafka-python consumer settings a user may pass through under `kafka.options`.
+_KAFKA_PASSTHROUGH = frozenset(
+    {
+        "client_id",
+        "fetch_min_bytes",
+        "fetch_max_wait_ms",
+        "fetch_max_bytes",
+        "max_partition_fetch_bytes",
+        "request_timeout_ms",
+        "retry_backoff_ms",
+        "reconnect_backoff_ms",
+        "reconnect_backoff_max_ms",
+        "max_in_flight_requests_per_connection",
+        "auto_offset_reset",
+        "session_timeout_ms",
+        "heartbeat_interval_ms",
+        "max_poll_records",
+        "max_poll_interval_ms",
+        "receive_buffer_bytes",
+        "send_buffer_bytes",
+        "connections_max_idle_ms",
+        "metadata_max_age_ms",
+        "api_version_auto_timeout_ms",
+        "isolation_level",
+        "ssl_check_hostname",
+        "ssl_crlfile",
+        "ssl_ciphers",
+        "sasl_kerberos_service_name",
+        "sasl_kerberos_domain_name",
+    }
+)
+
+
+class KafkaSettings(_Strict):
+    bootstrap_servers: list[str] = Field(min_length=1)
+    topic: str = Field(min_length=1)
+    group_id: str = Field(default="driftwatch", min_length=1)
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "GSSAPI", "OAUTHBEARER"] | None = None
+    sasl_plain_username: str | None = None
+    sasl_plain_password: SecretField | None = None
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    ssl_password: SecretField | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("bootstrap_servers", mode="before")
+    @classmethod
+    def _split_servers(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("options")
+    @classmethod
+    def _known_options(cls, value: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(value) - _KAFKA_PASSTHROUGH)
+        if unknown:
+            raise ValueError(
+                f"unknown kafka-python consumer option(s) {', '.join(unknown)}; "
+                f"allowed: {', '.join(sorted(_KAFKA_PASSTHROUGH))}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _security_consistent(self) -> KafkaSettings:
+        if self.security_protocol.startswith("SASL") and self.sasl_mechanism is None:
+            raise ValueError(
+                f"security_protocol {self.security_protocol} needs sasl_mechanism (e.g. PLAIN or SCRAM-SHA-512)"
+            )
+        return self
+
+
+class HttpSettings(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=9308, ge=0, le=65535)
+
+
+class WindowSettings(_Strict):
+    length: Duration = 3600.0
+    max_rows: int = Field(default=50_000, ge=10)
+    buckets: int = Field(default=12, ge=1, le=1440)
+
+
+class ScheduleSettings(_Strict):
+    every: Duration | None = None
+    cron: str | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ScheduleSettings:
+        if (self.every is None) == (self.cron is None):
+            raise ValueError("give exactly one of 'every: 5m' or 'cron: \"*/5 * * * *\"'")
+        if self.cron is not None:
+            from apscheduler.triggers.cron import CronTrigger
+
+            try:
+                CronTrigger.from_crontab(self.cron)
+            except ValueError as exc:
+                raise ValueError(f"cron {self.cron!r} is not a crontab expression ({exc})") from None
+        return self
+
+
+DRIFT_METHODS = ("auto", "ks", "chisquare", "z", "jensenshannon", "wasserstein")
+
+
+class FeatureSettings(_Strict):
+    name: str = Field(min_length=1)
+    type: Literal["numeric", "categorical"] | None = None
+    method: str = "auto"
+    threshold: float | None = Field(default=None, gt=0)
+
+    @field_validator("method")
+    @classmethod
+    def _known_method(cls, value: str) -> str:
+        from driftwatch.drift.stattests import CATALOGUE
+
+        if value != "auto" and value not in CATALOGUE:
+            raise ValueError(f"unknown drift method {value!r}; use 'auto' or one of {', '.join(sorted(CATALOGUE))}")
+        return value
+
+
+def _feature(value: object) -> object:
+    return {"name": value} if isinstance(value, str) else value
+
+
+class DriftSettings(_Strict):
+    share: float = Field(default=0.5, gt=0, le=1)
+
+
+class ModelSettings(_Strict):
+    reference: Path
+    features: list[Annotated[FeatureSettings, BeforeValidator(_feature)]] = Field(min_length=1)
+    prediction: str | None = None
+    window: WindowSettings = Field(default_factory=WindowSettings)
+    schedule: ScheduleSettings = Field(default_factory=lambda: ScheduleSettings(every=300.0))
+    drift: DriftSettings = Field(default_factory=DriftSettings)
+    webhooks: list[str] = Field(default_factory=list)
+
+    @field_validator("features")
+    @classmethod
+    def _unique(cls, value: list[FeatureSettings]) -> list[FeatureSettings]:
+        seen: set[str] = set()
+        for feature in value:
+            if feature.name in seen:
+                raise ValueError(f"feature {feature.name!r} is listed twice; list each feature once")
+            seen.add(feature.name)
+        return value
+
+
+class WebhookSettings(_Strict):
+    url: str
+    secret: SecretField
+    timeout: Duration = 5.0
+    max_attempts: int = Field(default=5, ge=1, le=100)
+    backoff: Duration = 1.0
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"{value!r} is not an http(s) URL; write e.g. https://ci.example.com/hooks/retrain")
+        return value
+
+
+class Settings(_Strict):
+    kafka: KafkaSettings
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    models: dict[str, ModelSettings] = Field(min_length=1)
+    webhooks: dict[str, WebhookSettings] = Field(default_factory=dict)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @model_validator(mode="after")
+    def _references(self) -> Settings:
+        for name, model in self.models.items():
+            for target in model.webhooks:
+                if target not in self.webhooks:
+                    known = ", ".join(sorted(self.webhooks)) or "none defined"
+                    raise ValueError(
+                        f"models.{name}.webhooks: {target!r} is not a webhook target "
+                        f"(known: {known}); add it under the top-level 'webhooks:' key"
+                    )
+        return self
+
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _interpolate(node: Any, environ: Mapping[str, str], path: str) -> Any:
+    if isinstance(node, dict):
+        return {key: _interpolate(value, environ, f"{path}.{key}" if path else str(key)) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_interpolate(value, environ, f"{path}[{i}]") for i, value in enumerate(node)]
+    if isinstance(node, str) and "${" in node:
+
+        def substitute(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in environ:
+                raise ConfigError(
+                    f"{path}: {node!r} refers to environment variable {name}, which is not set; "
+                    f"export {name}=... or write the value directly"
+                )
+            return environ[name]
+
+        return _ENV_REF.sub(substitute, node)
+    return node
+
+
+def _format_location(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif str(part).startswith("function-") or part in {"str", "dict[str,any]"}:
+            continue
+        else:
+            text += f".{part}" if text else str(part)
+    return text or "(top level)"
+
+
+_FIXES = {
+    "extra_forbidden": "remove it, or check its spelling against configs/demo.yaml",
+    "missing": "add it",
+}
+
+
+def _format_validation_error(exc: ValidationError, source: str) -> str:
+    lines = [f"{source}: invalid configuration ({exc.error_count()} problem(s)):"]
+    for error in exc.errors(include_url=False):
+        where = _format_location(tuple(error["loc"]))
+        message = error["msg"].removeprefix("Value error, ")
+        value = error.get("input")
+        shown = "" if error["type"] == "missing" or isinstance(value, dict | list) else f" (got {value!r})"
+        fix = _FIXES.get(error["type"], "")
+        if error["type"] == "extra_forbidden":
+            message = "unknown key"
+        lines.append(f"  - {where}: {message}{shown}" + (f"; {fix}" if fix else ""))
+    return "\n".join(lines)
+
+
+def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read, interpolate and validate a config file; raise `ConfigError` with every problem found.
+
+    Relative paths inside the file (references, TLS files, secret files) are
+    resolved against the file's directory, so a config works from any cwd.
+    """
+    environ = os.environ if environ is None else environ
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found; pass the path of a YAML file with --config") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file ({exc.strerror})") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping with keys kafka, models, ...")
+    raw = _interpolate(raw, environ, "")
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(exc, str(path))) from None
+    settings, problems = _resolve_paths(settings, path.parent.resolve())
+    problems += _secret_problems(settings, environ)
+    if problems:
+        raise ConfigError(f"{path}: invalid configuration ({len(problems)} problem(s)):\n" + "\n".join(problems))
+    return settings
+
+
+def _resolve_paths(settings: Settings, base: Path) -> tuple[Settings, list[str]]:
+    problems: list[str] = []
+    models: dict[str, ModelSettings] = {}
+    for name, model in settings.models.items():
+        reference = model.reference if model.reference.is_absolute() else base / model.reference
+        if not reference.is_file():
+            problems.append(
+                f"  - models.{name}.reference: file {str(model.reference)!r} not found "
+                f"(looked at {reference}); give a Parquet or CSV file of reference data"
+            )
+        elif reference.suffix.lower() not in {".parquet", ".pq", ".csv"}:
+            problems.append(
+                f"  - models.{name}.reference: {str(model.reference)!r} is neither .parquet nor .csv; "
+                "convert the reference to Parquet or CSV"
+            )
+        models[name] = model.model_copy(update={"reference": reference})
+    kafka = settings.kafka
+    tls = {
+        name: (value if value is None or value.is_absolute() else base / value)
+        for name, value in (
+            ("ssl_cafile", kafka.ssl_cafile),
+            ("ssl_certfile", kafka.ssl_certfile),
+            ("ssl_keyfile", kafka.ssl_keyfile),
+        )
+    }
+    for name, value in tls.items():
+        if value is not None and not value.is_file():
+            problems.append(f"  - kafka.{name}: file {value} not found; give the path of a PEM file")
+    return settings.model_copy(update={"models": models, "kafka": kafka.model_copy(update=tls)}), problems
+
+
+def resolve_secret(ref: SecretRef, where: str, environ: Mapping[str, str] | None = None) -> SecretStr:
+    """Resolve a secret reference, raising `ConfigError` naming the config key on failure."""
+    try:
+        return ref.resolve(os.environ if environ is None else environ)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _secret_problems(settings: Settings, environ: Mapping[str, str]) -> list[str]:
+    """Fail at start-up, not at the first breach, when a secret is unset or unreadable."""
+    problems: list[str] = []
+    refs: list[tuple[str, SecretRef | None]] = [
+        ("kafka.sasl_plain_password", settings.kafka.sasl_plain_password),
+        ("kafka.ssl_password", settings.kafka.ssl_password),
+    ]
+    refs += [(f"webhooks.{name}.secret", hook.secret) for name, hook in settings.webhooks.items()]
+    for where, ref in refs:
+        if ref is None:
+            continue
+        try:
+            resolve_secret(ref, where, environ)
+        except ConfigError as exc:
+            problems.append(f"  - {exc}")
+    return problems
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of the config file, for editors and CI linting."""
+    return Settings.model_json_schema()

@@ -1,0 +1,137 @@
+"""Column drift and dataset drift: a window's columns against a reference profile.
+
+Pure functions on arrays and profiles: no clock, no I/O. A column whose test
+cannot run (empty after dropping NaN/inf, wrong type) gets a `ColumnDrift` with
+an ``error`` and is left out of the dataset share, so one broken column never
+hides the others.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from driftwatch.drift.profile import ColumnProfile, ReferenceProfile, clean_column
+from driftwatch.drift.stattests import default_method, get_method
+
+__all__ = ["ColumnDrift", "ColumnOptions", "DatasetDrift", "column_drift", "dataset_drift"]
+
+
+@dataclass(frozen=True)
+class ColumnOptions:
+    method: str = "auto"
+    threshold: float | None = None
+
+
+@dataclass(frozen=True)
+class ColumnDrift:
+    column: str
+    type: str
+    method: str
+    score: float
+    threshold: float
+    drift_detected: bool
+    reference_rows: int
+    current_rows: int
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "column": self.column,
+            "type": self.type,
+            "method": self.method,
+            "score": None if math.isnan(self.score) else self.score,
+            "threshold": self.threshold,
+            "drift_detected": self.drift_detected,
+            "reference_rows": self.reference_rows,
+            "current_rows": self.current_rows,
+            **({"error": self.error} if self.error else {}),
+        }
+
+
+@dataclass(frozen=True)
+class DatasetDrift:
+    columns: list[ColumnDrift]
+    share_threshold: float
+    errors: list[ColumnDrift] = field(default_factory=list)
+
+    @property
+    def n_columns(self) -> int:
+        return len(self.columns)
+
+    @property
+    def n_drifted(self) -> int:
+        return sum(column.drift_detected for column in self.columns)
+
+    @property
+    def drift_share(self) -> float:
+        return self.n_drifted / self.n_columns if self.columns else 0.0
+
+    @property
+    def dataset_drift(self) -> bool:
+        return bool(self.columns) and self.drift_share >= self.share_threshold
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "dataset_drift": self.dataset_drift,
+            "drift_share": self.drift_share,
+            "n_drifted": self.n_drifted,
+            "n_columns": self.n_columns,
+            "share_threshold": self.share_threshold,
+            "columns": [column.as_dict() for column in self.columns + self.errors],
+        }
+
+
+def column_drift(
+    reference: ColumnProfile, current_raw: pd.Series | npt.NDArray[np.generic], options: ColumnOptions
+) -> ColumnDrift:
+    """Drift of one column: clean the window as Evidently does, pick the method, run it."""
+    current = clean_column(current_raw, reference.type)
+
+    def failed(method: str, threshold: float, error: str) -> ColumnDrift:
+        return ColumnDrift(
+            reference.name, reference.type, method, math.nan, threshold, False, reference.rows, len(current), error
+        )
+
+    if reference.rows == 0:
+        return failed(options.method, options.threshold or math.nan, "reference column is empty after NaN/inf removal")
+    if len(current) == 0:
+        return failed(options.method, options.threshold or math.nan, "current window has no values for this column")
+    method = default_method(reference, current) if options.method == "auto" else get_method(options.method)
+    threshold = method.default_threshold if options.threshold is None else options.threshold
+    if reference.type not in method.column_types:
+        return failed(method.name, threshold, f"method {method.name} does not apply to {reference.type} columns")
+    with np.errstate(all="ignore"):
+        result = method(reference, current, threshold)
+    return ColumnDrift(
+        reference.name,
+        reference.type,
+        method.name,
+        result.score,
+        threshold,
+        bool(result.drift_detected),
+        reference.rows,
+        len(current),
+    )
+
+
+def dataset_drift(
+    profile: ReferenceProfile,
+    current: Mapping[str, pd.Series | npt.NDArray[np.generic]],
+    options: Mapping[str, ColumnOptions] | None = None,
+    share_threshold: float = 0.5,
+) -> DatasetDrift:
+    """Drift of every profiled column; dataset drift when the drifted share >= ``share_threshold``."""
+    options = options or {}
+    results: list[ColumnDrift] = []
+    errors: list[ColumnDrift] = []
+    for name, column_profile in profile.columns.items():
+        values = current[name] if name in current else np.array([], dtype=object)
+        result = column_drift(column_profile, values, options.get(name, ColumnOptions()))
+        (errors if result.error else results).append(result)
+    return DatasetDrift(results, share_threshold, errors)
