@@ -1,0 +1,92 @@
+"""One scheduled check: a window snapshot and a reference profile -> a `CheckResult`.
+
+The result is plain data that the metrics, the webhook payload and the JSON API
+all read; nothing here talks to Kafka, HTTP or the clock.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from driftwatch.config import ModelSettings
+from driftwatch.drift.dataset import ColumnDrift, ColumnOptions, DatasetDrift, column_drift, dataset_drift
+from driftwatch.drift.profile import ReferenceProfile
+from driftwatch.windows import WindowSnapshot
+
+__all__ = ["CheckResult", "ModelCheck"]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    model: str
+    check: str
+    window_start: float
+    window_end: float
+    rows: int
+    records_seen: int
+    drift: DatasetDrift
+    prediction_drift: ColumnDrift | None
+    duration_seconds: float
+
+    def as_dict(self) -> dict[str, Any]:
+        def iso(ts: float) -> str:
+            return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+
+        return {
+            "model": self.model,
+            "check": self.check,
+            "window_start": iso(self.window_start),
+            "window_end": iso(self.window_end),
+            "rows": self.rows,
+            "records_seen": self.records_seen,
+            **self.drift.as_dict(),
+            "prediction_drift": None if self.prediction_drift is None else self.prediction_drift.as_dict(),
+            "duration_seconds": self.duration_seconds,
+        }
+
+
+class ModelCheck:
+    """The data drift check of one model, with its reference profile prepared once."""
+
+    check = "data_drift"
+
+    def __init__(self, name: str, settings: ModelSettings, profile: ReferenceProfile) -> None:
+        self.name = name
+        self.settings = settings
+        self.profile = profile
+        self.options = {f.name: ColumnOptions(f.method, f.threshold) for f in settings.features}
+        features = {f.name for f in settings.features}
+        self.feature_profile = ReferenceProfile(
+            {k: v for k, v in profile.columns.items() if k in features}, profile.rows
+        )
+        prediction = settings.prediction
+        self.prediction_profile = profile.columns.get(prediction) if prediction else None
+
+    def run(self, snapshot: WindowSnapshot) -> CheckResult:
+        started = time.perf_counter()
+        frame = snapshot.frame
+        drift = dataset_drift(
+            self.feature_profile,
+            {name: frame[name].to_numpy() for name in self.feature_profile.columns},
+            self.options,
+            self.settings.drift.share,
+        )
+        prediction_drift = None
+        if self.prediction_profile is not None and self.prediction_profile.name in frame.columns:
+            prediction_drift = column_drift(
+                self.prediction_profile, frame[self.prediction_profile.name].to_numpy(), ColumnOptions()
+            )
+        return CheckResult(
+            model=self.name,
+            check=self.check,
+            window_start=snapshot.start,
+            window_end=snapshot.end,
+            rows=len(frame),
+            records_seen=snapshot.records_seen,
+            drift=drift,
+            prediction_drift=prediction_drift,
+            duration_seconds=time.perf_counter() - started,
+        )

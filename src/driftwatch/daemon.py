@@ -1,0 +1,278 @@
+"""Wiring and lifecycle: config in, then source -> windows -> checks -> metrics/policy -> webhooks.
+
+`Daemon` owns one instance of each part and the threads that drive them: the
+Kafka consumer, the APScheduler jobs (one per model), the webhook dispatcher
+and the HTTP server. `Daemon.stop` shuts them down in data-flow order: stop
+fetching, let a running check finish, commit offsets, close the consumer,
+finish the webhook attempt in flight, stop serving.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from driftwatch import __version__
+from driftwatch.checks import CheckResult, ModelCheck
+from driftwatch.config import ModelSettings, Settings, resolve_secret
+from driftwatch.http import HttpServer
+from driftwatch.metrics import Metrics
+from driftwatch.policy import AlertEvent, BreachPolicy
+from driftwatch.records import Prediction, RecordDecoder, Rejection
+from driftwatch.reference import load_reference
+from driftwatch.source.kafka import KafkaSource, Message
+from driftwatch.webhooks import Delivery, WebhookDispatcher, event_body, idempotency_key
+from driftwatch.windows import ColumnSpec, Window
+
+__all__ = ["Daemon"]
+
+log = logging.getLogger(__name__)
+
+
+class _RateLimitedLog:
+    """Log a message at most once per key per ``period`` seconds, with the count suppressed since."""
+
+    def __init__(self, period: float, clock: Callable[[], float]) -> None:
+        self._period = period
+        self._clock = clock
+        self._last: dict[str, float] = {}
+        self._suppressed: dict[str, int] = defaultdict(int)
+
+    def warning(self, key: str, message: str, *args: object) -> None:
+        now = self._clock()
+        if now - self._last.get(key, -1e18) >= self._period:
+            suppressed = self._suppressed.pop(key, 0)
+            extra = f" ({suppressed} more since the last report)" if suppressed else ""
+            log.warning(message + extra, *args)
+            self._last[key] = now
+        else:
+            self._suppressed[key] += 1
+
+
+class Daemon:
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Callable[[], float] = time.time,
+        consumer_factory: Callable[..., Any] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.metrics = Metrics()
+        self.checks: dict[str, ModelCheck] = {}
+        self.windows: dict[str, Window] = {}
+        for name, model in settings.models.items():
+            profile, types = load_reference(name, model)
+            self.checks[name] = ModelCheck(name, model, profile)
+            self.windows[name] = Window(
+                _column_specs(model, types), model.window.length, model.window.max_rows, model.window.buckets
+            )
+        self.decoder = RecordDecoder(set(settings.models))
+        self.policy = BreachPolicy()
+        self.dispatcher = WebhookDispatcher(self.metrics, clock)
+        self.source = KafkaSource(settings.kafka, self.handle, self.metrics, consumer_factory=consumer_factory)
+        self.http = HttpServer(settings.http.host, settings.http.port, self.metrics, self.readiness, self.results)
+        self.scheduler = BackgroundScheduler(timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1})
+        self._stop = threading.Event()
+        self._consumer_thread = threading.Thread(
+            target=self.source.run, args=(self._stop,), name="driftwatch-kafka", daemon=True
+        )
+        self._latest: dict[str, CheckResult] = {}
+        self._versions: dict[str, str] = {}
+        self._violations_exported: dict[tuple[str, str], int] = defaultdict(int)
+        self._rejections = _RateLimitedLog(60.0, clock)
+        self._started = False
+        for name in settings.models:
+            self.metrics.window_rows.labels(name).set(0)
+            self.metrics.records_consumed.labels(name)
+        self.metrics.kafka_up.set(0)
+
+    # lifecycle ---------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.http.start()
+        self.dispatcher.start()
+        self._consumer_thread.start()
+        for name, model in self.settings.models.items():
+            schedule = model.schedule
+            trigger = (
+                IntervalTrigger(seconds=schedule.every, timezone=UTC)
+                if schedule.every is not None
+                else CronTrigger.from_crontab(str(schedule.cron), timezone=UTC)
+            )
+            self.scheduler.add_job(self.run_check, trigger, args=[name], id=f"{name}:data_drift", name=name)
+        self.scheduler.start()
+        self._started = True
+        host, port = self.http.address
+        log.info(
+            "driftwatch %s watching %d model(s); metrics on http://%s:%d/metrics",
+            __version__,
+            len(self.checks),
+            host,
+            port,
+        )
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop fetching, finish a running check, commit offsets, close the consumer, stop serving."""
+        deadline = time.monotonic() + timeout
+        self._stop.set()
+        if self._started:
+            self.scheduler.shutdown(wait=True)
+        if self._consumer_thread.is_alive():
+            self._consumer_thread.join(max(0.1, deadline - time.monotonic() - 2.0))
+        self.dispatcher.stop(max(0.1, min(5.0, deadline - time.monotonic() - 0.5)))
+        self.http.stop()
+        log.info("driftwatch stopped")
+
+    # data path ---------------------------------------------------------------------------------
+
+    def handle(self, messages: Sequence[Message]) -> None:
+        """Decode a batch, count rejections, add the valid records to their models' windows."""
+        by_model: dict[str, list[Prediction]] = defaultdict(list)
+        for message in messages:
+            outcome = self.decoder.decode(message.value, message.timestamp / 1000.0)
+            if isinstance(outcome, Rejection):
+                self.metrics.records_rejected.labels(outcome.reason).inc()
+                self._rejections.warning(
+                    outcome.reason,
+                    "rejected record at %s[%d]@%d: %s (%s)",
+                    message.topic,
+                    message.partition,
+                    message.offset,
+                    outcome.reason,
+                    outcome.detail,
+                )
+            else:
+                by_model[outcome.model].append(outcome)
+        now = self.clock()
+        for model, records in by_model.items():
+            window = self.windows[model]
+            added = window.add(records, now)
+            self.metrics.records_consumed.labels(model).inc(len(records))
+            if added < len(records):
+                self.metrics.records_outside_window.labels(model).inc(len(records) - added)
+            self.metrics.window_rows.labels(model).set(window.rows())
+            if records[-1].model_version is not None:
+                self._versions[model] = records[-1].model_version
+            for feature, count in window.type_violations().items():
+                delta = count - self._violations_exported[(model, feature)]
+                if delta:
+                    self.metrics.feature_type_violations.labels(model, feature).inc(delta)
+                    self._violations_exported[(model, feature)] = count
+
+    def run_check(self, model: str) -> CheckResult:
+        """One scheduled data drift check of ``model``; exports metrics and fires webhooks on a breach."""
+        check = self.checks[model]
+        with self.metrics.check_duration.labels(model, check.check).time():
+            try:
+                snapshot = self.windows[model].snapshot(self.clock())
+                result = check.run(snapshot)
+            except Exception:
+                self.metrics.check_runs.labels(model, check.check, "error").inc()
+                log.exception("check %s of model %s failed", check.check, model)
+                raise
+        self.metrics.check_runs.labels(model, check.check, "ok").inc()
+        self.metrics.window_rows.labels(model).set(self.windows[model].rows())
+        self._export(result)
+        self._latest[model] = result
+        self.metrics.check_last_success.labels(model, check.check).set(self.clock())
+        if result.rows == 0:
+            log.info("check %s: window is empty, nothing to compare", model)
+            return result
+        drift = result.drift
+        log.info(
+            "check %s: %d/%d features drifted (share %.2f, threshold %.2f)%s",
+            model,
+            drift.n_drifted,
+            drift.n_columns,
+            drift.drift_share,
+            drift.share_threshold,
+            " -> DATASET DRIFT" if drift.dataset_drift else "",
+        )
+        event = self.policy.observe(model, check.check, drift.dataset_drift, result.window_end)
+        if event is not None:
+            self._notify(event, result)
+        return result
+
+    def _export(self, result: CheckResult) -> None:
+        m = self.metrics
+        for column in result.drift.columns:
+            m.feature_drift_score.labels(result.model, column.column, column.method).set(column.score)
+            m.feature_drift_threshold.labels(result.model, column.column, column.method).set(column.threshold)
+            m.feature_drift_detected.labels(result.model, column.column).set(int(column.drift_detected))
+        if result.drift.columns:
+            m.dataset_drift_share.labels(result.model).set(result.drift.drift_share)
+            m.dataset_drift_detected.labels(result.model).set(int(result.drift.dataset_drift))
+
+    def _notify(self, event: AlertEvent, result: CheckResult) -> None:
+        targets = self.settings.models[event.model].webhooks
+        if not targets:
+            return
+        key = idempotency_key(event.model, event.check, event.window_end, event.transition)
+        payload = {
+            "id": key,
+            "type": "driftwatch.alert",
+            "transition": event.transition,
+            "model": event.model,
+            "model_version": self._versions.get(event.model),
+            "check": event.check,
+            "sent_by": f"driftwatch/{__version__}",
+            "drifted_features": [c.column for c in result.drift.columns if c.drift_detected],
+            "result": result.as_dict(),
+        }
+        body = event_body(payload)
+        for target in targets:
+            hook = self.settings.webhooks[target]
+            self.dispatcher.submit(
+                Delivery(
+                    target=target,
+                    url=hook.url,
+                    body=body,
+                    key=key,
+                    secret=resolve_secret(hook.secret, f"webhooks.{target}.secret"),
+                    headers=hook.headers,
+                    timeout=hook.timeout,
+                    max_attempts=hook.max_attempts,
+                    backoff=hook.backoff,
+                )
+            )
+
+    # views -------------------------------------------------------------------------------------
+
+    def readiness(self) -> list[str]:
+        problems = []
+        if not self.source.connected:
+            problems.append(f"kafka not reachable: {self.source.last_error or 'connecting'}")
+        if self._stop.is_set():
+            problems.append("shutting down")
+        return problems
+
+    def results(self) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for name in self.checks:
+            latest = self._latest.get(name)
+            out[name] = {
+                "model": name,
+                "window_rows": self.windows[name].rows(),
+                "latest": None if latest is None else latest.as_dict(),
+                "checked_at": None
+                if latest is None
+                else datetime.fromtimestamp(latest.window_end, UTC).isoformat().replace("+00:00", "Z"),
+            }
+        return out
+
+
+def _column_specs(model: ModelSettings, types: dict[str, Any]) -> list[ColumnSpec]:
+    specs = [ColumnSpec(f.name, types.get(f.name) or f.type or "numeric") for f in model.features]
+    if model.prediction:
+        specs.append(ColumnSpec(model.prediction, types.get(model.prediction, "numeric"), source="prediction"))
+    return specs

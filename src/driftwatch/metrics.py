@@ -1,0 +1,119 @@
+"""Every Prometheus metric driftwatch exports, defined in one place.
+
+Names follow one rule: prefix ``driftwatch_``, base units, ``_total`` on
+counters, ``_seconds`` on durations, labels from a small closed set (model,
+model_version, feature, check, method, reason, target, outcome). Never a
+prediction id or a raw value in a label. Each daemon owns a `Metrics` with its
+own registry, so several can live in one process (tests) without clashing.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+
+from driftwatch import __version__
+
+__all__ = ["Metrics"]
+
+_CHECK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.build_info = Info("driftwatch_build", "driftwatch build information.", registry=r)
+        self.build_info.info({"version": __version__})
+
+        # source
+        self.records_consumed = Counter(
+            "driftwatch_records_consumed_total",
+            "Prediction records decoded, validated and added to a model's window.",
+            ["model"],
+            registry=r,
+        )
+        self.records_rejected = Counter(
+            "driftwatch_records_rejected_total",
+            "Records rejected at decoding or validation, by reason.",
+            ["reason"],
+            registry=r,
+        )
+        self.records_outside_window = Counter(
+            "driftwatch_records_outside_window_total",
+            "Valid records whose event time was already older than the model's window.",
+            ["model"],
+            registry=r,
+        )
+        self.kafka_up = Gauge(
+            "driftwatch_kafka_up", "1 when the last poll of the broker succeeded, else 0.", registry=r
+        )
+        self.offsets_committed = Counter(
+            "driftwatch_offset_commits_total", "Kafka offset commits, by outcome.", ["outcome"], registry=r
+        )
+
+        # windows
+        self.window_rows = Gauge(
+            "driftwatch_window_rows", "Rows currently sampled in a model's window.", ["model"], registry=r
+        )
+
+        # checks
+        self.feature_drift_score = Gauge(
+            "driftwatch_feature_drift_score",
+            "Drift score of a feature in the latest check (p-value or distance, see method).",
+            ["model", "feature", "method"],
+            registry=r,
+        )
+        self.feature_drift_threshold = Gauge(
+            "driftwatch_feature_drift_threshold",
+            "Threshold the feature's drift score is compared with.",
+            ["model", "feature", "method"],
+            registry=r,
+        )
+        self.feature_drift_detected = Gauge(
+            "driftwatch_feature_drift_detected",
+            "1 when the latest check found drift in the feature, else 0.",
+            ["model", "feature"],
+            registry=r,
+        )
+        self.dataset_drift_share = Gauge(
+            "driftwatch_dataset_drift_share",
+            "Share of a model's features that drifted in the latest check.",
+            ["model"],
+            registry=r,
+        )
+        self.dataset_drift_detected = Gauge(
+            "driftwatch_dataset_drift_detected",
+            "1 when the drifted share reached the model's threshold in the latest check, else 0.",
+            ["model"],
+            registry=r,
+        )
+        self.feature_type_violations = Counter(
+            "driftwatch_feature_type_violations_total",
+            "Feature values of the wrong kind (e.g. text for a numeric feature), counted as missing.",
+            ["model", "feature"],
+            registry=r,
+        )
+        self.check_duration = Histogram(
+            "driftwatch_check_duration_seconds",
+            "Wall time of one scheduled check.",
+            ["model", "check"],
+            buckets=_CHECK_BUCKETS,
+            registry=r,
+        )
+        self.check_last_success = Gauge(
+            "driftwatch_check_last_success_timestamp_seconds",
+            "Unix time of the last check that completed.",
+            ["model", "check"],
+            registry=r,
+        )
+        self.check_runs = Counter(
+            "driftwatch_check_runs_total", "Scheduled checks run, by outcome.", ["model", "check", "outcome"], registry=r
+        )
+
+        # webhooks
+        self.webhook_deliveries = Counter(
+            "driftwatch_webhook_deliveries_total",
+            "Webhook delivery attempts by target and outcome (delivered, retry, failed).",
+            ["target", "outcome"],
+            registry=r,
+        )

@@ -1,0 +1,190 @@
+"""Consuming prediction logs from Kafka with kafka-python.
+
+The consumer joins a consumer group, so replicas share a topic's partitions
+(records are keyed by model, so a model's traffic stays on one replica).
+Auto-commit is off: offsets are committed only after the records of a batch
+have been handed to the pipeline, and once more on shutdown and before a
+rebalance takes partitions away. An unreachable broker is not fatal: the
+source keeps retrying with backoff, reports ``driftwatch_kafka_up 0`` and the
+daemon goes on serving metrics and running checks on what it already has.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from kafka import ConsumerRebalanceListener, KafkaConsumer
+
+from driftwatch.config import KafkaSettings, resolve_secret
+from driftwatch.metrics import Metrics
+
+__all__ = ["KafkaSource", "Message", "consumer_config"]
+
+log = logging.getLogger(__name__)
+
+
+class Message(Protocol):
+    """The parts of a kafka-python ``ConsumerRecord`` the pipeline reads."""
+
+    @property
+    def value(self) -> bytes | None: ...
+
+    @property
+    def timestamp(self) -> int: ...
+
+    @property
+    def topic(self) -> str: ...
+
+    @property
+    def partition(self) -> int: ...
+
+    @property
+    def offset(self) -> int: ...
+
+
+Handler = Callable[[Sequence[Message]], None]
+
+# Throughput defaults (overridable under kafka.options): large fetches, big poll batches.
+_DEFAULTS: dict[str, Any] = {
+    "auto_offset_reset": "earliest",
+    "max_poll_records": 5000,
+    "fetch_max_bytes": 64 * 1024 * 1024,
+    "max_partition_fetch_bytes": 8 * 1024 * 1024,
+    "fetch_max_wait_ms": 200,
+    "reconnect_backoff_max_ms": 10_000,
+}
+
+
+def consumer_config(settings: KafkaSettings) -> dict[str, Any]:
+    """kafka-python ``KafkaConsumer`` keyword arguments for these settings (secrets resolved)."""
+    config: dict[str, Any] = {
+        **_DEFAULTS,
+        **settings.options,
+        "bootstrap_servers": settings.bootstrap_servers,
+        "group_id": settings.group_id,
+        "enable_auto_commit": False,
+        "security_protocol": settings.security_protocol,
+    }
+    if settings.sasl_mechanism:
+        config["sasl_mechanism"] = settings.sasl_mechanism
+    if settings.sasl_plain_username:
+        config["sasl_plain_username"] = settings.sasl_plain_username
+    if settings.sasl_plain_password:
+        secret = resolve_secret(settings.sasl_plain_password, "kafka.sasl_plain_password")
+        config["sasl_plain_password"] = secret.get_secret_value()
+    for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
+        value = getattr(settings, name)
+        if value is not None:
+            config[name] = str(value)
+    if settings.ssl_password:
+        config["ssl_password"] = resolve_secret(settings.ssl_password, "kafka.ssl_password").get_secret_value()
+    return config
+
+
+class KafkaSource:
+    """Polls the predictions topic and hands each batch to ``handler`` before committing it."""
+
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        handler: Handler,
+        metrics: Metrics,
+        poll_timeout: float = 0.5,
+        consumer_factory: Callable[..., Any] | None = None,
+    ) -> None:
+        self._settings = settings
+        self._handler = handler
+        self._metrics = metrics
+        self._poll_ms = int(poll_timeout * 1000)
+        self._factory = consumer_factory
+        self._consumer: Any = None
+        self.connected = False
+        self.last_error: str | None = None
+        self._pending_commit = False
+
+    def _connect(self) -> Any:
+        consumer = (self._factory or KafkaConsumer)(**consumer_config(self._settings))
+        consumer.subscribe([self._settings.topic], listener=_CommitOnRevoke(self))
+        return consumer
+
+    def run(self, stop: threading.Event) -> None:
+        """Consume until ``stop`` is set, then commit what was handled and close the consumer."""
+        backoff = 0.5
+        while not stop.is_set():
+            if self._consumer is None:
+                try:
+                    self._consumer = self._connect()
+                except Exception as exc:  # kafka-python raises NoBrokersAvailable, KafkaError, ValueError...
+                    self._down(f"cannot connect to {', '.join(self._settings.bootstrap_servers)}: {exc}")
+                    stop.wait(backoff)
+                    backoff = min(backoff * 2, 30.0)
+                    continue
+                backoff = 0.5
+            try:
+                batches = self._consumer.poll(timeout_ms=self._poll_ms)
+            except Exception as exc:  # a poll error is transient: keep what is windowed, retry
+                self._down(f"poll failed: {exc}")
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+                continue
+            self._up()
+            messages = [m for records in batches.values() for m in records]
+            if messages:
+                self._handler(messages)
+                self._pending_commit = True
+                self.commit()
+        self.close()
+
+    def commit(self) -> None:
+        if self._consumer is None or not self._pending_commit:
+            return
+        try:
+            self._consumer.commit()
+            self._pending_commit = False
+            self._metrics.offsets_committed.labels("ok").inc()
+        except Exception as exc:  # the records stay uncommitted and are redelivered: no loss
+            self._metrics.offsets_committed.labels("error").inc()
+            log.warning("offset commit failed (records will be redelivered): %s", exc)
+
+    def close(self) -> None:
+        if self._consumer is None:
+            return
+        self.commit()
+        try:
+            self._consumer.close(autocommit=False)
+        except Exception as exc:
+            log.warning("closing the Kafka consumer: %s", exc)
+        self._consumer = None
+        self.connected = False
+        self._metrics.kafka_up.set(0)
+
+    def _up(self) -> None:
+        if not self.connected:
+            log.info("kafka: consuming %s from %s", self._settings.topic, ", ".join(self._settings.bootstrap_servers))
+        self.connected = True
+        self.last_error = None
+        self._metrics.kafka_up.set(1)
+
+    def _down(self, error: str) -> None:
+        if self.connected or self.last_error is None:
+            log.warning("kafka: %s; retrying (check kafka.bootstrap_servers and that the broker runs)", error)
+        self.connected = False
+        self.last_error = error
+        self._metrics.kafka_up.set(0)
+
+
+class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Commit handled records before a rebalance hands their partitions to another replica."""
+
+    def __init__(self, source: KafkaSource) -> None:
+        self._source = source
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        self._source.commit()
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        log.info("kafka: assigned %s", sorted(f"{tp.topic}[{tp.partition}]" for tp in assigned))
+

@@ -1,0 +1,205 @@
+"""Per-model windows of recent traffic: time buckets holding a bounded uniform sample.
+
+A window covers the last ``length`` seconds of event time, split into buckets.
+Every record draws a random key in [0, 1). A bucket keeps its records whose key
+is below the bucket's threshold ``tau`` (1.0 until the window overflows). When
+the window holds more than ``max_rows`` records, the thresholds of all buckets
+are lowered to the ``max_rows``-th smallest key and the records above it are
+dropped. A snapshot takes the records whose key is below the smallest
+threshold of the buckets in the window: each record in the window then had the
+same chance of being kept (it is a bottom-k sample), and below the cap every
+record is kept. When old buckets expire the freed room is refilled by new
+records, so a traffic peak does not shrink the sample for ever.
+
+Memory per model is bounded by ``max_rows`` rows plus the last inserted batch.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from driftwatch.drift.profile import ColumnType, category_keys
+from driftwatch.records import Prediction, Scalar
+
+__all__ = ["ColumnSpec", "Window", "WindowSnapshot"]
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """A column the window keeps: a feature, or the model's prediction."""
+
+    name: str
+    type: ColumnType
+    source: str = "feature"  # "feature" or "prediction"
+
+
+@dataclass
+class _Bucket:
+    start: float
+    tau: float = 1.0
+    timestamps: list[npt.NDArray[np.float64]] = field(default_factory=list)
+    keys: list[npt.NDArray[np.float64]] = field(default_factory=list)
+    columns: list[list[npt.NDArray[np.generic]]] = field(default_factory=list)
+    seen: int = 0
+
+    def compact(self) -> None:
+        if len(self.keys) > 1:
+            self.timestamps = [np.concatenate(self.timestamps)]
+            self.keys = [np.concatenate(self.keys)]
+            self.columns = [[np.concatenate(parts) for parts in zip(*self.columns, strict=True)]]
+
+    @property
+    def size(self) -> int:
+        return sum(len(k) for k in self.keys)
+
+    def keep_below(self, tau: float) -> None:
+        self.compact()
+        self.tau = min(self.tau, tau)
+        if not self.keys:
+            return
+        mask = self.keys[0] < self.tau
+        self.timestamps = [self.timestamps[0][mask]]
+        self.keys = [self.keys[0][mask]]
+        self.columns = [[column[mask] for column in self.columns[0]]]
+
+
+@dataclass(frozen=True)
+class WindowSnapshot:
+    """The sampled rows of a window at one moment, as a DataFrame, with what it stands for."""
+
+    frame: pd.DataFrame
+    start: float
+    end: float
+    records_seen: int  # records in the window, sampled or not
+    type_violations: dict[str, int]
+
+
+class Window:
+    """The sampled recent traffic of one model. Thread-safe: the consumer adds, checks snapshot."""
+
+    def __init__(
+        self,
+        columns: Sequence[ColumnSpec],
+        length: float,
+        max_rows: int,
+        buckets: int = 12,
+        rng: np.random.Generator | None = None,
+    ) -> None:
+        self.columns = list(columns)
+        self.length = float(length)
+        self.max_rows = int(max_rows)
+        self.bucket_seconds = self.length / buckets
+        self._rng = rng or np.random.default_rng()
+        self._buckets: dict[int, _Bucket] = {}
+        self._lock = threading.Lock()
+        self._type_violations: dict[str, int] = {c.name: 0 for c in self.columns}
+        self._size = 0
+
+    def add(self, records: Sequence[Prediction], now: float) -> int:
+        """Add decoded records of this model at wall-clock ``now``.
+
+        Returns how many fell inside the window; older ones are not kept.
+        """
+        if not records:
+            return 0
+        timestamps = np.fromiter((r.timestamp for r in records), dtype=np.float64, count=len(records))
+        values = [self._column_values(spec, records) for spec in self.columns]
+        keys = self._rng.random(len(records))
+        slots = np.floor(timestamps / self.bucket_seconds).astype(np.int64)
+        with self._lock:
+            horizon = now - self.length
+            self._expire(horizon)
+            inside = timestamps > horizon
+            added = 0
+            for slot in np.unique(slots[inside]):
+                mask = inside & (slots == slot)
+                bucket = self._buckets.get(int(slot))
+                if bucket is None:
+                    bucket = self._buckets[int(slot)] = _Bucket(start=float(slot) * self.bucket_seconds)
+                bucket.seen += int(mask.sum())
+                added += int(mask.sum())
+                kept = mask & (keys < bucket.tau)
+                if not kept.any():
+                    continue
+                bucket.timestamps.append(timestamps[kept])
+                bucket.keys.append(keys[kept])
+                bucket.columns.append([column[kept] for column in values])
+                self._size += int(kept.sum())
+            if self._size > self.max_rows:
+                self._trim()
+            return added
+
+    def _column_values(self, spec: ColumnSpec, records: Sequence[Prediction]) -> npt.NDArray[np.generic]:
+        raw: list[Scalar | dict[str, float]] = (
+            [r.features.get(spec.name) for r in records]
+            if spec.source == "feature"
+            else [r.prediction for r in records]
+        )
+        if spec.type == "categorical":
+            return category_keys(None if isinstance(v, dict) else v for v in raw)
+        out = np.empty(len(raw), dtype=np.float64)
+        violations = 0
+        for i, value in enumerate(raw):
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                out[i] = value
+            else:
+                out[i] = np.nan
+                violations += value is not None
+        if violations:
+            with self._lock:
+                self._type_violations[spec.name] += violations
+        return out
+
+    def _expire(self, horizon: float) -> None:
+        for slot in [s for s, b in self._buckets.items() if b.start + self.bucket_seconds <= horizon]:
+            self._size -= self._buckets.pop(slot).size
+
+    def _trim(self) -> None:
+        all_keys = np.concatenate([k for b in self._buckets.values() for k in b.keys])
+        tau = float(np.partition(all_keys, self.max_rows)[self.max_rows])
+        for bucket in self._buckets.values():
+            bucket.keep_below(tau)
+        self._size = sum(b.size for b in self._buckets.values())
+
+    def type_violations(self) -> dict[str, int]:
+        """Values of the wrong kind seen per column since start (counted as missing)."""
+        with self._lock:
+            return dict(self._type_violations)
+
+    def rows(self) -> int:
+        with self._lock:
+            return self._size
+
+    def snapshot(self, now: float) -> WindowSnapshot:
+        """The window's sample at wall-clock ``now`` as a frame: a column per `ColumnSpec`, plus
+        ``__timestamp``. Records stamped slightly in the future (producer clock skew) are included."""
+        with self._lock:
+            end = now
+            horizon = end - self.length
+            self._expire(horizon)
+            live = list(self._buckets.values())
+            for bucket in live:
+                bucket.compact()
+            tau = min((b.tau for b in live), default=1.0)
+            parts_ts, parts_cols = [], []
+            seen = 0
+            for bucket in live:
+                seen += bucket.seen
+                if not bucket.keys:
+                    continue
+                mask = (bucket.keys[0] < tau) & (bucket.timestamps[0] > horizon)
+                parts_ts.append(bucket.timestamps[0][mask])
+                parts_cols.append([column[mask] for column in bucket.columns[0]])
+            violations = dict(self._type_violations)
+        data: dict[str, npt.NDArray[np.generic]] = {}
+        for i, spec in enumerate(self.columns):
+            empty = np.empty(0, dtype=np.float64 if spec.type == "numeric" else object)
+            data[spec.name] = np.concatenate([p[i] for p in parts_cols]) if parts_cols else empty
+        data["__timestamp"] = np.concatenate(parts_ts) if parts_ts else np.empty(0)
+        return WindowSnapshot(pd.DataFrame(data), horizon, end, seen, violations)
