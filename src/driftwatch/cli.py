@@ -93,7 +93,9 @@ def _validate(path: str) -> int:
             profile, _ = load_reference(name, model)
         except ReferenceError as exc:
             raise UserError(str(exc)) from None
-        print(f"model {name}: reference {model.reference} ({profile.rows} rows, {len(model.features)} features)")
+        print(
+            f"model {name}: reference {model.reference} ({profile.rows} rows, {len(model.features)} features)"
+        )
     print(f"{path}: valid")
     return 0
 

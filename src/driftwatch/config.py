@@ -239,7 +239,9 @@ class FeatureSettings(_Strict):
         from driftwatch.drift.stattests import CATALOGUE
 
         if value != "auto" and value not in CATALOGUE:
-            raise ValueError(f"unknown drift method {value!r}; use 'auto' or one of {', '.join(sorted(CATALOGUE))}")
+            raise ValueError(
+                f"unknown drift method {value!r}; use 'auto' or one of {', '.join(sorted(CATALOGUE))}"
+            )
         return value
 
 
@@ -283,7 +285,9 @@ class WebhookSettings(_Strict):
     @classmethod
     def _http_url(cls, value: str) -> str:
         if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError(f"{value!r} is not an http(s) URL; write e.g. https://ci.example.com/hooks/retrain")
+            raise ValueError(
+                f"{value!r} is not an http(s) URL; write e.g. https://ci.example.com/hooks/retrain"
+            )
         return value
 
 
@@ -312,7 +316,10 @@ _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 def _interpolate(node: Any, environ: Mapping[str, str], path: str) -> Any:
     if isinstance(node, dict):
-        return {key: _interpolate(value, environ, f"{path}.{key}" if path else str(key)) for key, value in node.items()}
+        return {
+            key: _interpolate(value, environ, f"{path}.{key}" if path else str(key))
+            for key, value in node.items()
+        }
     if isinstance(node, list):
         return [_interpolate(value, environ, f"{path}[{i}]") for i, value in enumerate(node)]
     if isinstance(node, str) and "${" in node:
@@ -373,7 +380,9 @@ def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) ->
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found; pass the path of a YAML file with --config") from None
+        raise ConfigError(
+            f"{path}: config file not found; pass the path of a YAML file with --config"
+        ) from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config file ({exc.strerror})") from None
     try:
@@ -393,7 +402,9 @@ def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) ->
     settings, problems = _resolve_paths(settings, path.parent.resolve())
     problems += _secret_problems(settings, environ)
     if problems:
-        raise ConfigError(f"{path}: invalid configuration ({len(problems)} problem(s)):\n" + "\n".join(problems))
+        raise ConfigError(
+            f"{path}: invalid configuration ({len(problems)} problem(s)):\n" + "\n".join(problems)
+        )
     return settings
 
 

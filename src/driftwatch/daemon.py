@@ -79,9 +79,15 @@ class Daemon:
         self.decoder = RecordDecoder(set(settings.models))
         self.policy = BreachPolicy()
         self.dispatcher = WebhookDispatcher(self.metrics, clock)
-        self.source = KafkaSource(settings.kafka, self.handle, self.metrics, consumer_factory=consumer_factory)
-        self.http = HttpServer(settings.http.host, settings.http.port, self.metrics, self.readiness, self.results)
-        self.scheduler = BackgroundScheduler(timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1})
+        self.source = KafkaSource(
+            settings.kafka, self.handle, self.metrics, consumer_factory=consumer_factory
+        )
+        self.http = HttpServer(
+            settings.http.host, settings.http.port, self.metrics, self.readiness, self.results
+        )
+        self.scheduler = BackgroundScheduler(
+            timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1}
+        )
         self._stop = threading.Event()
         self._consumer_thread = threading.Thread(
             target=self.source.run, args=(self._stop,), name="driftwatch-kafka", daemon=True
@@ -274,5 +280,7 @@ class Daemon:
 def _column_specs(model: ModelSettings, types: dict[str, Any]) -> list[ColumnSpec]:
     specs = [ColumnSpec(f.name, types.get(f.name) or f.type or "numeric") for f in model.features]
     if model.prediction:
-        specs.append(ColumnSpec(model.prediction, types.get(model.prediction, "numeric"), source="prediction"))
+        specs.append(
+            ColumnSpec(model.prediction, types.get(model.prediction, "numeric"), source="prediction")
+        )
     return specs

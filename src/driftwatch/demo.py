@@ -26,7 +26,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["DEMO_MODELS", "WebhookReceiver", "make_record", "reference_frame", "run_demo", "write_demo_config"]
+__all__ = [
+    "DEMO_MODELS",
+    "WebhookReceiver",
+    "make_record",
+    "reference_frame",
+    "run_demo",
+    "write_demo_config",
+]
 
 SECRET_ENV = "DRIFTWATCH_DEMO_WEBHOOK_SECRET"
 DEMO_MODELS = ("credit-risk", "churn")
@@ -181,7 +188,9 @@ class WebhookReceiver:
 
 
 @contextmanager
-def _producer(bootstrap: str, topic: str, shift_at: float, stop: threading.Event, rate: int) -> Iterator[None]:
+def _producer(
+    bootstrap: str, topic: str, shift_at: float, stop: threading.Event, rate: int
+) -> Iterator[None]:
     from kafka import KafkaProducer
 
     producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=20)
@@ -211,7 +220,7 @@ def run_demo(seconds: float = 90.0, shift_after: float = 30.0, linger: float = 1
     """Run the demo; 0 when drift was detected and the signed webhook arrived within ``seconds``."""
     from driftwatch.config import load_settings
     from driftwatch.daemon import Daemon
-    from driftwatch.localbroker import BrokerUnavailable, LocalBroker, free_port
+    from driftwatch.localbroker import BrokerUnavailableError, LocalBroker, free_port
 
     logging.basicConfig(level=logging.WARNING, format="  daemon %(levelname)s %(name)s: %(message)s")
     logging.getLogger("kafka").setLevel(logging.CRITICAL)
@@ -235,16 +244,20 @@ def run_demo(seconds: float = 90.0, shift_after: float = 30.0, linger: float = 1
             daemon = Daemon(load_settings(config))
             daemon.start()
             say(f"daemon up: metrics on http://127.0.0.1:{port}/metrics, results on /api/models")
-            say(f"producing {rate} records/s per model; credit-risk shifts after {shift_after:.0f}s, churn never")
+            say(
+                f"producing {rate} records/s per model; credit-risk shifts after {shift_after:.0f}s, churn never"
+            )
             with _producer(broker.bootstrap, "predictions", started + shift_after, stop, rate):
                 outcome = _watch(daemon, receiver, say, started + seconds)
                 if outcome == 0:
-                    say(f"looking around for {linger:.0f}s more; try: curl -s http://127.0.0.1:{port}/metrics")
+                    say(
+                        f"looking around for {linger:.0f}s more; try: curl -s http://127.0.0.1:{port}/metrics"
+                    )
                     _sleep(linger)
             daemon.stop()
             say("stopped broker, receiver, producer and daemon")
             return outcome
-    except BrokerUnavailable as exc:
+    except BrokerUnavailableError as exc:
         print(f"driftwatch demo: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -272,7 +285,8 @@ def _watch(daemon: Any, receiver: WebhookReceiver, say: Callable[[str], None], d
             verdict = "DATASET DRIFT" if latest["dataset_drift"] else "no drift"
             say(
                 f"check {model:<11} rows={latest['rows']:>5} drifted {latest['n_drifted']}/{latest['n_columns']}"
-                f" share={latest['drift_share']:.2f} -> {verdict}" + (f" ({', '.join(drifted)})" if drifted else "")
+                f" share={latest['drift_share']:.2f} -> {verdict}"
+                + (f" ({', '.join(drifted)})" if drifted else "")
             )
             drift_seen = drift_seen or (model == "credit-risk" and latest["dataset_drift"])
         for hook in receiver.received:

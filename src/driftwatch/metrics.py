@@ -107,7 +107,10 @@ class Metrics:
             registry=r,
         )
         self.check_runs = Counter(
-            "driftwatch_check_runs_total", "Scheduled checks run, by outcome.", ["model", "check", "outcome"], registry=r
+            "driftwatch_check_runs_total",
+            "Scheduled checks run, by outcome.",
+            ["model", "check", "outcome"],
+            registry=r,
         )
 
         # webhooks

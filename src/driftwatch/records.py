@@ -111,7 +111,9 @@ class RecordDecoder:
             try:
                 timestamp = parse_timestamp(wire.timestamp)
             except (ValueError, OverflowError, OSError) as exc:
-                return Rejection("bad_timestamp", f"timestamp {_clip(str(wire.timestamp))!r}: {_clip(str(exc))}")
+                return Rejection(
+                    "bad_timestamp", f"timestamp {_clip(str(wire.timestamp))!r}: {_clip(str(exc))}"
+                )
         return Prediction(
             model=wire.model,
             model_version=None if wire.model_version is None else str(wire.model_version),
@@ -135,5 +137,3 @@ def _classify(message: str) -> Rejection:
 
 def _clip(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
-
-

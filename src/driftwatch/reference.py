@@ -32,7 +32,9 @@ def load_frame(path: Path) -> pd.DataFrame:
     except FileNotFoundError:
         raise ReferenceError(f"{path}: file not found") from None
     except Exception as exc:  # pyarrow and the CSV parser raise many types; all mean "unreadable"
-        raise ReferenceError(f"{path}: cannot read as {suffix.lstrip('.')}: {str(exc).splitlines()[0]}") from None
+        raise ReferenceError(
+            f"{path}: cannot read as {suffix.lstrip('.')}: {str(exc).splitlines()[0]}"
+        ) from None
     raise ReferenceError(f"{path}: unsupported file type {suffix!r}; use .parquet or .csv")
 
 

@@ -156,7 +156,9 @@ class WebhookDispatcher:
             )
         if 200 <= status < 300:
             self._metrics.webhook_deliveries.labels(delivery.target, "delivered").inc()
-            log.info("webhook %s: delivered %s (attempt %d)", delivery.target, delivery.key, delivery.attempts)
+            log.info(
+                "webhook %s: delivered %s (attempt %d)", delivery.target, delivery.key, delivery.attempts
+            )
             return
         retryable = status == 0 or status >= 500 or status in (408, 429)
         if retryable and delivery.attempts < delivery.max_attempts:
@@ -169,7 +171,9 @@ class WebhookDispatcher:
             return
         self._metrics.webhook_deliveries.labels(delivery.target, "failed").inc()
         why = f"HTTP {status}" if status else "unreachable"
-        hint = "; a 4xx means the receiver refused it: check its URL and secret" if 400 <= status < 500 else ""
+        hint = (
+            "; a 4xx means the receiver refused it: check its URL and secret" if 400 <= status < 500 else ""
+        )
         log.error(
             "webhook %s: giving up on %s after %d attempt(s) (%s)%s",
             delivery.target,
@@ -181,7 +185,7 @@ class WebhookDispatcher:
 
 
 def _backoff(base: float, attempts: int) -> float:
-    return float(base * 2 ** (attempts - 1) * random.uniform(0.5, 1.5))  # noqa: S311 - jitter, not crypto
+    return float(base * 2 ** (attempts - 1) * random.uniform(0.5, 1.5))  # jitter, not crypto
 
 
 def _retry_after(value: str | None) -> float | None:

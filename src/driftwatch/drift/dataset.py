@@ -95,17 +95,31 @@ def column_drift(
 
     def failed(method: str, threshold: float, error: str) -> ColumnDrift:
         return ColumnDrift(
-            reference.name, reference.type, method, math.nan, threshold, False, reference.rows, len(current), error
+            reference.name,
+            reference.type,
+            method,
+            math.nan,
+            threshold,
+            False,
+            reference.rows,
+            len(current),
+            error,
         )
 
     if reference.rows == 0:
-        return failed(options.method, options.threshold or math.nan, "reference column is empty after NaN/inf removal")
+        return failed(
+            options.method, options.threshold or math.nan, "reference column is empty after NaN/inf removal"
+        )
     if len(current) == 0:
-        return failed(options.method, options.threshold or math.nan, "current window has no values for this column")
+        return failed(
+            options.method, options.threshold or math.nan, "current window has no values for this column"
+        )
     method = default_method(reference, current) if options.method == "auto" else get_method(options.method)
     threshold = method.default_threshold if options.threshold is None else options.threshold
     if reference.type not in method.column_types:
-        return failed(method.name, threshold, f"method {method.name} does not apply to {reference.type} columns")
+        return failed(
+            method.name, threshold, f"method {method.name} does not apply to {reference.type} columns"
+        )
     with np.errstate(all="ignore"):
         result = method(reference, current, threshold)
     return ColumnDrift(

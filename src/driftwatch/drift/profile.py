@@ -56,7 +56,9 @@ def clean_column(values: pd.Series | npt.ArrayLike, column_type: ColumnType) -> 
     canonical string keys.
     """
     if column_type == "numeric":
-        array = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        array: npt.NDArray[np.float64] = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(
+            dtype=np.float64, na_value=np.nan
+        )
         return array[np.isfinite(array)]
     series = pd.Series(values, dtype=object)
     keys = category_keys(series.to_numpy())
@@ -81,8 +83,10 @@ class ColumnProfile:
         values = clean_column(raw, kind)
         if kind == "numeric":
             values = np.sort(values)  # sorted once: ks, wasserstein and quantiles reuse the order
-        uniques, counts = np.unique(values, return_counts=True) if len(values) else (values, np.zeros(0, np.int64))
-        std = float(np.std(values)) if kind == "numeric" and len(values) else 0.0
+        uniques, counts = (
+            np.unique(values, return_counts=True) if len(values) else (values, np.zeros(0, np.int64))
+        )
+        std = float(np.std(np.asarray(values, dtype=np.float64))) if kind == "numeric" and len(values) else 0.0
         missing = 1.0 - len(values) / len(raw) if len(raw) else 0.0
         return cls(name, kind, values, missing, uniques, counts.astype(np.int64), std)
 

@@ -42,7 +42,9 @@ class DriftMethod:
     default_threshold: ClassVar[float] = 0.05
     column_types: ClassVar[tuple[ColumnType, ...]] = ("numeric", "categorical")
 
-    def __call__(self, reference: ColumnProfile, current: npt.NDArray[np.generic], threshold: float) -> MethodResult:
+    def __call__(
+        self, reference: ColumnProfile, current: npt.NDArray[np.generic], threshold: float
+    ) -> MethodResult:
         raise NotImplementedError
 
 
@@ -89,7 +91,9 @@ class KolmogorovSmirnov(DriftMethod):
     name = "ks"
     column_types = ("numeric",)
 
-    def __call__(self, reference: ColumnProfile, current: npt.NDArray[np.generic], threshold: float) -> MethodResult:
+    def __call__(
+        self, reference: ColumnProfile, current: npt.NDArray[np.generic], threshold: float
+    ) -> MethodResult:
         p_value = float(stats.ks_2samp(reference.values, current)[1])
         return MethodResult(p_value, p_value <= threshold)
 
@@ -104,7 +108,9 @@ class ChiSquare(DriftMethod):
 
     name = "chisquare"
 
-    def __call__(self, reference: ColumnProfile, current: npt.NDArray[np.generic], threshold: float) -> MethodResult:
+    def __call__(
+        self, reference: ColumnProfile, current: npt.NDArray[np.generic], threshold: float
+    ) -> MethodResult:
         ref_counts, cur_counts = _union_counts(reference, current)
         expected = ref_counts * (len(current) / reference.rows)
         p_value = float(stats.chisquare(cur_counts, expected)[1])
@@ -122,7 +128,9 @@ class ProportionsZ(DriftMethod):
 
     name = "z"
 
-    def __call__(self, reference: ColumnProfile, current: npt.NDArray[np.generic], threshold: float) -> MethodResult:
+    def __call__(
+        self, reference: ColumnProfile, current: npt.NDArray[np.generic], threshold: float
+    ) -> MethodResult:
         cur_uniques = np.unique(current)
         if reference.nunique == 1 and len(cur_uniques) == 1 and reference.uniques[0] == cur_uniques[0]:
             return MethodResult(1.0, False)
@@ -166,7 +174,9 @@ class JensenShannon(DriftMethod):
     name = "jensenshannon"
     default_threshold = 0.1
 
-    def __call__(self, reference: ColumnProfile, current: npt.NDArray[np.generic], threshold: float) -> MethodResult:
+    def __call__(
+        self, reference: ColumnProfile, current: npt.NDArray[np.generic], threshold: float
+    ) -> MethodResult:
         ref_shares, cur_shares = binned_shares(reference, current)
         score = float(distance.jensenshannon(ref_shares, cur_shares))
         return MethodResult(score, score >= threshold)
@@ -185,7 +195,9 @@ class WassersteinNormed(DriftMethod):
     default_threshold = 0.1
     column_types = ("numeric",)
 
-    def __call__(self, reference: ColumnProfile, current: npt.NDArray[np.generic], threshold: float) -> MethodResult:
+    def __call__(
+        self, reference: ColumnProfile, current: npt.NDArray[np.generic], threshold: float
+    ) -> MethodResult:
         norm = max(reference.std, 0.001)
         score = float(stats.wasserstein_distance(reference.values, current)) / norm
         return MethodResult(score, score >= threshold)

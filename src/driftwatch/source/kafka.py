@@ -80,7 +80,9 @@ def consumer_config(settings: KafkaSettings) -> dict[str, Any]:
         if value is not None:
             config[name] = str(value)
     if settings.ssl_password:
-        config["ssl_password"] = resolve_secret(settings.ssl_password, "kafka.ssl_password").get_secret_value()
+        config["ssl_password"] = resolve_secret(
+            settings.ssl_password, "kafka.ssl_password"
+        ).get_secret_value()
     return config
 
 
@@ -163,7 +165,11 @@ class KafkaSource:
 
     def _up(self) -> None:
         if not self.connected:
-            log.info("kafka: consuming %s from %s", self._settings.topic, ", ".join(self._settings.bootstrap_servers))
+            log.info(
+                "kafka: consuming %s from %s",
+                self._settings.topic,
+                ", ".join(self._settings.bootstrap_servers),
+            )
         self.connected = True
         self.last_error = None
         self._metrics.kafka_up.set(1)
@@ -187,4 +193,3 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
 
     def on_partitions_assigned(self, assigned: Any) -> None:
         log.info("kafka: assigned %s", sorted(f"{tp.topic}[{tp.partition}]" for tp in assigned))
-
