@@ -6,7 +6,8 @@ the fix, so the CLI can print it without a traceback. Secrets are never read
 from the config text: a secret field holds ``{env: NAME}`` or ``{file: PATH}``
 and is resolved at load time into a `pydantic.SecretStr`, which never prints
 its value. Plain strings may use ``${NAME}`` to take a value from the
-environment (for example the broker address in a container).
+environment (for example the broker address in a container), and
+``${NAME:-default}`` to fall back to a default when it is unset.
 """
 
 from __future__ import annotations
@@ -311,7 +312,7 @@ class Settings(_Strict):
         return self
 
 
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 def _interpolate(node: Any, environ: Mapping[str, str], path: str) -> Any:
@@ -325,7 +326,9 @@ def _interpolate(node: Any, environ: Mapping[str, str], path: str) -> Any:
     if isinstance(node, str) and "${" in node:
 
         def substitute(match: re.Match[str]) -> str:
-            name = match.group(1)
+            name, default = match.group(1), match.group(2)
+            if name not in environ and default is not None:
+                return default
             if name not in environ:
                 raise ConfigError(
                     f"{path}: {node!r} refers to environment variable {name}, which is not set; "

@@ -1,0 +1,35 @@
+"""Shared fixtures: the real Kafka-protocol broker, and a rule for missing components.
+
+A test that needs a real component (the broker) fails loudly when it is missing
+under CI=true, and is skipped with the reason elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from driftwatch.localbroker import BrokerUnavailableError, LocalBroker
+
+
+def require(component: str, reason: str) -> None:
+    message = f"{component} is required but unavailable: {reason}"
+    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
+    log = tmp_path_factory.mktemp("broker") / "tansu.log"
+    try:
+        local = LocalBroker(log_path=log).start()
+    except BrokerUnavailableError as exc:
+        require("the Tansu Kafka-protocol broker", str(exc))
+        raise
+    try:
+        yield local
+    finally:
+        local.stop()
