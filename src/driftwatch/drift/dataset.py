@@ -9,15 +9,19 @@ hides the others.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from driftwatch.drift.profile import ColumnProfile, ReferenceProfile, clean_column
+from driftwatch.drift.profile import ColumnProfile, ColumnSample, ReferenceProfile
 from driftwatch.drift.stattests import default_method, get_method
+
+_WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 __all__ = ["ColumnDrift", "ColumnOptions", "DatasetDrift", "column_drift", "dataset_drift"]
 
@@ -91,7 +95,7 @@ def column_drift(
     reference: ColumnProfile, current_raw: pd.Series | npt.NDArray[np.generic], options: ColumnOptions
 ) -> ColumnDrift:
     """Drift of one column: clean the window as Evidently does, pick the method, run it."""
-    current = clean_column(current_raw, reference.type)
+    current = ColumnSample(current_raw, reference.type)
 
     def failed(method: str, threshold: float, error: str) -> ColumnDrift:
         return ColumnDrift(
@@ -102,7 +106,7 @@ def column_drift(
             threshold,
             False,
             reference.rows,
-            len(current),
+            current.rows,
             error,
         )
 
@@ -110,7 +114,7 @@ def column_drift(
         return failed(
             options.method, options.threshold or math.nan, "reference column is empty after NaN/inf removal"
         )
-    if len(current) == 0:
+    if current.rows == 0:
         return failed(
             options.method, options.threshold or math.nan, "current window has no values for this column"
         )
@@ -130,7 +134,7 @@ def column_drift(
         threshold,
         bool(result.drift_detected),
         reference.rows,
-        len(current),
+        current.rows,
     )
 
 
@@ -142,10 +146,19 @@ def dataset_drift(
 ) -> DatasetDrift:
     """Drift of every profiled column; dataset drift when the drifted share >= ``share_threshold``."""
     options = options or {}
-    results: list[ColumnDrift] = []
-    errors: list[ColumnDrift] = []
-    for name, column_profile in profile.columns.items():
+
+    def one(name: str) -> ColumnDrift:
         values = current[name] if name in current else np.array([], dtype=object)
-        result = column_drift(column_profile, values, options.get(name, ColumnOptions()))
-        (errors if result.error else results).append(result)
+        return column_drift(profile.columns[name], values, options.get(name, ColumnOptions()))
+
+    names = list(profile.columns)
+    workers = min(_WORKERS, len(names))
+    if workers > 1:
+        # numpy and pandas release the GIL in sorts and counts, so columns run in parallel
+        with ThreadPoolExecutor(workers, thread_name_prefix="driftwatch-drift") as pool:
+            drifts = list(pool.map(one, names))
+    else:
+        drifts = [one(name) for name in names]
+    results = [d for d in drifts if not d.error]
+    errors = [d for d in drifts if d.error]
     return DatasetDrift(results, share_threshold, errors)

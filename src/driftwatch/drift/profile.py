@@ -1,9 +1,11 @@
-"""Reference profiles: everything about a reference column computed once.
+"""Reference profiles and current samples: each column's preparation done once.
 
 A scheduled check compares a window with the same reference every few minutes,
-so the reference side (cleaned values, sorted order, distinct values and their
-counts, standard deviation) is prepared once when the daemon starts and reused
-by every check, as NannyML's ``fit(reference)`` is.
+so the reference side (cleaned values in sorted order, distinct values and
+their counts, min, max, standard deviation) is prepared once when the daemon
+starts and reused by every check, as NannyML's ``fit(reference)`` is. The
+current side of a column is prepared once per check (`ColumnSample`: one sort,
+one count) and shared by the method-selection rule and the method itself.
 """
 
 from __future__ import annotations
@@ -18,7 +20,15 @@ import pandas as pd
 
 ColumnType = Literal["numeric", "categorical"]
 
-__all__ = ["ColumnProfile", "ColumnType", "ReferenceProfile", "category_keys", "clean_column", "infer_type"]
+__all__ = [
+    "ColumnProfile",
+    "ColumnSample",
+    "ColumnType",
+    "ReferenceProfile",
+    "category_keys",
+    "clean_column",
+    "infer_type",
+]
 
 
 def infer_type(values: pd.Series) -> ColumnType:
@@ -28,25 +38,32 @@ def infer_type(values: pd.Series) -> ColumnType:
     return "numeric"
 
 
+def _canonical(value: object) -> object:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | np.bool_):
+        return "True" if value else "False"
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return str(value)
+
+
 def category_keys(values: Iterable[object]) -> npt.NDArray[np.object_]:
     """Canonical string keys for categorical values, identical for reference files and JSON records.
 
     ``1``, ``1.0`` and ``"1"`` are one category; booleans are ``"True"``/``"False"``
-    as pandas writes them; missing values stay ``None``.
+    as pandas writes them; missing values become ``None``.
     """
-    out: list[object] = []
-    for value in values:
-        if value is None or (isinstance(value, float) and not np.isfinite(value)):
-            out.append(None)
-        elif isinstance(value, str):
-            out.append(value)
-        elif isinstance(value, bool | np.bool_):
-            out.append("True" if value else "False")
-        elif isinstance(value, float | np.floating) and float(value).is_integer():
-            out.append(str(int(value)))
-        else:
-            out.append(str(value))
-    return np.array(out, dtype=object)
+    array = values if isinstance(values, np.ndarray) and values.dtype == object else None
+    if array is not None and pd.api.types.infer_dtype(array, skipna=True) in {"string", "empty"}:
+        out = array.copy()
+        out[pd.isna(array)] = None  # NaN/NA among strings -> None; strings stay as they are
+        return out
+    return np.array([_canonical(v) for v in values], dtype=object)
 
 
 def clean_column(values: pd.Series | npt.ArrayLike, column_type: ColumnType) -> npt.NDArray[np.generic]:
@@ -56,13 +73,104 @@ def clean_column(values: pd.Series | npt.ArrayLike, column_type: ColumnType) -> 
     canonical string keys.
     """
     if column_type == "numeric":
-        array: npt.NDArray[np.float64] = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(
-            dtype=np.float64, na_value=np.nan
-        )
+        array = _as_float(values)
         return array[np.isfinite(array)]
-    series = pd.Series(values, dtype=object)
-    keys = category_keys(series.to_numpy())
+    raw = values.to_numpy(dtype=object) if isinstance(values, pd.Series) else np.asarray(values, dtype=object)
+    keys = category_keys(raw)
     return keys[pd.notna(keys)]
+
+
+def _as_float(values: pd.Series | npt.ArrayLike) -> npt.NDArray[np.float64]:
+    if isinstance(values, np.ndarray) and values.dtype == np.float64:
+        return values
+    if (
+        isinstance(values, pd.Series)
+        and pd.api.types.is_numeric_dtype(values)
+        and not pd.api.types.is_bool_dtype(values)
+    ):
+        return values.to_numpy(dtype=np.float64, na_value=np.nan)
+    converted: npt.NDArray[np.float64] = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(
+        dtype=np.float64, na_value=np.nan
+    )
+    return converted
+
+
+def _is_integer(values: pd.Series | npt.ArrayLike) -> bool:
+    dtype = getattr(values, "dtype", None)
+    return (
+        dtype is not None and pd.api.types.is_integer_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+    )
+
+
+def _sorted_distinct(
+    values: npt.NDArray[np.generic],
+) -> tuple[npt.NDArray[np.generic], npt.NDArray[np.int64]]:
+    """Distinct values and their counts of a sorted array, in one linear pass."""
+    if len(values) == 0:
+        return values, np.zeros(0, dtype=np.int64)
+    starts = np.flatnonzero(np.concatenate(([True], values[1:] != values[:-1])))
+    return values[starts], np.diff(np.append(starts, len(values))).astype(np.int64)
+
+
+def _category_counts(raw: pd.Series | npt.ArrayLike) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.int64]]:
+    """Sorted canonical categories and their counts, missing values dropped.
+
+    Counting happens on the raw values (a C hash table); only the few distinct
+    values are canonicalised, so ``1`` and ``"1"`` still end up as one key.
+    """
+    series = raw if isinstance(raw, pd.Series) else pd.Series(np.asarray(raw, dtype=object), dtype=object)
+    counted = series.value_counts(dropna=True, sort=False)
+    counted = counted[counted > 0]  # a pandas categorical lists unused categories with count 0
+    keys = category_keys(counted.index.to_numpy(dtype=object))
+    present = pd.notna(keys)
+    merged = pd.Series(counted.to_numpy(dtype=np.int64)[present], index=keys[present]).groupby(level=0).sum()
+    return merged.index.to_numpy(dtype=object), merged.to_numpy(dtype=np.int64)
+
+
+class ColumnSample:
+    """One column of the current window, cleaned, with its sort and counts done at most once.
+
+    Numeric: ``values`` is the sorted float64 array of finite values. Categorical:
+    ``uniques``/``counts`` come straight from a hash count of the raw values, and
+    ``values`` (canonical keys in original order) is built only if a method asks.
+    """
+
+    def __init__(self, raw: pd.Series | npt.ArrayLike, column_type: ColumnType) -> None:
+        self.type: ColumnType = column_type
+        self.raw_rows = len(raw)  # type: ignore[arg-type]
+        self.integer = _is_integer(raw)
+        self._raw = raw
+        if column_type == "numeric":
+            self._values: npt.NDArray[np.generic] | None = np.sort(clean_column(raw, "numeric"))
+            self._distinct: tuple[npt.NDArray[np.generic], npt.NDArray[np.int64]] | None = None
+            self.rows = len(self._values)
+        else:
+            self._values = None
+            self._distinct = _category_counts(raw)
+            self.rows = int(self._distinct[1].sum())
+
+    @property
+    def values(self) -> npt.NDArray[np.generic]:
+        if self._values is None:
+            self._values = clean_column(self._raw, self.type)
+        return self._values
+
+    def _counted(self) -> tuple[npt.NDArray[np.generic], npt.NDArray[np.int64]]:
+        if self._distinct is None:
+            self._distinct = _sorted_distinct(self.values)
+        return self._distinct
+
+    @property
+    def uniques(self) -> npt.NDArray[np.generic]:
+        return self._counted()[0]
+
+    @property
+    def counts(self) -> npt.NDArray[np.int64]:
+        return self._counted()[1]
+
+    @property
+    def nunique(self) -> int:
+        return len(self.uniques)
 
 
 @dataclass(frozen=True)
@@ -71,24 +179,24 @@ class ColumnProfile:
 
     name: str
     type: ColumnType
-    values: npt.NDArray[np.generic]
+    values: npt.NDArray[np.generic]  # numeric: sorted float64; categorical: canonical keys
     missing_share: float
     uniques: npt.NDArray[np.generic] = field(repr=False)
     counts: npt.NDArray[np.int64] = field(repr=False)
     std: float = 0.0
+    integer: bool = False
 
     @classmethod
     def build(cls, name: str, raw: pd.Series, column_type: ColumnType | None = None) -> ColumnProfile:
         kind = column_type or infer_type(raw)
-        values = clean_column(raw, kind)
-        if kind == "numeric":
-            values = np.sort(values)  # sorted once: ks, wasserstein and quantiles reuse the order
-        uniques, counts = (
-            np.unique(values, return_counts=True) if len(values) else (values, np.zeros(0, np.int64))
+        sample = ColumnSample(raw, kind)
+        std = (
+            float(np.std(sample.values.astype(np.float64, copy=False)))
+            if kind == "numeric" and sample.rows
+            else 0.0
         )
-        std = float(np.std(np.asarray(values, dtype=np.float64))) if kind == "numeric" and len(values) else 0.0
-        missing = 1.0 - len(values) / len(raw) if len(raw) else 0.0
-        return cls(name, kind, values, missing, uniques, counts.astype(np.int64), std)
+        missing = 1.0 - sample.rows / len(raw) if len(raw) else 0.0
+        return cls(name, kind, sample.values, missing, sample.uniques, sample.counts, std, sample.integer)
 
     @property
     def rows(self) -> int:
@@ -98,8 +206,13 @@ class ColumnProfile:
     def nunique(self) -> int:
         return len(self.uniques)
 
-    def count_map(self) -> dict[object, int]:
-        return dict(zip(self.uniques.tolist(), self.counts.tolist(), strict=True))
+    @property
+    def min(self) -> float:
+        return float(self.values[0]) if self.type == "numeric" and self.rows else float("nan")
+
+    @property
+    def max(self) -> float:
+        return float(self.values[-1]) if self.type == "numeric" and self.rows else float("nan")
 
 
 @dataclass(frozen=True)
