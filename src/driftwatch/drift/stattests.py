@@ -142,7 +142,7 @@ class ProportionsZ(DriftMethod):
 
 
 def _count_of(uniques: npt.NDArray[np.generic], counts: npt.NDArray[np.int64], value: object) -> int:
-    i = int(np.searchsorted(uniques, value)  # type: ignore[call-overload])
+    i = int(np.searchsorted(uniques, value))  # type: ignore[call-overload]
     return int(counts[i]) if i < len(uniques) and uniques[i] == value else 0
 
 
