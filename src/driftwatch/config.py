@@ -416,10 +416,13 @@ def _resolve_paths(settings: Settings, base: Path) -> tuple[Settings, list[str]]
     models: dict[str, ModelSettings] = {}
     for name, model in settings.models.items():
         reference = model.reference if model.reference.is_absolute() else base / model.reference
-        if not reference.is_file():
+        if reference.is_dir() and (reference / "profile.json").is_file():
+            pass  # a saved reference profile (`driftwatch profile`)
+        elif not reference.is_file():
             problems.append(
                 f"  - models.{name}.reference: file {str(model.reference)!r} not found "
-                f"(looked at {reference}); give a Parquet or CSV file of reference data"
+                f"(looked at {reference}); give a Parquet or CSV file of reference data, "
+                "or a profile directory made by `driftwatch profile`"
             )
         elif reference.suffix.lower() not in {".parquet", ".pq", ".csv"}:
             problems.append(

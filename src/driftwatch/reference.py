@@ -7,14 +7,16 @@ every scheduled check.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from driftwatch.config import ModelSettings
-from driftwatch.drift.profile import ColumnType, ReferenceProfile, infer_type
+from driftwatch.drift.profile import ColumnProfile, ColumnType, ReferenceProfile, infer_type
 
-__all__ = ["ReferenceError", "load_frame", "load_reference"]
+__all__ = ["ReferenceError", "is_profile", "load_frame", "load_profile", "load_reference", "save_profile"]
 
 
 class ReferenceError(Exception):
@@ -52,9 +54,24 @@ def column_types(model: ModelSettings, frame: pd.DataFrame) -> dict[str, ColumnT
 
 
 def load_reference(name: str, model: ModelSettings) -> tuple[ReferenceProfile, dict[str, ColumnType]]:
-    """Read a model's reference and profile its features (and prediction column, when present)."""
-    frame = load_frame(model.reference)
+    """Profile a model's reference (its features, and its prediction column when present).
+
+    ``model.reference`` is a Parquet/CSV file, or a profile directory saved by `save_profile`.
+    """
     wanted = [f.name for f in model.features]
+    if is_profile(model.reference):
+        saved = load_profile(model.reference)
+        missing = [c for c in wanted if c not in saved.columns]
+        if missing:
+            raise ReferenceError(
+                f"models.{name}.reference: profile {model.reference} has no column(s) {', '.join(missing)} "
+                f"(it has {', '.join(saved.columns)}); rebuild it with these features"
+            )
+        keep = wanted + ([model.prediction] if model.prediction and model.prediction in saved.columns else [])
+        kept = {c: saved.columns[c] for c in keep}
+        _check_types(name, model, {c: p.type for c, p in kept.items()})
+        return ReferenceProfile(kept, saved.rows), {c: p.type for c, p in kept.items()}
+    frame = load_frame(model.reference)
     missing = [c for c in wanted if c not in frame.columns]
     if missing:
         raise ReferenceError(
@@ -66,3 +83,77 @@ def load_reference(name: str, model: ModelSettings) -> tuple[ReferenceProfile, d
     types = column_types(model, frame)
     columns = wanted + ([model.prediction] if model.prediction and model.prediction in frame.columns else [])
     return ReferenceProfile.build(frame, columns, types), types
+
+
+def _check_types(name: str, model: ModelSettings, saved: dict[str, ColumnType]) -> None:
+    for feature in model.features:
+        if feature.type is not None and saved.get(feature.name) != feature.type:
+            raise ReferenceError(
+                f"models.{name}.features.{feature.name}: configured as {feature.type} but the saved profile "
+                f"has it as {saved.get(feature.name)}; rebuild the profile or change the type"
+            )
+
+
+PROFILE_FORMAT = "driftwatch-profile"
+PROFILE_VERSION = 1
+
+
+def save_profile(profile: ReferenceProfile, directory: Path) -> None:
+    """Write a profile as a directory: ``profile.json`` plus one Parquet file per column (never pickle)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    columns = []
+    for index, (name, column) in enumerate(profile.columns.items()):
+        file = f"column-{index:04d}.parquet"
+        values = column.values.astype(np.float64 if column.type == "numeric" else object)
+        pd.DataFrame({"value": values}).to_parquet(directory / file, index=False)
+        columns.append(
+            {
+                "name": name,
+                "type": column.type,
+                "rows": column.rows,
+                "missing_share": column.missing_share,
+                "std": column.std,
+                "integer": column.integer,
+                "file": file,
+            }
+        )
+    meta = {"format": PROFILE_FORMAT, "version": PROFILE_VERSION, "rows": profile.rows, "columns": columns}
+    (directory / "profile.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+
+
+def is_profile(path: Path) -> bool:
+    return path.is_dir() and (path / "profile.json").is_file()
+
+
+def load_profile(directory: Path) -> ReferenceProfile:
+    """Read a profile written by `save_profile`; checks give the same answers as with the raw reference."""
+    try:
+        meta = json.loads((directory / "profile.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ReferenceError(f"{directory}: not a readable driftwatch profile ({exc})") from None
+    if meta.get("format") != PROFILE_FORMAT or meta.get("version") != PROFILE_VERSION:
+        raise ReferenceError(
+            f"{directory}: profile format {meta.get('format')!r} version {meta.get('version')!r} is not "
+            f"{PROFILE_FORMAT!r} version {PROFILE_VERSION}; rebuild it with `driftwatch profile`"
+        )
+    columns: dict[str, ColumnProfile] = {}
+    for entry in meta["columns"]:
+        try:
+            frame = pd.read_parquet(directory / entry["file"])
+        except Exception as exc:  # pyarrow raises many types; all mean "unreadable"
+            raise ReferenceError(f"{directory / entry['file']}: cannot read ({exc})") from None
+        kind = entry["type"]
+        values = (
+            frame["value"].to_numpy(dtype=np.float64)
+            if kind == "numeric"
+            else frame["value"].to_numpy(dtype=object)
+        )
+        columns[entry["name"]] = ColumnProfile.from_values(
+            entry["name"],
+            kind,
+            values,
+            float(entry["missing_share"]),
+            float(entry["std"]),
+            bool(entry["integer"]),
+        )
+    return ReferenceProfile(columns, int(meta["rows"]))

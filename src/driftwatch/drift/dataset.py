@@ -19,6 +19,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from driftwatch.drift.profile import ColumnProfile, ColumnSample, ReferenceProfile
+from driftwatch.drift.quality import ColumnQuality, column_quality
 from driftwatch.drift.stattests import default_method, get_method
 
 _WORKERS = max(1, min(4, os.cpu_count() or 1))
@@ -43,6 +44,7 @@ class ColumnDrift:
     reference_rows: int
     current_rows: int
     error: str | None = None
+    quality: ColumnQuality | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -55,6 +57,7 @@ class ColumnDrift:
             "reference_rows": self.reference_rows,
             "current_rows": self.current_rows,
             **({"error": self.error} if self.error else {}),
+            **({"quality": self.quality.as_dict()} if self.quality else {}),
         }
 
 
@@ -92,10 +95,17 @@ class DatasetDrift:
 
 
 def column_drift(
-    reference: ColumnProfile, current_raw: pd.Series | npt.NDArray[np.generic], options: ColumnOptions
+    reference: ColumnProfile,
+    current_raw: pd.Series | npt.NDArray[np.generic],
+    options: ColumnOptions,
+    type_violations: int = 0,
 ) -> ColumnDrift:
-    """Drift of one column: clean the window as Evidently does, pick the method, run it."""
+    """Drift and data quality of one column: clean the window as Evidently does, pick the method, run it.
+
+    ``type_violations`` adds values already discarded upstream (the window's count) to the quality report.
+    """
     current = ColumnSample(current_raw, reference.type)
+    quality = column_quality(reference, current, type_violations)
 
     def failed(method: str, threshold: float, error: str) -> ColumnDrift:
         return ColumnDrift(
@@ -108,6 +118,7 @@ def column_drift(
             reference.rows,
             current.rows,
             error,
+            quality,
         )
 
     if reference.rows == 0:
@@ -124,8 +135,12 @@ def column_drift(
         return failed(
             method.name, threshold, f"method {method.name} does not apply to {reference.type} columns"
         )
-    with np.errstate(all="ignore"):
-        result = method(reference, current, threshold)
+    try:
+        with np.errstate(all="ignore"):
+            result = method(reference, current, threshold)
+    except (ValueError, ZeroDivisionError, FloatingPointError, TypeError) as exc:
+        # the test cannot run on these data (too few values, a constant column...): say so, go on
+        return failed(method.name, threshold, f"{method.name} cannot run on this column: {exc}")
     return ColumnDrift(
         reference.name,
         reference.type,
@@ -135,6 +150,7 @@ def column_drift(
         bool(result.drift_detected),
         reference.rows,
         current.rows,
+        quality=quality,
     )
 
 
@@ -143,13 +159,15 @@ def dataset_drift(
     current: Mapping[str, pd.Series | npt.NDArray[np.generic]],
     options: Mapping[str, ColumnOptions] | None = None,
     share_threshold: float = 0.5,
+    type_violations: Mapping[str, int] | None = None,
 ) -> DatasetDrift:
     """Drift of every profiled column; dataset drift when the drifted share >= ``share_threshold``."""
     options = options or {}
 
     def one(name: str) -> ColumnDrift:
         values = current[name] if name in current else np.array([], dtype=object)
-        return column_drift(profile.columns[name], values, options.get(name, ColumnOptions()))
+        violations = (type_violations or {}).get(name, 0)
+        return column_drift(profile.columns[name], values, options.get(name, ColumnOptions()), violations)
 
     names = list(profile.columns)
     workers = min(_WORKERS, len(names))

@@ -81,18 +81,25 @@ def clean_column(values: pd.Series | npt.ArrayLike, column_type: ColumnType) -> 
 
 
 def _as_float(values: pd.Series | npt.ArrayLike) -> npt.NDArray[np.float64]:
+    return _coerce_float(values)[0]
+
+
+def _coerce_float(values: pd.Series | npt.ArrayLike) -> tuple[npt.NDArray[np.float64], int]:
+    """float64 values (NaN where missing or not a number) and how many were not numbers."""
     if isinstance(values, np.ndarray) and values.dtype == np.float64:
-        return values
+        return values, 0
     if (
         isinstance(values, pd.Series)
         and pd.api.types.is_numeric_dtype(values)
         and not pd.api.types.is_bool_dtype(values)
     ):
-        return values.to_numpy(dtype=np.float64, na_value=np.nan)
-    converted: npt.NDArray[np.float64] = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(
+        return values.to_numpy(dtype=np.float64, na_value=np.nan), 0
+    series = pd.Series(values)
+    converted: npt.NDArray[np.float64] = pd.to_numeric(series, errors="coerce").to_numpy(
         dtype=np.float64, na_value=np.nan
     )
-    return converted
+    violations = int(series.notna().sum()) - int(np.count_nonzero(~np.isnan(converted)))
+    return converted, violations
 
 
 def _is_integer(values: pd.Series | npt.ArrayLike) -> bool:
@@ -140,8 +147,10 @@ class ColumnSample:
         self.raw_rows = len(raw)  # type: ignore[arg-type]
         self.integer = _is_integer(raw)
         self._raw = raw
+        self.type_violations = 0
         if column_type == "numeric":
-            self._values: npt.NDArray[np.generic] | None = np.sort(clean_column(raw, "numeric"))
+            floats, self.type_violations = _coerce_float(raw)
+            self._values: npt.NDArray[np.generic] | None = np.sort(floats[np.isfinite(floats)])
             self._distinct: tuple[npt.NDArray[np.generic], npt.NDArray[np.int64]] | None = None
             self.rows = len(self._values)
         else:
@@ -197,6 +206,23 @@ class ColumnProfile:
         )
         missing = 1.0 - sample.rows / len(raw) if len(raw) else 0.0
         return cls(name, kind, sample.values, missing, sample.uniques, sample.counts, std, sample.integer)
+
+    @classmethod
+    def from_values(
+        cls,
+        name: str,
+        column_type: ColumnType,
+        values: npt.NDArray[np.generic],
+        missing_share: float,
+        std: float,
+        integer: bool,
+    ) -> ColumnProfile:
+        """A profile from already cleaned values (numeric sorted), as a saved profile stores them."""
+        if column_type == "numeric":
+            uniques, counts = _sorted_distinct(values)
+        else:
+            uniques, counts = _category_counts(pd.Series(values, dtype=object))
+        return cls(name, column_type, values, missing_share, uniques, counts, std, integer)
 
     @property
     def rows(self) -> int:

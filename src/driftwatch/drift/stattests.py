@@ -266,3 +266,7 @@ def default_method(reference: ColumnProfile, current: ColumnSample) -> DriftMeth
     if reference.type == "numeric" and distinct > 5:
         return CATALOGUE["wasserstein"]
     return CATALOGUE["jensenshannon"]
+
+
+# The rest of the catalogue registers itself on import.
+from driftwatch.drift import histogram_tests, sample_tests  # noqa: E402, F401
