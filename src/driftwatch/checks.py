@@ -73,6 +73,7 @@ class ModelCheck:
             {name: frame[name].to_numpy() for name in self.feature_profile.columns},
             self.options,
             self.settings.drift.share,
+            snapshot.type_violations,
         )
         prediction_drift = None
         if self.prediction_profile is not None and self.prediction_profile.name in frame.columns:

@@ -45,6 +45,32 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("schema", help="print the JSON Schema of the config file")
 
+    check = sub.add_parser(
+        "check",
+        help="one-shot drift check of a current file against a reference (exit 0 no drift, 1 drift, 2 error)",
+    )
+    check.add_argument(
+        "--reference", "-r", required=True, help="reference CSV/Parquet file or profile directory"
+    )
+    check.add_argument("--current", "-u", required=True, help="current CSV/Parquet file")
+    check.add_argument("--config", "-c", help="take features, methods and thresholds from this config ...")
+    check.add_argument("--model", "-m", help="... for this model")
+    check.add_argument("--columns", help="comma-separated columns to check (default: all shared columns)")
+    check.add_argument("--method", default="auto", help="drift method for every column (default: auto)")
+    check.add_argument("--threshold", type=float, help="threshold for every column (default: the method's)")
+    check.add_argument("--share", type=float, help="dataset drift when this share of columns drifts (0.5)")
+    check.add_argument("--format", "-f", choices=["table", "json", "html"], default="table")
+    check.add_argument("--output", "-o", help="write the output to this file instead of stdout")
+
+    profile = sub.add_parser(
+        "profile", help="save a reference profile directory (checks can then run without it)"
+    )
+    profile.add_argument("--reference", "-r", required=True, help="reference CSV/Parquet file")
+    profile.add_argument("--output", "-o", required=True, help="directory to write")
+    profile.add_argument("--config", "-c", help="take features and types from this config ...")
+    profile.add_argument("--model", "-m", help="... for this model")
+    profile.add_argument("--columns", help="comma-separated columns (default: all)")
+
     demo = sub.add_parser("demo", help="run the whole pipeline locally on generated data and show drift")
     demo.add_argument("--seconds", type=float, default=90.0, help="stop after this long (default 90)")
     demo.add_argument("--shift-after", type=float, default=30.0, help="start drifting after this long")
@@ -63,6 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             print(json.dumps(json_schema(), indent=2))
             return 0
+        if args.command == "check":
+            return _check(args)
+        if args.command == "profile":
+            return _profile(args)
         if args.command == "demo":
             from driftwatch.demo import run_demo
 
@@ -72,6 +102,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stderr.close()
+        return 0
     return EXIT_USAGE
 
 
@@ -128,4 +161,107 @@ def _run(path: str, log_level: str | None) -> int:
     while not stop.wait(0.5):
         pass
     daemon.stop(timeout=10.0)
+    return 0
+
+
+def _model_settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    if bool(args.config) != bool(args.model):
+        raise UserError("--config and --model go together: name the model whose settings to use")
+    if not args.config:
+        return None
+    settings = _load(args.config)
+    if args.model not in settings.models:
+        raise UserError(
+            f"--model {args.model!r} is not in {args.config} (models: {', '.join(settings.models)})"
+        )
+    return settings.models[args.model]
+
+
+def _check(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from driftwatch.drift.dataset import ColumnOptions
+    from driftwatch.drift.stattests import CATALOGUE
+    from driftwatch.offline import OfflineError, format_table, run_offline_check, to_json
+
+    if args.method != "auto" and args.method not in CATALOGUE:
+        raise UserError(
+            f"--method {args.method!r} is unknown; use auto or one of {', '.join(sorted(CATALOGUE))}"
+        )
+    if args.share is not None and not 0 < args.share <= 1:
+        raise UserError(f"--share {args.share} must be in (0, 1], e.g. 0.5")
+    model = _model_settings(args)
+    columns = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else None
+    types = {}
+    options = {}
+    share = 0.5
+    prediction = None
+    if model is not None:
+        columns = columns or [f.name for f in model.features]
+        types = {f.name: f.type for f in model.features if f.type is not None}
+        options = {f.name: ColumnOptions(f.method, f.threshold) for f in model.features}
+        share = model.drift.share
+        prediction = model.prediction
+    # --method/--threshold override the config for every column
+    default = ColumnOptions(args.method, args.threshold) if args.method != "auto" or args.threshold else None
+    share = args.share if args.share is not None else share
+    try:
+        check = run_offline_check(
+            Path(args.reference), Path(args.current), columns, types, options, share, prediction, default
+        )
+    except OfflineError as exc:
+        raise UserError(str(exc)) from None
+    if args.format == "json":
+        text = to_json(check)
+    elif args.format == "table":
+        text = format_table(check)
+    else:
+        from driftwatch.report import evidently_html
+
+        text = evidently_html(
+            check.reference_frame,
+            check.current_frame,
+            check.types,
+            {c: o.method for c, o in check.options.items()},
+            {c: o.threshold for c, o in check.options.items() if o.threshold is not None},
+            share,
+        )
+    if args.output:
+        try:
+            Path(args.output).write_text(text + ("\n" if not text.endswith("\n") else ""), encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"--output {args.output}: cannot write ({exc.strerror})") from None
+    else:
+        print(text)
+    return 1 if check.drift.dataset_drift else 0
+
+
+def _profile(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from driftwatch.drift.profile import ReferenceProfile
+    from driftwatch.reference import ReferenceError, load_frame, save_profile
+
+    model = _model_settings(args)
+    try:
+        frame = load_frame(Path(args.reference))
+    except ReferenceError as exc:
+        raise UserError(f"--reference {exc}") from None
+    if model is not None:
+        columns = [f.name for f in model.features] + ([model.prediction] if model.prediction else [])
+        types = {f.name: f.type for f in model.features}
+    else:
+        columns = (
+            [c.strip() for c in args.columns.split(",")] if args.columns else list(map(str, frame.columns))
+        )
+        types = {}
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise UserError(f"--reference {args.reference} has no column(s) {', '.join(missing)}")
+    profile = ReferenceProfile.build(frame, columns, types)
+    try:
+        save_profile(profile, Path(args.output))
+    except OSError as exc:
+        raise UserError(f"--output {args.output}: cannot write ({exc.strerror})") from None
+    print(f"profile of {len(columns)} columns, {profile.rows} rows written to {args.output}")
     return 0

@@ -218,6 +218,24 @@ class Daemon:
         if result.drift.columns:
             m.dataset_drift_share.labels(result.model).set(result.drift.drift_share)
             m.dataset_drift_detected.labels(result.model).set(int(result.drift.dataset_drift))
+        for column in result.drift.columns + result.drift.errors:
+            quality = column.quality
+            if quality is None:
+                continue
+            m.feature_missing_share.labels(result.model, column.column).set(quality.missing_share)
+            m.feature_missing_share_reference.labels(result.model, column.column).set(
+                quality.missing_share_reference
+            )
+            if quality.unseen_share is not None:
+                m.feature_unseen_share.labels(result.model, column.column).set(quality.unseen_share)
+            if quality.out_of_range_share is not None:
+                m.feature_out_of_range_share.labels(result.model, column.column).set(
+                    quality.out_of_range_share
+                )
+        prediction = result.prediction_drift
+        if prediction is not None and prediction.error is None:
+            m.prediction_drift_score.labels(result.model, prediction.method).set(prediction.score)
+            m.prediction_drift_detected.labels(result.model).set(int(prediction.drift_detected))
 
     def _notify(self, event: AlertEvent, result: CheckResult) -> None:
         targets = self.settings.models[event.model].webhooks

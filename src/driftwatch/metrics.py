@@ -87,6 +87,42 @@ class Metrics:
             ["model"],
             registry=r,
         )
+        self.feature_missing_share = Gauge(
+            "driftwatch_feature_missing_share",
+            "Share of missing, NaN or infinite values of a feature in the latest check's window.",
+            ["model", "feature"],
+            registry=r,
+        )
+        self.feature_missing_share_reference = Gauge(
+            "driftwatch_feature_missing_share_reference",
+            "Share of missing, NaN or infinite values of a feature in the reference.",
+            ["model", "feature"],
+            registry=r,
+        )
+        self.feature_unseen_share = Gauge(
+            "driftwatch_feature_unseen_category_share",
+            "Share of a categorical feature's values never seen in the reference (latest check).",
+            ["model", "feature"],
+            registry=r,
+        )
+        self.feature_out_of_range_share = Gauge(
+            "driftwatch_feature_out_of_range_share",
+            "Share of a numeric feature's values outside the reference min..max (latest check).",
+            ["model", "feature"],
+            registry=r,
+        )
+        self.prediction_drift_score = Gauge(
+            "driftwatch_prediction_drift_score",
+            "Drift score of the model's prediction column in the latest check.",
+            ["model", "method"],
+            registry=r,
+        )
+        self.prediction_drift_detected = Gauge(
+            "driftwatch_prediction_drift_detected",
+            "1 when the latest check found drift in the model's predictions, else 0.",
+            ["model"],
+            registry=r,
+        )
         self.feature_type_violations = Counter(
             "driftwatch_feature_type_violations_total",
             "Feature values of the wrong kind (e.g. text for a numeric feature), counted as missing.",

@@ -1,0 +1,73 @@
+"""Evidently's own HTML drift report for the frames and settings of a check.
+
+driftwatch computes the numbers itself; for drill-down, users get the report
+they already know, made by Evidently from the same frames with the same
+methods, thresholds and drift share. Evidently is imported here only, on
+demand: its import costs seconds, which neither ``driftwatch --help`` nor the
+daemon's start should pay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pandas as pd
+
+from driftwatch.drift.profile import ColumnType, ReferenceProfile
+
+__all__ = ["evidently_html", "profile_frame"]
+
+
+def evidently_html(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    types: Mapping[str, ColumnType],
+    methods: Mapping[str, str] | None = None,
+    thresholds: Mapping[str, float] | None = None,
+    share: float = 0.5,
+) -> str:
+    """A standalone HTML page with Evidently's DataDriftPreset report of ``current`` against ``reference``."""
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.presets import DataDriftPreset
+
+    columns = list(types)
+    definition = DataDefinition(
+        numerical_columns=[c for c in columns if types[c] == "numeric"],
+        categorical_columns=[c for c in columns if types[c] == "categorical"],
+    )
+    per_method = {c: m for c, m in (methods or {}).items() if m != "auto" and c in types}
+    preset = DataDriftPreset(
+        columns=columns,
+        drift_share=share,
+        per_column_method=per_method or None,
+        per_column_threshold=dict(thresholds) if thresholds else None,
+    )
+    snapshot = Report([preset]).run(
+        Dataset.from_pandas(_typed(current[columns], types), data_definition=definition),
+        Dataset.from_pandas(_typed(reference[columns], types), data_definition=definition),
+    )
+    return str(snapshot.get_html_str(as_iframe=False))
+
+
+def _typed(frame: pd.DataFrame, types: Mapping[str, ColumnType]) -> pd.DataFrame:
+    out = frame.copy()
+    for column, kind in types.items():
+        if kind == "numeric":
+            out[column] = pd.to_numeric(out[column], errors="coerce")
+        else:
+            out[column] = out[column].astype(object)
+    return out
+
+
+def profile_frame(profile: ReferenceProfile) -> pd.DataFrame:
+    """A reference frame rebuilt from a profile (columns padded with NaN to one length).
+
+    Evidently drops NaN per column before every test, so its report on this
+    frame matches the report on the raw reference.
+    """
+    length = max((c.rows for c in profile.columns.values()), default=0)
+    data = {}
+    for name, column in profile.columns.items():
+        series = pd.Series(column.values, dtype="float64" if column.type == "numeric" else object)
+        data[name] = series.reindex(range(length))
+    return pd.DataFrame(data)
