@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -108,6 +109,10 @@ def test_daemon_detects_drift_for_the_shifted_model_only(
             wait_for(lambda: len(receiver.received) >= 1, 15, "the webhook")
             time.sleep(2.5)  # two more checks: a drift that persists must not fire again
             metrics = scrape(port)
+            report = urllib.request.urlopen(f"http://127.0.0.1:{port}/reports/credit-risk/latest.html", timeout=180)
+            html = report.read().decode()
+            with pytest.raises(urllib.error.HTTPError) as unknown:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/reports/nope/latest.html", timeout=10)
         finally:
             daemon.stop()
         group = settings.kafka.group_id
@@ -131,6 +136,11 @@ def test_daemon_detects_drift_for_the_shifted_model_only(
     assert value("driftwatch_check_duration_seconds_count", model="churn", check="data_drift") >= 1
     assert value("driftwatch_build_info", version=__import__("driftwatch").__version__) == 1.0
     assert value("driftwatch_webhook_deliveries_total", target="retrain", outcome="delivered") == 1.0
+
+    # Evidently's own report of the latest check, served by the daemon
+    assert report.status == 200 and report.headers["Content-Type"].startswith("text/html")
+    assert "<html" in html.lower() and "income" in html
+    assert unknown.value.code == 404
 
     # exactly one signed event, for the drifted model
     assert len(receiver.received) == 1

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import pandas as pd
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -83,7 +84,12 @@ class Daemon:
             settings.kafka, self.handle, self.metrics, consumer_factory=consumer_factory
         )
         self.http = HttpServer(
-            settings.http.host, settings.http.port, self.metrics, self.readiness, self.results
+            settings.http.host,
+            settings.http.port,
+            self.metrics,
+            self.readiness,
+            self.results,
+            self.report_html,
         )
         self.scheduler = BackgroundScheduler(
             timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1}
@@ -93,6 +99,9 @@ class Daemon:
             target=self.source.run, args=(self._stop,), name="driftwatch-kafka", daemon=True
         )
         self._latest: dict[str, CheckResult] = {}
+        self._frames: dict[str, pd.DataFrame] = {}  # the window sample of each model's latest check
+        self._reports: dict[str, tuple[float, str]] = {}  # model -> (window end, HTML) of the latest check
+        self._report_lock = threading.Lock()
         self._versions: dict[str, str] = {}
         self._violations_exported: dict[tuple[str, str], int] = defaultdict(int)
         self._rejections = _RateLimitedLog(60.0, clock)
@@ -182,6 +191,7 @@ class Daemon:
             try:
                 snapshot = self.windows[model].snapshot(self.clock())
                 result = check.run(snapshot)
+                self._frames[model] = snapshot.frame
             except Exception:
                 self.metrics.check_runs.labels(model, check.check, "error").inc()
                 log.exception("check %s of model %s failed", check.check, model)
@@ -271,6 +281,30 @@ class Daemon:
             )
 
     # views -------------------------------------------------------------------------------------
+
+    def report_html(self, model: str) -> str | None:
+        """Evidently's HTML report of the model's latest check, made on first request and cached."""
+        from driftwatch.report import evidently_html, profile_frame
+
+        latest = self._latest.get(model)
+        if latest is None:
+            return None
+        with self._report_lock:
+            cached = self._reports.get(model)
+            if cached is not None and cached[0] == latest.window_end:
+                return cached[1]
+            check = self.checks[model]
+            features = check.feature_profile
+            html = evidently_html(
+                profile_frame(features),
+                self._frames[model],
+                {name: column.type for name, column in features.columns.items()},
+                {f.name: f.method for f in check.settings.features},
+                {f.name: f.threshold for f in check.settings.features if f.threshold is not None},
+                check.settings.drift.share,
+            )
+            self._reports[model] = (latest.window_end, html)
+            return html
 
     def readiness(self) -> list[str]:
         problems = []

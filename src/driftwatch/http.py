@@ -4,7 +4,8 @@
 200 only when the config is loaded, the references are profiled and the broker
 answered the last poll; otherwise 503 with the reasons, so an orchestrator
 keeps traffic and rollouts away from a replica that cannot see Kafka.
-``/api/models`` and ``/api/models/<name>`` return the latest check results.
+``/api/models`` and ``/api/models/<name>`` return the latest check results;
+``/reports/<name>/latest.html`` is Evidently's HTML report of the latest check.
 """
 
 from __future__ import annotations
@@ -27,13 +28,20 @@ log = logging.getLogger(__name__)
 
 Readiness = Callable[[], list[str]]  # the reasons the daemon is not ready; empty when ready
 Results = Callable[[], dict[str, dict[str, Any]]]
+Reports = Callable[[str], str | None]  # the HTML report of a model's latest check; None when there is none
 
 
 class HttpServer:
     def __init__(
-        self, host: str, port: int, metrics: Metrics, readiness: Readiness, results: Results
+        self,
+        host: str,
+        port: int,
+        metrics: Metrics,
+        readiness: Readiness,
+        results: Results,
+        reports: Reports | None = None,
     ) -> None:
-        handler = _handler(metrics, readiness, results)
+        handler = _handler(metrics, readiness, results, reports)
         try:
             self._server = ThreadingHTTPServer((host, port), handler)
         except OSError as exc:
@@ -59,7 +67,9 @@ class HttpServer:
         self._server.server_close()
 
 
-def _handler(metrics: Metrics, readiness: Readiness, results: Results) -> type[BaseHTTPRequestHandler]:
+def _handler(
+    metrics: Metrics, readiness: Readiness, results: Results, reports: Reports | None
+) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "driftwatch"
 
@@ -81,11 +91,30 @@ def _handler(metrics: Metrics, readiness: Readiness, results: Results) -> type[B
                     self._json(200, latest[name])
                 else:
                     self._json(404, {"error": f"no model named {name!r}", "models": sorted(latest)})
+            elif reports is not None and path.startswith("/reports/") and path.endswith("/latest.html"):
+                self._report(unquote(path.removeprefix("/reports/").removesuffix("/latest.html")))
             else:
+                endpoints = ["/metrics", "/healthz", "/readyz", "/api/models", "/reports/<model>/latest.html"]
+                self._json(404, {"error": "not found", "endpoints": endpoints})
+
+        def _report(self, name: str) -> None:
+            assert reports is not None
+            models = results()
+            if name not in models:
+                self._json(404, {"error": f"no model named {name!r}", "models": sorted(models)})
+                return
+            try:
+                html = reports(name)
+            except Exception as exc:  # a drill-down aid must never take the server down
+                log.exception("report of model %s failed", name)
+                self._json(500, {"error": f"report generation failed: {exc}"})
+                return
+            if html is None:
                 self._json(
-                    404,
-                    {"error": "not found", "endpoints": ["/metrics", "/healthz", "/readyz", "/api/models"]},
+                    404, {"error": f"model {name!r} has not been checked yet; retry after its first check"}
                 )
+            else:
+                self._send(200, html.encode(), "text/html; charset=utf-8")
 
         def _json(self, status: int, body: object) -> None:
             self._send(status, json.dumps(body, indent=1, allow_nan=False).encode(), "application/json")
