@@ -73,7 +73,9 @@ def produce(broker: LocalBroker, topic: str) -> int:
 
 
 @pytest.fixture
-def setup(broker: LocalBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, str, int]]:
+def setup(
+    broker: LocalBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Path, str, int]]:
     monkeypatch.setenv(SECRET_ENV, SECRET)
     topic = f"predictions-{uuid.uuid4().hex[:8]}"
     broker.create_topic(topic, partitions=2)
@@ -93,23 +95,25 @@ def test_daemon_detects_drift_for_the_shifted_model_only(
 ) -> None:
     directory, topic, port = setup
     with WebhookReceiver(SECRET.encode()) as receiver:
-        config = write_demo_config(directory, broker.bootstrap, topic, port, receiver.url, every="1s", window="1h")
+        config = write_demo_config(
+            directory, broker.bootstrap, topic, port, receiver.url, every="1s", window="1h"
+        )
         settings = load_settings(config)
         sent = produce(broker, topic)
         daemon = Daemon(settings)
         daemon.start()
         try:
             wait_for(
-                lambda: all(
-                    (r["latest"] or {}).get("rows") == PER_MODEL for r in daemon.results().values()
-                ),
+                lambda: all((r["latest"] or {}).get("rows") == PER_MODEL for r in daemon.results().values()),
                 60,
                 "both windows to hold every produced record and be checked",
             )
             wait_for(lambda: len(receiver.received) >= 1, 15, "the webhook")
             time.sleep(2.5)  # two more checks: a drift that persists must not fire again
             metrics = scrape(port)
-            report = urllib.request.urlopen(f"http://127.0.0.1:{port}/reports/credit-risk/latest.html", timeout=180)
+            report = urllib.request.urlopen(
+                f"http://127.0.0.1:{port}/reports/credit-risk/latest.html", timeout=180
+            )
             html = report.read().decode()
             with pytest.raises(urllib.error.HTTPError) as unknown:
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/reports/nope/latest.html", timeout=10)
@@ -126,11 +130,19 @@ def test_daemon_detects_drift_for_the_shifted_model_only(
     assert value("driftwatch_records_consumed_total", model="credit-risk") == PER_MODEL
     assert value("driftwatch_records_consumed_total", model="churn") == PER_MODEL
     assert value("driftwatch_window_rows", model="credit-risk") == PER_MODEL
-    rejected = {dict(labels)["reason"]: v for (name, labels), v in metrics.items() if name == "driftwatch_records_rejected_total"}
+    rejected = {
+        dict(labels)["reason"]: v
+        for (name, labels), v in metrics.items()
+        if name == "driftwatch_records_rejected_total"
+    }
     assert rejected == {"undecodable": 2.0, "missing_field": 1.0, "unknown_model": 1.0}
     for feature in ("age", "income", "country"):
         assert value("driftwatch_feature_drift_detected", model="credit-risk", feature=feature) == 1.0
-        scores = [v for (n, l), v in metrics.items() if n == "driftwatch_feature_drift_score" and ("feature", feature) in l]
+        scores = [
+            v
+            for (name, labels), v in metrics.items()
+            if name == "driftwatch_feature_drift_score" and ("feature", feature) in labels
+        ]
         assert scores and all(s > 0.1 for s in scores)
     assert value("driftwatch_check_last_success_timestamp_seconds", model="churn", check="data_drift")
     assert value("driftwatch_check_duration_seconds_count", model="churn", check="data_drift") >= 1
@@ -160,7 +172,9 @@ def test_daemon_detects_drift_for_the_shifted_model_only(
 
 def test_run_command_stops_cleanly_on_sigterm(broker: LocalBroker, setup: tuple[Path, str, int]) -> None:
     directory, topic, port = setup
-    config = write_demo_config(directory, broker.bootstrap, topic, port, "http://127.0.0.1:9/hook", every="1s")
+    config = write_demo_config(
+        directory, broker.bootstrap, topic, port, "http://127.0.0.1:9/hook", every="1s"
+    )
     sent = produce(broker, topic)
     env = {**os.environ, SECRET_ENV: SECRET}
     process = subprocess.Popen(
@@ -170,12 +184,16 @@ def test_run_command_stops_cleanly_on_sigterm(broker: LocalBroker, setup: tuple[
         stderr=subprocess.STDOUT,
     )
     try:
+
         def consumed() -> bool:
             try:
                 metrics = scrape(port)
             except OSError:
                 return False
-            return sum(v for (n, _), v in metrics.items() if n == "driftwatch_records_consumed_total") == 2 * PER_MODEL
+            return (
+                sum(v for (n, _), v in metrics.items() if n == "driftwatch_records_consumed_total")
+                == 2 * PER_MODEL
+            )
 
         wait_for(consumed, 60, "the subprocess daemon to consume every record")
         ready = urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5)

@@ -12,6 +12,7 @@ environment (for example the broker address in a container), and
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -65,8 +66,8 @@ def parse_duration(value: object) -> float:
         seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
     else:
         raise ValueError(f"{value!r} is not a duration; write e.g. '30s', '5m', '1h' or '7d'")
-    if seconds <= 0:
-        raise ValueError(f"{value!r} must be a positive duration, e.g. '30s'")
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(f"{value!r} must be a positive, finite duration, e.g. '30s'")
     return seconds
 
 
@@ -352,6 +353,8 @@ def _format_location(loc: tuple[int | str, ...]) -> str:
     return text or "(top level)"
 
 
+_SECRET_KEYS = frozenset({"secret", "sasl_plain_password", "ssl_password"})  # their values are never echoed
+
 _FIXES = {
     "extra_forbidden": "remove it, or check its spelling against configs/demo.yaml",
     "missing": "add it",
@@ -364,7 +367,9 @@ def _format_validation_error(exc: ValidationError, source: str) -> str:
         where = _format_location(tuple(error["loc"]))
         message = error["msg"].removeprefix("Value error, ")
         value = error.get("input")
-        shown = "" if error["type"] == "missing" or isinstance(value, dict | list) else f" (got {value!r})"
+        secret = any(str(part) in _SECRET_KEYS for part in error["loc"])
+        hidden = secret or error["type"] == "missing" or isinstance(value, dict | list)
+        shown = "" if hidden else f" (got {value!r})"
         fix = _FIXES.get(error["type"], "")
         if error["type"] == "extra_forbidden":
             message = "unknown key"
@@ -442,7 +447,22 @@ def _resolve_paths(settings: Settings, base: Path) -> tuple[Settings, list[str]]
     for name, value in tls.items():
         if value is not None and not value.is_file():
             problems.append(f"  - kafka.{name}: file {value} not found; give the path of a PEM file")
-    return settings.model_copy(update={"models": models, "kafka": kafka.model_copy(update=tls)}), problems
+    secrets: dict[str, Any] = {
+        name: _absolute_secret(getattr(kafka, name), base) for name in ("sasl_plain_password", "ssl_password")
+    }
+    webhooks = {
+        name: hook.model_copy(update={"secret": _absolute_secret(hook.secret, base)})
+        for name, hook in settings.webhooks.items()
+    }
+    update = {"models": models, "kafka": kafka.model_copy(update={**tls, **secrets}), "webhooks": webhooks}
+    return settings.model_copy(update=update), problems
+
+
+def _absolute_secret(ref: SecretRef | None, base: Path) -> SecretRef | None:
+    """Secret files are relative to the config file, like every other path in it."""
+    if ref is None or ref.file is None or ref.file.is_absolute():
+        return ref
+    return ref.model_copy(update={"file": base / ref.file})
 
 
 def resolve_secret(ref: SecretRef, where: str, environ: Mapping[str, str] | None = None) -> SecretStr:

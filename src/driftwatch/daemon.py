@@ -171,7 +171,12 @@ class Daemon:
         now = self.clock()
         for model, records in by_model.items():
             window = self.windows[model]
-            added = window.add(records, now)
+            try:
+                added = window.add(records, now)
+            except Exception:  # a bug, not bad data: count and report it, keep consuming
+                log.exception("could not window %d records of model %s", len(records), model)
+                self.metrics.records_rejected.labels("internal_error").inc(len(records))
+                continue
             self.metrics.records_consumed.labels(model).inc(len(records))
             if added < len(records):
                 self.metrics.records_outside_window.labels(model).inc(len(records) - added)

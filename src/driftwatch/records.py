@@ -17,6 +17,7 @@ that feature, so one bad column never throws away the others.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -96,14 +97,23 @@ class RecordDecoder:
             return Rejection("oversize", f"{len(payload)} bytes exceeds the {self._max_bytes}-byte limit")
         try:
             wire = self._decoder.decode(payload)
-        except msgspec.ValidationError as exc:
-            return _classify(str(exc))
-        except (msgspec.DecodeError, RecursionError, UnicodeDecodeError, ValueError) as exc:
-            return Rejection("undecodable", _clip(str(exc)))
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            if not _may_hold_non_finite(exc, payload):
+                return _classify(str(exc)) if isinstance(exc, msgspec.ValidationError) else _undecodable(exc)
+            # NaN / Infinity tokens (Python's json.dumps writes them) or numbers beyond float range:
+            # the slow, lenient parser reads them; a non-finite feature then counts as missing.
+            try:
+                wire = msgspec.convert(json.loads(payload), _Wire)
+            except msgspec.ValidationError as retry:
+                return _classify(str(retry))
+            except (ValueError, RecursionError, UnicodeDecodeError) as retry:
+                return _undecodable(retry)
+        except (RecursionError, UnicodeDecodeError, ValueError) as exc:
+            return _undecodable(exc)
         if wire.model not in self._models:
             return Rejection("unknown_model", f"model {_clip(wire.model)!r} is not configured")
-        if isinstance(wire.prediction, float) and not math.isfinite(wire.prediction):
-            return Rejection("non_finite", "prediction is NaN or infinite")
+        if isinstance(wire.prediction, int | float) and not _finite(wire.prediction):
+            return Rejection("non_finite", "prediction is NaN, infinite or beyond float range")
         if isinstance(wire.prediction, dict) and not all(math.isfinite(v) for v in wire.prediction.values()):
             return Rejection("non_finite", "a class probability is NaN or infinite")
         timestamp = fallback_timestamp
@@ -123,6 +133,24 @@ class RecordDecoder:
             prediction=wire.prediction,
             label=wire.label,
         )
+
+
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer with hundreds of digits
+        return False
+
+
+def _may_hold_non_finite(exc: Exception, payload: bytes) -> bool:
+    text = str(exc)
+    if text.startswith("Number out of range"):
+        return True
+    return isinstance(exc, msgspec.DecodeError) and (b"NaN" in payload or b"Infinity" in payload)
+
+
+def _undecodable(exc: BaseException) -> Rejection:
+    return Rejection("undecodable", _clip(str(exc)))
 
 
 def _classify(message: str) -> Rejection:

@@ -56,8 +56,8 @@ def verify(secret: bytes, body: bytes, header: str, now: float, tolerance: float
         return False
     if abs(now - timestamp) > tolerance:
         return False
-    expected = sign(secret, body, timestamp).split(",v1=", 1)[1]
-    return hmac.compare_digest(expected, fields.get("v1", ""))
+    expected = sign(secret, body, timestamp).split(",v1=", 1)[1].encode()
+    return hmac.compare_digest(expected, fields.get("v1", "").encode("utf-8", "replace"))
 
 
 def idempotency_key(model: str, check: str, window_end: float, transition: str) -> str:

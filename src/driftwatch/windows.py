@@ -7,9 +7,11 @@ the window holds more than ``max_rows`` records, the thresholds of all buckets
 are lowered to the ``max_rows``-th smallest key and the records above it are
 dropped. A snapshot takes the records whose key is below the smallest
 threshold of the buckets in the window: each record in the window then had the
-same chance of being kept (it is a bottom-k sample), and below the cap every
-record is kept. When old buckets expire the freed room is refilled by new
-records, so a traffic peak does not shrink the sample for ever.
+same chance of being kept (it is a bottom-k sample), and while the window has
+never held more than ``max_rows`` records every record is kept. The price of
+uniformity: after a traffic peak, the whole window is sampled at the peak's
+rate until the peak's buckets expire; then the freed room is refilled by new
+records at full rate.
 
 Memory per model is bounded by ``max_rows`` rows plus the last inserted batch.
 """
@@ -147,7 +149,11 @@ class Window:
         violations = 0
         for i, value in enumerate(raw):
             if isinstance(value, int | float) and not isinstance(value, bool):
-                out[i] = value
+                try:
+                    out[i] = value
+                except OverflowError:  # an integer beyond float range: not a usable number
+                    out[i] = np.nan
+                    violations += 1
             else:
                 out[i] = np.nan
                 violations += value is not None
@@ -173,6 +179,15 @@ class Window:
             return dict(self._type_violations)
 
     def rows(self) -> int:
+        """Rows a snapshot would hold now: kept records below the window's sampling threshold."""
+        with self._lock:
+            tau = min((b.tau for b in self._buckets.values()), default=1.0)
+            if tau >= 1.0:
+                return self._size
+            return sum(int(np.count_nonzero(k < tau)) for b in self._buckets.values() for k in b.keys)
+
+    def stored_rows(self) -> int:
+        """Rows held in memory (at most ``max_rows`` plus the last batch)."""
         with self._lock:
             return self._size
 

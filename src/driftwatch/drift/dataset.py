@@ -27,6 +27,11 @@ _WORKERS = max(1, min(4, os.cpu_count() or 1))
 __all__ = ["ColumnDrift", "ColumnOptions", "DatasetDrift", "column_drift", "dataset_drift"]
 
 
+def _finite(value: float) -> float | None:
+    """JSON has no NaN: an undefined score or threshold is null."""
+    return value if math.isfinite(value) else None
+
+
 @dataclass(frozen=True)
 class ColumnOptions:
     method: str = "auto"
@@ -51,8 +56,8 @@ class ColumnDrift:
             "column": self.column,
             "type": self.type,
             "method": self.method,
-            "score": None if math.isnan(self.score) else self.score,
-            "threshold": self.threshold,
+            "score": _finite(self.score),
+            "threshold": _finite(self.threshold),
             "drift_detected": self.drift_detected,
             "reference_rows": self.reference_rows,
             "current_rows": self.current_rows,

@@ -135,7 +135,10 @@ class KafkaSource:
             self._up()
             messages = [m for records in batches.values() for m in records]
             if messages:
-                self._handler(messages)
+                try:
+                    self._handler(messages)
+                except Exception:  # never let one batch stop consumption; the handler counts what it can
+                    log.exception("handling a batch of %d records failed; skipping it", len(messages))
                 self._pending_commit = True
                 self.commit()
         self.close()
