@@ -4,7 +4,8 @@ Every expected value is computed live by Evidently on the same generated frames:
 nothing here is a hard-coded score. Per column we compare the method Evidently's
 default rule picked, the score (to 1e-9 relative), the threshold and the drift
 decision; per dataset the number and share of drifted columns and the dataset
-drift decision at drift shares 0.3, 0.5 and 0.7.
+drift decision, with the preset's drift share set to 0.3, 0.5 or 0.7 (one setting
+per report: each extra setting costs Evidently a full pass over the columns).
 
 The frames cover every branch of Evidently's default rule: reference sizes 200,
 1000, 1001 with one missing value per column (1000 after cleaning, so still the
@@ -36,7 +37,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from evidently import DataDefinition, Dataset, Report
-from evidently.metrics import DriftedColumnsCount
 from evidently.presets import DataDriftPreset
 
 from driftwatch.drift import ColumnOptions, ColumnType, DatasetDrift, ReferenceProfile, dataset_drift
@@ -51,7 +51,6 @@ EVIDENTLY_METHODS = {
     "Jensen-Shannon distance": "jensenshannon",
     "Wasserstein distance (normed)": "wasserstein",
 }
-SHARES = (0.3, 0.5, 0.7)
 
 
 def same_score(a: float, b: float) -> bool:
@@ -69,6 +68,7 @@ class Case:
     in some columns), ``one`` (exactly one NaN/None in every column) or ``none``.
     The current window always has NaN, +/-inf and None sprinkled. ``intensity``
     scales every shift: 0 (same distributions), 1 (mild) or 3 (strong).
+    ``drift_share`` is the preset's dataset drift threshold.
     """
 
     ref_rows: int
@@ -76,26 +76,32 @@ class Case:
     seed: int
     intensity: int
     missing: str
+    drift_share: float
 
     @property
     def id(self) -> str:
-        return f"ref{self.ref_rows}-{self.missing}-cur{self.cur_rows}-seed{self.seed}-x{self.intensity}"
+        return (
+            f"ref{self.ref_rows}-{self.missing}-cur{self.cur_rows}-seed{self.seed}"
+            f"-x{self.intensity}-share{self.drift_share}"
+        )
 
 
 # reference rows, what its missing values are, then per case (current rows / reference rows, seed,
-# intensity): every reference meets a current window smaller and one larger than itself, and across
-# the references smaller and larger windows each meet every intensity.
+# intensity, drift share): every reference meets a current window smaller and one larger than itself;
+# across the references smaller and larger windows each meet every intensity, and every drift share
+# setting meets shares of drifted columns below, equal to and above it (checked by
+# test_cases_cover_every_branch_of_the_default_rule).
 SCHEDULE = [
-    (200, "sprinkle", [(0.4, 1, 1), (1.5, 2, 0)]),
-    (1000, "sprinkle", [(0.4, 1, 0), (1.5, 2, 3)]),
-    (1001, "one", [(0.4, 1, 3), (1.5, 2, 1)]),
-    (1001, "none", [(0.4, 1, 1), (1.5, 2, 0)]),
-    (5000, "sprinkle", [(0.4, 1, 0), (1.5, 2, 1), (1.5, 3, 3)]),
+    (200, "sprinkle", [(0.4, 1, 1, 0.3), (1.5, 2, 0, 0.5)]),
+    (1000, "sprinkle", [(0.4, 1, 0, 0.7), (1.5, 2, 3, 0.3)]),
+    (1001, "one", [(0.4, 1, 3, 0.5), (1.5, 2, 1, 0.7)]),
+    (1001, "none", [(0.4, 1, 1, 0.5), (1.5, 2, 0, 0.7)]),
+    (5000, "sprinkle", [(0.4, 1, 0, 0.5), (1.5, 2, 1, 0.3), (1.5, 3, 3, 0.7)]),
 ]
 CASES = [
-    Case(ref_rows, int(ref_rows * ratio), 1000 * seed + ref_rows, intensity, missing)
+    Case(ref_rows, int(ref_rows * ratio), 1000 * seed + ref_rows, intensity, missing, share)
     for ref_rows, missing, runs in SCHEDULE
-    for ratio, seed, intensity in runs
+    for ratio, seed, intensity, share in runs
 ]
 
 NUMERIC = [
@@ -217,10 +223,11 @@ class EvidentlyColumn:
 
 @dataclass(frozen=True)
 class EvidentlyResult:
-    columns: dict[str, EvidentlyColumn]
-    count: dict[float, float]  # drift_share setting -> number of drifted columns
-    share: dict[float, float]  # drift_share setting -> share of drifted columns
-    dataset_drift: dict[float, bool]  # drift_share setting -> dataset drift
+    columns: dict[str, EvidentlyColumn]  # from the ValueDrift metrics
+    drift_share: float  # the setting
+    count: float  # from the DriftedColumnsCount metric
+    share: float
+    dataset_drift: bool  # its test failed: share >= drift_share
 
 
 def _failed(status: Any) -> bool:
@@ -231,33 +238,29 @@ def run_evidently(
     reference: pd.DataFrame,
     current: pd.DataFrame,
     types: Types,
+    drift_share: float = 0.5,
     methods: Mapping[str, str] | None = None,
     thresholds: Mapping[str, float] | None = None,
 ) -> EvidentlyResult:
+    """One DataDriftPreset report (one drift share setting per report: each setting costs Evidently
+    a full extra pass over the columns)."""
     definition = DataDefinition(
         numerical_columns=[c for c, t in types.items() if t == "numeric"],
         categorical_columns=[c for c, t in types.items() if t == "categorical"],
     )
     preset = DataDriftPreset(
-        drift_share=0.5, per_column_method=dict(methods or {}) or None, per_column_threshold=thresholds
+        drift_share=drift_share,
+        per_column_method=dict(methods or {}) or None,
+        per_column_threshold=thresholds,
     )
-    extra = [
-        DriftedColumnsCount(
-            drift_share=share, per_column_method=dict(methods or {}) or None, per_column_threshold=thresholds
-        )
-        for share in SHARES
-        if share != 0.5
-    ]
-    report = Report([preset, *extra], include_tests=True).run(
+    report = Report([preset], include_tests=True).run(
         Dataset.from_pandas(current[list(types)], data_definition=definition),
         Dataset.from_pandas(reference[list(types)], data_definition=definition),
     )
     result = report.dict()
     status = {test["metric_config"]["metric_id"]: test["status"] for test in result["tests"]}
     columns: dict[str, EvidentlyColumn] = {}
-    count: dict[float, float] = {}
-    share: dict[float, float] = {}
-    drift: dict[float, bool] = {}
+    counts = []
     for metric in result["metrics"]:
         config = metric["config"]
         if "ValueDrift" in metric["metric_name"]:
@@ -268,34 +271,39 @@ def run_evidently(
                 _failed(status[metric["id"]]),
             )
         elif "DriftedColumnsCount" in metric["metric_name"]:
-            setting = float(config["drift_share"])
-            count[setting] = float(metric["value"]["count"])
-            share[setting] = float(metric["value"]["share"])
-            drift[setting] = _failed(status[metric["id"]])
+            assert float(config["drift_share"]) == drift_share
+            counts.append(
+                (
+                    float(metric["value"]["count"]),
+                    float(metric["value"]["share"]),
+                    _failed(status[metric["id"]]),
+                )
+            )
     assert set(columns) == set(types), "Evidently did not report every column"
-    assert set(share) == set(SHARES), "Evidently did not report every drift share setting"
-    return EvidentlyResult(columns, count, share, drift)
+    ((count, share, dataset_drift),) = counts
+    return EvidentlyResult(columns, drift_share, count, share, dataset_drift)
 
 
 def run_driftwatch(
     reference: pd.DataFrame,
     current: pd.DataFrame,
     types: Types,
+    drift_share: float = 0.5,
     options: Mapping[str, ColumnOptions] | None = None,
-) -> dict[float, DatasetDrift]:
+) -> DatasetDrift:
     profile = ReferenceProfile.build(reference, list(types), types)
     window = {name: current[name] for name in types}
-    return {share: dataset_drift(profile, window, options, share_threshold=share) for share in SHARES}
+    return dataset_drift(profile, window, options, share_threshold=drift_share)
 
 
 @cache
 def evidently_results(case: Case) -> EvidentlyResult:
-    return run_evidently(*frames(case), TYPES)
+    return run_evidently(*frames(case), TYPES, case.drift_share)
 
 
 @cache
-def driftwatch_results(case: Case) -> dict[float, DatasetDrift]:
-    return run_driftwatch(*frames(case), TYPES)
+def driftwatch_results(case: Case) -> DatasetDrift:
+    return run_driftwatch(*frames(case), TYPES, case.drift_share)
 
 
 # --------------------------------------------------------------------------- checks
@@ -319,24 +327,22 @@ def column_mismatches(evidently: EvidentlyResult, ours: DatasetDrift) -> list[st
     return problems
 
 
-def dataset_mismatches(evidently: EvidentlyResult, ours: Mapping[float, DatasetDrift]) -> list[str]:
-    problems = []
-    for setting in SHARES:
-        result = ours[setting]
-        got = (result.n_drifted, result.drift_share, result.dataset_drift)
-        want = (evidently.count[setting], evidently.share[setting], evidently.dataset_drift[setting])
-        if (
-            result.n_drifted != want[0]
-            or not same_score(result.drift_share, want[1])
-            or result.dataset_drift != want[2]
-        ):
-            problems.append(f"drift_share={setting}: driftwatch {got} != evidently {want}")
-    return problems
+def dataset_mismatches(evidently: EvidentlyResult, ours: DatasetDrift) -> list[str]:
+    assert ours.share_threshold == evidently.drift_share
+    got = (ours.n_drifted, ours.drift_share, ours.dataset_drift)
+    want = (evidently.count, evidently.share, evidently.dataset_drift)
+    if (
+        ours.n_drifted != want[0]
+        or not same_score(ours.drift_share, want[1])
+        or ours.dataset_drift != want[2]
+    ):
+        return [f"drift_share={evidently.drift_share}: driftwatch {got} != evidently {want}"]
+    return []
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
 def test_columns_match_evidently(case: Case) -> None:
-    problems = column_mismatches(evidently_results(case), driftwatch_results(case)[0.5])
+    problems = column_mismatches(evidently_results(case), driftwatch_results(case))
     assert not problems, "\n".join(problems)
 
 
@@ -347,23 +353,24 @@ def test_dataset_drift_matches_evidently(case: Case) -> None:
 
 
 def test_cases_cover_every_branch_of_the_default_rule() -> None:
-    """The generated frames reach every (reference size, type, distinct values) branch, both decisions."""
+    """The generated frames reach every (reference size, type, method) branch and both drift decisions
+    of every method; every drift share setting sees shares below, equal to and above it."""
     seen: set[tuple[str, str, str]] = set()
     decisions: dict[str, set[bool]] = {}
-    dataset_decisions: dict[float, set[bool]] = {share: set() for share in SHARES}
+    shares: dict[float, set[str]] = {0.3: set(), 0.5: set(), 0.7: set()}
     reference_rows: set[int] = set()
     for case in CASES:
-        results = driftwatch_results(case)
-        for share, result in results.items():
-            dataset_decisions[share].add(result.dataset_drift)
-        for column in results[0.5].columns:
+        result = driftwatch_results(case)
+        share, setting = round(result.drift_share, 9), case.drift_share
+        shares[setting].add("below" if share < setting else "equal" if share == setting else "above")
+        for column in result.columns:
             side = "<=1000" if column.reference_rows <= 1000 else ">1000"
             seen.add((side, column.type, column.method))
             decisions.setdefault(column.method, set()).add(column.drift_detected)
             reference_rows.add(column.reference_rows)
         if case.missing == "one":
             assert len(frames(case)[0]) == 1001
-            assert {c.reference_rows for c in results[0.5].columns} == {1000}
+            assert {c.reference_rows for c in result.columns} == {1000}
     assert seen == {
         ("<=1000", "numeric", "ks"),
         ("<=1000", "numeric", "chisquare"),
@@ -376,7 +383,8 @@ def test_cases_cover_every_branch_of_the_default_rule() -> None:
     }
     assert {1000, 1001} <= reference_rows
     assert all(found == {True, False} for found in decisions.values()), decisions
-    assert all(found == {True, False} for found in dataset_decisions.values()), dataset_decisions
+    assert all({"below", "above"} <= found for found in shares.values()), shares
+    assert any("equal" in found for found in shares.values()), shares
 
 
 # --------------------------------------------------------------------------- explicit methods
@@ -442,17 +450,19 @@ EXPLICIT_CONFIGS: dict[str, dict[str, tuple[str, float | None]]] = {
 }
 
 
-@pytest.mark.parametrize(("config", "ref_rows", "seed"), [("swapped", 300, 5), ("thresholds", 3000, 6)])
-def test_explicit_methods_match_evidently(config: str, ref_rows: int, seed: int) -> None:
+@pytest.mark.parametrize(
+    ("config", "ref_rows", "seed", "drift_share"), [("swapped", 300, 5, 0.3), ("thresholds", 3000, 6, 0.7)]
+)
+def test_explicit_methods_match_evidently(config: str, ref_rows: int, seed: int, drift_share: float) -> None:
     reference, current = explicit_frames(ref_rows, seed)
     chosen = EXPLICIT_CONFIGS[config]
     methods = {column: method for column, (method, _) in chosen.items()}
     thresholds = {column: threshold for column, (_, threshold) in chosen.items() if threshold is not None}
-    evidently = run_evidently(reference, current, EXPLICIT_TYPES, methods, thresholds or None)
+    evidently = run_evidently(reference, current, EXPLICIT_TYPES, drift_share, methods, thresholds or None)
     options = {column: ColumnOptions(method, threshold) for column, (method, threshold) in chosen.items()}
-    ours = run_driftwatch(reference, current, EXPLICIT_TYPES, options)
-    assert {c.column: c.method for c in ours[0.5].columns} == methods
-    problems = column_mismatches(evidently, ours[0.5]) + dataset_mismatches(evidently, ours)
+    ours = run_driftwatch(reference, current, EXPLICIT_TYPES, drift_share, options)
+    assert {c.column: c.method for c in ours.columns} == methods
+    problems = column_mismatches(evidently, ours) + dataset_mismatches(evidently, ours)
     assert not problems, "\n".join(problems)
 
 
@@ -487,18 +497,20 @@ def test_large_samples_match_evidently() -> None:
             }
         )
 
-    reference, current = side(20_000, 0.0), side(30_000, 1.0)  # both above wasserstein_sorted's block
+    reference, current = side(17_000, 0.0), side(21_000, 1.0)  # both above wasserstein_sorted's block
     methods = {"num_ties_js": "jensenshannon"}
-    evidently = run_evidently(reference, current, LARGE_TYPES, methods)
-    ours = run_driftwatch(reference, current, LARGE_TYPES, {"num_ties_js": ColumnOptions("jensenshannon")})
-    assert {c.column: c.method for c in ours[0.5].columns} == {
+    evidently = run_evidently(reference, current, LARGE_TYPES, 0.5, methods)
+    ours = run_driftwatch(
+        reference, current, LARGE_TYPES, 0.5, {"num_ties_js": ColumnOptions("jensenshannon")}
+    )
+    assert {c.column: c.method for c in ours.columns} == {
         "num_continuous": "wasserstein",
         "num_ties": "wasserstein",
         "num_eight": "wasserstein",
         "num_ties_js": "jensenshannon",
         "cat_many": "jensenshannon",
     }
-    problems = column_mismatches(evidently, ours[0.5]) + dataset_mismatches(evidently, ours)
+    problems = column_mismatches(evidently, ours) + dataset_mismatches(evidently, ours)
     assert not problems, "\n".join(problems)
 
 
@@ -529,7 +541,7 @@ def inf_only_frames(side: str) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 @cache
-def inf_only_results(side: str) -> tuple[EvidentlyResult, dict[float, DatasetDrift]]:
+def inf_only_results(side: str) -> tuple[EvidentlyResult, DatasetDrift]:
     reference, current = inf_only_frames(side)
     return run_evidently(reference, current, INF_TYPES), run_driftwatch(reference, current, INF_TYPES)
 
@@ -538,7 +550,7 @@ def inf_only_results(side: str) -> tuple[EvidentlyResult, dict[float, DatasetDri
 def test_inf_without_nan_matches_value_drift(side: str, method: str) -> None:
     """Per column, driftwatch drops inf exactly as Evidently's ValueDrift does (inf not counted as a row)."""
     evidently, ours = inf_only_results(side)
-    problems = column_mismatches(evidently, ours[0.5])
+    problems = column_mismatches(evidently, ours)
     assert not problems, "\n".join(problems)
     assert evidently.columns["x"].method == method
 

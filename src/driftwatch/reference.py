@@ -104,7 +104,9 @@ def save_profile(profile: ReferenceProfile, directory: Path) -> None:
     columns = []
     for index, (name, column) in enumerate(profile.columns.items()):
         file = f"column-{index:04d}.parquet"
-        values = column.values.astype(np.float64 if column.type == "numeric" else object)
+        # numeric values in row order (some methods depend on it); the sort is redone on load
+        kept = column.original if column.original is not None else column.values
+        values = kept.astype(np.float64 if column.type == "numeric" else object)
         pd.DataFrame({"value": values}).to_parquet(directory / file, index=False)
         columns.append(
             {

@@ -150,10 +150,13 @@ class ColumnSample:
         self.type_violations = 0
         if column_type == "numeric":
             floats, self.type_violations = _coerce_float(raw)
-            self._values: npt.NDArray[np.generic] | None = np.sort(floats[np.isfinite(floats)])
+            # row order matters to a few methods (permutation tests, float sums): keep it beside the sort
+            self.original: npt.NDArray[np.float64] | None = floats[np.isfinite(floats)]
+            self._values: npt.NDArray[np.generic] | None = np.sort(self.original)
             self._distinct: tuple[npt.NDArray[np.generic], npt.NDArray[np.int64]] | None = None
             self.rows = len(self._values)
         else:
+            self.original = None
             self._values = None
             self._distinct = _category_counts(raw)
             self.rows = int(self._distinct[1].sum())
@@ -194,6 +197,7 @@ class ColumnProfile:
     counts: npt.NDArray[np.int64] = field(repr=False)
     std: float = 0.0
     integer: bool = False
+    original: npt.NDArray[np.float64] | None = field(default=None, repr=False)  # numeric, in row order
 
     @classmethod
     def build(cls, name: str, raw: pd.Series, column_type: ColumnType | None = None) -> ColumnProfile:
@@ -205,7 +209,17 @@ class ColumnProfile:
             else 0.0
         )
         missing = 1.0 - sample.rows / len(raw) if len(raw) else 0.0
-        return cls(name, kind, sample.values, missing, sample.uniques, sample.counts, std, sample.integer)
+        return cls(
+            name,
+            kind,
+            sample.values,
+            missing,
+            sample.uniques,
+            sample.counts,
+            std,
+            sample.integer,
+            sample.original,
+        )
 
     @classmethod
     def from_values(
@@ -217,11 +231,13 @@ class ColumnProfile:
         std: float,
         integer: bool,
     ) -> ColumnProfile:
-        """A profile from already cleaned values (numeric sorted), as a saved profile stores them."""
+        """A profile from cleaned values in row order, as a saved profile stores them."""
         if column_type == "numeric":
-            uniques, counts = _sorted_distinct(values)
-        else:
-            uniques, counts = _category_counts(pd.Series(values, dtype=object))
+            original = np.asarray(values, dtype=np.float64)
+            ordered = np.sort(original)
+            uniques, counts = _sorted_distinct(ordered)
+            return cls(name, column_type, ordered, missing_share, uniques, counts, std, integer, original)
+        uniques, counts = _category_counts(pd.Series(values, dtype=object))
         return cls(name, column_type, values, missing_share, uniques, counts, std, integer)
 
     @property
