@@ -226,9 +226,6 @@ class ScheduleSettings(_Strict):
         return self
 
 
-DRIFT_METHODS = ("auto", "ks", "chisquare", "z", "jensenshannon", "wasserstein")
-
-
 class FeatureSettings(_Strict):
     name: str = Field(min_length=1)
     type: Literal["numeric", "categorical"] | None = None

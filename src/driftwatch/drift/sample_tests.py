@@ -417,6 +417,9 @@ def empirical_mmd_pvalue(
     return float((observed <= permuted).mean())
 
 
+MMD_MAX_VALUES = 4000  # reference + current values: a 4000^2 float64 kernel is 128 MB, copied 200 times
+
+
 @register
 class EmpiricalMMD(DriftMethod):
     """Maximum mean discrepancy with a Gaussian (RBF) kernel, bandwidth from the median reference
@@ -440,5 +443,12 @@ class EmpiricalMMD(DriftMethod):
     column_types = ("numeric",)
 
     def __call__(self, reference: ColumnProfile, current: ColumnSample, threshold: float) -> MethodResult:
+        total = reference.rows + current.rows
+        if total > MMD_MAX_VALUES:
+            # Evidently builds an (n+m)^2 kernel and copies it 200 times: minutes and GBs beyond this
+            raise ValueError(
+                f"empirical_mmd needs an (n+m)^2 kernel; {total} values exceed the {MMD_MAX_VALUES} limit: "
+                "use it on smaller windows (window.max_rows) or choose another method (e.g. wasserstein)"
+            )
         p_value = empirical_mmd_pvalue(_row_order(reference), _row_order(current))
         return MethodResult(p_value, p_value < threshold)
