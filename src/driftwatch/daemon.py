@@ -103,6 +103,7 @@ class Daemon:
         self._reports: dict[str, tuple[float, str]] = {}  # model -> (window end, HTML) of the latest check
         self._report_lock = threading.Lock()
         self._versions: dict[str, str] = {}
+        self._methods: dict[tuple[str, str], str] = {}  # (model, feature) -> method of the exported score
         self._violations_exported: dict[tuple[str, str], int] = defaultdict(int)
         self._rejections = _RateLimitedLog(60.0, clock)
         self._started = False
@@ -227,6 +228,14 @@ class Daemon:
     def _export(self, result: CheckResult) -> None:
         m = self.metrics
         for column in result.drift.columns:
+            key = (result.model, column.column)
+            previous = self._methods.get(key)
+            if (
+                previous is not None and previous != column.method
+            ):  # `auto` switched tests: drop the stale series
+                m.feature_drift_score.remove(result.model, column.column, previous)
+                m.feature_drift_threshold.remove(result.model, column.column, previous)
+            self._methods[key] = column.method
             m.feature_drift_score.labels(result.model, column.column, column.method).set(column.score)
             m.feature_drift_threshold.labels(result.model, column.column, column.method).set(column.threshold)
             m.feature_drift_detected.labels(result.model, column.column).set(int(column.drift_detected))
