@@ -24,6 +24,7 @@ from driftwatch.drift.stattests import (
     n_distinct,
     register,
     sorted_histogram,
+    sturges_edges_of,
 )
 
 __all__ = ["fill_zero_shares"]
@@ -85,16 +86,6 @@ class KullbackLeibler(DriftMethod):
         return MethodResult(score, score >= threshold)
 
 
-def _sturges_edges(low: float, high: float, size: int, integer: bool) -> npt.NDArray[np.float64]:
-    """``np.histogram_bin_edges(a, "sturges")`` for an array ``a`` of ``size`` values spanning [low, high]."""
-    width = (high - low) / (np.log2(size) + 1.0)
-    first, last = (low - 0.5, high + 0.5) if low == high else (low, high)
-    if width and integer and width < 1:
-        width = 1.0  # numpy's rule for integer data
-    bins = int(np.ceil((last - first) / width)) if width else 1
-    return np.linspace(first, last, bins + 1, endpoint=True, dtype=np.float64)
-
-
 def _is_subset(values: npt.NDArray[np.generic], of: npt.NDArray[np.generic]) -> bool:
     """Whether every value of sorted ``values`` is in sorted ``of``."""
     at = np.searchsorted(of, values)
@@ -132,7 +123,7 @@ class Hellinger(DriftMethod):
         # element is an integer scalar, i.e. the reference is integer and the current either is too or
         # adds no value of its own (a set union keeps the reference's element for equal values).
         integer = reference.integer and (current.integer or _is_subset(current.uniques, reference.uniques))
-        edges = _sturges_edges(low, high, n_distinct(reference, current), integer)
+        edges = sturges_edges_of(low, high, n_distinct(reference, current), integer)
         widths = np.diff(edges).astype(np.float64)
         ref_hist = sorted_histogram(reference.values, edges)
         cur_hist = sorted_histogram(current.values, edges)

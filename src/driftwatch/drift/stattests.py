@@ -151,9 +151,15 @@ def sturges_edges(reference: ColumnProfile, current: ColumnSample) -> npt.NDArra
     without concatenating them (both are sorted: min and max are their ends)."""
     low = min(float(reference.values[0]), float(current.values[0]))
     high = max(float(reference.values[-1]), float(current.values[-1]))
-    width = (high - low) / (np.log2(reference.rows + current.rows) + 1.0)
+    integer = reference.integer and current.integer
+    return sturges_edges_of(low, high, reference.rows + current.rows, integer)
+
+
+def sturges_edges_of(low: float, high: float, size: int, integer: bool) -> npt.NDArray[np.float64]:
+    """``np.histogram_bin_edges(a, "sturges")`` for an array ``a`` of ``size`` values spanning [low, high]."""
+    width = (high - low) / (np.log2(size) + 1.0)
     first, last = (low - 0.5, high + 0.5) if low == high else (low, high)
-    if width and reference.integer and current.integer and width < 1:
+    if width and integer and width < 1:
         width = 1.0  # numpy's rule for integer data
     bins = int(np.ceil((last - first) / width)) if width else 1
     return np.linspace(first, last, bins + 1, endpoint=True, dtype=np.float64)
