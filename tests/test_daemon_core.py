@@ -40,6 +40,7 @@ models:
     reference: ref.csv
     features: [x, {name: c, type: categorical}]
     window: {length: 1h, max_rows: 1000}
+state: {path: state.sqlite}
 """,
         encoding="utf-8",
     )

@@ -248,6 +248,24 @@ def _feature(value: object) -> object:
     return {"name": value} if isinstance(value, str) else value
 
 
+class AlertSettings(_Strict):
+    """When a breaching check becomes an alert event (see `driftwatch.policy`)."""
+
+    consecutive: int = Field(default=1, ge=1, le=1000)
+    cooldown: Duration | None = None  # quiet time while still breaching; unset = notify once per episode
+    resolve_after: int = Field(default=1, ge=1, le=1000)
+
+
+class StateSettings(_Strict):
+    # SQLite file for alert state. A relative path is relative to the config file; unset, the file is
+    # driftwatch-state.sqlite in the working directory (a config directory is often read-only).
+    path: Path | None = None
+
+    @property
+    def file(self) -> Path:
+        return self.path or Path("driftwatch-state.sqlite")
+
+
 class DriftSettings(_Strict):
     share: float = Field(default=0.5, gt=0, le=1)
 
@@ -259,6 +277,7 @@ class ModelSettings(_Strict):
     window: WindowSettings = Field(default_factory=WindowSettings)
     schedule: ScheduleSettings = Field(default_factory=lambda: ScheduleSettings(every=300.0))
     drift: DriftSettings = Field(default_factory=DriftSettings)
+    alert: AlertSettings = Field(default_factory=AlertSettings)
     webhooks: list[str] = Field(default_factory=list)
 
     @field_validator("features")
@@ -295,6 +314,7 @@ class Settings(_Strict):
     http: HttpSettings = Field(default_factory=HttpSettings)
     models: dict[str, ModelSettings] = Field(min_length=1)
     webhooks: dict[str, WebhookSettings] = Field(default_factory=dict)
+    state: StateSettings = Field(default_factory=StateSettings)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @model_validator(mode="after")
@@ -452,6 +472,9 @@ def _resolve_paths(settings: Settings, base: Path) -> tuple[Settings, list[str]]
         for name, hook in settings.webhooks.items()
     }
     update = {"models": models, "kafka": kafka.model_copy(update={**tls, **secrets}), "webhooks": webhooks}
+    state = settings.state.path
+    if state is not None and not state.is_absolute():
+        update["state"] = settings.state.model_copy(update={"path": base / state})
     return settings.model_copy(update=update), problems
 
 

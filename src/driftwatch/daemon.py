@@ -27,10 +27,11 @@ from driftwatch.checks import CheckResult, ModelCheck
 from driftwatch.config import ModelSettings, Settings, resolve_secret
 from driftwatch.http import HttpServer
 from driftwatch.metrics import Metrics
-from driftwatch.policy import AlertEvent, BreachPolicy
+from driftwatch.policy import AlertEvent, BreachPolicy, PolicyRule, State
 from driftwatch.records import Prediction, RecordDecoder, Rejection
 from driftwatch.reference import load_reference
 from driftwatch.source.kafka import KafkaSource, Message
+from driftwatch.store import Store
 from driftwatch.webhooks import Delivery, WebhookDispatcher, event_body, idempotency_key
 from driftwatch.windows import ColumnSpec, Window
 
@@ -78,7 +79,8 @@ class Daemon:
                 _column_specs(model, types), model.window.length, model.window.max_rows, model.window.buckets
             )
         self.decoder = RecordDecoder(set(settings.models))
-        self.policy = BreachPolicy()
+        self.store = Store(settings.state.file)
+        self.policy = BreachPolicy(self.store, clock, on_state=self._alert_changed)
         self.dispatcher = WebhookDispatcher(self.metrics, clock)
         self.source = KafkaSource(
             settings.kafka, self.handle, self.metrics, consumer_factory=consumer_factory
@@ -108,6 +110,9 @@ class Daemon:
         self._rejections = _RateLimitedLog(60.0, clock)
         self._started = False
         for name in settings.models:
+            self.metrics.alert_active.labels(name, "data_drift").set(
+                int(self.policy.firing(name, "data_drift"))
+            )
             self.metrics.window_rows.labels(name).set(0)
             self.metrics.records_consumed.labels(name)
         self.metrics.kafka_up.set(0)
@@ -147,6 +152,7 @@ class Daemon:
             self._consumer_thread.join(max(0.1, deadline - time.monotonic() - 2.0))
         self.dispatcher.stop(max(0.1, min(5.0, deadline - time.monotonic() - 0.5)))
         self.http.stop()
+        self.store.close()
         log.info("driftwatch stopped")
 
     # data path ---------------------------------------------------------------------------------
@@ -220,10 +226,19 @@ class Daemon:
             drift.share_threshold,
             " -> DATASET DRIFT" if drift.dataset_drift else "",
         )
-        event = self.policy.observe(model, check.check, drift.dataset_drift, result.window_end)
+        alert = self.settings.models[model].alert
+        rule = PolicyRule(alert.consecutive, alert.cooldown or 0.0, alert.resolve_after)
+        event = self.policy.observe(model, check.check, drift.dataset_drift, result.window_end, rule)
         if event is not None:
             self._notify(event, result)
         return result
+
+    def _alert_changed(self, model: str, check: str, before: State, after: State) -> None:
+        entered = "resolved" if after == "ok" and before == "firing" else after
+        if entered != "ok":
+            self.metrics.alert_transitions.labels(model, check, entered).inc()
+        self.metrics.alert_active.labels(model, check).set(int(after == "firing"))
+        log.info("alert %s/%s: %s -> %s", model, check, before, after)
 
     def _export(self, result: CheckResult) -> None:
         m = self.metrics

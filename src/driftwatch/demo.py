@@ -133,6 +133,7 @@ def write_demo_config(
         "http": {"host": "127.0.0.1", "port": http_port},
         "models": models,
         "webhooks": {"retrain": {"url": webhook_url, "secret": {"env": SECRET_ENV}, "timeout": "5s"}},
+        "state": {"path": str(directory / "state.sqlite")},
     }
     path = directory / "driftwatch.yaml"
     import yaml

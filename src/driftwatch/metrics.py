@@ -149,6 +149,20 @@ class Metrics:
             registry=r,
         )
 
+        # alerts
+        self.alert_active = Gauge(
+            "driftwatch_alert_active",
+            "1 while the alert of a model's check is firing, else 0.",
+            ["model", "check"],
+            registry=r,
+        )
+        self.alert_transitions = Counter(
+            "driftwatch_alert_transitions_total",
+            "Alert state changes, by the state entered (pending, firing, resolved).",
+            ["model", "check", "state"],
+            registry=r,
+        )
+
         # webhooks
         self.webhook_deliveries = Counter(
             "driftwatch_webhook_deliveries_total",
