@@ -1,0 +1,112 @@
+"""The Prometheus alert rules and Alertmanager example: valid, unit-tested, and consistent with
+the runbooks and with the metrics driftwatch actually exports.
+
+promtool and amtool come from Debian's prometheus and prometheus-alertmanager packages
+(`make system-deps` installs them when run as root).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import require
+
+ROOT = Path(__file__).resolve().parent.parent
+ALERTS = ROOT / "configs" / "prometheus" / "alerts.yml"
+ALERTS_TEST = ROOT / "configs" / "prometheus" / "alerts_test.yml"
+ALERTMANAGER = ROOT / "configs" / "alertmanager" / "alertmanager.yml"
+RUNBOOKS = ROOT / "docs" / "runbooks.md"
+METRICS = ROOT / "src" / "driftwatch" / "metrics.py"
+
+INSTALL_HINT = "apt-get install prometheus prometheus-alertmanager (or make system-deps as root)"
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        require(name, INSTALL_HINT)
+        raise AssertionError("unreachable")
+    return path
+
+
+def _run(*args: str) -> None:
+    proc = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, timeout=120, check=False)
+    assert proc.returncode == 0, f"{' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
+
+
+def _rules() -> list[dict[str, Any]]:
+    doc = yaml.safe_load(ALERTS.read_text())
+    return [rule for group in doc["groups"] for rule in group["rules"] if "alert" in rule]
+
+
+def _github_slug(heading: str) -> str:
+    """GitHub's heading anchor: lowercase, punctuation dropped, spaces to hyphens."""
+    slug = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return slug.replace(" ", "-")
+
+
+def test_promtool_check_rules() -> None:
+    _run(_tool("promtool"), "check", "rules", str(ALERTS))
+
+
+def test_promtool_rule_unit_tests() -> None:
+    _run(_tool("promtool"), "test", "rules", str(ALERTS_TEST))
+
+
+def test_amtool_check_alertmanager_config() -> None:
+    _run(_tool("amtool"), "check-config", str(ALERTMANAGER))
+
+
+def test_every_alert_has_severity_annotations_and_a_unit_test() -> None:
+    tested = {
+        case["alertname"]
+        for group in yaml.safe_load(ALERTS_TEST.read_text())["tests"]
+        for case in group.get("alert_rule_test", [])
+    }
+    rules = _rules()
+    assert rules
+    for rule in rules:
+        name = rule["alert"]
+        labels = rule.get("labels") or {}
+        annotations = rule.get("annotations") or {}
+        assert isinstance(labels, dict) and isinstance(annotations, dict)
+        assert labels.get("severity") in {"page", "ticket"}, name
+        assert {"summary", "description", "runbook_url"} <= annotations.keys(), name
+        assert name in tested, f"{name} has no promtool unit test in {ALERTS_TEST.name}"
+
+
+def test_runbook_urls_point_at_runbook_headings() -> None:
+    headings = re.findall(r"^#{1,6}\s+(.+?)\s*#*\s*$", RUNBOOKS.read_text(), flags=re.MULTILINE)
+    anchors = {_github_slug(h) for h in headings}
+    for rule in _rules():
+        url = rule["annotations"]["runbook_url"]
+        page, _, anchor = url.partition("#")
+        assert page.endswith("docs/runbooks.md"), url
+        assert anchor in anchors, f"{rule['alert']}: #{anchor} is not a heading of {RUNBOOKS.name}"
+
+
+def test_alert_expressions_only_use_exported_metrics() -> None:
+    # Counters are declared with their _total suffix in metrics.py, so names compare as-is;
+    # histograms expose _bucket/_count/_sum on top of their declared name.
+    declared = set(re.findall(r'"(driftwatch_[a-z_]+)"', METRICS.read_text()))
+    assert "driftwatch_kafka_up" in declared
+    used = {m for rule in _rules() for m in re.findall(r"driftwatch_[a-z_]+", str(rule["expr"]))}
+    assert used
+    missing = {
+        name
+        for name in used
+        if name not in declared and re.sub(r"_(bucket|count|sum)$", "", name) not in declared
+    }
+    assert not missing, f"alerts.yml uses metrics metrics.py does not define: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("slug", [("Driftwatch Down!", "driftwatch-down"), ("A_b c", "a_b-c")])
+def test_github_slug(slug: tuple[str, str]) -> None:
+    assert _github_slug(slug[0]) == slug[1]
