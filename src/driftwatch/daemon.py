@@ -31,7 +31,7 @@ from driftwatch.policy import AlertEvent, BreachPolicy, PolicyRule, State
 from driftwatch.records import Prediction, RecordDecoder, Rejection
 from driftwatch.reference import load_reference
 from driftwatch.source.kafka import KafkaSource, Message
-from driftwatch.store import Store
+from driftwatch.store import OutboxRow, Store
 from driftwatch.webhooks import Delivery, WebhookDispatcher, event_body, idempotency_key
 from driftwatch.windows import ColumnSpec, Window
 
@@ -81,7 +81,7 @@ class Daemon:
         self.decoder = RecordDecoder(set(settings.models))
         self.store = Store(settings.state.file)
         self.policy = BreachPolicy(self.store, clock, on_state=self._alert_changed)
-        self.dispatcher = WebhookDispatcher(self.metrics, clock)
+        self.dispatcher = WebhookDispatcher(self.metrics, clock, self.store, self._resume_delivery)
         self.source = KafkaSource(
             settings.kafka, self.handle, self.metrics, consumer_factory=consumer_factory
         )
@@ -109,6 +109,10 @@ class Daemon:
         self._violations_exported: dict[tuple[str, str], int] = defaultdict(int)
         self._rejections = _RateLimitedLog(60.0, clock)
         self._started = False
+        for target in settings.webhooks:  # so increase() sees a target's first failure
+            self.metrics.webhook_outbox_pending.labels(target)
+            for outcome in ("delivered", "retry", "failed"):
+                self.metrics.webhook_deliveries.labels(target, outcome)
         for name in settings.models:
             self.metrics.alert_active.labels(name, "data_drift").set(
                 int(self.policy.firing(name, "data_drift"))
@@ -294,20 +298,29 @@ class Daemon:
         }
         body = event_body(payload)
         for target in targets:
-            hook = self.settings.webhooks[target]
-            self.dispatcher.submit(
-                Delivery(
-                    target=target,
-                    url=hook.url,
-                    body=body,
-                    key=key,
-                    secret=resolve_secret(hook.secret, f"webhooks.{target}.secret"),
-                    headers=hook.headers,
-                    timeout=hook.timeout,
-                    max_attempts=hook.max_attempts,
-                    backoff=hook.backoff,
-                )
-            )
+            delivery = self._delivery(target, key, body)
+            if delivery is not None:
+                self.dispatcher.submit(delivery)
+
+    def _delivery(self, target: str, key: str, body: bytes) -> Delivery | None:
+        """A delivery to ``target`` with its current settings (None when the target is gone)."""
+        hook = self.settings.webhooks.get(target)
+        if hook is None:
+            return None
+        return Delivery(
+            target=target,
+            url=hook.url,
+            body=body,
+            key=key,
+            secret=resolve_secret(hook.secret, f"webhooks.{target}.secret"),
+            headers=hook.headers,
+            timeout=hook.timeout,
+            max_attempts=hook.max_attempts,
+            backoff=hook.backoff,
+        )
+
+    def _resume_delivery(self, row: OutboxRow) -> Delivery | None:
+        return self._delivery(row.target, row.key, row.body)
 
     # views -------------------------------------------------------------------------------------
 

@@ -164,6 +164,19 @@ class Metrics:
         )
 
         # webhooks
+        self.webhook_delivery_seconds = Histogram(
+            "driftwatch_webhook_delivery_seconds",
+            "Wall time of one webhook delivery attempt.",
+            ["target"],
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+            registry=r,
+        )
+        self.webhook_outbox_pending = Gauge(
+            "driftwatch_webhook_outbox_pending",
+            "Webhook deliveries waiting for a (next) attempt.",
+            ["target"],
+            registry=r,
+        )
         self.webhook_deliveries = Counter(
             "driftwatch_webhook_deliveries_total",
             "Webhook delivery attempts by target and outcome (delivered, retry, failed).",

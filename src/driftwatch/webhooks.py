@@ -33,6 +33,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from driftwatch.metrics import Metrics
+from driftwatch.store import OutboxRow, Store
 
 __all__ = ["Delivery", "WebhookDispatcher", "idempotency_key", "sign", "verify"]
 
@@ -87,7 +88,14 @@ class WebhookDispatcher:
         self,
         metrics: Metrics,
         clock: Callable[[], float] = time.time,
+        store: Store | None = None,
+        resume: Callable[[OutboxRow], Delivery | None] | None = None,
     ) -> None:
+        """With a ``store``, every delivery is persisted before its first attempt (a second one with the
+        same target and idempotency key is dropped), its outcome is recorded, and pending ones are
+        resumed at `start` through ``resume`` (which rebuilds a `Delivery` from the current config)."""
+        self._store = store
+        self._resume = resume
         self._metrics = metrics
         self._clock = clock
         self._queue: queue.Queue[Delivery] = queue.Queue()
@@ -96,10 +104,46 @@ class WebhookDispatcher:
         self._thread = threading.Thread(target=self._run, name="driftwatch-webhooks", daemon=True)
 
     def start(self) -> None:
+        if self._store is not None and self._resume is not None:
+            for row in self._store.outbox("pending"):
+                delivery = self._resume(row)
+                if delivery is None:
+                    log.error(
+                        "webhook %s: target no longer configured; delivery %s stays pending",
+                        row.target,
+                        row.key,
+                    )
+                    continue
+                delivery.attempts, delivery.not_before = row.attempts, row.next_at
+                self._retry.append(delivery)
+                self._pending(delivery.target, +1)
+            if self._retry:
+                log.info("resuming %d pending webhook deliveries", len(self._retry))
         self._thread.start()
 
     def submit(self, delivery: Delivery) -> None:
+        if self._store is not None and not self._store.outbox_add(
+            delivery.target, delivery.key, delivery.body, self._clock()
+        ):
+            log.info(
+                "webhook %s: %s was already queued or sent; not sending it twice",
+                delivery.target,
+                delivery.key,
+            )
+            return
+        self._pending(delivery.target, +1)
         self._queue.put(delivery)
+
+    def _pending(self, target: str, change: int) -> None:
+        self._metrics.webhook_outbox_pending.labels(target).inc(change)
+
+    def _record(self, delivery: Delivery, status: str, error: str | None) -> None:
+        if status != "pending":
+            self._pending(delivery.target, -1)
+        if self._store is not None:
+            self._store.outbox_update(
+                delivery.target, delivery.key, status, delivery.attempts, delivery.not_before, error
+            )
 
     def stop(self, timeout: float = 5.0) -> None:
         """Finish the attempt in flight, then stop; deliveries still waiting are logged as dropped."""
@@ -107,7 +151,8 @@ class WebhookDispatcher:
         self._thread.join(timeout)
         waiting = self._queue.qsize() + len(self._retry)
         if waiting:
-            log.warning("stopping with %d webhook deliveries not yet delivered", waiting)
+            kept = "kept in the outbox, resumed at the next start" if self._store else "dropped"
+            log.warning("stopping with %d webhook deliveries not yet delivered (%s)", waiting, kept)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -136,6 +181,7 @@ class WebhookDispatcher:
         }
         request = urllib.request.Request(delivery.url, data=body, headers=headers, method="POST")
         retry_after: float | None = None
+        started = time.perf_counter()
         try:
             with urllib.request.urlopen(request, timeout=delivery.timeout) as response:
                 status = response.status
@@ -154,7 +200,9 @@ class WebhookDispatcher:
                 delivery.attempts,
                 delivery.max_attempts,
             )
+        self._metrics.webhook_delivery_seconds.labels(delivery.target).observe(time.perf_counter() - started)
         if 200 <= status < 300:
+            self._record(delivery, "delivered", None)
             self._metrics.webhook_deliveries.labels(delivery.target, "delivered").inc()
             log.info(
                 "webhook %s: delivered %s (attempt %d)", delivery.target, delivery.key, delivery.attempts
@@ -165,12 +213,14 @@ class WebhookDispatcher:
             self._metrics.webhook_deliveries.labels(delivery.target, "retry").inc()
             delay = retry_after if retry_after is not None else _backoff(delivery.backoff, delivery.attempts)
             delivery.not_before = self._clock() + delay
+            self._record(delivery, "pending", f"HTTP {status}" if status else "unreachable")
             self._retry.append(delivery)
             if status:
                 log.warning("webhook %s: HTTP %d, retrying in %.1fs", delivery.target, status, delay)
             return
         self._metrics.webhook_deliveries.labels(delivery.target, "failed").inc()
         why = f"HTTP {status}" if status else "unreachable"
+        self._record(delivery, "dead", why)
         hint = (
             "; a 4xx means the receiver refused it: check its URL and secret" if 400 <= status < 500 else ""
         )
