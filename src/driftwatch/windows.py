@@ -186,11 +186,6 @@ class Window:
                 return self._size
             return sum(int(np.count_nonzero(k < tau)) for b in self._buckets.values() for k in b.keys)
 
-    def stored_rows(self) -> int:
-        """Rows held in memory (at most ``max_rows`` plus the last batch)."""
-        with self._lock:
-            return self._size
-
     def snapshot(self, now: float) -> WindowSnapshot:
         """The window's sample at wall-clock ``now`` as a frame: a column per `ColumnSpec`, plus
         ``__timestamp``. Records stamped slightly in the future (producer clock skew) are included."""
