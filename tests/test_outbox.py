@@ -86,5 +86,5 @@ def test_refused_delivery_is_marked_dead(tmp_path: Path) -> None:
         assert wait_for(lambda: store.outbox("dead") != [])
         dispatcher.stop()
         (row,) = store.outbox()
-        assert (row.status, row.attempts, row.last_error) == ("dead", 1, "HTTP 400")
+        assert (row.status, row.attempts, row.last_error) == ("dead", 1, "HTTP 400 Bad Request")
         store.close()

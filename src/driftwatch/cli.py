@@ -1,4 +1,4 @@
-"""The ``driftwatch`` command: run | validate-config | schema | demo.
+"""The ``driftwatch`` command: run | validate-config | schema | check | profile | webhooks | demo.
 
 Errors a user can cause (bad config, unreadable reference, busy port) are
 printed as one clear message and exit with status 2, never as a traceback.
@@ -71,6 +71,22 @@ def _parser() -> argparse.ArgumentParser:
     profile.add_argument("--model", "-m", help="... for this model")
     profile.add_argument("--columns", help="comma-separated columns (default: all)")
 
+    hooks = sub.add_parser("webhooks", help="try a webhook target; list and re-queue deliveries")
+    hooks_sub = hooks.add_subparsers(dest="webhooks_command", required=True, metavar="ACTION")
+    test = hooks_sub.add_parser("test", help="send a signed test event to TARGET now and print the answer")
+    test.add_argument("target", help="a target under `webhooks:` in the config")
+    test.add_argument("--config", "-c", required=True, help="YAML config file")
+    test.add_argument("--model", "-m", help="model named in the event (default: the first using TARGET)")
+    listing = hooks_sub.add_parser("list", help="show pending and dead deliveries in the outbox")
+    listing.add_argument("--config", "-c", required=True, help="YAML config file (for state.path)")
+    listing.add_argument("--all", action="store_true", help="delivered ones too")
+    listing.add_argument("--json", action="store_true", help="JSON instead of a table")
+    retry = hooks_sub.add_parser("retry", help="re-queue dead deliveries (by id, or --dead for all)")
+    retry.add_argument("--config", "-c", required=True, help="YAML config file (for state.path)")
+    retry.add_argument("ids", nargs="*", type=int, metavar="ID", help="ids from `driftwatch webhooks list`")
+    retry.add_argument("--dead", action="store_true", help="every dead delivery")
+    retry.add_argument("--target", help="only deliveries to this target")
+
     demo = sub.add_parser("demo", help="run the whole pipeline locally on generated data and show drift")
     demo.add_argument("--seconds", type=float, default=90.0, help="stop after this long (default 90)")
     demo.add_argument("--shift-after", type=float, default=30.0, help="start drifting after this long")
@@ -93,6 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check(args)
         if args.command == "profile":
             return _profile(args)
+        if args.command == "webhooks":
+            return _webhooks(args)
         if args.command == "demo":
             from driftwatch.demo import run_demo
 
@@ -162,6 +180,50 @@ def _run(path: str, log_level: str | None) -> int:
         pass
     daemon.stop(timeout=10.0)
     return 0
+
+
+def _webhooks(args: argparse.Namespace) -> int:
+    from driftwatch.webhook_cli import (
+        WebhookCommandError,
+        list_deliveries,
+        retry_deliveries,
+        send_test_event,
+    )
+
+    settings = _load(args.config)
+    out: list[str] = []
+    try:
+        if args.webhooks_command == "test":
+            code = send_test_event(settings, args.target, args.model, out)
+        else:
+            from driftwatch.store import Store
+
+            if args.webhooks_command == "retry" and bool(args.ids) == bool(args.dead):
+                raise UserError("give either delivery IDs or --dead, not both and not neither")
+            state = settings.state.file
+            if not state.exists() and args.webhooks_command == "list":
+                print(f"no webhook deliveries: state file {state} does not exist yet (state.path)")
+                return 0
+            if not state.exists():
+                raise UserError(
+                    f"state file {state} does not exist yet (state.path); the daemon creates it at its first start"
+                )
+            try:
+                store = Store(state)
+            except OSError as exc:
+                raise UserError(str(exc)) from None
+            try:
+                if args.webhooks_command == "list":
+                    statuses = ("pending", "dead", "delivered") if args.all else ("pending", "dead")
+                    code = list_deliveries(store, statuses, args.json, out)
+                else:
+                    code = retry_deliveries(store, settings, args.ids, args.dead, args.target, out)
+            finally:
+                store.close()
+    except WebhookCommandError as exc:
+        raise UserError(str(exc)) from None
+    print("\n".join(out))
+    return code
 
 
 def _model_settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]

@@ -17,7 +17,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
 from pydantic import (
@@ -31,6 +31,8 @@ from pydantic import (
     model_validator,
 )
 
+from driftwatch.templates import BUILTIN, TemplateError, load_template
+
 __all__ = [
     "ConfigError",
     "DriftSettings",
@@ -39,6 +41,7 @@ __all__ = [
     "KafkaSettings",
     "ModelSettings",
     "ScheduleSettings",
+    "SecretHeader",
     "SecretRef",
     "Settings",
     "WebhookSettings",
@@ -291,13 +294,33 @@ class ModelSettings(_Strict):
         return value
 
 
+class SecretHeader(SecretRef):
+    """A header value read from the environment or a file, e.g. ``{env: GITHUB_TOKEN, prefix: "Bearer "}``."""
+
+    prefix: str = ""
+
+    def value(self, environ: Mapping[str, str]) -> SecretStr:
+        return SecretStr(self.prefix + self.resolve(environ).get_secret_value())
+
+
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_RESERVED_HEADERS = frozenset({"content-length", "host", "idempotency-key", "driftwatch-signature"})
+
+
 class WebhookSettings(_Strict):
     url: str
-    secret: SecretField
+    # Signs each body (Driftwatch-Signature). Optional for receivers that cannot verify it (Slack, GitHub).
+    secret: SecretField | None = None
+    method: Literal["POST", "PUT", "PATCH"] = "POST"
+    # generic | airflow | github | slack, or the path of a JSON template file (relative to the config).
+    template: str = "generic"
     timeout: Duration = 5.0
     max_attempts: int = Field(default=5, ge=1, le=100)
     backoff: Duration = 1.0
-    headers: dict[str, str] = Field(default_factory=dict)
+    max_age: Duration = 86400.0  # give up on a delivery this long after its event, whatever the attempts
+    # Plain strings (which may use ${VAR}) or {env: NAME} / {file: PATH} with an optional prefix;
+    # use the latter for credentials: they are read at start-up and never shown.
+    headers: dict[str, str | SecretHeader] = Field(default_factory=dict)
 
     @field_validator("url")
     @classmethod
@@ -307,6 +330,28 @@ class WebhookSettings(_Strict):
                 f"{value!r} is not an http(s) URL; write e.g. https://ci.example.com/hooks/retrain"
             )
         return value
+
+    @field_validator("headers")
+    @classmethod
+    def _header_names(cls, value: dict[str, str | SecretHeader]) -> dict[str, str | SecretHeader]:
+        for name in value:
+            if not _HEADER_NAME.match(name):
+                raise ValueError(f"{name!r} is not a valid HTTP header name; use letters, digits and '-'")
+            if name.lower() in _RESERVED_HEADERS:
+                raise ValueError(f"header {name!r} is set by driftwatch itself; remove it from headers")
+        return value
+
+    def secret_refs(self, target: str) -> list[tuple[str, SecretRef]]:
+        """Every secret this target reads, with the config key naming it."""
+        refs: list[tuple[str, SecretRef]] = (
+            [] if self.secret is None else [(f"webhooks.{target}.secret", self.secret)]
+        )
+        refs += [
+            (f"webhooks.{target}.headers.{name}", header)
+            for name, header in self.headers.items()
+            if isinstance(header, SecretHeader)
+        ]
+        return refs
 
 
 class Settings(_Strict):
@@ -467,10 +512,21 @@ def _resolve_paths(settings: Settings, base: Path) -> tuple[Settings, list[str]]
     secrets: dict[str, Any] = {
         name: _absolute_secret(getattr(kafka, name), base) for name in ("sasl_plain_password", "ssl_password")
     }
-    webhooks = {
-        name: hook.model_copy(update={"secret": _absolute_secret(hook.secret, base)})
-        for name, hook in settings.webhooks.items()
-    }
+    webhooks = {}
+    for name, hook in settings.webhooks.items():
+        headers = {
+            header: _absolute_secret(value, base) if isinstance(value, SecretHeader) else value
+            for header, value in hook.headers.items()
+        }
+        template = hook.template
+        if template not in BUILTIN:
+            try:
+                template = load_template(template, base).name
+            except TemplateError as exc:
+                problems.append(f"  - webhooks.{name}.template: {exc}")
+        webhooks[name] = hook.model_copy(
+            update={"secret": _absolute_secret(hook.secret, base), "headers": headers, "template": template}
+        )
     update = {"models": models, "kafka": kafka.model_copy(update={**tls, **secrets}), "webhooks": webhooks}
     state = settings.state.path
     if state is not None and not state.is_absolute():
@@ -478,7 +534,10 @@ def _resolve_paths(settings: Settings, base: Path) -> tuple[Settings, list[str]]
     return settings.model_copy(update=update), problems
 
 
-def _absolute_secret(ref: SecretRef | None, base: Path) -> SecretRef | None:
+_Ref = TypeVar("_Ref", bound=SecretRef)
+
+
+def _absolute_secret(ref: _Ref | None, base: Path) -> _Ref | None:
     """Secret files are relative to the config file, like every other path in it."""
     if ref is None or ref.file is None or ref.file.is_absolute():
         return ref
@@ -500,7 +559,7 @@ def _secret_problems(settings: Settings, environ: Mapping[str, str]) -> list[str
         ("kafka.sasl_plain_password", settings.kafka.sasl_plain_password),
         ("kafka.ssl_password", settings.kafka.ssl_password),
     ]
-    refs += [(f"webhooks.{name}.secret", hook.secret) for name, hook in settings.webhooks.items()]
+    refs += [ref for name, hook in settings.webhooks.items() for ref in hook.secret_refs(name)]
     for where, ref in refs:
         if ref is None:
             continue

@@ -24,7 +24,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from driftwatch import __version__
 from driftwatch.checks import CheckResult, ModelCheck
-from driftwatch.config import ModelSettings, Settings, resolve_secret
+from driftwatch.config import ModelSettings, Settings
+from driftwatch.events import alert_event
 from driftwatch.http import HttpServer
 from driftwatch.metrics import Metrics
 from driftwatch.policy import AlertEvent, BreachPolicy, PolicyRule, State
@@ -32,7 +33,8 @@ from driftwatch.records import Prediction, RecordDecoder, Rejection
 from driftwatch.reference import load_reference
 from driftwatch.source.kafka import KafkaSource, Message
 from driftwatch.store import OutboxRow, Store
-from driftwatch.webhooks import Delivery, WebhookDispatcher, event_body, idempotency_key
+from driftwatch.templates import Template, load_template
+from driftwatch.webhooks import Delivery, WebhookDispatcher, idempotency_key, target_delivery
 from driftwatch.windows import ColumnSpec, Window
 
 __all__ = ["Daemon"]
@@ -78,6 +80,9 @@ class Daemon:
             self.windows[name] = Window(
                 _column_specs(model, types), model.window.length, model.window.max_rows, model.window.buckets
             )
+        self.templates: dict[str, Template] = {
+            name: load_template(hook.template) for name, hook in settings.webhooks.items()
+        }
         self.decoder = RecordDecoder(set(settings.models))
         self.store = Store(settings.state.file)
         self.policy = BreachPolicy(self.store, clock, on_state=self._alert_changed)
@@ -113,10 +118,12 @@ class Daemon:
             self.metrics.webhook_outbox_pending.labels(target)
             for outcome in ("delivered", "retry", "failed"):
                 self.metrics.webhook_deliveries.labels(target, outcome)
-        for name in settings.models:
-            self.metrics.alert_active.labels(name, "data_drift").set(
-                int(self.policy.firing(name, "data_drift"))
-            )
+        for name, model in settings.models.items():
+            checks = ["data_drift"] + (["prediction_drift"] if model.prediction else [])
+            for check_name in checks:
+                self.metrics.alert_active.labels(name, check_name).set(
+                    int(self.policy.firing(name, check_name))
+                )
             self.metrics.window_rows.labels(name).set(0)
             self.metrics.records_consumed.labels(name)
         self.metrics.kafka_up.set(0)
@@ -232,9 +239,14 @@ class Daemon:
         )
         alert = self.settings.models[model].alert
         rule = PolicyRule(alert.consecutive, alert.cooldown or 0.0, alert.resolve_after)
-        event = self.policy.observe(model, check.check, drift.dataset_drift, result.window_end, rule)
-        if event is not None:
-            self._notify(event, result)
+        breaches = {check.check: drift.dataset_drift}
+        prediction = result.prediction_drift
+        if prediction is not None and prediction.error is None:
+            breaches["prediction_drift"] = prediction.drift_detected
+        for name, breaching in breaches.items():
+            event = self.policy.observe(model, name, breaching, result.window_end, rule)
+            if event is not None:
+                self._notify(event, result)
         return result
 
     def _alert_changed(self, model: str, check: str, before: State, after: State) -> None:
@@ -285,42 +297,39 @@ class Daemon:
         if not targets:
             return
         key = idempotency_key(event.model, event.check, event.window_end, event.transition)
-        payload = {
-            "id": key,
-            "type": "driftwatch.alert",
-            "transition": event.transition,
-            "model": event.model,
-            "model_version": self._versions.get(event.model),
-            "check": event.check,
-            "sent_by": f"driftwatch/{__version__}",
-            "drifted_features": [c.column for c in result.drift.columns if c.drift_detected],
-            "result": result.as_dict(),
-        }
-        body = event_body(payload)
+        payload = alert_event(
+            key, event.transition, event.check, result, self._versions.get(event.model), self.clock()
+        )
         for target in targets:
-            delivery = self._delivery(target, key, body)
+            try:
+                body = self.templates[target].render(payload)
+                delivery = self._delivery(target, key, body, event.model, event.check, event.transition)
+            except Exception:  # a template or secret problem must not stop the other targets
+                log.exception("webhook %s: cannot prepare the %s event %s", target, event.transition, key)
+                self.metrics.webhook_deliveries.labels(target, "failed").inc()
+                continue
             if delivery is not None:
                 self.dispatcher.submit(delivery)
 
-    def _delivery(self, target: str, key: str, body: bytes) -> Delivery | None:
+    def _delivery(
+        self,
+        target: str,
+        key: str,
+        body: bytes,
+        model: str | None = None,
+        check: str | None = None,
+        transition: str | None = None,
+    ) -> Delivery | None:
         """A delivery to ``target`` with its current settings (None when the target is gone)."""
         hook = self.settings.webhooks.get(target)
         if hook is None:
             return None
-        return Delivery(
-            target=target,
-            url=hook.url,
-            body=body,
-            key=key,
-            secret=resolve_secret(hook.secret, f"webhooks.{target}.secret"),
-            headers=hook.headers,
-            timeout=hook.timeout,
-            max_attempts=hook.max_attempts,
-            backoff=hook.backoff,
+        return target_delivery(
+            target, hook, self.templates[target], key, body, model=model, check=check, transition=transition
         )
 
     def _resume_delivery(self, row: OutboxRow) -> Delivery | None:
-        return self._delivery(row.target, row.key, row.body)
+        return self._delivery(row.target, row.key, row.body, row.model, row.check, row.transition)
 
     # views -------------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from driftwatch.policy import AlertState
 
@@ -36,21 +37,39 @@ CREATE TABLE IF NOT EXISTS outbox (
     next_at REAL NOT NULL,
     status TEXT NOT NULL DEFAULT 'pending',  -- pending | delivered | dead
     last_error TEXT,
+    model TEXT,
+    check_name TEXT,
+    transition TEXT,
     PRIMARY KEY (target, idempotency_key)
 );
 """
+_INDEXES = "CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_at);"
+# Columns added after the first release of the outbox table: (name, SQL type).
+_OUTBOX_ADDED = (("model", "TEXT"), ("check_name", "TEXT"), ("transition", "TEXT"))
+_ROW = (
+    "SELECT rowid, target, idempotency_key, body, created_at, attempts, next_at, status, last_error, "
+    "model, check_name, transition FROM outbox"
+)
 
 
 @dataclass(frozen=True)
 class OutboxRow:
+    id: int
     target: str
     key: str
     body: bytes
     created_at: float
     attempts: int
     next_at: float
-    status: str
+    status: str  # pending | delivered | dead
     last_error: str | None
+    model: str | None = None
+    check: str | None = None
+    transition: str | None = None
+
+
+def _row(r: Any) -> OutboxRow:
+    return OutboxRow(int(r[0]), r[1], r[2], bytes(r[3]), r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11])
 
 
 class Store:
@@ -62,6 +81,11 @@ class Store:
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(_SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(outbox)")}
+            for name, kind in _OUTBOX_ADDED:
+                if name not in columns:
+                    self._db.execute(f"ALTER TABLE outbox ADD COLUMN {name} {kind}")
+            self._db.executescript(_INDEXES)
         except sqlite3.Error as exc:
             raise OSError(
                 f"state.path: cannot open SQLite state file {self.path} ({exc}); "
@@ -90,13 +114,22 @@ class Store:
                 (model, check, state.state, state.since, state.breaches, state.cleans, state.last_event_at),
             )
 
-    def outbox_add(self, target: str, key: str, body: bytes, now: float) -> bool:
+    def outbox_add(
+        self,
+        target: str,
+        key: str,
+        body: bytes,
+        now: float,
+        model: str | None = None,
+        check: str | None = None,
+        transition: str | None = None,
+    ) -> bool:
         """Persist a delivery before any attempt; False when (target, key) is already there (a duplicate)."""
         with self._lock:
             cursor = self._db.execute(
-                "INSERT OR IGNORE INTO outbox (target, idempotency_key, body, created_at, next_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (target, key, body, now, now),
+                "INSERT OR IGNORE INTO outbox (target, idempotency_key, body, created_at, next_at, "
+                "model, check_name, transition) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (target, key, body, now, now, model, check, transition),
             )
             return cursor.rowcount == 1
 
@@ -111,14 +144,68 @@ class Store:
             )
 
     def outbox(self, status: str | None = None) -> list[OutboxRow]:
-        query = "SELECT target, idempotency_key, body, created_at, attempts, next_at, status, last_error FROM outbox"
         with self._lock:
             rows = (
-                self._db.execute(query + " WHERE status = ? ORDER BY created_at", (status,)).fetchall()
+                self._db.execute(_ROW + " WHERE status = ? ORDER BY created_at", (status,)).fetchall()
                 if status
-                else self._db.execute(query + " ORDER BY created_at").fetchall()
+                else self._db.execute(_ROW + " ORDER BY created_at").fetchall()
             )
-        return [OutboxRow(r[0], r[1], bytes(r[2]), r[3], r[4], r[5], r[6], r[7]) for r in rows]
+        return [_row(r) for r in rows]
+
+    def outbox_get(self, target: str, key: str) -> OutboxRow | None:
+        with self._lock:
+            row = self._db.execute(
+                _ROW + " WHERE target = ? AND idempotency_key = ?", (target, key)
+            ).fetchone()
+        return None if row is None else _row(row)
+
+    def outbox_due(self, now: float, limit: int = 100) -> list[OutboxRow]:
+        """Pending deliveries whose next attempt is due, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                _ROW + " WHERE status = 'pending' AND next_at <= ? ORDER BY next_at LIMIT ?", (now, limit)
+            ).fetchall()
+        return [_row(r) for r in rows]
+
+    def outbox_next_at(self) -> float | None:
+        """When the earliest pending delivery is due (None when nothing is pending)."""
+        with self._lock:
+            (value,) = self._db.execute("SELECT MIN(next_at) FROM outbox WHERE status = 'pending'").fetchone()
+        return None if value is None else float(value)
+
+    def outbox_pending_counts(self) -> dict[str, int]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT target, COUNT(*) FROM outbox WHERE status = 'pending' GROUP BY target"
+            ).fetchall()
+        return {str(target): int(count) for target, count in rows}
+
+    def outbox_requeue(self, now: float, ids: list[int] | None = None, target: str | None = None) -> int:
+        """Make dead deliveries (all, or those with the given ids, or of one target) pending again, with a
+        fresh attempt count and age. Returns how many were re-queued."""
+        query = (
+            "UPDATE outbox SET status = 'pending', attempts = 0, next_at = ?, created_at = ?, "
+            "last_error = NULL WHERE status != 'delivered'"
+        )
+        params: list[object] = [now, now]
+        if ids is not None:
+            query += f" AND rowid IN ({','.join('?' * len(ids))})"
+            params += ids
+        else:
+            query += " AND status = 'dead'"
+        if target is not None:
+            query += " AND target = ?"
+            params.append(target)
+        with self._lock:
+            return int(self._db.execute(query, params).rowcount)
+
+    def outbox_prune(self, before: float) -> int:
+        """Forget delivered entries created before ``before`` (dead ones stay until re-queued)."""
+        with self._lock:
+            cursor = self._db.execute(
+                "DELETE FROM outbox WHERE status = 'delivered' AND created_at < ?", (before,)
+            )
+            return int(cursor.rowcount)
 
     def close(self) -> None:
         with self._lock:

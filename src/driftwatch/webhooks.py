@@ -20,7 +20,7 @@ import hashlib
 import hmac
 import json
 import logging
-import queue
+import os
 import random
 import threading
 import time
@@ -32,10 +32,22 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from driftwatch import __version__
+from driftwatch.config import ConfigError, SecretHeader, WebhookSettings, resolve_secret
 from driftwatch.metrics import Metrics
 from driftwatch.store import OutboxRow, Store
+from driftwatch.templates import Template
 
-__all__ = ["Delivery", "WebhookDispatcher", "idempotency_key", "sign", "verify"]
+__all__ = [
+    "Delivery",
+    "Response",
+    "WebhookDispatcher",
+    "idempotency_key",
+    "send",
+    "sign",
+    "target_delivery",
+    "verify",
+]
 
 log = logging.getLogger(__name__)
 
@@ -68,21 +80,93 @@ def idempotency_key(model: str, check: str, window_end: float, transition: str) 
 
 @dataclass
 class Delivery:
+    """One event body on its way to one target, with the target's settings at the time."""
+
     target: str
     url: str
     body: bytes
     key: str
-    secret: SecretStr = field(repr=False)
-    headers: Mapping[str, str] = field(default_factory=dict)
+    secret: SecretStr | None = field(default=None, repr=False)
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)  # may carry credentials
+    method: str = "POST"
     timeout: float = 5.0
     max_attempts: int = 5
     backoff: float = 1.0
+    max_age: float = 86400.0
+    delivered_statuses: frozenset[int] = frozenset()  # non-2xx answers meaning "already accepted"
+    model: str | None = None
+    check: str | None = None
+    transition: str | None = None
     attempts: int = 0
     not_before: float = 0.0
+    created_at: float | None = None
+
+
+@dataclass(frozen=True)
+class Response:
+    """What one attempt got back: a status (0 when nothing answered), or the error."""
+
+    status: int
+    reason: str
+    body: bytes
+    seconds: float
+    retry_after: float | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+def request_headers(delivery: Delivery, now: float) -> dict[str, str]:
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": f"driftwatch/{__version__}",
+        "Idempotency-Key": delivery.key,
+        **delivery.headers,
+    }
+    if delivery.secret is not None:
+        headers[SIGNATURE_HEADER] = sign(delivery.secret.get_secret_value().encode(), delivery.body, int(now))
+    return headers
+
+
+def send(delivery: Delivery, now: float, read_limit: int = 65536) -> Response:
+    """One signed attempt; never raises for network or HTTP errors."""
+    request = urllib.request.Request(
+        delivery.url, data=delivery.body, headers=request_headers(delivery, now), method=delivery.method
+    )
+    started = time.perf_counter()
+    try:
+        with urllib.request.urlopen(request, timeout=delivery.timeout) as answer:
+            body = answer.read(read_limit)
+            return Response(answer.status, answer.reason, body, time.perf_counter() - started)
+    except urllib.error.HTTPError as exc:
+        try:
+            body = exc.read(read_limit)
+        except OSError:
+            body = b""
+        retry_after = _retry_after(exc.headers.get("Retry-After"))
+        exc.close()
+        return Response(exc.code, str(exc.reason), body, time.perf_counter() - started, retry_after)
+    except (urllib.error.URLError, OSError, TimeoutError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        text = "timed out" if isinstance(reason, TimeoutError) else str(reason) or type(reason).__name__
+        return Response(0, "", b"", time.perf_counter() - started, error=text)
 
 
 class WebhookDispatcher:
-    """Delivers queued `Delivery` objects on a background thread, retrying as documented above."""
+    """Delivers webhook events from the outbox on a background thread, retrying as documented above.
+
+    The outbox (a `Store`; an in-memory one when none is given) is the single
+    source of truth: `submit` writes a delivery there before anything is sent,
+    and the delivery thread sends whatever is due in it. So deliveries left
+    pending by a crash or a stop, and dead ones re-queued with ``driftwatch
+    webhooks retry`` (from another process), are picked up the same way.
+    ``resume`` rebuilds a `Delivery` from an outbox row with the target's
+    current settings; it returns None for a target no longer configured.
+    """
+
+    POLL = 1.0  # seconds between looks at the outbox for work queued by another process
 
     def __init__(
         self,
@@ -91,39 +175,38 @@ class WebhookDispatcher:
         store: Store | None = None,
         resume: Callable[[OutboxRow], Delivery | None] | None = None,
     ) -> None:
-        """With a ``store``, every delivery is persisted before its first attempt (a second one with the
-        same target and idempotency key is dropped), its outcome is recorded, and pending ones are
-        resumed at `start` through ``resume`` (which rebuilds a `Delivery` from the current config)."""
-        self._store = store
+        self._store = store or Store(":memory:")
+        self._own_store = store is None
         self._resume = resume
         self._metrics = metrics
         self._clock = clock
-        self._queue: queue.Queue[Delivery] = queue.Queue()
-        self._retry: list[Delivery] = []
+        self._submitted: dict[tuple[str, str], Delivery] = {}
+        self._orphans: set[tuple[str, str]] = set()  # pending rows whose target is gone (logged once)
+        self._targets: set[str] = set()
+        self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="driftwatch-webhooks", daemon=True)
 
     def start(self) -> None:
-        if self._store is not None and self._resume is not None:
-            for row in self._store.outbox("pending"):
-                delivery = self._resume(row)
-                if delivery is None:
-                    log.error(
-                        "webhook %s: target no longer configured; delivery %s stays pending",
-                        row.target,
-                        row.key,
-                    )
-                    continue
-                delivery.attempts, delivery.not_before = row.attempts, row.next_at
-                self._retry.append(delivery)
-                self._pending(delivery.target, +1)
-            if self._retry:
-                log.info("resuming %d pending webhook deliveries", len(self._retry))
+        pruned = self._store.outbox_prune(self._clock() - 30 * 86400)
+        if pruned:
+            log.info("forgot %d webhook deliveries delivered more than 30 days ago", pruned)
+        pending = self._store.outbox("pending")
+        if pending:
+            log.info("resuming %d pending webhook deliveries", len(pending))
+        self._refresh_pending()
         self._thread.start()
 
     def submit(self, delivery: Delivery) -> None:
-        if self._store is not None and not self._store.outbox_add(
-            delivery.target, delivery.key, delivery.body, self._clock()
+        now = self._clock()
+        if not self._store.outbox_add(
+            delivery.target,
+            delivery.key,
+            delivery.body,
+            now,
+            delivery.model,
+            delivery.check,
+            delivery.transition,
         ):
             log.info(
                 "webhook %s: %s was already queued or sent; not sending it twice",
@@ -131,107 +214,192 @@ class WebhookDispatcher:
                 delivery.key,
             )
             return
-        self._pending(delivery.target, +1)
-        self._queue.put(delivery)
-
-    def _pending(self, target: str, change: int) -> None:
-        self._metrics.webhook_outbox_pending.labels(target).inc(change)
-
-    def _record(self, delivery: Delivery, status: str, error: str | None) -> None:
-        if status != "pending":
-            self._pending(delivery.target, -1)
-        if self._store is not None:
-            self._store.outbox_update(
-                delivery.target, delivery.key, status, delivery.attempts, delivery.not_before, error
-            )
+        delivery.created_at = now
+        self._submitted[(delivery.target, delivery.key)] = delivery
+        self._refresh_pending()
+        self._wake.set()
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Finish the attempt in flight, then stop; deliveries still waiting are logged as dropped."""
+        """Finish the attempt in flight, then stop; what is left stays pending in the outbox."""
         self._stop.set()
-        self._thread.join(timeout)
-        waiting = self._queue.qsize() + len(self._retry)
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        waiting = sum(self._store.outbox_pending_counts().values())
         if waiting:
-            kept = "kept in the outbox, resumed at the next start" if self._store else "dropped"
+            kept = (
+                "dropped (no state file)"
+                if self._own_store
+                else "kept in the outbox, resumed at the next start"
+            )
             log.warning("stopping with %d webhook deliveries not yet delivered (%s)", waiting, kept)
+        if self._own_store:
+            self._store.close()
+
+    # delivery thread ---------------------------------------------------------------------------
 
     def _run(self) -> None:
         while not self._stop.is_set():
             now = self._clock()
-            due = [d for d in self._retry if d.not_before <= now]
-            if due:
-                delivery = due[0]
-                self._retry.remove(delivery)
-            else:
-                wait = min((d.not_before for d in self._retry), default=now + 0.2) - now
-                try:
-                    delivery = self._queue.get(timeout=max(0.01, min(wait, 0.2)))
-                except queue.Empty:
-                    continue
-            self._attempt(delivery)
+            worked = False
+            for row in self._store.outbox_due(now):
+                if self._stop.is_set():
+                    return
+                delivery = self._delivery(row)
+                if delivery is not None:
+                    self._attempt(delivery)
+                    worked = True
+            if worked:
+                continue
+            upcoming = self._store.outbox_next_at()
+            wait = self.POLL if upcoming is None else min(self.POLL, max(0.0, upcoming - self._clock()))
+            self._wake.wait(max(0.005, wait))
+            self._wake.clear()
+
+    def _delivery(self, row: OutboxRow) -> Delivery | None:
+        ident = (row.target, row.key)
+        delivery = self._submitted.get(ident)
+        if delivery is None and ident not in self._orphans:
+            delivery = self._resume(row) if self._resume is not None else None
+            if delivery is None:
+                self._orphans.add(ident)
+                log.error(
+                    "webhook %s: target no longer configured; delivery %s (id %d) stays pending "
+                    "until the target is configured again",
+                    row.target,
+                    row.key,
+                    row.id,
+                )
+        if delivery is None:
+            return None
+        delivery.attempts, delivery.not_before = row.attempts, row.next_at
+        delivery.created_at = row.created_at
+        return delivery
+
+    def _refresh_pending(self) -> None:
+        counts = self._store.outbox_pending_counts()
+        self._targets.update(counts)
+        for target in self._targets:
+            self._metrics.webhook_outbox_pending.labels(target).set(counts.get(target, 0))
+
+    def _finish(self, delivery: Delivery, status: str, error: str | None) -> None:
+        self._store.outbox_update(
+            delivery.target, delivery.key, status, delivery.attempts, delivery.not_before, error
+        )
+        if status != "pending":
+            self._submitted.pop((delivery.target, delivery.key), None)
+        self._refresh_pending()
 
     def _attempt(self, delivery: Delivery) -> None:
+        now = self._clock()
+        age = now - (delivery.created_at if delivery.created_at is not None else now)
+        if age > delivery.max_age:
+            why = f"expired: not delivered within max_age {delivery.max_age:.0f}s"
+            self._metrics.webhook_deliveries.labels(delivery.target, "failed").inc()
+            self._finish(delivery, "dead", why)
+            log.error("webhook %s: giving up on %s (%s)", delivery.target, delivery.key, why)
+            return
         delivery.attempts += 1
-        body = delivery.body
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": "driftwatch",
-            "Idempotency-Key": delivery.key,
-            SIGNATURE_HEADER: sign(delivery.secret.get_secret_value().encode(), body, int(self._clock())),
-            **delivery.headers,
-        }
-        request = urllib.request.Request(delivery.url, data=body, headers=headers, method="POST")
-        retry_after: float | None = None
-        started = time.perf_counter()
-        try:
-            with urllib.request.urlopen(request, timeout=delivery.timeout) as response:
-                status = response.status
-        except urllib.error.HTTPError as exc:
-            status = exc.code
-            retry_after = _retry_after(exc.headers.get("Retry-After"))
-            exc.close()
-        except (urllib.error.URLError, OSError, TimeoutError) as exc:
-            status = 0
-            reason = getattr(exc, "reason", exc)
-            log.warning(
-                "webhook %s: %s unreachable (%s), attempt %d/%d",
-                delivery.target,
-                _safe_url(delivery.url),
-                reason,
-                delivery.attempts,
-                delivery.max_attempts,
-            )
-        self._metrics.webhook_delivery_seconds.labels(delivery.target).observe(time.perf_counter() - started)
-        if 200 <= status < 300:
-            self._record(delivery, "delivered", None)
+        response = send(delivery, now)
+        self._metrics.webhook_delivery_seconds.labels(delivery.target).observe(response.seconds)
+        status = response.status
+        if response.ok or status in delivery.delivered_statuses:
+            self._finish(delivery, "delivered", None)
             self._metrics.webhook_deliveries.labels(delivery.target, "delivered").inc()
             log.info(
-                "webhook %s: delivered %s (attempt %d)", delivery.target, delivery.key, delivery.attempts
+                "webhook %s: delivered %s (attempt %d, HTTP %d)",
+                delivery.target,
+                delivery.key,
+                delivery.attempts,
+                status,
             )
             return
+        why = f"HTTP {status} {response.reason}".strip() if status else f"unreachable: {response.error}"
         retryable = status == 0 or status >= 500 or status in (408, 429)
         if retryable and delivery.attempts < delivery.max_attempts:
             self._metrics.webhook_deliveries.labels(delivery.target, "retry").inc()
-            delay = retry_after if retry_after is not None else _backoff(delivery.backoff, delivery.attempts)
+            delay = response.retry_after
+            if delay is None:
+                delay = _backoff(delivery.backoff, delivery.attempts)
             delivery.not_before = self._clock() + delay
-            self._record(delivery, "pending", f"HTTP {status}" if status else "unreachable")
-            self._retry.append(delivery)
-            if status:
-                log.warning("webhook %s: HTTP %d, retrying in %.1fs", delivery.target, status, delay)
+            self._finish(delivery, "pending", why)
+            log.warning(
+                "webhook %s: %s (%s), attempt %d/%d; retrying in %.1fs",
+                delivery.target,
+                safe_url(delivery.url),
+                why,
+                delivery.attempts,
+                delivery.max_attempts,
+                delay,
+            )
             return
         self._metrics.webhook_deliveries.labels(delivery.target, "failed").inc()
-        why = f"HTTP {status}" if status else "unreachable"
-        self._record(delivery, "dead", why)
+        self._finish(delivery, "dead", why)
         hint = (
-            "; a 4xx means the receiver refused it: check its URL and secret" if 400 <= status < 500 else ""
+            "; a 4xx means the receiver refused it: check the target's URL, template, headers and secret"
+            if 400 <= status < 500
+            else ""
         )
         log.error(
-            "webhook %s: giving up on %s after %d attempt(s) (%s)%s",
+            "webhook %s: giving up on %s after %d attempt(s) (%s)%s; "
+            "re-queue it with `driftwatch webhooks retry -c CONFIG %d`",
             delivery.target,
             delivery.key,
             delivery.attempts,
             why,
             hint,
+            self._row_id(delivery),
         )
+
+    def _row_id(self, delivery: Delivery) -> int:
+        row = self._store.outbox_get(delivery.target, delivery.key)
+        return 0 if row is None else row.id
+
+
+def target_delivery(
+    name: str,
+    hook: WebhookSettings,
+    template: Template,
+    key: str,
+    body: bytes,
+    *,
+    model: str | None = None,
+    check: str | None = None,
+    transition: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Delivery:
+    """A delivery of ``body`` to target ``name`` with its current settings; secrets (the signing
+    secret, credential headers) are read now, so a rotated secret file takes effect at once.
+    Raises `ConfigError` naming the key when a secret cannot be read."""
+    environ = os.environ if environ is None else environ
+    headers = dict(template.headers)
+    for header, value in hook.headers.items():
+        if isinstance(value, SecretHeader):
+            try:
+                headers[header] = value.value(environ).get_secret_value()
+            except ValueError as exc:
+                raise ConfigError(f"webhooks.{name}.headers.{header}: {exc}") from None
+        else:
+            headers[header] = value
+    return Delivery(
+        target=name,
+        url=hook.url,
+        body=body,
+        key=key,
+        secret=None
+        if hook.secret is None
+        else resolve_secret(hook.secret, f"webhooks.{name}.secret", environ),
+        headers=headers,
+        method=hook.method,
+        timeout=hook.timeout,
+        max_attempts=hook.max_attempts,
+        backoff=hook.backoff,
+        max_age=hook.max_age,
+        delivered_statuses=template.delivered_statuses,
+        model=model,
+        check=check,
+        transition=transition,
+    )
 
 
 def _backoff(base: float, attempts: int) -> float:
@@ -247,7 +415,7 @@ def _retry_after(value: str | None) -> float | None:
         return None
 
 
-def _safe_url(url: str) -> str:
+def safe_url(url: str) -> str:
     """The URL without credentials or query string, which may carry tokens."""
     from urllib.parse import urlsplit
 
