@@ -147,6 +147,10 @@ def test_daemon_detects_drift_for_the_shifted_model_only(
     assert value("driftwatch_check_last_success_timestamp_seconds", model="churn", check="data_drift")
     assert value("driftwatch_check_duration_seconds_count", model="churn", check="data_drift") >= 1
     assert value("driftwatch_build_info", version=__import__("driftwatch").__version__) == 1.0
+    # consumer lag per partition, from the fetch high watermarks: everything was consumed
+    lag = {labels: v for (name, labels), v in metrics.items() if name == "driftwatch_consumer_lag_records"}
+    assert {dict(labels)["partition"] for labels in lag} == {"0", "1"}
+    assert set(lag.values()) == {0.0}
     delivered = value("driftwatch_webhook_deliveries_total", target="retrain", outcome="delivered")
     assert delivered == len(receiver.received)
 

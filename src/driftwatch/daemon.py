@@ -14,7 +14,8 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import pandas as pd
@@ -142,6 +143,10 @@ class Daemon:
                 else CronTrigger.from_crontab(str(schedule.cron), timezone=UTC)
             )
             self.scheduler.add_job(self.run_check, trigger, args=[name], id=f"{name}:data_drift", name=name)
+            interval = _longest_gap(trigger, datetime.now(UTC))
+            checks = ["data_drift"] + (["prediction_drift"] if model.prediction else [])
+            for check_name in checks:
+                self.metrics.check_interval.labels(name, check_name).set(interval)
         self.scheduler.start()
         self._started = True
         host, port = self.http.address
@@ -378,6 +383,27 @@ class Daemon:
                 else datetime.fromtimestamp(latest.window_end, UTC).isoformat().replace("+00:00", "Z"),
             }
         return out
+
+
+def _longest_gap(trigger: IntervalTrigger | CronTrigger, now: datetime, runs: int = 50) -> float:
+    """Seconds between runs of an interval trigger; for a cron trigger the longest gap among its
+    next ``runs`` fire times (a weekdays-only cron has a weekend gap)."""
+    if isinstance(trigger, IntervalTrigger):
+        return float(trigger.interval.total_seconds())
+    times: list[datetime] = []
+    previous: datetime | None = None
+    for _ in range(runs):
+        fire = trigger.get_next_fire_time(previous, previous or now)
+        if fire is None:
+            break
+        if previous is not None and fire <= previous:
+            fire = trigger.get_next_fire_time(previous, previous + timedelta(seconds=1))
+            if fire is None:
+                break
+        times.append(fire)
+        previous = fire
+    gaps = [(b - a).total_seconds() for a, b in pairwise(times)]
+    return max(gaps, default=0.0)
 
 
 def _column_specs(model: ModelSettings, types: dict[str, Any]) -> list[ColumnSpec]:

@@ -47,6 +47,13 @@ class Metrics:
         self.kafka_up = Gauge(
             "driftwatch_kafka_up", "1 when the last poll of the broker succeeded, else 0.", registry=r
         )
+        self.consumer_lag = Gauge(
+            "driftwatch_consumer_lag_records",
+            "Records in the partition not yet consumed: the high watermark of the latest fetch minus the "
+            "consumer's position.",
+            ["topic", "partition"],
+            registry=r,
+        )
         self.offsets_committed = Counter(
             "driftwatch_offset_commits_total", "Kafka offset commits, by outcome.", ["outcome"], registry=r
         )
@@ -139,6 +146,13 @@ class Metrics:
         self.check_last_success = Gauge(
             "driftwatch_check_last_success_timestamp_seconds",
             "Unix time of the last check that completed.",
+            ["model", "check"],
+            registry=r,
+        )
+        self.check_interval = Gauge(
+            "driftwatch_check_interval_seconds",
+            "Configured time between two runs of the check (for a cron schedule, the longest gap "
+            "between its next runs); alert rules compare staleness with it.",
             ["model", "check"],
             registry=r,
         )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -106,6 +107,8 @@ class KafkaSource:
         self.connected = False
         self.last_error: str | None = None
         self._pending_commit = False
+        self._lag_exported = 0.0
+        self._lag_series: set[tuple[str, str]] = set()
 
     def _connect(self) -> Any:
         consumer = (self._factory or KafkaConsumer)(**consumer_config(self._settings))
@@ -133,6 +136,7 @@ class KafkaSource:
                 backoff = min(backoff * 2, 30.0)
                 continue
             self._up()
+            self._export_lag()
             messages = [m for records in batches.values() for m in records]
             if messages:
                 try:
@@ -142,6 +146,38 @@ class KafkaSource:
                 self._pending_commit = True
                 self.commit()
         self.close()
+
+    def _export_lag(self) -> None:
+        """Lag per assigned partition, from the high watermark of the latest fetch response (a broker's
+        ``end_offsets`` answer can lag behind it), at most once a second."""
+        now = time.monotonic()
+        if now - self._lag_exported < 1.0:
+            return
+        self._lag_exported = now
+        try:
+            assignment = self._consumer.assignment()
+        except Exception:
+            return
+        for tp in assignment:
+            highwater = self._consumer.highwater(tp)
+            if highwater is None:
+                continue
+            try:
+                position = self._consumer.position(tp, timeout_ms=0)
+            except Exception:  # no position yet (not fetched since the assignment)
+                continue
+            if position is None:
+                continue
+            self._metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(0, highwater - position))
+            self._lag_series.add((tp.topic, str(tp.partition)))
+
+    def forget_lag(self, partitions: Any) -> None:
+        """Drop the lag series of partitions this replica no longer owns."""
+        for tp in partitions:
+            series = (tp.topic, str(tp.partition))
+            if series in self._lag_series:
+                self._lag_series.discard(series)
+                self._metrics.consumer_lag.remove(*series)
 
     def commit(self) -> None:
         if self._consumer is None or not self._pending_commit:
@@ -193,6 +229,7 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
 
     def on_partitions_revoked(self, revoked: Any) -> None:
         self._source.commit()
+        self._source.forget_lag(revoked)
 
     def on_partitions_assigned(self, assigned: Any) -> None:
         log.info("kafka: assigned %s", sorted(f"{tp.topic}[{tp.partition}]" for tp in assigned))
