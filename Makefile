@@ -37,12 +37,14 @@ lint: dev
 typecheck: dev
 	$(VENV)/bin/mypy --strict src
 
-# promtool and amtool for tests/test_alert_rules.py (Debian's prometheus, prometheus-alertmanager).
+# Prometheus, promtool, Alertmanager and amtool for the alert-rule and end-to-end alerting tests
+# (Debian's prometheus and prometheus-alertmanager; apt installs them without starting them here).
 system-deps:
-	@command -v promtool >/dev/null && command -v amtool >/dev/null && exit 0; \
+	@command -v promtool >/dev/null && command -v amtool >/dev/null && command -v prometheus >/dev/null \
+	  && { command -v prometheus-alertmanager >/dev/null || command -v alertmanager >/dev/null; } && exit 0; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager >/dev/null; \
-	else echo "promtool/amtool not found: install them (sudo apt-get install prometheus prometheus-alertmanager); the alert-rule tests are skipped without them (fail under CI=true)"; fi
+	else echo "prometheus/alertmanager not found: install them (sudo apt-get install prometheus prometheus-alertmanager); the alerting tests are skipped without them (fail under CI=true)"; fi
 
 pytest: dev system-deps
 	$(VENV)/bin/pytest -q -p no:cacheprovider

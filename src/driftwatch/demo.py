@@ -295,7 +295,8 @@ def _watch(daemon: Any, receiver: WebhookReceiver, say: Callable[[str], None], d
                 hook["shown"] = True
                 event = hook["json"]
                 say(
-                    f"webhook received: model={event['model']} transition={event['transition']} "
+                    f"webhook received: model={event['model']} check={event['check']} "
+                    f"transition={event['transition']} "
                     f"features={','.join(event['drifted_features'])} "
                     f"signature={'VALID' if hook['valid'] else 'INVALID'} key={hook['key']}"
                 )
