@@ -26,6 +26,24 @@ RUNBOOKS = ROOT / "docs" / "runbooks.md"
 METRICS = ROOT / "src" / "driftwatch" / "metrics.py"
 
 INSTALL_HINT = "apt-get install prometheus prometheus-alertmanager (or make system-deps as root)"
+RUNBOOK_BASE = "https://github.com/driftwatch/driftwatch/blob/main/docs/runbooks.md#"
+
+# The alerts on-call relies on, with their severity: page = act now, ticket = working hours.
+EXPECTED_ALERTS = {
+    "DriftwatchDataDrift": "ticket",
+    "DriftwatchPredictionDrift": "ticket",
+    "DriftwatchPerformanceDegraded": "page",
+    "DriftwatchEstimatedPerformanceDegraded": "ticket",
+    "DriftwatchDown": "page",
+    "DriftwatchChecksStale": "ticket",
+    "DriftwatchChecksNeverSucceeded": "ticket",
+    "DriftwatchWebhookFailing": "page",
+    "DriftwatchWebhookOutboxBacklog": "ticket",
+    "DriftwatchInvalidRecordRateHigh": "ticket",
+    "DriftwatchKafkaDown": "page",
+    "DriftwatchConsumerLagHigh": "ticket",
+}
+RECEIVERS = {"page": "pager", "ticket": "tickets"}
 
 
 def _tool(name: str) -> str:
@@ -44,6 +62,12 @@ def _run(*args: str) -> None:
 def _rules() -> list[dict[str, Any]]:
     doc = yaml.safe_load(ALERTS.read_text())
     return [rule for group in doc["groups"] for rule in group["rules"] if "alert" in rule]
+
+
+def _runbook_sections() -> dict[str, str]:
+    """The runbook's second-level sections: heading -> body."""
+    parts = re.split(r"^## +(.+?) *$", RUNBOOKS.read_text(), flags=re.MULTILINE)
+    return dict(zip(parts[1::2], parts[2::2], strict=True))
 
 
 def _github_slug(heading: str) -> str:
@@ -82,11 +106,49 @@ def test_every_alert_has_severity_annotations_and_a_unit_test() -> None:
         assert name in tested, f"{name} has no promtool unit test in {ALERTS_TEST.name}"
 
 
+def test_the_expected_alerts_exist_with_their_severity() -> None:
+    found = {rule["alert"]: rule["labels"]["severity"] for rule in _rules()}
+    assert found == EXPECTED_ALERTS
+
+
+def test_descriptions_show_label_values_and_the_value() -> None:
+    for rule in _rules():
+        description = rule["annotations"]["description"]
+        assert "$value" in description, rule["alert"]
+        assert "$labels." in description, rule["alert"]
+
+
+def test_alertmanager_routes_each_alert_by_severity() -> None:
+    amtool = _tool("amtool")
+    for rule in _rules():
+        severity = rule["labels"]["severity"]
+        _run(
+            amtool,
+            "config",
+            "routes",
+            "test",
+            "--config.file",
+            str(ALERTMANAGER),
+            f"--verify.receivers={RECEIVERS[severity]}",
+            f"alertname={rule['alert']}",
+            f"severity={severity}",
+        )
+
+
+def test_runbook_has_a_section_per_alert_saying_what_to_look_at_and_do() -> None:
+    sections = _runbook_sections()
+    assert set(sections) == {rule["alert"] for rule in _rules()}
+    for name, body in sections.items():
+        for part in ("**Means:**", "**Look at:**", "**Do:**"):
+            assert part in body, f"runbook section {name} has no {part}"
+
+
 def test_runbook_urls_point_at_runbook_headings() -> None:
     headings = re.findall(r"^#{1,6}\s+(.+?)\s*#*\s*$", RUNBOOKS.read_text(), flags=re.MULTILINE)
     anchors = {_github_slug(h) for h in headings}
     for rule in _rules():
         url = rule["annotations"]["runbook_url"]
+        assert url == RUNBOOK_BASE + _github_slug(rule["alert"]), url
         page, _, anchor = url.partition("#")
         assert page.endswith("docs/runbooks.md"), url
         assert anchor in anchors, f"{rule['alert']}: #{anchor} is not a heading of {RUNBOOKS.name}"

@@ -229,6 +229,8 @@ class Daemon:
         self._export(result)
         self._latest[model] = result
         self.metrics.check_last_success.labels(model, check.check).set(self.clock())
+        if result.prediction_drift is not None:  # computed in the same run
+            self.metrics.check_last_success.labels(model, "prediction_drift").set(self.clock())
         if result.rows == 0:
             log.info("check %s: window is empty, nothing to compare", model)
             return result
