@@ -489,3 +489,172 @@ def test_consumer_config_reports_an_unset_password_by_key(
     monkeypatch.delenv("KAFKA_PW_X", raising=False)
     with pytest.raises(ConfigError, match=r"kafka\.sasl_plain_password.*KAFKA_PW_X"):
         consumer_config(settings.kafka)
+
+
+# webhook targets: method, template, headers, max_age ------------------------------------------------------
+
+
+def load_webhook(workdir: Path, environ: dict[str, str] | None = None, **target: Any) -> Any:
+    raw = with_webhook()
+    raw["webhooks"]["retrain"].update(target)
+    return load_settings(write(workdir, raw), {"RETRAIN_SECRET": SECRET, **(environ or {})}).webhooks[
+        "retrain"
+    ]
+
+
+def webhook_error(workdir: Path, environ: dict[str, str] | None = None, **target: Any) -> str:
+    raw = with_webhook()
+    raw["webhooks"]["retrain"].update(target)
+    return load_error(write(workdir, raw), {"RETRAIN_SECRET": SECRET, **(environ or {})})
+
+
+def test_webhook_defaults(workdir: Path) -> None:
+    hook = load_webhook(workdir)
+    assert (hook.method, hook.template, hook.max_age, hook.headers) == ("POST", "generic", 86400.0, {})
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH"])
+def test_webhook_methods_allowed(workdir: Path, method: str) -> None:
+    assert load_webhook(workdir, method=method).method == method
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE", "HEAD", "FETCH"])
+def test_webhook_method_must_send_a_body(workdir: Path, method: str) -> None:
+    message = webhook_error(workdir, method=method)
+    assert "webhooks.retrain.method" in message
+    assert method in message
+    assert "POST" in message and "PUT" in message and "PATCH" in message
+
+
+@pytest.mark.parametrize("template", ["generic", "airflow", "github", "slack"])
+def test_builtin_webhook_templates(workdir: Path, template: str) -> None:
+    assert load_webhook(workdir, template=template).template == template
+
+
+def test_unknown_webhook_template_is_refused(workdir: Path) -> None:
+    message = webhook_error(workdir, template="jenkins")
+    assert "webhooks.retrain.template" in message
+    assert "'jenkins'" in message
+    assert "generic" in message and "airflow" in message
+
+
+def test_missing_webhook_template_file_is_refused(workdir: Path) -> None:
+    message = webhook_error(workdir, template="hooks/retrain.json")
+    assert "webhooks.retrain.template" in message
+    assert "not found" in message and str(workdir / "hooks" / "retrain.json") in message
+
+
+def test_invalid_webhook_template_file_is_refused(workdir: Path) -> None:
+    (workdir / "bad.json").write_text('{"m": "{{ model | upper }}"}', encoding="utf-8")
+    message = webhook_error(workdir, template="bad.json")
+    assert "webhooks.retrain.template" in message and "not a field name" in message
+
+
+def test_relative_webhook_template_is_resolved_against_the_config_directory(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from driftwatch.templates import load_template
+
+    (workdir / "hooks").mkdir()
+    (workdir / "hooks" / "retrain.json").write_text('{"model": "{{ model }}"}', encoding="utf-8")
+    raw = with_webhook()
+    raw["webhooks"]["retrain"]["template"] = "hooks/retrain.json"
+    path = write(workdir, raw)
+    monkeypatch.chdir(tmp_path_factory.mktemp("elsewhere"))
+    template = load_settings(path, {"RETRAIN_SECRET": SECRET}).webhooks["retrain"].template
+    assert Path(template) == (workdir / "hooks" / "retrain.json").resolve()
+    assert load_template(template).document == {"model": "{{ model }}"}  # usable from any cwd
+
+
+def test_webhook_headers_plain_and_secret(workdir: Path) -> None:
+    from driftwatch.config import SecretHeader
+
+    hook = load_webhook(
+        workdir,
+        {"HOOK_TOKEN": "tok-123"},
+        headers={"X-Team": "ml", "Authorization": {"env": "HOOK_TOKEN", "prefix": "token="}},
+    )
+    assert hook.headers["X-Team"] == "ml"
+    credential = hook.headers["Authorization"]
+    assert isinstance(credential, SecretHeader)
+    assert credential.value({"HOOK_TOKEN": "tok-123"}).get_secret_value() == "token=tok-123"
+    assert "tok-123" not in repr(hook)
+
+
+def test_secret_header_prefix_is_kept_verbatim(workdir: Path) -> None:
+    """``prefix: "Bearer "`` (as in the README) must keep its space: ``Bearer <token>``."""
+    hook = load_webhook(
+        workdir,
+        {"HOOK_TOKEN": "tok-123"},
+        headers={"Authorization": {"env": "HOOK_TOKEN", "prefix": "Bearer "}},
+    )
+    assert (
+        hook.headers["Authorization"].value({"HOOK_TOKEN": "tok-123"}).get_secret_value() == "Bearer tok-123"
+    )
+
+
+def test_secret_header_with_unset_variable_names_the_header(workdir: Path) -> None:
+    message = webhook_error(
+        workdir,
+        {"OTHER_TOKEN": "tok-other-55e1"},
+        headers={
+            "Authorization": {"env": "HOOK_TOKEN", "prefix": "Bearer "},
+            "X-Other": {"env": "OTHER_TOKEN"},
+        },
+    )
+    assert "webhooks.retrain.headers.Authorization" in message
+    assert "HOOK_TOKEN" in message
+    assert "X-Other" not in message  # the header whose secret is set is fine
+    assert SECRET not in message and "tok-other-55e1" not in message
+
+
+def test_relative_secret_header_file_is_resolved_against_the_config_directory(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    (workdir / "token").write_text("tok-file-9\n", encoding="utf-8")
+    raw = with_webhook()
+    raw["webhooks"]["retrain"]["headers"] = {"X-Api-Key": {"file": "token"}}
+    path = write(workdir, raw)
+    monkeypatch.chdir(tmp_path_factory.mktemp("elsewhere"))
+    header = load_settings(path, {"RETRAIN_SECRET": SECRET}).webhooks["retrain"].headers["X-Api-Key"]
+    assert not isinstance(header, str)
+    assert header.value({}).get_secret_value() == "tok-file-9"
+
+
+def test_missing_secret_header_file_names_the_header(workdir: Path) -> None:
+    message = webhook_error(workdir, headers={"X-Api-Key": {"file": "no-such-token"}})
+    assert "webhooks.retrain.headers.X-Api-Key" in message and "no-such-token" in message
+
+
+@pytest.mark.parametrize(
+    "header", ["Idempotency-Key", "Driftwatch-Signature", "Host", "host", "IDEMPOTENCY-KEY", "Content-Length"]
+)
+def test_reserved_headers_are_refused(workdir: Path, header: str) -> None:
+    message = webhook_error(workdir, headers={header: "mine"})
+    assert "webhooks.retrain.headers" in message
+    assert repr(header) in message and "set by driftwatch itself" in message
+
+
+@pytest.mark.parametrize("header", ["Bad Header", "X-Ünicode", "", "X:Y"])
+def test_invalid_header_names_are_refused(workdir: Path, header: str) -> None:
+    message = webhook_error(workdir, headers={header: "v"})
+    assert "webhooks.retrain.headers" in message and "not a valid HTTP header name" in message
+
+
+def test_webhook_without_a_secret_is_valid(workdir: Path) -> None:
+    raw = with_webhook()
+    del raw["webhooks"]["retrain"]["secret"]
+    raw["webhooks"]["retrain"]["template"] = "slack"
+    hook = load_settings(write(workdir, raw), {}).webhooks["retrain"]
+    assert hook.secret is None
+    assert hook.secret_refs("retrain") == []
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("2h", 7200.0), ("30m", 1800.0), ("1d", 86400.0), (90, 90.0)])
+def test_webhook_max_age_durations(workdir: Path, text: object, seconds: float) -> None:
+    assert load_webhook(workdir, max_age=text).max_age == seconds
+
+
+def test_webhook_max_age_must_be_a_duration(workdir: Path) -> None:
+    message = webhook_error(workdir, max_age="forever")
+    assert "webhooks.retrain.max_age" in message and "forever" in message

@@ -297,6 +297,8 @@ class ModelSettings(_Strict):
 class SecretHeader(SecretRef):
     """A header value read from the environment or a file, e.g. ``{env: GITHUB_TOKEN, prefix: "Bearer "}``."""
 
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)  # keep "Bearer "
+
     prefix: str = ""
 
     def value(self, environ: Mapping[str, str]) -> SecretStr:

@@ -271,6 +271,11 @@ class WebhookDispatcher:
                     row.id,
                 )
         if delivery is None:
+            # not due again for a minute: it must neither crowd out other targets' deliveries in
+            # `outbox_due` nor keep this thread from sleeping
+            self._store.outbox_update(
+                row.target, row.key, "pending", row.attempts, self._clock() + 60.0, row.last_error
+            )
             return None
         delivery.attempts, delivery.not_before = row.attempts, row.next_at
         delivery.created_at = row.created_at
@@ -294,7 +299,7 @@ class WebhookDispatcher:
         now = self._clock()
         age = now - (delivery.created_at if delivery.created_at is not None else now)
         if age > delivery.max_age:
-            why = f"expired: not delivered within max_age {delivery.max_age:.0f}s"
+            why = f"expired: not delivered within max_age {delivery.max_age:g}s"
             self._metrics.webhook_deliveries.labels(delivery.target, "failed").inc()
             self._finish(delivery, "dead", why)
             log.error("webhook %s: giving up on %s (%s)", delivery.target, delivery.key, why)
