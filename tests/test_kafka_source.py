@@ -40,7 +40,7 @@ class FakeConsumer:
     def position(self, tp: TP, timeout_ms: int | None = None) -> int:
         return self.positions[tp]
 
-    def commit(self) -> None:
+    def commit(self, offsets: Any = None) -> None:
         pass
 
     def close(self, autocommit: bool = False) -> None:

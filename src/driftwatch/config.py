@@ -260,9 +260,12 @@ class AlertSettings(_Strict):
 
 
 class StateSettings(_Strict):
-    # SQLite file for alert state. A relative path is relative to the config file; unset, the file is
+    # SQLite file for alert state, the webhook outbox and window checkpoints. A relative path is relative to the config file; unset, the file is
     # driftwatch-state.sqlite in the working directory (a config directory is often read-only).
     path: Path | None = None
+    # How often windows and the Kafka offsets they cover are checkpointed into the state file (offsets
+    # are committed to Kafka right after). After a crash, at most this much traffic is read again.
+    checkpoint_interval: Duration = Field(default=1.0, ge=0.05, le=300)
 
     @property
     def file(self) -> Path:

@@ -88,8 +88,15 @@ class Daemon:
         self.store = Store(settings.state.file)
         self.policy = BreachPolicy(self.store, clock, on_state=self._alert_changed)
         self.dispatcher = WebhookDispatcher(self.metrics, clock, self.store, self._resume_delivery)
+        group = settings.kafka.group_id
         self.source = KafkaSource(
-            settings.kafka, self.handle, self.metrics, consumer_factory=consumer_factory
+            settings.kafka,
+            self.handle,
+            self.metrics,
+            consumer_factory=consumer_factory,
+            checkpoint=self.checkpoint,
+            checkpointed=lambda: self.store.offsets(group),
+            checkpoint_interval=settings.state.checkpoint_interval,
         )
         self.http = HttpServer(
             settings.http.host,
@@ -115,6 +122,7 @@ class Daemon:
         self._violations_exported: dict[tuple[str, str], int] = defaultdict(int)
         self._rejections = _RateLimitedLog(60.0, clock)
         self._started = False
+        self._restore_windows()
         for target in settings.webhooks:  # so increase() sees a target's first failure
             self.metrics.webhook_outbox_pending.labels(target)
             for outcome in ("delivered", "retry", "failed"):
@@ -125,7 +133,7 @@ class Daemon:
                 self.metrics.alert_active.labels(name, check_name).set(
                     int(self.policy.firing(name, check_name))
                 )
-            self.metrics.window_rows.labels(name).set(0)
+            self.metrics.window_rows.labels(name).set(self.windows[name].rows())
             self.metrics.records_consumed.labels(name)
         self.metrics.kafka_up.set(0)
 
@@ -211,6 +219,29 @@ class Daemon:
                 if delta:
                     self.metrics.feature_type_violations.labels(model, feature).inc(delta)
                     self._violations_exported[(model, feature)] = count
+
+    def checkpoint(self, offsets: dict[tuple[str, int], int]) -> None:
+        """Store every window's changes and the offsets they cover in one transaction."""
+        changes = {name: (window.signature(), window.changes()) for name, window in self.windows.items()}
+        try:
+            self.store.checkpoint(changes, self.settings.kafka.group_id, offsets)
+        except Exception:
+            for window in self.windows.values():
+                window.mark_full()  # the changes just taken were not stored: store everything next time
+            raise
+
+    def _restore_windows(self) -> None:
+        now = self.clock()
+        for name, window in self.windows.items():
+            stored = self.store.load_window(name, window.signature())
+            if stored is None:
+                continue
+            rows = window.restore(*stored, now=now)
+            for feature, count in window.type_violations().items():  # counted by the previous process
+                self._violations_exported[(name, feature)] = count
+            log.info(
+                "model %s: restored %d window rows from the checkpoint in %s", name, rows, self.store.path
+            )
 
     def run_check(self, model: str) -> CheckResult:
         """One scheduled data drift check of ``model``; exports metrics and fires webhooks on a breach."""

@@ -7,13 +7,19 @@ crash loses nothing that was reported as done.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
+import numpy as np
+
 from driftwatch.policy import AlertState
+from driftwatch.windows import BucketState, Segment, WindowChanges
 
 __all__ = ["OutboxRow", "Store"]
 
@@ -42,8 +48,36 @@ CREATE TABLE IF NOT EXISTS outbox (
     transition TEXT,
     PRIMARY KEY (target, idempotency_key)
 );
+CREATE TABLE IF NOT EXISTS window_meta (
+    model TEXT PRIMARY KEY,
+    signature TEXT NOT NULL,
+    type_violations TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS window_bucket (
+    model TEXT NOT NULL,
+    slot INTEGER NOT NULL,
+    start REAL NOT NULL,
+    tau REAL NOT NULL,
+    seen INTEGER NOT NULL,
+    PRIMARY KEY (model, slot)
+);
+CREATE TABLE IF NOT EXISTS window_segment (
+    model TEXT NOT NULL,
+    slot INTEGER NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS kafka_offset (
+    group_id TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    partition INTEGER NOT NULL,
+    next_offset INTEGER NOT NULL,
+    PRIMARY KEY (group_id, topic, partition)
+);
 """
-_INDEXES = "CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_at);"
+_INDEXES = """
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_at);
+CREATE INDEX IF NOT EXISTS window_segment_slot ON window_segment (model, slot);
+"""
 # Columns added after the first release of the outbox table: (name, SQL type).
 _OUTBOX_ADDED = (("model", "TEXT"), ("check_name", "TEXT"), ("transition", "TEXT"))
 _ROW = (
@@ -72,6 +106,28 @@ def _row(r: Any) -> OutboxRow:
     return OutboxRow(int(r[0]), r[1], r[2], bytes(r[3]), r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11])
 
 
+def _encode_segment(segment: Segment) -> bytes:
+    columns: list[bytes | list[str | None]] = [
+        column.tolist() if column.dtype == object else np.ascontiguousarray(column, np.float64).tobytes()
+        for column in segment.columns
+    ]
+    return msgspec.msgpack.encode(
+        (segment.timestamps.astype(np.float64).tobytes(), segment.keys.astype(np.float64).tobytes(), columns)
+    )
+
+
+def _decode_segment(data: bytes) -> Segment:
+    timestamps, keys, columns = msgspec.msgpack.decode(data)
+    return Segment(
+        np.frombuffer(timestamps, dtype=np.float64),
+        np.frombuffer(keys, dtype=np.float64),
+        [
+            np.frombuffer(c, dtype=np.float64) if isinstance(c, bytes) else np.array(c, dtype=object)
+            for c in columns
+        ],
+    )
+
+
 class Store:
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
@@ -80,6 +136,10 @@ class Store:
         try:
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
+            # In WAL mode a committed transaction survives the process being killed; NORMAL only
+            # skips the fsync per commit (a power loss may lose the last moments), which keeps
+            # per-batch checkpoints cheap.
+            self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(outbox)")}
             for name, kind in _OUTBOX_ADDED:
@@ -206,6 +266,92 @@ class Store:
                 "DELETE FROM outbox WHERE status = 'delivered' AND created_at < ?", (before,)
             )
             return int(cursor.rowcount)
+
+    # window checkpoints ------------------------------------------------------------------------
+
+    def checkpoint(
+        self,
+        windows: Mapping[str, tuple[str, WindowChanges]],
+        group_id: str,
+        offsets: Mapping[tuple[str, int], int],
+    ) -> None:
+        """Store window changes (model -> (signature, changes)) and the Kafka offsets they cover in one
+        transaction: after a crash, the stored windows hold exactly the records before the offsets."""
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for model, (signature, changes) in windows.items():
+                    if changes.full:
+                        db.execute("DELETE FROM window_segment WHERE model = ?", (model,))
+                        db.execute("DELETE FROM window_bucket WHERE model = ?", (model,))
+                    for slot in changes.dropped:
+                        db.execute("DELETE FROM window_segment WHERE model = ? AND slot = ?", (model, slot))
+                        db.execute("DELETE FROM window_bucket WHERE model = ? AND slot = ?", (model, slot))
+                    for slot in changes.rewritten:
+                        db.execute("DELETE FROM window_segment WHERE model = ? AND slot = ?", (model, slot))
+                    db.executemany(
+                        "INSERT INTO window_segment (model, slot, data) VALUES (?, ?, ?)",
+                        [(model, slot, _encode_segment(segment)) for slot, segment in changes.segments],
+                    )
+                    db.executemany(
+                        "INSERT INTO window_bucket (model, slot, start, tau, seen) VALUES (?, ?, ?, ?, ?) "
+                        "ON CONFLICT (model, slot) DO UPDATE SET start = excluded.start, tau = excluded.tau, "
+                        "seen = excluded.seen",
+                        [(model, b.slot, b.start, b.tau, b.seen) for b in changes.buckets],
+                    )
+                    db.execute(
+                        "INSERT INTO window_meta (model, signature, type_violations) VALUES (?, ?, ?) "
+                        "ON CONFLICT (model) DO UPDATE SET signature = excluded.signature, "
+                        "type_violations = excluded.type_violations",
+                        (model, signature, json.dumps(changes.type_violations, sort_keys=True)),
+                    )
+                db.executemany(
+                    "INSERT INTO kafka_offset (group_id, topic, partition, next_offset) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (group_id, topic, partition) DO UPDATE SET next_offset = excluded.next_offset",
+                    [(group_id, topic, partition, offset) for (topic, partition), offset in offsets.items()],
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    def load_window(
+        self, model: str, signature: str
+    ) -> tuple[list[BucketState], list[tuple[int, Segment]], dict[str, int]] | None:
+        """The checkpointed window of ``model``; None when there is none or it was made for other
+        columns or another bucket layout (the stored one is then forgotten)."""
+        with self._lock:
+            meta = self._db.execute(
+                "SELECT signature, type_violations FROM window_meta WHERE model = ?", (model,)
+            ).fetchone()
+            if meta is None:
+                return None
+            if meta[0] != signature:
+                for table in ("window_segment", "window_bucket", "window_meta"):
+                    self._db.execute(f"DELETE FROM {table} WHERE model = ?", (model,))
+                return None
+            buckets = [
+                BucketState(int(r[0]), float(r[1]), float(r[2]), int(r[3]))
+                for r in self._db.execute(
+                    "SELECT slot, start, tau, seen FROM window_bucket WHERE model = ? ORDER BY slot", (model,)
+                )
+            ]
+            segments = [
+                (int(r[0]), _decode_segment(bytes(r[1])))
+                for r in self._db.execute(
+                    "SELECT slot, data FROM window_segment WHERE model = ? ORDER BY rowid", (model,)
+                )
+            ]
+        return buckets, segments, {str(k): int(v) for k, v in json.loads(meta[1]).items()}
+
+    def offsets(self, group_id: str) -> dict[tuple[str, int], int]:
+        """Next offset to read per (topic, partition), as of the last checkpoint of this consumer group."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT topic, partition, next_offset FROM kafka_offset WHERE group_id = ?", (group_id,)
+            ).fetchall()
+        return {(str(topic), int(partition)): int(offset) for topic, partition, offset in rows}
 
     def close(self) -> None:
         with self._lock:

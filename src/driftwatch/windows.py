@@ -14,6 +14,11 @@ rate until the peak's buckets expire; then the freed room is refilled by new
 records at full rate.
 
 Memory per model is bounded by ``max_rows`` rows plus the last inserted batch.
+
+For checkpoints, a window logs what changed since the last `Window.changes`
+call (segments appended to a bucket, buckets rewritten by a trim, buckets
+expired), so a checkpoint writes only the new rows; `Window.restore` rebuilds
+the window from what the checkpoints stored.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import pandas as pd
 from driftwatch.drift.profile import ColumnType, category_keys
 from driftwatch.records import Prediction, Scalar
 
-__all__ = ["ColumnSpec", "Window", "WindowSnapshot"]
+__all__ = ["BucketState", "ColumnSpec", "Segment", "Window", "WindowChanges", "WindowSnapshot"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,7 @@ class _Bucket:
     keys: list[npt.NDArray[np.float64]] = field(default_factory=list)
     columns: list[list[npt.NDArray[np.generic]]] = field(default_factory=list)
     seen: int = 0
+    stored: int = 0  # rows in its checkpointed segments, trimmed ones included
 
     def compact(self) -> None:
         if len(self.keys) > 1:
@@ -69,6 +75,44 @@ class _Bucket:
         self.timestamps = [self.timestamps[0][mask]]
         self.keys = [self.keys[0][mask]]
         self.columns = [[column[mask] for column in self.columns[0]]]
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Rows kept in one bucket by one insert (or all of a bucket after a rewrite). Never mutated."""
+
+    timestamps: npt.NDArray[np.float64]
+    keys: npt.NDArray[np.float64]
+    columns: list[npt.NDArray[np.generic]]
+
+
+@dataclass(frozen=True)
+class BucketState:
+    slot: int
+    start: float
+    tau: float
+    seen: int
+
+
+@dataclass(frozen=True)
+class WindowChanges:
+    """What changed in a window since the previous `Window.changes` call.
+
+    Apply in this order: forget the ``dropped`` slots; forget every stored segment
+    of the ``rewritten`` slots (their full contents are in ``segments``); store
+    ``segments``; upsert ``buckets``. With ``full``, forget everything stored first.
+    """
+
+    full: bool
+    dropped: list[int]
+    rewritten: list[int]
+    segments: list[tuple[int, Segment]]
+    buckets: list[BucketState]
+    type_violations: dict[str, int]
+
+    @property
+    def empty(self) -> bool:
+        return not (self.full or self.dropped or self.rewritten or self.segments or self.buckets)
 
 
 @dataclass(frozen=True)
@@ -102,6 +146,12 @@ class Window:
         self._lock = threading.Lock()
         self._type_violations: dict[str, int] = {c.name: 0 for c in self.columns}
         self._size = 0
+        # change log since the last `changes()` call
+        self._full = False
+        self._dropped: set[int] = set()
+        self._rewritten: set[int] = set()
+        self._appended: dict[int, list[Segment]] = {}
+        self._touched: set[int] = set()
 
     def add(self, records: Sequence[Prediction], now: float) -> int:
         """Add decoded records of this model at wall-clock ``now``.
@@ -127,12 +177,17 @@ class Window:
                 bucket.seen += int(mask.sum())
                 added += int(mask.sum())
                 kept = mask & (keys < bucket.tau)
+                self._touched.add(int(slot))
                 if not kept.any():
                     continue
-                bucket.timestamps.append(timestamps[kept])
-                bucket.keys.append(keys[kept])
-                bucket.columns.append([column[kept] for column in values])
-                self._size += int(kept.sum())
+                segment = Segment(timestamps[kept], keys[kept], [column[kept] for column in values])
+                bucket.timestamps.append(segment.timestamps)
+                bucket.keys.append(segment.keys)
+                bucket.columns.append(segment.columns)
+                if int(slot) not in self._rewritten:
+                    self._appended.setdefault(int(slot), []).append(segment)
+                    bucket.stored += len(segment.keys)
+                self._size += len(segment.keys)
             if self._size > self.max_rows:
                 self._trim()
             return added
@@ -165,13 +220,98 @@ class Window:
     def _expire(self, horizon: float) -> None:
         for slot in [s for s, b in self._buckets.items() if b.start + self.bucket_seconds <= horizon]:
             self._size -= self._buckets.pop(slot).size
+            self._dropped.add(slot)
+            self._rewritten.discard(slot)
+            self._appended.pop(slot, None)
+            self._touched.discard(slot)
 
     def _trim(self) -> None:
         all_keys = np.concatenate([k for b in self._buckets.values() for k in b.keys])
         tau = float(np.partition(all_keys, self.max_rows)[self.max_rows])
-        for bucket in self._buckets.values():
-            bucket.keep_below(tau)
+        for slot, bucket in self._buckets.items():
+            bucket.keep_below(tau)  # a checkpoint stores the new tau, not the rows (see `changes`)
+            self._touched.add(slot)
         self._size = sum(b.size for b in self._buckets.values())
+
+    # checkpoints -------------------------------------------------------------------------------
+
+    def changes(self) -> WindowChanges:
+        """What changed since the last call (everything, the first time after `mark_full`).
+
+        A trim only lowers thresholds: the checkpoint stores a bucket's new ``tau``
+        and keeps its rows, and a restore drops the rows at or above it. A bucket is
+        rewritten only once most of its stored rows are gone, so checkpoints stay
+        small while the window is at its cap."""
+        with self._lock:
+            full = self._full
+            for slot, bucket in self._buckets.items():
+                if bucket.stored > 1000 and 2 * bucket.size < bucket.stored:
+                    self._rewritten.add(slot)
+                    self._appended.pop(slot, None)
+            rewritten = sorted(self._buckets) if full else sorted(self._rewritten)
+            segments: list[tuple[int, Segment]] = []
+            for slot in rewritten:
+                bucket = self._buckets[slot]
+                bucket.stored = bucket.size
+                bucket.compact()
+                if bucket.keys:
+                    segments.append((slot, Segment(bucket.timestamps[0], bucket.keys[0], bucket.columns[0])))
+            if not full:
+                segments += [(slot, seg) for slot, segs in sorted(self._appended.items()) for seg in segs]
+            touched = set(self._buckets) if full else self._touched | self._rewritten
+            buckets = [
+                BucketState(
+                    slot, self._buckets[slot].start, self._buckets[slot].tau, self._buckets[slot].seen
+                )
+                for slot in sorted(touched)
+                if slot in self._buckets
+            ]
+            changes = WindowChanges(
+                full, sorted(self._dropped), rewritten, segments, buckets, dict(self._type_violations)
+            )
+            self._full = False
+            self._dropped, self._rewritten, self._appended, self._touched = set(), set(), {}, set()
+            return changes
+
+    def mark_full(self) -> None:
+        """The next `changes` returns the whole window (after a checkpoint that failed to be stored)."""
+        with self._lock:
+            self._full = True
+
+    def restore(
+        self,
+        buckets: Sequence[BucketState],
+        segments: Sequence[tuple[int, Segment]],
+        type_violations: dict[str, int],
+        now: float,
+    ) -> int:
+        """Load a checkpointed window (before any `add`); returns the rows restored after expiry."""
+        with self._lock:
+            self._buckets = {b.slot: _Bucket(start=b.start, tau=b.tau, seen=b.seen) for b in buckets}
+            for slot, segment in segments:
+                bucket = self._buckets.get(slot)
+                if bucket is None:
+                    continue
+                bucket.timestamps.append(segment.timestamps)
+                bucket.keys.append(segment.keys)
+                bucket.columns.append(segment.columns)
+                bucket.stored += len(segment.keys)
+            for bucket in self._buckets.values():
+                bucket.keep_below(bucket.tau)  # rows trimmed after they were stored
+            self._size = sum(b.size for b in self._buckets.values())
+            for name in self._type_violations:
+                self._type_violations[name] = int(type_violations.get(name, 0))
+            self._dropped, self._rewritten, self._appended, self._touched = set(), set(), {}, set()
+            self._full = False
+            self._expire(now - self.length)
+            if self._size > self.max_rows:  # max_rows was lowered in the config since
+                self._trim()
+            return self._size
+
+    def signature(self) -> str:
+        """What a checkpoint must match to be restored: the columns and the bucket layout."""
+        columns = ";".join(f"{c.name}:{c.type}:{c.source}" for c in self.columns)
+        return f"v1|{self.bucket_seconds!r}|{columns}"
 
     def type_violations(self) -> dict[str, int]:
         """Values of the wrong kind seen per column since start (counted as missing)."""

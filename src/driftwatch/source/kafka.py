@@ -3,8 +3,15 @@
 The consumer joins a consumer group, so replicas share a topic's partitions
 (records are keyed by model, so a model's traffic stays on one replica).
 Auto-commit is off: offsets are committed only after the records of a batch
-have been handed to the pipeline, and once more on shutdown and before a
-rebalance takes partitions away. An unreachable broker is not fatal: the
+have been handed to the pipeline and checkpointed, and once more on shutdown
+and before a rebalance takes partitions away.
+
+Exactly-once window contents: the ``checkpoint`` hook stores the windows and
+the offsets they cover in one local transaction *before* the offsets are
+committed to Kafka. When a partition is assigned and the local checkpoint is
+ahead of the group's committed offset (the process died between the two),
+the consumer seeks to the checkpoint, so no record is counted twice and none
+is skipped. An unreachable broker is not fatal: the
 source keeps retrying with backoff, reports ``driftwatch_kafka_up 0`` and the
 daemon goes on serving metrics and running checks on what it already has.
 """
@@ -17,7 +24,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from kafka import ConsumerRebalanceListener, KafkaConsumer
+from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
+from kafka.structs import OffsetAndMetadata
 
 from driftwatch.config import KafkaSettings, resolve_secret
 from driftwatch.metrics import Metrics
@@ -97,9 +105,19 @@ class KafkaSource:
         metrics: Metrics,
         poll_timeout: float = 0.5,
         consumer_factory: Callable[..., Any] | None = None,
+        checkpoint: Callable[[dict[tuple[str, int], int]], None] | None = None,
+        checkpointed: Callable[[], dict[tuple[str, int], int]] | None = None,
+        checkpoint_interval: float = 1.0,
     ) -> None:
+        """``checkpoint(offsets)`` must durably store what ``handler`` did up to ``offsets`` (next offset
+        per (topic, partition)) before they are committed; ``checkpointed()`` returns the offsets of the
+        last stored checkpoint. Checkpoints are taken at most every ``checkpoint_interval`` seconds."""
         self._settings = settings
         self._handler = handler
+        self._checkpoint = checkpoint
+        self._checkpointed = checkpointed
+        self._checkpoint_interval = checkpoint_interval
+        self._last_checkpoint = 0.0
         self._metrics = metrics
         self._poll_ms = int(poll_timeout * 1000)
         self._factory = consumer_factory
@@ -144,6 +162,7 @@ class KafkaSource:
                 except Exception:  # never let one batch stop consumption; the handler counts what it can
                     log.exception("handling a batch of %d records failed; skipping it", len(messages))
                 self._pending_commit = True
+            if time.monotonic() - self._last_checkpoint >= self._checkpoint_interval:
                 self.commit()
         self.close()
 
@@ -180,15 +199,54 @@ class KafkaSource:
                 self._metrics.consumer_lag.remove(*series)
 
     def commit(self) -> None:
+        """Checkpoint what was handled, then commit the same offsets to Kafka."""
         if self._consumer is None or not self._pending_commit:
             return
+        offsets: dict[tuple[str, int], int] = {}
+        for tp in self._consumer.assignment():
+            try:
+                offsets[(tp.topic, tp.partition)] = int(self._consumer.position(tp, timeout_ms=0))
+            except Exception as exc:  # no position yet (nothing fetched since it was assigned)
+                log.debug("no position for %s yet: %s", tp, exc)
+        if self._checkpoint is not None:
+            try:
+                self._checkpoint(offsets)
+            except Exception:  # not stored: do not commit either, the records will be redelivered
+                log.exception("checkpoint failed; offsets not committed (records stay pending)")
+                return
+        self._last_checkpoint = time.monotonic()
         try:
-            self._consumer.commit()
+            self._consumer.commit(
+                {TopicPartition(t, p): OffsetAndMetadata(o, "", -1) for (t, p), o in offsets.items()}
+            )
             self._pending_commit = False
             self._metrics.offsets_committed.labels("ok").inc()
-        except Exception as exc:  # the records stay uncommitted and are redelivered: no loss
+        except Exception as exc:  # the records stay uncommitted: the checkpoint decides on restart
             self._metrics.offsets_committed.labels("error").inc()
-            log.warning("offset commit failed (records will be redelivered): %s", exc)
+            log.warning("offset commit failed (the local checkpoint keeps the position): %s", exc)
+
+    def seek_to_checkpoint(self, assigned: Any) -> None:
+        """On assignment, continue from the local checkpoint where it is ahead of the committed offset."""
+        if self._checkpointed is None or self._consumer is None:
+            return
+        stored = self._checkpointed()
+        for tp in assigned:
+            offset = stored.get((tp.topic, tp.partition))
+            if offset is None:
+                continue
+            try:
+                committed = self._consumer.committed(tp)
+            except Exception:
+                committed = None
+            if committed is None or offset > committed:
+                log.info(
+                    "kafka: %s[%d] continues at the checkpointed offset %d (committed: %s)",
+                    tp.topic,
+                    tp.partition,
+                    offset,
+                    committed,
+                )
+                self._consumer.seek(tp, offset)
 
     def close(self) -> None:
         if self._consumer is None:
@@ -233,3 +291,4 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
 
     def on_partitions_assigned(self, assigned: Any) -> None:
         log.info("kafka: assigned %s", sorted(f"{tp.topic}[{tp.partition}]" for tp in assigned))
+        self._source.seek_to_checkpoint(assigned)
