@@ -30,6 +30,7 @@ class CheckResult:
     drift: DatasetDrift
     prediction_drift: ColumnDrift | None
     duration_seconds: float
+    notes: tuple[str, ...] = ()  # caveats about the input, e.g. Kafka unreachable during the window
 
     def as_dict(self) -> dict[str, Any]:
         def iso(ts: float) -> str:
@@ -45,6 +46,7 @@ class CheckResult:
             **self.drift.as_dict(),
             "prediction_drift": None if self.prediction_drift is None else self.prediction_drift.as_dict(),
             "duration_seconds": self.duration_seconds,
+            "notes": list(self.notes),
         }
 
 

@@ -172,6 +172,8 @@ class KafkaSettings(_Strict):
     ssl_keyfile: Path | None = None
     ssl_password: SecretField | None = None
     options: dict[str, Any] = Field(default_factory=dict)
+    # Rejected records are produced here unchanged, with headers giving the reason and their origin.
+    dead_letter_topic: str | None = Field(default=None, min_length=1)
 
     @field_validator("bootstrap_servers", mode="before")
     @classmethod
@@ -190,6 +192,15 @@ class KafkaSettings(_Strict):
                 f"allowed: {', '.join(sorted(_KAFKA_PASSTHROUGH))}"
             )
         return value
+
+    @model_validator(mode="after")
+    def _dead_letter_elsewhere(self) -> KafkaSettings:
+        if self.dead_letter_topic == self.topic:
+            raise ValueError(
+                f"dead_letter_topic {self.dead_letter_topic!r} is the topic driftwatch reads; "
+                "name another topic (e.g. predictions.dead-letter)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _security_consistent(self) -> KafkaSettings:

@@ -14,6 +14,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
@@ -26,12 +27,13 @@ from apscheduler.triggers.interval import IntervalTrigger
 from driftwatch import __version__
 from driftwatch.checks import CheckResult, ModelCheck
 from driftwatch.config import ModelSettings, Settings
-from driftwatch.events import alert_event
+from driftwatch.events import alert_event, iso
 from driftwatch.http import HttpServer
 from driftwatch.metrics import Metrics
 from driftwatch.policy import AlertEvent, BreachPolicy, PolicyRule, State
 from driftwatch.records import Prediction, RecordDecoder, Rejection
 from driftwatch.reference import load_reference
+from driftwatch.source.deadletter import DeadLetters
 from driftwatch.source.kafka import KafkaSource, Message
 from driftwatch.store import OutboxRow, Store
 from driftwatch.templates import Template, load_template
@@ -69,6 +71,7 @@ class Daemon:
         settings: Settings,
         clock: Callable[[], float] = time.time,
         consumer_factory: Callable[..., Any] | None = None,
+        dead_letter_factory: Callable[..., Any] | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
@@ -89,6 +92,11 @@ class Daemon:
         self.policy = BreachPolicy(self.store, clock, on_state=self._alert_changed)
         self.dispatcher = WebhookDispatcher(self.metrics, clock, self.store, self._resume_delivery)
         group = settings.kafka.group_id
+        self.dead_letters = (
+            DeadLetters(settings.kafka, self.metrics, dead_letter_factory)
+            if settings.kafka.dead_letter_topic
+            else None
+        )
         self.source = KafkaSource(
             settings.kafka,
             self.handle,
@@ -174,6 +182,8 @@ class Daemon:
             self.scheduler.shutdown(wait=True)
         if self._consumer_thread.is_alive():
             self._consumer_thread.join(max(0.1, deadline - time.monotonic() - 2.0))
+        if self.dead_letters is not None:
+            self.dead_letters.flush(timeout=max(0.1, min(2.0, deadline - time.monotonic() - 3.0)))
         self.dispatcher.stop(max(0.1, min(5.0, deadline - time.monotonic() - 0.5)))
         self.http.stop()
         self.store.close()
@@ -188,6 +198,16 @@ class Daemon:
             outcome = self.decoder.decode(message.value, message.timestamp / 1000.0)
             if isinstance(outcome, Rejection):
                 self.metrics.records_rejected.labels(outcome.reason).inc()
+                if self.dead_letters is not None:
+                    self.dead_letters.send(
+                        message.value,
+                        getattr(message, "key", None),
+                        outcome.reason,
+                        outcome.detail,
+                        message.topic,
+                        message.partition,
+                        message.offset,
+                    )
                 self._rejections.warning(
                     outcome.reason,
                     "rejected record at %s[%d]@%d: %s (%s)",
@@ -250,6 +270,16 @@ class Daemon:
             try:
                 snapshot = self.windows[model].snapshot(self.clock())
                 result = check.run(snapshot)
+                if not self.source.connected:
+                    since = self.source.down_since
+                    when = f" since {iso(since)}" if since is not None else ""
+                    result = replace(
+                        result,
+                        notes=(
+                            f"Kafka unreachable{when} ({self.source.last_error or 'connecting'}): "
+                            "this check ran on the records windowed before; newer traffic is not in it",
+                        ),
+                    )
                 self._frames[model] = snapshot.frame
             except Exception:
                 self.metrics.check_runs.labels(model, check.check, "error").inc()

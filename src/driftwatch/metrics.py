@@ -54,6 +54,13 @@ class Metrics:
             ["topic", "partition"],
             registry=r,
         )
+        self.dead_letters = Counter(
+            "driftwatch_dead_letters_total",
+            "Rejected records written to the dead-letter topic, by outcome (produced, failed, skipped "
+            "while the topic is unavailable).",
+            ["outcome"],
+            registry=r,
+        )
         self.offsets_committed = Counter(
             "driftwatch_offset_commits_total", "Kafka offset commits, by outcome.", ["outcome"], registry=r
         )

@@ -30,7 +30,7 @@ from kafka.structs import OffsetAndMetadata
 from driftwatch.config import KafkaSettings, resolve_secret
 from driftwatch.metrics import Metrics
 
-__all__ = ["KafkaSource", "Message", "consumer_config"]
+__all__ = ["KafkaSource", "Message", "connection_config", "consumer_config"]
 
 log = logging.getLogger(__name__)
 
@@ -67,14 +67,44 @@ _DEFAULTS: dict[str, Any] = {
 }
 
 
+# Options under kafka.options that also apply to a producer (the dead-letter queue's).
+_SHARED_OPTIONS = frozenset(
+    {
+        "client_id",
+        "request_timeout_ms",
+        "retry_backoff_ms",
+        "reconnect_backoff_ms",
+        "reconnect_backoff_max_ms",
+        "receive_buffer_bytes",
+        "send_buffer_bytes",
+        "connections_max_idle_ms",
+        "metadata_max_age_ms",
+        "api_version_auto_timeout_ms",
+        "ssl_check_hostname",
+        "ssl_crlfile",
+        "ssl_ciphers",
+        "sasl_kerberos_service_name",
+        "sasl_kerberos_domain_name",
+    }
+)
+
+
 def consumer_config(settings: KafkaSettings) -> dict[str, Any]:
     """kafka-python ``KafkaConsumer`` keyword arguments for these settings (secrets resolved)."""
-    config: dict[str, Any] = {
+    return {
         **_DEFAULTS,
         **settings.options,
-        "bootstrap_servers": settings.bootstrap_servers,
+        **connection_config(settings),
         "group_id": settings.group_id,
         "enable_auto_commit": False,
+    }
+
+
+def connection_config(settings: KafkaSettings, shared_only: bool = False) -> dict[str, Any]:
+    """Broker addresses and security settings (secrets resolved), for a consumer or a producer."""
+    config: dict[str, Any] = {
+        **({k: v for k, v in settings.options.items() if k in _SHARED_OPTIONS} if shared_only else {}),
+        "bootstrap_servers": settings.bootstrap_servers,
         "security_protocol": settings.security_protocol,
     }
     if settings.sasl_mechanism:
@@ -124,6 +154,7 @@ class KafkaSource:
         self._consumer: Any = None
         self.connected = False
         self.last_error: str | None = None
+        self.down_since: float | None = None  # wall-clock time of the first failure of an outage
         self._pending_commit = False
         self._lag_exported = 0.0
         self._lag_series: set[tuple[str, str]] = set()
@@ -269,6 +300,7 @@ class KafkaSource:
             )
         self.connected = True
         self.last_error = None
+        self.down_since = None
         self._metrics.kafka_up.set(1)
 
     def _down(self, error: str) -> None:
@@ -276,6 +308,8 @@ class KafkaSource:
             log.warning("kafka: %s; retrying (check kafka.bootstrap_servers and that the broker runs)", error)
         self.connected = False
         self.last_error = error
+        if self.down_since is None:
+            self.down_since = time.time()
         self._metrics.kafka_up.set(0)
 
 
