@@ -37,6 +37,9 @@ from driftwatch.records import Prediction, Scalar
 __all__ = ["BucketState", "ColumnSpec", "Segment", "Window", "WindowChanges", "WindowSnapshot"]
 
 
+_PLAIN_NUMBERS = frozenset({float, int, type(None)})
+
+
 @dataclass(frozen=True)
 class ColumnSpec:
     """A column the window keeps: a feature, or the model's prediction."""
@@ -200,6 +203,11 @@ class Window:
         )
         if spec.type == "categorical":
             return category_keys(None if isinstance(v, dict) else v for v in raw)
+        if set(map(type, raw)) <= _PLAIN_NUMBERS:  # the common case, converted in C (None -> NaN)
+            try:
+                return np.array(raw, dtype=np.float64)
+            except OverflowError:  # an integer beyond float range: per value below
+                pass
         out = np.empty(len(raw), dtype=np.float64)
         violations = 0
         for i, value in enumerate(raw):
