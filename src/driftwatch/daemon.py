@@ -194,8 +194,10 @@ class Daemon:
     def handle(self, messages: Sequence[Message]) -> None:
         """Decode a batch, count rejections, add the valid records to their models' windows."""
         by_model: dict[str, list[Prediction]] = defaultdict(list)
-        for message in messages:
-            outcome = self.decoder.decode(message.value, message.timestamp / 1000.0)
+        outcomes = self.decoder.decode_batch(
+            [message.value for message in messages], [message.timestamp / 1000.0 for message in messages]
+        )
+        for message, outcome in zip(messages, outcomes, strict=True):
             if isinstance(outcome, Rejection):
                 self.metrics.records_rejected.labels(outcome.reason).inc()
                 if self.dead_letters is not None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
@@ -50,8 +51,10 @@ class _Wire(msgspec.Struct, frozen=True):
     label: Scalar = None
 
 
-@dataclass(frozen=True, slots=True)
-class Prediction:
+class Prediction(msgspec.Struct, frozen=True, gc=False):
+    """A decoded, validated prediction record. (A C-level struct: millions are made per minute; it never
+    takes part in a reference cycle, so the garbage collector need not track it.)"""
+
     model: str
     model_version: str | None
     prediction_id: str | None
@@ -76,7 +79,7 @@ def parse_timestamp(value: str | int | float) -> float:
         if not math.isfinite(seconds):
             raise ValueError("timestamp is not finite")
         return seconds / 1000.0 if seconds > 1e11 else seconds  # > year 5138 in seconds: milliseconds
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
+    parsed = datetime.fromisoformat(value)  # Python 3.11 reads a trailing Z as UTC
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.timestamp()
@@ -89,6 +92,37 @@ class RecordDecoder:
         self._models = frozenset(models)
         self._max_bytes = max_bytes
         self._decoder = msgspec.json.Decoder(_Wire)
+
+    def decode_batch(
+        self, payloads: Sequence[bytes | None], fallback_timestamps: Sequence[float]
+    ) -> list[Prediction | Rejection]:
+        """`decode` for many messages at once, with the same outcome per message.
+
+        The common case, a batch of single-line JSON documents, is parsed by one
+        ``decode_lines`` call (each line on its own, so one message can never run
+        into the next); any problem in the batch sends it through `decode` one
+        message at a time, which finds and classifies the bad ones.
+        """
+        if not payloads:
+            return []
+        fast = all(
+            p is not None and len(p) <= self._max_bytes and b"\n" not in p and b"\r" not in p
+            for p in payloads
+        )
+        if fast:
+            try:
+                wires = self._decoder.decode_lines(b"\n".join(payloads))  # type: ignore[arg-type]
+            except (
+                msgspec.ValidationError,
+                msgspec.DecodeError,
+                RecursionError,
+                UnicodeDecodeError,
+                ValueError,
+            ):
+                wires = None
+            if wires is not None and len(wires) == len(payloads):
+                return [self._validate(w, t) for w, t in zip(wires, fallback_timestamps, strict=True)]
+        return [self.decode(p, t) for p, t in zip(payloads, fallback_timestamps, strict=True)]
 
     def decode(self, payload: bytes | None, fallback_timestamp: float) -> Prediction | Rejection:
         if payload is None:
@@ -110,6 +144,9 @@ class RecordDecoder:
                 return _undecodable(retry)
         except (RecursionError, UnicodeDecodeError, ValueError) as exc:
             return _undecodable(exc)
+        return self._validate(wire, fallback_timestamp)
+
+    def _validate(self, wire: _Wire, fallback_timestamp: float) -> Prediction | Rejection:
         if wire.model not in self._models:
             return Rejection("unknown_model", f"model {_clip(wire.model)!r} is not configured")
         if isinstance(wire.prediction, int | float) and not _finite(wire.prediction):
@@ -124,14 +161,15 @@ class RecordDecoder:
                 return Rejection(
                     "bad_timestamp", f"timestamp {_clip(str(wire.timestamp))!r}: {_clip(str(exc))}"
                 )
+        version, pid = wire.model_version, wire.prediction_id
         return Prediction(
-            model=wire.model,
-            model_version=None if wire.model_version is None else str(wire.model_version),
-            prediction_id=None if wire.prediction_id is None else str(wire.prediction_id),
-            timestamp=timestamp,
-            features=wire.features,
-            prediction=wire.prediction,
-            label=wire.label,
+            wire.model,
+            version if version is None or type(version) is str else str(version),
+            pid if pid is None or type(pid) is str else str(pid),
+            timestamp,
+            wire.features,
+            wire.prediction,
+            wire.label,
         )
 
 

@@ -13,7 +13,10 @@ uniformity: after a traffic peak, the whole window is sampled at the peak's
 rate until the peak's buckets expire; then the freed room is refilled by new
 records at full rate.
 
-Memory per model is bounded by ``max_rows`` rows plus the last inserted batch.
+Trimming back to ``max_rows`` waits until the window holds 10% more (so a window at
+its cap is not re-sorted on every insert); a snapshot trims first, so it never
+has more than ``max_rows`` rows. Memory per model is bounded by 1.1 x
+``max_rows`` rows plus the last inserted batch.
 
 For checkpoints, a window logs what changed since the last `Window.changes`
 call (segments appended to a bucket, buckets rewritten by a trim, buckets
@@ -149,6 +152,7 @@ class Window:
         self._lock = threading.Lock()
         self._type_violations: dict[str, int] = {c.name: 0 for c in self.columns}
         self._size = 0
+        self._trim_at = self.max_rows + max(1, self.max_rows // 10)
         # change log since the last `changes()` call
         self._full = False
         self._dropped: set[int] = set()
@@ -164,7 +168,17 @@ class Window:
         if not records:
             return 0
         timestamps = np.fromiter((r.timestamp for r in records), dtype=np.float64, count=len(records))
-        values = [self._column_values(spec, records) for spec in self.columns]
+        features = [spec.name for spec in self.columns if spec.source == "feature"]
+        # one pass over the records, the per-field lookups in C; then one tuple per column
+        rows = [tuple(map(r.features.get, features)) for r in records]
+        by_name = dict(zip(features, zip(*rows, strict=True), strict=True)) if rows else {}
+        values = [
+            self._column_values(
+                spec,
+                by_name.get(spec.name, ()) if spec.source == "feature" else [r.prediction for r in records],
+            )
+            for spec in self.columns
+        ]
         keys = self._rng.random(len(records))
         slots = np.floor(timestamps / self.bucket_seconds).astype(np.int64)
         with self._lock:
@@ -191,16 +205,13 @@ class Window:
                     self._appended.setdefault(int(slot), []).append(segment)
                     bucket.stored += len(segment.keys)
                 self._size += len(segment.keys)
-            if self._size > self.max_rows:
+            if self._size > self._trim_at:
                 self._trim()
             return added
 
-    def _column_values(self, spec: ColumnSpec, records: Sequence[Prediction]) -> npt.NDArray[np.generic]:
-        raw: list[Scalar | dict[str, float]] = (
-            [r.features.get(spec.name) for r in records]
-            if spec.source == "feature"
-            else [r.prediction for r in records]
-        )
+    def _column_values(
+        self, spec: ColumnSpec, raw: Sequence[Scalar | dict[str, float]]
+    ) -> npt.NDArray[np.generic]:
         if spec.type == "categorical":
             return category_keys(None if isinstance(v, dict) else v for v in raw)
         if set(map(type, raw)) <= _PLAIN_NUMBERS:  # the common case, converted in C (None -> NaN)
@@ -331,8 +342,9 @@ class Window:
         with self._lock:
             tau = min((b.tau for b in self._buckets.values()), default=1.0)
             if tau >= 1.0:
-                return self._size
-            return sum(int(np.count_nonzero(k < tau)) for b in self._buckets.values() for k in b.keys)
+                return min(self._size, self.max_rows)
+            kept = sum(int(np.count_nonzero(k < tau)) for b in self._buckets.values() for k in b.keys)
+            return min(kept, self.max_rows)  # a snapshot trims the slack first
 
     def snapshot(self, now: float) -> WindowSnapshot:
         """The window's sample at wall-clock ``now`` as a frame: a column per `ColumnSpec`, plus
@@ -341,6 +353,8 @@ class Window:
             end = now
             horizon = end - self.length
             self._expire(horizon)
+            if self._size > self.max_rows:
+                self._trim()
             live = list(self._buckets.values())
             for bucket in live:
                 bucket.compact()
