@@ -1,0 +1,39 @@
+"""Model performance: realized metrics once labels arrive, and CBPE estimates before they do."""
+
+from driftwatch.performance.cbpe import (
+    CBPE,
+    ESTIMATED_METRICS,
+    Calibration,
+    CBPEError,
+    Estimate,
+    EstimatedPerformance,
+    expected_calibration_error,
+)
+from driftwatch.performance.metrics import (
+    HIGHER_IS_BETTER,
+    METRICS,
+    RealizedPerformance,
+    Task,
+    Threshold,
+    breaches,
+    realized,
+    realized_performance,
+)
+
+__all__ = [
+    "CBPE",
+    "ESTIMATED_METRICS",
+    "HIGHER_IS_BETTER",
+    "METRICS",
+    "CBPEError",
+    "Calibration",
+    "Estimate",
+    "EstimatedPerformance",
+    "RealizedPerformance",
+    "Task",
+    "Threshold",
+    "breaches",
+    "expected_calibration_error",
+    "realized",
+    "realized_performance",
+]
