@@ -158,7 +158,7 @@ def _run(path: str, log_level: str | None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    logging.getLogger("kafka").setLevel(logging.ERROR)  # its own retries are reported by driftwatch
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)  # its connection errors: driftwatch reports them
     from driftwatch.daemon import Daemon
     from driftwatch.reference import ReferenceError
 

@@ -137,10 +137,12 @@ class RecordDecoder:
             # NaN / Infinity tokens (Python's json.dumps writes them) or numbers beyond float range:
             # the slow, lenient parser reads them; a non-finite feature then counts as missing.
             try:
-                wire = msgspec.convert(json.loads(payload), _Wire)
+                loose = json.loads(payload)
+                msgspec.json.encode(loose)  # refuses what msgspec refused: lone UTF-16 surrogates
+                wire = msgspec.convert(loose, _Wire)
             except msgspec.ValidationError as retry:
                 return _classify(str(retry))
-            except (ValueError, RecursionError, UnicodeDecodeError) as retry:
+            except (ValueError, RecursionError, UnicodeDecodeError, UnicodeEncodeError) as retry:
                 return _undecodable(retry)
         except (RecursionError, UnicodeDecodeError, ValueError) as exc:
             return _undecodable(exc)

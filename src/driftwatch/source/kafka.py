@@ -8,10 +8,15 @@ and before a rebalance takes partitions away.
 
 Exactly-once window contents: the ``checkpoint`` hook stores the windows and
 the offsets they cover in one local transaction *before* the offsets are
-committed to Kafka. When a partition is assigned and the local checkpoint is
-ahead of the group's committed offset (the process died between the two),
-the consumer seeks to the checkpoint, so no record is counted twice and none
-is skipped. An unreachable broker is not fatal: the
+committed to Kafka. When partitions are assigned, the checkpointed offsets
+become floors: a record below its partition's floor is already in a window
+(the process died between the checkpoint and the commit) and is skipped, so no
+record is counted twice and none is lost. (Floors rather than seeks: a seek
+back to an old local checkpoint would re-read records another replica handled
+since, and kafka-python cannot ask for committed offsets inside a rebalance
+callback.) A partition whose position is beyond its log end (the topic was
+deleted and recreated) starts again from the beginning. An unreachable broker
+is not fatal: the
 source keeps retrying with backoff, reports ``driftwatch_kafka_up 0`` and the
 daemon goes on serving metrics and running checks on what it already has.
 """
@@ -158,6 +163,8 @@ class KafkaSource:
         self._pending_commit = False
         self._lag_exported = 0.0
         self._lag_series: set[tuple[str, str]] = set()
+        self._floors: dict[tuple[str, int], int] = {}  # skip records below: already windowed
+        self._unreachable_since: float | None = None
 
     def _connect(self) -> Any:
         consumer = (self._factory or KafkaConsumer)(**consumer_config(self._settings))
@@ -184,8 +191,16 @@ class KafkaSource:
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 30.0)
                 continue
+            if not batches and not self._reachable():
+                self._down("no broker reachable (all connections down)")
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+                continue
             self._up()
+            backoff = 0.5
             self._export_lag()
+            if self._floors:
+                batches = self._above_floors(batches)
             messages = [m for records in batches.values() for m in records]
             if messages:
                 try:
@@ -196,6 +211,43 @@ class KafkaSource:
             if time.monotonic() - self._last_checkpoint >= self._checkpoint_interval:
                 self.commit()
         self.close()
+
+    def _reachable(self, grace: float = 3.0) -> bool:
+        """False once no broker connection has been up for ``grace`` seconds. kafka-python's poll does
+        not fail when the brokers go away (it returns nothing), so ask its client."""
+        try:
+            client = self._consumer._client
+            up = any(client.connected(broker.node_id) for broker in client.cluster.brokers())
+        except Exception:  # another kafka-python version: rely on poll errors alone
+            return True
+        if up:
+            self._unreachable_since = None
+            return True
+        now = time.monotonic()
+        if self._unreachable_since is None:
+            self._unreachable_since = now
+        return now - self._unreachable_since < grace
+
+    def _above_floors(self, batches: dict[Any, list[Any]]) -> dict[Any, list[Any]]:
+        out = {}
+        for tp, records in batches.items():
+            floor = self._floors.get((tp.topic, tp.partition))
+            if floor is not None and records and records[0].offset < floor:
+                highwater = self._consumer.highwater(tp)
+                if highwater is not None and highwater < floor:  # the log was recreated: floor is void
+                    del self._floors[(tp.topic, tp.partition)]
+                else:
+                    records = [m for m in records if m.offset >= floor]  # noqa: PLW2901
+                    log.info(
+                        "kafka: %s[%d] skipping records below %d, already windowed before a restart",
+                        tp.topic,
+                        tp.partition,
+                        floor,
+                    )
+            elif floor is not None and records:
+                del self._floors[(tp.topic, tp.partition)]  # passed it
+            out[tp] = records
+        return out
 
     def _export_lag(self) -> None:
         """Lag per assigned partition, from the high watermark of the latest fetch response (a broker's
@@ -217,6 +269,24 @@ class KafkaSource:
             except Exception:  # no position yet (not fetched since the assignment)
                 continue
             if position is None:
+                continue
+            if position > highwater:  # the log is shorter than what we read: deleted and recreated
+                log.warning(
+                    "kafka: %s[%d] position %d is beyond the log end %d (topic recreated?); reading it "
+                    "from the %s",
+                    tp.topic,
+                    tp.partition,
+                    position,
+                    highwater,
+                    "beginning"
+                    if self._settings.options.get("auto_offset_reset", "earliest") == "earliest"
+                    else "end",
+                )
+                self._floors.pop((tp.topic, tp.partition), None)
+                if self._settings.options.get("auto_offset_reset", "earliest") == "earliest":
+                    self._consumer.seek_to_beginning(tp)
+                else:
+                    self._consumer.seek_to_end(tp)
                 continue
             self._metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(0, highwater - position))
             self._lag_series.add((tp.topic, str(tp.partition)))
@@ -256,28 +326,36 @@ class KafkaSource:
             self._metrics.offsets_committed.labels("error").inc()
             log.warning("offset commit failed (the local checkpoint keeps the position): %s", exc)
 
-    def seek_to_checkpoint(self, assigned: Any) -> None:
-        """On assignment, continue from the local checkpoint where it is ahead of the committed offset."""
-        if self._checkpointed is None or self._consumer is None:
+    def set_floors(self, assigned: Any) -> None:
+        """On assignment: records below the local checkpoint of a partition are already windowed."""
+        if self._checkpointed is None:
             return
         stored = self._checkpointed()
         for tp in assigned:
             offset = stored.get((tp.topic, tp.partition))
-            if offset is None:
-                continue
+            if offset is not None:
+                self._floors[(tp.topic, tp.partition)] = offset
+
+    def checkpoint_on_revoke(self) -> None:
+        """Before partitions go: store what was handled; commit without blocking (kafka-python runs
+        this callback where a blocking commit is not allowed); the checkpoint is what counts."""
+        if self._consumer is None or not self._pending_commit:
+            return
+        offsets: dict[tuple[str, int], int] = {}
+        for tp in self._consumer.assignment():
             try:
-                committed = self._consumer.committed(tp)
+                offsets[(tp.topic, tp.partition)] = int(self._consumer.position(tp, timeout_ms=0))
             except Exception:
-                committed = None
-            if committed is None or offset > committed:
-                log.info(
-                    "kafka: %s[%d] continues at the checkpointed offset %d (committed: %s)",
-                    tp.topic,
-                    tp.partition,
-                    offset,
-                    committed,
-                )
-                self._consumer.seek(tp, offset)
+                continue
+        try:
+            if self._checkpoint is not None:
+                self._checkpoint(offsets)
+            self._consumer.commit_async(
+                {TopicPartition(t, p): OffsetAndMetadata(o, "", -1) for (t, p), o in offsets.items()}
+            )
+            self._pending_commit = False
+        except Exception as exc:
+            log.warning("checkpoint before a rebalance failed (records may be read again): %s", exc)
 
     def close(self) -> None:
         if self._consumer is None:
@@ -320,9 +398,9 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
         self._source = source
 
     def on_partitions_revoked(self, revoked: Any) -> None:
-        self._source.commit()
+        self._source.checkpoint_on_revoke()
         self._source.forget_lag(revoked)
 
     def on_partitions_assigned(self, assigned: Any) -> None:
         log.info("kafka: assigned %s", sorted(f"{tp.topic}[{tp.partition}]" for tp in assigned))
-        self._source.seek_to_checkpoint(assigned)
+        self._source.set_floors(assigned)
