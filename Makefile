@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: demo test lint typecheck pytest venv dev clean bench system-deps
+.PHONY: demo test lint typecheck pytest venv dev clean bench bench-all system-deps
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "driftwatch needs Python >= 3.11 (found $$($(PYTHON) --version)); set PYTHON=python3.11"; exit 2; }
@@ -53,6 +53,11 @@ test: lint typecheck pytest
 
 bench: dev
 	$(PY) bench/drift_vs_evidently.py
+
+bench-all: bench
+	$(PY) bench/ingest.py
+	$(PY) bench/memory.py
+	$(PY) bench/cbpe_study.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
