@@ -144,9 +144,14 @@ def test_daemon_recovers_when_the_broker_comes_back(
         assert get(port, "/metrics")[0] == 200
 
         # checks go on over what is windowed, saying that Kafka is unreachable
-        def noted() -> bool:
-            latest = daemon.results()["credit-risk"]["latest"] or {}
-            return any("Kafka unreachable" in note for note in latest.get("notes", ()))
+        def noted() -> bool:  # every model: their checks run at their own moments
+            return all(
+                any(
+                    "Kafka unreachable" in note
+                    for note in (daemon.results()[m]["latest"] or {}).get("notes", ())
+                )
+                for m in MODELS
+            )
 
         wait_for(noted, 10, lambda: f"a check noting the outage (latest: {daemon.results()['credit-risk']})")
         for model in MODELS:

@@ -246,6 +246,9 @@ def _check(args: argparse.Namespace) -> int:
     from driftwatch.drift.stattests import CATALOGUE
     from driftwatch.offline import OfflineError, format_table, run_offline_check, to_json
 
+    for flag, value in (("--reference", args.reference), ("--current", args.current)):
+        if not Path(value).exists():  # before the heavy work (and its thread pools) starts
+            raise UserError(f"{flag} {value}: file not found")
     if args.method != "auto" and args.method not in CATALOGUE:
         raise UserError(
             f"--method {args.method!r} is unknown; use auto or one of {', '.join(sorted(CATALOGUE))}"

@@ -164,6 +164,8 @@ class KafkaSource:
         self._lag_exported = 0.0
         self._lag_series: set[tuple[str, str]] = set()
         self._floors: dict[tuple[str, int], int] = {}  # skip records below: already windowed
+        self._handled: dict[tuple[str, int], int] = {}  # next offset per partition, as windowed
+        self._handling = threading.RLock()
         self._unreachable_since: float | None = None
 
     def _connect(self) -> Any:
@@ -199,15 +201,21 @@ class KafkaSource:
             self._up()
             backoff = 0.5
             self._export_lag()
-            if self._floors:
-                batches = self._above_floors(batches)
-            messages = [m for records in batches.values() for m in records]
-            if messages:
-                try:
-                    self._handler(messages)
-                except Exception:  # never let one batch stop consumption; the handler counts what it can
-                    log.exception("handling a batch of %d records failed; skipping it", len(messages))
-                self._pending_commit = True
+            # kafka-python may run rebalance callbacks on its own thread while a batch is handled;
+            # the lock keeps "handled up to" and the windows in step for them
+            with self._handling:
+                if self._floors:
+                    batches = self._above_floors(batches)
+                for tp, records in batches.items():
+                    if records:
+                        self._handled[(tp.topic, tp.partition)] = records[-1].offset + 1
+                messages = [m for records in batches.values() for m in records]
+                if messages:
+                    try:
+                        self._handler(messages)
+                    except Exception:  # never let one batch stop consumption; the handler counts what it can
+                        log.exception("handling a batch of %d records failed; skipping it", len(messages))
+                    self._pending_commit = True
             if time.monotonic() - self._last_checkpoint >= self._checkpoint_interval:
                 self.commit()
         self.close()
@@ -303,57 +311,62 @@ class KafkaSource:
         """Checkpoint what was handled, then commit the same offsets to Kafka."""
         if self._consumer is None or not self._pending_commit:
             return
-        offsets: dict[tuple[str, int], int] = {}
-        for tp in self._consumer.assignment():
-            try:
-                offsets[(tp.topic, tp.partition)] = int(self._consumer.position(tp, timeout_ms=0))
-            except Exception as exc:  # no position yet (nothing fetched since it was assigned)
-                log.debug("no position for %s yet: %s", tp, exc)
-        if self._checkpoint is not None:
-            try:
-                self._checkpoint(offsets)
-            except Exception:  # not stored: do not commit either, the records will be redelivered
-                log.exception("checkpoint failed; offsets not committed (records stay pending)")
-                return
+        # the offsets are what the windows hold (not the consumer's position, which a rebalance may
+        # have moved back), stored with the windows in one transaction
+        with self._handling:
+            offsets = dict(self._handled)
+            if self._checkpoint is not None:
+                try:
+                    self._checkpoint(offsets)
+                except Exception:  # not stored: do not commit either, the records will be redelivered
+                    log.exception("checkpoint failed; offsets not committed (records stay pending)")
+                    return
+            self._pending_commit = False
         self._last_checkpoint = time.monotonic()
         try:
+            assigned = {(tp.topic, tp.partition) for tp in self._consumer.assignment()}
             self._consumer.commit(
-                {TopicPartition(t, p): OffsetAndMetadata(o, "", -1) for (t, p), o in offsets.items()}
+                {
+                    TopicPartition(t, p): OffsetAndMetadata(o, "", -1)
+                    for (t, p), o in offsets.items()
+                    if (t, p) in assigned
+                }
             )
-            self._pending_commit = False
             self._metrics.offsets_committed.labels("ok").inc()
         except Exception as exc:  # the records stay uncommitted: the checkpoint decides on restart
             self._metrics.offsets_committed.labels("error").inc()
             log.warning("offset commit failed (the local checkpoint keeps the position): %s", exc)
 
     def set_floors(self, assigned: Any) -> None:
-        """On assignment: records below the local checkpoint of a partition are already windowed."""
-        if self._checkpointed is None:
-            return
-        stored = self._checkpointed()
-        for tp in assigned:
-            offset = stored.get((tp.topic, tp.partition))
-            if offset is not None:
-                self._floors[(tp.topic, tp.partition)] = offset
+        """On assignment: records below what this process handled, or below the local checkpoint of an
+        earlier process, are already in the windows; the group may hand them out again."""
+        stored = self._checkpointed() if self._checkpointed is not None else {}
+        with self._handling:
+            for tp in assigned:
+                key = (tp.topic, tp.partition)
+                floor = max(self._handled.get(key, -1), stored.get(key, -1))
+                if floor >= 0:
+                    self._floors[key] = floor
 
     def checkpoint_on_revoke(self) -> None:
         """Before partitions go: store what was handled; commit without blocking (kafka-python runs
         this callback where a blocking commit is not allowed); the checkpoint is what counts."""
-        if self._consumer is None or not self._pending_commit:
+        if self._consumer is None:
             return
-        offsets: dict[tuple[str, int], int] = {}
-        for tp in self._consumer.assignment():
-            try:
-                offsets[(tp.topic, tp.partition)] = int(self._consumer.position(tp, timeout_ms=0))
-            except Exception:
-                continue
         try:
-            if self._checkpoint is not None:
-                self._checkpoint(offsets)
+            with self._handling:
+                offsets = dict(self._handled)
+                if self._pending_commit and self._checkpoint is not None:
+                    self._checkpoint(offsets)
+                self._pending_commit = False
+            assigned = {(tp.topic, tp.partition) for tp in self._consumer.assignment()}
             self._consumer.commit_async(
-                {TopicPartition(t, p): OffsetAndMetadata(o, "", -1) for (t, p), o in offsets.items()}
+                {
+                    TopicPartition(t, p): OffsetAndMetadata(o, "", -1)
+                    for (t, p), o in offsets.items()
+                    if (t, p) in assigned
+                }
             )
-            self._pending_commit = False
         except Exception as exc:
             log.warning("checkpoint before a rebalance failed (records may be read again): %s", exc)
 
