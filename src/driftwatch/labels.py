@@ -467,8 +467,11 @@ class LabelStore:
         outcome: Counter[str],
     ) -> None:
         mid = self._model_id(model)
-        bound = _bound(self._levels[mid])
-        oldest_pending, oldest_joined = now - self.ttl, now - self.retention
+        history = self._history[mid]
+        bound, changed = _bound(self._levels[mid]), history[-1][0]
+        # never below what expire already dropped (should a caller's clock step back)
+        oldest_pending = max(now - self.ttl, self._expired_to.get((mid, False), -math.inf))
+        oldest_joined = max(now - self.retention, self._expired_to.get((mid, True), -math.inf))
         rows: list[tuple[int, float, float | int | str | bytes, Scalar]] = []
         for i, prediction in enumerate(predictions):
             if _missing(prediction):
@@ -483,7 +486,9 @@ class LabelStore:
                 # nothing will ever be joined to it, but it still needs a stable place in the sample
                 pid = msgspec.json.encode([ts, prediction, label]).decode()
             h = id_hash(pid if type(pid) is str else str(pid))
-            if h >= bound:
+            # the sample is defined by prediction time: a prediction made before a rate change but
+            # arriving after it meets the rates its contemporaries met (almost always the current one)
+            if h >= (bound if ts >= changed else _bound(_level_since(history, ts))):
                 outcome["not_sampled"] += 1
             elif ts < (oldest_pending if label is None else oldest_joined):
                 outcome["expired"] += 1
@@ -697,7 +702,8 @@ class LabelStore:
         """The bound an id must be below for its prediction, made before ``since`` (the label's time), to
         be in the store now: it had to pass every rate in force from then on. This keeps a rate that has
         just risen from passing off labels of ids sampled out before as labels waiting for their
-        prediction. For a label naming no model, the most permissive model's bound."""
+        prediction. (Predictions are sampled by their own time in the same way, so this holds even when the
+        prediction topic lags.) For a label naming no model, the most permissive model's bound."""
         mids = list(self._levels) if owner == _NO_MODEL else [owner]
         if not mids:
             return _bound(0)
@@ -766,22 +772,21 @@ class LabelStore:
         every row of its slice still in the store (all of them are bound to leave for age, and few
         arrive after a slice starts expiring: they would be past the TTL)."""
         filters = self._tombstones.setdefault(mid, [])
-        left = np.ones(len(times), dtype=np.bool_)
-        for tombstones in filters:
-            mask = left & (times >= tombstones.start) & (times < tombstones.end)
-            if mask.any():
-                tombstones.add(hashes[mask])
-                left &= ~mask
-        for start in np.unique(np.floor(times[left] / self._slice) * self._slice).tolist():
-            end = start + self._slice
-            (rows,) = self._db.execute(
-                "SELECT COUNT(*) FROM label_prediction WHERE model = ? AND ts >= ? AND ts < ?",
-                (mid, start, end),
-            ).fetchone()
-            tombstones = _Tombstones.sized(start, end, int(rows * 1.25) + 64, self.tombstone_error)
-            mask = left & (times >= start) & (times < end)
-            tombstones.add(hashes[mask])
-            filters.append(tombstones)
+        slices = np.floor(times / self._slice)
+        for index in np.unique(slices).tolist():
+            start = index * self._slice
+            # the filter holding this slice (one made under another TTL may span it: it is used as is)
+            target = next((t for t in filters if t.start <= start < t.end), None)
+            if target is None:
+                (rows,) = self._db.execute(
+                    "SELECT COUNT(*) FROM label_prediction WHERE model = ? AND ts >= ? AND ts < ?",
+                    (mid, start, start + self._slice),
+                ).fetchone()
+                target = _Tombstones.sized(
+                    start, start + self._slice, int(rows * 1.25) + 64, self.tombstone_error
+                )
+                filters.append(target)
+            target.add(hashes[slices == index])
         for tombstones in filters:
             if tombstones.dirty:
                 self._db.execute(
