@@ -59,6 +59,16 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--method", default="auto", help="drift method for every column (default: auto)")
     check.add_argument("--threshold", type=float, help="threshold for every column (default: the method's)")
     check.add_argument("--share", type=float, help="dataset drift when this share of columns drifts (0.5)")
+    check.add_argument(
+        "--task",
+        choices=["binary_classification", "multiclass_classification", "regression"],
+        help="the model's task: adds performance (needs --prediction-column and --label-column)",
+    )
+    check.add_argument("--prediction-column", help="the model's output (a probability or a label)")
+    check.add_argument(
+        "--label-column", help="the ground truth; a reference label column alone gives CBPE estimates"
+    )
+    check.add_argument("--decision-threshold", type=float, default=0.5, help="positive when score >= this")
     check.add_argument("--format", "-f", choices=["table", "json", "html"], default="table")
     check.add_argument("--output", "-o", help="write the output to this file instead of stdout")
 
@@ -244,7 +254,7 @@ def _check(args: argparse.Namespace) -> int:
 
     from driftwatch.drift.dataset import ColumnOptions
     from driftwatch.drift.stattests import CATALOGUE
-    from driftwatch.offline import OfflineError, format_table, run_offline_check, to_json
+    from driftwatch.offline import OfflineError, format_table, performance, run_offline_check, to_json
 
     for flag, value in (("--reference", args.reference), ("--current", args.current)):
         if not Path(value).exists():  # before the heavy work (and its thread pools) starts
@@ -270,10 +280,27 @@ def _check(args: argparse.Namespace) -> int:
     # --method/--threshold override the config for every column
     default = ColumnOptions(args.method, args.threshold) if args.method != "auto" or args.threshold else None
     share = args.share if args.share is not None else share
+    prediction = args.prediction_column or prediction
+    if args.task and not (prediction and args.label_column):
+        raise UserError("--task needs --prediction-column NAME and --label-column NAME")
+    if not 0 < args.decision_threshold < 1:
+        raise UserError(f"--decision-threshold {args.decision_threshold} must be in (0, 1), e.g. 0.5")
     try:
         check = run_offline_check(
-            Path(args.reference), Path(args.current), columns, types, options, share, prediction, default
+            Path(args.reference),
+            Path(args.current),
+            columns,
+            types,
+            options,
+            share,
+            prediction,
+            default,
+            label=args.label_column,
         )
+        if args.task and prediction:
+            check.extra.update(
+                performance(check, args.task, prediction, args.label_column, args.decision_threshold)
+            )
     except OfflineError as exc:
         raise UserError(str(exc)) from None
     if args.format == "json":

@@ -20,7 +20,7 @@ from driftwatch.drift.dataset import ColumnDrift, ColumnOptions, DatasetDrift, c
 from driftwatch.drift.profile import ColumnType, ReferenceProfile, infer_type
 from driftwatch.reference import ReferenceError, is_profile, load_frame, load_profile
 
-__all__ = ["OfflineCheck", "OfflineError", "format_table", "run_offline_check"]
+__all__ = ["OfflineCheck", "OfflineError", "format_table", "performance", "run_offline_check"]
 
 
 class OfflineError(Exception):
@@ -62,6 +62,7 @@ def run_offline_check(
     share: float = 0.5,
     prediction: str | None = None,
     default: ColumnOptions | None = None,
+    label: str | None = None,
 ) -> OfflineCheck:
     """Check ``current`` against ``reference``; ``default`` (if given) overrides ``options`` for every column."""
     current_frame = _read(current, "current")
@@ -75,7 +76,7 @@ def run_offline_check(
     else:
         reference_frame = _read(reference, "reference")
         available = [str(c) for c in reference_frame.columns]
-    wanted = columns or [c for c in available if c in current_frame.columns and c != prediction]
+    wanted = columns or [c for c in available if c in current_frame.columns and c not in (prediction, label)]
     if not wanted:
         raise OfflineError(
             f"--reference {reference} and --current {current} share no columns; "
@@ -115,6 +116,56 @@ def run_offline_check(
     )
 
 
+def performance(
+    check: OfflineCheck, task: str, prediction: str, label: str, threshold: float = 0.5
+) -> dict[str, Any]:
+    """Realized performance where the labels exist; for a binary classifier whose current file has no
+    labels, CBPE's estimate from the reference's labelled scores. Rows missing a prediction or a label
+    are left out."""
+    from driftwatch.performance.cbpe import CBPE, CBPEError
+    from driftwatch.performance.metrics import realized
+
+    reference, current = check.reference_frame, check.current_frame
+    if label not in reference.columns:
+        raise OfflineError(f"--reference has no label column {label!r}; name it with --label-column")
+    if prediction not in reference.columns or prediction not in current.columns:
+        raise OfflineError(f"--prediction-column {prediction!r} must be in both files")
+
+    def labelled(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame[[prediction, label]].dropna()
+
+    out: dict[str, Any] = {}
+    ref = labelled(reference)
+    try:
+        out["reference_performance"] = realized(
+            task,  # type: ignore[arg-type]
+            ref[label].to_numpy(),
+            ref[prediction].to_numpy(),
+            threshold=threshold,
+        )
+        if label in current.columns and current[label].notna().any():
+            cur = labelled(current)
+            out["performance"] = realized(
+                task,  # type: ignore[arg-type]
+                cur[label].to_numpy(),
+                cur[prediction].to_numpy(),
+                threshold=threshold,
+            )
+        if task == "binary_classification":
+            scores = current[prediction].dropna().to_numpy(dtype=float)
+            cbpe = CBPE.fit(ref[prediction].to_numpy(dtype=float), ref[label].to_numpy(), threshold=threshold)
+            out["estimated_performance"] = {
+                metric: {"value": e.value, "lower": e.lower, "upper": e.upper}
+                for metric, e in cbpe.estimate(scores).items()
+            }
+            out["calibration"] = cbpe.calibration.as_dict()
+    except (ValueError, CBPEError) as exc:
+        raise OfflineError(
+            f"performance ({task}, --prediction-column {prediction}, --label-column {label}): {exc}"
+        ) from None
+    return out
+
+
 def _number(value: float | None) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
@@ -152,6 +203,17 @@ def format_table(check: OfflineCheck) -> str:
         p = check.prediction_drift
         state = "DRIFT" if p.drift_detected else ("error: " + p.error if p.error else "no drift")
         lines.append(f"prediction {p.column}: {p.method} score {_number(p.score)} -> {state}")
+    realized_now = check.extra.get("performance", {})
+    reference_values = check.extra.get("reference_performance", {})
+    estimated = check.extra.get("estimated_performance", {})
+    for metric in sorted(set(realized_now) | set(reference_values) | set(estimated)):
+        parts = [f"reference {_number(reference_values.get(metric))}"]
+        if metric in realized_now:
+            parts.append(f"current {_number(realized_now[metric])}")
+        if metric in estimated:
+            e = estimated[metric]
+            parts.append(f"estimated {_number(e['value'])} [{_number(e['lower'])}, {_number(e['upper'])}]")
+        lines.append(f"performance {metric}: " + ", ".join(parts))
     verdict = "DATASET DRIFT" if drift.dataset_drift else "no dataset drift"
     lines.append(
         f"{verdict}: {drift.n_drifted} of {drift.n_columns} columns drifted "
@@ -161,4 +223,15 @@ def format_table(check: OfflineCheck) -> str:
 
 
 def to_json(check: OfflineCheck) -> str:
-    return json.dumps(check.as_dict(), indent=2, allow_nan=False)
+    return json.dumps(_json_safe(check.as_dict()), indent=2, allow_nan=False)
+
+
+def _json_safe(node: Any) -> Any:
+    """NaN (an undefined metric) becomes null."""
+    if isinstance(node, float) and not math.isfinite(node):
+        return None
+    if isinstance(node, dict):
+        return {k: _json_safe(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_json_safe(v) for v in node]
+    return node
