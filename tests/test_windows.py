@@ -302,3 +302,13 @@ def test_a_decoded_record_never_breaks_the_window() -> None:
     assert isinstance(outcome, Prediction)  # accepted by the decoder ...
     window = Window(NUMERIC, length=100, max_rows=10)
     assert window.add([outcome], now=60.0) == 1  # ... so the window must take it (as missing)
+
+
+def test_records_far_in_the_future_are_not_windowed() -> None:
+    """Epoch milliseconds read as seconds (or a broken clock) must not open buckets that never expire."""
+    window = Window(NUMERIC, length=1000, max_rows=100, buckets=10, rng=np.random.default_rng(0))
+    assert (
+        window.add([pred(1.7e12, id=1), pred(10_000.0 + 3600, id=2), pred(10_050.0, id=3)], now=10_000.0) == 1
+    )
+    assert ids(window, 10_000.0) == [3]
+    assert len(window._buckets) == 1

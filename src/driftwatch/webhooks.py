@@ -240,21 +240,36 @@ class WebhookDispatcher:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            now = self._clock()
-            worked = False
-            for row in self._store.outbox_due(now):
-                if self._stop.is_set():
-                    return
+            try:
+                worked = self._send_due()
+                if worked:
+                    continue
+                upcoming = self._store.outbox_next_at()
+                wait = self.POLL if upcoming is None else min(self.POLL, max(0.0, upcoming - self._clock()))
+            except Exception:  # e.g. the state file locked by another process for too long: try again
+                log.exception("webhook delivery loop failed; retrying in %.0fs", self.POLL)
+                wait = self.POLL
+            self._wake.wait(max(0.005, wait))
+            self._wake.clear()
+
+    def _send_due(self) -> bool:
+        worked = False
+        for row in self._store.outbox_due(self._clock()):
+            if self._stop.is_set():
+                return False
+            try:
                 delivery = self._delivery(row)
                 if delivery is not None:
                     self._attempt(delivery)
                     worked = True
-            if worked:
-                continue
-            upcoming = self._store.outbox_next_at()
-            wait = self.POLL if upcoming is None else min(self.POLL, max(0.0, upcoming - self._clock()))
-            self._wake.wait(max(0.005, wait))
-            self._wake.clear()
+            except Exception:  # a secret unreadable during a rotation, a bad URL...: this row, later
+                log.exception(
+                    "webhook %s: delivery %s failed to run; trying again in 60s", row.target, row.key
+                )
+                self._store.outbox_update(
+                    row.target, row.key, "pending", row.attempts, self._clock() + 60.0, row.last_error
+                )
+        return worked
 
     def _delivery(self, row: OutboxRow) -> Delivery | None:
         ident = (row.target, row.key)

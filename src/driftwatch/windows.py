@@ -184,7 +184,9 @@ class Window:
         with self._lock:
             horizon = now - self.length
             self._expire(horizon)
-            inside = timestamps > horizon
+            # ahead of now by more than a bucket (or 5 minutes): a wrong clock or epoch milliseconds, not
+            # skew; kept, it would open buckets that never expire
+            inside = (timestamps > horizon) & (timestamps <= now + max(self.bucket_seconds, 300.0))
             added = 0
             for slot in np.unique(slots[inside]):
                 mask = inside & (slots == slot)

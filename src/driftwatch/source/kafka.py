@@ -203,22 +203,40 @@ class KafkaSource:
             self._export_lag()
             # kafka-python may run rebalance callbacks on its own thread while a batch is handled;
             # the lock keeps "handled up to" and the windows in step for them
-            with self._handling:
-                if self._floors:
-                    batches = self._above_floors(batches)
-                for tp, records in batches.items():
-                    if records:
-                        self._handled[(tp.topic, tp.partition)] = records[-1].offset + 1
-                messages = [m for records in batches.values() for m in records]
-                if messages:
-                    try:
-                        self._handler(messages)
-                    except Exception:  # never let one batch stop consumption; the handler counts what it can
-                        log.exception("handling a batch of %d records failed; skipping it", len(messages))
-                    self._pending_commit = True
+            try:
+                self._handle(batches)
+            except Exception:  # a bug, or a partition taken away meanwhile: log it, keep consuming
+                log.exception("processing a polled batch failed; continuing")
+                stop.wait(0.5)
+                continue
             if time.monotonic() - self._last_checkpoint >= self._checkpoint_interval:
                 self.commit()
         self.close()
+
+    def _handle(self, batches: dict[Any, list[Any]]) -> None:
+        with self._handling:
+            # a rebalance may have run on kafka-python's thread since poll() returned: records of
+            # partitions no longer ours, or below what the windows already hold, are dropped
+            assigned = set(self._consumer.assignment())
+            batches = {
+                tp: [m for m in records if m.offset >= self._handled.get((tp.topic, tp.partition), -1)]
+                if records and records[0].offset < self._handled.get((tp.topic, tp.partition), -1)
+                else records
+                for tp, records in batches.items()
+                if tp in assigned
+            }
+            if self._floors:
+                batches = self._above_floors(batches)
+            for tp, records in batches.items():
+                if records:
+                    self._handled[(tp.topic, tp.partition)] = records[-1].offset + 1
+            messages = [m for records in batches.values() for m in records]
+            if messages:
+                try:
+                    self._handler(messages)
+                except Exception:  # never let one batch stop consumption; the handler counts what it can
+                    log.exception("handling a batch of %d records failed; skipping it", len(messages))
+                self._pending_commit = True
 
     def _reachable(self, grace: float = 3.0) -> bool:
         """False once no broker connection has been up for ``grace`` seconds. kafka-python's poll does
@@ -241,7 +259,10 @@ class KafkaSource:
         for tp, records in batches.items():
             floor = self._floors.get((tp.topic, tp.partition))
             if floor is not None and records and records[0].offset < floor:
-                highwater = self._consumer.highwater(tp)
+                try:
+                    highwater = self._consumer.highwater(tp)
+                except Exception:  # no longer assigned
+                    highwater = None
                 if highwater is not None and highwater < floor:  # the log was recreated: floor is void
                     del self._floors[(tp.topic, tp.partition)]
                 else:
@@ -269,7 +290,10 @@ class KafkaSource:
         except Exception:
             return
         for tp in assignment:
-            highwater = self._consumer.highwater(tp)
+            try:
+                highwater = self._consumer.highwater(tp)
+            except Exception:  # taken away since assignment() answered
+                continue
             if highwater is None:
                 continue
             try:
@@ -290,11 +314,17 @@ class KafkaSource:
                     if self._settings.options.get("auto_offset_reset", "earliest") == "earliest"
                     else "end",
                 )
-                self._floors.pop((tp.topic, tp.partition), None)
-                if self._settings.options.get("auto_offset_reset", "earliest") == "earliest":
-                    self._consumer.seek_to_beginning(tp)
-                else:
-                    self._consumer.seek_to_end(tp)
+                try:
+                    with self._handling:
+                        self._floors.pop((tp.topic, tp.partition), None)
+                        self._handled[(tp.topic, tp.partition)] = 0  # a recreated log starts again
+                        self._pending_commit = True
+                        if self._settings.options.get("auto_offset_reset", "earliest") == "earliest":
+                            self._consumer.seek_to_beginning(tp)
+                        else:
+                            self._consumer.seek_to_end(tp)
+                except Exception as exc:
+                    log.warning("kafka: could not rewind %s[%d]: %s", tp.topic, tp.partition, exc)
                 continue
             self._metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(0, highwater - position))
             self._lag_series.add((tp.topic, str(tp.partition)))
@@ -348,7 +378,7 @@ class KafkaSource:
                 if floor >= 0:
                     self._floors[key] = floor
 
-    def checkpoint_on_revoke(self) -> None:
+    def checkpoint_on_revoke(self, revoked: Any = ()) -> None:
         """Before partitions go: store what was handled; commit without blocking (kafka-python runs
         this callback where a blocking commit is not allowed); the checkpoint is what counts."""
         if self._consumer is None:
@@ -359,7 +389,7 @@ class KafkaSource:
                 if self._pending_commit and self._checkpoint is not None:
                     self._checkpoint(offsets)
                 self._pending_commit = False
-            assigned = {(tp.topic, tp.partition) for tp in self._consumer.assignment()}
+            assigned = {(tp.topic, tp.partition) for tp in [*self._consumer.assignment(), *revoked]}
             self._consumer.commit_async(
                 {
                     TopicPartition(t, p): OffsetAndMetadata(o, "", -1)
@@ -411,7 +441,7 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
         self._source = source
 
     def on_partitions_revoked(self, revoked: Any) -> None:
-        self._source.checkpoint_on_revoke()
+        self._source.checkpoint_on_revoke(revoked)
         self._source.forget_lag(revoked)
 
     def on_partitions_assigned(self, assigned: Any) -> None:
