@@ -219,11 +219,7 @@ class KafkaSource:
             # partitions no longer ours, or below what the windows already hold, are dropped
             assigned = set(self._consumer.assignment())
             batches = {
-                tp: [m for m in records if m.offset >= self._handled.get((tp.topic, tp.partition), -1)]
-                if records and records[0].offset < self._handled.get((tp.topic, tp.partition), -1)
-                else records
-                for tp, records in batches.items()
-                if tp in assigned
+                tp: self._not_yet_handled(tp, records) for tp, records in batches.items() if tp in assigned
             }
             if self._floors:
                 batches = self._above_floors(batches)
@@ -237,6 +233,21 @@ class KafkaSource:
                 except Exception:  # never let one batch stop consumption; the handler counts what it can
                     log.exception("handling a batch of %d records failed; skipping it", len(messages))
                 self._pending_commit = True
+
+    def _not_yet_handled(self, tp: Any, records: list[Any]) -> list[Any]:
+        key = (tp.topic, tp.partition)
+        handled = self._handled.get(key, -1)
+        if not records or records[0].offset >= handled:
+            return records
+        try:
+            highwater = self._consumer.highwater(tp)
+        except Exception:
+            highwater = None
+        if highwater is not None and highwater < handled:  # the log was recreated: it starts again
+            self._handled[key] = 0
+            self._floors.pop(key, None)
+            return records
+        return [m for m in records if m.offset >= handled]
 
     def _reachable(self, grace: float = 3.0) -> bool:
         """False once no broker connection has been up for ``grace`` seconds. kafka-python's poll does
