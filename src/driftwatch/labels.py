@@ -73,6 +73,7 @@ import numpy as np
 import numpy.typing as npt
 
 from driftwatch.records import Prediction, Scalar
+from driftwatch.store import open_state_db
 
 __all__ = [
     "EXPIRE_COUNTS",
@@ -340,15 +341,8 @@ class LabelStore:
         self.tombstone_error = float(tombstone_error)
         self._slice = self.ttl / _TOMBSTONE_SLICES
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            # As in Store: a committed batch survives the process being killed; NORMAL only skips the
-            # fsync per commit, which a batch per poll would otherwise pay.
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
+            self._db = open_state_db(self.path, _SCHEMA)
         except sqlite3.Error as exc:
             raise OSError(
                 f"labels: cannot open SQLite state file {self.path} ({exc}); point it at a writable location"

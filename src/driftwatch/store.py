@@ -128,19 +128,26 @@ def _decode_segment(data: bytes) -> Segment:
     )
 
 
+def open_state_db(path: str, schema: str) -> sqlite3.Connection:
+    """A SQLite connection for driftwatch's state, with ``schema`` applied; raises `sqlite3.Error`.
+
+    In WAL mode a committed transaction survives the process being killed; NORMAL only skips the fsync
+    per commit (a power loss may lose the last moments), which keeps per-batch writes cheap.
+    """
+    if path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.executescript(schema)
+    return db
+
+
 class Store:
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            # In WAL mode a committed transaction survives the process being killed; NORMAL only
-            # skips the fsync per commit (a power loss may lose the last moments), which keeps
-            # per-batch checkpoints cheap.
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
+            self._db = open_state_db(self.path, _SCHEMA)
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(outbox)")}
             for name, kind in _OUTBOX_ADDED:
                 if name not in columns:
