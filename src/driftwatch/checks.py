@@ -14,6 +14,7 @@ from typing import Any
 from driftwatch.config import ModelSettings
 from driftwatch.drift.dataset import ColumnDrift, ColumnOptions, DatasetDrift, column_drift, dataset_drift
 from driftwatch.drift.profile import ReferenceProfile
+from driftwatch.performance.monitor import PerformanceResult
 from driftwatch.windows import WindowSnapshot
 
 __all__ = ["CheckResult", "ModelCheck"]
@@ -31,6 +32,7 @@ class CheckResult:
     prediction_drift: ColumnDrift | None
     duration_seconds: float
     notes: tuple[str, ...] = ()  # caveats about the input, e.g. Kafka unreachable during the window
+    performance: PerformanceResult | None = None  # models with performance monitoring only
 
     def as_dict(self) -> dict[str, Any]:
         def iso(ts: float) -> str:
@@ -47,6 +49,7 @@ class CheckResult:
             "prediction_drift": None if self.prediction_drift is None else self.prediction_drift.as_dict(),
             "duration_seconds": self.duration_seconds,
             "notes": list(self.notes),
+            "performance": None if self.performance is None else self.performance.as_dict(),
         }
 
 

@@ -77,6 +77,16 @@ def parse_duration(value: object) -> float:
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 
 
+def _parse_duration_or_zero(value: object) -> float:
+    if value == 0 or (isinstance(value, str) and value.strip() in {"0", "0s"}):
+        return 0.0
+    return parse_duration(value)
+
+
+OptionalWait = Annotated[float, BeforeValidator(_parse_duration_or_zero)]
+"""A duration that may be 0 (off)."""
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
@@ -174,6 +184,9 @@ class KafkaSettings(_Strict):
     options: dict[str, Any] = Field(default_factory=dict)
     # Rejected records are produced here unchanged, with headers giving the reason and their origin.
     dead_letter_topic: str | None = Field(default=None, min_length=1)
+    labels_topic: str | None = Field(
+        default=None, min_length=1
+    )  # ground-truth labels, joined by prediction_id
 
     @field_validator("bootstrap_servers", mode="before")
     @classmethod
@@ -195,10 +208,15 @@ class KafkaSettings(_Strict):
 
     @model_validator(mode="after")
     def _dead_letter_elsewhere(self) -> KafkaSettings:
-        if self.dead_letter_topic == self.topic:
+        if self.dead_letter_topic is not None and self.dead_letter_topic in (self.topic, self.labels_topic):
             raise ValueError(
-                f"dead_letter_topic {self.dead_letter_topic!r} is the topic driftwatch reads; "
+                f"dead_letter_topic {self.dead_letter_topic!r} is a topic driftwatch reads; "
                 "name another topic (e.g. predictions.dead-letter)"
+            )
+        if self.labels_topic == self.topic:
+            raise ValueError(
+                f"labels_topic {self.labels_topic!r} is the predictions topic; labels go on a topic of "
+                "their own (e.g. labels), or inline in prediction records as 'label'"
             )
         return self
 
@@ -287,6 +305,78 @@ class DriftSettings(_Strict):
     share: float = Field(default=0.5, gt=0, le=1)
 
 
+class MetricThreshold(_Strict):
+    """When a performance metric breaches: an absolute bound and/or a relative drop from the reference."""
+
+    min: float | None = None
+    max: float | None = None
+    max_drop: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _some_bound(self) -> MetricThreshold:
+        if self.min is None and self.max is None and self.max_drop is None:
+            raise ValueError("give min, max and/or max_drop (e.g. {max_drop: 0.05} for a 5% drop)")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} is above max {self.max}")
+        return self
+
+
+_PERFORMANCE_METRICS = {
+    "binary_classification": ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"),
+    "multiclass_classification": ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"),
+    "regression": ("mae", "rmse", "mape", "r2"),
+}
+_ESTIMATED_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
+
+
+class PerformanceSettings(_Strict):
+    """Realized performance from joined labels, and (binary classifiers) CBPE estimates without them."""
+
+    task: Literal["binary_classification", "multiclass_classification", "regression"]
+    label: str = Field(default="label", min_length=1)  # the reference's label column
+    decision_threshold: float = Field(default=0.5, gt=0, lt=1)
+    classes: list[str | int | bool] | None = None  # binary: [negative, positive]; default [0, 1]
+    min_labels: int = Field(default=100, ge=1)
+    thresholds: dict[str, MetricThreshold] = Field(default_factory=dict)
+    estimate: bool | None = None  # CBPE; default: on for binary classifiers that log probabilities
+    estimate_thresholds: dict[str, MetricThreshold] | None = None  # default: thresholds of estimable metrics
+    calibration: Literal["auto", "isotonic", "none"] = "auto"
+    # how far back (prediction time) realized performance looks; default: the model's window length.
+    # Labels that come hours or days late need a longer look-back than drift does.
+    window: Duration | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _known_metrics(self) -> PerformanceSettings:
+        known = _PERFORMANCE_METRICS[self.task]
+        for key, names in (
+            ("thresholds", self.thresholds),
+            ("estimate_thresholds", self.estimate_thresholds),
+        ):
+            allowed = _ESTIMATED_METRICS if key == "estimate_thresholds" else known
+            unknown = sorted(set(names or {}) - set(allowed))
+            if unknown:
+                raise ValueError(
+                    f"{key}: {', '.join(unknown)} is not a metric of {self.task}"
+                    f"{' that CBPE estimates' if key == 'estimate_thresholds' else ''}; use {', '.join(allowed)}"
+                )
+        if self.estimate and self.task != "binary_classification":
+            raise ValueError(
+                f"estimate: CBPE estimates binary classifiers only, and this model's task is {self.task}; "
+                "remove 'estimate: true'"
+            )
+        if self.classes is not None and self.task == "binary_classification" and len(self.classes) != 2:
+            raise ValueError(f"classes: a binary classifier has [negative, positive], got {self.classes!r}")
+        return self
+
+
+class LabelSettings(_Strict):
+    """The label join state: how long predictions wait for labels, and how many are kept per model."""
+
+    ttl: Duration = Field(default=7 * 86400.0, gt=0)
+    grace: OptionalWait = Field(default=3600.0, ge=0)  # 0: a label for an unseen id is unknown at once
+    max_rows: int = Field(default=1_000_000, ge=100)
+
+
 class ModelSettings(_Strict):
     reference: Path
     features: list[Annotated[FeatureSettings, BeforeValidator(_feature)]] = Field(min_length=1)
@@ -296,6 +386,16 @@ class ModelSettings(_Strict):
     drift: DriftSettings = Field(default_factory=DriftSettings)
     alert: AlertSettings = Field(default_factory=AlertSettings)
     webhooks: list[str] = Field(default_factory=list)
+    performance: PerformanceSettings | None = None
+
+    @model_validator(mode="after")
+    def _performance_needs_prediction(self) -> ModelSettings:
+        if self.performance is not None and not self.prediction:
+            raise ValueError(
+                "performance needs the model's prediction column: set 'prediction' to the reference column "
+                "that holds what the model logs as 'prediction' (a score, a class or class probabilities)"
+            )
+        return self
 
     @field_validator("features")
     @classmethod
@@ -376,7 +476,17 @@ class Settings(_Strict):
     models: dict[str, ModelSettings] = Field(min_length=1)
     webhooks: dict[str, WebhookSettings] = Field(default_factory=dict)
     state: StateSettings = Field(default_factory=StateSettings)
+    labels: LabelSettings = Field(default_factory=LabelSettings)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @model_validator(mode="after")
+    def _labels_have_a_use(self) -> Settings:
+        if self.kafka.labels_topic and not any(m.performance for m in self.models.values()):
+            raise ValueError(
+                f"kafka.labels_topic {self.kafka.labels_topic!r} is set but no model has a 'performance:' "
+                "section to join labels for; add one (task, label column, thresholds) or remove labels_topic"
+            )
+        return self
 
     @model_validator(mode="after")
     def _references(self) -> Settings:

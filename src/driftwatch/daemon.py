@@ -10,9 +10,10 @@ finish the webhook attempt in flight, stop serving.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -29,7 +30,10 @@ from driftwatch.checks import CheckResult, ModelCheck
 from driftwatch.config import ModelSettings, Settings
 from driftwatch.events import alert_event, iso
 from driftwatch.http import HttpServer
+from driftwatch.label_records import Label, LabelDecoder
+from driftwatch.labels import LabelStore
 from driftwatch.metrics import Metrics
+from driftwatch.performance.monitor import PerformanceMonitor, PerformanceResult
 from driftwatch.policy import AlertEvent, BreachPolicy, PolicyRule, State
 from driftwatch.records import Prediction, RecordDecoder, Rejection
 from driftwatch.reference import load_reference
@@ -84,11 +88,27 @@ class Daemon:
             self.windows[name] = Window(
                 _column_specs(model, types), model.window.length, model.window.max_rows, model.window.buckets
             )
+        self.joins: dict[str, PerformanceMonitor] = {
+            name: PerformanceMonitor(name, model)
+            for name, model in settings.models.items()
+            if model.performance is not None
+        }
         self.templates: dict[str, Template] = {
             name: load_template(hook.template) for name, hook in settings.webhooks.items()
         }
         self.decoder = RecordDecoder(set(settings.models))
         self.store = Store(settings.state.file)
+        self.labels: LabelStore | None = None
+        if self.joins:
+            joins = settings.labels
+            self.labels = LabelStore(
+                settings.state.file,
+                ttl=joins.ttl,
+                grace=joins.grace,
+                max_rows=joins.max_rows,
+                retention=max([joins.ttl] + [self._lookback(name) for name in self.joins]),
+            )
+        self.label_decoder = LabelDecoder(set(self.joins))
         self.policy = BreachPolicy(self.store, clock, on_state=self._alert_changed)
         self.dispatcher = WebhookDispatcher(self.metrics, clock, self.store, self._resume_delivery)
         group = settings.kafka.group_id
@@ -128,6 +148,7 @@ class Daemon:
         self._versions: dict[str, str] = {}
         self._methods: dict[tuple[str, str], str] = {}  # (model, feature) -> method of the exported score
         self._violations_exported: dict[tuple[str, str], int] = defaultdict(int)
+        self._series: dict[tuple[int, str], set[str]] = {}  # (id of gauge, model) -> metrics exported
         self._rejections = _RateLimitedLog(60.0, clock)
         self._started = False
         self._restore_windows()
@@ -135,15 +156,34 @@ class Daemon:
             self.metrics.webhook_outbox_pending.labels(target)
             for outcome in ("delivered", "retry", "failed"):
                 self.metrics.webhook_deliveries.labels(target, outcome)
-        for name, model in settings.models.items():
-            checks = ["data_drift"] + (["prediction_drift"] if model.prediction else [])
-            for check_name in checks:
+        for name in settings.models:
+            for check_name in self._alert_checks(name):
                 self.metrics.alert_active.labels(name, check_name).set(
                     int(self.policy.firing(name, check_name))
                 )
             self.metrics.window_rows.labels(name).set(self.windows[name].rows())
             self.metrics.records_consumed.labels(name)
+        for name, monitor in self.joins.items():
+            for metric, value in monitor.reference.items():
+                if math.isfinite(value):
+                    self.metrics.performance_reference.labels(name, metric).set(value)
+            self.metrics.labels_joined.labels(name)
+        if self.joins:
+            self._export_label_state()
         self.metrics.kafka_up.set(0)
+
+    def _alert_checks(self, model: str) -> list[str]:
+        """The checks of a model that have an alert state: drift, and one per performance threshold."""
+        checks = ["data_drift"] + (["prediction_drift"] if self.settings.models[model].prediction else [])
+        monitor = self.joins.get(model)
+        return checks + (monitor.checks if monitor is not None else [])
+
+    def _lookback(self, model: str) -> float:
+        """How far back (prediction time) a model's realized performance reads labelled rows."""
+        settings = self.settings.models[model]
+        performance = settings.performance
+        window = performance.window if performance is not None else None
+        return window if window is not None else settings.window.length
 
     # lifecycle ---------------------------------------------------------------------------------
 
@@ -161,8 +201,15 @@ class Daemon:
             self.scheduler.add_job(self.run_check, trigger, args=[name], id=f"{name}:data_drift", name=name)
             interval = _longest_gap(trigger, datetime.now(UTC))
             checks = ["data_drift"] + (["prediction_drift"] if model.prediction else [])
+            monitor = self.joins.get(name)
+            if monitor is not None:
+                checks += ["performance"] + (["estimated_performance"] if monitor.cbpe is not None else [])
             for check_name in checks:
                 self.metrics.check_interval.labels(name, check_name).set(interval)
+        if self.labels is not None:
+            self.scheduler.add_job(
+                self.expire_labels, IntervalTrigger(seconds=60, timezone=UTC), id="labels:expire"
+            )
         self.scheduler.start()
         self._started = True
         host, port = self.http.address
@@ -187,11 +234,26 @@ class Daemon:
         self.dispatcher.stop(max(0.1, min(5.0, deadline - time.monotonic() - 0.5)))
         self.http.stop()
         self.store.close()
+        if self.labels is not None:
+            self.labels.close()
         log.info("driftwatch stopped")
 
     # data path ---------------------------------------------------------------------------------
 
     def handle(self, messages: Sequence[Message]) -> None:
+        """One polled batch: predictions go to the windows (and the label join), labels to the join."""
+        labels_topic = self.settings.kafka.labels_topic
+        if labels_topic is None:
+            self._handle_predictions(messages)
+            return
+        predictions = [m for m in messages if m.topic != labels_topic]
+        labels = [m for m in messages if m.topic == labels_topic]
+        if predictions:
+            self._handle_predictions(predictions)
+        if labels:
+            self._handle_labels(labels)
+
+    def _handle_predictions(self, messages: Sequence[Message]) -> None:
         """Decode a batch, count rejections, add the valid records to their models' windows."""
         by_model: dict[str, list[Prediction]] = defaultdict(list)
         outcomes = self.decoder.decode_batch(
@@ -231,6 +293,8 @@ class Daemon:
                 self.metrics.records_rejected.labels("internal_error").inc(len(records))
                 continue
             self.metrics.records_consumed.labels(model).inc(len(records))
+            if model in self.joins:
+                self._keep_for_join(model, records, now)
             if added < len(records):
                 self.metrics.records_outside_window.labels(model).inc(len(records) - added)
             self.metrics.window_rows.labels(model).set(window.rows())
@@ -241,6 +305,104 @@ class Daemon:
                 if delta:
                     self.metrics.feature_type_violations.labels(model, feature).inc(delta)
                     self._violations_exported[(model, feature)] = count
+
+    def _keep_for_join(self, model: str, records: Sequence[Prediction], now: float) -> None:
+        """Keep a model's predictions for the label join; an inline label joins at once."""
+        if self.labels is None:
+            return
+        try:
+            outcome = self.labels.add_predictions(
+                model,
+                [r.prediction_id for r in records],
+                [r.timestamp for r in records],
+                [r.prediction for r in records],
+                now,
+                labels=[r.label for r in records],
+            )
+        except Exception:  # the join state is secondary: drift goes on without it
+            log.exception("model %s: could not keep %d predictions for the label join", model, len(records))
+            return
+        joined = outcome["joined"] + outcome["joined_early"]
+        if joined:
+            self.metrics.labels_joined.labels(model).inc(joined)
+        if outcome["no_id"]:
+            self._rejections.warning(
+                f"no_id:{model}",
+                "model %s: %d predictions have neither a prediction_id nor an inline label, so no label "
+                "can ever be joined to them; log a prediction_id with each prediction",
+                model,
+                outcome["no_id"],
+            )
+
+    def _handle_labels(self, messages: Sequence[Message]) -> None:
+        """Decode label records and join them to the predictions they grade."""
+        good: list[Label] = []
+        for message in messages:
+            outcome = self.label_decoder.decode(message.value, message.timestamp / 1000.0)
+            if isinstance(outcome, Label):
+                good.append(outcome)
+                continue
+            self.metrics.labels_rejected.labels(outcome.reason).inc()
+            if self.dead_letters is not None:
+                self.dead_letters.send(
+                    message.value,
+                    getattr(message, "key", None),
+                    outcome.reason,
+                    outcome.detail,
+                    message.topic,
+                    message.partition,
+                    message.offset,
+                )
+            self._rejections.warning(
+                "label:" + outcome.reason,
+                "rejected label at %s[%d]@%d: %s (%s)",
+                message.topic,
+                message.partition,
+                message.offset,
+                outcome.reason,
+                outcome.detail,
+            )
+        if not good or self.labels is None:
+            return
+        per_model: Counter[str] = Counter()
+        try:
+            reasons = self.labels.add_labels(
+                [label.prediction_id for label in good],
+                [label.label for label in good],
+                self.clock(),
+                model=[label.model for label in good],
+                timestamps=[label.timestamp for label in good],
+                joined_by_model=per_model,
+            )
+        except Exception:
+            log.exception("could not join %d labels", len(good))
+            self.metrics.labels_rejected.labels("internal_error").inc(len(good))
+            return
+        for model, count in per_model.items():
+            self.metrics.labels_joined.labels(model).inc(count)
+        for reason, count in reasons.items():
+            if reason not in ("joined", "early"):  # early labels wait; they count when they join or expire
+                self.metrics.labels_rejected.labels(reason).inc(count)
+
+    def expire_labels(self) -> None:
+        """Drop what the label join no longer needs (run every minute); export the join state."""
+        if self.labels is None:
+            return
+        try:
+            counts = self.labels.expire(self.clock())
+        except Exception:
+            log.exception("could not expire the label join state")
+            return
+        if counts["unknown_id"]:
+            self.metrics.labels_rejected.labels("unknown_id").inc(counts["unknown_id"])
+        self._export_label_state()
+
+    def _export_label_state(self) -> None:
+        if self.labels is None:
+            return
+        for model in self.joins:
+            self.metrics.labels_pending.labels(model).set(self.labels.pending_count(model))
+            self.metrics.labels_sample_rate.labels(model).set(self.labels.rate(model))
 
     def checkpoint(self, offsets: dict[tuple[str, int], int]) -> None:
         """Store every window's changes and the offsets they cover in one transaction."""
@@ -272,6 +434,9 @@ class Daemon:
             try:
                 snapshot = self.windows[model].snapshot(self.clock())
                 result = check.run(snapshot)
+                monitor = self.joins.get(model)
+                if monitor is not None:
+                    result = replace(result, performance=self._performance(monitor, result, snapshot.frame))
                 if not self.source.connected:
                     since = self.source.down_since
                     when = f" since {iso(since)}" if since is not None else ""
@@ -294,6 +459,10 @@ class Daemon:
         self.metrics.check_last_success.labels(model, check.check).set(self.clock())
         if result.prediction_drift is not None:  # computed in the same run
             self.metrics.check_last_success.labels(model, "prediction_drift").set(self.clock())
+        alert = self.settings.models[model].alert
+        rule = PolicyRule(alert.consecutive, alert.cooldown or 0.0, alert.resolve_after)
+        if result.performance is not None:
+            self._observe_performance(result, rule)
         if result.rows == 0:
             log.info("check %s: window is empty, nothing to compare", model)
             return result
@@ -307,8 +476,6 @@ class Daemon:
             drift.share_threshold,
             " -> DATASET DRIFT" if drift.dataset_drift else "",
         )
-        alert = self.settings.models[model].alert
-        rule = PolicyRule(alert.consecutive, alert.cooldown or 0.0, alert.resolve_after)
         breaches = {check.check: drift.dataset_drift}
         prediction = result.prediction_drift
         if prediction is not None and prediction.error is None:
@@ -318,6 +485,61 @@ class Daemon:
             if event is not None:
                 self._notify(event, result)
         return result
+
+    def _performance(
+        self, monitor: PerformanceMonitor, result: CheckResult, frame: pd.DataFrame
+    ) -> PerformanceResult:
+        """Realized performance of the labelled predictions in the look-back, and the CBPE estimate over
+        the window's predictions."""
+        assert self.labels is not None
+        start = result.window_end - self._lookback(monitor.name)
+        joined = self.labels.joined(monitor.name, start, math.inf)
+        window_predictions = frame[monitor.prediction] if monitor.prediction in frame.columns else None
+        return monitor.run(joined.labels, joined.predictions, joined.weights, window_predictions)
+
+    def _observe_performance(self, result: CheckResult, rule: PolicyRule) -> None:
+        """Export the performance metrics and feed each metric's breach to the alert policy. A window
+        without enough labels (or predictions, for an estimate) leaves the alert state as it is: the
+        absence of evidence neither raises nor resolves an alert."""
+        performance = result.performance
+        if performance is None:
+            return
+        model, m, now = result.model, self.metrics, self.clock()
+        if performance.error is not None:
+            self._rejections.warning(f"performance:{model}", "model %s: %s", model, performance.error)
+        breaches: dict[str, bool] = {}
+        realized_result = performance.realized
+        if realized_result is not None:
+            m.window_labelled_rows.labels(model).set(realized_result.labelled_rows)
+            m.check_last_success.labels(model, "performance").set(now)
+            self._set_series(m.performance, model, realized_result.values)
+            breaches.update({f"performance:{k}": v for k, v in realized_result.breaches.items()})
+        estimated = performance.estimated
+        if estimated is not None:
+            m.check_last_success.labels(model, "estimated_performance").set(now)
+            estimates = estimated.estimates
+            self._set_series(m.estimated_performance, model, {k: e.value for k, e in estimates.items()})
+            self._set_series(m.estimated_performance_lower, model, {k: e.lower for k, e in estimates.items()})
+            self._set_series(m.estimated_performance_upper, model, {k: e.upper for k, e in estimates.items()})
+            breaches.update({f"estimated_performance:{k}": v for k, v in estimated.breaches.items()})
+        elif performance.estimate_note is not None and self.joins[model].cbpe is not None:
+            m.check_last_success.labels(model, "estimated_performance").set(now)  # ran; window too small
+        for name, breaching in breaches.items():
+            event = self.policy.observe(model, name, breaching, result.window_end, rule)
+            if event is not None:
+                self._notify(event, result)
+
+    def _set_series(self, gauge: Any, model: str, values: dict[str, float]) -> None:
+        """Set a (model, metric) gauge to ``values``: undefined (NaN) metrics and metrics the window no
+        longer has are removed, so a dashboard shows a gap rather than a stale or NaN number."""
+        shown = self._series.setdefault((id(gauge), model), set())
+        for metric in shown - {k for k, v in values.items() if math.isfinite(v)}:
+            gauge.remove(model, metric)
+            shown.discard(metric)
+        for metric, value in values.items():
+            if math.isfinite(value):
+                gauge.labels(model, metric).set(value)
+                shown.add(metric)
 
     def _alert_changed(self, model: str, check: str, before: State, after: State) -> None:
         entered = "resolved" if after == "ok" and before == "firing" else after

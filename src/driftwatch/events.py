@@ -48,6 +48,9 @@ def summary(transition: str, check: str, model: str, result: CheckResult | None)
     if result is None:
         return f"{title} on model {model}."
     drift = result.drift
+    kind, _, metric = check.partition(":")
+    if metric and result.performance is not None:
+        return _performance_summary(title, model, kind, metric, result)
     if check == "prediction_drift" and result.prediction_drift is not None:
         p = result.prediction_drift
         return (
@@ -61,6 +64,28 @@ def summary(transition: str, check: str, model: str, result: CheckResult | None)
         + (f": {_names(drifted)}" if drifted else "")
         + f"; {result.rows} rows in the window."
     )
+
+
+def _performance_summary(title: str, model: str, kind: str, metric: str, result: CheckResult) -> str:
+    performance = result.performance
+    assert performance is not None
+    if kind == "estimated_performance" and performance.estimated is not None:
+        estimated = performance.estimated
+        e = estimated.estimates.get(metric)
+        if e is not None:
+            return (
+                f"{title} on model {model}: estimated {e.value:.4g} (band {e.lower:.4g}-{e.upper:.4g}) vs "
+                f"{estimated.reference.get(metric, float('nan')):.4g} on the reference, from {estimated.rows} "
+                "predictions without labels."
+            )
+    realized = performance.realized
+    if kind == "performance" and realized is not None and metric in realized.values:
+        return (
+            f"{title} on model {model}: {realized.values[metric]:.4g} vs "
+            f"{realized.reference.get(metric, float('nan')):.4g} on the reference, over "
+            f"{realized.labelled_rows} labelled predictions."
+        )
+    return f"{title} on model {model}."
 
 
 def alert_event(

@@ -576,8 +576,10 @@ class LabelStore:
         now: float,
         model: str | Sequence[str | None] | None = None,
         timestamps: Sequence[float] | None = None,
+        joined_by_model: Counter[str] | None = None,
     ) -> Counter[str]:
         """Join a batch of labels to their predictions; returns how many had each reason (`LABEL_REASONS`).
+        ``joined_by_model``, when given, is incremented with the rows joined per model name.
 
         ``model`` is one model name for the whole batch, or one per label (None where a label names
         none); a label naming no model joins the pending prediction of every model with its id (a
@@ -593,7 +595,10 @@ class LabelStore:
             raise ValueError("add_labels: one model per label, or one for all")
         outcome: Counter[str] = Counter()
         with self._lock, self._transaction():
-            self._add_labels(ids, labels, names, timestamps, now, outcome)
+            moved = self._add_labels(ids, labels, names, timestamps, now, outcome)
+            if joined_by_model is not None:
+                names_by_id = {mid: name for name, mid in self._models.items()}
+                joined_by_model.update({names_by_id[mid]: count for mid, count in moved.items()})
         return +outcome
 
     def _add_labels(
@@ -604,7 +609,8 @@ class LabelStore:
         timestamps: Sequence[float] | None,
         now: float,
         outcome: Counter[str],
-    ) -> None:
+    ) -> Counter[int]:
+        """Returns the rows joined per model id."""
         db = self._db
         hashes = [id_hash(i if type(i) is str else str(i)) for i in ids]
         known = {name: _NO_MODEL if name is None else self._model_id(name) for name in set(names)}
@@ -669,7 +675,7 @@ class LabelStore:
         self._pending.subtract(moved)
         self._joined.update(moved)
         if not unmatched:
-            return
+            return moved
         late = self._tombstoned(
             np.array([hashes[i] for i in unmatched], dtype=np.int64), [owners[i] for i in unmatched]
         )
@@ -691,6 +697,7 @@ class LabelStore:
             "INSERT OR IGNORE INTO label_early (id_hash, model, label, received_at) VALUES (?, ?, ?, ?)",
             early,
         ).rowcount
+        return moved
 
     def _sampled_bound(self, owner: int, since: float) -> int:
         """The bound an id must be below for its prediction, made before ``since`` (the label's time), to

@@ -170,6 +170,69 @@ class Metrics:
             registry=r,
         )
 
+        # performance (labels joined from the labels topic or inline; CBPE estimates without them)
+        self.performance = Gauge(
+            "driftwatch_performance",
+            "Realized performance of the model over the labelled predictions of the latest check's window.",
+            ["model", "metric"],
+            registry=r,
+        )
+        self.performance_reference = Gauge(
+            "driftwatch_performance_reference",
+            "The same metric on the labelled reference data.",
+            ["model", "metric"],
+            registry=r,
+        )
+        self.estimated_performance = Gauge(
+            "driftwatch_estimated_performance",
+            "Performance estimated without labels (CBPE) over the latest check's window.",
+            ["model", "metric"],
+            registry=r,
+        )
+        self.estimated_performance_lower = Gauge(
+            "driftwatch_estimated_performance_lower",
+            "Lower edge of the estimate's sampling-error band (3 standard deviations).",
+            ["model", "metric"],
+            registry=r,
+        )
+        self.estimated_performance_upper = Gauge(
+            "driftwatch_estimated_performance_upper",
+            "Upper edge of the estimate's sampling-error band (3 standard deviations).",
+            ["model", "metric"],
+            registry=r,
+        )
+        self.window_labelled_rows = Gauge(
+            "driftwatch_window_labelled_rows",
+            "Labelled predictions whose prediction time is in the latest check's window.",
+            ["model"],
+            registry=r,
+        )
+        self.labels_joined = Counter(
+            "driftwatch_labels_joined_total",
+            "Labels paired with their prediction (from the labels topic or inline in the record).",
+            ["model"],
+            registry=r,
+        )
+        self.labels_rejected = Counter(
+            "driftwatch_labels_rejected_total",
+            "Labels not joined, by reason (expired, unknown_id, duplicate, not_sampled, no_label, or a "
+            "decoding reason such as undecodable or missing_field).",
+            ["reason"],
+            registry=r,
+        )
+        self.labels_pending = Gauge(
+            "driftwatch_labels_pending_predictions",
+            "Predictions kept for the join, still waiting for their label.",
+            ["model"],
+            registry=r,
+        )
+        self.labels_sample_rate = Gauge(
+            "driftwatch_labels_sample_rate",
+            "Share of prediction ids the label join keeps (1 until the model exceeds labels.max_rows).",
+            ["model"],
+            registry=r,
+        )
+
         # alerts
         self.alert_active = Gauge(
             "driftwatch_alert_active",

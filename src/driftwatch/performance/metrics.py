@@ -437,18 +437,28 @@ def realized_performance(
     probabilities: Predictions | None = None,
     threshold: float = 0.5,
     classes: Sequence[Hashable] | None = None,
+    sample_weight: npt.ArrayLike | None = None,
 ) -> RealizedPerformance:
     """A window's labelled rows scored with `realized` and checked against ``rules``.
 
     ``reference`` is `realized` on the reference data with the same arguments. ``y_true`` and ``y_pred``
     hold the labelled rows only (the label join drops the rest), so their length is the labelled count.
+    ``sample_weight`` (the label join's inverse sampling rates) weighs the metrics, not the count.
     """
     if min_labels < 1:
         raise ValueError(f"min_labels must be at least 1, got {min_labels}")
     rows = len(np.asarray(y_true))
     if rows < min_labels:
         return RealizedPerformance(task, {}, dict(reference), rows, min_labels, {})
-    values = realized(task, y_true, y_pred, probabilities=probabilities, threshold=threshold, classes=classes)
+    values = realized(
+        task,
+        y_true,
+        y_pred,
+        probabilities=probabilities,
+        threshold=threshold,
+        classes=classes,
+        sample_weight=sample_weight,
+    )
     return RealizedPerformance(
         task, values, dict(reference), rows, min_labels, breaches(values, reference, rules)
     )

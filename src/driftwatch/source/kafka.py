@@ -170,8 +170,13 @@ class KafkaSource:
 
     def _connect(self) -> Any:
         consumer = (self._factory or KafkaConsumer)(**consumer_config(self._settings))
-        consumer.subscribe([self._settings.topic], listener=_CommitOnRevoke(self))
+        consumer.subscribe(self._topics(), listener=_CommitOnRevoke(self))
         return consumer
+
+    def _topics(self) -> list[str]:
+        """The predictions topic, and the labels topic when one is configured."""
+        labels = self._settings.labels_topic
+        return [self._settings.topic] + ([labels] if labels else [])
 
     def run(self, stop: threading.Event) -> None:
         """Consume until ``stop`` is set, then commit what was handled and close the consumer."""

@@ -1,0 +1,77 @@
+"""The label record contract and its decoder.
+
+A record on the labels topic is a JSON object::
+
+    {"prediction_id": "a1b2", "label": 1, "timestamp": "2026-11-28T09:00:00Z", "model": "credit-risk"}
+
+``prediction_id`` and ``label`` are required (a null label is counted as ``no_label`` by the join);
+``timestamp`` (when the outcome was known; default: the Kafka message time) and ``model`` (default:
+every model that logged the id) are optional, and extra fields are ignored. Like prediction records,
+decoding never raises: each message becomes a `Label` or a `driftwatch.records.Rejection`.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from driftwatch.records import Rejection, Scalar, parse_timestamp
+
+__all__ = ["Label", "LabelDecoder"]
+
+
+class _Wire(msgspec.Struct, frozen=True):
+    prediction_id: str | int
+    label: Scalar
+    timestamp: str | int | float | None = None
+    model: str | None = None
+
+
+class Label(msgspec.Struct, frozen=True, gc=False):
+    prediction_id: str
+    label: Scalar
+    timestamp: float  # unix seconds
+    model: str | None
+
+
+class LabelDecoder:
+    """Decode label messages for the models in ``models`` (those with performance monitoring)."""
+
+    def __init__(self, models: frozenset[str] | set[str], max_bytes: int = 1_048_576) -> None:
+        self._models = frozenset(models)
+        self._max_bytes = max_bytes
+        self._decoder = msgspec.json.Decoder(_Wire)
+
+    def decode(self, payload: bytes | None, fallback_timestamp: float) -> Label | Rejection:
+        if payload is None:
+            return Rejection("undecodable", "empty message (tombstone)")
+        if len(payload) > self._max_bytes:
+            return Rejection("oversize", f"{len(payload)} bytes exceeds the {self._max_bytes}-byte limit")
+        try:
+            wire = self._decoder.decode(payload)
+        except msgspec.ValidationError as exc:
+            message = _clip(str(exc))
+            if message.startswith("Object missing required field"):
+                return Rejection("missing_field", message)
+            if "Expected `object`, got" in message and "- at `$" not in message:
+                return Rejection("undecodable", "the message is JSON but not an object")
+            return Rejection("wrong_type", message)
+        except (msgspec.DecodeError, RecursionError, UnicodeDecodeError, ValueError) as exc:
+            return Rejection("undecodable", _clip(str(exc)))
+        if wire.model is not None and wire.model not in self._models:
+            return Rejection(
+                "unknown_model", f"label for model {_clip(wire.model)!r}, which has no performance monitoring"
+            )
+        timestamp = fallback_timestamp
+        if wire.timestamp is not None:
+            try:
+                timestamp = parse_timestamp(wire.timestamp)
+            except (ValueError, OverflowError, OSError) as exc:
+                return Rejection(
+                    "bad_timestamp", f"timestamp {_clip(str(wire.timestamp))!r}: {_clip(str(exc))}"
+                )
+        pid = wire.prediction_id
+        return Label(pid if type(pid) is str else str(pid), wire.label, timestamp, wire.model)
+
+
+def _clip(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."

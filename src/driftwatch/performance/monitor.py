@@ -1,0 +1,206 @@
+"""One model's performance check in the daemon: realized metrics over the window's labelled predictions,
+CBPE estimates over its scores, both against the labelled reference.
+
+Built once when the daemon starts (reading the reference's prediction and label columns, computing the
+reference metrics and fitting CBPE), then run by every scheduled check. Nothing here talks to Kafka,
+SQLite or the clock: the daemon passes in the joined rows (`driftwatch.labels.LabelStore.joined`) and
+the window's sampled prediction column.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from driftwatch.config import MetricThreshold, ModelSettings, PerformanceSettings
+from driftwatch.performance.cbpe import CBPE, ESTIMATED_METRICS, CBPEError, EstimatedPerformance
+from driftwatch.performance.metrics import RealizedPerformance, Threshold, realized, realized_performance
+from driftwatch.reference import ReferenceError, is_profile, load_frame
+
+__all__ = ["PerformanceMonitor", "PerformanceResult"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PerformanceResult:
+    """What a check found about performance. ``realized`` is None when the check could not compute it
+    (``error`` says why); ``estimated`` is None without CBPE or when the window is too small
+    (``estimate_note`` says why)."""
+
+    realized: RealizedPerformance | None
+    estimated: EstimatedPerformance | None
+    estimate_note: str | None = None
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "realized": None if self.realized is None else self.realized.as_dict(),
+            "estimated": None if self.estimated is None else self.estimated.as_dict(),
+            "estimate_note": self.estimate_note,
+            "error": self.error,
+        }
+
+
+def _rules(thresholds: Mapping[str, MetricThreshold]) -> dict[str, Threshold]:
+    return {name: Threshold(t.min, t.max, t.max_drop) for name, t in thresholds.items()}
+
+
+def _labels(values: npt.ArrayLike, settings: PerformanceSettings) -> npt.NDArray[Any]:
+    """Labels as the metrics expect them: JSON booleans of a binary classifier with default classes are 0/1."""
+    array = np.asarray(values)
+    if settings.task == "binary_classification" and settings.classes is None and array.dtype == object:
+        array = np.array([int(v) if isinstance(v, bool) else v for v in array.tolist()], dtype=object)
+        if all(isinstance(v, int | float) for v in array.tolist()):
+            array = array.astype(np.float64)
+    return array
+
+
+def _are_scores(values: npt.NDArray[Any]) -> bool:
+    """Probabilities of the positive class: floats in [0, 1], not all exactly 0 or 1."""
+    if values.dtype.kind not in "fiu" or not len(values):
+        return False
+    floats = values.astype(np.float64)
+    return bool(((floats >= 0) & (floats <= 1)).all()) and not bool(np.isin(floats, (0.0, 1.0)).all())
+
+
+class PerformanceMonitor:
+    """Reference metrics and the CBPE fit of one model, and the per-window check."""
+
+    def __init__(self, name: str, model: ModelSettings) -> None:
+        settings = model.performance
+        if settings is None or model.prediction is None:
+            raise ValueError(f"model {name} has no performance settings")
+        self.name = name
+        self.settings = settings
+        self.prediction = model.prediction
+        self.classes: tuple[Hashable, ...] | None = (
+            tuple(settings.classes) if settings.classes is not None else None
+        )
+        where = f"models.{name}"
+        if is_profile(model.reference):
+            raise ReferenceError(
+                f"{where}.performance needs the reference's labelled rows, but {where}.reference "
+                f"({model.reference}) is a saved profile; point reference at the Parquet or CSV file with "
+                f"columns {self.prediction!r} and {settings.label!r}"
+            )
+        frame = load_frame(model.reference)
+        missing = [c for c in (self.prediction, settings.label) if c not in frame.columns]
+        if missing:
+            raise ReferenceError(
+                f"{where}.performance: the reference {model.reference} has no column(s) {', '.join(missing)} "
+                f"(it has {', '.join(map(str, frame.columns))}); set {where}.prediction and "
+                f"{where}.performance.label to the columns holding the model's output and the ground truth"
+            )
+        labelled = frame[[self.prediction, settings.label]].dropna()
+        if labelled.empty:
+            raise ReferenceError(
+                f"{where}.performance: no reference row has both {self.prediction!r} and {settings.label!r}"
+            )
+        self.reference_rows = len(labelled)
+        scores = labelled[self.prediction].to_numpy()
+        truth = _labels(labelled[settings.label].to_numpy(), settings)
+        try:
+            self.reference = realized(
+                settings.task, truth, scores, threshold=settings.decision_threshold, classes=self.classes
+            )
+        except ValueError as exc:
+            raise ReferenceError(f"{where}.performance: reference metrics: {exc}") from None
+        self.rules = _rules(settings.thresholds)
+        estimate_thresholds = settings.estimate_thresholds
+        if estimate_thresholds is None:
+            estimate_thresholds = {m: t for m, t in settings.thresholds.items() if m in ESTIMATED_METRICS}
+        self.estimate_rules = _rules(estimate_thresholds)
+        self.cbpe: CBPE | None = None
+        self.cbpe_problem: str | None = None
+        wanted = settings.estimate
+        if settings.task != "binary_classification" or wanted is False:
+            return
+        if not _are_scores(scores):
+            if wanted:
+                raise ReferenceError(
+                    f"{where}.performance.estimate: CBPE needs probabilities of the positive class in "
+                    f"{self.prediction!r}, but the reference holds labels; remove 'estimate: true'"
+                )
+            return
+        positive = self.classes[1] if self.classes is not None else 1
+        try:
+            self.cbpe = CBPE.fit(
+                scores.astype(np.float64),
+                truth == positive,
+                threshold=settings.decision_threshold,
+                calibration=settings.calibration,
+            )
+        except CBPEError as exc:
+            if wanted:
+                raise ReferenceError(f"{where}.performance.estimate: {exc}") from None
+            self.cbpe_problem = f"no CBPE estimate: {exc}"
+            log.warning("model %s: %s", name, self.cbpe_problem)
+
+    @property
+    def checks(self) -> list[str]:
+        """The alert checks this model has: one per metric with a threshold."""
+        names = [f"performance:{m}" for m in self.rules]
+        if self.cbpe is not None:
+            names += [f"estimated_performance:{m}" for m in self.estimate_rules]
+        return names
+
+    def run(
+        self,
+        labels: npt.ArrayLike,
+        predictions: npt.ArrayLike,
+        weights: npt.NDArray[np.float64] | None,
+        window_predictions: pd.Series | npt.NDArray[Any] | None,
+    ) -> PerformanceResult:
+        """Realized performance of the labelled rows and, with CBPE, the estimate over the window's
+        predictions. Problems in the data (a label outside the classes, a score outside [0, 1]) become
+        ``error`` or ``estimate_note``, never an exception."""
+        s = self.settings
+        realized_result: RealizedPerformance | None = None
+        error = None
+        truth = _labels(labels, s)
+        if weights is not None and len(weights) and np.allclose(weights, weights[0]):
+            weights = None  # one sampling rate throughout: weights change nothing
+        try:
+            realized_result = realized_performance(
+                s.task,
+                truth,
+                predictions,
+                reference=self.reference,
+                rules=self.rules,
+                min_labels=s.min_labels,
+                threshold=s.decision_threshold,
+                classes=self.classes,
+                sample_weight=weights,
+            )
+        except ValueError as exc:
+            error = f"realized performance: {exc}"
+        estimated, note = None, self.cbpe_problem
+        if self.cbpe is not None:
+            scores = _finite_scores(window_predictions)
+            if len(scores) < s.min_labels:
+                note = (
+                    f"not enough predictions: {len(scores)} in the window, estimates need min_labels="
+                    f"{s.min_labels}"
+                )
+            else:
+                try:
+                    estimated = self.cbpe.estimated_performance(scores, self.estimate_rules)
+                except (CBPEError, ValueError) as exc:
+                    note = f"no estimate: {exc}"
+        return PerformanceResult(realized_result, estimated, note, error)
+
+
+def _finite_scores(values: pd.Series | npt.NDArray[Any] | None) -> npt.NDArray[np.float64]:
+    if values is None:
+        return np.empty(0, dtype=np.float64)
+    numbers: npt.NDArray[np.float64] = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(
+        dtype=np.float64
+    )
+    return numbers[np.isfinite(numbers)]

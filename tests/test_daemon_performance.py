@@ -1,0 +1,357 @@
+"""Performance monitoring in the daemon without a broker: predictions and labels in, metrics and alerts out."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn import metrics as skm
+
+from driftwatch.config import ConfigError, load_settings
+from driftwatch.daemon import Daemon
+from driftwatch.reference import ReferenceError
+
+NOW = 1_800_000_000.0
+SCHEMA = json.loads((Path(__file__).parents[1] / "schemas" / "webhook-event.schema.json").read_text())
+
+
+@dataclass
+class Msg:
+    value: bytes | None
+    topic: str = "predictions"
+    timestamp: int = int(NOW * 1000) - 1000
+    partition: int = 0
+    offset: int = 0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def reference(path: Path, rows: int = 3000, seed: int = 1) -> None:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=rows)
+    score = 1 / (1 + np.exp(-2 * x))
+    label = (rng.uniform(size=rows) < score).astype(int)
+    pd.DataFrame({"x": x, "score": score, "label": label}).to_csv(path, index=False)
+
+
+CONFIG = """
+kafka: {{bootstrap_servers: "127.0.0.1:9", topic: predictions, labels_topic: labels}}
+http: {{port: 0}}
+models:
+  m:
+    reference: ref.csv
+    features: [x]
+    prediction: score
+    window: {{length: 1h, max_rows: 5000}}
+    performance:
+      task: binary_classification
+      label: label
+      min_labels: {min_labels}
+      thresholds: {{accuracy: {{max_drop: 0.1}}, roc_auc: {{min: 0.6}}}}
+{extra}
+state: {{path: state.sqlite}}
+labels: {{ttl: 1d, grace: {grace}}}
+"""
+
+
+def make(tmp_path: Path, clock: Clock, min_labels: int = 50, grace: str = "1h", extra: str = "") -> Daemon:
+    if not (tmp_path / "ref.csv").exists():
+        reference(tmp_path / "ref.csv")
+    (tmp_path / "c.yaml").write_text(
+        CONFIG.format(min_labels=min_labels, grace=grace, extra=extra), encoding="utf-8"
+    )
+    return Daemon(load_settings(tmp_path / "c.yaml"), clock=clock)
+
+
+def predictions(ids: list[str], scores: np.ndarray, labels: list[Any] | None = None) -> list[Msg]:
+    out = []
+    for i, (pid, s) in enumerate(zip(ids, scores, strict=True)):
+        record: dict[str, Any] = {
+            "model": "m",
+            "prediction_id": pid,
+            "timestamp": NOW - 60,
+            "features": {"x": float(np.log(s / (1 - s)) / 2)},
+            "prediction": float(s),
+        }
+        if labels is not None:
+            record["label"] = labels[i]
+        out.append(Msg(json.dumps(record).encode(), offset=i))
+    return out
+
+
+def label_messages(ids: list[str], labels: list[Any]) -> list[Msg]:
+    return [
+        Msg(json.dumps({"prediction_id": pid, "label": y}).encode(), topic="labels", offset=i)
+        for i, (pid, y) in enumerate(zip(ids, labels, strict=True))
+    ]
+
+
+def sample(daemon: Daemon, name: str, **labels: str) -> float | None:
+    return daemon.metrics.registry.get_sample_value(name, labels)
+
+
+def window(rows: int, seed: int, flip: float = 0.0) -> tuple[list[str], np.ndarray, list[int]]:
+    """Ids, calibrated scores and labels; ``flip`` of the labels inverted (a model gone wrong)."""
+    rng = np.random.default_rng(seed)
+    scores = 1 / (1 + np.exp(-2 * rng.normal(size=rows)))
+    labels = (rng.uniform(size=rows) < scores).astype(int)
+    flipped = rng.uniform(size=rows) < flip
+    labels = np.where(flipped, 1 - labels, labels)
+    return [f"{seed}-{i}" for i in range(rows)], scores, labels.tolist()
+
+
+def test_labels_from_the_topic_give_sklearn_metrics(tmp_path: Path) -> None:
+    clock = Clock()
+    daemon = make(tmp_path, clock)
+    ids, scores, labels = window(400, seed=2)
+    daemon.handle(predictions(ids, scores))
+    daemon.handle(label_messages(ids[:300], labels[:300]))  # the last 100 have no label yet
+
+    result = daemon.run_check("m")
+    assert result.performance is not None and result.performance.realized is not None
+    realized = result.performance.realized
+    truth, s = np.array(labels[:300]), scores[:300]
+    expected = {
+        "accuracy": skm.accuracy_score(truth, s >= 0.5),
+        "f1": skm.f1_score(truth, s >= 0.5),
+        "roc_auc": skm.roc_auc_score(truth, s),
+        "log_loss": skm.log_loss(truth, s),
+    }
+    for metric, value in expected.items():
+        assert realized.values[metric] == pytest.approx(value, abs=1e-6)
+        assert sample(daemon, "driftwatch_performance", model="m", metric=metric) == pytest.approx(
+            value, abs=1e-6
+        )
+    assert realized.labelled_rows == 300
+    assert sample(daemon, "driftwatch_window_labelled_rows", model="m") == 300
+    assert sample(daemon, "driftwatch_labels_joined_total", model="m") == 300
+
+    ref = pd.read_csv(tmp_path / "ref.csv")
+    assert sample(daemon, "driftwatch_performance_reference", model="m", metric="roc_auc") == pytest.approx(
+        skm.roc_auc_score(ref["label"], ref["score"])
+    )
+    estimated = result.performance.estimated
+    assert estimated is not None
+    for metric in ("accuracy", "roc_auc", "f1", "precision", "recall"):
+        value = sample(daemon, "driftwatch_estimated_performance", model="m", metric=metric)
+        lower = sample(daemon, "driftwatch_estimated_performance_lower", model="m", metric=metric)
+        upper = sample(daemon, "driftwatch_estimated_performance_upper", model="m", metric=metric)
+        assert value is not None and lower is not None and upper is not None
+        assert lower <= value <= upper
+    # calibrated scores: the estimate is close to the truth of the labelled rows
+    assert estimated.estimates["accuracy"].value == pytest.approx(expected["accuracy"], abs=0.08)
+    assert not realized.breached
+    assert sample(daemon, "driftwatch_alert_active", model="m", check="performance:accuracy") == 0
+    jsonschema.validate(
+        {"result": result.as_dict()},
+        {**SCHEMA, "required": [], "properties": {"result": SCHEMA["properties"]["result"]}},
+    )
+    daemon.store.close()
+
+
+def test_label_rejections_are_counted_by_reason(tmp_path: Path) -> None:
+    clock = Clock()
+    daemon = make(tmp_path, clock, min_labels=1, grace="0s")
+    ids, scores, labels = window(10, seed=3)
+    daemon.handle(predictions(ids, scores))
+    bad = [
+        Msg(b"not json", topic="labels"),
+        Msg(b'{"label": 1}', topic="labels"),  # no prediction_id
+        Msg(b'{"prediction_id": "x", "label": 1, "model": "other"}', topic="labels"),
+        Msg(b'{"prediction_id": "x", "label": 1, "timestamp": "yesterday"}', topic="labels"),
+    ]
+    daemon.handle(
+        label_messages(ids[:3], labels[:3])
+        + label_messages(ids[:1], labels[:1])  # duplicate
+        + label_messages(["never-predicted"], [1])  # unknown id, no grace
+        + label_messages(ids[3:4], [None])  # null label
+        + bad
+    )
+    rejected = {
+        reason: sample(daemon, "driftwatch_labels_rejected_total", reason=reason)
+        for reason in (
+            "duplicate",
+            "unknown_id",
+            "no_label",
+            "undecodable",
+            "missing_field",
+            "unknown_model",
+            "bad_timestamp",
+        )
+    }
+    assert rejected == {
+        "duplicate": 1,
+        "unknown_id": 1,
+        "no_label": 1,
+        "undecodable": 1,
+        "missing_field": 1,
+        "unknown_model": 1,
+        "bad_timestamp": 1,
+    }
+    assert sample(daemon, "driftwatch_labels_joined_total", model="m") == 3
+    daemon.store.close()
+
+
+def test_a_model_gone_wrong_breaches_and_recovers_through_the_policy(tmp_path: Path) -> None:
+    clock = Clock()
+    daemon = make(tmp_path, clock)
+    ids, scores, labels = window(400, seed=4, flip=0.6)  # accuracy far below the reference's
+    daemon.handle(predictions(ids, scores))
+    daemon.handle(label_messages(ids, labels))
+    result = daemon.run_check("m")
+    assert result.performance is not None and result.performance.realized is not None
+    assert result.performance.realized.breaches["accuracy"]
+    assert sample(daemon, "driftwatch_alert_active", model="m", check="performance:accuracy") == 1
+    assert (
+        sample(
+            daemon,
+            "driftwatch_alert_transitions_total",
+            model="m",
+            check="performance:accuracy",
+            state="firing",
+        )
+        == 1
+    )
+    # the estimate cannot see a change in the labels alone (CBPE assumes no concept drift): no breach
+    assert sample(daemon, "driftwatch_alert_active", model="m", check="estimated_performance:accuracy") == 0
+
+    clock.now += 7200  # those predictions leave the look-back; good ones come
+    ids, scores, labels = window(400, seed=5)
+    daemon.handle(
+        [
+            Msg(m.value.replace(str(NOW - 60).encode(), str(clock.now - 60).encode()))
+            for m in predictions(ids, scores)
+        ]
+    )  # type: ignore[union-attr]
+    daemon.handle(label_messages(ids, labels))
+    result = daemon.run_check("m")
+    assert result.performance is not None and result.performance.realized is not None
+    assert not result.performance.realized.breached
+    assert sample(daemon, "driftwatch_alert_active", model="m", check="performance:accuracy") == 0
+    daemon.store.close()
+
+
+def test_too_few_labels_reports_the_state_and_leaves_alerts_alone(tmp_path: Path) -> None:
+    clock = Clock()
+    daemon = make(tmp_path, clock, min_labels=200)
+    ids, scores, labels = window(300, seed=6, flip=0.6)
+    daemon.handle(predictions(ids, scores))
+    daemon.handle(label_messages(ids[:150], labels[:150]))
+    result = daemon.run_check("m")
+    assert result.performance is not None and result.performance.realized is not None
+    assert result.performance.realized.status == "not enough labels"
+    assert result.as_dict()["performance"]["realized"]["values"] == {}
+    assert sample(daemon, "driftwatch_performance", model="m", metric="accuracy") is None
+    assert sample(daemon, "driftwatch_window_labelled_rows", model="m") == 150
+    assert sample(daemon, "driftwatch_alert_active", model="m", check="performance:accuracy") == 0
+    daemon.handle(label_messages(ids[150:], labels[150:]))
+    result = daemon.run_check("m")
+    assert result.performance is not None and result.performance.realized is not None
+    assert result.performance.realized.status == "breach"
+    daemon.store.close()
+
+
+def test_inline_labels_and_early_labels_join(tmp_path: Path) -> None:
+    clock = Clock()
+    daemon = make(tmp_path, clock, min_labels=1)
+    ids, scores, labels = window(40, seed=7)
+    daemon.handle(label_messages(ids[20:], labels[20:]))  # labels first: they wait (grace 1h)
+    assert sample(daemon, "driftwatch_labels_joined_total", model="m") == 0
+    daemon.handle(predictions(ids[:20], scores[:20], labels=labels[:20]))  # inline
+    daemon.handle(predictions(ids[20:], scores[20:]))
+    assert sample(daemon, "driftwatch_labels_joined_total", model="m") == 40
+    result = daemon.run_check("m")
+    assert result.performance is not None and result.performance.realized is not None
+    assert result.performance.realized.labelled_rows == 40
+    assert result.performance.realized.values["accuracy"] == pytest.approx(
+        skm.accuracy_score(labels, scores >= 0.5)
+    )
+    daemon.store.close()
+
+
+def test_the_join_state_survives_a_restart(tmp_path: Path) -> None:
+    clock = Clock()
+    first = make(tmp_path, clock, min_labels=1)
+    ids, scores, labels = window(50, seed=8)
+    first.handle(predictions(ids, scores))
+    first.handle(label_messages(ids[:10], labels[:10]))
+    first.stop()
+
+    second = make(tmp_path, clock, min_labels=1)
+    assert sample(second, "driftwatch_labels_pending_predictions", model="m") == 40
+    second.handle(label_messages(ids[10:], labels[10:]))
+    second.handle(label_messages(ids[:1], labels[:1]))  # already joined before the restart
+    assert sample(second, "driftwatch_labels_rejected_total", reason="duplicate") == 1
+    result = second.run_check("m")
+    assert result.performance is not None and result.performance.realized is not None
+    assert result.performance.realized.labelled_rows == 50
+    second.store.close()
+
+
+def test_waiting_labels_that_expire_count_as_unknown(tmp_path: Path) -> None:
+    clock = Clock()
+    daemon = make(tmp_path, clock, min_labels=1)
+    daemon.handle(label_messages(["a", "b"], [1, 0]))
+    clock.now += 3601
+    daemon.expire_labels()
+    assert sample(daemon, "driftwatch_labels_rejected_total", reason="unknown_id") == 2
+    daemon.store.close()
+
+
+@pytest.mark.parametrize(
+    ("extra_yaml", "message"),
+    [
+        (
+            "kafka: {bootstrap_servers: x, topic: p, labels_topic: p}",
+            "labels_topic 'p' is the predictions topic",
+        ),
+        ("kafka: {bootstrap_servers: x, topic: p, labels_topic: l}", "no model has a 'performance:' section"),
+    ],
+)
+def test_labels_topic_config_errors(tmp_path: Path, extra_yaml: str, message: str) -> None:
+    reference(tmp_path / "ref.csv")
+    (tmp_path / "c.yaml").write_text(
+        extra_yaml + "\nmodels: {m: {reference: ref.csv, features: [x]}}\n", encoding="utf-8"
+    )
+    with pytest.raises(ConfigError, match=message):
+        load_settings(tmp_path / "c.yaml")
+
+
+@pytest.mark.parametrize(
+    ("performance", "message"),
+    [
+        ("{task: binary_classification}", "performance needs the model's prediction column"),
+        ("{task: regression, thresholds: {accuracy: {min: 0.9}}}", "accuracy is not a metric of regression"),
+        ("{task: binary_classification, thresholds: {f1: {}}}", "give min, max and/or max_drop"),
+        ("{task: regression, estimate: true}", "CBPE estimates binary classifiers only"),
+    ],
+)
+def test_performance_config_errors_name_the_fix(tmp_path: Path, performance: str, message: str) -> None:
+    reference(tmp_path / "ref.csv")
+    prediction = "" if "prediction column" in message else "prediction: score, "
+    (tmp_path / "c.yaml").write_text(
+        "kafka: {bootstrap_servers: x, topic: p}\n"
+        f"models: {{m: {{reference: ref.csv, features: [x], {prediction}performance: {performance}}}}}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match=message):
+        load_settings(tmp_path / "c.yaml")
+
+
+def test_reference_without_the_label_column_is_refused_at_start(tmp_path: Path) -> None:
+    reference(tmp_path / "ref.csv")
+    pd.read_csv(tmp_path / "ref.csv").drop(columns="label").to_csv(tmp_path / "ref.csv", index=False)
+    with pytest.raises(ReferenceError, match=r"has no column\(s\) label"):
+        make(tmp_path, Clock())
