@@ -355,3 +355,21 @@ def test_reference_without_the_label_column_is_refused_at_start(tmp_path: Path) 
     pd.read_csv(tmp_path / "ref.csv").drop(columns="label").to_csv(tmp_path / "ref.csv", index=False)
     with pytest.raises(ReferenceError, match=r"has no column\(s\) label"):
         make(tmp_path, Clock())
+
+
+def test_the_readme_performance_example_is_a_valid_configuration(tmp_path: Path) -> None:
+    import yaml
+
+    from driftwatch.config import Settings
+
+    text = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    start = text.index("```yaml\nkafka:\n  topic: predictions\n  labels_topic")
+    block = text[start + len("```yaml\n") : text.index("```", start + 7)]
+    raw = yaml.safe_load(block)
+    raw["kafka"]["bootstrap_servers"] = ["127.0.0.1:9092"]
+    raw["models"]["credit-risk"].update({"reference": "ref.csv", "features": ["x"]})
+    settings = Settings.model_validate(raw)
+    performance = settings.models["credit-risk"].performance
+    assert performance is not None and performance.window == 7 * 86400
+    assert performance.thresholds["accuracy"].max_drop == 0.05
+    assert settings.labels.grace == 3600 and settings.labels.max_rows == 1_000_000
