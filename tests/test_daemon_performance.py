@@ -373,3 +373,22 @@ def test_the_readme_performance_example_is_a_valid_configuration(tmp_path: Path)
     assert performance is not None and performance.window == 7 * 86400
     assert performance.thresholds["accuracy"].max_drop == 0.05
     assert settings.labels.grace == 3600 and settings.labels.max_rows == 1_000_000
+
+
+def test_the_model_report_shows_performance(tmp_path: Path) -> None:
+    clock = Clock()
+    daemon = make(tmp_path, clock)
+    ids, scores, labels = window(300, seed=9)
+    daemon.handle(predictions(ids, scores))
+    daemon.handle(label_messages(ids, labels))
+    result = daemon.run_check("m")
+    page = daemon.report_html("m")
+    assert page is not None and result.performance is not None and result.performance.realized is not None
+    section = page[page.index('<section id="driftwatch-performance"') :]
+    accuracy = result.performance.realized.values["accuracy"]
+    assert (
+        f"<td>accuracy</td><td>{daemon.joins['m'].reference['accuracy']:.4g}</td><td>{accuracy:.4g}</td>"
+        in section
+    )
+    assert "300 labelled predictions in the look-back (ok)" in section
+    daemon.store.close()

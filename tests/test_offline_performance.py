@@ -105,3 +105,37 @@ def test_bad_performance_arguments_exit_2_with_the_fix(
     code, _, err = run(capsys, "-r", str(files["reference"]), "-u", str(files["current"]), *extra)
     assert code == 2
     assert message in err and "Traceback" not in err
+
+
+def test_the_html_report_carries_the_same_performance_table(
+    files: dict[str, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, _ = run(
+        capsys, "-r", str(files["reference"]), "-u", str(files["current"]), *ARGS, "-f", "json"
+    )
+    result = json.loads(out)
+    page = tmp_path / "report.html"
+    code, _, _ = run(
+        capsys,
+        "-r",
+        str(files["reference"]),
+        "-u",
+        str(files["current"]),
+        *ARGS,
+        "-f",
+        "html",
+        "-o",
+        str(page),
+    )
+    assert code == 1
+    html = page.read_text(encoding="utf-8")
+    section = html[html.index('<section id="driftwatch-performance"') :]
+    section = section[: section.index("</section>")]
+    assert html.index("driftwatch-performance") > html.lower().index("<body")
+    for metric in ("accuracy", "roc_auc", "f1"):
+        row = section[section.index(f"<td>{metric}</td>") :].split("</tr>")[0]
+        estimate = result["estimated_performance"][metric]
+        assert f"<td>{result['reference_performance'][metric]:.4g}</td>" in row
+        assert f"<td>{result['performance'][metric]:.4g}</td>" in row
+        assert f"{estimate['value']:.4g} [{estimate['lower']:.4g}, {estimate['upper']:.4g}]" in row
+    assert f"calibration: {result['calibration']['method']}" in section

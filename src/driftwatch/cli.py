@@ -318,6 +318,20 @@ def _check(args: argparse.Namespace) -> int:
             {c: o.threshold for c, o in check.options.items() if o.threshold is not None},
             share,
         )
+        if args.task and prediction:
+            from driftwatch.report import performance_section, with_section
+
+            extra = check.extra
+            notes = [f"calibration: {extra['calibration']['method']}"] if "calibration" in extra else []
+            text = with_section(
+                text,
+                performance_section(
+                    extra.get("reference_performance", {}),
+                    extra.get("performance", {}),
+                    extra.get("estimated_performance", {}),
+                    notes,
+                ),
+            )
     if args.output:
         try:
             Path(args.output).write_text(text + ("\n" if not text.endswith("\n") else ""), encoding="utf-8")

@@ -646,6 +646,29 @@ class Daemon:
                 {f.name: f.threshold for f in check.settings.features if f.threshold is not None},
                 check.settings.drift.share,
             )
+            performance = latest.performance
+            if performance is not None:
+                from driftwatch.report import performance_section, with_section
+
+                realized_result, estimated = performance.realized, performance.estimated
+                notes = [n for n in (performance.error, performance.estimate_note) if n]
+                if realized_result is not None:
+                    notes.insert(
+                        0,
+                        f"{realized_result.labelled_rows} labelled predictions in the look-back "
+                        f"({realized_result.status})",
+                    )
+                html = with_section(
+                    html,
+                    performance_section(
+                        self.joins[model].reference,
+                        realized_result.values if realized_result is not None else {},
+                        {k: e.as_dict() for k, e in estimated.estimates.items()}
+                        if estimated is not None
+                        else {},
+                        notes,
+                    ),
+                )
             self._reports[model] = (latest.window_end, html)
             return html
 

@@ -9,13 +9,17 @@ daemon's start should pay.
 
 from __future__ import annotations
 
+import html
+import math
 from collections.abc import Mapping
 
 import pandas as pd
 
 from driftwatch.drift.profile import ColumnType, ReferenceProfile
 
-__all__ = ["evidently_html", "profile_frame"]
+__all__ = ["evidently_html", "performance_section", "profile_frame", "with_section"]
+
+Number = float | None
 
 
 def evidently_html(
@@ -71,3 +75,49 @@ def profile_frame(profile: ReferenceProfile) -> pd.DataFrame:
         series = pd.Series(column.values, dtype="float64" if column.type == "numeric" else object)
         data[name] = series.reindex(range(length))
     return pd.DataFrame(data)
+
+
+def _cell(value: Number) -> str:
+    return "-" if value is None or not math.isfinite(value) else f"{value:.4g}"
+
+
+def performance_section(
+    reference: Mapping[str, Number],
+    current: Mapping[str, Number],
+    estimated: Mapping[str, Mapping[str, Number]],
+    notes: list[str] | None = None,
+) -> str:
+    """An HTML section with one row per metric: the reference, the current value and CBPE's estimate with
+    its band. Evidently's drift report has no such table; this one is driftwatch's own numbers."""
+    metrics = [m for m in (*reference, *current, *estimated) if m]
+    rows = []
+    for metric in dict.fromkeys(metrics):
+        e = estimated.get(metric)
+        estimate = (
+            "-"
+            if e is None
+            else f"{_cell(e.get('value'))} [{_cell(e.get('lower'))}, {_cell(e.get('upper'))}]"
+        )
+        rows.append(
+            f"<tr><td>{html.escape(metric)}</td><td>{_cell(reference.get(metric))}</td>"
+            f"<td>{_cell(current.get(metric))}</td><td>{html.escape(estimate)}</td></tr>"
+        )
+    extra = "".join(f"<p>{html.escape(note)}</p>" for note in notes or [])
+    return (
+        '<section id="driftwatch-performance" style="font-family: sans-serif; margin: 24px">'
+        "<h2>Model performance (driftwatch)</h2>"
+        '<table border="1" cellpadding="6" style="border-collapse: collapse">'
+        "<thead><tr><th>metric</th><th>reference</th><th>current (realized)</th>"
+        "<th>estimated (CBPE) [lower, upper]</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>{extra}</section>"
+    )
+
+
+def with_section(page: str, section: str) -> str:
+    """``page`` with ``section`` inserted at the top of its body (appended when it has no body tag)."""
+    lower = page.lower()
+    start = lower.find("<body")
+    if start == -1:
+        return page + section
+    end = page.find(">", start)
+    return page[: end + 1] + section + page[end + 1 :]
