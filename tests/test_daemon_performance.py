@@ -392,3 +392,102 @@ def test_the_model_report_shows_performance(tmp_path: Path) -> None:
     )
     assert "300 labelled predictions in the look-back (ok)" in section
     daemon.store.close()
+
+
+def test_regression_and_multiclass_models_through_the_daemon(tmp_path: Path) -> None:
+    rng = np.random.default_rng(10)
+    x = rng.normal(size=500)
+    classes = np.array(["a", "b", "c"])
+    pd.DataFrame(
+        {
+            "x": x,
+            "y_hat": 2 * x,
+            "y": 2 * x + rng.normal(scale=0.1, size=500),
+            "cls_hat": classes[rng.integers(0, 3, 500)],
+            "cls": classes[rng.integers(0, 3, 500)],
+        }
+    ).to_csv(tmp_path / "ref.csv", index=False)
+    (tmp_path / "c.yaml").write_text(
+        """
+kafka: {bootstrap_servers: "127.0.0.1:9", topic: predictions}
+http: {port: 0}
+models:
+  reg:
+    reference: ref.csv
+    features: [x]
+    prediction: y_hat
+    performance: {task: regression, label: y, min_labels: 10, thresholds: {rmse: {max: 0.5}}}
+  multi:
+    reference: ref.csv
+    features: [x]
+    prediction: cls_hat
+    performance: {task: multiclass_classification, label: cls, min_labels: 10, thresholds: {f1: {min: 0.9}}}
+state: {path: state.sqlite}
+""",
+        encoding="utf-8",
+    )
+    daemon = Daemon(load_settings(tmp_path / "c.yaml"), clock=Clock())
+    xs = rng.normal(size=100)
+    truth_reg = 2 * xs + 1.0  # biased by 1: rmse ~1 breaches max 0.5
+    probabilities = rng.dirichlet([1, 1, 1], size=100)
+    truth_cls = classes[rng.integers(0, 3, 100)]
+    msgs = []
+    for i in range(100):
+        common = {"timestamp": NOW - 60, "features": {"x": float(xs[i])}}
+        msgs.append(
+            Msg(
+                json.dumps(
+                    {**common, "model": "reg", "prediction": 2 * xs[i], "label": truth_reg[i]}
+                ).encode()
+            )
+        )
+        probs = dict(zip(classes.tolist(), probabilities[i].tolist(), strict=True))
+        msgs.append(
+            Msg(
+                json.dumps(
+                    {**common, "model": "multi", "prediction_id": f"m{i}", "prediction": probs, "label": None}
+                ).encode()
+            )
+        )
+    daemon.handle(msgs)
+    daemon.handle(
+        [
+            Msg(json.dumps({"prediction_id": f"m{i}", "label": truth_cls[i]}).encode(), topic="labels")
+            for i in range(100)
+        ]
+    )  # no labels topic configured: read as (bad) predictions, never as labels
+    assert sample(daemon, "driftwatch_records_rejected_total", reason="missing_field") == 100
+    inline = [
+        Msg(
+            json.dumps(
+                {
+                    "model": "multi",
+                    "prediction_id": f"n{i}",
+                    "timestamp": NOW - 60,
+                    "features": {"x": float(xs[i])},
+                    "prediction": dict(zip(classes.tolist(), probabilities[i].tolist(), strict=True)),
+                    "label": str(truth_cls[i]),
+                }
+            ).encode()
+        )
+        for i in range(100)
+    ]
+    daemon.handle(inline)  # new ids, labelled inline: joined at once
+    reg = daemon.run_check("reg").performance
+    assert reg is not None and reg.realized is not None
+    assert reg.realized.values["rmse"] == pytest.approx(
+        float(np.sqrt(skm.mean_squared_error(truth_reg, 2 * xs))), rel=1e-6
+    )
+    assert reg.realized.breaches == {"rmse": True}
+    assert sample(daemon, "driftwatch_alert_active", model="reg", check="performance:rmse") == 1
+    assert reg.estimated is None and "performance:rmse" in daemon.joins["reg"].checks
+    multi = daemon.run_check("multi").performance
+    assert multi is not None and multi.realized is not None
+    assert multi.realized.labelled_rows == 100
+    predicted = classes[probabilities.argmax(axis=1)]
+    assert multi.realized.values["f1"] == pytest.approx(skm.f1_score(truth_cls, predicted, average="macro"))
+    assert multi.realized.values["roc_auc"] == pytest.approx(
+        skm.roc_auc_score(truth_cls, probabilities, multi_class="ovr", labels=classes)
+    )
+    assert multi.realized.breaches == {"f1": True}
+    daemon.store.close()
