@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: demo test lint typecheck pytest venv dev clean bench bench-all system-deps
+.PHONY: demo test lint typecheck pytest venv dev clean bench bench-all system-deps dashboards
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "driftwatch needs Python >= 3.11 (found $$($(PYTHON) --version)); set PYTHON=python3.11"; exit 2; }
@@ -46,10 +46,21 @@ system-deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager >/dev/null; \
 	else echo "prometheus/alertmanager not found: install them (sudo apt-get install prometheus prometheus-alertmanager); the alerting tests are skipped without them (fail under CI=true)"; fi
 
+# Type-checks grafana/dashboards/*.json against Grafana's schema types (@grafana/schema, tsc --strict),
+# with the versions pinned in grafana/schema-check/package-lock.json. As root it installs Debian's
+# nodejs and npm when npm is missing.
+SCHEMA_CHECK := grafana/schema-check
+dashboards:
+	@command -v npm >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null; \
+	  else echo "npm not found: install Node.js and npm (sudo apt-get install nodejs npm)"; exit 2; fi; }
+	cd $(SCHEMA_CHECK) && npm ci --no-audit --no-fund --loglevel=error && npm run -s check
+
 pytest: dev system-deps
 	$(VENV)/bin/pytest -q -p no:cacheprovider
 
-test: lint typecheck pytest
+test: lint typecheck dashboards pytest
 
 bench: dev
 	$(PY) bench/drift_vs_evidently.py
@@ -60,4 +71,4 @@ bench-all: bench
 	$(PY) bench/cbpe_study.py
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache $(SCHEMA_CHECK)/node_modules $(SCHEMA_CHECK)/generated
