@@ -93,6 +93,19 @@ def make_records(model: str, rng: np.random.Generator, n: int, shifted: bool, no
         ).encode()
 
 
+LABELLED_MODEL = "credit-risk"
+LABEL_DELAY = 2.0  # seconds between a demo prediction and its label
+
+
+def demo_labels(rng: np.random.Generator, scores: np.ndarray, shifted: bool) -> np.ndarray:
+    """Outcomes drawn from the scores (a calibrated model); once ``shifted``, the world changed its mind
+    for a third of the cases (concept drift: only labels can show it)."""
+    outcome = (rng.uniform(size=len(scores)) < scores).astype(int)
+    if shifted:
+        outcome = np.where(rng.uniform(size=len(scores)) < 1 / 3, 1 - outcome, outcome)
+    return outcome
+
+
 def make_record(model: str, rng: np.random.Generator, shifted: bool, now: float) -> bytes:
     return next(make_records(model, rng, 1, shifted, now))
 
@@ -109,12 +122,17 @@ def write_demo_config(
     webhook_url: str,
     every: str = "5s",
     window: str = "20s",
+    labels_topic: str | None = None,
 ) -> Path:
-    """Write reference files and a config for the demo models into ``directory``; return the config path."""
+    """Write reference files and a config for the demo models into ``directory``; return the config path.
+    With ``labels_topic``, credit-risk's reference gets labels and the model a performance section."""
     directory.mkdir(parents=True, exist_ok=True)
     models: dict[str, Any] = {}
     for model in DEMO_MODELS:
-        reference_frame(model).to_parquet(directory / f"{model}.parquet", index=False)
+        frame = reference_frame(model)
+        if labels_topic and model == LABELLED_MODEL:
+            frame["label"] = demo_labels(np.random.default_rng(8), frame["prediction"].to_numpy(), False)
+        frame.to_parquet(directory / f"{model}.parquet", index=False)
         models[model] = {
             "reference": f"{model}.parquet",
             "features": FEATURES[model],
@@ -123,7 +141,15 @@ def write_demo_config(
             "schedule": {"every": every},
             "webhooks": ["retrain"],
         }
-    config = {
+        if labels_topic and model == LABELLED_MODEL:
+            models[model]["performance"] = {
+                "task": "binary_classification",
+                "label": "label",
+                "min_labels": 200,
+                "window": window,
+                "thresholds": {"accuracy": {"max_drop": 0.1}},
+            }
+    config: dict[str, Any] = {
         "kafka": {
             "bootstrap_servers": [bootstrap],
             "topic": topic,
@@ -135,6 +161,8 @@ def write_demo_config(
         "webhooks": {"retrain": {"url": webhook_url, "secret": {"env": SECRET_ENV}, "timeout": "5s"}},
         "state": {"path": str(directory / "state.sqlite")},
     }
+    if labels_topic:
+        config["kafka"]["labels_topic"] = labels_topic
     path = directory / "driftwatch.yaml"
     import yaml
 
@@ -190,12 +218,18 @@ class WebhookReceiver:
 
 @contextmanager
 def _producer(
-    bootstrap: str, topic: str, shift_at: float, stop: threading.Event, rate: int
+    bootstrap: str,
+    topic: str,
+    shift_at: float,
+    stop: threading.Event,
+    rate: int,
+    labels_topic: str | None = None,
 ) -> Iterator[None]:
     from kafka import KafkaProducer
 
     producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=20)
     rng = np.random.default_rng()
+    due: list[tuple[float, bytes]] = []  # labels to send once their outcome is "known"
 
     def loop() -> None:
         while not stop.is_set():
@@ -204,6 +238,13 @@ def _producer(
                 shifted = model == "credit-risk" and tick >= shift_at
                 for value in make_records(model, rng, rate // 10, shifted, tick):
                     producer.send(topic, key=model.encode(), value=value)
+                    if labels_topic and model == LABELLED_MODEL and rng.uniform() < 0.8:
+                        record = json.loads(value)
+                        (outcome,) = demo_labels(rng, np.array([record["prediction"]]), shifted)
+                        label = {"prediction_id": record["prediction_id"], "label": int(outcome)}
+                        due.append((tick + LABEL_DELAY, json.dumps(label).encode()))
+            while labels_topic and due and due[0][0] <= tick:
+                producer.send(labels_topic, value=due.pop(0)[1])
             producer.flush()
             stop.wait(max(0.0, 0.1 - (time.time() - tick)))
 
@@ -238,17 +279,21 @@ def run_demo(seconds: float = 90.0, shift_after: float = 30.0, linger: float = 1
         with LocalBroker(log_path=workdir / "broker.log") as broker, WebhookReceiver(secret) as receiver:
             say(f"Kafka-protocol broker on {broker.bootstrap} (pid {broker.pid})")
             broker.create_topic("predictions", partitions=2)
+            broker.create_topic("labels", partitions=1)
             port = free_port()
-            config = write_demo_config(workdir, broker.bootstrap, "predictions", port, receiver.url)
+            config = write_demo_config(
+                workdir, broker.bootstrap, "predictions", port, receiver.url, labels_topic="labels"
+            )
             say(f"config and reference data in {workdir}")
             say(f"webhook receiver on {receiver.url}")
             daemon = Daemon(load_settings(config))
             daemon.start()
             say(f"daemon up: metrics on http://127.0.0.1:{port}/metrics, results on /api/models")
             say(
-                f"producing {rate} records/s per model; credit-risk shifts after {shift_after:.0f}s, churn never"
+                f"producing {rate} records/s per model; credit-risk shifts after {shift_after:.0f}s, churn never; "
+                f"credit-risk's labels follow {LABEL_DELAY:.0f}s later on the labels topic"
             )
-            with _producer(broker.bootstrap, "predictions", started + shift_after, stop, rate):
+            with _producer(broker.bootstrap, "predictions", started + shift_after, stop, rate, "labels"):
                 outcome = _watch(daemon, receiver, say, started + seconds)
                 if outcome == 0:
                     say(
@@ -289,6 +334,9 @@ def _watch(daemon: Any, receiver: WebhookReceiver, say: Callable[[str], None], d
                 f" share={latest['drift_share']:.2f} -> {verdict}"
                 + (f" ({', '.join(drifted)})" if drifted else "")
             )
+            performance = latest.get("performance")
+            if performance is not None:
+                say(f"      {model:<11} {_performance_line(performance)}")
             drift_seen = drift_seen or (model == "credit-risk" and latest["dataset_drift"])
         for hook in receiver.received:
             if not hook.get("shown"):
@@ -297,8 +345,12 @@ def _watch(daemon: Any, receiver: WebhookReceiver, say: Callable[[str], None], d
                 say(
                     f"webhook received: model={event['model']} check={event['check']} "
                     f"transition={event['transition']} "
-                    f"features={','.join(event['drifted_features'])} "
-                    f"signature={'VALID' if hook['valid'] else 'INVALID'} key={hook['key']}"
+                    + (
+                        f"features={','.join(event['drifted_features'])} "
+                        if event["drifted_features"]
+                        else ""
+                    )
+                    + f"signature={'VALID' if hook['valid'] else 'INVALID'} key={hook['key']}"
                 )
         if drift_seen and any(h["valid"] for h in receiver.received):
             say("drift detected on credit-risk and the signed retraining webhook delivered: demo OK")
@@ -306,3 +358,22 @@ def _watch(daemon: Any, receiver: WebhookReceiver, say: Callable[[str], None], d
         time.sleep(0.25)
     say("demo FAILED: no drift detected and delivered within the time limit")
     return 1
+
+
+def _performance_line(performance: dict[str, Any]) -> str:
+    """Accuracy realized over the labelled predictions, CBPE's estimate, and the reference's."""
+    parts = []
+    realized = performance.get("realized") or {}
+    if realized.get("status") == "not enough labels":
+        parts.append(f"labels {realized['labelled_rows']} (not enough yet)")
+    elif realized:
+        accuracy = realized["values"].get("accuracy")
+        verdict = " -> ACCURACY DROP" if realized["breaches"].get("accuracy") else ""
+        parts.append(
+            f"accuracy {accuracy:.3f} over {realized['labelled_rows']} labels "
+            f"(reference {realized['reference']['accuracy']:.3f}){verdict}"
+        )
+    estimate = ((performance.get("estimated") or {}).get("estimates") or {}).get("accuracy")
+    if estimate and estimate.get("value") is not None:
+        parts.append(f"estimated without labels {estimate['value']:.3f}")
+    return "; ".join(parts) or "performance: waiting for data"
