@@ -88,7 +88,7 @@ class HandleRate:
     checkpoint: float  # seconds in Daemon.checkpoint (0 when the daemon has none)
     checkpoints: int
     decode: float = 0.0  # seconds decoding and validating the same records (RecordDecoder), timed apart
-    insert: float = 0.0  # seconds adding the decoded records to a fresh window (Window.add), timed apart
+    insert: float = 0.0  # seconds adding the decoded records to a fresh window (Window.add_columns), apart
 
     @property
     def per_second(self) -> float:
@@ -233,15 +233,25 @@ def run_handle(daemon: Daemon, batches: list[list[FakeMessage]], interval: float
 
 def split_handle(daemon: Daemon, batches: list[list[FakeMessage]]) -> tuple[float, float]:
     """Seconds decoding and seconds window-inserting ``batches``, each timed on its own (no profiler):
-    the two steps of ``Daemon.handle``, on an unstarted daemon of its own."""
+    the two steps of ``Daemon.handle``, on an unstarted daemon of its own. A batch the columnar fast
+    path takes is decoded into columns (`RecordDecoder.decode_columns`) and added with
+    `Window.add_columns`; any other through the exact path (`decode_batch`, `Window.add`)."""
     decoder = daemon.decoder
     window = daemon.windows[MODEL]
+    layouts = {name: w.columns for name, w in daemon.windows.items()}
     decode_s = insert_s = 0.0
     for batch in batches:
+        payloads = [m.value for m in batch]
+        fallbacks = [m.timestamp / 1000.0 for m in batch]
         started = time.perf_counter()
-        decoded = [decoder.decode(m.value, m.timestamp / 1000.0) for m in batch]
+        columns = decoder.decode_columns(payloads, fallbacks, layouts)
+        decoded = decoder.decode_batch(payloads, fallbacks) if columns is None else []
         middle = time.perf_counter()
-        window.add(decoded, daemon.clock())  # type: ignore[arg-type]
+        if columns is None:
+            window.add(decoded, daemon.clock())  # type: ignore[arg-type]
+        else:
+            for part in columns:
+                window.add_columns(part.timestamps, part.columns, daemon.clock())
         insert_s += time.perf_counter() - middle
         decode_s += middle - started
     return decode_s, insert_s
@@ -302,6 +312,14 @@ def main() -> int:
         help="window max_rows (default: above --records, so every record is kept; lower it to measure "
         "the sampling regime, where every insert also trims the window)",
     )
+    parser.add_argument(
+        "--unmonitored",
+        type=int,
+        default=0,
+        metavar="K",
+        help="of the records' numeric features, leave the last K out of the model's config: producers "
+        "often log more features than a model is monitored on",
+    )
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds allowed per measurement")
     parser.add_argument(
         "--profile",
@@ -357,6 +375,15 @@ def main() -> int:
                     max_rows=max_rows,
                     every="1h",
                 )
+                if args.unmonitored:
+                    import yaml
+
+                    raw = yaml.safe_load(config.read_text(encoding="utf-8"))
+                    entry = raw["models"][model.name]
+                    numeric = [f for f in entry["features"] if f in model.numeric]
+                    dropped = set(numeric[-args.unmonitored :])
+                    entry["features"] = [f for f in entry["features"] if f not in dropped]
+                    config.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
                 settings = load_settings(config)
                 interval = float(getattr(settings.state, "checkpoint_interval", 1.0))
                 if run == 0:

@@ -13,20 +13,31 @@ Prometheus label values). Unknown extra fields are ignored. A single feature
 with a value of the wrong kind (a string where a number is expected) does not
 reject the record: the value counts as missing and as a type violation of
 that feature, so one bad column never throws away the others.
+
+`RecordDecoder.decode_columns` is the fast path of the daemon: a batch of good
+records decoded with per-model typed structs straight into the columns of the
+windows, with no `Prediction` made; a batch it cannot take whole (any record
+that would be a rejection or hold a type violation) goes the exact way.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final
+from itertools import chain
+from operator import attrgetter
+from typing import Any, Final, Protocol, cast
 
 import msgspec
+import numpy as np
+import numpy.typing as npt
 
-__all__ = ["REASONS", "Prediction", "RecordDecoder", "Rejection"]
+from driftwatch.drift.profile import category_keys
+
+__all__ = ["REASONS", "ColumnBatch", "ColumnLayout", "Prediction", "RecordDecoder", "Rejection"]
 
 REASONS: Final = (
     "undecodable",  # not JSON, or not a JSON object
@@ -70,6 +81,30 @@ class Rejection:
     detail: str
 
 
+class ColumnLayout(Protocol):
+    """A column a model's window keeps (`driftwatch.windows.ColumnSpec`)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def type(self) -> str: ...  # "numeric" or "categorical"
+
+    @property
+    def source(self) -> str: ...  # "feature" or "prediction"
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnBatch:
+    """The records of one model in a batch, decoded straight into the columns of its window."""
+
+    model: str
+    positions: list[int]  # of its records in the batch, in order
+    timestamps: npt.NDArray[np.float64]
+    columns: list[npt.NDArray[np.generic]]  # one per column of the layout, in its order
+    model_version: str | None  # of the model's last record in the batch
+
+
 def parse_timestamp(value: str | int | float) -> float:
     """Unix seconds from ISO 8601 text (naive means UTC) or epoch seconds/milliseconds."""
     if isinstance(value, bool):
@@ -92,26 +127,57 @@ class RecordDecoder:
         self._models = frozenset(models)
         self._max_bytes = max_bytes
         self._decoder = msgspec.json.Decoder(_Wire)
+        self._columnar: tuple[object, _Columnar] | None = None
+
+    def decode_columns(
+        self,
+        payloads: Sequence[bytes | None],
+        fallback_timestamps: Sequence[float],
+        layouts: Mapping[str, Sequence[ColumnLayout]],
+    ) -> list[ColumnBatch] | None:
+        """The batch decoded straight into window columns, one `ColumnBatch` per model; or None.
+
+        The fast path of `decode_batch` for a batch of good records: None unless
+        every message of the batch would become a `Prediction` of a model in
+        ``layouts`` with no value counted as a type violation, and then the
+        columns hold exactly what `driftwatch.windows.Window.add` would make of
+        those predictions. Each model's feature object is decoded into a typed
+        struct of the window's features. A feature the window does not keep is
+        skipped (when no message holds a nested value); a value of another
+        type, a bad timestamp or any other problem makes the whole batch take
+        the exact path (`decode_batch`), which classifies it.
+        """
+        if not payloads:
+            return []
+        key = tuple(
+            (model, tuple((c.name, c.type, c.source) for c in columns))
+            for model, columns in layouts.items()
+            if model in self._models
+        )
+        if self._columnar is None or self._columnar[0] != key:
+            self._columnar = (key, _Columnar(layouts, self._models))
+        columnar = self._columnar[1]
+        plain = _plain(payloads, self._max_bytes)
+        return None if plain is None else columnar.decode(plain, fallback_timestamps)
 
     def decode_batch(
         self, payloads: Sequence[bytes | None], fallback_timestamps: Sequence[float]
     ) -> list[Prediction | Rejection]:
         """`decode` for many messages at once, with the same outcome per message.
 
-        The common case, a batch of single-line JSON documents, is parsed by one
-        ``decode_lines`` call (each line on its own, so one message can never run
-        into the next); any problem in the batch sends it through `decode` one
-        message at a time, which finds and classifies the bad ones.
+        The common case, a batch of good messages, is parsed message by message in
+        one C loop (each message on its own, so one message can never run into
+        the next: `decode_lines` on the joined messages would read a message
+        holding two documents next to an empty one as two good records); any
+        problem in the batch sends it through `decode` one message at a time,
+        which finds and classifies the bad ones.
         """
         if not payloads:
             return []
-        fast = all(
-            p is not None and len(p) <= self._max_bytes and b"\n" not in p and b"\r" not in p
-            for p in payloads
-        )
-        if fast:
+        plain = _plain(payloads, self._max_bytes)
+        if plain is not None:
             try:
-                wires = self._decoder.decode_lines(b"\n".join(payloads))  # type: ignore[arg-type]
+                wires = list(map(self._decoder.decode, plain))
             except (
                 msgspec.ValidationError,
                 msgspec.DecodeError,
@@ -120,7 +186,7 @@ class RecordDecoder:
                 ValueError,
             ):
                 wires = None
-            if wires is not None and len(wires) == len(payloads):
+            if wires is not None:
                 return [self._validate(w, t) for w, t in zip(wires, fallback_timestamps, strict=True)]
         return [self.decode(p, t) for p, t in zip(payloads, fallback_timestamps, strict=True)]
 
@@ -175,6 +241,15 @@ class RecordDecoder:
         )
 
 
+def _plain(payloads: Sequence[bytes | None], max_bytes: int) -> Sequence[bytes] | None:
+    """``payloads`` when none is a tombstone or oversize."""
+    try:
+        longest = max(map(len, payloads))  # type: ignore[arg-type]
+    except TypeError:  # len(None): a tombstone
+        return None
+    return cast("Sequence[bytes]", payloads) if longest <= max_bytes else None
+
+
 def _finite(value: float) -> bool:
     try:
         return math.isfinite(value)
@@ -205,3 +280,269 @@ def _classify(message: str) -> Rejection:
 
 def _clip(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
+
+
+# the fast path: whole batches of good records straight into columns ------------------------------
+
+_NUMBER = int | float | None  # what a numeric column takes as is (bool and text are type violations)
+# msgspec never decodes a non-finite float: it refuses NaN and Infinity tokens and numbers out of range
+_IMPLIED_FINITE = frozenset({float, str, bool, type(None)})
+_FEATURES = attrgetter("features")
+_TIMESTAMP = attrgetter("timestamp")
+_PREDICTION = attrgetter("prediction")
+
+
+class _ExactPathError(Exception):
+    """The batch needs the exact path."""
+
+
+@dataclass(frozen=True)
+class _ModelColumns:
+    model: str
+    numeric: tuple[attrgetter[Any], int] | None  # the numeric features' fields of the struct, and how many
+    other: tuple[attrgetter[Any], int] | None  # the categorical features' fields, and how many
+    # per layout column: ("numeric" or "other", index among those fields), or ("prediction", numeric)
+    sources: list[tuple[str, int]]
+
+
+class _Columnar:
+    """Typed msgspec structs for the models of some layouts, and the batch decode with them."""
+
+    def __init__(self, layouts: Mapping[str, Sequence[ColumnLayout]], models: frozenset[str]) -> None:
+        self._models: dict[type, _ModelColumns] = {}
+        types: dict[str, list[Any]] = {"strict": [], "lenient": []}
+        for n, (model, columns) in enumerate(layouts.items()):
+            features: dict[str, bool] = {}
+            sources: list[tuple[int, bool]] = []  # (feature field index or -1 for the prediction, numeric)
+            prediction_numeric: bool | None = None
+            clash = False
+            for column in columns:
+                numeric = column.type == "numeric"
+                if column.source == "prediction":
+                    if prediction_numeric is not None:
+                        clash = True
+                    prediction_numeric = numeric
+                    sources.append((-1, numeric))
+                    continue
+                if column.name in features:
+                    clash = True
+                features[column.name] = numeric
+                sources.append((list(features).index(column.name), numeric))
+            if model not in models or clash:
+                continue  # its records take the exact path
+            names = list(features)
+            prediction: Any = (
+                Scalar | dict[str, float]
+                if prediction_numeric is None
+                else _NUMBER
+                if prediction_numeric
+                else Scalar
+            )
+            # two struct families: strict (a feature the window does not keep is an error, so the batch
+            # goes the exact way, which checks it) and lenient (such features are skipped unseen, used
+            # only for batches `_flat_text` cleared)
+            record_types = []
+            for strict in (True, False):
+                features_type = msgspec.defstruct(
+                    f"_Features{n}{'s' if strict else 'l'}",
+                    [(f"f{i}", _NUMBER if features[name] else Scalar, None) for i, name in enumerate(names)],
+                    rename={f"f{i}": name for i, name in enumerate(names)},
+                    forbid_unknown_fields=strict,
+                    gc=False,
+                )
+                record_types.append(
+                    msgspec.defstruct(
+                        f"_Record{n}{'s' if strict else 'l'}",
+                        [
+                            ("features", features_type),
+                            ("model_version", str | int | None, None),
+                            ("prediction_id", str | int | None, None),
+                            ("timestamp", str | int | float | None, None),
+                            ("prediction", prediction, None),
+                            ("label", Scalar, None),
+                        ],
+                        tag_field="model",
+                        tag=model,
+                        gc=False,
+                    )
+                )
+            numeric_fields = [f"f{i}" for i, name in enumerate(names) if features[name]]
+            other_fields = [f"f{i}" for i, name in enumerate(names) if not features[name]]
+            layout = _ModelColumns(
+                model,
+                (attrgetter(*numeric_fields), len(numeric_fields)) if numeric_fields else None,
+                (attrgetter(*other_fields), len(other_fields)) if other_fields else None,
+                [
+                    ("prediction", int(numeric))
+                    if i < 0
+                    else ("numeric", numeric_fields.index(f"f{i}"))
+                    if numeric
+                    else ("other", other_fields.index(f"f{i}"))
+                    for i, numeric in sources
+                ],
+            )
+            for kind, record_type in zip(("strict", "lenient"), record_types, strict=True):
+                self._models[record_type] = layout
+                types[kind].append(record_type)
+        self._decoder: msgspec.json.Decoder[Any] | None = None
+        self._lenient: msgspec.json.Decoder[Any] | None = None
+        if types["strict"]:
+            self._decoder = msgspec.json.Decoder(_union(types["strict"]))
+            self._lenient = msgspec.json.Decoder(_union(types["lenient"]))
+
+    def decode(
+        self, payloads: Sequence[bytes], fallback_timestamps: Sequence[float]
+    ) -> list[ColumnBatch] | None:
+        if self._decoder is None or self._lenient is None:
+            return None
+        try:  # message by message (in C): one message can never run into the next
+            wires = list(map(self._decoder.decode, payloads))
+        except msgspec.ValidationError as exc:
+            # features the window does not keep (producers often log more than is monitored): skip them
+            # when no message can hide a nested value or bad UTF-8 in them
+            if not str(exc).startswith("Object contains unknown field") or not all(map(_flat_text, payloads)):
+                return None
+            try:
+                wires = list(map(self._lenient.decode, payloads))
+            except (msgspec.ValidationError, msgspec.DecodeError, RecursionError, ValueError):
+                return None
+        except (msgspec.DecodeError, RecursionError, UnicodeDecodeError, ValueError):
+            return None
+        count = len(wires)
+        kinds = dict.fromkeys(map(type, wires))
+        if len(kinds) == 1:
+            groups = {next(iter(kinds)): list(range(count))}
+        else:
+            groups = {kind: [] for kind in kinds}
+            for i, wire in enumerate(wires):
+                groups[type(wire)].append(i)
+        try:
+            return [
+                self._columns(
+                    self._models[kind],
+                    wires if len(groups) == 1 else [wires[i] for i in positions],
+                    positions,
+                    fallback_timestamps,
+                )
+                for kind, positions in groups.items()
+            ]
+        except (_ExactPathError, OverflowError):
+            return None
+
+    def _columns(
+        self,
+        model: _ModelColumns,
+        wires: list[Any],
+        positions: list[int],
+        fallback_timestamps: Sequence[float],
+    ) -> ColumnBatch:
+        timestamps = _timestamps(list(map(_TIMESTAMP, wires)), positions, fallback_timestamps)
+        predictions = list(map(_PREDICTION, wires))
+        if not _all_finite(predictions):
+            raise _ExactPathError
+        features = list(map(_FEATURES, wires))
+        # record by record, the attribute lookups in C: one pass over the structs (column by column
+        # passes over a batch larger than the CPU caches cost more than the lookups)
+        numeric = _matrix(model.numeric, features, floats=True)
+        other = _matrix(model.other, features, floats=False)
+        columns: list[npt.NDArray[np.generic]] = []
+        for source, index in model.sources:
+            if source == "numeric":
+                columns.append(numeric[:, index])
+            elif source == "other":
+                columns.append(category_keys(other[:, index]))
+            elif index:  # a numeric prediction
+                columns.append(_floats(predictions))
+            else:
+                columns.append(category_keys(np.array(predictions, dtype=object)))
+        version = wires[-1].model_version
+        return ColumnBatch(
+            model.model,
+            positions,
+            timestamps,
+            columns,
+            version if version is None or type(version) is str else str(version),
+        )
+
+
+def _union(types: list[Any]) -> Any:
+    union = types[0]
+    for more in types[1:]:
+        union = union | more
+    return union
+
+
+def _flat_text(payload: bytes) -> bool:
+    """Whether a message is valid UTF-8 and holds no object or array but the record and its features
+    (a brace or bracket inside a string only sends it the exact way). Then the typed structs, which
+    skip features the window does not keep without looking into them, see everything the exact path
+    would: a nested value in any feature is a rejection there, and a skipped string is not checked for
+    UTF-8 by msgspec. Producers commonly log more features than a model's window keeps: this keeps
+    their records on the fast path."""
+    if payload.count(b"{") != 2 or b"[" in payload:
+        return False
+    if payload.isascii():
+        return True
+    try:
+        payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _floats(values: list[Any]) -> npt.NDArray[np.float64]:
+    """A numeric column as `Window.add` makes it of ints, floats and None (the struct types admit
+    nothing else): None becomes NaN; an int beyond float range (a type violation there) raises
+    OverflowError."""
+    try:
+        return np.fromiter(values, dtype=np.float64, count=len(values))
+    except TypeError:  # None among them
+        return np.array(values, dtype=np.float64)
+
+
+def _matrix(fields: tuple[attrgetter[Any], int] | None, structs: list[Any], floats: bool) -> npt.NDArray[Any]:
+    """The ``fields`` of every struct as a (structs, fields) array: floats as `_floats` makes them, or
+    the values themselves."""
+    if fields is None:
+        return np.empty((len(structs), 0), dtype=np.float64 if floats else object)
+    getter, width = fields
+    rows = map(getter, structs)  # a value per struct when there is one field, else a tuple
+    values = rows if width == 1 else chain.from_iterable(rows)
+    if not floats:
+        return np.fromiter(values, dtype=object, count=width * len(structs)).reshape(-1, width)
+    try:
+        return np.fromiter(values, dtype=np.float64, count=width * len(structs)).reshape(-1, width)
+    except TypeError:  # None among them
+        return np.array(list(map(getter, structs)), dtype=np.float64).reshape(-1, width)
+
+
+def _timestamps(
+    stamps: Sequence[str | int | float | None], positions: list[int], fallback: Sequence[float]
+) -> npt.NDArray[np.float64]:
+    """Event times as `RecordDecoder.decode` reads them; each distinct value parsed once (a batch of
+    busy traffic holds many records of the same millisecond)."""
+    parsed: dict[str | int | float | None, float | None] = dict.fromkeys(stamps)
+    for stamp in parsed:
+        if stamp is not None:
+            try:
+                parsed[stamp] = parse_timestamp(stamp)
+            except (ValueError, OverflowError, OSError) as exc:
+                raise _ExactPathError from exc
+    if None in parsed:
+        return np.array(
+            [fallback[i] if s is None else parsed[s] for s, i in zip(stamps, positions, strict=True)],
+            dtype=np.float64,
+        )
+    return np.fromiter(map(parsed.__getitem__, stamps), dtype=np.float64, count=len(stamps))
+
+
+def _all_finite(predictions: Sequence[Scalar | dict[str, float]]) -> bool:
+    """`RecordDecoder._validate`'s non-finite check over a batch's predictions."""
+    if set(map(type, predictions)) <= _IMPLIED_FINITE:
+        return True
+    for value in predictions:
+        if isinstance(value, int) and not _finite(value):
+            return False
+        if isinstance(value, dict) and not all(math.isfinite(v) for v in value.values()):
+            return False
+    return True

@@ -179,7 +179,20 @@ class Window:
             )
             for spec in self.columns
         ]
-        keys = self._rng.random(len(records))
+        return self.add_columns(timestamps, values, now)
+
+    def add_columns(
+        self,
+        timestamps: npt.NDArray[np.float64],
+        values: Sequence[npt.NDArray[np.generic]],
+        now: float,
+    ) -> int:
+        """`add` for records already in columns: their event times, and one array per `ColumnSpec`
+        (float64 for numeric columns, canonical category keys for categorical ones) holding what `add`
+        would make of the records. Returns how many fell inside the window."""
+        if len(timestamps) == 0:
+            return 0
+        keys = self._rng.random(len(timestamps))
         slots = np.floor(timestamps / self.bucket_seconds).astype(np.int64)
         with self._lock:
             horizon = now - self.length
