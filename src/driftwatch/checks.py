@@ -9,13 +9,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from driftwatch.config import ModelSettings
 from driftwatch.drift.dataset import ColumnDrift, ColumnOptions, DatasetDrift, column_drift, dataset_drift
 from driftwatch.drift.profile import ReferenceProfile
-from driftwatch.performance.monitor import PerformanceResult
 from driftwatch.windows import WindowSnapshot
+
+if TYPE_CHECKING:  # scikit-learn behind it: commands that only read results need not import it
+    from driftwatch.performance.monitor import PerformanceResult
 
 __all__ = ["CheckResult", "ModelCheck"]
 
