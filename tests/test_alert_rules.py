@@ -42,6 +42,7 @@ EXPECTED_ALERTS = {
     "DriftwatchInvalidRecordRateHigh": "ticket",
     "DriftwatchKafkaDown": "page",
     "DriftwatchConsumerLagHigh": "ticket",
+    "DriftwatchLabelsNotJoining": "ticket",
 }
 RECEIVERS = {"page": "pager", "ticket": "tickets"}
 
