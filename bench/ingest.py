@@ -29,6 +29,10 @@ daemon/raw ratio and a verdict against the target (80% of raw).
     python bench/ingest.py                          # 300k records, 3 repeats
     python bench/ingest.py --records 100000 --repeats 1 --profile 25
     python bench/ingest.py --max-rows 50000         # the sampling regime
+    python bench/ingest.py --reader process         # kafka-python in a child process
+
+With ``--reader process`` the daemon's CPU figure covers its own process only;
+the reader process's CPU is printed apart.
 """
 
 from __future__ import annotations
@@ -75,6 +79,7 @@ class Rate:
     setup: float  # seconds before the first record (connect + join + first fetch)
     cpu: float  # this process's CPU seconds in the timed span, all threads
     broker_cpu: float  # the broker's CPU seconds in the timed span
+    reader_cpu: float = 0.0  # the daemon's reader process's CPU seconds in the timed span (reader: process)
 
     @property
     def per_second(self) -> float:
@@ -177,22 +182,31 @@ def measure_daemon(settings: Settings, total: int, broker_pid: int | None, timeo
     started = time.perf_counter()
     daemon.start()
     try:
-        first: tuple[float, int, float, float] | None = None
+        first: tuple[float, int, float, float, float] | None = None
+        reader: int | None = None
         while True:
             rows = int(progress())
             now = time.perf_counter()
             if rows and first is None:
-                first = (now, rows, time.process_time(), process_cpu(broker_pid))
+                reader = getattr(daemon.source._consumer, "pid", None)  # the reader process, if any
+                first = (now, rows, time.process_time(), process_cpu(broker_pid), process_cpu(reader))
             if rows >= total:
                 break
             if now - started > timeout:
                 raise TimeoutError(f"daemon: {rows}/{total} records windowed after {timeout:.0f}s")
             time.sleep(POLL)
-        cpu, broker = time.process_time(), process_cpu(broker_pid)
+        cpu, broker, reader_cpu = time.process_time(), process_cpu(broker_pid), process_cpu(reader)
     finally:
         daemon.stop()
     assert first is not None
-    return Rate(total - first[1], now - first[0], first[0] - started, cpu - first[2], broker - first[3])
+    return Rate(
+        total - first[1],
+        now - first[0],
+        first[0] - started,
+        cpu - first[2],
+        broker - first[3],
+        reader_cpu - first[4],
+    )
 
 
 def message_batches(records: list[bytes], partitions: int, topic: str, size: int) -> list[list[FakeMessage]]:
@@ -320,6 +334,13 @@ def main() -> int:
         help="of the records' numeric features, leave the last K out of the model's config: producers "
         "often log more features than a model is monitored on",
     )
+    parser.add_argument(
+        "--reader",
+        choices=("thread", "process"),
+        default="thread",
+        help="the daemon's kafka.reader: kafka-python in the daemon's process (thread) or in a child "
+        "process (process); the raw consumer always runs in this process",
+    )
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds allowed per measurement")
     parser.add_argument(
         "--profile",
@@ -345,7 +366,7 @@ def main() -> int:
         f"ingest: {args.records:,} records of {MODEL} ({args.numeric} numeric + {args.categorical} "
         f"categorical features), {statistics.mean(sizes):,.0f} bytes each on average "
         f"(min {min(sizes)}, max {max(sizes)}); {args.partitions} partitions; window max_rows {max_rows:,}; "
-        f"{os.cpu_count()} CPUs"
+        f"{os.cpu_count()} CPUs; daemon reader: {args.reader}"
     )
     print(
         f"kafka-python {kafka.__version__}; crc32c importable: {'yes' if importable else 'NO'}; "
@@ -375,6 +396,12 @@ def main() -> int:
                     max_rows=max_rows,
                     every="1h",
                 )
+                if args.reader != "thread":
+                    import yaml
+
+                    raw = yaml.safe_load(config.read_text(encoding="utf-8"))
+                    raw["kafka"]["reader"] = args.reader
+                    config.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
                 if args.unmonitored:
                     import yaml
 
@@ -442,7 +469,9 @@ def main() -> int:
                     f"run {run + 1}: produced in {produced:5.1f} s | raw {raw.per_second:8,.0f} rec/s "
                     f"(set-up {raw.setup:.2f} s, CPU {100 * raw.cpu / raw.seconds:3.0f}%, broker "
                     f"{100 * raw.broker_cpu / raw.seconds:3.0f}%) | daemon {pipe.per_second:8,.0f} rec/s "
-                    f"(start to first windowed record {pipe.setup:.2f} s, CPU {100 * pipe.cpu / pipe.seconds:3.0f}%, "
+                    f"(start to first windowed record {pipe.setup:.2f} s, CPU {100 * pipe.cpu / pipe.seconds:3.0f}%"
+                    + (f" + reader {100 * pipe.reader_cpu / pipe.seconds:3.0f}%" if pipe.reader_cpu else "")
+                    + ", "
                     f"broker {100 * pipe.broker_cpu / pipe.seconds:3.0f}%) = {100 * pipe.per_second / raw.per_second:5.1f}% "
                     f"of raw | handle only {handle.per_second:8,.0f} rec/s, with {handle.checkpoints} "
                     f"checkpoints {handle.with_checkpoints:8,.0f} rec/s"

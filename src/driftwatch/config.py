@@ -187,6 +187,9 @@ class KafkaSettings(_Strict):
     labels_topic: str | None = Field(
         default=None, min_length=1
     )  # ground-truth labels, joined by prediction_id
+    # "thread": kafka-python fetches and parses in the daemon's process (the default); "process": a child
+    # process fetches and parses, so that work runs on another core while the daemon windows the records.
+    reader: Literal["thread", "process"] = "thread"
 
     @field_validator("bootstrap_servers", mode="before")
     @classmethod

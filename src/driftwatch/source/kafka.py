@@ -15,8 +15,9 @@ record is counted twice and none is lost. (Floors rather than seeks: a seek
 back to an old local checkpoint would re-read records another replica handled
 since, and kafka-python cannot ask for committed offsets inside a rebalance
 callback.) A partition whose position is beyond its log end (the topic was
-deleted and recreated) starts again from the beginning. An unreachable broker
-is not fatal: the
+deleted and recreated) starts again from the beginning. With ``kafka.reader:
+process`` a child process runs kafka-python (see ``driftwatch.source.reader``);
+every decision above stays here. An unreachable broker is not fatal: the
 source keeps retrying with backoff, reports ``driftwatch_kafka_up 0`` and the
 daemon goes on serving metrics and running checks on what it already has.
 """
@@ -169,7 +170,12 @@ class KafkaSource:
         self._unreachable_since: float | None = None
 
     def _connect(self) -> Any:
-        consumer = (self._factory or KafkaConsumer)(**consumer_config(self._settings))
+        if self._settings.reader == "process":
+            from driftwatch.source.reader import ProcessConsumer
+
+            consumer: Any = ProcessConsumer(consumer_config(self._settings))
+        else:
+            consumer = (self._factory or KafkaConsumer)(**consumer_config(self._settings))
         consumer.subscribe(self._topics(), listener=_CommitOnRevoke(self))
         return consumer
 
@@ -194,10 +200,18 @@ class KafkaSource:
             try:
                 batches = self._consumer.poll(timeout_ms=self._poll_ms)
             except Exception as exc:  # a poll error is transient: keep what is windowed, retry
-                self._down(f"poll failed: {exc}")
+                if getattr(exc, "reader_exited", False):  # the reader process is gone: start another
+                    if getattr(exc, "crashed", True):
+                        log.error("kafka: %s; restarting it", exc)
+                    self._drop_consumer()
+                    self._down(str(exc))
+                else:
+                    self._down(f"poll failed: {exc}")
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 30.0)
                 continue
+            if not batches and self._settings.reader == "process" and self._consumer.connecting():
+                continue  # the reader process has not reported a connection yet (poll waited)
             if not batches and not self._reachable():
                 self._down("no broker reachable (all connections down)")
                 stop.wait(backoff)
@@ -258,8 +272,11 @@ class KafkaSource:
         """False once no broker connection has been up for ``grace`` seconds. kafka-python's poll does
         not fail when the brokers go away (it returns nothing), so ask its client."""
         try:
-            client = self._consumer._client
-            up = any(client.connected(broker.node_id) for broker in client.cluster.brokers())
+            if self._settings.reader == "process":  # the reader process reports it
+                up = bool(self._consumer.broker_connected())
+            else:
+                client = self._consumer._client
+                up = any(client.connected(broker.node_id) for broker in client.cluster.brokers())
         except Exception:  # another kafka-python version: rely on poll errors alone
             return True
         if up:
@@ -415,6 +432,15 @@ class KafkaSource:
             )
         except Exception as exc:
             log.warning("checkpoint before a rebalance failed (records may be read again): %s", exc)
+
+    def _drop_consumer(self) -> None:
+        """Forget a consumer that cannot be used any more (its reader process died); nothing to commit."""
+        consumer, self._consumer = self._consumer, None
+        try:
+            consumer.close(autocommit=False)
+        except Exception as exc:
+            log.warning("closing the Kafka consumer: %s", exc)
+        self.connected = False
 
     def close(self) -> None:
         if self._consumer is None:

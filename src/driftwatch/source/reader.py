@@ -1,0 +1,615 @@
+"""Fetching and parsing Kafka records in a child process (``kafka.reader: process``).
+
+kafka-python parses record batches in pure Python, which costs about as much
+CPU per record as the daemon's own handling; in one process both share one
+GIL. With this reader a child process runs the ``KafkaConsumer`` (fetching,
+parsing, the group membership) and ships each poll's records over a pipe,
+so parsing runs on another core while the daemon windows what it received.
+
+The daemon keeps every decision: :class:`ProcessConsumer` offers the part of
+the ``KafkaConsumer`` interface that :class:`~driftwatch.source.kafka.KafkaSource`
+uses, so the source's bookkeeping (handled offsets, floors, recreated-log
+detection, lag, reachability) is the same code for both readers. The child
+commits offsets only when told (after the daemon's checkpoint); when the
+group takes partitions away, the child's rebalance listener tells the daemon,
+which checkpoints what it handled and answers with the offsets to commit.
+The child ignores SIGINT and SIGTERM (the daemon stops it) and exits as soon
+as the daemon is gone (its end of the pipe closes, or its parent changes).
+
+Messages, child to daemon, in order: ``("batch", parts, status, seeks_done)``,
+``("status", status)``, ``("assigned", keys)``, ``("revoked", seq, keys)`` (seq 0: lost),
+``("committed", id, error)``, ``("poll_error", text)``, ``("error", text)`` (then it exits). Daemon to child:
+``("subscribe", topics)``, ``("credit",)`` (one per batch polled: room for another),
+``("commit", id, offsets)``, ``("revoke_done", seq, offsets)``, ``("seek", topic, partition,
+where)``, ``("close",)``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from multiprocessing.connection import Connection
+from typing import Any
+
+from kafka import ConsumerRebalanceListener, TopicPartition
+
+__all__ = ["ProcessConsumer", "ReaderExitedError"]
+
+log = logging.getLogger(__name__)
+
+Key = tuple[str, int]
+Reported = dict[Key, tuple[int | None, int | None]]  # (highwater, position) per partition
+Status = tuple[bool, Reported, int]  # broker connection up, offsets, seeks done
+
+_QUEUE_BATCHES = 4  # polled batches the child may have sent ahead of the daemon's polls (credits)
+_STATUS_EVERY = 0.5  # seconds between the child's highwater/position/connection reports
+_REVOKE_WAIT = 5.0  # seconds the child's rebalance listener waits for the daemon's checkpoint
+_COMMIT_WAIT = 5.0  # seconds the daemon waits for the child to confirm a commit
+_CLOSE_WAIT = 3.0  # seconds the daemon gives the child to close its consumer and exit
+
+
+class ReaderExitedError(RuntimeError):
+    """The reader process is gone (crashed, killed, or could not connect)."""
+
+    reader_exited = True  # KafkaSource starts another reader when its poll raises this
+
+    def __init__(self, text: str, crashed: bool = True) -> None:
+        super().__init__(text)
+        self.crashed = crashed  # False: it reported why it stopped (e.g. no broker to connect to)
+
+
+class Record:
+    """What the pipeline reads of a record, rebuilt in the daemon from the child's columns."""
+
+    __slots__ = ("key", "offset", "partition", "timestamp", "topic", "value")
+
+    def __init__(
+        self, topic: str, partition: int, offset: int, timestamp: int, key: bytes | None, value: bytes | None
+    ) -> None:
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+        self.timestamp = timestamp
+        self.key = key
+        self.value = value
+
+
+# the daemon's side ------------------------------------------------------------------------------
+
+
+class ProcessConsumer:
+    """The subset of ``KafkaConsumer`` that ``KafkaSource`` uses, backed by a reader process.
+
+    A receiver thread reads the pipe: batches are queued for :meth:`poll`; assignments and revocations
+    are passed to the rebalance listener at once (as kafka-python calls it on its own thread), so a
+    revocation is checkpointed and answered even while the daemon's consumer thread backs off."""
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        # a fresh interpreter (not a fork of the threaded daemon, not multiprocessing's spawn, which
+        # would run the daemon's __main__ again); the pipe is a socket pair it inherits
+        ours, theirs = socket.socketpair()
+        levels = [str(logging.getLogger(name).getEffectiveLevel()) for name in ("driftwatch", "kafka")]
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", __name__, str(theirs.fileno()), str(os.getpid()), *levels],
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+            )
+        finally:
+            theirs.close()
+        self._conn = Connection(ours.detach())
+        self._sending = threading.Lock()
+        self._state = threading.Condition()  # guards what the receiver thread updates
+        self._listener: Any = None
+        # unbounded: the child sends a batch only against a credit, given back here as each is polled
+        self._batches: queue.Queue[Any] = queue.Queue()
+        self._assigned: set[Key] = set()
+        self._revocations: dict[Key, int] = {}  # revocations per partition: queued batches before are void
+        self._connected: bool | None = None
+        self._reported_offsets: Reported = {}
+        self._seeks = 0
+        self._seeking: dict[Key, int] = {}  # partition -> its latest seek, until the child reports it done
+        self._answers: dict[int, str | None] = {}  # commit id -> error (None: committed)
+        self._commits = 0
+        self._revoking: int | None = None  # set while the listener runs for a revocation the child awaits
+        self._gone: str | None = None  # why the reader process is gone
+        self._closed = False
+        self._send(("options", options))
+        self._receiver = threading.Thread(target=self._receive_loop, name="kafka-reader-pipe", daemon=True)
+        log.info("kafka: reader process %d started", self._process.pid)
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    # KafkaConsumer interface
+
+    def subscribe(self, topics: list[str], listener: Any = None) -> None:
+        self._listener = listener
+        self._send(("subscribe", list(topics)))
+        self._receiver.start()
+
+    def poll(self, timeout_ms: int = 0) -> dict[TopicPartition, list[Record]]:
+        try:
+            item = self._batches.get(timeout=timeout_ms / 1000)
+        except queue.Empty:
+            return {}
+        kind = item[0]
+        if kind == "batch":
+            self._send(("credit",))
+            return self._records(item[1])
+        if kind == "poll_error":
+            raise RuntimeError(item[1])
+        self._batches.put(item)  # the reader is gone: say so to every later poll too
+        raise item[1]
+
+    def assignment(self) -> set[TopicPartition]:
+        with self._state:
+            return {TopicPartition(t, p) for t, p in self._assigned}
+
+    def highwater(self, tp: TopicPartition) -> int | None:
+        return self._reported(tp)[0]
+
+    def position(self, tp: TopicPartition, timeout_ms: int = 0) -> int | None:
+        return self._reported(tp)[1]
+
+    def broker_connected(self) -> bool:
+        """Whether the child has a broker connection up, as it last reported."""
+        return self._connected is True
+
+    def connecting(self) -> bool:
+        """True until the child first reports on its broker connections (it may still be bootstrapping)."""
+        return self._connected is None and self._gone is None
+
+    def seek_to_beginning(self, *partitions: TopicPartition) -> None:
+        for tp in partitions:
+            self._seek(tp, "beginning")
+
+    def seek_to_end(self, *partitions: TopicPartition) -> None:
+        for tp in partitions:
+            self._seek(tp, "end")
+
+    def commit(self, offsets: dict[TopicPartition, Any]) -> None:
+        """Have the child commit ``offsets`` and wait for its answer; raises if it failed."""
+        with self._state:
+            self._commits += 1
+            ident = self._commits
+        self._send(("commit", ident, _plain(offsets)))
+        deadline = time.monotonic() + _COMMIT_WAIT
+        with self._state:
+            while ident not in self._answers:
+                left = deadline - time.monotonic()
+                if self._gone is not None:
+                    raise ReaderExitedError(self._gone)
+                if left <= 0:
+                    raise TimeoutError(f"the reader process did not confirm the commit in {_COMMIT_WAIT:g}s")
+                self._state.wait(left)
+            error = self._answers.pop(ident)
+        if error is not None:
+            raise RuntimeError(error)
+
+    def commit_async(self, offsets: dict[TopicPartition, Any]) -> None:
+        """Only used before partitions are revoked: the answer the child's listener waits for."""
+        if self._revoking is not None:
+            self._send(("revoke_done", self._revoking, _plain(offsets)))
+            self._revoking = None
+
+    def close(self, autocommit: bool = False) -> None:
+        """Stop the child (it closes its consumer without committing) and wait for it; kill it if need be."""
+        if self._closed:
+            return
+        self._closed = True
+        deadline = time.monotonic() + _CLOSE_WAIT
+        with contextlib.suppress(ReaderExitedError):
+            self._send(("close",))
+        try:
+            self._process.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            log.warning("kafka: reader process %d did not exit; killing it", self._process.pid)
+            self._process.kill()
+            self._process.wait()
+        if self._receiver.is_alive():
+            self._receiver.join(1.0)
+        self._conn.close()
+
+    # internals
+
+    def _seek(self, tp: TopicPartition, where: str) -> None:
+        with self._state:
+            self._seeks += 1
+            self._seeking[(tp.topic, tp.partition)] = self._seeks
+        self._send(("seek", tp.topic, tp.partition, where))
+
+    def _send(self, message: tuple[Any, ...]) -> None:
+        try:
+            with self._sending:
+                self._conn.send(message)
+        except OSError as exc:
+            raise ReaderExitedError(
+                f"reader process {self._process.pid} is gone (exit code {self._process.poll()})"
+            ) from exc
+
+    def _receive_loop(self) -> None:
+        """The receiver thread: until the pipe closes."""
+        why: str | None = None
+        try:
+            while True:
+                item = self._conn.recv()
+                kind = item[0]
+                if kind == "batch":
+                    self._update(item[2], item[3])
+                    with self._state:
+                        revocations = self._revocations.copy()
+                    parts = [(part, revocations.get((part[0], part[1]), 0)) for part in item[1]]
+                    self._queue(("batch", parts))
+                elif kind == "status":
+                    self._update(item[1], item[1][2])
+                elif kind == "assigned":
+                    self._on_assigned(item[1])
+                elif kind == "revoked":
+                    self._on_revoked(item[1], item[2])
+                elif kind == "committed":
+                    with self._state:
+                        if item[1] == self._commits:  # the commit waiting (an earlier one timed out)
+                            self._answers[item[1]] = item[2]
+                            self._state.notify_all()
+                elif kind == "poll_error":
+                    self._queue(item)
+                elif kind == "error":
+                    why = item[1]
+        except (EOFError, OSError):
+            pass
+        except Exception:  # a bug here must not leave the daemon waiting for batches forever
+            log.exception("kafka: reading from the reader process failed")
+        crashed = why is None
+        if why is None:
+            try:
+                code = self._process.wait(2.0)
+            except subprocess.TimeoutExpired:  # half gone (its pipe closed): make sure it is
+                self._process.kill()
+                code = self._process.wait()
+            why = f"reader process {self._process.pid} exited (exit code {code})"
+        with self._state:
+            self._gone = why
+            self._state.notify_all()
+        if not self._closed:
+            self._queue(("gone", ReaderExitedError(why, crashed=crashed)))
+
+    def _queue(self, item: tuple[Any, ...]) -> None:
+        if not self._closed:
+            self._batches.put(item)
+
+    def _reported(self, tp: TopicPartition) -> tuple[int | None, int | None]:
+        key = (tp.topic, tp.partition)
+        with self._state:
+            if key in self._seeking:  # what the child reported predates the seek
+                return None, None
+            return self._reported_offsets.get(key, (None, None))
+
+    def _update(self, status: Status | None, seeks_done: int) -> None:
+        with self._state:
+            if status is not None:
+                self._connected, self._reported_offsets = status[0], dict(status[1])
+            if self._seeking:
+                self._seeking = {key: seek for key, seek in self._seeking.items() if seek > seeks_done}
+
+    def _records(self, parts: list[Any]) -> dict[TopicPartition, list[Record]]:
+        """The records of a batch, without partitions revoked since it was fetched; the (highwater,
+        position) the child read with them replace older ones."""
+        out: dict[TopicPartition, list[Record]] = {}
+        with self._state:
+            revocations = self._revocations.copy()
+        for part, revoked in parts:
+            topic, partition, offsets, stamps, keys, values, highwater, position = part
+            if revocations.get((topic, partition), 0) != revoked:
+                continue  # fetched before a revocation: the next owner reads them from the commit
+            with self._state:
+                if (topic, partition) not in self._seeking:
+                    self._reported_offsets[(topic, partition)] = (highwater, position)
+            n = len(offsets)
+            out[TopicPartition(topic, partition)] = list(
+                map(Record, [topic] * n, [partition] * n, offsets, stamps, keys, values)
+            )
+        return out
+
+    def _on_assigned(self, keys: list[Key]) -> None:
+        with self._state:
+            self._assigned |= set(keys)
+        if self._listener is not None:
+            self._listener.on_partitions_assigned({TopicPartition(t, p) for t, p in keys})
+
+    def _on_revoked(self, seq: int, keys: list[Key]) -> None:
+        """``seq`` 0: the partitions are lost (no commit possible), the child does not wait."""
+        revoked = {TopicPartition(t, p) for t, p in keys}
+        with self._state:
+            self._assigned -= set(keys)
+            for key in keys:
+                self._revocations[key] = self._revocations.get(key, 0) + 1
+        self._revoking = seq or None
+        try:
+            if self._listener is not None:
+                self._listener.on_partitions_revoked(revoked)
+        except Exception:
+            log.exception("kafka: checkpoint before a rebalance failed")
+        finally:
+            if self._revoking is not None:  # the listener committed nothing: let the child go on
+                self._revoking = None
+                self._send(("revoke_done", seq, None))
+
+
+def _plain(offsets: dict[TopicPartition, Any]) -> list[tuple[str, int, int]]:
+    return [(tp.topic, tp.partition, int(getattr(o, "offset", o))) for tp, o in offsets.items()]
+
+
+# the child's side -------------------------------------------------------------------------------
+
+
+def main(argv: list[str]) -> None:
+    """Entry point of the reader process: ``python -m driftwatch.source.reader FD PARENT_PID LEVEL
+    KAFKA_LEVEL`` (the daemon's log levels for its own loggers and for kafka-python's)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the daemon decides when this process stops
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    fd, parent, level, kafka_level = (int(arg) for arg in argv[:4])
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s[reader]: %(message)s")
+    logging.getLogger("kafka").setLevel(kafka_level)
+    conn = Connection(fd)
+    try:
+        _, options = conn.recv()
+    except (EOFError, OSError):
+        return
+    _Reader(conn, options, parent).run()
+
+
+class _Reader:
+    def __init__(self, conn: Connection, options: dict[str, Any], parent: int) -> None:
+        self._conn = conn
+        self._options = options
+        self._parent = parent
+        self._out: queue.Queue[Any] = queue.Queue()  # batches in it and in flight: at most the credits
+        self._credits = threading.Semaphore(_QUEUE_BATCHES)  # batches the daemon has room for
+        self._send_lock = threading.Lock()
+        self._commands: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._revoke_lock = threading.Lock()
+        self._revoke_seq = 0
+        self._revoke_answer: tuple[int, Any] | None = None
+        self._revoke_done = threading.Event()
+        self._consumer: Any = None
+        self._closing = False
+        self._seeks_done = 0
+
+    def run(self) -> None:
+        threading.Thread(target=self._send_loop, name="reader-send", daemon=True).start()
+        threading.Thread(target=self._command_loop, name="reader-commands", daemon=True).start()
+        from kafka import KafkaConsumer
+
+        try:
+            self._consumer = KafkaConsumer(**self._options)
+        except Exception as exc:
+            self._fail(f"cannot connect to {', '.join(self._options['bootstrap_servers'])}: {exc}")
+            return
+        try:
+            self._loop()
+        except Exception as exc:
+            log.exception("kafka reader failed")
+            self._fail(f"failed: {exc}")
+            return
+        try:
+            self._consumer.close(autocommit=False)
+        except Exception as exc:
+            log.warning("closing the Kafka consumer: %s", exc)
+        self._out.put(None)  # the sender exits once everything before is sent
+
+    def _fail(self, text: str) -> None:
+        self._out.put(("error", text))
+        self._out.put(None)
+        time.sleep(0.5)  # let the sender deliver it
+        os._exit(1)
+
+    def _loop(self) -> None:
+        consumer = self._consumer
+        subscribed = False
+        last_status = 0.0
+        while not self._closing:
+            if os.getppid() != self._parent:  # the daemon died without closing the pipe
+                os._exit(0)
+            for command in self._pending_commands():
+                if command[0] == "subscribe":
+                    consumer.subscribe(command[1], listener=_Listener(self))
+                    subscribed = True
+                else:
+                    self._command(command)
+            if not subscribed:
+                time.sleep(0.02)
+                continue
+            try:
+                batches = consumer.poll(timeout_ms=100)
+            except Exception as exc:  # transient: the daemon reports it and backs off, as in one process
+                self._out.put(("poll_error", str(exc)))
+                time.sleep(0.5)
+                continue
+            now = time.monotonic()
+            status = None
+            if now - last_status >= _STATUS_EVERY:
+                status = self._status()
+                last_status = now
+            if batches:
+                parts = [
+                    (
+                        tp.topic,
+                        tp.partition,
+                        [r.offset for r in records],
+                        [r.timestamp for r in records],
+                        [r.key for r in records],
+                        [r.value for r in records],
+                        *self._offsets(tp),
+                    )
+                    for tp, records in batches.items()
+                    if records
+                ]
+                self._put_batch(("batch", parts, status, self._seeks_done))
+            elif status is not None:
+                self._out.put(("status", status))
+
+    def _pending_commands(self) -> list[tuple[Any, ...]]:
+        commands = []
+        while True:
+            try:
+                commands.append(self._commands.get_nowait())
+            except queue.Empty:
+                return commands
+
+    def _put_batch(self, item: tuple[Any, ...]) -> None:
+        """Queue a batch for the daemon once it has room for it (a credit); meanwhile carry out its
+        commands (a commit must not wait behind records the daemon has no room for yet)."""
+        while not self._credits.acquire(timeout=0.05):
+            for command in self._pending_commands():
+                self._command(command)
+            if self._closing:
+                return
+        self._out.put(item)
+
+    def _command(self, command: tuple[Any, ...]) -> None:
+        from kafka.structs import OffsetAndMetadata
+
+        kind = command[0]
+        if kind == "close":
+            self._closing = True
+        elif kind == "commit":
+            offsets = {TopicPartition(t, p): OffsetAndMetadata(o, "", -1) for t, p, o in command[2]}
+            try:
+                if offsets:
+                    self._consumer.commit(offsets)
+                error = None
+            except Exception as exc:
+                error = f"commit failed: {exc}"
+            self._reply(("committed", command[1], error))
+        elif kind == "seek":
+            self._seeks_done += 1
+            tp = TopicPartition(command[1], command[2])
+            try:
+                if command[3] == "beginning":
+                    self._consumer.seek_to_beginning(tp)
+                else:
+                    self._consumer.seek_to_end(tp)
+            except Exception as exc:
+                log.warning("kafka: could not rewind %s[%d]: %s", tp.topic, tp.partition, exc)
+
+    def _status(self) -> Status:
+        consumer = self._consumer
+        try:
+            client = consumer._client
+            up = any(client.connected(broker.node_id) for broker in client.cluster.brokers())
+        except Exception:
+            up = True
+        reported: Reported = {}
+        for tp in consumer.assignment():
+            reported[(tp.topic, tp.partition)] = self._offsets(tp)
+        return up, reported, self._seeks_done
+
+    def _offsets(self, tp: TopicPartition) -> tuple[int | None, int | None]:
+        """(highwater, position) of an assigned partition, None for what is not known (yet)."""
+        try:
+            highwater = self._consumer.highwater(tp)
+        except Exception:
+            highwater = None
+        try:
+            position = self._consumer.position(tp, timeout_ms=0)
+        except Exception:
+            position = None
+        return highwater, position
+
+    def _send_loop(self) -> None:
+        while True:
+            item = self._out.get()
+            if item is None:
+                return
+            self._reply(item)
+
+    def _reply(self, item: tuple[Any, ...]) -> None:
+        """Send ``item`` now (answers need no order with the records; the sender thread uses this too)."""
+        try:
+            with self._send_lock:
+                self._conn.send(item)
+        except OSError:  # the daemon is gone
+            os._exit(0)
+
+    def _command_loop(self) -> None:
+        while True:
+            try:
+                command = self._conn.recv()
+            except (EOFError, OSError):  # the daemon is gone: commit nothing, leave
+                os._exit(0)
+            if command[0] == "close" and self._consumer is None:  # still connecting: nothing to close
+                os._exit(0)
+            if command[0] == "credit":
+                self._credits.release()
+            elif command[0] == "revoke_done":
+                with self._revoke_lock:
+                    if command[1] == self._revoke_seq:
+                        self._revoke_answer = (command[1], command[2])
+                        self._revoke_done.set()
+            else:
+                self._commands.put(command)
+
+    def assigned(self, assigned: Any) -> None:
+        self._out.put(("assigned", [(tp.topic, tp.partition) for tp in assigned]))
+
+    def lost(self, lost: Any) -> None:
+        """Taken away without a revocation (the membership expired): nothing can be committed, the
+        daemon checkpoints and stops handling them; no answer to wait for."""
+        keys = [(tp.topic, tp.partition) for tp in lost]
+        if keys and not self._closing:
+            self._out.put(("revoked", 0, keys))
+
+    def revoked(self, revoked: Any) -> None:
+        """Runs on kafka-python's IO thread: the daemon checkpoints, then answers with what to commit."""
+        keys = [(tp.topic, tp.partition) for tp in revoked]
+        if not keys or self._closing:  # closing: the daemon committed what it checkpointed already
+            return
+        with self._revoke_lock:
+            self._revoke_seq += 1
+            seq = self._revoke_seq
+            self._revoke_answer = None
+            self._revoke_done.clear()
+        deadline = time.monotonic() + _REVOKE_WAIT
+        self._out.put(("revoked", seq, keys))
+        if not self._revoke_done.wait(max(0.0, deadline - time.monotonic())):
+            log.warning("kafka: no checkpoint from the daemon before %s were revoked; not committing", keys)
+            return
+        answer = self._revoke_answer
+        if answer is None or answer[1] is None:
+            return
+        from kafka.structs import OffsetAndMetadata
+
+        try:
+            self._consumer.commit_async(
+                {TopicPartition(t, p): OffsetAndMetadata(o, "", -1) for t, p, o in answer[1]}
+            )
+        except Exception as exc:
+            log.warning("kafka: commit before a rebalance failed (records may be read again): %s", exc)
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, reader: _Reader) -> None:
+        self._reader = reader
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        self._reader.revoked(revoked)
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        self._reader.assigned(assigned)
+
+    def on_partitions_lost(self, lost: Any) -> None:
+        self._reader.lost(lost)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
