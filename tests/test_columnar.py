@@ -51,7 +51,12 @@ CLEAN_NUMBERS = (
     | st.sampled_from([0.0, -0.0, 1e308, -1e308, 5e-324, 2.0**53 + 1, 1e22])
 )
 CLEAN_TEXT = st.none() | st.text(max_size=6) | st.sampled_from(["DE", "FR", "1", "1.0", "True", ""])
-CLEAN_CATEGORIES = CLEAN_TEXT | st.booleans() | st.integers(-(2**65), 2**65) | st.floats(allow_nan=False)
+CLEAN_CATEGORIES = (
+    CLEAN_TEXT
+    | st.booleans()
+    | st.integers(-(2**65), 2**65)
+    | st.floats(allow_nan=False, allow_infinity=False)
+)
 CLEAN_STAMPS = (
     st.just(ABSENT)
     | st.none()
