@@ -287,25 +287,7 @@ class Daemon:
         for message, outcome in zip(messages, outcomes, strict=True):
             if isinstance(outcome, Rejection):
                 self.metrics.records_rejected.labels(outcome.reason).inc()
-                if self.dead_letters is not None:
-                    self.dead_letters.send(
-                        message.value,
-                        getattr(message, "key", None),
-                        outcome.reason,
-                        outcome.detail,
-                        message.topic,
-                        message.partition,
-                        message.offset,
-                    )
-                self._rejections.warning(
-                    outcome.reason,
-                    "rejected record at %s[%d]@%d: %s (%s)",
-                    message.topic,
-                    message.partition,
-                    message.offset,
-                    outcome.reason,
-                    outcome.detail,
-                )
+                self._reject(message, outcome, "record")
             else:
                 by_model[outcome.model].append(outcome)
         now = self.clock()
@@ -359,6 +341,28 @@ class Daemon:
                 outcome["no_id"],
             )
 
+    def _reject(self, message: Message, rejection: Rejection, kind: str) -> None:
+        """Dead-letter a rejected message (when configured) and log it, at most once a minute per reason."""
+        if self.dead_letters is not None:
+            self.dead_letters.send(
+                message.value,
+                getattr(message, "key", None),
+                rejection.reason,
+                rejection.detail,
+                message.topic,
+                message.partition,
+                message.offset,
+            )
+        self._rejections.warning(
+            f"{kind}:{rejection.reason}",
+            f"rejected {kind} at %s[%d]@%d: %s (%s)",
+            message.topic,
+            message.partition,
+            message.offset,
+            rejection.reason,
+            rejection.detail,
+        )
+
     def _handle_labels(self, messages: Sequence[Message]) -> None:
         """Decode label records and join them to the predictions they grade."""
         good: list[Label] = []
@@ -368,25 +372,7 @@ class Daemon:
                 good.append(outcome)
                 continue
             self.metrics.labels_rejected.labels(outcome.reason).inc()
-            if self.dead_letters is not None:
-                self.dead_letters.send(
-                    message.value,
-                    getattr(message, "key", None),
-                    outcome.reason,
-                    outcome.detail,
-                    message.topic,
-                    message.partition,
-                    message.offset,
-                )
-            self._rejections.warning(
-                "label:" + outcome.reason,
-                "rejected label at %s[%d]@%d: %s (%s)",
-                message.topic,
-                message.partition,
-                message.offset,
-                outcome.reason,
-                outcome.detail,
-            )
+            self._reject(message, outcome, "label")
         if not good or self.labels is None:
             return
         per_model: Counter[str] = Counter()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import msgspec
 
-from driftwatch.records import Rejection, Scalar, parse_timestamp
+from driftwatch.records import Rejection, Scalar, classify, clip, parse_timestamp, unusable_payload
 
 __all__ = ["Label", "LabelDecoder"]
 
@@ -42,24 +42,23 @@ class LabelDecoder:
         self._decoder = msgspec.json.Decoder(_Wire)
 
     def decode(self, payload: bytes | None, fallback_timestamp: float) -> Label | Rejection:
-        if payload is None:
-            return Rejection("undecodable", "empty message (tombstone)")
-        if len(payload) > self._max_bytes:
-            return Rejection("oversize", f"{len(payload)} bytes exceeds the {self._max_bytes}-byte limit")
+        unusable = unusable_payload(payload, self._max_bytes)
+        if unusable is not None:
+            return unusable
+        assert payload is not None
         try:
             wire = self._decoder.decode(payload)
-        except msgspec.ValidationError as exc:
-            message = _clip(str(exc))
-            if message.startswith("Object missing required field"):
-                return Rejection("missing_field", message)
-            if "Expected `object`, got" in message and "- at `$" not in message:
-                return Rejection("undecodable", "the message is JSON but not an object")
-            return Rejection("wrong_type", message)
-        except (msgspec.DecodeError, RecursionError, UnicodeDecodeError, ValueError) as exc:
-            return Rejection("undecodable", _clip(str(exc)))
+        except (
+            msgspec.ValidationError,
+            msgspec.DecodeError,
+            RecursionError,
+            UnicodeDecodeError,
+            ValueError,
+        ) as exc:
+            return classify(exc)
         if wire.model is not None and wire.model not in self._models:
             return Rejection(
-                "unknown_model", f"label for model {_clip(wire.model)!r}, which has no performance monitoring"
+                "unknown_model", f"label for model {clip(wire.model)!r}, which has no performance monitoring"
             )
         timestamp = fallback_timestamp
         if wire.timestamp is not None:
@@ -67,11 +66,7 @@ class LabelDecoder:
                 timestamp = parse_timestamp(wire.timestamp)
             except (ValueError, OverflowError, OSError) as exc:
                 return Rejection(
-                    "bad_timestamp", f"timestamp {_clip(str(wire.timestamp))!r}: {_clip(str(exc))}"
+                    "bad_timestamp", f"timestamp {clip(str(wire.timestamp))!r}: {clip(str(exc))}"
                 )
         pid = wire.prediction_id
         return Label(pid if type(pid) is str else str(pid), wire.label, timestamp, wire.model)
-
-
-def _clip(text: str, limit: int = 200) -> str:
-    return text if len(text) <= limit else text[:limit] + "..."

@@ -37,7 +37,17 @@ import numpy.typing as npt
 
 from driftwatch.drift.profile import category_keys
 
-__all__ = ["REASONS", "ColumnBatch", "ColumnLayout", "Prediction", "RecordDecoder", "Rejection"]
+__all__ = [
+    "REASONS",
+    "ColumnBatch",
+    "ColumnLayout",
+    "Prediction",
+    "RecordDecoder",
+    "Rejection",
+    "classify",
+    "clip",
+    "unusable_payload",
+]
 
 REASONS: Final = (
     "undecodable",  # not JSON, or not a JSON object
@@ -191,15 +201,15 @@ class RecordDecoder:
         return [self.decode(p, t) for p, t in zip(payloads, fallback_timestamps, strict=True)]
 
     def decode(self, payload: bytes | None, fallback_timestamp: float) -> Prediction | Rejection:
-        if payload is None:
-            return Rejection("undecodable", "empty message (tombstone)")
-        if len(payload) > self._max_bytes:
-            return Rejection("oversize", f"{len(payload)} bytes exceeds the {self._max_bytes}-byte limit")
+        unusable = unusable_payload(payload, self._max_bytes)
+        if unusable is not None:
+            return unusable
+        assert payload is not None
         try:
             wire = self._decoder.decode(payload)
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
             if not _may_hold_non_finite(exc, payload):
-                return _classify(str(exc)) if isinstance(exc, msgspec.ValidationError) else _undecodable(exc)
+                return classify(exc)
             # NaN / Infinity tokens (Python's json.dumps writes them) or numbers beyond float range:
             # the slow, lenient parser reads them; a non-finite feature then counts as missing.
             try:
@@ -216,7 +226,7 @@ class RecordDecoder:
 
     def _validate(self, wire: _Wire, fallback_timestamp: float) -> Prediction | Rejection:
         if wire.model not in self._models:
-            return Rejection("unknown_model", f"model {_clip(wire.model)!r} is not configured")
+            return Rejection("unknown_model", f"model {clip(wire.model)!r} is not configured")
         if isinstance(wire.prediction, int | float) and not _finite(wire.prediction):
             return Rejection("non_finite", "prediction is NaN, infinite or beyond float range")
         if isinstance(wire.prediction, dict) and not all(math.isfinite(v) for v in wire.prediction.values()):
@@ -227,7 +237,7 @@ class RecordDecoder:
                 timestamp = parse_timestamp(wire.timestamp)
             except (ValueError, OverflowError, OSError) as exc:
                 return Rejection(
-                    "bad_timestamp", f"timestamp {_clip(str(wire.timestamp))!r}: {_clip(str(exc))}"
+                    "bad_timestamp", f"timestamp {clip(str(wire.timestamp))!r}: {clip(str(exc))}"
                 )
         version, pid = wire.model_version, wire.prediction_id
         return Prediction(
@@ -265,20 +275,36 @@ def _may_hold_non_finite(exc: Exception, payload: bytes) -> bool:
 
 
 def _undecodable(exc: BaseException) -> Rejection:
-    return Rejection("undecodable", _clip(str(exc)))
+    return Rejection("undecodable", clip(str(exc)))
+
+
+def unusable_payload(payload: bytes | None, max_bytes: int) -> Rejection | None:
+    """The rejection of a message that cannot be decoded at all: a tombstone, or larger than the limit."""
+    if payload is None:
+        return Rejection("undecodable", "empty message (tombstone)")
+    if len(payload) > max_bytes:
+        return Rejection("oversize", f"{len(payload)} bytes exceeds the {max_bytes}-byte limit")
+    return None
+
+
+def classify(exc: Exception) -> Rejection:
+    """The rejection for a msgspec decoding error (or another parser's) of a message."""
+    if isinstance(exc, msgspec.ValidationError):
+        return _classify(str(exc))
+    return _undecodable(exc)
 
 
 def _classify(message: str) -> Rejection:
     if message.startswith("Object missing required field"):
-        return Rejection("missing_field", _clip(message))
+        return Rejection("missing_field", clip(message))
     if message.startswith("Number out of range"):
-        return Rejection("non_finite", _clip(message))
+        return Rejection("non_finite", clip(message))
     if "Expected `object`, got" in message and "- at `$" not in message:
         return Rejection("undecodable", "the message is JSON but not an object")
-    return Rejection("wrong_type", _clip(message))
+    return Rejection("wrong_type", clip(message))
 
 
-def _clip(text: str, limit: int = 200) -> str:
+def clip(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
