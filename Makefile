@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: demo test lint typecheck pytest venv dev clean bench bench-all system-deps dashboards
+.PHONY: demo test test-fast lint typecheck pytest venv dev clean bench bench-all system-deps dashboards
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "driftwatch needs Python >= 3.11 (found $$($(PYTHON) --version)); set PYTHON=python3.11"; exit 2; }
@@ -61,6 +61,10 @@ pytest: dev system-deps
 	$(VENV)/bin/pytest -q -p no:cacheprovider
 
 test: lint typecheck dashboards pytest
+
+# The developers' lane: lint, types and the tests that need neither the broker nor minutes of time.
+test-fast: lint typecheck
+	$(VENV)/bin/pytest -q -p no:cacheprovider -m "not broker and not slow"
 
 bench: dev
 	$(PY) bench/drift_vs_evidently.py
