@@ -419,3 +419,33 @@ models:
     assert code == 2 and out == ""
     assert "key 'drift' appears twice" in err and "line 8" in err and "line 7" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_the_daemon_reads_performance_from_a_profile_made_with_its_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from driftwatch.config import load_settings
+    from driftwatch.performance.monitor import PerformanceMonitor
+
+    reference, _ = scored("binary_classification")
+    reference.to_csv(tmp_path / "ref.csv", index=False)
+    template = """
+kafka: {{bootstrap_servers: "127.0.0.1:9", topic: t}}
+models:
+  m:
+    reference: {reference}
+    features: [mean radius, mean texture]
+    prediction: prediction
+    performance: {{task: binary_classification, label: label}}
+"""
+    (tmp_path / "raw.yaml").write_text(template.format(reference=tmp_path / "ref.csv"), encoding="utf-8")
+    (tmp_path / "saved.yaml").write_text(template.format(reference=tmp_path / "profile"), encoding="utf-8")
+    config = ["-c", str(tmp_path / "raw.yaml"), "-m", "m"]
+    made = main(["profile", "-r", str(tmp_path / "ref.csv"), "-o", str(tmp_path / "profile"), *config])
+    assert made == 0 and "kept for performance" in capsys.readouterr().out
+    raw = PerformanceMonitor("m", load_settings(tmp_path / "raw.yaml").models["m"])
+    saved = PerformanceMonitor("m", load_settings(tmp_path / "saved.yaml").models["m"])
+    assert raw.reference == saved.reference and raw.reference["roc_auc"] < 1.0
+    assert raw.cbpe is not None and saved.cbpe is not None
+    window = reference["prediction"].to_numpy()[:120]
+    assert raw.cbpe.estimate(window) == saved.cbpe.estimate(window)
