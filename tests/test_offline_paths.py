@@ -449,3 +449,23 @@ models:
     assert raw.cbpe is not None and saved.cbpe is not None
     window = reference["prediction"].to_numpy()[:120]
     assert raw.cbpe.estimate(window) == saved.cbpe.estimate(window)
+
+
+def test_empty_inputs_to_profile_and_performance_say_so_in_file_words(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reference, current = scored("binary_classification")
+    reference.head(0).to_csv(tmp_path / "empty.csv", index=False)
+    assert main(["profile", "-r", str(tmp_path / "empty.csv"), "-o", str(tmp_path / "p")]) == 2
+    assert "no rows (only a header)" in capsys.readouterr().err
+    reference.to_csv(tmp_path / "ref.csv", index=False)
+    current.assign(prediction=np.nan).drop(columns="label").to_csv(tmp_path / "cur.csv", index=False)
+    files = ["-r", str(tmp_path / "ref.csv"), "-u", str(tmp_path / "cur.csv"), *perf("binary_classification")]
+    code, out, err = run(capsys, *files, "-f", "json")
+    result = json.loads(out)
+    assert code == 2 and "prediction: the current file has no values in this column" in err
+    assert (
+        result["estimate_note"]
+        == "no CBPE estimate: the current file has no values in 'prediction' to estimate from"
+    )
+    assert "window" not in out + err

@@ -261,12 +261,15 @@ def _model_settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def _classes(text: str | None) -> list[str | int | bool] | None:
-    """``--classes no,yes`` as the labels the files hold: integers where every name is one, else text."""
+    """``--classes no,yes`` as the labels the files hold: integers where every name is one, booleans for
+    false,true, else text."""
     if text is None:
         return None
     names = [c.strip() for c in text.split(",")]
     if len(names) < 2 or not all(names) or len(set(names)) != len(names):
         raise UserError(f"--classes {text!r} must name two or more distinct labels, e.g. --classes no,yes")
+    if {n.lower() for n in names} == {"false", "true"}:
+        return [n.lower() == "true" for n in names]  # a boolean label column, as pandas reads it
     try:
         return [int(n) for n in names]
     except ValueError:
@@ -432,6 +435,8 @@ def _profile(args: argparse.Namespace) -> int:
         frame = load_frame(Path(args.reference))
     except ReferenceError as exc:
         raise UserError(f"--reference {exc}") from None
+    if len(frame) == 0:
+        raise UserError(f"--reference {args.reference}: no rows (only a header); there is nothing to profile")
     prediction, label = args.prediction_column, args.label_column
     if model is not None:
         columns = [f.name for f in model.features] + ([model.prediction] if model.prediction else [])

@@ -251,7 +251,10 @@ def performance(
                 threshold=threshold,
                 calibration=calibration,  # type: ignore[arg-type]
             )
-            estimates = cbpe.estimate(_as_scores(current[prediction].dropna(), "the current file's"))
+            scores = _as_scores(current[prediction].dropna(), "the current file's")
+            if not len(scores):
+                raise CBPEError(f"the current file has no values in {prediction!r} to estimate from")
+            estimates = cbpe.estimate(scores)
         except CBPEError as exc:
             if estimate:
                 raise OfflineError(f"{where}: estimate: {exc}") from None
