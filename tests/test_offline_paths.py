@@ -469,3 +469,15 @@ def test_empty_inputs_to_profile_and_performance_say_so_in_file_words(
         == "no CBPE estimate: the current file has no values in 'prediction' to estimate from"
     )
     assert "window" not in out + err
+
+
+def test_the_reference_frame_rebuilt_from_a_profile_keeps_row_order(tmp_path: Path) -> None:
+    from driftwatch.drift.profile import ReferenceProfile
+    from driftwatch.reference import load_profile, save_profile
+    from driftwatch.report import profile_frame
+
+    reference, _ = scored("regression")
+    columns = list(reference.columns[:2])
+    save_profile(ReferenceProfile.build(reference, columns), tmp_path / "p")
+    rebuilt = profile_frame(load_profile(tmp_path / "p"))
+    pd.testing.assert_frame_equal(rebuilt, reference[columns].astype("float64"))

@@ -81,7 +81,10 @@ def profile_frame(profile: ReferenceProfile) -> pd.DataFrame:
     length = max((c.rows for c in profile.columns.values()), default=0)
     data = {}
     for name, column in profile.columns.items():
-        series = pd.Series(column.values, dtype="float64" if column.type == "numeric" else object)
+        # numeric values in row order, as the raw reference has them (``values`` is sorted): Evidently's
+        # sampling and permutation methods see the same sequence either way
+        kept = column.original if column.original is not None else column.values
+        series = pd.Series(kept, dtype="float64" if column.type == "numeric" else object)
         data[name] = series.reindex(range(length))
     return pd.DataFrame(data)
 
