@@ -3,7 +3,12 @@
 The same engine as the daemon, on a reference (a file or a saved profile) and a
 current file. Without a config, every column the two share is checked, typed
 from the reference's dtypes; with ``--config`` and ``--model``, the model's
-features, types, methods, thresholds, drift share and prediction column apply.
+features, types, methods, thresholds, drift share and prediction column apply
+(and its ``performance:`` section, in the command).
+
+The same truth in every format: a column that cannot be checked is reported
+with its reason (in the words of files, not of the daemon's window) by the
+table, the JSON and the HTML alike, and `incomplete` makes the command exit 2.
 """
 
 from __future__ import annotations
