@@ -204,8 +204,18 @@ def test_window_errors() -> None:
         cbpe.estimate([])
     with pytest.raises(CBPEError, match="NaN"):
         cbpe.estimate([0.3, math.nan])
-    # scores of 0 promise no positive at all: no ROC curve, and no band around a missing number
-    nothing = cbpe.estimate(np.zeros(20))
+    # scores that are all exactly 0 or 1 are predicted labels: read as certainties they would make every
+    # estimate 1.0, so CBPE refuses them
+    with pytest.raises(CBPEError, match="hard labels"):
+        cbpe.estimate(np.zeros(20))
+    with pytest.raises(CBPEError, match="hard labels"):
+        cbpe.estimate(np.array([0.0, 1.0, 1.0]))
+    with pytest.raises(CBPEError, match="hard labels"):
+        CBPE.fit((p >= 0.5).astype(float), rng.uniform(size=500) < p, resamples=5)
+    # calibrated probabilities of 0 promise no positive at all: no ROC curve, and no band around a
+    # missing number
+    certain = CBPE.fit(p, p >= 0.5, calibration="isotonic", resamples=5)
+    nothing = certain.estimate(np.full(20, 0.2))
     assert nothing["accuracy"].value == 1.0 and nothing["recall"].value == 0.0
     assert math.isnan(nothing["roc_auc"].value) and math.isnan(nothing["roc_auc"].upper)
     assert nothing["roc_auc"].as_dict()["value"] is None

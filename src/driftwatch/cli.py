@@ -16,6 +16,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from types import FrameType
+from typing import Any
 
 from driftwatch import __version__
 
@@ -68,7 +69,13 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--label-column", help="the ground truth; a reference label column alone gives CBPE estimates"
     )
-    check.add_argument("--decision-threshold", type=float, default=0.5, help="positive when score >= this")
+    check.add_argument(
+        "--decision-threshold", type=float, help="positive when score >= this (default 0.5, or the config's)"
+    )
+    check.add_argument(
+        "--classes",
+        help="comma-separated labels: binary NEGATIVE,POSITIVE (default 0,1); multiclass, every class",
+    )
     check.add_argument("--format", "-f", choices=["table", "json", "html"], default="table")
     check.add_argument("--output", "-o", help="write the output to this file instead of stdout")
 
@@ -80,6 +87,10 @@ def _parser() -> argparse.ArgumentParser:
     profile.add_argument("--config", "-c", help="take features and types from this config ...")
     profile.add_argument("--model", "-m", help="... for this model")
     profile.add_argument("--columns", help="comma-separated columns (default: all)")
+    profile.add_argument(
+        "--prediction-column", help="the model's output: kept row by row with the label, for performance"
+    )
+    profile.add_argument("--label-column", help="the ground truth: kept row by row with the prediction")
 
     hooks = sub.add_parser("webhooks", help="try a webhook target; list and re-queue deliveries")
     hooks_sub = hooks.add_subparsers(dest="webhooks_command", required=True, metavar="ACTION")
@@ -249,12 +260,36 @@ def _model_settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return settings.models[args.model]
 
 
+def _classes(text: str | None) -> list[str | int | bool] | None:
+    """``--classes no,yes`` as the labels the files hold: integers where every name is one, booleans for
+    false,true, else text."""
+    if text is None:
+        return None
+    names = [c.strip() for c in text.split(",")]
+    if len(names) < 2 or not all(names) or len(set(names)) != len(names):
+        raise UserError(f"--classes {text!r} must name two or more distinct labels, e.g. --classes no,yes")
+    if {n.lower() for n in names} == {"false", "true"}:
+        return [n.lower() == "true" for n in names]  # a boolean label column, as pandas reads it
+    try:
+        return [int(n) for n in names]
+    except ValueError:
+        return list(names)
+
+
 def _check(args: argparse.Namespace) -> int:
+    import math
     from pathlib import Path
 
     from driftwatch.drift.dataset import ColumnOptions
     from driftwatch.drift.stattests import CATALOGUE
-    from driftwatch.offline import OfflineError, format_table, performance, run_offline_check, to_json
+    from driftwatch.offline import (
+        OfflineError,
+        format_table,
+        incomplete,
+        performance,
+        run_offline_check,
+        to_json,
+    )
 
     for flag, value in (("--reference", args.reference), ("--current", args.current)):
         if not Path(value).exists():  # before the heavy work (and its thread pools) starts
@@ -265,12 +300,18 @@ def _check(args: argparse.Namespace) -> int:
         )
     if args.share is not None and not 0 < args.share <= 1:
         raise UserError(f"--share {args.share} must be in (0, 1], e.g. 0.5")
+    if args.threshold is not None and not (math.isfinite(args.threshold) and args.threshold > 0):
+        raise UserError(
+            f"--threshold {args.threshold} must be a finite number above 0: a p-value (e.g. 0.05) for "
+            "tests, a distance (e.g. 0.1) for psi, wasserstein and the like"
+        )
     model = _model_settings(args)
     columns = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else None
     types = {}
     options = {}
     share = 0.5
     prediction = None
+    settings = model.performance if model is not None else None
     if model is not None:
         columns = columns or [f.name for f in model.features]
         types = {f.name: f.type for f in model.features if f.type is not None}
@@ -278,13 +319,28 @@ def _check(args: argparse.Namespace) -> int:
         share = model.drift.share
         prediction = model.prediction
     # --method/--threshold override the config for every column
-    default = ColumnOptions(args.method, args.threshold) if args.method != "auto" or args.threshold else None
+    default = (
+        ColumnOptions(args.method, args.threshold)
+        if args.method != "auto" or args.threshold is not None
+        else None
+    )
     share = args.share if args.share is not None else share
     prediction = args.prediction_column or prediction
-    if args.task and not (prediction and args.label_column):
+    # the model's performance section, each part overridden by its flag
+    task = args.task or (settings.task if settings is not None else None)
+    label = args.label_column or (settings.label if settings is not None else None)
+    threshold = args.decision_threshold
+    if threshold is None:
+        threshold = settings.decision_threshold if settings is not None else 0.5
+    classes = _classes(args.classes)
+    if classes is None and settings is not None and settings.classes is not None:
+        classes = list(settings.classes)
+    if task and not (prediction and label):
         raise UserError("--task needs --prediction-column NAME and --label-column NAME")
-    if not 0 < args.decision_threshold < 1:
-        raise UserError(f"--decision-threshold {args.decision_threshold} must be in (0, 1), e.g. 0.5")
+    if not 0 < threshold < 1:
+        raise UserError(f"--decision-threshold {threshold} must be in (0, 1), e.g. 0.5")
+    if task == "binary_classification" and classes is not None and len(classes) != 2:
+        raise UserError(f"--classes {args.classes}: a binary classifier has two, NEGATIVE,POSITIVE")
     try:
         check = run_offline_check(
             Path(args.reference),
@@ -295,11 +351,20 @@ def _check(args: argparse.Namespace) -> int:
             share,
             prediction,
             default,
-            label=args.label_column,
+            label=label,
         )
-        if args.task and prediction:
+        if task and prediction and label:
             check.extra.update(
-                performance(check, args.task, prediction, args.label_column, args.decision_threshold)
+                performance(
+                    check,
+                    task,
+                    prediction,
+                    label,
+                    threshold,
+                    classes,
+                    estimate=settings.estimate if settings is not None else None,
+                    calibration=settings.calibration if settings is not None else "auto",
+                )
             )
     except OfflineError as exc:
         raise UserError(str(exc)) from None
@@ -308,30 +373,7 @@ def _check(args: argparse.Namespace) -> int:
     elif args.format == "table":
         text = format_table(check)
     else:
-        from driftwatch.report import evidently_html
-
-        text = evidently_html(
-            check.reference_frame,
-            check.current_frame,
-            check.types,
-            {c: o.method for c, o in check.options.items()},
-            {c: o.threshold for c, o in check.options.items() if o.threshold is not None},
-            share,
-        )
-        if args.task and prediction:
-            from driftwatch.report import performance_section, with_section
-
-            extra = check.extra
-            notes = [f"calibration: {extra['calibration']['method']}"] if "calibration" in extra else []
-            text = with_section(
-                text,
-                performance_section(
-                    extra.get("reference_performance", {}),
-                    extra.get("performance", {}),
-                    extra.get("estimated_performance", {}),
-                    notes,
-                ),
-            )
+        text = _html(check, share, bool(task and prediction))
     if args.output:
         try:
             Path(args.output).write_text(text + ("\n" if not text.endswith("\n") else ""), encoding="utf-8")
@@ -339,7 +381,47 @@ def _check(args: argparse.Namespace) -> int:
             raise UserError(f"--output {args.output}: cannot write ({exc.strerror})") from None
     else:
         print(text)
+    problem = incomplete(check)
+    if problem is not None:
+        raise UserError(f"{problem}; leave such columns out with --columns")
     return 1 if check.drift.dataset_drift else 0
+
+
+def _html(check: Any, share: float, with_performance: bool) -> str:
+    """Evidently's report of the checked columns, with driftwatch's sections on top: the columns it could
+    not check (Evidently would fail on them) and the performance table."""
+    from driftwatch.offline import errors_section
+    from driftwatch.report import evidently_html, performance_section, with_section
+
+    checked = {c.column for c in check.drift.columns}
+    types = {c: t for c, t in check.types.items() if c in checked}
+    if types:
+        text = evidently_html(
+            check.reference_frame,
+            check.current_frame,
+            types,
+            {c: o.method for c, o in check.options.items() if c in checked},
+            {c: o.threshold for c, o in check.options.items() if o.threshold is not None and c in checked},
+            share,
+        )
+    else:
+        text = '<!DOCTYPE html><html><head><meta charset="utf-8"></head><body></body></html>'
+    if with_performance:
+        extra = check.extra
+        notes = [f"calibration: {extra['calibration']['method']}"] if "calibration" in extra else []
+        if "estimate_note" in extra:
+            notes.append(extra["estimate_note"])
+        text = with_section(
+            text,
+            performance_section(
+                extra.get("reference_performance", {}),
+                extra.get("performance", {}),
+                extra.get("estimated_performance", {}),
+                notes,
+            ),
+        )
+    section = errors_section(check)
+    return with_section(text, section) if section else text
 
 
 def _profile(args: argparse.Namespace) -> int:
@@ -353,21 +435,40 @@ def _profile(args: argparse.Namespace) -> int:
         frame = load_frame(Path(args.reference))
     except ReferenceError as exc:
         raise UserError(f"--reference {exc}") from None
+    if len(frame) == 0:
+        raise UserError(f"--reference {args.reference}: no rows (only a header); there is nothing to profile")
+    prediction, label = args.prediction_column, args.label_column
     if model is not None:
         columns = [f.name for f in model.features] + ([model.prediction] if model.prediction else [])
         types = {f.name: f.type for f in model.features}
+        prediction = prediction or model.prediction
+        label = label or (model.performance.label if model.performance is not None else None)
     else:
         columns = (
             [c.strip() for c in args.columns.split(",")] if args.columns else list(map(str, frame.columns))
         )
         types = {}
-    missing = [c for c in columns if c not in frame.columns]
+    if bool(prediction) != bool(label):
+        raise UserError(
+            "--prediction-column and --label-column go together: performance needs both, row by row"
+        )
+    if prediction and prediction not in columns:
+        columns.append(prediction)  # prediction drift needs its profile too
+    missing = [c for c in dict.fromkeys([*columns, *([label] if label else [])]) if c not in frame.columns]
     if missing:
         raise UserError(f"--reference {args.reference} has no column(s) {', '.join(missing)}")
     profile = ReferenceProfile.build(frame, columns, types)
+    labelled = frame[[prediction, label]] if prediction and label else None
     try:
-        save_profile(profile, Path(args.output))
+        save_profile(profile, Path(args.output), labelled)
+    except ReferenceError as exc:
+        raise UserError(f"--reference {args.reference}: {exc}") from None
     except OSError as exc:
         raise UserError(f"--output {args.output}: cannot write ({exc.strerror})") from None
-    print(f"profile of {len(columns)} columns, {profile.rows} rows written to {args.output}")
+    kept = (
+        f"; predictions {prediction!r} with labels {label!r} kept for performance"
+        if labelled is not None
+        else ""
+    )
+    print(f"profile of {len(columns)} columns, {profile.rows} rows written to {args.output}{kept}")
     return 0

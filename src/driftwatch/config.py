@@ -47,6 +47,7 @@ __all__ = [
     "WebhookSettings",
     "WindowSettings",
     "load_settings",
+    "load_yaml",
     "parse_duration",
 ]
 
@@ -568,6 +569,42 @@ def _format_validation_error(exc: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
+class UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping.
+
+    Plain YAML loading keeps the last of two equal keys without a word, so a second ``threshold:``
+    under one feature silently replaces the first; this loader names the key and both lines instead.
+    """
+
+
+def _unique_mapping(loader: UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue  # `<<: *anchor` merges; the merged keys may be overridden, as YAML intends
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            first = seen.setdefault(key, key_node.start_mark.line)
+        except TypeError:
+            continue  # an unhashable key: construct_mapping reports it
+        if first != key_node.start_mark.line:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"key {key!r} appears twice in one mapping (first at line {first + 1}); keep one of them",
+                key_node.start_mark,
+            )
+    return loader.construct_mapping(node, deep=deep)
+
+
+UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
+def load_yaml(text: str) -> Any:
+    """YAML text as Python objects, safely (no tags that run code) and refusing duplicate keys."""
+    return yaml.load(text, Loader=UniqueKeyLoader)  # a SafeLoader subclass: no tags that run code
+
+
 def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) -> Settings:
     """Read, interpolate and validate a config file; raise `ConfigError` with every problem found.
 
@@ -585,7 +622,7 @@ def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) ->
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config file ({exc.strerror})") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""

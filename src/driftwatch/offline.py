@@ -3,24 +3,43 @@
 The same engine as the daemon, on a reference (a file or a saved profile) and a
 current file. Without a config, every column the two share is checked, typed
 from the reference's dtypes; with ``--config`` and ``--model``, the model's
-features, types, methods, thresholds, drift share and prediction column apply.
+features, types, methods, thresholds, drift share and prediction column apply
+(and its ``performance:`` section, in the command).
+
+The same truth in every format: a column that cannot be checked is reported
+with its reason (in the words of files, not of the daemon's window) by the
+table, the JSON and the HTML alike, and `incomplete` makes the command exit 2.
 """
 
 from __future__ import annotations
 
+import html
 import json
 import math
-from dataclasses import dataclass, field
+import unicodedata
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from driftwatch.drift.dataset import ColumnDrift, ColumnOptions, DatasetDrift, column_drift, dataset_drift
 from driftwatch.drift.profile import ColumnType, ReferenceProfile, infer_type
-from driftwatch.reference import ReferenceError, is_profile, load_frame, load_profile
+from driftwatch.reference import ReferenceError, is_profile, load_frame, load_labelled, load_profile
 
-__all__ = ["OfflineCheck", "OfflineError", "format_table", "performance", "run_offline_check"]
+__all__ = [
+    "OfflineCheck",
+    "OfflineError",
+    "errors_section",
+    "format_table",
+    "incomplete",
+    "performance",
+    "run_offline_check",
+    "to_json",
+]
 
 
 class OfflineError(Exception):
@@ -36,6 +55,9 @@ class OfflineCheck:
     reference_frame: pd.DataFrame
     current_frame: pd.DataFrame
     extra: dict[str, Any] = field(default_factory=dict)
+    # the reference's rows as read, prediction beside its label (None: a profile that kept none)
+    labelled_reference: pd.DataFrame | None = None
+    reference_name: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = self.drift.as_dict()
@@ -48,9 +70,12 @@ def _read(path: Path, role: str) -> pd.DataFrame:
     if not path.exists():
         raise OfflineError(f"--{role} {path}: file not found")
     try:
-        return load_frame(path)
+        frame = load_frame(path)
     except ReferenceError as exc:
         raise OfflineError(f"--{role} {exc}") from None
+    if len(frame) == 0:
+        raise OfflineError(f"--{role} {path}: no rows (only a header); there is nothing to check")
+    return frame
 
 
 def run_offline_check(
@@ -66,15 +91,18 @@ def run_offline_check(
 ) -> OfflineCheck:
     """Check ``current`` against ``reference``; ``default`` (if given) overrides ``options`` for every column."""
     current_frame = _read(current, "current")
+    labelled: pd.DataFrame | None
     if is_profile(reference):
         try:
             profile = load_profile(reference)
+            labelled = load_labelled(reference)
         except ReferenceError as exc:
             raise OfflineError(f"--reference {exc}") from None
         reference_frame: pd.DataFrame | None = None
         available = list(profile.columns)
     else:
         reference_frame = _read(reference, "reference")
+        labelled = reference_frame
         available = [str(c) for c in reference_frame.columns]
     wanted = columns or [c for c in available if c in current_frame.columns and c not in (prediction, label)]
     if not wanted:
@@ -100,11 +128,14 @@ def run_offline_check(
     options = {c: default or (options or {}).get(c, ColumnOptions()) for c in wanted}
     features = ReferenceProfile({c: profile.columns[c] for c in wanted}, profile.rows)
     drift = dataset_drift(features, {c: current_frame[c] for c in wanted}, options, share)
+    drift = replace(drift, errors=[_explained(c, current_frame[c.column]) for c in drift.errors])
     prediction_drift = (
         column_drift(profile.columns[prediction], current_frame[prediction], ColumnOptions())
         if prediction
         else None
     )
+    if prediction_drift is not None and prediction_drift.error and prediction:
+        prediction_drift = _explained(prediction_drift, current_frame[prediction])
     return OfflineCheck(
         drift,
         prediction_drift,
@@ -113,21 +144,77 @@ def run_offline_check(
         reference_frame,
         current_frame,
         {"reference_rows": profile.rows, "current_rows": len(current_frame)},
+        labelled,
+        str(reference),
+    )
+
+
+def _explained(column: ColumnDrift, current: pd.Series) -> ColumnDrift:
+    """A column that could not be checked, with the reason in the words of files (the engine speaks of
+    the daemon's window): no values in the current file, or text where the reference has numbers."""
+    quality = column.quality
+    if column.reference_rows == 0:
+        reason = "the reference has no values in this column (all missing)"
+    elif column.current_rows == 0 and quality is not None and quality.type_violations:
+        text = current.dropna()
+        example = next(
+            (v for v in text.tolist() if pd.isna(pd.to_numeric(pd.Series([v]), errors="coerce")).all()), None
+        )
+        reason = (
+            f"numeric in the reference but text in the current file (e.g. {example!r}); "
+            "fix the file, or type the column as categorical in the config"
+        )
+    elif column.current_rows == 0:
+        reason = "the current file has no values in this column (all missing)"
+    else:
+        return column
+    return replace(column, error=reason)
+
+
+def incomplete(check: OfflineCheck) -> str | None:
+    """Why the check is incomplete (columns it could not check), or None. Every format prints the same
+    report; the command then exits 2 with this line, since "no drift" would claim more than was checked."""
+    failed = [*check.drift.errors]
+    if check.prediction_drift is not None and check.prediction_drift.error:
+        failed.append(check.prediction_drift)
+    if not failed:
+        return None
+    return f"{len(failed)} column(s) could not be checked: " + "; ".join(
+        f"{c.column}: {c.error}" for c in failed
     )
 
 
 def performance(
-    check: OfflineCheck, task: str, prediction: str, label: str, threshold: float = 0.5
+    check: OfflineCheck,
+    task: str,
+    prediction: str,
+    label: str,
+    threshold: float = 0.5,
+    classes: Sequence[Hashable] | None = None,
+    estimate: bool | None = None,
+    calibration: str = "auto",
 ) -> dict[str, Any]:
-    """Realized performance where the labels exist; for a binary classifier whose current file has no
-    labels, CBPE's estimate from the reference's labelled scores. Rows missing a prediction or a label
-    are left out."""
+    """Realized performance where the labels exist; for a binary classifier, CBPE's estimate from the
+    reference's labelled scores (``estimate`` None: when the predictions are scores; False: never).
+    Rows missing a prediction or a label are left out. When CBPE cannot estimate (hard labels instead
+    of scores, too few reference rows), ``estimate_note`` says why and there is no estimate."""
     from driftwatch.performance.cbpe import CBPE, CBPEError
     from driftwatch.performance.metrics import realized
 
-    reference, current = check.reference_frame, check.current_frame
+    reference, current = check.labelled_reference, check.current_frame
+    if reference is None:
+        raise OfflineError(
+            f"--reference {check.reference_name} is a saved profile without the labelled rows performance "
+            f"needs (each prediction beside its label); rebuild it with `driftwatch profile -r REFERENCE "
+            f"-o {check.reference_name} --prediction-column {prediction} --label-column {label}`, "
+            "or pass the reference file"
+        )
     if label not in reference.columns:
-        raise OfflineError(f"--reference has no label column {label!r}; name it with --label-column")
+        kept = "the profile keeps " if check.labelled_reference is not check.reference_frame else "it has "
+        raise OfflineError(
+            f"--reference has no label column {label!r} ({kept}{', '.join(map(str, reference.columns))}); "
+            "name it with --label-column"
+        )
     if prediction not in reference.columns or prediction not in current.columns:
         raise OfflineError(f"--prediction-column {prediction!r} must be in both files")
 
@@ -136,12 +223,14 @@ def performance(
 
     out: dict[str, Any] = {}
     ref = labelled(reference)
+    where = f"performance ({task}, --prediction-column {prediction}, --label-column {label})"
     try:
         out["reference_performance"] = realized(
             task,  # type: ignore[arg-type]
             ref[label].to_numpy(),
             ref[prediction].to_numpy(),
             threshold=threshold,
+            classes=classes,
         )
         if label in current.columns and current[label].notna().any():
             cur = labelled(current)
@@ -150,20 +239,51 @@ def performance(
                 cur[label].to_numpy(),
                 cur[prediction].to_numpy(),
                 threshold=threshold,
+                classes=classes,
             )
-        if task == "binary_classification":
-            scores = current[prediction].dropna().to_numpy(dtype=float)
-            cbpe = CBPE.fit(ref[prediction].to_numpy(dtype=float), ref[label].to_numpy(), threshold=threshold)
+    except ValueError as exc:
+        # the metrics' advice names the Python argument; the command's is a flag
+        message = (
+            str(exc).replace("pass classes=", "pass --classes").replace("needs classes=", "needs --classes")
+        )
+        raise OfflineError(f"{where}: {message}") from None
+    if task == "binary_classification" and estimate is not False:
+        positive = classes[1] if classes is not None else 1
+        try:
+            cbpe = CBPE.fit(
+                _as_scores(ref[prediction], "the reference's"),
+                (ref[label] == positive).to_numpy(),
+                threshold=threshold,
+                calibration=calibration,  # type: ignore[arg-type]
+            )
+            scores = _as_scores(current[prediction].dropna(), "the current file's")
+            if not len(scores):
+                raise CBPEError(f"the current file has no values in {prediction!r} to estimate from")
+            estimates = cbpe.estimate(scores)
+        except CBPEError as exc:
+            if estimate:
+                raise OfflineError(f"{where}: estimate: {exc}") from None
+            out["estimate_note"] = f"no CBPE estimate: {exc}"
+        else:
             out["estimated_performance"] = {
                 metric: {"value": e.value, "lower": e.lower, "upper": e.upper}
-                for metric, e in cbpe.estimate(scores).items()
+                for metric, e in estimates.items()
             }
             out["calibration"] = cbpe.calibration.as_dict()
-    except (ValueError, CBPEError) as exc:
-        raise OfflineError(
-            f"performance ({task}, --prediction-column {prediction}, --label-column {label}): {exc}"
-        ) from None
     return out
+
+
+def _as_scores(values: pd.Series, whose: str) -> npt.NDArray[np.float64]:
+    """Predictions as float scores for CBPE, or `CBPEError` saying they are not scores."""
+    from driftwatch.performance.cbpe import CBPEError
+
+    numbers = pd.to_numeric(values, errors="coerce")
+    if numbers.isna().any() or pd.api.types.is_bool_dtype(values):
+        raise CBPEError(
+            f"{whose} predictions are not numbers (e.g. {values.iloc[0]!r}); CBPE needs the model's "
+            "probability of the positive class"
+        )
+    return numbers.to_numpy(dtype=np.float64)
 
 
 def _number(value: float | None) -> str:
@@ -191,9 +311,9 @@ def format_table(check: OfflineCheck) -> str:
         )
         for c in rows
     ]
-    widths = [max(len(str(r[i])) for r in [header, *body]) for i in range(len(header))]
+    widths = [max(_width(str(r[i])) for r in [header, *body]) for i in range(len(header))]
     lines = [
-        "  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()
+        "  ".join(str(v) + " " * (w - _width(str(v))) for v, w in zip(row, widths, strict=True)).rstrip()
         for row in [header, *body]
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -214,12 +334,40 @@ def format_table(check: OfflineCheck) -> str:
             e = estimated[metric]
             parts.append(f"estimated {_number(e['value'])} [{_number(e['lower'])}, {_number(e['upper'])}]")
         lines.append(f"performance {metric}: " + ", ".join(parts))
+    if "estimate_note" in check.extra:
+        lines.append(f"performance estimate: {check.extra['estimate_note']}")
     verdict = "DATASET DRIFT" if drift.dataset_drift else "no dataset drift"
     lines.append(
         f"{verdict}: {drift.n_drifted} of {drift.n_columns} columns drifted "
         f"(share {drift.drift_share:.2f}, threshold {drift.share_threshold:.2f})"
     )
     return "\n".join(lines)
+
+
+def _width(text: str) -> int:
+    """Terminal columns ``text`` takes: East Asian wide and fullwidth characters (CJK, most emoji) take
+    two, combining marks none; len() would misalign every column after such a name."""
+    return sum(
+        0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+        for ch in text
+    )
+
+
+def errors_section(check: OfflineCheck) -> str:
+    """An HTML section listing the columns the check could not check, and why ("" when there are none):
+    the HTML format says what the table and the JSON say."""
+    failed = [*check.drift.errors]
+    if check.prediction_drift is not None and check.prediction_drift.error:
+        failed.append(check.prediction_drift)
+    if not failed:
+        return ""
+    items = "".join(f"<li><b>{html.escape(c.column)}</b>: {html.escape(c.error or '')}</li>" for c in failed)
+    return (
+        '<section id="driftwatch-errors" style="font-family: sans-serif; margin: 24px">'
+        "<h2>Columns not checked (driftwatch)</h2>"
+        f"<p>The check is incomplete: these columns are left out of the drift share.</p><ul>{items}</ul>"
+        "</section>"
+    )
 
 
 def to_json(check: OfflineCheck) -> str:

@@ -16,7 +16,15 @@ import pandas as pd
 from driftwatch.config import ModelSettings
 from driftwatch.drift.profile import ColumnProfile, ColumnType, ReferenceProfile, infer_type
 
-__all__ = ["ReferenceError", "is_profile", "load_frame", "load_profile", "load_reference", "save_profile"]
+__all__ = [
+    "ReferenceError",
+    "is_profile",
+    "load_frame",
+    "load_labelled",
+    "load_profile",
+    "load_reference",
+    "save_profile",
+]
 
 
 class ReferenceError(Exception):
@@ -28,9 +36,13 @@ def load_frame(path: Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
     try:
         if suffix in {".parquet", ".pq"}:
-            return pd.read_parquet(path)
+            return _distinct_columns(path, pd.read_parquet(path), None)
         if suffix == ".csv":
-            return pd.read_csv(path)
+            # the header as written: read_csv renames a repeated "a" to "a.1", which would hide it
+            header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False)
+            return _distinct_columns(path, pd.read_csv(path), [str(v) for v in header.iloc[0].tolist()])
+    except ReferenceError:
+        raise
     except FileNotFoundError:
         raise ReferenceError(f"{path}: file not found") from None
     except Exception as exc:  # pyarrow and the CSV parser raise many types; all mean "unreadable"
@@ -38,6 +50,26 @@ def load_frame(path: Path) -> pd.DataFrame:
             f"{path}: cannot read as {suffix.lstrip('.')}: {str(exc).splitlines()[0]}"
         ) from None
     raise ReferenceError(f"{path}: unsupported file type {suffix!r}; use .parquet or .csv")
+
+
+def _distinct_columns(path: Path, frame: pd.DataFrame, header: list[str] | None) -> pd.DataFrame:
+    """``frame``, unless a column name repeats (which one would a check read?) or a CSV's single
+    column looks like a whole header separated by something other than commas."""
+    names = header if header is not None else [str(c) for c in frame.columns]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ReferenceError(
+            f"{path}: column(s) {', '.join(map(repr, repeated))} appear more than once; "
+            "give every column its own name"
+        )
+    if header is not None and len(names) == 1:
+        for sep, name in ((";", "semicolon"), ("\t", "tab"), ("|", "pipe")):
+            if sep in names[0]:
+                raise ReferenceError(
+                    f"{path}: this looks {name}-separated (its header is one column {names[0]!r}); "
+                    "driftwatch reads comma-separated CSV: save it with commas (or as Parquet)"
+                )
+    return frame
 
 
 def column_types(model: ModelSettings, frame: pd.DataFrame) -> dict[str, ColumnType]:
@@ -98,8 +130,16 @@ PROFILE_FORMAT = "driftwatch-profile"
 PROFILE_VERSION = 1
 
 
-def save_profile(profile: ReferenceProfile, directory: Path) -> None:
-    """Write a profile as a directory: ``profile.json`` plus one Parquet file per column (never pickle)."""
+LABELLED_FILE = "labelled.parquet"
+
+
+def save_profile(profile: ReferenceProfile, directory: Path, labelled: pd.DataFrame | None = None) -> None:
+    """Write a profile as a directory: ``profile.json`` plus one Parquet file per column (never pickle).
+
+    ``labelled`` (the reference's prediction and label columns, as read) is kept as one more Parquet
+    file, row by row with missing values and dtypes as they are: performance pairs each prediction with
+    its own label, which the per-column files (cleaned, each on its own) cannot give back.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     columns = []
     for index, (name, column) in enumerate(profile.columns.items()):
@@ -119,7 +159,21 @@ def save_profile(profile: ReferenceProfile, directory: Path) -> None:
                 "file": file,
             }
         )
-    meta = {"format": PROFILE_FORMAT, "version": PROFILE_VERSION, "rows": profile.rows, "columns": columns}
+    meta: dict[str, object] = {
+        "format": PROFILE_FORMAT,
+        "version": PROFILE_VERSION,
+        "rows": profile.rows,
+        "columns": columns,
+    }
+    if labelled is not None:
+        try:
+            labelled.reset_index(drop=True).to_parquet(directory / LABELLED_FILE, index=False)
+        except (TypeError, ValueError) as exc:  # pyarrow: a column of mixed types has no Parquet type
+            raise ReferenceError(
+                f"cannot store the columns {', '.join(map(str, labelled.columns))} as Parquet: "
+                f"{str(exc).splitlines()[0]}"
+            ) from None
+        meta["labelled"] = {"columns": [str(c) for c in labelled.columns], "file": LABELLED_FILE}
     (directory / "profile.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
 
 
@@ -159,3 +213,18 @@ def load_profile(directory: Path) -> ReferenceProfile:
             bool(entry["integer"]),
         )
     return ReferenceProfile(columns, int(meta["rows"]))
+
+
+def load_labelled(directory: Path) -> pd.DataFrame | None:
+    """The labelled rows a profile keeps for performance (see `save_profile`), or None when it has none."""
+    try:
+        meta = json.loads((directory / "profile.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ReferenceError(f"{directory}: not a readable driftwatch profile ({exc})") from None
+    entry = meta.get("labelled")
+    if not isinstance(entry, dict):
+        return None
+    try:
+        return pd.read_parquet(directory / str(entry["file"]))
+    except Exception as exc:  # pyarrow raises many types; all mean "unreadable"
+        raise ReferenceError(f"{directory / str(entry.get('file'))}: cannot read ({exc})") from None

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import html
 import math
+import warnings
 from collections.abc import Mapping
 
+import numpy as np
 import pandas as pd
 
 from driftwatch.drift.profile import ColumnType, ReferenceProfile
@@ -46,18 +48,25 @@ def evidently_html(
         per_column_method=per_method or None,
         per_column_threshold=dict(thresholds) if thresholds else None,
     )
-    snapshot = Report([preset]).run(
-        Dataset.from_pandas(_typed(current[columns], types), data_definition=definition),
-        Dataset.from_pandas(_typed(reference[columns], types), data_definition=definition),
-    )
-    return str(snapshot.get_html_str(as_iframe=False))
+    # Evidently's summaries divide by a column's spread (correlations, normalised histograms): a constant
+    # column makes numpy warn about 0/0 on stderr, although the page is right (those cells read NaN).
+    # Silenced here, for this computation only.
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        snapshot = Report([preset]).run(
+            Dataset.from_pandas(_typed(current[columns], types), data_definition=definition),
+            Dataset.from_pandas(_typed(reference[columns], types), data_definition=definition),
+        )
+        return str(snapshot.get_html_str(as_iframe=False))
 
 
 def _typed(frame: pd.DataFrame, types: Mapping[str, ColumnType]) -> pd.DataFrame:
     out = frame.copy()
     for column, kind in types.items():
         if kind == "numeric":
-            out[column] = pd.to_numeric(out[column], errors="coerce")
+            # infinities are missing values to driftwatch's checks (and to Evidently's tests); left in,
+            # they turn Evidently's means, histograms and plots into NaN and numpy RuntimeWarnings
+            out[column] = pd.to_numeric(out[column], errors="coerce").replace([math.inf, -math.inf], math.nan)
         else:
             out[column] = out[column].astype(object)
     return out
@@ -72,7 +81,10 @@ def profile_frame(profile: ReferenceProfile) -> pd.DataFrame:
     length = max((c.rows for c in profile.columns.values()), default=0)
     data = {}
     for name, column in profile.columns.items():
-        series = pd.Series(column.values, dtype="float64" if column.type == "numeric" else object)
+        # numeric values in row order, as the raw reference has them (``values`` is sorted): Evidently's
+        # sampling and permutation methods see the same sequence either way
+        kept = column.original if column.original is not None else column.values
+        series = pd.Series(kept, dtype="float64" if column.type == "numeric" else object)
         data[name] = series.reindex(range(length))
     return pd.DataFrame(data)
 

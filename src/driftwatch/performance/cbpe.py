@@ -36,6 +36,10 @@ What CBPE assumes, and when it is wrong:
   can show that.
 * The reference covers the scores the window produces: the calibration map
   is flat beyond the reference's extreme scores.
+* Scores, not labels. Predictions that are all exactly 0 or 1 are the
+  predicted labels: read as probabilities they say every row is certainly
+  right, so every estimate would be 1.0 whatever the truth. `CBPE.fit` and
+  `CBPE.estimate` refuse them (`hard_labels`) rather than report that.
 
 Each estimate comes with a sampling-error band, value +/- 3 sigma, where
 sigma is the standard deviation of the realized metric over bootstrap
@@ -80,6 +84,7 @@ __all__ = [
     "Estimate",
     "EstimatedPerformance",
     "expected_calibration_error",
+    "hard_labels",
 ]
 
 ESTIMATED_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
@@ -160,6 +165,22 @@ class EstimatedPerformance:
             "breaches": dict(self.breaches),
             "calibration": self.calibration.as_dict(),
         }
+
+
+def hard_labels(scores: FloatArray) -> bool:
+    """True when every score is exactly 0 or 1: predicted labels, not probabilities.
+
+    The test is on all values together, not a share: a real probability is exactly 0 or 1 only where a
+    model is certain (a saturated sigmoid), and a model certain of every row gives CBPE no confidence to
+    read either. One value strictly between 0 and 1 makes the column scores.
+    """
+    return bool(len(scores)) and bool(np.isin(scores, (0.0, 1.0)).all())
+
+
+_HARD_LABELS = (
+    "holds hard labels (every value is 0 or 1), not scores; CBPE reads the model's confidence from "
+    "its probability of the positive class (e.g. predict_proba), so log that instead of the predicted label"
+)
 
 
 def expected_calibration_error(
@@ -248,6 +269,8 @@ class CBPE:
             s = _scores(scores, "reference scores")
         except ValueError as exc:
             raise CBPEError(str(exc)) from None
+        if hard_labels(s):
+            raise CBPEError(f"the reference's prediction column {_HARD_LABELS}")
         y = np.asarray(labels)
         if y.shape != s.shape:
             raise CBPEError(f"reference has {len(s)} scores but {y.size} labels")
@@ -296,6 +319,8 @@ class CBPE:
         rows = len(s)
         if not rows:
             raise CBPEError("the window has no scores to estimate from")
+        if hard_labels(s):
+            raise CBPEError(f"the prediction column {_HARD_LABELS}")
         p = self.calibrate(s)
         # each row twice: a positive of weight p and a negative of weight 1 - p; weighted metrics over
         # these are the metrics of the expected confusion matrix and the expected ROC curve

@@ -21,7 +21,7 @@ import pandas as pd
 from driftwatch.config import MetricThreshold, ModelSettings, PerformanceSettings
 from driftwatch.performance.cbpe import CBPE, ESTIMATED_METRICS, CBPEError, EstimatedPerformance
 from driftwatch.performance.metrics import RealizedPerformance, Threshold, realized, realized_performance
-from driftwatch.reference import ReferenceError, is_profile, load_frame
+from driftwatch.reference import ReferenceError, is_profile, load_frame, load_labelled
 
 __all__ = ["PerformanceMonitor", "PerformanceResult"]
 
@@ -85,12 +85,17 @@ class PerformanceMonitor:
         )
         where = f"models.{name}"
         if is_profile(model.reference):
-            raise ReferenceError(
-                f"{where}.performance needs the reference's labelled rows, but {where}.reference "
-                f"({model.reference}) is a saved profile; point reference at the Parquet or CSV file with "
-                f"columns {self.prediction!r} and {settings.label!r}"
-            )
-        frame = load_frame(model.reference)
+            kept = load_labelled(model.reference)
+            if kept is None:
+                raise ReferenceError(
+                    f"{where}.performance needs the reference's labelled rows, but {where}.reference "
+                    f"({model.reference}) is a saved profile without them; rebuild it with `driftwatch "
+                    f"profile --prediction-column {self.prediction} --label-column {settings.label}`, or "
+                    f"point reference at the Parquet or CSV file with both columns"
+                )
+            frame = kept
+        else:
+            frame = load_frame(model.reference)
         missing = [c for c in (self.prediction, settings.label) if c not in frame.columns]
         if missing:
             raise ReferenceError(
@@ -128,6 +133,11 @@ class PerformanceMonitor:
                     f"{where}.performance.estimate: CBPE needs probabilities of the positive class in "
                     f"{self.prediction!r}, but the reference holds labels; remove 'estimate: true'"
                 )
+            # said in every result, so that a missing estimate is explained rather than silent
+            self.cbpe_problem = (
+                f"no CBPE estimate: the reference's {self.prediction!r} holds hard labels, not probabilities "
+                "of the positive class; CBPE reads the model's confidence from its scores"
+            )
             return
         positive = self.classes[1] if self.classes is not None else 1
         try:
