@@ -147,16 +147,36 @@ def _load(path: str):  # type: ignore[no-untyped-def]
 
 def _validate(path: str) -> int:
     settings = _load(path)
+    from driftwatch.performance.monitor import PerformanceMonitor
+    from driftwatch.preflight import method_problems, reference_columns, reference_problems
     from driftwatch.reference import ReferenceError, load_reference
 
+    # Everything the daemon checks at start-up, and what it would only find at run time: one line per
+    # problem, every model, in the format of the config errors.
+    problems: list[str] = []
+    summary: list[str] = []
     for name, model in settings.models.items():
         try:
-            profile, _ = load_reference(name, model)
+            profile, types = load_reference(name, model)
         except ReferenceError as exc:
-            raise UserError(str(exc)) from None
-        print(
+            problems.append(f"  - {exc}")
+            continue
+        found = reference_problems(name, model, reference_columns(model.reference))
+        found += method_problems(name, model, types)
+        if model.performance is not None and not found:
+            try:
+                PerformanceMonitor(name, model)
+            except ReferenceError as exc:
+                found.append(f"  - {exc}")
+        problems += found
+        summary.append(
             f"model {name}: reference {model.reference} ({profile.rows} rows, {len(model.features)} features)"
         )
+    if problems:
+        raise UserError(
+            f"{path}: invalid configuration ({len(problems)} problem(s)):\n" + "\n".join(problems)
+        )
+    print("\n".join(summary))
     print(f"{path}: valid")
     return 0
 

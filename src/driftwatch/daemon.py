@@ -35,8 +35,9 @@ from driftwatch.labels import LabelStore
 from driftwatch.metrics import Metrics
 from driftwatch.performance.monitor import PerformanceMonitor, PerformanceResult
 from driftwatch.policy import AlertEvent, BreachPolicy, PolicyRule, State
+from driftwatch.preflight import method_problems, reference_columns, reference_problems
 from driftwatch.records import Prediction, RecordDecoder, Rejection
-from driftwatch.reference import load_reference
+from driftwatch.reference import ReferenceError, load_reference
 from driftwatch.source.deadletter import DeadLetters
 from driftwatch.source.kafka import KafkaSource, Message
 from driftwatch.store import OutboxRow, Store
@@ -84,6 +85,14 @@ class Daemon:
         self.windows: dict[str, Window] = {}
         for name, model in settings.models.items():
             profile, types = load_reference(name, model)
+            # a missing prediction column or a method that misfits its feature would fail only at run time
+            # (the label column: PerformanceMonitor below)
+            problems = reference_problems(name, model, reference_columns(model.reference), labels=False)
+            problems += method_problems(name, model, types)
+            if problems:
+                raise ReferenceError(
+                    f"invalid configuration ({len(problems)} problem(s)):\n" + "\n".join(problems)
+                )
             self.checks[name] = ModelCheck(name, model, profile)
             self.windows[name] = Window(
                 _column_specs(model, types), model.window.length, model.window.max_rows, model.window.buckets
