@@ -328,8 +328,9 @@ def _check(args: argparse.Namespace) -> int:
     elif args.format == "table":
         text = format_table(check)
     else:
-        from driftwatch.report import evidently_html
+        from driftwatch.report import evidently_html, summary_section, with_section
 
+        output = check.prediction_drift
         text = evidently_html(
             check.reference_frame,
             check.current_frame,
@@ -337,9 +338,12 @@ def _check(args: argparse.Namespace) -> int:
             {c: o.method for c, o in check.options.items()},
             {c: o.threshold for c, o in check.options.items() if o.threshold is not None},
             share,
+            prediction=None
+            if output is None
+            else (output.column, "categorical" if output.type == "categorical" else "numeric"),
         )
         if args.task and prediction:
-            from driftwatch.report import performance_section, with_section
+            from driftwatch.report import performance_section
 
             extra = check.extra
             notes = [f"calibration: {extra['calibration']['method']}"] if "calibration" in extra else []
@@ -352,6 +356,17 @@ def _check(args: argparse.Namespace) -> int:
                     notes,
                 ),
             )
+        text = with_section(
+            text,
+            summary_section(
+                args.model,
+                check.drift,
+                output,
+                len(check.current_frame),
+                int(check.extra.get("reference_rows", len(check.reference_frame))),
+                current=args.current,
+            ),
+        )
     if args.output:
         try:
             Path(args.output).write_text(text + ("\n" if not text.endswith("\n") else ""), encoding="utf-8")
