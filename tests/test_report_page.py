@@ -251,3 +251,53 @@ def test_report_without_data_is_a_409_with_the_reason(
         daemon.http.stop()
         daemon.store.close()
     assert not [r for r in caplog.records if r.levelname in {"ERROR", "CRITICAL"}]
+
+
+def records(features: list[str], rows: int = 50) -> list[Msg]:
+    return [
+        Msg(
+            json.dumps(
+                {
+                    "model": "credit-risk",
+                    "prediction_id": f"p{i}",
+                    "timestamp": NOW - 60,
+                    "features": {name: float(i % 7) for name in features},
+                    "prediction": 0.3,
+                }
+            ).encode(),
+            offset=i,
+        )
+        for i in range(rows)
+    ]
+
+
+def test_a_feature_without_values_in_the_window_is_listed_not_fatal(tmp_path: Path) -> None:
+    daemon = make_daemon(tmp_path)
+    try:
+        daemon.handle(records(["a", "b", "c"]))  # d never logged
+        result = daemon.run_check("credit-risk")
+        assert [c.column for c in result.drift.errors] == ["d"]
+        page = daemon.report_html("credit-risk")
+        assert page is not None
+        columns = {row[0]: row[5] for row in summary(page).columns}
+        assert columns["d"].startswith("not tested: ") and set(columns) == set(FEATURES)
+        assert {column for column, _ in evidently_table(page)} == {"a", "b", "c"}
+    finally:
+        daemon.store.close()
+
+
+def test_a_window_without_any_testable_feature_is_a_409(tmp_path: Path) -> None:
+    daemon = make_daemon(tmp_path)
+    daemon.http.start()
+    try:
+        daemon.handle(records([]))  # rows, but no feature values at all
+        result = daemon.run_check("credit-risk")
+        assert result.rows == 50 and result.drift.n_columns == 0
+        status, kind, body = fetch(daemon, "/reports/credit-risk/latest.html")
+        assert (status, kind) == (409, "application/json")
+        assert body["error"].startswith(
+            "no data: no feature of model 'credit-risk' could be tested in its window"
+        )
+    finally:
+        daemon.http.stop()
+        daemon.store.close()

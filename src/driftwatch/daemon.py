@@ -666,12 +666,17 @@ class Daemon:
             features = check.feature_profile
             reference = features
             output = check.prediction_profile
+            if latest.prediction_drift is None or latest.prediction_drift.error is not None:
+                output = None
             if output is not None:
                 reference = ReferenceProfile({**features.columns, output.name: output}, features.rows)
+            # a column the check could not test (no values in the window) would fail Evidently's whole
+            # report; the summary lists it with the reason
+            untested = {column.column for column in latest.drift.errors}
             html = evidently_html(
                 profile_frame(reference),
                 self._frames[model],
-                {name: column.type for name, column in features.columns.items()},
+                {name: column.type for name, column in features.columns.items() if name not in untested},
                 {f.name: f.method for f in check.settings.features},
                 {f.name: f.threshold for f in check.settings.features if f.threshold is not None},
                 check.settings.drift.share,
@@ -749,6 +754,9 @@ def report_unavailable(model: str, latest: CheckResult | None) -> str | None:
             f"no data: the window of model {model!r} holds no rows "
             f"({iso(latest.window_start)} to {iso(latest.window_end)}); is its traffic flowing?"
         )
+    if latest.drift.n_columns == 0:
+        untested = ", ".join(f"{c.column} ({c.error})" for c in latest.drift.errors)
+        return f"no data: no feature of model {model!r} could be tested in its window: {untested}"
     return None
 
 
