@@ -208,3 +208,20 @@ def test_the_daemon_logs_client_disconnects_in_its_log_format_only(tmp_path: Pat
     stray = [line for line in lines if not log_line.match(line)]
     assert stray == [], "\n".join(lines)
     assert not [line for line in lines if " ERROR " in line and "http" in line]
+
+
+def test_the_demo_webhook_receiver_logs_disconnects_too(capfd: pytest.CaptureFixture[str]) -> None:
+    from urllib.parse import urlsplit
+
+    from driftwatch.demo import WebhookReceiver
+
+    with WebhookReceiver(b"secret") as receiver:
+        url = urlsplit(receiver.url)
+        address = (str(url.hostname), int(url.port or 80))
+        for _ in range(3):  # a sender that gives up mid-body (a delivery timing out)
+            _abort(address, b"POST /hooks/retrain HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{")
+        with socket.create_connection(address, timeout=10) as client:  # the receiver still answers
+            client.sendall(b"POST /hooks/retrain HTTP/1.0\r\nContent-Length: 2\r\n\r\n{}")
+            assert client.recv(4096).startswith(b"HTTP/1.0 200 ")
+    _, err = capfd.readouterr()
+    assert "Traceback" not in err and "ConnectionReset" not in err

@@ -30,7 +30,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from driftwatch import __version__
 from driftwatch.metrics import Metrics
 
-__all__ = ["HttpServer", "ReportUnavailableError"]
+__all__ = ["HttpServer", "LoggingHTTPServer", "ReportUnavailableError"]
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,9 @@ class ReportUnavailableError(Exception):
     """A model's report cannot be made now (no check yet, no data in its window); the message says why."""
 
 
-class _Server(ThreadingHTTPServer):
+class LoggingHTTPServer(ThreadingHTTPServer):
+    """A threading HTTP server whose request failures go through the logging module (see handle_error)."""
+
     daemon_threads = True
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -70,7 +72,7 @@ class HttpServer:
     ) -> None:
         handler = _handler(metrics, readiness, results, reports)
         try:
-            self._server = _Server((host, port), handler)
+            self._server = LoggingHTTPServer((host, port), handler)
         except OSError as exc:
             raise OSError(
                 f"http: cannot listen on {host}:{port} ({exc.strerror}); "
