@@ -301,3 +301,42 @@ def test_a_window_without_any_testable_feature_is_a_409(tmp_path: Path) -> None:
     finally:
         daemon.http.stop()
         daemon.store.close()
+
+
+def _display_name(method: str) -> str:
+    """Evidently's display name of a method (registered per feature type: try both)."""
+    from evidently.legacy.calculations.stattests.registry import get_registered_stattest
+    from evidently.legacy.core import ColumnType as EvidentlyType
+
+    for kind in (EvidentlyType.Numerical, EvidentlyType.Categorical):
+        try:
+            return str(get_registered_stattest(method, kind).display_name)
+        except ValueError:  # not registered for this feature type
+            continue
+    raise AssertionError(f"Evidently has no method {method}")
+
+
+def test_the_p_value_tests_of_the_report_order_are_those_of_the_catalogue() -> None:
+    """`_drifted_first` knows p-value tests by Evidently's display names; each driftwatch method whose score
+    is a p-value (high on identical samples) must be among them, and no distance."""
+    from driftwatch.drift.dataset import ColumnOptions, column_drift
+    from driftwatch.drift.profile import ReferenceProfile
+    from driftwatch.drift.stattests import CATALOGUE
+    from driftwatch.report import _P_VALUE_TESTS
+
+    rng = np.random.default_rng(6)
+    sample = pd.DataFrame({"numeric": rng.normal(size=200), "categorical": rng.choice(["x", "y"], size=200)})
+    profile = ReferenceProfile.build(
+        sample, ["numeric", "categorical"], {"numeric": "numeric", "categorical": "categorical"}
+    )
+    checked = 0
+    for name, method in CATALOGUE.items():
+        kind = method.column_types[0]
+        same = column_drift(profile.columns[kind], sample[kind], ColumnOptions(name))
+        if not np.isfinite(same.score):
+            continue
+        p_value = same.score > same.threshold  # identical samples: a p-value is high, a distance is 0
+        display = _display_name(name)
+        assert (display in _P_VALUE_TESTS) == p_value, (name, display, same.score)
+        checked += 1
+    assert checked >= len(CATALOGUE) - 2
