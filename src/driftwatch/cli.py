@@ -158,16 +158,36 @@ def _load(path: str):  # type: ignore[no-untyped-def]
 
 def _validate(path: str) -> int:
     settings = _load(path)
+    from driftwatch.performance.monitor import PerformanceMonitor
+    from driftwatch.preflight import method_problems, reference_columns, reference_problems
     from driftwatch.reference import ReferenceError, load_reference
 
+    # Everything the daemon checks at start-up, and what it would only find at run time: one line per
+    # problem, every model, in the format of the config errors.
+    problems: list[str] = []
+    summary: list[str] = []
     for name, model in settings.models.items():
         try:
-            profile, _ = load_reference(name, model)
+            profile, types = load_reference(name, model)
         except ReferenceError as exc:
-            raise UserError(str(exc)) from None
-        print(
+            problems.append(f"  - {exc}")
+            continue
+        found = reference_problems(name, model, reference_columns(model.reference))
+        found += method_problems(name, model, types)
+        if model.performance is not None and not found:
+            try:
+                PerformanceMonitor(name, model)
+            except ReferenceError as exc:
+                found.append(f"  - {exc}")
+        problems += found
+        summary.append(
             f"model {name}: reference {model.reference} ({profile.rows} rows, {len(model.features)} features)"
         )
+    if problems:
+        raise UserError(
+            f"{path}: invalid configuration ({len(problems)} problem(s)):\n" + "\n".join(problems)
+        )
+    print("\n".join(summary))
     print(f"{path}: valid")
     return 0
 
@@ -373,7 +393,7 @@ def _check(args: argparse.Namespace) -> int:
     elif args.format == "table":
         text = format_table(check)
     else:
-        text = _html(check, share, bool(task and prediction))
+        text = _html(check, share, bool(task and prediction), args.model, args.current)
     if args.output:
         try:
             Path(args.output).write_text(text + ("\n" if not text.endswith("\n") else ""), encoding="utf-8")
@@ -387,14 +407,15 @@ def _check(args: argparse.Namespace) -> int:
     return 1 if check.drift.dataset_drift else 0
 
 
-def _html(check: Any, share: float, with_performance: bool) -> str:
-    """Evidently's report of the checked columns, with driftwatch's sections on top: the columns it could
-    not check (Evidently would fail on them) and the performance table."""
+def _html(check: Any, share: float, with_performance: bool, model: str | None, current: str) -> str:
+    """Evidently's report of the checked columns, with driftwatch's sections on top: the summary of the
+    check, the columns it could not check (Evidently would fail on them) and the performance table."""
     from driftwatch.offline import errors_section
-    from driftwatch.report import evidently_html, performance_section, with_section
+    from driftwatch.report import evidently_html, performance_section, summary_section, with_section
 
     checked = {c.column for c in check.drift.columns}
     types = {c: t for c, t in check.types.items() if c in checked}
+    output = check.prediction_drift
     if types:
         text = evidently_html(
             check.reference_frame,
@@ -403,6 +424,9 @@ def _html(check: Any, share: float, with_performance: bool) -> str:
             {c: o.method for c, o in check.options.items() if c in checked},
             {c: o.threshold for c, o in check.options.items() if o.threshold is not None and c in checked},
             share,
+            prediction=None
+            if output is None or output.error is not None
+            else (output.column, "categorical" if output.type == "categorical" else "numeric"),
         )
     else:
         text = '<!DOCTYPE html><html><head><meta charset="utf-8"></head><body></body></html>'
@@ -421,7 +445,18 @@ def _html(check: Any, share: float, with_performance: bool) -> str:
             ),
         )
     section = errors_section(check)
-    return with_section(text, section) if section else text
+    text = with_section(text, section) if section else text
+    return with_section(
+        text,
+        summary_section(
+            model,
+            check.drift,
+            output,
+            len(check.current_frame),
+            int(check.extra.get("reference_rows", len(check.reference_frame))),
+            current=current,
+        ),
+    )
 
 
 def _profile(args: argparse.Namespace) -> int:
@@ -448,7 +483,7 @@ def _profile(args: argparse.Namespace) -> int:
             [c.strip() for c in args.columns.split(",")] if args.columns else list(map(str, frame.columns))
         )
         types = {}
-    if bool(prediction) != bool(label):
+    if bool(args.prediction_column) != bool(args.label_column) and not (prediction and label):
         raise UserError(
             "--prediction-column and --label-column go together: performance needs both, row by row"
         )

@@ -26,6 +26,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    StringConstraints,
     ValidationError,
     field_validator,
     model_validator,
@@ -75,7 +76,12 @@ def parse_duration(value: object) -> float:
     return seconds
 
 
-Duration = Annotated[float, BeforeValidator(parse_duration)]
+# What the JSON Schema shows for a duration: the forms `parse_duration` reads, not the float it returns.
+_DurationText = Annotated[str, StringConstraints(pattern=_DURATION.pattern)]
+Duration = Annotated[
+    float,
+    BeforeValidator(parse_duration, json_schema_input_type=Annotated[float, Field(gt=0)] | _DurationText),
+]
 
 
 def _parse_duration_or_zero(value: object) -> float:
@@ -84,7 +90,15 @@ def _parse_duration_or_zero(value: object) -> float:
     return parse_duration(value)
 
 
-OptionalWait = Annotated[float, BeforeValidator(_parse_duration_or_zero)]
+OptionalWait = Annotated[
+    float,
+    BeforeValidator(
+        _parse_duration_or_zero,
+        json_schema_input_type=Annotated[float, Field(ge=0)]
+        | _DurationText
+        | Annotated[str, StringConstraints(pattern=r"^\s*0\s*$")],
+    ),
+]
 """A duration that may be 0 (off)."""
 
 
@@ -192,7 +206,12 @@ class KafkaSettings(_Strict):
     # process fetches and parses, so that work runs on another core while the daemon windows the records.
     reader: Literal["thread", "process"] = "thread"
 
-    @field_validator("bootstrap_servers", mode="before")
+    @field_validator(
+        "bootstrap_servers",
+        mode="before",
+        json_schema_input_type=Annotated[str, StringConstraints(pattern=r"[^,\s]")]
+        | Annotated[list[str], Field(min_length=1)],
+    )
     @classmethod
     def _split_servers(cls, value: object) -> object:
         if isinstance(value, str):
@@ -383,7 +402,15 @@ class LabelSettings(_Strict):
 
 class ModelSettings(_Strict):
     reference: Path
-    features: list[Annotated[FeatureSettings, BeforeValidator(_feature)]] = Field(min_length=1)
+    features: list[
+        Annotated[
+            FeatureSettings,
+            BeforeValidator(
+                _feature,
+                json_schema_input_type=Annotated[str, StringConstraints(min_length=1)] | FeatureSettings,
+            ),
+        ]
+    ] = Field(min_length=1)
     prediction: str | None = None
     window: WindowSettings = Field(default_factory=WindowSettings)
     schedule: ScheduleSettings = Field(default_factory=lambda: ScheduleSettings(every=300.0))
@@ -736,6 +763,55 @@ def _secret_problems(settings: Settings, environ: Mapping[str, str]) -> list[str
     return problems
 
 
+# A `${NAME}` or `${NAME:-default}` reference: any scalar may be written as one (see `_interpolate`).
+_INTERPOLATED = {"type": "string", "pattern": r"\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}"}
+_ANNOTATIONS = ("title", "description", "default")
+
+
+def _restrictive(node: dict[str, Any]) -> bool:
+    """A scalar schema that a string holding `${NAME}` would fail: numbers, booleans, enums, patterns."""
+    kind = node.get("type")
+    return kind in {"number", "integer", "boolean"} or "enum" in node or "const" in node or "pattern" in node
+
+
+def _allow_interpolation(node: Any, wrap: bool = True) -> Any:
+    """``node`` (a JSON Schema) with a `${NAME}` string allowed wherever a scalar is restricted.
+
+    ``wrap=False``: an alternative of an ``anyOf``, whose parent adds the string once for all of them.
+    """
+    if not isinstance(node, dict):
+        return node
+    node = dict(node)
+    for key in ("properties", "$defs"):  # name -> schema
+        if key in node:
+            node[key] = {name: _allow_interpolation(sub) for name, sub in node[key].items()}
+    for key in ("items", "additionalProperties"):  # one schema
+        node[key] = _allow_interpolation(node[key]) if key in node else None
+        if node[key] is None:
+            del node[key]
+    if "anyOf" in node:
+        alternatives = [_allow_interpolation(alt, wrap=False) for alt in node["anyOf"]]
+        if any(isinstance(alt, dict) and _restrictive(alt) for alt in alternatives):
+            alternatives.append(_INTERPOLATED)
+        node["anyOf"] = alternatives
+        return node
+    if wrap and _restrictive(node):
+        annotations = {key: node.pop(key) for key in _ANNOTATIONS if key in node}
+        return {**annotations, "anyOf": [node, _INTERPOLATED]}
+    return node
+
+
 def json_schema() -> dict[str, Any]:
-    """The JSON Schema of the config file, for editors and CI linting."""
-    return Settings.model_json_schema()
+    """The JSON Schema of the config file as written, for editors and CI linting.
+
+    It describes what `load_settings` reads, not what it makes of it: durations as
+    numbers of seconds or strings like ``"5m"``, features as names or objects,
+    ``bootstrap_servers`` as a list or a comma-separated string, and ``${NAME}``
+    references in any scalar (they are interpolated before validation).
+    """
+    schema = _allow_interpolation(Settings.model_json_schema(mode="validation"))
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        **schema,
+        "title": "driftwatch configuration",
+    }

@@ -28,15 +28,17 @@ from apscheduler.triggers.interval import IntervalTrigger
 from driftwatch import __version__
 from driftwatch.checks import CheckResult, ModelCheck
 from driftwatch.config import ModelSettings, Settings
+from driftwatch.drift.profile import ReferenceProfile
 from driftwatch.events import alert_event, iso
-from driftwatch.http import HttpServer
+from driftwatch.http import HttpServer, ReportUnavailableError
 from driftwatch.label_records import Label, LabelDecoder
 from driftwatch.labels import LabelStore
 from driftwatch.metrics import Metrics
 from driftwatch.performance.monitor import PerformanceMonitor, PerformanceResult
 from driftwatch.policy import AlertEvent, BreachPolicy, PolicyRule, State
+from driftwatch.preflight import method_problems, reference_columns, reference_problems
 from driftwatch.records import Prediction, RecordDecoder, Rejection
-from driftwatch.reference import load_reference
+from driftwatch.reference import ReferenceError, load_reference
 from driftwatch.source.deadletter import DeadLetters
 from driftwatch.source.kafka import KafkaSource, Message
 from driftwatch.store import OutboxRow, Store
@@ -84,6 +86,14 @@ class Daemon:
         self.windows: dict[str, Window] = {}
         for name, model in settings.models.items():
             profile, types = load_reference(name, model)
+            # a missing prediction column or a method that misfits its feature would fail only at run time
+            # (the label column: PerformanceMonitor below)
+            problems = reference_problems(name, model, reference_columns(model.reference), labels=False)
+            problems += method_problems(name, model, types)
+            if problems:
+                raise ReferenceError(
+                    f"invalid configuration ({len(problems)} problem(s)):\n" + "\n".join(problems)
+                )
             self.checks[name] = ModelCheck(name, model, profile)
             self.windows[name] = Window(
                 _column_specs(model, types), model.window.length, model.window.max_rows, model.window.buckets
@@ -637,29 +647,44 @@ class Daemon:
     # views -------------------------------------------------------------------------------------
 
     def report_html(self, model: str) -> str | None:
-        """Evidently's HTML report of the model's latest check, made on first request and cached."""
-        from driftwatch.report import evidently_html, profile_frame
+        """Evidently's HTML report of the model's latest check, made on first request and cached, under
+        driftwatch's summary of the check (model, window, rows, dataset and prediction drift).
+
+        Raises `ReportUnavailableError` (HTTP 409) when there is nothing to report on."""
+        from driftwatch.report import evidently_html, profile_frame, summary_section, with_section
 
         latest = self._latest.get(model)
-        if latest is None:
-            return None
+        reason = report_unavailable(model, latest)
+        if reason is not None:
+            raise ReportUnavailableError(reason)
+        assert latest is not None
         with self._report_lock:
             cached = self._reports.get(model)
             if cached is not None and cached[0] == latest.window_end:
                 return cached[1]
             check = self.checks[model]
             features = check.feature_profile
+            reference = features
+            output = check.prediction_profile
+            if latest.prediction_drift is None or latest.prediction_drift.error is not None:
+                output = None
+            if output is not None:
+                reference = ReferenceProfile({**features.columns, output.name: output}, features.rows)
+            # a column the check could not test (no values in the window) would fail Evidently's whole
+            # report; the summary lists it with the reason
+            untested = {column.column for column in latest.drift.errors}
             html = evidently_html(
-                profile_frame(features),
+                profile_frame(reference),
                 self._frames[model],
-                {name: column.type for name, column in features.columns.items()},
+                {name: column.type for name, column in features.columns.items() if name not in untested},
                 {f.name: f.method for f in check.settings.features},
                 {f.name: f.threshold for f in check.settings.features if f.threshold is not None},
                 check.settings.drift.share,
+                prediction=None if output is None else (output.name, output.type),
             )
             performance = latest.performance
             if performance is not None:
-                from driftwatch.report import performance_section, with_section
+                from driftwatch.report import performance_section
 
                 realized_result, estimated = performance.realized, performance.estimated
                 notes = [n for n in (performance.error, performance.estimate_note) if n]
@@ -680,6 +705,17 @@ class Daemon:
                         notes,
                     ),
                 )
+            html = with_section(
+                html,
+                summary_section(
+                    model,
+                    latest.drift,
+                    latest.prediction_drift,
+                    latest.rows,
+                    check.profile.rows,
+                    window=(latest.window_start, latest.window_end),
+                ),
+            )
             self._reports[model] = (latest.window_end, html)
             return html
 
@@ -704,6 +740,24 @@ class Daemon:
                 else datetime.fromtimestamp(latest.window_end, UTC).isoformat().replace("+00:00", "Z"),
             }
         return out
+
+
+def report_unavailable(model: str, latest: CheckResult | None) -> str | None:
+    """Why the model's report cannot be made now (the HTTP answer is a 409 with this reason), or None.
+
+    The one place that decides it: a check result that says its window held too little data belongs here.
+    """
+    if latest is None:
+        return f"no check yet: model {model!r} has not been checked yet; retry after its first check"
+    if latest.rows == 0:
+        return (
+            f"no data: the window of model {model!r} holds no rows "
+            f"({iso(latest.window_start)} to {iso(latest.window_end)}); is its traffic flowing?"
+        )
+    if latest.drift.n_columns == 0:
+        untested = ", ".join(f"{c.column} ({c.error})" for c in latest.drift.errors)
+        return f"no data: no feature of model {model!r} could be tested in its window: {untested}"
+    return None
 
 
 def _longest_gap(trigger: IntervalTrigger | CronTrigger, now: datetime, runs: int = 50) -> float:

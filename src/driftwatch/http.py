@@ -6,29 +6,58 @@ answered the last poll; otherwise 503 with the reasons, so an orchestrator
 keeps traffic and rollouts away from a replica that cannot see Kafka.
 ``/api/models`` and ``/api/models/<name>`` return the latest check results;
 ``/reports/<name>/latest.html`` is Evidently's HTML report of the latest check.
+
+GET and HEAD are served; any other method gets a JSON 405 naming them, and every error is JSON.
+The ``Server`` header names driftwatch and its version only. A client that goes away mid-request
+is logged at debug level, through the logging module, never as a traceback on stderr.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import socket
+import sys
 import threading
 from collections.abc import Callable
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from driftwatch import __version__
 from driftwatch.metrics import Metrics
 
-__all__ = ["HttpServer"]
+__all__ = ["HttpServer", "LoggingHTTPServer", "ReportUnavailableError"]
 
 log = logging.getLogger(__name__)
 
 Readiness = Callable[[], list[str]]  # the reasons the daemon is not ready; empty when ready
 Results = Callable[[], dict[str, dict[str, Any]]]
 Reports = Callable[[str], str | None]  # the HTML report of a model's latest check; None when there is none
+
+ALLOWED_METHODS = ("GET", "HEAD")
+
+
+class ReportUnavailableError(Exception):
+    """A model's report cannot be made now (no check yet, no data in its window); the message says why."""
+
+
+class LoggingHTTPServer(ThreadingHTTPServer):
+    """A threading HTTP server whose request failures go through the logging module (see handle_error)."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that disconnected is routine (a scraper timed out, a browser tab closed): a debug line.
+        Anything else is a bug, logged with its traceback through the logging module, never on raw stderr."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConnectionError | TimeoutError | socket.timeout):
+            log.debug("http: client %s went away: %s", client_address[0], exc)
+        else:
+            log.error("http: request from %s failed", client_address[0], exc_info=exc)
 
 
 class HttpServer:
@@ -43,13 +72,12 @@ class HttpServer:
     ) -> None:
         handler = _handler(metrics, readiness, results, reports)
         try:
-            self._server = ThreadingHTTPServer((host, port), handler)
+            self._server = LoggingHTTPServer((host, port), handler)
         except OSError as exc:
             raise OSError(
                 f"http: cannot listen on {host}:{port} ({exc.strerror}); "
                 "set http.port to a free port or stop the process using it"
             ) from None
-        self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="driftwatch-http", daemon=True
         )
@@ -72,7 +100,10 @@ def _handler(
     metrics: Metrics, readiness: Readiness, results: Results, reports: Reports | None
 ) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        server_version = "driftwatch"
+        server_version = f"driftwatch/{__version__}"
+
+        def version_string(self) -> str:
+            return self.server_version  # not the Python version, which only helps an attacker
 
         def do_GET(self) -> None:
             path = urlsplit(self.path).path.rstrip("/") or "/"
@@ -98,6 +129,32 @@ def _handler(
                 endpoints = ["/metrics", "/healthz", "/readyz", "/api/models", "/reports/<model>/latest.html"]
                 self._json(404, {"error": "not found", "endpoints": endpoints})
 
+        def do_HEAD(self) -> None:
+            self.do_GET()  # the same status and headers; `_send` leaves out the body
+
+        def __getattr__(self, name: str) -> Callable[[], None]:
+            # BaseHTTPRequestHandler looks up do_<METHOD> and answers an HTML 501 when it is missing
+            if name.startswith("do_"):
+                return self._not_allowed
+            raise AttributeError(name)
+
+        def _not_allowed(self) -> None:
+            self._json(
+                405,
+                {"error": f"method {self.command} is not allowed", "allow": list(ALLOWED_METHODS)},
+                {"Allow": ", ".join(ALLOWED_METHODS)},
+            )
+
+        def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+            """Malformed requests get JSON too (the standard library answers HTML)."""
+            self.log_error("code %d, message %s", code, message)
+            self.close_connection = True
+            try:
+                phrase = HTTPStatus(code).phrase
+            except ValueError:
+                phrase = "error"
+            self._json(code, {"error": message or phrase}, {"Connection": "close"})
+
         def _report(self, name: str) -> None:
             assert reports is not None
             models = results()
@@ -106,26 +163,40 @@ def _handler(
                 return
             try:
                 html = reports(name)
+            except ReportUnavailableError as exc:  # no data to report on: the reason, not a traceback
+                self._json(409, {"error": str(exc), "model": name})
+                return
             except Exception as exc:  # a drill-down aid must never take the server down
                 log.exception("report of model %s failed", name)
                 self._json(500, {"error": f"report generation failed: {exc}"})
                 return
             if html is None:
                 self._json(
-                    404, {"error": f"model {name!r} has not been checked yet; retry after its first check"}
+                    409,
+                    {
+                        "error": f"no check yet: model {name!r} has not been checked yet; "
+                        "retry after its first check",
+                        "model": name,
+                    },
                 )
             else:
                 self._send(200, html.encode(), "text/html; charset=utf-8")
 
-        def _json(self, status: int, body: object) -> None:
-            self._send(status, json.dumps(body, indent=1, allow_nan=False).encode(), "application/json")
+        def _json(self, status: int, body: object, headers: dict[str, str] | None = None) -> None:
+            text = json.dumps(body, indent=1, allow_nan=False).encode()
+            self._send(status, text, "application/json", headers)
 
-        def _send(self, status: int, body: bytes, content_type: str) -> None:
+        def _send(
+            self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
+        ) -> None:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(body)
+            if self.command != "HEAD":
+                self.wfile.write(body)
 
         def log_message(self, format: str, *args: Any) -> None:
             log.debug("http: " + format, *args)

@@ -13,13 +13,16 @@ import html
 import math
 import warnings
 from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from driftwatch.drift.dataset import ColumnDrift, DatasetDrift
 from driftwatch.drift.profile import ColumnType, ReferenceProfile
 
-__all__ = ["evidently_html", "performance_section", "profile_frame", "with_section"]
+__all__ = ["evidently_html", "performance_section", "profile_frame", "summary_section", "with_section"]
 
 Number = float | None
 
@@ -31,15 +34,27 @@ def evidently_html(
     methods: Mapping[str, str] | None = None,
     thresholds: Mapping[str, float] | None = None,
     share: float = 0.5,
+    prediction: tuple[str, ColumnType] | None = None,
 ) -> str:
-    """A standalone HTML page with Evidently's DataDriftPreset report of ``current`` against ``reference``."""
+    """A standalone HTML page with Evidently's DataDriftPreset report of ``current`` against ``reference``.
+
+    ``prediction`` (column, type) adds the drift of the model's output, as a metric of its own: it is not
+    one of the features, so it stays out of the drift share, as in driftwatch's check. The drift table
+    lists drifted columns first (see `_drifted_first`).
+    """
     from evidently import DataDefinition, Dataset, Report
+    from evidently.metrics import ValueDrift
     from evidently.presets import DataDriftPreset
 
     columns = list(types)
+    everything = dict(types)
+    if prediction is not None and prediction[0] in reference.columns and prediction[0] in current.columns:
+        everything[prediction[0]] = prediction[1]
+    else:
+        prediction = None
     definition = DataDefinition(
-        numerical_columns=[c for c in columns if types[c] == "numeric"],
-        categorical_columns=[c for c in columns if types[c] == "categorical"],
+        numerical_columns=[c for c in everything if everything[c] == "numeric"],
+        categorical_columns=[c for c in everything if everything[c] == "categorical"],
     )
     per_method = {c: m for c, m in (methods or {}).items() if m != "auto" and c in types}
     preset = DataDriftPreset(
@@ -48,16 +63,60 @@ def evidently_html(
         per_column_method=per_method or None,
         per_column_threshold=dict(thresholds) if thresholds else None,
     )
+    metrics: list[Any] = [preset]
+    if prediction is not None:
+        metrics.append(ValueDrift(column=prediction[0]))  # the auto rule, as the check's prediction drift
     # Evidently's summaries divide by a column's spread (correlations, normalised histograms): a constant
     # column makes numpy warn about 0/0 on stderr, although the page is right (those cells read NaN).
     # Silenced here, for this computation only.
     with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        snapshot = Report([preset]).run(
-            Dataset.from_pandas(_typed(current[columns], types), data_definition=definition),
-            Dataset.from_pandas(_typed(reference[columns], types), data_definition=definition),
+        snapshot = Report(metrics).run(
+            Dataset.from_pandas(_typed(current[list(everything)], everything), data_definition=definition),
+            Dataset.from_pandas(_typed(reference[list(everything)], everything), data_definition=definition),
         )
+        for widget in getattr(snapshot, "_widgets", []):
+            _drifted_first(widget)
         return str(snapshot.get_html_str(as_iframe=False))
+
+
+# Evidently's names of the tests whose score is a p-value (low means drift); every other is a distance.
+_P_VALUE_TESTS = frozenset(
+    {
+        "K-S p_value",
+        "chi-square p_value",
+        "Z-test p_value",
+        "Anderson-Darling",
+        "Cramer-von Mises",
+        "Epps-Singleton",
+        "Fisher's Exact test",
+        "g_test",
+        "Mann-Whitney U-rank test",
+        "empirical_mmd",
+        "t_test",
+        "Total-Variation-Distance",
+    }
+)
+
+
+def _drifted_first(widget: Any) -> None:
+    """Evidently sorts its drift table by score, highest first: right for distances, but with p-value
+    tests it lists the undrifted columns first. Reorder each drift table in place: drifted columns first,
+    then the others, each group from the strongest evidence of drift (lowest p-value, largest distance)."""
+    params = widget.params if isinstance(getattr(widget, "params", None), dict) else {}
+    rows = params.get("data")
+    if isinstance(rows, list) and rows and all(isinstance(r, dict) and "data_drift" in r for r in rows):
+
+        def key(row: dict[str, Any]) -> tuple[bool, float]:
+            score = row.get("drift_score")
+            strength = float(score) if isinstance(score, int | float) and math.isfinite(score) else math.inf
+            if row.get("stattest_name") not in _P_VALUE_TESTS and strength != math.inf:
+                strength = -strength
+            return row["data_drift"] != "Detected", strength
+
+        params["data"] = sorted(rows, key=key)
+    for child in getattr(widget, "widgets", None) or []:
+        _drifted_first(child)
 
 
 def _typed(frame: pd.DataFrame, types: Mapping[str, ColumnType]) -> pd.DataFrame:
@@ -122,6 +181,76 @@ def performance_section(
         "<thead><tr><th>metric</th><th>reference</th><th>current (realized)</th>"
         "<th>estimated (CBPE) [lower, upper]</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>{extra}</section>"
+    )
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")  # as in /api/models
+
+
+def _row(key: str, label: str, value: str) -> str:
+    return (
+        f'<tr data-key="{key}"><th align="left">{html.escape(label)}</th><td>{html.escape(value)}</td></tr>'
+    )
+
+
+def _drift_text(column: ColumnDrift) -> str:
+    if column.error:
+        return f"{column.column}: not tested ({column.error})"
+    verdict = "drift detected" if column.drift_detected else "no drift"
+    return (
+        f"{column.column}: {verdict} ({column.method} score {_cell(column.score)}, "
+        f"threshold {_cell(column.threshold)}, {column.current_rows} values)"
+    )
+
+
+def summary_section(
+    model: str | None,
+    drift: DatasetDrift,
+    prediction: ColumnDrift | None,
+    rows: int,
+    reference_rows: int,
+    window: tuple[float, float] | None = None,
+    current: str | None = None,
+) -> str:
+    """An HTML section with what the check was about and its verdict, in driftwatch's own numbers: the
+    model, the window (start, end; the daemon's) or the current file (the CLI's), the rows, dataset drift,
+    prediction drift and every column, drifted ones first."""
+    verdict = "drift detected" if drift.dataset_drift else "no drift"
+    summary = [
+        _row("model", "model", model or "-"),
+        *([_row("window", "window", f"{_iso(window[0])} to {_iso(window[1])}")] if window else []),
+        *([_row("current", "current data", current)] if current else []),
+        _row("rows", "rows" if window is None else "rows in the window", str(rows)),
+        _row("reference-rows", "reference rows", str(reference_rows)),
+        _row(
+            "dataset-drift",
+            "dataset drift",
+            f"{verdict}: {drift.n_drifted} of {drift.n_columns} columns drifted "
+            f"(share {drift.drift_share:.3g}, threshold {drift.share_threshold:.3g})",
+        ),
+        _row(
+            "prediction-drift",
+            "prediction drift",
+            _drift_text(prediction) if prediction is not None else "not monitored: no prediction column",
+        ),
+    ]
+    columns = sorted(drift.columns, key=lambda c: not c.drift_detected) + drift.errors
+    cells = "".join(
+        f'<tr data-column="{html.escape(c.column)}"><td>{html.escape(c.column)}</td><td>{c.type}</td>'
+        f"<td>{html.escape(c.method)}</td><td>{_cell(c.score)}</td><td>{_cell(c.threshold)}</td>"
+        f"<td>{'yes' if c.drift_detected else ('not tested: ' + html.escape(c.error) if c.error else 'no')}</td></tr>"
+        for c in columns
+    )
+    title = f"Drift check of {model}" if model else "Drift check"
+    return (
+        '<section id="driftwatch-summary" style="font-family: sans-serif; margin: 24px">'
+        f"<h2>{html.escape(title)} (driftwatch)</h2>"
+        f'<table cellpadding="4">{"".join(summary)}</table>'
+        '<h3>Columns, drifted first</h3><table id="driftwatch-columns" border="1" cellpadding="6" '
+        'style="border-collapse: collapse"><thead><tr><th>column</th><th>type</th><th>method</th>'
+        "<th>score</th><th>threshold</th><th>drift</th></tr></thead>"
+        f"<tbody>{cells}</tbody></table></section>"
     )
 
 
