@@ -239,7 +239,7 @@ class HttpSettings(_Strict):
 
 # window.min_rows' default: the smallest window on which the default drift rule's false-alarm rate on
 # unshifted data stays below 1% for every feature mix measured by bench/false_alarms.py (README).
-MIN_ROWS_DEFAULT = 300
+MIN_ROWS_DEFAULT = 500
 
 
 class WindowSettings(_Strict):
