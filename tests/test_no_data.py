@@ -281,3 +281,36 @@ def test_min_rows_config(tmp_path: Path) -> None:
     path.write_text(path.read_text().replace("max_rows: 1000, min_rows: 5000", "max_rows: 10"))
     with pytest.raises(ConfigError, match=r"\(the default\) is above max_rows 10.*or set min_rows"):
         load_settings(path)
+
+
+def test_an_estimate_without_predictions_leaves_no_stale_series(tmp_path: Path) -> None:
+    """CBPE estimates the window's predictions: once the window is empty its series go too."""
+    from tests.test_daemon_performance import Clock as PerformanceClock
+    from tests.test_daemon_performance import make, predictions, window
+
+    clock = PerformanceClock()
+    daemon = make(tmp_path, clock)
+    try:
+        ids, scores, _ = window(600, seed=2)
+        daemon.handle(predictions(ids, scores))
+        first = daemon.run_check("m")
+        assert first.performance is not None and first.performance.estimated is not None
+        names = [
+            "driftwatch_estimated_performance",
+            "driftwatch_estimated_performance_lower",
+            "driftwatch_estimated_performance_upper",
+        ]
+        for name in names:
+            assert daemon.metrics.registry.get_sample_value(name, {"model": "m", "metric": "accuracy"})
+        clock.now += 2 * 3600
+        second = daemon.run_check("m")
+        assert second.status == "no_data"
+        assert second.performance is not None and second.performance.estimated is None
+        for name in names:
+            assert (
+                daemon.metrics.registry.get_sample_value(name, {"model": "m", "metric": "accuracy"}) is None
+            )
+    finally:
+        daemon.store.close()
+        if daemon.labels is not None:
+            daemon.labels.close()

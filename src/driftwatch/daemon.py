@@ -544,6 +544,8 @@ class Daemon:
         # no result this time: drop the previous check's values rather than show them as current
         if realized_result is None:
             self._set_series(m.performance, model, {})
+            with contextlib.suppress(KeyError):
+                m.window_labelled_rows.remove(model)
         if estimated is None:
             for gauge in (
                 m.estimated_performance,
