@@ -10,6 +10,7 @@ and no broker; the HTTP surfaces are read over a real socket.
 from __future__ import annotations
 
 import json
+import logging
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -162,7 +163,9 @@ def assert_no_verdict(daemon: Daemon, status: str, rows: int) -> None:
     assert series(samples, "driftwatch_window_rows")[(("model", "m"),)] == rows
 
 
-def test_traffic_stops_no_verdict_no_stale_series_alert_state_kept(daemon: Daemon, clock: Clock) -> None:
+def test_traffic_stops_no_verdict_no_stale_series_alert_state_kept(
+    daemon: Daemon, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
     daemon.handle(shifted(clock, 200))
     first = daemon.run_check("m")
     assert first.status == "ok" and first.drift.dataset_drift
@@ -175,8 +178,11 @@ def test_traffic_stops_no_verdict_no_stale_series_alert_state_kept(daemon: Daemo
 
     states = {check: daemon.policy.state("m", check) for check in ("data_drift", "prediction_drift")}
     clock.now += 2 * 3600  # traffic stopped: two window lengths later the window is empty
-    second = daemon.run_check("m")
+    with caplog.at_level(logging.INFO, logger="driftwatch.daemon"):
+        second = daemon.run_check("m")
     assert second.status == "no_data" and second.rows == 0
+    assert "check m: no verdict (no_data): the window is empty" in caplog.text
+    assert "features drifted" not in caplog.text
     assert_no_verdict(daemon, "no_data", 0)
     # the alert state is the one the last verdict left (absence of evidence resolves nothing)
     assert {check: daemon.policy.state("m", check) for check in states} == states
