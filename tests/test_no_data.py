@@ -320,3 +320,38 @@ def test_an_estimate_without_predictions_leaves_no_stale_series(tmp_path: Path) 
         daemon.store.close()
         if daemon.labels is not None:
             daemon.labels.close()
+
+
+def test_rows_without_any_usable_feature_value_are_no_data_not_no_drift(daemon: Daemon, clock: Clock) -> None:
+    """Records whose features are all missing or of the wrong kind: no verdict (not "0 of 0 drifted,
+    no drift", which would resolve a firing alert on no evidence)."""
+    daemon.handle(shifted(clock, 100))
+    daemon.run_check("m")
+    state = daemon.policy.state("m", "data_drift")
+    assert state.state == "firing"
+    clock.now += 3600 + 60
+    daemon.handle(
+        [
+            FakeMessage(
+                json.dumps(
+                    {"model": "m", "timestamp": clock.now - 1, "features": {"x": "n/a", "c": None}}
+                ).encode(),
+                int(clock.now * 1000),
+                offset=i,
+            )
+            for i in range(100)
+        ]
+    )
+    result = daemon.run_check("m")
+    assert result.status == "no_data" and result.rows == 100
+    assert "none of the window's 100 rows has a usable value" in (result.reason or "")
+    assert daemon.policy.state("m", "data_drift") == state
+    latest = json.loads(get(daemon, "/api/models/m"))["latest"]
+    assert latest["status"] == "no_data" and latest["dataset_drift"] is None
+    assert {c["column"] for c in latest["columns"] if c.get("error")} == {"x", "c"}
+    samples = scraped(daemon)
+    for name in ("driftwatch_dataset_drift_detected", "driftwatch_feature_drift_score"):
+        assert not series(samples, name), name
+    assert status_of(samples)["no_data"] == 1.0
+    # what was measured stays: every value of x is missing
+    assert series(samples, "driftwatch_feature_missing_share")[(("feature", "x"), ("model", "m"))] == 1.0

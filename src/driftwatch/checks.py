@@ -53,6 +53,11 @@ class CheckResult:
     @property
     def reason(self) -> str | None:
         """Why there is no verdict, in words (None when there is one)."""
+        if self.status == "no_data" and self.rows:
+            return (
+                f"none of the window's {self.rows} rows has a usable value of any feature "
+                "(see the columns' errors): nothing to compare with the reference"
+            )
         if self.status == "no_data":
             return "the window is empty: no prediction records in it"
         if self.status == "not_enough_rows":
@@ -150,5 +155,8 @@ class ModelCheck:
             drift=drift,
             prediction_drift=prediction_drift,
             duration_seconds=time.perf_counter() - started,
+            # rows, but no feature could be tested (all missing or of the wrong kind): no verdict either,
+            # never a "no drift" made of zero columns
+            status="ok" if drift.columns else "no_data",
             min_rows=self.settings.window.min_rows,
         )

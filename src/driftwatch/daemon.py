@@ -478,22 +478,23 @@ class Daemon:
         rule = PolicyRule(alert.consecutive, alert.cooldown or 0.0, alert.resolve_after)
         if result.performance is not None:
             self._observe_performance(result, rule)
+        breaches: dict[str, bool] = {}
         if not result.answered:
-            # No verdict: the drift alert states stay as they are (absence of evidence neither raises nor
-            # resolves an alert), so no webhook either.
+            # No verdict: the data drift alert state stays as it is (absence of evidence neither raises
+            # nor resolves an alert), so no webhook either.
             log.info("check %s: no verdict (%s): %s", model, result.status, result.reason)
-            return result
-        drift = result.drift
-        log.info(
-            "check %s: %d/%d features drifted (share %.2f, threshold %.2f)%s",
-            model,
-            drift.n_drifted,
-            drift.n_columns,
-            drift.drift_share,
-            drift.share_threshold,
-            " -> DATASET DRIFT" if drift.dataset_drift else "",
-        )
-        breaches = {check.check: drift.dataset_drift}
+        else:
+            drift = result.drift
+            log.info(
+                "check %s: %d/%d features drifted (share %.2f, threshold %.2f)%s",
+                model,
+                drift.n_drifted,
+                drift.n_columns,
+                drift.drift_share,
+                drift.share_threshold,
+                " -> DATASET DRIFT" if drift.dataset_drift else "",
+            )
+            breaches[check.check] = drift.dataset_drift
         prediction = result.prediction_drift
         if prediction is not None and prediction.error is None:
             breaches["prediction_drift"] = prediction.drift_detected
