@@ -43,6 +43,7 @@ EXPECTED_ALERTS = {
     "DriftwatchKafkaDown": "page",
     "DriftwatchConsumerLagHigh": "ticket",
     "DriftwatchLabelsNotJoining": "ticket",
+    "DriftwatchModelTrafficStopped": "ticket",
 }
 RECEIVERS = {"page": "pager", "ticket": "tickets"}
 

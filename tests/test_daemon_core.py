@@ -39,7 +39,7 @@ models:
   m:
     reference: ref.csv
     features: [x, {name: c, type: categorical}]
-    window: {length: 1h, max_rows: 1000}
+    window: {length: 1h, max_rows: 1000, min_rows: 1}  # the data path, with windows of any size
 state: {path: state.sqlite}
 """,
         encoding="utf-8",

@@ -62,7 +62,7 @@ models:
     reference: ref.csv
     features: [{features}]
     prediction: score
-    window: {{length: 1h, max_rows: 5000}}
+    window: {{length: 1h, max_rows: 5000, min_rows: 50}}
 state: {{path: state.sqlite}}
 """
 
@@ -236,7 +236,15 @@ def test_report_without_data_is_a_409_with_the_reason(
         daemon.run_check("credit-risk")  # an empty window: traffic stopped
         status, kind, body = fetch(daemon, "/reports/credit-risk/latest.html")
         assert (status, kind) == (409, "application/json")
-        assert body["error"].startswith("no data: the window of model 'credit-risk' holds no rows")
+        assert body["error"].startswith("no_data: model 'credit-risk', window ")
+        assert "the window is empty" in body["error"]
+
+        feed(daemon, frame(20, seed=3, shift=0.0))  # too few rows for a verdict: no report either
+        daemon.run_check("credit-risk")
+        status, kind, body = fetch(daemon, "/reports/credit-risk/latest.html")
+        assert (status, kind) == (409, "application/json")
+        assert body["error"].startswith("not_enough_rows: model 'credit-risk', window ")
+        assert "fewer than window.min_rows 50" in body["error"]
 
         status, kind, body = fetch(daemon, "/reports/nope/latest.html")
         assert (status, kind) == (404, "application/json")
@@ -246,7 +254,7 @@ def test_report_without_data_is_a_409_with_the_reason(
         daemon.run_check("credit-risk")
         status, kind, page = fetch(daemon, "/reports/credit-risk/latest.html")
         assert (status, kind) == (200, "text/html; charset=utf-8")
-        assert summary(page).rows["rows"] == "100"
+        assert summary(page).rows["rows"] == "120"  # the 20 rows before and these 100
     finally:
         daemon.http.stop()
         daemon.store.close()
@@ -295,9 +303,8 @@ def test_a_window_without_any_testable_feature_is_a_409(tmp_path: Path) -> None:
         assert result.rows == 50 and result.drift.n_columns == 0
         status, kind, body = fetch(daemon, "/reports/credit-risk/latest.html")
         assert (status, kind) == (409, "application/json")
-        assert body["error"].startswith(
-            "no data: no feature of model 'credit-risk' could be tested in its window"
-        )
+        assert body["error"].startswith("no_data: model 'credit-risk', window ")
+        assert "none of the window's 50 rows has a usable value of any feature" in body["error"]
     finally:
         daemon.http.stop()
         daemon.store.close()

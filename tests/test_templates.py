@@ -16,7 +16,7 @@ from jsonschema import Draft202012Validator
 
 from driftwatch import __version__
 from driftwatch.checks import CheckResult, ModelCheck
-from driftwatch.config import ModelSettings
+from driftwatch.config import ModelSettings, WindowSettings
 from driftwatch.drift.dataset import ColumnOptions, dataset_drift
 from driftwatch.drift.profile import ReferenceProfile
 from driftwatch.events import alert_event, probe_event
@@ -54,6 +54,7 @@ def result() -> CheckResult:
         reference=Path("ref.csv"),
         features=["x", {"name": "c", "type": "categorical"}],
         prediction="score",
+        window=WindowSettings(min_rows=100),  # 300 rows get a verdict
     )
     profile = ReferenceProfile.build(reference, ["x", "c", "score"], {"c": "categorical"})
     current = pd.DataFrame(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from driftwatch.config import ModelSettings
 from driftwatch.drift.dataset import ColumnDrift, ColumnOptions, DatasetDrift, column_drift, dataset_drift
@@ -19,7 +19,14 @@ from driftwatch.windows import WindowSnapshot
 if TYPE_CHECKING:  # scikit-learn behind it: commands that only read results need not import it
     from driftwatch.performance.monitor import PerformanceResult
 
-__all__ = ["CheckResult", "ModelCheck"]
+__all__ = ["STATUSES", "CheckResult", "CheckStatus", "ModelCheck"]
+
+# Whether a check had an answer. "ok": the window was compared with the reference. "no_data": the window
+# is empty (traffic stopped, or never came). "not_enough_rows": fewer rows than the model's
+# window.min_rows, too few for the drift tests to tell drift from sampling noise. Without an answer the
+# verdict fields are null, no drift series is exported and the alert state is left as it is.
+CheckStatus = Literal["ok", "no_data", "not_enough_rows"]
+STATUSES: tuple[CheckStatus, ...] = ("ok", "no_data", "not_enough_rows")
 
 
 @dataclass(frozen=True)
@@ -35,19 +42,49 @@ class CheckResult:
     duration_seconds: float
     notes: tuple[str, ...] = ()  # caveats about the input, e.g. Kafka unreachable during the window
     performance: PerformanceResult | None = None  # models with performance monitoring only
+    status: CheckStatus = "ok"
+    min_rows: int = 1  # the model's window.min_rows when the check ran
+
+    @property
+    def answered(self) -> bool:
+        """True when the window was compared with the reference (there is a drift verdict)."""
+        return self.status == "ok"
+
+    @property
+    def reason(self) -> str | None:
+        """Why there is no verdict, in words (None when there is one)."""
+        if self.status == "no_data" and self.rows:
+            return (
+                f"none of the window's {self.rows} rows has a usable value of any feature "
+                "(see the columns' errors): nothing to compare with the reference"
+            )
+        if self.status == "no_data":
+            return "the window is empty: no prediction records in it"
+        if self.status == "not_enough_rows":
+            return (
+                f"the window has {self.rows} rows, fewer than window.min_rows {self.min_rows}: "
+                "too few to tell drift from sampling noise"
+            )
+        return None
 
     def as_dict(self) -> dict[str, Any]:
         def iso(ts: float) -> str:
             return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
 
+        drift = self.drift.as_dict()
+        if not self.answered:  # no verdict: null, never a made-up "no drift"
+            drift.update(dataset_drift=None, drift_share=None, n_drifted=None, n_columns=None)
         return {
             "model": self.model,
             "check": self.check,
+            "status": self.status,
+            "reason": self.reason,
             "window_start": iso(self.window_start),
             "window_end": iso(self.window_end),
             "rows": self.rows,
+            "min_rows": self.min_rows,
             "records_seen": self.records_seen,
-            **self.drift.as_dict(),
+            **drift,
             "prediction_drift": None if self.prediction_drift is None else self.prediction_drift.as_dict(),
             "duration_seconds": self.duration_seconds,
             "notes": list(self.notes),
@@ -72,9 +109,30 @@ class ModelCheck:
         prediction = settings.prediction
         self.prediction_profile = profile.columns.get(prediction) if prediction else None
 
+    def status(self, rows: int) -> CheckStatus:
+        """Whether a window of ``rows`` rows gets a drift verdict (see `CheckStatus`)."""
+        if rows == 0:
+            return "no_data"
+        return "not_enough_rows" if rows < self.settings.window.min_rows else "ok"
+
     def run(self, snapshot: WindowSnapshot) -> CheckResult:
         started = time.perf_counter()
         frame = snapshot.frame
+        status = self.status(len(frame))
+        if status != "ok":  # no verdict: the tests are not run at all, so nothing can pass for one
+            return CheckResult(
+                model=self.name,
+                check=self.check,
+                window_start=snapshot.start,
+                window_end=snapshot.end,
+                rows=len(frame),
+                records_seen=snapshot.records_seen,
+                drift=DatasetDrift([], self.settings.drift.share),
+                prediction_drift=None,
+                duration_seconds=time.perf_counter() - started,
+                status=status,
+                min_rows=self.settings.window.min_rows,
+            )
         drift = dataset_drift(
             self.feature_profile,
             {name: frame[name].to_numpy() for name in self.feature_profile.columns},
@@ -97,4 +155,8 @@ class ModelCheck:
             drift=drift,
             prediction_drift=prediction_drift,
             duration_seconds=time.perf_counter() - started,
+            # rows, but no feature could be tested (all missing or of the wrong kind): no verdict either,
+            # never a "no drift" made of zero columns
+            status="ok" if drift.columns else "no_data",
+            min_rows=self.settings.window.min_rows,
         )

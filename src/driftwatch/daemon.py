@@ -9,6 +9,7 @@ finish the webhook attempt in flight, stop serving.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import threading
@@ -26,7 +27,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from driftwatch import __version__
-from driftwatch.checks import CheckResult, ModelCheck
+from driftwatch.checks import STATUSES, CheckResult, ModelCheck
 from driftwatch.config import ModelSettings, Settings
 from driftwatch.drift.profile import ReferenceProfile
 from driftwatch.events import alert_event, iso
@@ -157,6 +158,7 @@ class Daemon:
         self._report_lock = threading.Lock()
         self._versions: dict[str, str] = {}
         self._methods: dict[tuple[str, str], str] = {}  # (model, feature) -> method of the exported score
+        self._prediction_methods: dict[str, str] = {}  # model -> method of the exported prediction score
         self._violations_exported: dict[tuple[str, str], int] = defaultdict(int)
         self._series: dict[tuple[int, str], set[str]] = {}  # (id of gauge, model) -> metrics exported
         self._rejections = _RateLimitedLog(60.0, clock)
@@ -476,28 +478,33 @@ class Daemon:
         self.metrics.check_runs.labels(model, check.check, "ok").inc()
         self.metrics.window_rows.labels(model).set(self.windows[model].rows())
         self._export(result)
+        self._export_status(result)
         self._latest[model] = result
+        # last success = the check ran without error, with or without a verdict (check_status says which)
         self.metrics.check_last_success.labels(model, check.check).set(self.clock())
-        if result.prediction_drift is not None:  # computed in the same run
+        if check.prediction_profile is not None:  # computed (or found without data) in the same run
             self.metrics.check_last_success.labels(model, "prediction_drift").set(self.clock())
         alert = self.settings.models[model].alert
         rule = PolicyRule(alert.consecutive, alert.cooldown or 0.0, alert.resolve_after)
         if result.performance is not None:
             self._observe_performance(result, rule)
-        if result.rows == 0:
-            log.info("check %s: window is empty, nothing to compare", model)
-            return result
-        drift = result.drift
-        log.info(
-            "check %s: %d/%d features drifted (share %.2f, threshold %.2f)%s",
-            model,
-            drift.n_drifted,
-            drift.n_columns,
-            drift.drift_share,
-            drift.share_threshold,
-            " -> DATASET DRIFT" if drift.dataset_drift else "",
-        )
-        breaches = {check.check: drift.dataset_drift}
+        breaches: dict[str, bool] = {}
+        if not result.answered:
+            # No verdict: the data drift alert state stays as it is (absence of evidence neither raises
+            # nor resolves an alert), so no webhook either.
+            log.info("check %s: no verdict (%s): %s", model, result.status, result.reason)
+        else:
+            drift = result.drift
+            log.info(
+                "check %s: %d/%d features drifted (share %.2f, threshold %.2f)%s",
+                model,
+                drift.n_drifted,
+                drift.n_columns,
+                drift.drift_share,
+                drift.share_threshold,
+                " -> DATASET DRIFT" if drift.dataset_drift else "",
+            )
+            breaches[check.check] = drift.dataset_drift
         prediction = result.prediction_drift
         if prediction is not None and prediction.error is None:
             breaches["prediction_drift"] = prediction.drift_detected
@@ -545,6 +552,18 @@ class Daemon:
             breaches.update({f"estimated_performance:{k}": v for k, v in estimated.breaches.items()})
         elif performance.estimate_note is not None and self.joins[model].cbpe is not None:
             m.check_last_success.labels(model, "estimated_performance").set(now)  # ran; window too small
+        # no result this time: drop the previous check's values rather than show them as current
+        if realized_result is None:
+            self._set_series(m.performance, model, {})
+            with contextlib.suppress(KeyError):
+                m.window_labelled_rows.remove(model)
+        if estimated is None:
+            for gauge in (
+                m.estimated_performance,
+                m.estimated_performance_lower,
+                m.estimated_performance_upper,
+            ):
+                self._set_series(gauge, model, {})
         for name, breaching in breaches.items():
             event = self.policy.observe(model, name, breaching, result.window_end, rule)
             if event is not None:
@@ -569,8 +588,51 @@ class Daemon:
         self.metrics.alert_active.labels(model, check).set(int(after == "firing"))
         log.info("alert %s/%s: %s -> %s", model, check, before, after)
 
+    def _export_status(self, result: CheckResult) -> None:
+        """driftwatch_check_status: 1 for the status of the model's latest check, 0 for the others."""
+        for status in STATUSES:
+            self.metrics.check_status.labels(result.model, result.check, status).set(
+                int(status == result.status)
+            )
+
+    def _remove_feature_series(self, model: str, feature: str) -> None:
+        """Drop the drift series of a feature that has no score in the latest check."""
+        m = self.metrics
+        method = self._methods.pop((model, feature), None)
+        if method is not None:
+            m.feature_drift_score.remove(model, feature, method)
+            m.feature_drift_threshold.remove(model, feature, method)
+            m.feature_drift_detected.remove(model, feature)
+
     def _export(self, result: CheckResult) -> None:
         m = self.metrics
+        # Series the latest check has no value for are removed, not left at an older check's value:
+        # /metrics and /api/models must tell the same story (no verdict -> no drift series).
+        scored = {column.column for column in result.drift.columns}
+        for model, feature in list(self._methods):
+            if model == result.model and feature not in scored:
+                self._remove_feature_series(model, feature)
+        if not result.drift.columns:
+            for gauge in (m.dataset_drift_share, m.dataset_drift_detected):
+                with contextlib.suppress(KeyError):
+                    gauge.remove(result.model)
+        quality_exported = {c.column for c in result.drift.columns + result.drift.errors if c.quality}
+        for gauge in (
+            m.feature_missing_share,
+            m.feature_unseen_share,
+            m.feature_out_of_range_share,
+        ):
+            for feature in self.checks[result.model].feature_profile.columns:
+                if feature not in quality_exported:
+                    with contextlib.suppress(KeyError):
+                        gauge.remove(result.model, feature)
+        prediction = result.prediction_drift
+        if prediction is None or prediction.error is not None:
+            method = self._prediction_methods.pop(result.model, None)
+            if method is not None:
+                m.prediction_drift_score.remove(result.model, method)
+            with contextlib.suppress(KeyError):
+                m.prediction_drift_detected.remove(result.model)
         for column in result.drift.columns:
             key = (result.model, column.column)
             previous = self._methods.get(key)
@@ -600,8 +662,11 @@ class Daemon:
                 m.feature_out_of_range_share.labels(result.model, column.column).set(
                     quality.out_of_range_share
                 )
-        prediction = result.prediction_drift
         if prediction is not None and prediction.error is None:
+            previous = self._prediction_methods.get(result.model)
+            if previous is not None and previous != prediction.method:  # `auto` switched tests
+                m.prediction_drift_score.remove(result.model, previous)
+            self._prediction_methods[result.model] = prediction.method
             m.prediction_drift_score.labels(result.model, prediction.method).set(prediction.score)
             m.prediction_drift_detected.labels(result.model).set(int(prediction.drift_detected))
 
@@ -749,14 +814,11 @@ def report_unavailable(model: str, latest: CheckResult | None) -> str | None:
     """
     if latest is None:
         return f"no check yet: model {model!r} has not been checked yet; retry after its first check"
-    if latest.rows == 0:
+    if not latest.answered:  # no_data, not_enough_rows: the check's own reason, as /api says it
         return (
-            f"no data: the window of model {model!r} holds no rows "
-            f"({iso(latest.window_start)} to {iso(latest.window_end)}); is its traffic flowing?"
+            f"{latest.status}: model {model!r}, window {iso(latest.window_start)} to "
+            f"{iso(latest.window_end)}: {latest.reason}"
         )
-    if latest.drift.n_columns == 0:
-        untested = ", ".join(f"{c.column} ({c.error})" for c in latest.drift.errors)
-        return f"no data: no feature of model {model!r} could be tested in its window: {untested}"
     return None
 
 

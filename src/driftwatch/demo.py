@@ -332,11 +332,14 @@ def _watch(daemon: Any, receiver: WebhookReceiver, say: Callable[[str], None], d
             reported[model] = latest["window_end"]
             drifted = [c["column"] for c in latest["columns"] if c["drift_detected"]]
             verdict = "DATASET DRIFT" if latest["dataset_drift"] else "no drift"
-            say(
-                f"check {model:<11} rows={latest['rows']:>5} drifted {latest['n_drifted']}/{latest['n_columns']}"
-                f" share={latest['drift_share']:.2f} -> {verdict}"
-                + (f" ({', '.join(drifted)})" if drifted else "")
-            )
+            if latest.get("status", "ok") != "ok":  # no verdict: say why instead of made-up numbers
+                say(f"check {model:<11} rows={latest['rows']:>5} no verdict: {latest['reason']}")
+            else:
+                say(
+                    f"check {model:<11} rows={latest['rows']:>5} drifted {latest['n_drifted']}/{latest['n_columns']}"
+                    f" share={latest['drift_share']:.2f} -> {verdict}"
+                    + (f" ({', '.join(drifted)})" if drifted else "")
+                )
             performance = latest.get("performance")
             if performance is not None:
                 say(f"      {model:<11} {_performance_line(performance)}")

@@ -2,7 +2,7 @@
 
 Names follow one rule: prefix ``driftwatch_``, base units, ``_total`` on
 counters, ``_seconds`` on durations, labels from a small closed set (model,
-model_version, feature, check, method, reason, target, outcome). Never a
+model_version, feature, check, method, reason, target, outcome, status). Never a
 prediction id or a raw value in a label. Each daemon owns a `Metrics` with its
 own registry, so several can live in one process (tests) without clashing.
 """
@@ -154,6 +154,13 @@ class Metrics:
             "driftwatch_check_last_success_timestamp_seconds",
             "Unix time of the last check that completed.",
             ["model", "check"],
+            registry=r,
+        )
+        self.check_status = Gauge(
+            "driftwatch_check_status",
+            "1 for the status of the model's latest check, 0 for the others: ok (a verdict), no_data "
+            "(empty window: no drift series while so), not_enough_rows (fewer rows than window.min_rows).",
+            ["model", "check", "status"],
             registry=r,
         )
         self.check_interval = Gauge(
