@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
+import msgspec
 import pandas as pd
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -96,7 +97,8 @@ class Daemon:
         self.templates: dict[str, Template] = {
             name: load_template(hook.template) for name, hook in settings.webhooks.items()
         }
-        self.decoder = RecordDecoder(set(settings.models))
+        label_rules = {name: monitor.label_rule for name, monitor in self.joins.items()}
+        self.decoder = RecordDecoder(set(settings.models), labels=label_rules)
         self.store = Store(settings.state.file)
         self.labels: LabelStore | None = None
         if self.joins:
@@ -108,7 +110,7 @@ class Daemon:
                 max_rows=joins.max_rows,
                 retention=max([joins.ttl] + [self._lookback(name) for name in self.joins]),
             )
-        self.label_decoder = LabelDecoder(set(self.joins))
+        self.label_decoder = LabelDecoder(set(self.joins), rules=label_rules)
         self.policy = BreachPolicy(self.store, clock, on_state=self._alert_changed)
         self.dispatcher = WebhookDispatcher(self.metrics, clock, self.store, self._resume_delivery)
         group = settings.kafka.group_id
@@ -369,7 +371,12 @@ class Daemon:
         for message in messages:
             outcome = self.label_decoder.decode(message.value, message.timestamp / 1000.0)
             if isinstance(outcome, Label):
-                good.append(outcome)
+                if outcome.fits is None:
+                    good.append(outcome)
+                else:  # names no model and fits only some: it joins those, not the others
+                    good.extend(
+                        msgspec.structs.replace(outcome, model=name, fits=None) for name in outcome.fits
+                    )
                 continue
             self.metrics.labels_rejected.labels(outcome.reason).inc()
             self._reject(message, outcome, "label")

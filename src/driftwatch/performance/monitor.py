@@ -21,6 +21,7 @@ import pandas as pd
 from driftwatch.config import MetricThreshold, ModelSettings, PerformanceSettings
 from driftwatch.performance.cbpe import CBPE, ESTIMATED_METRICS, CBPEError, EstimatedPerformance
 from driftwatch.performance.metrics import RealizedPerformance, Threshold, realized, realized_performance
+from driftwatch.records import LabelRule
 from driftwatch.reference import ReferenceError, is_profile, load_frame
 
 __all__ = ["PerformanceMonitor", "PerformanceResult"]
@@ -106,6 +107,8 @@ class PerformanceMonitor:
         self.reference_rows = len(labelled)
         scores = labelled[self.prediction].to_numpy()
         truth = _labels(labelled[settings.label].to_numpy(), settings)
+        # what a label must be to be accepted at ingest: one of another kind would break every metric
+        self.label_rule = LabelRule.of(name, settings.task, settings.classes, truth.tolist())
         try:
             self.reference = realized(
                 settings.task, truth, scores, threshold=settings.decision_threshold, classes=self.classes
