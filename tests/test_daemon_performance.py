@@ -615,3 +615,91 @@ labels: {grace: 0s}
         performance = daemon.run_check(model).performance
         assert performance is not None and performance.error is None, model
     daemon.store.close()
+
+
+def _boom(*_: Any, **__: Any) -> Any:
+    raise RuntimeError("injected failure")
+
+
+@pytest.mark.parametrize(
+    "failing", ["performance", "estimated_performance", "prediction_drift", "data_drift", "label_join"]
+)
+def test_a_failing_part_of_a_check_does_not_stop_the_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    """Each part of a check runs guarded: the failing one is logged, counted under its check and noted
+    in the result; the others export their metrics and feed their alerts as usual."""
+    clock = Clock()
+    daemon = make(tmp_path, clock)
+    monitor = daemon.joins["m"]
+    if failing == "performance":
+        monkeypatch.setattr("driftwatch.performance.monitor.realized_performance", _boom)
+    elif failing == "label_join":  # the join state cannot be read: neither performance part can run
+        assert daemon.labels is not None
+        monkeypatch.setattr(daemon.labels, "joined", _boom)
+    elif failing == "estimated_performance":
+        assert monitor.cbpe is not None
+        monkeypatch.setattr(monitor.cbpe, "estimated_performance", _boom)
+    elif failing == "prediction_drift":
+        monkeypatch.setattr("driftwatch.checks.column_drift", _boom)
+    else:
+        monkeypatch.setattr("driftwatch.checks.dataset_drift", _boom)
+    ids, scores, labels = window(400, seed=6, flip=0.6)  # accuracy far below the reference's
+    shifted = predictions(ids, scores)
+    for message in shifted:  # the feature moves far from the reference: data drift
+        record = json.loads(message.value or b"")
+        record["features"]["x"] += 3.0
+        message.value = json.dumps(record).encode()
+    daemon.handle(shifted)
+    daemon.handle(label_messages(ids, labels))
+
+    result = daemon.run_check("m")  # raised before: one failing part failed the whole check
+    failed = {"performance", "estimated_performance"} if failing == "label_join" else {failing}
+    assert set(result.errors) == failed
+    assert daemon.results()["m"]["latest"]["errors"] == result.errors
+
+    def last_success(check: str) -> float | None:
+        return sample(daemon, "driftwatch_check_last_success_timestamp_seconds", model="m", check=check)
+
+    def active(check: str) -> float | None:
+        return sample(daemon, "driftwatch_alert_active", model="m", check=check)
+
+    for part in failed:
+        assert "injected failure" in result.errors[part]
+        assert sample(daemon, "driftwatch_check_runs_total", model="m", check=part, outcome="error") == 1
+        assert last_success(part) is None  # so the stale-checks alert sees the part failing
+    if "data_drift" not in failed:
+        assert result.drift.dataset_drift and active("data_drift") == 1
+        assert sample(daemon, "driftwatch_dataset_drift_detected", model="m") == 1
+        assert last_success("data_drift") == NOW
+        assert sample(daemon, "driftwatch_check_runs_total", model="m", check="data_drift", outcome="ok") == 1
+    else:
+        assert active("data_drift") == 0
+        assert sample(daemon, "driftwatch_dataset_drift_detected", model="m") is None
+    if "performance" not in failed:
+        assert active("performance:accuracy") == 1
+        assert sample(daemon, "driftwatch_performance", model="m", metric="accuracy") is not None
+    else:
+        assert active("performance:accuracy") == 0
+        assert result.performance is None or result.performance.realized is None
+    if "estimated_performance" not in failed:
+        assert last_success("estimated_performance") == NOW
+    if "prediction_drift" not in failed:
+        assert result.prediction_drift is not None and result.prediction_drift.error is None
+        assert last_success("prediction_drift") == NOW
+    daemon.store.close()
+
+
+def test_a_failing_performance_section_leaves_the_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Clock()
+    daemon = make(tmp_path, clock)
+    ids, scores, labels = window(200, seed=7)
+    daemon.handle(predictions(ids, scores, labels))
+    daemon.run_check("m")
+    monkeypatch.setattr("driftwatch.report.performance_section", _boom)
+    html = daemon.report_html("m")
+    assert html is not None and "<html" in html.lower()
+    assert sample(daemon, "driftwatch_check_runs_total", model="m", check="report", outcome="error") == 1
+    daemon.store.close()

@@ -1,13 +1,17 @@
 """One scheduled check: a window snapshot and a reference profile -> a `CheckResult`.
 
 The result is plain data that the metrics, the webhook payload and the JSON API
-all read; nothing here talks to Kafka, HTTP or the clock.
+all read; nothing here talks to Kafka, HTTP or the clock. The parts of a check
+(data drift, prediction drift) run guarded: a part that fails leaves its error
+in `CheckResult.errors` and the other parts' results stand.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +24,8 @@ if TYPE_CHECKING:  # scikit-learn behind it: commands that only read results nee
     from driftwatch.performance.monitor import PerformanceResult
 
 __all__ = ["CheckResult", "ModelCheck"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,9 @@ class CheckResult:
     duration_seconds: float
     notes: tuple[str, ...] = ()  # caveats about the input, e.g. Kafka unreachable during the window
     performance: PerformanceResult | None = None  # models with performance monitoring only
+    # parts of the check that failed (data_drift, prediction_drift, performance, ...) -> what went wrong;
+    # the other parts' results stand
+    errors: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         def iso(ts: float) -> str:
@@ -52,6 +61,7 @@ class CheckResult:
             "duration_seconds": self.duration_seconds,
             "notes": list(self.notes),
             "performance": None if self.performance is None else self.performance.as_dict(),
+            "errors": dict(self.errors),
         }
 
 
@@ -75,18 +85,38 @@ class ModelCheck:
     def run(self, snapshot: WindowSnapshot) -> CheckResult:
         started = time.perf_counter()
         frame = snapshot.frame
-        drift = dataset_drift(
-            self.feature_profile,
-            {name: frame[name].to_numpy() for name in self.feature_profile.columns},
-            self.options,
-            self.settings.drift.share,
-            snapshot.type_violations,
-        )
-        prediction_drift = None
-        if self.prediction_profile is not None and self.prediction_profile.name in frame.columns:
-            prediction_drift = column_drift(
-                self.prediction_profile, frame[self.prediction_profile.name].to_numpy(), ColumnOptions()
+        errors: dict[str, str] = {}
+        try:
+            drift = dataset_drift(
+                self.feature_profile,
+                {name: frame[name].to_numpy() for name in self.feature_profile.columns},
+                self.options,
+                self.settings.drift.share,
+                snapshot.type_violations,
             )
+        except Exception as exc:  # a bug, not bad data: the other parts still run
+            log.exception("check data_drift of model %s failed", self.name)
+            errors["data_drift"] = part_error(exc)
+            drift = DatasetDrift([], self.settings.drift.share)
+        prediction_drift = None
+        profile = self.prediction_profile
+        if profile is not None and profile.name in frame.columns:
+            try:
+                prediction_drift = column_drift(profile, frame[profile.name].to_numpy(), ColumnOptions())
+            except Exception as exc:
+                log.exception("check prediction_drift of model %s failed", self.name)
+                errors["prediction_drift"] = part_error(exc)
+                prediction_drift = ColumnDrift(
+                    profile.name,
+                    profile.type,
+                    "auto",
+                    math.nan,
+                    math.nan,
+                    False,
+                    profile.rows,
+                    0,
+                    error=errors["prediction_drift"],
+                )
         return CheckResult(
             model=self.name,
             check=self.check,
@@ -97,4 +127,10 @@ class ModelCheck:
             drift=drift,
             prediction_drift=prediction_drift,
             duration_seconds=time.perf_counter() - started,
+            errors=errors,
         )
+
+
+def part_error(exc: BaseException) -> str:
+    """The error note of a failed part of a check: what failed, not a traceback (that is in the log)."""
+    return f"failed: {type(exc).__name__}: {str(exc)[:300]}"

@@ -27,7 +27,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from driftwatch import __version__
-from driftwatch.checks import CheckResult, ModelCheck
+from driftwatch.checks import CheckResult, ModelCheck, part_error
 from driftwatch.config import ModelSettings, Settings
 from driftwatch.events import alert_event, iso
 from driftwatch.http import HttpServer
@@ -454,7 +454,7 @@ class Daemon:
                 result = check.run(snapshot)
                 monitor = self.joins.get(model)
                 if monitor is not None:
-                    result = replace(result, performance=self._performance(monitor, result, snapshot.frame))
+                    result = self._guarded_performance(monitor, result, snapshot.frame)
                 if not self.source.connected:
                     since = self.source.down_since
                     when = f" since {iso(since)}" if since is not None else ""
@@ -470,17 +470,28 @@ class Daemon:
                 self.metrics.check_runs.labels(model, check.check, "error").inc()
                 log.exception("check %s of model %s failed", check.check, model)
                 raise
-        self.metrics.check_runs.labels(model, check.check, "ok").inc()
+        # a part that failed (logged where it failed) is counted under its own check; the others go on
+        for part in result.errors:
+            self.metrics.check_runs.labels(model, part, "error").inc()
+        if check.check not in result.errors:
+            self.metrics.check_runs.labels(model, check.check, "ok").inc()
         self.metrics.window_rows.labels(model).set(self.windows[model].rows())
-        self._export(result)
+        try:
+            self._export(result)
+        except Exception as exc:
+            result = self._part_failed(result, check.check, exc)
         self._latest[model] = result
-        self.metrics.check_last_success.labels(model, check.check).set(self.clock())
-        if result.prediction_drift is not None:  # computed in the same run
+        if check.check not in result.errors:
+            self.metrics.check_last_success.labels(model, check.check).set(self.clock())
+        if result.prediction_drift is not None and "prediction_drift" not in result.errors:
             self.metrics.check_last_success.labels(model, "prediction_drift").set(self.clock())
         alert = self.settings.models[model].alert
         rule = PolicyRule(alert.consecutive, alert.cooldown or 0.0, alert.resolve_after)
         if result.performance is not None:
-            self._observe_performance(result, rule)
+            try:
+                self._observe_performance(result, rule)
+            except Exception as exc:
+                result = self._latest[model] = self._part_failed(result, "performance", exc)
         if result.rows == 0:
             log.info("check %s: window is empty, nothing to compare", model)
             return result
@@ -494,15 +505,42 @@ class Daemon:
             drift.share_threshold,
             " -> DATASET DRIFT" if drift.dataset_drift else "",
         )
-        breaches = {check.check: drift.dataset_drift}
+        breaches = {} if check.check in result.errors else {check.check: drift.dataset_drift}
         prediction = result.prediction_drift
         if prediction is not None and prediction.error is None:
             breaches["prediction_drift"] = prediction.drift_detected
         for name, breaching in breaches.items():
-            event = self.policy.observe(model, name, breaching, result.window_end, rule)
-            if event is not None:
-                self._notify(event, result)
+            try:
+                event = self.policy.observe(model, name, breaching, result.window_end, rule)
+                if event is not None:
+                    self._notify(event, result)
+            except Exception as exc:
+                result = self._latest[model] = self._part_failed(result, name, exc)
         return result
+
+    def _guarded_performance(
+        self, monitor: PerformanceMonitor, result: CheckResult, frame: pd.DataFrame
+    ) -> CheckResult:
+        """``result`` with the performance part: a failure in it (the join state, the monitor) is the
+        performance part's error, never the check's."""
+        try:
+            performance = self._performance(monitor, result, frame)
+        except Exception as exc:  # neither realized performance nor the estimate could run
+            log.exception("check performance of model %s failed", result.model)
+            parts = ["performance"] + (["estimated_performance"] if monitor.cbpe is not None else [])
+            return replace(result, errors={**result.errors, **dict.fromkeys(parts, part_error(exc))})
+        errors = dict(result.errors)
+        for part in performance.failed:  # logged by the monitor
+            note = performance.error if part == "performance" else performance.estimate_note
+            errors[part] = note or "failed"
+        return replace(result, performance=performance, errors=errors)
+
+    def _part_failed(self, result: CheckResult, part: str, exc: BaseException) -> CheckResult:
+        """Log and count a part of a check that failed after the computation (exporting, alerting);
+        ``result`` with its error note."""
+        log.error("check %s of model %s failed", part, result.model, exc_info=exc)
+        self.metrics.check_runs.labels(result.model, part, "error").inc()
+        return replace(result, errors={**result.errors, part: part_error(exc)})
 
     def _performance(
         self, monitor: PerformanceMonitor, result: CheckResult, frame: pd.DataFrame
@@ -540,7 +578,11 @@ class Daemon:
             self._set_series(m.estimated_performance_lower, model, {k: e.lower for k, e in estimates.items()})
             self._set_series(m.estimated_performance_upper, model, {k: e.upper for k, e in estimates.items()})
             breaches.update({f"estimated_performance:{k}": v for k, v in estimated.breaches.items()})
-        elif performance.estimate_note is not None and self.joins[model].cbpe is not None:
+        elif (
+            performance.estimate_note is not None
+            and self.joins[model].cbpe is not None
+            and "estimated_performance" not in performance.failed
+        ):
             m.check_last_success.labels(model, "estimated_performance").set(now)  # ran; window too small
         for name, breaching in breaches.items():
             event = self.policy.observe(model, name, breaching, result.window_end, rule)
@@ -666,29 +708,39 @@ class Daemon:
             )
             performance = latest.performance
             if performance is not None:
-                from driftwatch.report import performance_section, with_section
-
-                realized_result, estimated = performance.realized, performance.estimated
-                notes = [n for n in (performance.error, performance.estimate_note) if n]
-                if realized_result is not None:
-                    notes.insert(
-                        0,
-                        f"{realized_result.labelled_rows} labelled predictions in the look-back "
-                        f"({realized_result.status})",
-                    )
-                html = with_section(
-                    html,
-                    performance_section(
-                        self.joins[model].reference,
-                        realized_result.values if realized_result is not None else {},
-                        {k: e.as_dict() for k, e in estimated.estimates.items()}
-                        if estimated is not None
-                        else {},
-                        notes,
-                    ),
-                )
+                html = self._with_performance(html, model, performance)
             self._reports[model] = (latest.window_end, html)
             return html
+
+    def _with_performance(self, html: str, model: str, performance: PerformanceResult) -> str:
+        """The report with its performance section; without it (and a note in the log) when that fails:
+        the drift report is still served."""
+        try:
+            from driftwatch.report import performance_section, with_section
+
+            realized_result, estimated = performance.realized, performance.estimated
+            notes = [n for n in (performance.error, performance.estimate_note) if n]
+            if realized_result is not None:
+                notes.insert(
+                    0,
+                    f"{realized_result.labelled_rows} labelled predictions in the look-back "
+                    f"({realized_result.status})",
+                )
+            html = with_section(
+                html,
+                performance_section(
+                    self.joins[model].reference,
+                    realized_result.values if realized_result is not None else {},
+                    {k: e.as_dict() for k, e in estimated.estimates.items()} if estimated is not None else {},
+                    notes,
+                ),
+            )
+        except Exception:
+            log.exception(
+                "report of model %s: the performance section failed; serving the report without it", model
+            )
+            self.metrics.check_runs.labels(model, "report", "error").inc()
+        return html
 
     def readiness(self) -> list[str]:
         problems = []

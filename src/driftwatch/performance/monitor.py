@@ -39,6 +39,8 @@ class PerformanceResult:
     estimated: EstimatedPerformance | None
     estimate_note: str | None = None
     error: str | None = None
+    # parts that failed unexpectedly (a bug, not the data): "performance" and/or "estimated_performance"
+    failed: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -167,10 +169,11 @@ class PerformanceMonitor:
         s = self.settings
         realized_result: RealizedPerformance | None = None
         error = None
-        truth = _labels(labels, s)
+        failed: list[str] = []
         if weights is not None and len(weights) and np.allclose(weights, weights[0]):
             weights = None  # one sampling rate throughout: weights change nothing
         try:
+            truth = _labels(labels, s)
             realized_result = realized_performance(
                 s.task,
                 truth,
@@ -184,20 +187,28 @@ class PerformanceMonitor:
             )
         except ValueError as exc:
             error = f"realized performance: {exc}"
+        except Exception as exc:  # a bug, not the data: the estimate (and drift) still run
+            log.exception("check performance of model %s failed", self.name)
+            error = f"realized performance failed: {type(exc).__name__}: {str(exc)[:300]}"
+            failed.append("performance")
         estimated, note = None, self.cbpe_problem
         if self.cbpe is not None:
-            scores = _finite_scores(window_predictions)
-            if len(scores) < s.min_labels:
-                note = (
-                    f"not enough predictions: {len(scores)} in the window, estimates need min_labels="
-                    f"{s.min_labels}"
-                )
-            else:
-                try:
+            try:
+                scores = _finite_scores(window_predictions)
+                if len(scores) < s.min_labels:
+                    note = (
+                        f"not enough predictions: {len(scores)} in the window, estimates need min_labels="
+                        f"{s.min_labels}"
+                    )
+                else:
                     estimated = self.cbpe.estimated_performance(scores, self.estimate_rules)
-                except (CBPEError, ValueError) as exc:
-                    note = f"no estimate: {exc}"
-        return PerformanceResult(realized_result, estimated, note, error)
+            except (CBPEError, ValueError) as exc:
+                note = f"no estimate: {exc}"
+            except Exception as exc:
+                log.exception("check estimated_performance of model %s failed", self.name)
+                note = f"estimate failed: {type(exc).__name__}: {str(exc)[:300]}"
+                failed.append("estimated_performance")
+        return PerformanceResult(realized_result, estimated, note, error, tuple(failed))
 
 
 def _finite_scores(values: pd.Series | npt.NDArray[Any] | None) -> npt.NDArray[np.float64]:
