@@ -15,9 +15,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from driftwatch.config import ModelSettings
 from driftwatch.drift.dataset import ColumnDrift, ColumnOptions, DatasetDrift, column_drift, dataset_drift
-from driftwatch.drift.profile import ReferenceProfile
+from driftwatch.drift.profile import ColumnSample, ReferenceProfile
+from driftwatch.drift.quality import ColumnQuality, DataQuality, column_quality, data_quality
 from driftwatch.windows import WindowSnapshot
 
 if TYPE_CHECKING:  # scikit-learn behind it: commands that only read results need not import it
@@ -44,6 +47,7 @@ class CheckResult:
     # parts of the check that failed (data_drift, prediction_drift, performance, ...) -> what went wrong;
     # the other parts' results stand
     errors: dict[str, str] = field(default_factory=dict)
+    data_quality: DataQuality | None = None  # models (or features) with quality limits only
 
     def as_dict(self) -> dict[str, Any]:
         def iso(ts: float) -> str:
@@ -62,6 +66,7 @@ class CheckResult:
             "notes": list(self.notes),
             "performance": None if self.performance is None else self.performance.as_dict(),
             "errors": dict(self.errors),
+            "data_quality": None if self.data_quality is None else self.data_quality.as_dict(),
         }
 
 
@@ -81,6 +86,9 @@ class ModelCheck:
         )
         prediction = settings.prediction
         self.prediction_profile = profile.columns.get(prediction) if prediction else None
+        self.quality_limits = {
+            name: limits for name, limits in settings.quality_limits().items() if name in profile.columns
+        }
 
     def run(self, snapshot: WindowSnapshot) -> CheckResult:
         started = time.perf_counter()
@@ -117,6 +125,13 @@ class ModelCheck:
                     0,
                     error=errors["prediction_drift"],
                 )
+        quality = None
+        if self.quality_limits:
+            try:
+                quality = data_quality(self._qualities(snapshot, drift, errors), self.quality_limits)
+            except Exception as exc:
+                log.exception("check data_quality of model %s failed", self.name)
+                errors["data_quality"] = part_error(exc)
         return CheckResult(
             model=self.name,
             check=self.check,
@@ -128,7 +143,27 @@ class ModelCheck:
             prediction_drift=prediction_drift,
             duration_seconds=time.perf_counter() - started,
             errors=errors,
+            data_quality=quality,
         )
+
+    def _qualities(
+        self, snapshot: WindowSnapshot, drift: DatasetDrift, errors: dict[str, str]
+    ) -> list[ColumnQuality]:
+        """The quality of the limited features: from the drift part, or measured here when it failed."""
+        if "data_drift" not in errors:
+            return [c.quality for c in drift.columns + drift.errors if c.quality is not None]
+        frame = snapshot.frame
+        return [
+            column_quality(
+                self.profile.columns[name],
+                ColumnSample(
+                    frame[name].to_numpy() if name in frame.columns else np.array([], dtype=object),
+                    self.profile.columns[name].type,
+                ),
+                snapshot.type_violations.get(name, 0),
+            )
+            for name in self.quality_limits
+        ]
 
 
 def part_error(exc: BaseException) -> str:

@@ -29,6 +29,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from driftwatch import __version__
 from driftwatch.checks import CheckResult, ModelCheck, part_error
 from driftwatch.config import ModelSettings, Settings
+from driftwatch.drift.quality import DataQuality
 from driftwatch.events import alert_event, iso
 from driftwatch.http import HttpServer
 from driftwatch.label_records import Label, LabelDecoder
@@ -165,6 +166,9 @@ class Daemon:
                 )
             self.metrics.window_rows.labels(name).set(self.windows[name].rows())
             self.metrics.records_consumed.labels(name)
+            for feature, limits in self.checks[name].quality_limits.items():
+                for measure, limit in limits.items():
+                    self.metrics.feature_quality_limit.labels(name, feature, measure).set(limit)
         for name, monitor in self.joins.items():
             for metric, value in monitor.reference.items():
                 if math.isfinite(value):
@@ -175,8 +179,10 @@ class Daemon:
         self.metrics.kafka_up.set(0)
 
     def _alert_checks(self, model: str) -> list[str]:
-        """The checks of a model that have an alert state: drift, and one per performance threshold."""
+        """The checks of a model that have an alert state: drift, data quality (with limits), and one per
+        performance threshold."""
         checks = ["data_drift"] + (["prediction_drift"] if self.settings.models[model].prediction else [])
+        checks += ["data_quality"] if self.checks[model].quality_limits else []
         monitor = self.joins.get(model)
         return checks + (monitor.checks if monitor is not None else [])
 
@@ -203,6 +209,7 @@ class Daemon:
             self.scheduler.add_job(self.run_check, trigger, args=[name], id=f"{name}:data_drift", name=name)
             interval = _longest_gap(trigger, datetime.now(UTC))
             checks = ["data_drift"] + (["prediction_drift"] if model.prediction else [])
+            checks += ["data_quality"] if self.checks[name].quality_limits else []
             monitor = self.joins.get(name)
             if monitor is not None:
                 checks += ["performance"] + (["estimated_performance"] if monitor.cbpe is not None else [])
@@ -485,6 +492,12 @@ class Daemon:
             self.metrics.check_last_success.labels(model, check.check).set(self.clock())
         if result.prediction_drift is not None and "prediction_drift" not in result.errors:
             self.metrics.check_last_success.labels(model, "prediction_drift").set(self.clock())
+        if result.data_quality is not None:  # computed in the same run
+            try:
+                self._export_quality(model, result.data_quality)
+                self.metrics.check_last_success.labels(model, "data_quality").set(self.clock())
+            except Exception as exc:
+                result = self._latest[model] = self._part_failed(result, "data_quality", exc)
         alert = self.settings.models[model].alert
         rule = PolicyRule(alert.consecutive, alert.cooldown or 0.0, alert.resolve_after)
         if result.performance is not None:
@@ -509,6 +522,17 @@ class Daemon:
         prediction = result.prediction_drift
         if prediction is not None and prediction.error is None:
             breaches["prediction_drift"] = prediction.drift_detected
+        quality = result.data_quality
+        if quality is not None and "data_quality" not in result.errors:
+            breaches["data_quality"] = quality.breached
+            if quality.breached:
+                log.info(
+                    "check %s: data quality limits exceeded: %s",
+                    model,
+                    ", ".join(
+                        f"{b.feature} {b.measure} {b.value:.3g} > {b.limit:g}" for b in quality.breaches
+                    ),
+                )
         for name, breaching in breaches.items():
             try:
                 event = self.policy.observe(model, name, breaching, result.window_end, rule)
@@ -517,6 +541,15 @@ class Daemon:
             except Exception as exc:
                 result = self._latest[model] = self._part_failed(result, name, exc)
         return result
+
+    def _export_quality(self, model: str, quality: DataQuality) -> None:
+        """Set each limited measure's breach gauge: 1 for the breaches of this check, 0 for the others."""
+        breached = {(b.feature, b.measure) for b in quality.breaches}
+        for feature, limits in quality.limits.items():
+            for measure in limits:
+                self.metrics.feature_quality_breach.labels(model, feature, measure).set(
+                    int((feature, measure) in breached)
+                )
 
     def _guarded_performance(
         self, monitor: PerformanceMonitor, result: CheckResult, frame: pd.DataFrame
