@@ -277,3 +277,26 @@ models:
     message = str(caught.value)
     assert "models.m.features[0].quality.missing: unknown key" in message
     assert "models.m.features[0].quality.unseen_share: must be a share" in message
+
+
+def test_the_readme_quality_example_is_a_valid_configuration() -> None:
+    import yaml
+
+    from driftwatch.config import Settings
+
+    text = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    start = text.index("```yaml\nmodels:\n  credit-risk:\n    quality:")
+    block = text[start + len("```yaml\n") : text.index("```", start + 7)]
+    raw = yaml.safe_load(block)
+    raw["kafka"] = {"bootstrap_servers": "127.0.0.1:9092", "topic": "predictions"}
+    raw["models"]["credit-risk"]["reference"] = "ref.csv"
+    settings = Settings.model_validate(raw)
+    assert settings.models["credit-risk"].quality_limits() == {
+        "age": {
+            "missing_share": 0.1,
+            "unseen_share": 0.05,
+            "out_of_range_share": 0.05,
+            "missing_share_increase": 0.05,
+        },
+        "referrer": {"unseen_share": 0.2, "out_of_range_share": 0.05, "missing_share_increase": 0.05},
+    }
