@@ -27,6 +27,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -271,7 +272,11 @@ def _share(value: object) -> object:
     return float(value)
 
 
-Share = Annotated[float | None, BeforeValidator(_share)]
+Share = Annotated[
+    float | None,
+    BeforeValidator(_share),
+    WithJsonSchema({"type": ["number", "null"], "minimum": 0, "maximum": 1}),
+]
 
 
 class QualityLimits(_Strict):

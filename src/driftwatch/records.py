@@ -179,12 +179,16 @@ class LabelRule:
             f"label {clip(json.dumps(label))} of model {clip(self.model)!r} is not {kind} ({self.task})",
         )
 
-    def accepts(self, labels: Sequence[Scalar]) -> bool:
-        """Whether every label of a batch is fine (quick when they are)."""
-        distinct = set(labels)  # equal values hash alike: 1, 1.0 and true are one element
-        if self.classes is not None and distinct <= self.classes | {None}:
+    def accepts(self, labels: set[Scalar]) -> bool:
+        """Whether every one of a batch's distinct ``labels`` is fine (quick when they are: equal values
+        hash alike, so 1, 1.0 and true are one element)."""
+        if self.classes is not None and labels <= self._accepted:
             return True
-        return all(self.problem(label) is None for label in distinct)
+        return all(self.problem(label) is None for label in labels)
+
+    @property
+    def _accepted(self) -> frozenset[Scalar]:
+        return (self.classes or frozenset()) | {None}
 
 
 def _no_label(value: object) -> bool:
@@ -561,7 +565,7 @@ class _Columnar:
         predictions = list(map(_PREDICTION, wires))
         if not _all_finite(predictions):
             raise _ExactPathError
-        if model.labels is not None and not model.labels.accepts(list(map(_LABEL, wires))):
+        if model.labels is not None and not model.labels.accepts(set(map(_LABEL, wires))):
             raise _ExactPathError  # a label of the wrong kind: a rejection there
         features = list(map(_FEATURES, wires))
         # record by record, the attribute lookups in C: one pass over the structs (column by column
