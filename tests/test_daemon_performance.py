@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -702,4 +703,37 @@ def test_a_failing_performance_section_leaves_the_report(
     html = daemon.report_html("m")
     assert html is not None and "<html" in html.lower()
     assert sample(daemon, "driftwatch_check_runs_total", model="m", check="report", outcome="error") == 1
+    daemon.store.close()
+
+
+def test_a_prediction_of_the_wrong_kind_is_not_kept_for_the_label_join(tmp_path: Path) -> None:
+    """The same defect on the prediction side: one text or out-of-range score among a scorer's joined
+    predictions made every realized metric of the look-back fail. Such a prediction still counts as a
+    type violation of the prediction column in drift, but is not kept for the join."""
+    clock = Clock()
+    daemon = make(tmp_path, clock)
+    ids, scores, labels = window(200, seed=8)
+    messages = predictions(ids, scores, labels)
+    for i, bad in enumerate(["yes", 1.5, -0.1, {"a": 0.5}]):
+        record = json.loads(messages[i].value or b"")
+        record["prediction"] = bad
+        messages[i].value = json.dumps(record).encode()
+    daemon.handle(messages)
+    result = daemon.run_check("m")
+    assert result.performance is not None and result.performance.error is None
+    realized = result.performance.realized
+    assert realized is not None and realized.labelled_rows == 196
+    assert realized.values["roc_auc"] == pytest.approx(skm.roc_auc_score(labels[4:], scores[4:]))
+    monitor = daemon.joins["m"]
+    assert [monitor.gradable(v) for v in (0.5, 0, 1, True, None, math.nan, "yes", 2, float("inf"))] == [
+        True,
+        True,
+        True,
+        True,
+        True,
+        True,
+        False,
+        False,
+        False,
+    ]
     daemon.store.close()

@@ -326,6 +326,17 @@ class Daemon:
         """Keep a model's predictions for the label join; an inline label joins at once."""
         if self.labels is None:
             return
+        monitor = self.joins[model]
+        ungradable = sum(not monitor.gradable(r.prediction) for r in records)
+        if ungradable:  # counted as type violations of the prediction column by the window
+            records = [r for r in records if monitor.gradable(r.prediction)]
+            self._rejections.warning(
+                f"ungradable:{model}",
+                "model %s: %d predictions of the wrong kind for %s are not kept for the label join",
+                model,
+                ungradable,
+                monitor.settings.task,
+            )
         try:
             outcome = self.labels.add_predictions(
                 model,

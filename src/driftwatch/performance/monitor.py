@@ -10,6 +10,7 @@ the window's sampled prediction column.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -111,6 +112,8 @@ class PerformanceMonitor:
         truth = _labels(labelled[settings.label].to_numpy(), settings)
         # what a label must be to be accepted at ingest: one of another kind would break every metric
         self.label_rule = LabelRule.of(name, settings.task, settings.classes, truth.tolist())
+        self._numeric_predictions = scores.dtype.kind in "fiu"  # the reference logs numbers, not classes
+        self._classes = frozenset(self.classes if self.classes is not None else (0, 1))
         try:
             self.reference = realized(
                 settings.task, truth, scores, threshold=settings.decision_threshold, classes=self.classes
@@ -147,6 +150,26 @@ class PerformanceMonitor:
                 raise ReferenceError(f"{where}.performance.estimate: {exc}") from None
             self.cbpe_problem = f"no CBPE estimate: {exc}"
             log.warning("model %s: %s", name, self.cbpe_problem)
+
+    def gradable(self, prediction: object) -> bool:
+        """Whether a logged prediction can be graded with the others of its kind: a binary classifier's
+        score in [0, 1] (or class), a multiclass classifier's class (of the classes' type) or map of class
+        probabilities, a regression's finite number. One of another kind (text from a scorer) among the
+        joined rows would make every realized metric of the look-back fail, so it is not kept for the
+        join; null (nothing to grade) is left to the join to count."""
+        if prediction is None or (prediction.__class__ is float and prediction != prediction):  # noqa: PLR0124
+            return True
+        number = isinstance(prediction, int | float) and not isinstance(prediction, bool)
+        task = self.settings.task
+        if task == "regression":
+            return number and _finite(prediction)  # type: ignore[arg-type]
+        if task == "binary_classification":
+            if self._numeric_predictions and number:
+                return _finite(prediction) and 0.0 <= prediction <= 1.0  # type: ignore[arg-type, operator]
+            return isinstance(prediction, Hashable) and prediction in self._classes
+        if isinstance(prediction, dict):  # class probabilities
+            return all(isinstance(v, int | float) and _finite(v) and v >= 0 for v in prediction.values())
+        return self.label_rule.problem(prediction) is None  # type: ignore[arg-type]
 
     @property
     def checks(self) -> list[str]:
@@ -209,6 +232,13 @@ class PerformanceMonitor:
                 note = f"estimate failed: {type(exc).__name__}: {str(exc)[:300]}"
                 failed.append("estimated_performance")
         return PerformanceResult(realized_result, estimated, note, error, tuple(failed))
+
+
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer with hundreds of digits
+        return False
 
 
 def _finite_scores(values: pd.Series | npt.NDArray[Any] | None) -> npt.NDArray[np.float64]:
