@@ -300,3 +300,31 @@ def test_the_readme_quality_example_is_a_valid_configuration() -> None:
         },
         "referrer": {"unseen_share": 0.2, "out_of_range_share": 0.05, "missing_share_increase": 0.05},
     }
+
+
+def test_an_empty_window_measures_nothing_and_leaves_the_alert(tmp_path: Path) -> None:
+    reference(tmp_path / "ref.csv")
+    (tmp_path / "c.yaml").write_text(
+        """
+kafka: {bootstrap_servers: "127.0.0.1:9", topic: predictions}
+http: {port: 0}
+models:
+  m: {reference: ref.csv, features: [x, c], quality: {missing_share: 0.1}, window: {length: 1h}}
+state: {path: state.sqlite}
+""",
+        encoding="utf-8",
+    )
+    clock = Clock()
+    daemon = Daemon(load_settings(tmp_path / "c.yaml"), clock=clock)
+    daemon.handle(traffic(clock, 200, seed=6, missing_x=1.0))  # x never sent: all missing
+    result = daemon.run_check("m")
+    assert result.data_quality is not None
+    assert [(b.feature, b.measure, b.value) for b in result.data_quality.breaches] == [
+        ("x", "missing_share", 1.0)
+    ]
+    assert sample(daemon, "driftwatch_alert_active", model="m", check="data_quality") == 1
+    clock.now += 2 * 3600  # the window empties
+    empty = daemon.run_check("m")
+    assert empty.rows == 0 and empty.data_quality is None
+    assert sample(daemon, "driftwatch_alert_active", model="m", check="data_quality") == 1  # no evidence
+    daemon.store.close()

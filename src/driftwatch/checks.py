@@ -126,7 +126,7 @@ class ModelCheck:
                     error=errors["prediction_drift"],
                 )
         quality = None
-        if self.quality_limits:
+        if self.quality_limits and len(frame):  # no rows, no shares: an empty window measures nothing
             try:
                 quality = data_quality(self._qualities(snapshot, drift, errors), self.quality_limits)
             except Exception as exc:

@@ -506,9 +506,10 @@ class Daemon:
         if result.data_quality is not None:  # computed in the same run
             try:
                 self._export_quality(model, result.data_quality)
-                self.metrics.check_last_success.labels(model, "data_quality").set(self.clock())
             except Exception as exc:
                 result = self._latest[model] = self._part_failed(result, "data_quality", exc)
+        if check.quality_limits and check.check not in result.errors and "data_quality" not in result.errors:
+            self.metrics.check_last_success.labels(model, "data_quality").set(self.clock())
         alert = self.settings.models[model].alert
         rule = PolicyRule(alert.consecutive, alert.cooldown or 0.0, alert.resolve_after)
         if result.performance is not None:
