@@ -328,3 +328,37 @@ state: {path: state.sqlite}
     assert empty.rows == 0 and empty.data_quality is None
     assert sample(daemon, "driftwatch_alert_active", model="m", check="data_quality") == 1  # no evidence
     daemon.store.close()
+
+
+def test_data_quality_is_measured_when_the_drift_part_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reference(tmp_path / "ref.csv")
+    (tmp_path / "c.yaml").write_text(
+        """
+kafka: {bootstrap_servers: "127.0.0.1:9", topic: predictions}
+http: {port: 0}
+models:
+  m: {reference: ref.csv, features: [x, c], quality: {missing_share: 0.1}}
+state: {path: state.sqlite}
+""",
+        encoding="utf-8",
+    )
+
+    def boom(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("injected failure")
+
+    monkeypatch.setattr("driftwatch.checks.dataset_drift", boom)
+    clock = Clock()
+    daemon = Daemon(load_settings(tmp_path / "c.yaml"), clock=clock)
+    daemon.handle(traffic(clock, 300, seed=7, missing_x=0.5))
+    result = daemon.run_check("m")
+    assert set(result.errors) == {"data_drift"}
+    assert result.data_quality is not None
+    assert [(b.feature, b.measure) for b in result.data_quality.breaches] == [("x", "missing_share")]
+    assert sample(daemon, "driftwatch_alert_active", model="m", check="data_quality") == 1
+    assert sample(daemon, "driftwatch_alert_active", model="m", check="data_drift") == 0
+    success = "driftwatch_check_last_success_timestamp_seconds"
+    assert sample(daemon, success, model="m", check="data_quality") == NOW
+    assert sample(daemon, success, model="m", check="data_drift") is None
+    daemon.store.close()

@@ -2,8 +2,8 @@
 
 The result is plain data that the metrics, the webhook payload and the JSON API
 all read; nothing here talks to Kafka, HTTP or the clock. The parts of a check
-(data drift, prediction drift) run guarded: a part that fails leaves its error
-in `CheckResult.errors` and the other parts' results stand.
+(data drift, prediction drift, data quality) run guarded: a part that fails
+leaves its error in `CheckResult.errors` and the other parts' results stand.
 """
 
 from __future__ import annotations

@@ -508,7 +508,7 @@ class Daemon:
                 self._export_quality(model, result.data_quality)
             except Exception as exc:
                 result = self._latest[model] = self._part_failed(result, "data_quality", exc)
-        if check.quality_limits and check.check not in result.errors and "data_quality" not in result.errors:
+        if check.quality_limits and "data_quality" not in result.errors:  # as data_drift's: empty windows too
             self.metrics.check_last_success.labels(model, "data_quality").set(self.clock())
         alert = self.settings.models[model].alert
         rule = PolicyRule(alert.consecutive, alert.cooldown or 0.0, alert.resolve_after)
