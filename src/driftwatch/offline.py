@@ -214,6 +214,11 @@ def format_table(check: OfflineCheck) -> str:
             e = estimated[metric]
             parts.append(f"estimated {_number(e['value'])} [{_number(e['lower'])}, {_number(e['upper'])}]")
         lines.append(f"performance {metric}: " + ", ".join(parts))
+    for breach in check.extra.get("data_quality", {}).get("breaches", []):
+        lines.append(
+            f"quality {breach['feature']}: {breach['measure']} {_number(breach['value'])} "
+            f"above its limit {_number(breach['limit'])}"
+        )
     verdict = "DATASET DRIFT" if drift.dataset_drift else "no dataset drift"
     lines.append(
         f"{verdict}: {drift.n_drifted} of {drift.n_columns} columns drifted "
