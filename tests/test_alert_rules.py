@@ -32,6 +32,7 @@ RUNBOOK_BASE = "https://github.com/driftwatch/driftwatch/blob/main/docs/runbooks
 EXPECTED_ALERTS = {
     "DriftwatchDataDrift": "ticket",
     "DriftwatchPredictionDrift": "ticket",
+    "DriftwatchDataQuality": "ticket",
     "DriftwatchPerformanceDegraded": "page",
     "DriftwatchEstimatedPerformanceDegraded": "ticket",
     "DriftwatchDown": "page",

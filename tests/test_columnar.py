@@ -21,7 +21,7 @@ import pandas as pd
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from driftwatch.records import ColumnBatch, Prediction, RecordDecoder, Rejection
+from driftwatch.records import ColumnBatch, LabelRule, Prediction, RecordDecoder, Rejection
 from driftwatch.windows import ColumnSpec, Window
 
 NOW: Final = 1_750_000_000.0
@@ -41,6 +41,17 @@ LAYOUTS: Final = {
     "no-prediction": [ColumnSpec("x", "numeric")],
 }
 MODELS: Final = set(LAYOUTS)
+# the label each model's performance task takes: a label of another kind is a rejection on both paths
+RULES: Final = {
+    "credit-risk": LabelRule.of("credit-risk", "binary_classification", None),
+    "churn": LabelRule.of("churn", "multiclass_classification", None, ["basic", "pro"]),
+    "no-prediction": LabelRule.of("no-prediction", "regression", None),
+}
+CLEAN_LABELS: Final = {
+    "credit-risk": st.sampled_from([0, 1, True, False, 0.0, 1.0, -0.0]),
+    "churn": st.text(max_size=5),
+    "no-prediction": st.integers(-(2**63), 2**63) | st.floats(allow_nan=False, allow_infinity=False),
+}
 ABSENT: Final = object()
 
 # values a clean record may hold: every one is taken by the fast path
@@ -112,7 +123,7 @@ def clean_records(draw: st.DrawFn) -> dict[str, Any]:
         "prediction": draw(st.just(ABSENT) | predictions),
         "model_version": draw(st.just(ABSENT) | st.none() | st.text(max_size=3) | st.integers(0, 99)),
         "prediction_id": draw(st.just(ABSENT) | st.text(max_size=8) | st.integers(0, 2**70)),
-        "label": draw(st.just(ABSENT) | st.none() | st.sampled_from(["yes", 1, 0.5, True, 2**70])),
+        "label": draw(st.just(ABSENT) | st.none() | CLEAN_LABELS[model]),
     }
     if draw(st.booleans()):
         record["trace"] = draw(st.none() | st.lists(st.integers(), max_size=2))  # unknown fields: ignored
@@ -155,7 +166,9 @@ def flawed_records(draw: st.DrawFn) -> bytes | None:
         record["features"][draw(st.sampled_from(names))] = draw(DIRTY)
     elif flaw == "extra_feature":
         record["features"][draw(st.sampled_from(["extra", "Age", ""]))] = draw(CLEAN_NUMBERS | DIRTY)
-    elif flaw in {"timestamp", "prediction", "label", "model_version"}:
+    elif flaw == "label":  # of the wrong kind for the model's task, or of another model's kind
+        record[flaw] = draw(DIRTY | st.sampled_from(["yes", "1", 2, 0.5, 2**70, 10**400]) | CLEAN_TEXT)
+    elif flaw in {"timestamp", "prediction", "model_version"}:
         record[flaw] = draw(DIRTY_STAMPS if flaw == "timestamp" else DIRTY)
     elif flaw == "missing":
         del record[draw(st.sampled_from(["model", "features"]))]
@@ -240,7 +253,7 @@ def assert_same_windows(left: dict[str, Window], right: dict[str, Window]) -> No
 def test_fast_path_fills_windows_exactly_as_the_exact_path(
     sequence: list[list[bytes | None]], max_bytes: int
 ) -> None:
-    decoder = RecordDecoder(MODELS, max_bytes=max_bytes)
+    decoder = RecordDecoder(MODELS, max_bytes=max_bytes, labels=RULES)
     exact_windows, fast_windows = fresh_windows(), fresh_windows()
     for payloads in sequence:
         fallbacks = [NOW - 10.0 * i for i in range(len(payloads))]
@@ -254,20 +267,28 @@ def test_fast_path_fills_windows_exactly_as_the_exact_path(
             assert sorted(i for batch in columns for i in batch.positions) == list(range(len(payloads)))
             for batch in columns:
                 assert all(outcomes[i].model == batch.model for i in batch.positions)  # type: ignore[union-attr]
+        else:  # the exact path: a label rejection is exactly a label the model's task does not take
+            for payload, outcome in zip(payloads, decoder.decode_batch(payloads, fallbacks), strict=True):
+                loose = RecordDecoder(MODELS, max_bytes=max_bytes).decode(payload, NOW)
+                if isinstance(outcome, Rejection) and isinstance(loose, Prediction):
+                    wrong = RULES[loose.model].problem(loose.label)
+                    assert wrong is not None and wrong == outcome
+                elif isinstance(loose, Rejection):
+                    assert outcome == loose
         assert_same_windows(exact_windows, fast_windows)
 
 
 @settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(clean_records().map(encode), min_size=1, max_size=30))
 def test_clean_batches_take_the_fast_path(payloads: list[bytes | None]) -> None:
-    decoder = RecordDecoder(MODELS)
+    decoder = RecordDecoder(MODELS, labels=RULES)
     fallbacks = [NOW] * len(payloads)
     assert all(isinstance(o, Prediction) for o in decoder.decode_batch(payloads, fallbacks))
     assert decoder.decode_columns(payloads, fallbacks, LAYOUTS) is not None
 
 
 def test_a_batch_with_one_bad_record_takes_the_exact_path() -> None:
-    decoder = RecordDecoder(MODELS)
+    decoder = RecordDecoder(MODELS, labels=RULES)
     good = json.dumps({"model": "churn", "features": {"plan": "pro", "tenure": 3}}).encode()
     for bad in (
         None,
@@ -291,6 +312,19 @@ def test_a_batch_with_one_bad_record_takes_the_exact_path() -> None:
         b'{"model": "no-prediction", "features": {}, "prediction": {"yes": 1e999}}',
         b'{"model": "no-prediction", "features": {}, "prediction": {"yes": 1%s}}' % (b"0" * 400),
         good + b" " + good,
+        *(  # labels of the wrong kind for the model's task: wrong_type (non_finite beyond float range)
+            json.dumps({"model": model, "features": {}, "label": label}).encode()
+            for model, label in [
+                ("credit-risk", "yes"),
+                ("credit-risk", 2),
+                ("credit-risk", "1"),
+                ("churn", 1),
+                ("churn", True),
+                ("no-prediction", "3.5"),
+                ("no-prediction", False),
+                ("no-prediction", 10**400),
+            ]
+        ),
     ):
         assert decoder.decode_columns([good, bad, good], [NOW] * 3, LAYOUTS) is None, bad
     assert decoder.decode_columns([good, good], [NOW] * 2, LAYOUTS) is not None

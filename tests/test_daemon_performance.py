@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,7 @@ models:
     reference: ref.csv
     features: [x]
     prediction: score
-    window: {{length: 1h, max_rows: 5000}}
+    window: {{length: 1h, max_rows: 5000, min_rows: 50}}
     performance:
       task: binary_classification
       label: label
@@ -490,4 +491,249 @@ state: {path: state.sqlite}
         skm.roc_auc_score(truth_cls, probabilities, multi_class="ovr", labels=classes)
     )
     assert multi.realized.breaches == {"f1": True}
+    daemon.store.close()
+
+
+class DeadLetterRecorder:
+    """Stands in for `driftwatch.source.deadletter.DeadLetters`: keeps what would be produced."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[bytes | None, str, str, str]] = []
+
+    def send(self, value: bytes | None, key: Any, reason: str, detail: str, topic: str, *_: Any) -> None:
+        self.sent.append((value, reason, detail, topic))
+
+
+def test_a_label_of_the_wrong_kind_is_rejected_at_ingest_and_the_model_stays_checkable(
+    tmp_path: Path,
+) -> None:
+    """One inline ``"label": "yes"`` for a 0/1 model used to make every check of the model raise
+    TypeError until the record left the window. It is a wrong_type rejection, dead-lettered, on
+    either decode path; the labels topic rejects the same way."""
+    clock = Clock()
+    daemon = make(tmp_path, clock)
+    letters = DeadLetterRecorder()
+    daemon.dead_letters = letters  # type: ignore[assignment]
+    ids, scores, labels = window(200, seed=2)
+    bad_labels: list[Any] = ["yes", 2, "1", 0.5, [1]]
+    mixed = list(labels)
+    for i, bad in enumerate(bad_labels):
+        mixed[i] = bad
+    # labels of the right kind in every spelling the metrics read as 0/1
+    mixed[10:14] = [True, False, 1.0, 0.0]
+    daemon.handle(predictions(ids[:100], scores[:100], mixed[:100]))  # the exact path (bad records in it)
+    daemon.handle(predictions(ids[100:], scores[100:], labels[100:]))  # a clean batch: the fast path
+    daemon.handle(predictions(["late-bad"], scores[:1], ["no"]))  # alone in its batch
+    wrong = sample(daemon, "driftwatch_records_rejected_total", reason="wrong_type")
+    assert wrong == len(bad_labels) + 1
+    assert [reason for _, reason, _, _ in letters.sent] == ["wrong_type"] * (len(bad_labels) + 1)
+    assert "label \"yes\" is not a class of model 'm'" in letters.sent[0][2]
+    assert sample(daemon, "driftwatch_records_consumed_total", model="m") == 200 - len(bad_labels)
+
+    daemon.handle(
+        [
+            *label_messages(["x1", "x2"], ["yes", 3]),
+            Msg(b'{"prediction_id": "x3", "label": "no", "model": "m"}', topic="labels"),
+        ]
+    )
+    assert sample(daemon, "driftwatch_labels_rejected_total", reason="wrong_type") == 3
+    assert [reason for _, reason, _, topic in letters.sent[-3:]] == ["wrong_type"] * 3
+    assert {topic for _, _, _, topic in letters.sent[-3:]} == {"labels"}
+
+    result = daemon.run_check("m")  # raised TypeError before the fix
+    assert result.performance is not None and result.performance.error is None
+    realized = result.performance.realized
+    assert realized is not None and realized.labelled_rows == 200 - len(bad_labels)
+    truth = np.array([int(v) for v in mixed[len(bad_labels) : 100]] + labels[100:])
+    assert realized.values["accuracy"] == pytest.approx(
+        skm.accuracy_score(truth, scores[len(bad_labels) :] >= 0.5)
+    )
+    assert result.drift.columns and sample(daemon, "driftwatch_dataset_drift_share", model="m") is not None
+    daemon.store.close()
+
+
+def test_labels_of_regression_and_multiclass_models_must_fit_the_task(tmp_path: Path) -> None:
+    """Regression takes finite numbers; multiclass takes the type of the reference's classes (or one of
+    the configured classes). A label naming no model joins only the models it fits."""
+    rng = np.random.default_rng(12)
+    x = rng.normal(size=300)
+    classes = np.array(["a", "b", "c"])
+    pd.DataFrame(
+        {"x": x, "y_hat": 2 * x, "y": 2 * x, "cls_hat": classes[rng.integers(0, 3, 300)], "cls": "a"}
+    ).to_csv(tmp_path / "ref.csv", index=False)
+    (tmp_path / "c.yaml").write_text(
+        """
+kafka: {bootstrap_servers: "127.0.0.1:9", topic: predictions, labels_topic: labels}
+http: {port: 0}
+models:
+  reg:
+    reference: ref.csv
+    features: [x]
+    prediction: y_hat
+    performance: {task: regression, label: y, min_labels: 1}
+  multi:
+    reference: ref.csv
+    features: [x]
+    prediction: cls_hat
+    performance: {task: multiclass_classification, label: cls, min_labels: 1}
+  fixed:
+    reference: ref.csv
+    features: [x]
+    prediction: cls_hat
+    performance: {task: multiclass_classification, label: cls, min_labels: 1, classes: [a, b, c]}
+state: {path: state.sqlite}
+labels: {grace: 0s}
+""",
+        encoding="utf-8",
+    )
+    daemon = Daemon(load_settings(tmp_path / "c.yaml"), clock=Clock())
+
+    def record(model: str, pid: str, prediction: Any, label: Any) -> Msg:
+        body = {"model": model, "prediction_id": pid, "timestamp": NOW - 60, "features": {"x": 0.1}}
+        return Msg(json.dumps({**body, "prediction": prediction, "label": label}).encode())
+
+    good = [record("reg", "r1", 1.0, 1.5), record("reg", "r2", 1.0, 2), record("multi", "m1", "a", "z")]
+    good += [
+        record("fixed", "f1", "a", "b"),
+        record("reg", "r3", 1.0, None),
+        record("multi", "m3", "a", None),
+    ]
+    bad = [record("reg", "r4", 1.0, "1.5"), record("reg", "r5", 1.0, True), record("multi", "m2", "a", 1)]
+    bad += [record("fixed", "f2", "a", "z")]
+    daemon.handle(good)
+    assert sample(daemon, "driftwatch_records_rejected_total", reason="wrong_type") is None
+    daemon.handle(bad + good[:1])
+    assert sample(daemon, "driftwatch_records_rejected_total", reason="wrong_type") == len(bad)
+    beyond_floats = b'{"prediction_id": "r1", "model": "reg", "label": 1%s}' % (b"0" * 400)
+    daemon.handle([Msg(beyond_floats, topic="labels")])
+    assert sample(daemon, "driftwatch_labels_rejected_total", reason="non_finite") == 1
+    # naming no model: "b" fits the multiclass models only, 2.5 fits none of the class-typed ones
+    daemon.handle(label_messages(["m3", "r3", "nobody"], ["b", 2.5, True]))
+    assert sample(daemon, "driftwatch_labels_rejected_total", reason="wrong_type") == 1  # true: fits none
+    assert sample(daemon, "driftwatch_labels_joined_total", model="multi") == 2  # m1 inline, m3 by topic
+    assert sample(daemon, "driftwatch_labels_joined_total", model="reg") == 3  # r1, r2 inline, r3
+    for model in ("reg", "multi", "fixed"):
+        performance = daemon.run_check(model).performance
+        assert performance is not None and performance.error is None, model
+    daemon.store.close()
+
+
+def _boom(*_: Any, **__: Any) -> Any:
+    raise RuntimeError("injected failure")
+
+
+@pytest.mark.parametrize(
+    "failing", ["performance", "estimated_performance", "prediction_drift", "data_drift", "label_join"]
+)
+def test_a_failing_part_of_a_check_does_not_stop_the_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    """Each part of a check runs guarded: the failing one is logged, counted under its check and noted
+    in the result; the others export their metrics and feed their alerts as usual."""
+    clock = Clock()
+    daemon = make(tmp_path, clock)
+    monitor = daemon.joins["m"]
+    if failing == "performance":
+        monkeypatch.setattr("driftwatch.performance.monitor.realized_performance", _boom)
+    elif failing == "label_join":  # the join state cannot be read: neither performance part can run
+        assert daemon.labels is not None
+        monkeypatch.setattr(daemon.labels, "joined", _boom)
+    elif failing == "estimated_performance":
+        assert monitor.cbpe is not None
+        monkeypatch.setattr(monitor.cbpe, "estimated_performance", _boom)
+    elif failing == "prediction_drift":
+        monkeypatch.setattr("driftwatch.checks.column_drift", _boom)
+    else:
+        monkeypatch.setattr("driftwatch.checks.dataset_drift", _boom)
+    ids, scores, labels = window(400, seed=6, flip=0.6)  # accuracy far below the reference's
+    shifted = predictions(ids, scores)
+    for message in shifted:  # the feature moves far from the reference: data drift
+        record = json.loads(message.value or b"")
+        record["features"]["x"] += 3.0
+        message.value = json.dumps(record).encode()
+    daemon.handle(shifted)
+    daemon.handle(label_messages(ids, labels))
+
+    result = daemon.run_check("m")  # raised before: one failing part failed the whole check
+    failed = {"performance", "estimated_performance"} if failing == "label_join" else {failing}
+    assert set(result.errors) == failed
+    assert daemon.results()["m"]["latest"]["errors"] == result.errors
+
+    def last_success(check: str) -> float | None:
+        return sample(daemon, "driftwatch_check_last_success_timestamp_seconds", model="m", check=check)
+
+    def active(check: str) -> float | None:
+        return sample(daemon, "driftwatch_alert_active", model="m", check=check)
+
+    for part in failed:
+        assert "injected failure" in result.errors[part]
+        assert sample(daemon, "driftwatch_check_runs_total", model="m", check=part, outcome="error") == 1
+        assert last_success(part) is None  # so the stale-checks alert sees the part failing
+    if "data_drift" not in failed:
+        assert result.drift.dataset_drift and active("data_drift") == 1
+        assert sample(daemon, "driftwatch_dataset_drift_detected", model="m") == 1
+        assert last_success("data_drift") == NOW
+        assert sample(daemon, "driftwatch_check_runs_total", model="m", check="data_drift", outcome="ok") == 1
+    else:
+        assert active("data_drift") == 0
+        assert sample(daemon, "driftwatch_dataset_drift_detected", model="m") is None
+    if "performance" not in failed:
+        assert active("performance:accuracy") == 1
+        assert sample(daemon, "driftwatch_performance", model="m", metric="accuracy") is not None
+    else:
+        assert active("performance:accuracy") == 0
+        assert result.performance is None or result.performance.realized is None
+    if "estimated_performance" not in failed:
+        assert last_success("estimated_performance") == NOW
+    if "prediction_drift" not in failed:
+        assert result.prediction_drift is not None and result.prediction_drift.error is None
+        assert last_success("prediction_drift") == NOW
+    daemon.store.close()
+
+
+def test_a_failing_performance_section_leaves_the_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Clock()
+    daemon = make(tmp_path, clock)
+    ids, scores, labels = window(200, seed=7)
+    daemon.handle(predictions(ids, scores, labels))
+    daemon.run_check("m")
+    monkeypatch.setattr("driftwatch.report.performance_section", _boom)
+    html = daemon.report_html("m")
+    assert html is not None and "<html" in html.lower()
+    assert sample(daemon, "driftwatch_check_runs_total", model="m", check="report", outcome="error") == 1
+    daemon.store.close()
+
+
+def test_a_prediction_of_the_wrong_kind_is_not_kept_for_the_label_join(tmp_path: Path) -> None:
+    """The same defect on the prediction side: one text or out-of-range score among a scorer's joined
+    predictions made every realized metric of the look-back fail. Such a prediction still counts as a
+    type violation of the prediction column in drift, but is not kept for the join."""
+    clock = Clock()
+    daemon = make(tmp_path, clock)
+    ids, scores, labels = window(200, seed=8)
+    messages = predictions(ids, scores, labels)
+    for i, bad in enumerate(["yes", 1.5, -0.1, {"a": 0.5}]):
+        record = json.loads(messages[i].value or b"")
+        record["prediction"] = bad
+        messages[i].value = json.dumps(record).encode()
+    daemon.handle(messages)
+    result = daemon.run_check("m")
+    assert result.performance is not None and result.performance.error is None
+    realized = result.performance.realized
+    assert realized is not None and realized.labelled_rows == 196
+    assert realized.values["roc_auc"] == pytest.approx(skm.roc_auc_score(labels[4:], scores[4:]))
+    monitor = daemon.joins["m"]
+    assert [monitor.gradable(v) for v in (0.5, 0, 1, True, None, math.nan, "yes", 2, float("inf"))] == [
+        True,
+        True,
+        True,
+        True,
+        True,
+        True,
+        False,
+        False,
+        False,
+    ]
     daemon.store.close()

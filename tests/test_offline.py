@@ -237,3 +237,48 @@ models:
     assert report["share_threshold"] == 0.9
     assert report["prediction_drift"]["column"] == "income"
     assert result.returncode == (1 if report["dataset_drift"] else 0)
+
+
+@pytest.mark.parametrize(("limit", "code"), [(0.01, 1), (0.05, 0)])
+def test_check_applies_the_models_quality_limits(
+    files: dict[str, Path], tmp_path: Path, limit: float, code: int
+) -> None:
+    """``--config --model`` takes the model's ``quality:`` limits too: a breach exits 1 like drift, with
+    ``data_quality`` in the JSON and a line per breach in the table. (income is 40 of 3000 missing.)"""
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        f"""
+kafka: {{bootstrap_servers: "127.0.0.1:9", topic: t}}
+models:
+  m:
+    reference: {files["ref_parquet"]}
+    features: [{{name: income, quality: {{missing_share: {limit}}}}}, country]
+    quality: {{unseen_share: 0.05}}
+""",
+        encoding="utf-8",
+    )
+    common = (
+        "check",
+        "-r",
+        str(files["ref_parquet"]),
+        "-u",
+        str(files["same"]),
+        "-c",
+        str(config),
+        "-m",
+        "m",
+    )
+    result = run(*common, "-f", "json")
+    report = json.loads(result.stdout)
+    assert not report["dataset_drift"]
+    assert result.returncode == code, result.stderr
+    quality = report["data_quality"]
+    assert quality["limits"] == {
+        "income": {"missing_share": limit, "unseen_share": 0.05},
+        "country": {"unseen_share": 0.05},
+    }
+    breaches = [(b["feature"], b["measure"]) for b in quality["breaches"]]
+    assert breaches == ([("income", "missing_share")] if code else [])
+    table = run(*common)
+    assert table.returncode == code
+    assert ("quality income: missing_share 0.01333 above its limit 0.01" in table.stdout) == bool(code)

@@ -278,3 +278,16 @@ def test_enough_labels_reports_values_and_breaches() -> None:
     document = result.as_dict()
     assert document["values"]["roc_auc"] is None  # type: ignore[index]
     assert document["values"]["accuracy"] == result.values["accuracy"]  # type: ignore[index]
+
+
+def test_labels_of_mixed_types_are_a_value_error_not_a_type_error() -> None:
+    """Text among 0/1 labels used to reach np.unique, which cannot sort str and int (TypeError)."""
+    with pytest.raises(ValueError, match=r"holds \['yes'\], not among the classes \[0, 1\]"):
+        realized("binary_classification", np.array([0, 1, "yes"], dtype=object), np.array([0.2, 0.7, 0.4]))
+    with pytest.raises(ValueError, match="not among the classes"):
+        realized(
+            "multiclass_classification",
+            np.array(["a", 1, "b"], dtype=object),
+            np.array(["a", "b", "b"], dtype=object),
+            classes=["a", "b"],
+        )

@@ -1,19 +1,26 @@
 """One scheduled check: a window snapshot and a reference profile -> a `CheckResult`.
 
 The result is plain data that the metrics, the webhook payload and the JSON API
-all read; nothing here talks to Kafka, HTTP or the clock.
+all read; nothing here talks to Kafka, HTTP or the clock. The parts of a check
+(data drift, prediction drift, data quality) run guarded: a part that fails
+leaves its error in `CheckResult.errors` and the other parts' results stand.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
+
 from driftwatch.config import ModelSettings
 from driftwatch.drift.dataset import ColumnDrift, ColumnOptions, DatasetDrift, column_drift, dataset_drift
-from driftwatch.drift.profile import ReferenceProfile
+from driftwatch.drift.profile import ColumnSample, ReferenceProfile
+from driftwatch.drift.quality import ColumnQuality, DataQuality, column_quality, data_quality
 from driftwatch.windows import WindowSnapshot
 
 if TYPE_CHECKING:  # scikit-learn behind it: commands that only read results need not import it
@@ -27,6 +34,8 @@ __all__ = ["STATUSES", "CheckResult", "CheckStatus", "ModelCheck"]
 # verdict fields are null, no drift series is exported and the alert state is left as it is.
 CheckStatus = Literal["ok", "no_data", "not_enough_rows"]
 STATUSES: tuple[CheckStatus, ...] = ("ok", "no_data", "not_enough_rows")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -67,12 +76,17 @@ class CheckResult:
             )
         return None
 
+    # parts of the check that failed (data_drift, prediction_drift, performance, ...) -> what went wrong;
+    # the other parts' results stand
+    errors: dict[str, str] = field(default_factory=dict)
+    data_quality: DataQuality | None = None  # models (or features) with quality limits only
+
     def as_dict(self) -> dict[str, Any]:
         def iso(ts: float) -> str:
             return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
 
         drift = self.drift.as_dict()
-        if not self.answered:  # no verdict: null, never a made-up "no drift"
+        if not self.answered or "data_drift" in self.errors:  # no verdict: null, never a made-up "no drift"
             drift.update(dataset_drift=None, drift_share=None, n_drifted=None, n_columns=None)
         return {
             "model": self.model,
@@ -89,6 +103,8 @@ class CheckResult:
             "duration_seconds": self.duration_seconds,
             "notes": list(self.notes),
             "performance": None if self.performance is None else self.performance.as_dict(),
+            "errors": dict(self.errors),
+            "data_quality": None if self.data_quality is None else self.data_quality.as_dict(),
         }
 
 
@@ -108,6 +124,9 @@ class ModelCheck:
         )
         prediction = settings.prediction
         self.prediction_profile = profile.columns.get(prediction) if prediction else None
+        self.quality_limits = {
+            name: limits for name, limits in settings.quality_limits().items() if name in profile.columns
+        }
 
     def status(self, rows: int) -> CheckStatus:
         """Whether a window of ``rows`` rows gets a drift verdict (see `CheckStatus`)."""
@@ -133,18 +152,45 @@ class ModelCheck:
                 status=status,
                 min_rows=self.settings.window.min_rows,
             )
-        drift = dataset_drift(
-            self.feature_profile,
-            {name: frame[name].to_numpy() for name in self.feature_profile.columns},
-            self.options,
-            self.settings.drift.share,
-            snapshot.type_violations,
-        )
-        prediction_drift = None
-        if self.prediction_profile is not None and self.prediction_profile.name in frame.columns:
-            prediction_drift = column_drift(
-                self.prediction_profile, frame[self.prediction_profile.name].to_numpy(), ColumnOptions()
+        errors: dict[str, str] = {}
+        try:
+            drift = dataset_drift(
+                self.feature_profile,
+                {name: frame[name].to_numpy() for name in self.feature_profile.columns},
+                self.options,
+                self.settings.drift.share,
+                snapshot.type_violations,
             )
+        except Exception as exc:  # a bug, not bad data: the other parts still run
+            log.exception("check data_drift of model %s failed", self.name)
+            errors["data_drift"] = part_error(exc)
+            drift = DatasetDrift([], self.settings.drift.share)
+        prediction_drift = None
+        profile = self.prediction_profile
+        if profile is not None and profile.name in frame.columns:
+            try:
+                prediction_drift = column_drift(profile, frame[profile.name].to_numpy(), ColumnOptions())
+            except Exception as exc:
+                log.exception("check prediction_drift of model %s failed", self.name)
+                errors["prediction_drift"] = part_error(exc)
+                prediction_drift = ColumnDrift(
+                    profile.name,
+                    profile.type,
+                    "auto",
+                    math.nan,
+                    math.nan,
+                    False,
+                    profile.rows,
+                    0,
+                    error=errors["prediction_drift"],
+                )
+        quality = None
+        if self.quality_limits and len(frame):  # no rows, no shares: an empty window measures nothing
+            try:
+                quality = data_quality(self._qualities(snapshot, drift, errors), self.quality_limits)
+            except Exception as exc:
+                log.exception("check data_quality of model %s failed", self.name)
+                errors["data_quality"] = part_error(exc)
         return CheckResult(
             model=self.name,
             check=self.check,
@@ -156,7 +202,33 @@ class ModelCheck:
             prediction_drift=prediction_drift,
             duration_seconds=time.perf_counter() - started,
             # rows, but no feature could be tested (all missing or of the wrong kind): no verdict either,
-            # never a "no drift" made of zero columns
-            status="ok" if drift.columns else "no_data",
+            # never a "no drift" made of zero columns; a failed drift part is an error, not "no data"
+            status="ok" if drift.columns or "data_drift" in errors else "no_data",
             min_rows=self.settings.window.min_rows,
+            errors=errors,
+            data_quality=quality,
         )
+
+    def _qualities(
+        self, snapshot: WindowSnapshot, drift: DatasetDrift, errors: dict[str, str]
+    ) -> list[ColumnQuality]:
+        """The quality of the limited features: from the drift part, or measured here when it failed."""
+        if "data_drift" not in errors:
+            return [c.quality for c in drift.columns + drift.errors if c.quality is not None]
+        frame = snapshot.frame
+        return [
+            column_quality(
+                self.profile.columns[name],
+                ColumnSample(
+                    frame[name].to_numpy() if name in frame.columns else np.array([], dtype=object),
+                    self.profile.columns[name].type,
+                ),
+                snapshot.type_violations.get(name, 0),
+            )
+            for name in self.quality_limits
+        ]
+
+
+def part_error(exc: BaseException) -> str:
+    """The error note of a failed part of a check: what failed, not a traceback (that is in the log)."""
+    return f"failed: {type(exc).__name__}: {str(exc)[:300]}"

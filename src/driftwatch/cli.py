@@ -388,6 +388,16 @@ def _check(args: argparse.Namespace) -> int:
             )
     except OfflineError as exc:
         raise UserError(str(exc)) from None
+    quality_breached = False
+    if (
+        model is not None and model.quality_limits()
+    ):  # the model's quality: limits, as the daemon applies them
+        from driftwatch.drift.quality import data_quality
+
+        drifts = check.drift.columns + check.drift.errors
+        quality = data_quality([c.quality for c in drifts if c.quality is not None], model.quality_limits())
+        check.extra["data_quality"] = quality.as_dict()
+        quality_breached = quality.breached
     if args.format == "json":
         text = to_json(check)
     elif args.format == "table":
@@ -404,7 +414,7 @@ def _check(args: argparse.Namespace) -> int:
     problem = incomplete(check)
     if problem is not None:
         raise UserError(f"{problem}; leave such columns out with --columns")
-    return 1 if check.drift.dataset_drift else 0
+    return 1 if check.drift.dataset_drift or quality_breached else 0
 
 
 def _html(check: Any, share: float, with_performance: bool, model: str | None, current: str) -> str:

@@ -28,6 +28,7 @@ from pydantic import (
     SecretStr,
     StringConstraints,
     ValidationError,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "HttpSettings",
     "KafkaSettings",
     "ModelSettings",
+    "QualityLimits",
     "ScheduleSettings",
     "SecretHeader",
     "SecretRef",
@@ -306,11 +308,49 @@ class ScheduleSettings(_Strict):
         return self
 
 
+def _share(value: object) -> object:
+    """A share limit: a number in [0, 1] (a fraction, not a percentage), or null for none."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= float(value) <= 1.0:
+        raise ValueError("must be a share: a fraction in [0, 1], e.g. 0.1 for 10%")
+    return float(value)
+
+
+Share = Annotated[
+    float | None,
+    BeforeValidator(_share),
+    WithJsonSchema({"type": ["number", "null"], "minimum": 0, "maximum": 1}),
+]
+
+
+class QualityLimits(_Strict):
+    """Data-quality limits of a model's features (`quality:`), or of one feature (overriding the model's
+    key by key; null lifts a model limit for that feature). A feature whose measure in the window exceeds
+    its limit makes the model's data_quality check breach."""
+
+    missing_share: Share = None  # values missing, null, NaN, infinite or of the wrong kind
+    unseen_share: Share = None  # categorical features: values the reference never had
+    out_of_range_share: Share = None  # numeric features: values outside the reference's [min, max]
+    missing_share_increase: Share = None  # the missing share minus the reference's missing share
+
+    def merged(self, override: QualityLimits | None) -> dict[str, float]:
+        """The limits in force for a feature with ``override``: measure -> limit."""
+        limits = self.model_dump()
+        if override is not None:
+            limits.update(override.model_dump(exclude_unset=True))
+        return {measure: limit for measure, limit in limits.items() if limit is not None}
+
+
+QUALITY_MEASURES: tuple[str, ...] = tuple(QualityLimits.model_fields)
+
+
 class FeatureSettings(_Strict):
     name: str = Field(min_length=1)
     type: Literal["numeric", "categorical"] | None = None
     method: str = "auto"
     threshold: float | None = Field(default=None, gt=0)
+    quality: QualityLimits | None = None  # overrides the model's quality limits for this feature
 
     @field_validator("method")
     @classmethod
@@ -443,6 +483,12 @@ class ModelSettings(_Strict):
     alert: AlertSettings = Field(default_factory=AlertSettings)
     webhooks: list[str] = Field(default_factory=list)
     performance: PerformanceSettings | None = None
+    quality: QualityLimits = Field(default_factory=QualityLimits)  # limits of every feature
+
+    def quality_limits(self) -> dict[str, dict[str, float]]:
+        """Feature -> measure -> limit, for the features with any limit: empty without data-quality limits."""
+        limits = {f.name: self.quality.merged(f.quality) for f in self.features}
+        return {name: measures for name, measures in limits.items() if measures}
 
     @model_validator(mode="after")
     def _performance_needs_prediction(self) -> ModelSettings:

@@ -21,15 +21,17 @@ from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
+import msgspec
 import pandas as pd
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from driftwatch import __version__
-from driftwatch.checks import STATUSES, CheckResult, ModelCheck
+from driftwatch.checks import STATUSES, CheckResult, ModelCheck, part_error
 from driftwatch.config import ModelSettings, Settings
 from driftwatch.drift.profile import ReferenceProfile
+from driftwatch.drift.quality import DataQuality
 from driftwatch.events import alert_event, iso
 from driftwatch.http import HttpServer, ReportUnavailableError
 from driftwatch.label_records import Label, LabelDecoder
@@ -107,7 +109,8 @@ class Daemon:
         self.templates: dict[str, Template] = {
             name: load_template(hook.template) for name, hook in settings.webhooks.items()
         }
-        self.decoder = RecordDecoder(set(settings.models))
+        label_rules = {name: monitor.label_rule for name, monitor in self.joins.items()}
+        self.decoder = RecordDecoder(set(settings.models), labels=label_rules)
         self.store = Store(settings.state.file)
         self.labels: LabelStore | None = None
         if self.joins:
@@ -119,7 +122,7 @@ class Daemon:
                 max_rows=joins.max_rows,
                 retention=max([joins.ttl] + [self._lookback(name) for name in self.joins]),
             )
-        self.label_decoder = LabelDecoder(set(self.joins))
+        self.label_decoder = LabelDecoder(set(self.joins), rules=label_rules)
         self.policy = BreachPolicy(self.store, clock, on_state=self._alert_changed)
         self.dispatcher = WebhookDispatcher(self.metrics, clock, self.store, self._resume_delivery)
         group = settings.kafka.group_id
@@ -175,6 +178,9 @@ class Daemon:
                 )
             self.metrics.window_rows.labels(name).set(self.windows[name].rows())
             self.metrics.records_consumed.labels(name)
+            for feature, limits in self.checks[name].quality_limits.items():
+                for measure, limit in limits.items():
+                    self.metrics.feature_quality_limit.labels(name, feature, measure).set(limit)
         for name, monitor in self.joins.items():
             for metric, value in monitor.reference.items():
                 if math.isfinite(value):
@@ -185,8 +191,10 @@ class Daemon:
         self.metrics.kafka_up.set(0)
 
     def _alert_checks(self, model: str) -> list[str]:
-        """The checks of a model that have an alert state: drift, and one per performance threshold."""
+        """The checks of a model that have an alert state: drift, data quality (with limits), and one per
+        performance threshold."""
         checks = ["data_drift"] + (["prediction_drift"] if self.settings.models[model].prediction else [])
+        checks += ["data_quality"] if self.checks[model].quality_limits else []
         monitor = self.joins.get(model)
         return checks + (monitor.checks if monitor is not None else [])
 
@@ -213,6 +221,7 @@ class Daemon:
             self.scheduler.add_job(self.run_check, trigger, args=[name], id=f"{name}:data_drift", name=name)
             interval = _longest_gap(trigger, datetime.now(UTC))
             checks = ["data_drift"] + (["prediction_drift"] if model.prediction else [])
+            checks += ["data_quality"] if self.checks[name].quality_limits else []
             monitor = self.joins.get(name)
             if monitor is not None:
                 checks += ["performance"] + (["estimated_performance"] if monitor.cbpe is not None else [])
@@ -329,6 +338,17 @@ class Daemon:
         """Keep a model's predictions for the label join; an inline label joins at once."""
         if self.labels is None:
             return
+        monitor = self.joins[model]
+        ungradable = sum(not monitor.gradable(r.prediction) for r in records)
+        if ungradable:  # counted as type violations of the prediction column by the window
+            records = [r for r in records if monitor.gradable(r.prediction)]
+            self._rejections.warning(
+                f"ungradable:{model}",
+                "model %s: %d predictions of the wrong kind for %s are not kept for the label join",
+                model,
+                ungradable,
+                monitor.settings.task,
+            )
         try:
             outcome = self.labels.add_predictions(
                 model,
@@ -381,7 +401,12 @@ class Daemon:
         for message in messages:
             outcome = self.label_decoder.decode(message.value, message.timestamp / 1000.0)
             if isinstance(outcome, Label):
-                good.append(outcome)
+                if outcome.fits is None:
+                    good.append(outcome)
+                else:  # names no model and fits only some: it joins those, not the others
+                    good.extend(
+                        msgspec.structs.replace(outcome, model=name, fits=None) for name in outcome.fits
+                    )
                 continue
             self.metrics.labels_rejected.labels(outcome.reason).inc()
             self._reject(message, outcome, "label")
@@ -459,7 +484,7 @@ class Daemon:
                 result = check.run(snapshot)
                 monitor = self.joins.get(model)
                 if monitor is not None:
-                    result = replace(result, performance=self._performance(monitor, result, snapshot.frame))
+                    result = self._guarded_performance(monitor, result, snapshot.frame)
                 if not self.source.connected:
                     since = self.source.down_since
                     when = f" since {iso(since)}" if since is not None else ""
@@ -475,25 +500,48 @@ class Daemon:
                 self.metrics.check_runs.labels(model, check.check, "error").inc()
                 log.exception("check %s of model %s failed", check.check, model)
                 raise
-        self.metrics.check_runs.labels(model, check.check, "ok").inc()
+        # a part that failed (logged where it failed) is counted under its own check; the others go on
+        for part in result.errors:
+            self.metrics.check_runs.labels(model, part, "error").inc()
+        if check.check not in result.errors:
+            self.metrics.check_runs.labels(model, check.check, "ok").inc()
         self.metrics.window_rows.labels(model).set(self.windows[model].rows())
-        self._export(result)
-        self._export_status(result)
+        try:
+            self._export(result)
+            self._export_status(result)
+        except Exception as exc:
+            result = self._part_failed(result, check.check, exc)
         self._latest[model] = result
         # last success = the check ran without error, with or without a verdict (check_status says which)
-        self.metrics.check_last_success.labels(model, check.check).set(self.clock())
-        if check.prediction_profile is not None:  # computed (or found without data) in the same run
+        if check.check not in result.errors:
+            self.metrics.check_last_success.labels(model, check.check).set(self.clock())
+        if check.prediction_profile is not None and "prediction_drift" not in result.errors:
             self.metrics.check_last_success.labels(model, "prediction_drift").set(self.clock())
+        if result.data_quality is not None:  # computed in the same run
+            try:
+                self._export_quality(model, result.data_quality)
+            except Exception as exc:
+                result = self._latest[model] = self._part_failed(result, "data_quality", exc)
+        else:  # nothing measured (no verdict, or the part failed): no breach gauge of an older check stays
+            for feature, limits in check.quality_limits.items():
+                for measure in limits:
+                    with contextlib.suppress(KeyError):
+                        self.metrics.feature_quality_breach.remove(model, feature, measure)
+        if check.quality_limits and "data_quality" not in result.errors:  # as data_drift's: empty windows too
+            self.metrics.check_last_success.labels(model, "data_quality").set(self.clock())
         alert = self.settings.models[model].alert
         rule = PolicyRule(alert.consecutive, alert.cooldown or 0.0, alert.resolve_after)
         if result.performance is not None:
-            self._observe_performance(result, rule)
+            try:
+                self._observe_performance(result, rule)
+            except Exception as exc:
+                result = self._latest[model] = self._part_failed(result, "performance", exc)
         breaches: dict[str, bool] = {}
         if not result.answered:
             # No verdict: the data drift alert state stays as it is (absence of evidence neither raises
             # nor resolves an alert), so no webhook either.
             log.info("check %s: no verdict (%s): %s", model, result.status, result.reason)
-        else:
+        elif check.check not in result.errors:  # a failed drift part is logged where it failed
             drift = result.drift
             log.info(
                 "check %s: %d/%d features drifted (share %.2f, threshold %.2f)%s",
@@ -508,11 +556,58 @@ class Daemon:
         prediction = result.prediction_drift
         if prediction is not None and prediction.error is None:
             breaches["prediction_drift"] = prediction.drift_detected
+        quality = result.data_quality
+        if quality is not None and "data_quality" not in result.errors:
+            breaches["data_quality"] = quality.breached
+            if quality.breached:
+                log.info(
+                    "check %s: data quality limits exceeded: %s",
+                    model,
+                    ", ".join(
+                        f"{b.feature} {b.measure} {b.value:.3g} > {b.limit:g}" for b in quality.breaches
+                    ),
+                )
         for name, breaching in breaches.items():
-            event = self.policy.observe(model, name, breaching, result.window_end, rule)
-            if event is not None:
-                self._notify(event, result)
+            try:
+                event = self.policy.observe(model, name, breaching, result.window_end, rule)
+                if event is not None:
+                    self._notify(event, result)
+            except Exception as exc:
+                result = self._latest[model] = self._part_failed(result, name, exc)
         return result
+
+    def _export_quality(self, model: str, quality: DataQuality) -> None:
+        """Set each limited measure's breach gauge: 1 for the breaches of this check, 0 for the others."""
+        breached = {(b.feature, b.measure) for b in quality.breaches}
+        for feature, limits in quality.limits.items():
+            for measure in limits:
+                self.metrics.feature_quality_breach.labels(model, feature, measure).set(
+                    int((feature, measure) in breached)
+                )
+
+    def _guarded_performance(
+        self, monitor: PerformanceMonitor, result: CheckResult, frame: pd.DataFrame
+    ) -> CheckResult:
+        """``result`` with the performance part: a failure in it (the join state, the monitor) is the
+        performance part's error, never the check's."""
+        try:
+            performance = self._performance(monitor, result, frame)
+        except Exception as exc:  # neither realized performance nor the estimate could run
+            log.exception("check performance of model %s failed", result.model)
+            parts = ["performance"] + (["estimated_performance"] if monitor.cbpe is not None else [])
+            return replace(result, errors={**result.errors, **dict.fromkeys(parts, part_error(exc))})
+        errors = dict(result.errors)
+        for part in performance.failed:  # logged by the monitor
+            note = performance.error if part == "performance" else performance.estimate_note
+            errors[part] = note or "failed"
+        return replace(result, performance=performance, errors=errors)
+
+    def _part_failed(self, result: CheckResult, part: str, exc: BaseException) -> CheckResult:
+        """Log and count a part of a check that failed after the computation (exporting, alerting);
+        ``result`` with its error note."""
+        log.error("check %s of model %s failed", part, result.model, exc_info=exc)
+        self.metrics.check_runs.labels(result.model, part, "error").inc()
+        return replace(result, errors={**result.errors, part: part_error(exc)})
 
     def _performance(
         self, monitor: PerformanceMonitor, result: CheckResult, frame: pd.DataFrame
@@ -550,7 +645,11 @@ class Daemon:
             self._set_series(m.estimated_performance_lower, model, {k: e.lower for k, e in estimates.items()})
             self._set_series(m.estimated_performance_upper, model, {k: e.upper for k, e in estimates.items()})
             breaches.update({f"estimated_performance:{k}": v for k, v in estimated.breaches.items()})
-        elif performance.estimate_note is not None and self.joins[model].cbpe is not None:
+        elif (
+            performance.estimate_note is not None
+            and self.joins[model].cbpe is not None
+            and "estimated_performance" not in performance.failed
+        ):
             m.check_last_success.labels(model, "estimated_performance").set(now)  # ran; window too small
         # no result this time: drop the previous check's values rather than show them as current
         if realized_result is None:
@@ -749,27 +848,7 @@ class Daemon:
             )
             performance = latest.performance
             if performance is not None:
-                from driftwatch.report import performance_section
-
-                realized_result, estimated = performance.realized, performance.estimated
-                notes = [n for n in (performance.error, performance.estimate_note) if n]
-                if realized_result is not None:
-                    notes.insert(
-                        0,
-                        f"{realized_result.labelled_rows} labelled predictions in the look-back "
-                        f"({realized_result.status})",
-                    )
-                html = with_section(
-                    html,
-                    performance_section(
-                        self.joins[model].reference,
-                        realized_result.values if realized_result is not None else {},
-                        {k: e.as_dict() for k, e in estimated.estimates.items()}
-                        if estimated is not None
-                        else {},
-                        notes,
-                    ),
-                )
+                html = self._with_performance(html, model, performance)
             html = with_section(
                 html,
                 summary_section(
@@ -783,6 +862,36 @@ class Daemon:
             )
             self._reports[model] = (latest.window_end, html)
             return html
+
+    def _with_performance(self, html: str, model: str, performance: PerformanceResult) -> str:
+        """The report with its performance section; without it (and a note in the log) when that fails:
+        the drift report is still served."""
+        try:
+            from driftwatch.report import performance_section, with_section
+
+            realized_result, estimated = performance.realized, performance.estimated
+            notes = [n for n in (performance.error, performance.estimate_note) if n]
+            if realized_result is not None:
+                notes.insert(
+                    0,
+                    f"{realized_result.labelled_rows} labelled predictions in the look-back "
+                    f"({realized_result.status})",
+                )
+            html = with_section(
+                html,
+                performance_section(
+                    self.joins[model].reference,
+                    realized_result.values if realized_result is not None else {},
+                    {k: e.as_dict() for k, e in estimated.estimates.items()} if estimated is not None else {},
+                    notes,
+                ),
+            )
+        except Exception:
+            log.exception(
+                "report of model %s: the performance section failed; serving the report without it", model
+            )
+            self.metrics.check_runs.labels(model, "report", "error").inc()
+        return html
 
     def readiness(self) -> list[str]:
         problems = []

@@ -19,7 +19,11 @@ __all__ = ["SCHEMA_VERSION", "alert_event", "iso", "probe_event"]
 
 SCHEMA_VERSION = 1
 
-_CHECK_TITLES = {"data_drift": "Dataset drift", "prediction_drift": "Prediction drift"}
+_CHECK_TITLES = {
+    "data_drift": "Dataset drift",
+    "prediction_drift": "Prediction drift",
+    "data_quality": "Data quality",
+}
 
 
 def iso(ts: float) -> str:
@@ -56,6 +60,16 @@ def summary(transition: str, check: str, model: str, result: CheckResult | None)
         return (
             f"{title} on model {model}: {p.column} {p.method} score {p.score:.4g} "
             f"(threshold {p.threshold:.4g}), {result.rows} rows in the window."
+        )
+    if check == "data_quality" and result.data_quality is not None:
+        breaches = [
+            f"{b.feature} {b.measure} {b.value:.3g} > {b.limit:g}" for b in result.data_quality.breaches
+        ]
+        features = {b.feature for b in result.data_quality.breaches}
+        return (
+            f"{title} on model {model}: {len(features)} feature(s) exceed their limits"
+            + (f": {_names(breaches)}" if breaches else "")
+            + f"; {result.rows} rows in the window."
         )
     drifted = [c.column for c in drift.columns if c.drift_detected]
     return (
@@ -114,6 +128,9 @@ def alert_event(
         "drift_share": drift.drift_share if drift.columns else None,
         "share_threshold": drift.share_threshold,
         "drifted_features": [c.column for c in drift.columns if c.drift_detected],
+        "quality_breaches": []
+        if result.data_quality is None
+        else [b.as_dict() for b in result.data_quality.breaches],
         "sent_by": f"driftwatch/{__version__}",
         "result": result.as_dict(),
     }
@@ -137,6 +154,7 @@ def probe_event(key: str, model: str, now: float) -> dict[str, Any]:
         "drift_share": None,
         "share_threshold": None,
         "drifted_features": [],
+        "quality_breaches": [],
         "sent_by": f"driftwatch/{__version__}",
         "result": None,
     }

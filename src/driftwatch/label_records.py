@@ -8,13 +8,27 @@ A record on the labels topic is a JSON object::
 ``timestamp`` (when the outcome was known; default: the Kafka message time) and ``model`` (default:
 every model that logged the id) are optional, and extra fields are ignored. Like prediction records,
 decoding never raises: each message becomes a `Label` or a `driftwatch.records.Rejection`.
+
+A label must be of the kind its model's task takes (`driftwatch.records.LabelRule`): ``"yes"`` for a 0/1
+classifier is rejected as ``wrong_type``, as it is inline in a prediction record. A label naming no
+model must fit at least one model with performance monitoring, and joins only the models it fits.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import msgspec
 
-from driftwatch.records import Rejection, Scalar, classify, clip, parse_timestamp, unusable_payload
+from driftwatch.records import (
+    LabelRule,
+    Rejection,
+    Scalar,
+    classify,
+    clip,
+    parse_timestamp,
+    unusable_payload,
+)
 
 __all__ = ["Label", "LabelDecoder"]
 
@@ -31,14 +45,22 @@ class Label(msgspec.Struct, frozen=True, gc=False):
     label: Scalar
     timestamp: float  # unix seconds
     model: str | None
+    # a label naming no model that fits only some models' tasks: the models it may join (None: any)
+    fits: tuple[str, ...] | None = None
 
 
 class LabelDecoder:
     """Decode label messages for the models in ``models`` (those with performance monitoring)."""
 
-    def __init__(self, models: frozenset[str] | set[str], max_bytes: int = 1_048_576) -> None:
+    def __init__(
+        self,
+        models: frozenset[str] | set[str],
+        max_bytes: int = 1_048_576,
+        rules: Mapping[str, LabelRule] | None = None,
+    ) -> None:
         self._models = frozenset(models)
         self._max_bytes = max_bytes
+        self._rules = {name: rule for name, rule in (rules or {}).items() if name in self._models}
         self._decoder = msgspec.json.Decoder(_Wire)
 
     def decode(self, payload: bytes | None, fallback_timestamp: float) -> Label | Rejection:
@@ -68,5 +90,26 @@ class LabelDecoder:
                 return Rejection(
                     "bad_timestamp", f"timestamp {clip(str(wire.timestamp))!r}: {clip(str(exc))}"
                 )
+        fits: tuple[str, ...] | None = None
+        if self._rules and wire.label is not None:
+            if wire.model is not None:
+                rule = self._rules.get(wire.model)
+                wrong = rule.problem(wire.label) if rule is not None else None
+                if wrong is not None:
+                    return wrong
+            else:
+                problems = {name: rule.problem(wire.label) for name, rule in self._rules.items()}
+                fitting = tuple(name for name, wrong in problems.items() if wrong is None)
+                if not fitting:
+                    first = next(p for p in problems.values() if p is not None)
+                    if len(problems) == 1:
+                        return first
+                    return Rejection(
+                        first.reason,
+                        f"label {clip(repr(wire.label))} names no model and fits none of the models with "
+                        f"performance monitoring ({first.detail}; ...)",
+                    )
+                if len(fitting) < len(problems):
+                    fits = fitting
         pid = wire.prediction_id
-        return Label(pid if type(pid) is str else str(pid), wire.label, timestamp, wire.model)
+        return Label(pid if type(pid) is str else str(pid), wire.label, timestamp, wire.model, fits)

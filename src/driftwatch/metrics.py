@@ -125,6 +125,19 @@ class Metrics:
             ["model", "feature"],
             registry=r,
         )
+        self.feature_quality_limit = Gauge(
+            "driftwatch_feature_quality_limit",
+            "A feature's configured data-quality limit (quality: in the configuration), per measure "
+            "(missing_share, unseen_share, out_of_range_share, missing_share_increase).",
+            ["model", "feature", "measure"],
+            registry=r,
+        )
+        self.feature_quality_breach = Gauge(
+            "driftwatch_feature_quality_breach",
+            "1 when the feature's measure exceeded its data-quality limit in the latest check, else 0.",
+            ["model", "feature", "measure"],
+            registry=r,
+        )
         self.prediction_drift_score = Gauge(
             "driftwatch_prediction_drift_score",
             "Drift score of the model's prediction column in the latest check.",

@@ -336,6 +336,11 @@ def format_table(check: OfflineCheck) -> str:
         lines.append(f"performance {metric}: " + ", ".join(parts))
     if "estimate_note" in check.extra:
         lines.append(f"performance estimate: {check.extra['estimate_note']}")
+    for breach in check.extra.get("data_quality", {}).get("breaches", []):
+        lines.append(
+            f"quality {breach['feature']}: {breach['measure']} {_number(breach['value'])} "
+            f"above its limit {_number(breach['limit'])}"
+        )
     verdict = "DATASET DRIFT" if drift.dataset_drift else "no dataset drift"
     lines.append(
         f"{verdict}: {drift.n_drifted} of {drift.n_columns} columns drifted "

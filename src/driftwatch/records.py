@@ -12,7 +12,11 @@ Decoding never raises: every message becomes either a `Prediction` or a
 Prometheus label values). Unknown extra fields are ignored. A single feature
 with a value of the wrong kind (a string where a number is expected) does not
 reject the record: the value counts as missing and as a type violation of
-that feature, so one bad column never throws away the others.
+that feature, so one bad column never throws away the others. A label is
+different: a model with performance monitoring has a `LabelRule`, and a record
+whose label is of the wrong kind for the model's task (``"yes"`` for a 0/1
+classifier) is rejected as ``wrong_type``, since one such label among the
+joined rows would break every performance computation of its window.
 
 `RecordDecoder.decode_columns` is the fast path of the daemon: a batch of good
 records decoded with per-model typed structs straight into the columns of the
@@ -41,6 +45,7 @@ __all__ = [
     "REASONS",
     "ColumnBatch",
     "ColumnLayout",
+    "LabelRule",
     "Prediction",
     "RecordDecoder",
     "Rejection",
@@ -52,10 +57,10 @@ __all__ = [
 REASONS: Final = (
     "undecodable",  # not JSON, or not a JSON object
     "missing_field",  # model or features absent
-    "wrong_type",  # a field of the wrong JSON type (features not an object, ...)
+    "wrong_type",  # a field of the wrong JSON type (features not an object, a label not of the model's kind, ...)
     "unknown_model",  # model not in the configuration
     "bad_timestamp",  # timestamp present but not ISO 8601 / epoch seconds
-    "non_finite",  # NaN or infinity in the prediction
+    "non_finite",  # NaN or infinity in the prediction (or in a regression model's label)
     "oversize",  # message larger than the configured limit
 )
 
@@ -115,6 +120,81 @@ class ColumnBatch:
     model_version: str | None  # of the model's last record in the batch
 
 
+@dataclass(frozen=True)
+class LabelRule:
+    """The labels a model's performance task takes; another label is rejected at ingest.
+
+    binary (and multiclass with configured classes): one of the classes (default 0/1, where JSON
+    true/false and 0.0/1.0 count as 1/0, as the metrics read them). Multiclass without configured
+    classes: a label of the type of the reference's classes (text, or a number). Regression: a finite
+    number. A null label (or NaN, which JSON producers write for none) is always accepted: it is no label.
+    """
+
+    model: str
+    task: str
+    classes: frozenset[Scalar] | None = None  # the accepted labels; None: any of ``kind``
+    kind: str | None = None  # "text" or "number": the type any label must have (when classes is None)
+
+    @classmethod
+    def of(
+        cls, model: str, task: str, classes: Sequence[Scalar] | None, reference: Sequence[Scalar] = ()
+    ) -> LabelRule:
+        """The rule of a model's ``task`` with its configured ``classes`` and its ``reference`` labels."""
+        if task == "regression":
+            return cls(model, task, kind="number")
+        if task == "binary_classification" or classes is not None:
+            return cls(model, task, classes=frozenset(classes if classes is not None else (0, 1)))
+        seen = {type(v) for v in reference if not _no_label(v)}
+        kind = "text" if seen == {str} else "number" if seen and seen <= {int, float} else None
+        return cls(model, task, kind=kind)
+
+    def problem(self, label: Scalar) -> Rejection | None:
+        """The rejection of a record or label message carrying ``label``; None when the label is fine."""
+        if _no_label(label):
+            return None
+        if self.classes is not None:
+            if label in self.classes:
+                return None
+            classes = ", ".join(sorted(map(json.dumps, self.classes)))
+            return Rejection(
+                "wrong_type",
+                f"label {clip(json.dumps(label))} is not a class of model {clip(self.model)!r} "
+                f"({self.task}, classes {classes})",
+            )
+        if self.kind == "text":
+            if isinstance(label, str):
+                return None
+        elif self.kind == "number":
+            if isinstance(label, int | float) and not isinstance(label, bool):
+                if _finite(label):
+                    return None
+                return Rejection(
+                    "non_finite", f"label of model {clip(self.model)!r} is infinite or beyond float range"
+                )
+        else:
+            return None  # no type to hold it to
+        kind = "a number" if self.kind == "number" else "text"
+        return Rejection(
+            "wrong_type",
+            f"label {clip(json.dumps(label))} of model {clip(self.model)!r} is not {kind} ({self.task})",
+        )
+
+    def accepts(self, labels: set[Scalar]) -> bool:
+        """Whether every one of a batch's distinct ``labels`` is fine (quick when they are: equal values
+        hash alike, so 1, 1.0 and true are one element)."""
+        if self.classes is not None and labels <= self._accepted:
+            return True
+        return all(self.problem(label) is None for label in labels)
+
+    @property
+    def _accepted(self) -> frozenset[Scalar]:
+        return (self.classes or frozenset()) | {None}
+
+
+def _no_label(value: object) -> bool:
+    return value is None or (value.__class__ is float and value != value)  # noqa: PLR0124 - NaN test
+
+
 def parse_timestamp(value: str | int | float) -> float:
     """Unix seconds from ISO 8601 text (naive means UTC) or epoch seconds/milliseconds."""
     if isinstance(value, bool):
@@ -133,9 +213,15 @@ def parse_timestamp(value: str | int | float) -> float:
 class RecordDecoder:
     """Decode raw messages into `Prediction` or `Rejection`; reusable and cheap per message."""
 
-    def __init__(self, models: frozenset[str] | set[str], max_bytes: int = 1_048_576) -> None:
+    def __init__(
+        self,
+        models: frozenset[str] | set[str],
+        max_bytes: int = 1_048_576,
+        labels: Mapping[str, LabelRule] | None = None,
+    ) -> None:
         self._models = frozenset(models)
         self._max_bytes = max_bytes
+        self._labels = dict(labels or {})  # per model with performance monitoring
         self._decoder = msgspec.json.Decoder(_Wire)
         self._columnar: tuple[object, _Columnar] | None = None
 
@@ -165,7 +251,7 @@ class RecordDecoder:
             if model in self._models
         )
         if self._columnar is None or self._columnar[0] != key:
-            self._columnar = (key, _Columnar(layouts, self._models))
+            self._columnar = (key, _Columnar(layouts, self._models, self._labels))
         columnar = self._columnar[1]
         plain = _plain(payloads, self._max_bytes)
         return None if plain is None else columnar.decode(plain, fallback_timestamps)
@@ -239,6 +325,11 @@ class RecordDecoder:
                 return Rejection(
                     "bad_timestamp", f"timestamp {clip(str(wire.timestamp))!r}: {clip(str(exc))}"
                 )
+        rule = self._labels.get(wire.model)
+        if rule is not None and wire.label is not None:
+            wrong = rule.problem(wire.label)
+            if wrong is not None:
+                return wrong
         version, pid = wire.model_version, wire.prediction_id
         return Prediction(
             wire.model,
@@ -316,6 +407,7 @@ _IMPLIED_FINITE = frozenset({float, str, bool, type(None)})
 _FEATURES = attrgetter("features")
 _TIMESTAMP = attrgetter("timestamp")
 _PREDICTION = attrgetter("prediction")
+_LABEL = attrgetter("label")
 
 
 class _ExactPathError(Exception):
@@ -329,12 +421,18 @@ class _ModelColumns:
     other: tuple[attrgetter[Any], int] | None  # the categorical features' fields, and how many
     # per layout column: ("numeric" or "other", index among those fields), or ("prediction", numeric)
     sources: list[tuple[str, int]]
+    labels: LabelRule | None  # of a model with performance monitoring
 
 
 class _Columnar:
     """Typed msgspec structs for the models of some layouts, and the batch decode with them."""
 
-    def __init__(self, layouts: Mapping[str, Sequence[ColumnLayout]], models: frozenset[str]) -> None:
+    def __init__(
+        self,
+        layouts: Mapping[str, Sequence[ColumnLayout]],
+        models: frozenset[str],
+        labels: Mapping[str, LabelRule],
+    ) -> None:
         self._models: dict[type, _ModelColumns] = {}
         types: dict[str, list[Any]] = {"strict": [], "lenient": []}
         for n, (model, columns) in enumerate(layouts.items()):
@@ -406,6 +504,7 @@ class _Columnar:
                     else ("other", other_fields.index(f"f{i}"))
                     for i, numeric in sources
                 ],
+                labels.get(model),
             )
             for kind, record_type in zip(("strict", "lenient"), record_types, strict=True):
                 self._models[record_type] = layout
@@ -466,6 +565,8 @@ class _Columnar:
         predictions = list(map(_PREDICTION, wires))
         if not _all_finite(predictions):
             raise _ExactPathError
+        if model.labels is not None and not model.labels.accepts(set(map(_LABEL, wires))):
+            raise _ExactPathError  # a label of the wrong kind: a rejection there
         features = list(map(_FEATURES, wires))
         # record by record, the attribute lookups in C: one pass over the structs (column by column
         # passes over a batch larger than the CPU caches cost more than the lookups)

@@ -55,11 +55,12 @@ EVENT_FIELDS = frozenset(
         "drift_share",
         "share_threshold",
         "drifted_features",
+        "quality_breaches",
         "sent_by",
         "result",
     }
 )
-_SCALAR_FIELDS = EVENT_FIELDS - {"drifted_features", "result"}
+_SCALAR_FIELDS = EVENT_FIELDS - {"drifted_features", "quality_breaches", "result"}
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 _PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$")

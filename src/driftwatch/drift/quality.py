@@ -2,7 +2,8 @@
 
 Drift says the distribution moved; these shares say the data broke: values went
 missing, categories appeared that the model never saw, numbers left the range
-the model was trained on, or values of the wrong kind arrived.
+the model was trained on, or values of the wrong kind arrived. `data_quality` holds
+the shares against the limits a model sets (``quality:`` in the configuration).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 
 from driftwatch.drift.profile import ColumnProfile, ColumnSample
 
-__all__ = ["ColumnQuality", "column_quality"]
+__all__ = ["ColumnQuality", "DataQuality", "QualityBreach", "column_quality", "data_quality", "measures"]
 
 
 @dataclass(frozen=True)
@@ -65,3 +66,69 @@ def column_quality(
         out_of_range_share=out_of_range,
         type_violations=type_violations + current.type_violations,
     )
+
+
+@dataclass(frozen=True)
+class QualityBreach:
+    """A feature's measure above its limit in one window."""
+
+    feature: str
+    measure: str  # missing_share, unseen_share, out_of_range_share or missing_share_increase
+    value: float
+    limit: float
+
+    def as_dict(self) -> dict[str, object]:
+        return {"feature": self.feature, "measure": self.measure, "value": self.value, "limit": self.limit}
+
+
+@dataclass(frozen=True)
+class DataQuality:
+    """A window's data quality against the model's limits (`quality:` in the configuration)."""
+
+    limits: dict[str, dict[str, float]]  # feature -> measure -> limit
+    breaches: list[QualityBreach]
+
+    @property
+    def breached(self) -> bool:
+        return bool(self.breaches)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "status": "breach" if self.breaches else "ok",
+            "breaches": [breach.as_dict() for breach in self.breaches],
+            "limits": {feature: dict(measures) for feature, measures in self.limits.items()},
+        }
+
+
+# a share computed as 1 - rows / raw_rows may land a rounding error above a limit it equals
+_TOLERANCE = 1e-9
+
+
+def measures(quality: ColumnQuality) -> dict[str, float]:
+    """The measures of a column that a limit can bound (a measure that does not apply is left out)."""
+    values = {
+        "missing_share": quality.missing_share,
+        "missing_share_increase": quality.missing_share - quality.missing_share_reference,
+    }
+    if quality.unseen_share is not None:
+        values["unseen_share"] = quality.unseen_share
+    if quality.out_of_range_share is not None:
+        values["out_of_range_share"] = quality.out_of_range_share
+    return values
+
+
+def data_quality(columns: list[ColumnQuality], limits: dict[str, dict[str, float]]) -> DataQuality:
+    """Every measure of ``columns`` above its limit, in the order of the limits. A measure at its limit
+    does not breach; one that does not apply (unseen share of a numeric feature) never does."""
+    by_name = {quality.column: quality for quality in columns}
+    breaches = []
+    for feature, bounds in limits.items():
+        quality = by_name.get(feature)
+        if quality is None:
+            continue
+        values = measures(quality)
+        for measure, limit in bounds.items():
+            value = values.get(measure)
+            if value is not None and value > limit + _TOLERANCE:
+                breaches.append(QualityBreach(feature, measure, value, limit))
+    return DataQuality(limits, breaches)

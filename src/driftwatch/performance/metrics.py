@@ -96,7 +96,14 @@ def _scores(values: npt.ArrayLike, name: str) -> FloatArray:
 
 
 def _check_labels(values: npt.NDArray[Any], classes: Sequence[Hashable], name: str) -> None:
-    unknown = [value for value in np.unique(values).tolist() if value not in classes]
+    # distinct values without sorting them: np.unique raises TypeError on text among numbers
+    try:
+        distinct = list(dict.fromkeys(values.tolist()))
+    except TypeError:  # unhashable values (class probability maps) where labels belong
+        raise ValueError(
+            f"{name} holds values that are not labels; expected one of {list(classes)!r}"
+        ) from None
+    unknown = [value for value in distinct if value not in classes]
     if unknown:
         raise ValueError(
             f"{name} holds {unknown[:5]!r}, not among the classes {list(classes)!r}; "

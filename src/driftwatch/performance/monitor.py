@@ -10,6 +10,7 @@ the window's sampled prediction column.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ import pandas as pd
 from driftwatch.config import MetricThreshold, ModelSettings, PerformanceSettings
 from driftwatch.performance.cbpe import CBPE, ESTIMATED_METRICS, CBPEError, EstimatedPerformance
 from driftwatch.performance.metrics import RealizedPerformance, Threshold, realized, realized_performance
+from driftwatch.records import LabelRule
 from driftwatch.reference import ReferenceError, is_profile, load_frame, load_labelled
 
 __all__ = ["PerformanceMonitor", "PerformanceResult"]
@@ -38,6 +40,8 @@ class PerformanceResult:
     estimated: EstimatedPerformance | None
     estimate_note: str | None = None
     error: str | None = None
+    # parts that failed unexpectedly (a bug, not the data): "performance" and/or "estimated_performance"
+    failed: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -111,6 +115,10 @@ class PerformanceMonitor:
         self.reference_rows = len(labelled)
         scores = labelled[self.prediction].to_numpy()
         truth = _labels(labelled[settings.label].to_numpy(), settings)
+        # what a label must be to be accepted at ingest: one of another kind would break every metric
+        self.label_rule = LabelRule.of(name, settings.task, settings.classes, truth.tolist())
+        self._numeric_predictions = scores.dtype.kind in "fiu"  # the reference logs numbers, not classes
+        self._classes = frozenset(self.classes if self.classes is not None else (0, 1))
         try:
             self.reference = realized(
                 settings.task, truth, scores, threshold=settings.decision_threshold, classes=self.classes
@@ -153,6 +161,26 @@ class PerformanceMonitor:
             self.cbpe_problem = f"no CBPE estimate: {exc}"
             log.warning("model %s: %s", name, self.cbpe_problem)
 
+    def gradable(self, prediction: object) -> bool:
+        """Whether a logged prediction can be graded with the others of its kind: a binary classifier's
+        score in [0, 1] (or class), a multiclass classifier's class (of the classes' type) or map of class
+        probabilities, a regression's finite number. One of another kind (text from a scorer) among the
+        joined rows would make every realized metric of the look-back fail, so it is not kept for the
+        join; null (nothing to grade) is left to the join to count."""
+        if prediction is None or (prediction.__class__ is float and prediction != prediction):  # noqa: PLR0124
+            return True
+        number = isinstance(prediction, int | float) and not isinstance(prediction, bool)
+        task = self.settings.task
+        if task == "regression":
+            return number and _finite(prediction)  # type: ignore[arg-type]
+        if task == "binary_classification":
+            if self._numeric_predictions and number:
+                return _finite(prediction) and 0.0 <= prediction <= 1.0  # type: ignore[arg-type, operator]
+            return isinstance(prediction, Hashable) and prediction in self._classes
+        if isinstance(prediction, dict):  # class probabilities
+            return all(isinstance(v, int | float) and _finite(v) and v >= 0 for v in prediction.values())
+        return self.label_rule.problem(prediction) is None  # type: ignore[arg-type]
+
     @property
     def checks(self) -> list[str]:
         """The alert checks this model has: one per metric with a threshold."""
@@ -174,10 +202,11 @@ class PerformanceMonitor:
         s = self.settings
         realized_result: RealizedPerformance | None = None
         error = None
-        truth = _labels(labels, s)
+        failed: list[str] = []
         if weights is not None and len(weights) and np.allclose(weights, weights[0]):
             weights = None  # one sampling rate throughout: weights change nothing
         try:
+            truth = _labels(labels, s)
             realized_result = realized_performance(
                 s.task,
                 truth,
@@ -191,20 +220,35 @@ class PerformanceMonitor:
             )
         except ValueError as exc:
             error = f"realized performance: {exc}"
+        except Exception as exc:  # a bug, not the data: the estimate (and drift) still run
+            log.exception("check performance of model %s failed", self.name)
+            error = f"realized performance failed: {type(exc).__name__}: {str(exc)[:300]}"
+            failed.append("performance")
         estimated, note = None, self.cbpe_problem
         if self.cbpe is not None:
-            scores = _finite_scores(window_predictions)
-            if len(scores) < s.min_labels:
-                note = (
-                    f"not enough predictions: {len(scores)} in the window, estimates need min_labels="
-                    f"{s.min_labels}"
-                )
-            else:
-                try:
+            try:
+                scores = _finite_scores(window_predictions)
+                if len(scores) < s.min_labels:
+                    note = (
+                        f"not enough predictions: {len(scores)} in the window, estimates need min_labels="
+                        f"{s.min_labels}"
+                    )
+                else:
                     estimated = self.cbpe.estimated_performance(scores, self.estimate_rules)
-                except (CBPEError, ValueError) as exc:
-                    note = f"no estimate: {exc}"
-        return PerformanceResult(realized_result, estimated, note, error)
+            except (CBPEError, ValueError) as exc:
+                note = f"no estimate: {exc}"
+            except Exception as exc:
+                log.exception("check estimated_performance of model %s failed", self.name)
+                note = f"estimate failed: {type(exc).__name__}: {str(exc)[:300]}"
+                failed.append("estimated_performance")
+        return PerformanceResult(realized_result, estimated, note, error, tuple(failed))
+
+
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer with hundreds of digits
+        return False
 
 
 def _finite_scores(values: pd.Series | npt.NDArray[Any] | None) -> npt.NDArray[np.float64]:
