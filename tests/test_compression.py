@@ -1,0 +1,121 @@
+"""Compressed topics end to end: records from a foreign producer, every codec, both readers.
+
+Most production producers are librdkafka (or Java) clients that compress
+their batches. The confluent-kafka Producer (librdkafka) writes records with
+``compression.type`` none, gzip, snappy, lz4 and zstd to the real broker; the
+daemon, with ``kafka.reader: thread`` and ``process``, must window every one.
+
+A batch the consumer cannot decode (here: its codec library made unavailable)
+is its own error class, not a broker outage: it is counted by
+``driftwatch_kafka_undecodable_batches_total``, named on ``/readyz`` (topic,
+partition, codec and the fix), ``driftwatch_kafka_up`` stays 1, the stalled
+partition's lag stays exported, the other partitions go on, and once the codec
+is back every record of the batch is consumed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from driftwatch.config import load_settings
+from driftwatch.daemon import Daemon
+from driftwatch.demo import SECRET_ENV, make_records, write_demo_config
+from driftwatch.localbroker import LocalBroker, free_port
+from tests.conftest import require
+from tests.kafkautil import get, metric, metric_by, scrape, update_config, wait_for
+
+pytestmark = pytest.mark.broker
+
+MODELS = ("credit-risk", "churn")
+CODECS = ("none", "gzip", "snappy", "lz4", "zstd")
+PARTITIONS = 2
+
+
+def produce(
+    bootstrap: str, topic: str, codec: str, per_model: int, partition: int | None = None
+) -> Counter[str]:
+    """Records of both models from librdkafka with ``codec``; the count per model."""
+    try:
+        from confluent_kafka import Producer
+    except ImportError as exc:
+        require("confluent-kafka (a librdkafka producer)", str(exc))
+        raise
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "compression.type": codec,
+            "linger.ms": 20,  # batches of many records: the codec applies per batch
+            "enable.idempotence": False,
+        }
+    )
+    errors: list[str] = []
+
+    def delivered(error: Any, _message: Any) -> None:
+        if error is not None:
+            errors.append(str(error))
+
+    rng = np.random.default_rng(7)
+    sent: Counter[str] = Counter()
+    for model in MODELS:
+        for value in make_records(model, rng, per_model, False, time.time()):
+            extra = {} if partition is None else {"partition": partition}
+            producer.produce(topic, value=value, key=model.encode(), on_delivery=delivered, **extra)
+            producer.poll(0)
+            sent[model] += 1
+    assert producer.flush(30) == 0, "librdkafka did not deliver every record in 30 s"
+    assert errors == []
+    return sent
+
+
+def config(tmp_path: Path, broker: LocalBroker, topic: str, reader: str, port: int = 0) -> Path:
+    path = write_demo_config(tmp_path, broker.bootstrap, topic, port, "http://127.0.0.1:9/", every="1h")
+
+    def change(raw: dict[str, Any]) -> None:
+        raw["kafka"]["group_id"] = f"compression-{uuid.uuid4().hex[:8]}"
+        raw["kafka"]["reader"] = reader
+        raw["log_level"] = "INFO"
+        for model in raw["models"].values():
+            model["window"] = {"length": "1d", "max_rows": 1_000_000}  # every record stays
+
+    update_config(path, change)
+    return path
+
+
+def rows(daemon: Daemon) -> dict[str, int]:
+    return {name: window.rows() for name, window in daemon.windows.items()}
+
+
+@pytest.mark.parametrize("reader", ["thread", "process"])
+@pytest.mark.parametrize("codec", CODECS)
+def test_every_codec_of_a_librdkafka_producer_is_consumed(
+    broker: LocalBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, codec: str, reader: str
+) -> None:
+    monkeypatch.setenv(SECRET_ENV, "compression-test")
+    topic = f"codec-{codec}-{uuid.uuid4().hex[:8]}"
+    broker.create_topic(topic, partitions=PARTITIONS)
+    sent = produce(broker.bootstrap, topic, codec, 400)
+    port = free_port()
+    daemon = Daemon(load_settings(config(tmp_path, broker, topic, reader, port)))
+    daemon.start()
+    try:
+        wait_for(
+            lambda: rows(daemon) == dict(sent), 60, lambda: f"{dict(sent)} windowed (now {rows(daemon)})"
+        )
+        samples = scrape(port)
+        status, body = get(port, "/readyz")
+    finally:
+        daemon.stop()
+    assert metric_by(samples, "driftwatch_records_consumed_total", "model") == {
+        m: float(n) for m, n in sent.items()
+    }
+    assert metric_by(samples, "driftwatch_records_rejected_total", "reason") == {}
+    assert metric(samples, "driftwatch_kafka_up") == 1.0
+    assert (status, json.loads(body)["ready"]) == (200, True)
