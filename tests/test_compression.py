@@ -16,6 +16,7 @@ is back every record of the batch is consumed.
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from collections import Counter
@@ -31,6 +32,7 @@ from driftwatch.demo import SECRET_ENV, make_records, write_demo_config
 from driftwatch.localbroker import LocalBroker, free_port
 from tests.conftest import require
 from tests.kafkautil import get, metric, metric_by, scrape, update_config, wait_for
+from tests.test_reader_process import readers_of
 
 pytestmark = pytest.mark.broker
 
@@ -119,3 +121,127 @@ def test_every_codec_of_a_librdkafka_producer_is_consumed(
     assert metric_by(samples, "driftwatch_records_rejected_total", "reason") == {}
     assert metric(samples, "driftwatch_kafka_up") == 1.0
     assert (status, json.loads(body)["ready"]) == (200, True)
+
+
+def stalled_state(port: int, topic: str) -> tuple[float | None, float | None, float | None, int, list[str]]:
+    """What the daemon exports while partition 0 is stalled: the undecodable count, kafka_up, the lag of
+    partition 0, and the /readyz status and problems."""
+    samples = scrape(port)
+    status, body = get(port, "/readyz")
+    return (
+        metric(samples, "driftwatch_kafka_undecodable_batches_total", reason="unsupported_codec"),
+        metric(samples, "driftwatch_kafka_up"),
+        metric(samples, "driftwatch_consumer_lag_records", topic=topic, partition="0"),
+        status,
+        json.loads(body)["problems"],
+    )
+
+
+def assert_stalled_and_named(
+    daemon: Daemon, port: int, topic: str, stalled: Counter[str], other: Counter[str]
+) -> None:
+    """Partition 0 (snappy) cannot be decoded: partition 1 is windowed, the batch is counted and named,
+    Kafka is up, the backlog of partition 0 is exported as its lag."""
+    backlog = sum(stalled.values())
+    wait_for(
+        lambda: rows(daemon) == dict(other) and stalled_state(port, topic)[2] == backlog,
+        60,
+        lambda: (
+            f"partition 1 windowed ({rows(daemon)} of {dict(other)}) and partition 0's lag ({stalled_state(port, topic)})"
+        ),
+    )
+    time.sleep(1.5)  # a few polls and a retry later: still the same picture
+    count, up, lag, status, problems = stalled_state(port, topic)
+    assert count is not None and count >= 1
+    assert up == 1.0  # the broker answers: not an outage
+    assert lag == backlog
+    assert status == 503
+    assert not any("not reachable" in p for p in problems), problems
+    (problem,) = problems
+    assert f"undecodable record batch in {topic}[0] at offset 0" in problem
+    assert "unsupported_codec, codec snappy" in problem and "python-snappy" in problem
+    assert rows(daemon) == dict(other)  # nothing of partition 0, nothing twice
+    assert daemon.source.connected
+
+
+def test_an_undecodable_batch_is_named_counted_and_consumed_once_the_codec_is_back_thread_reader(
+    broker: LocalBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import kafka.codec
+
+    monkeypatch.setenv(SECRET_ENV, "compression-test")
+    topic = f"codec-missing-{uuid.uuid4().hex[:8]}"
+    broker.create_topic(topic, partitions=PARTITIONS)
+    stalled = produce(broker.bootstrap, topic, "snappy", 300, partition=0)
+    other = produce(broker.bootstrap, topic, "none", 200, partition=1)
+    port = free_port()
+    daemon = Daemon(load_settings(config(tmp_path, broker, topic, "thread", port)))
+    monkeypatch.setattr(kafka.codec, "has_snappy", lambda: False)  # as without python-snappy installed
+    daemon.start()
+    try:
+        assert_stalled_and_named(daemon, port, topic, stalled, other)
+        monkeypatch.undo()  # the codec is back: the next retry decodes the batch
+        expected = dict(stalled + other)
+        wait_for(lambda: rows(daemon) == expected, 30, lambda: f"{expected} windowed (now {rows(daemon)})")
+        wait_for(
+            lambda: stalled_state(port, topic)[2:] == (0.0, 200, []),
+            10,
+            lambda: str(stalled_state(port, topic)),
+        )
+        samples = scrape(port)
+    finally:
+        daemon.stop()
+    assert metric_by(samples, "driftwatch_records_consumed_total", "model") == {
+        m: float(n) for m, n in expected.items()
+    }
+    logged = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert any(f"undecodable record batch in {topic}[0]" in m and "snappy" in m for m in logged), logged
+    assert not any(
+        "Kafka unreachable" in r.getMessage() or "no broker reachable" in r.getMessage()
+        for r in caplog.records
+    )
+
+
+def test_an_undecodable_batch_is_named_counted_and_consumed_after_a_restart_process_reader(
+    broker: LocalBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(SECRET_ENV, "compression-test")
+    topic = f"codec-missing-{uuid.uuid4().hex[:8]}"
+    broker.create_topic(topic, partitions=PARTITIONS)
+    stalled = produce(broker.bootstrap, topic, "snappy", 300, partition=0)
+    other = produce(broker.bootstrap, topic, "none", 200, partition=1)
+    # the reader process runs without python-snappy: a module of that name that fails to import
+    # shadows it on its path (the daemon's own process is untouched)
+    hidden = tmp_path / "hidden"
+    hidden.mkdir()
+    (hidden / "snappy.py").write_text('raise ImportError("python-snappy is hidden from this process")\n')
+    path = os.environ.get("PYTHONPATH")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(hidden), *([path] if path else [])]))
+    port = free_port()
+    settings = load_settings(config(tmp_path, broker, topic, "process", port))
+    daemon = Daemon(settings)
+    daemon.start()
+    try:
+        assert_stalled_and_named(daemon, port, topic, stalled, other)
+    finally:
+        daemon.stop()
+    # the fix the runbook gives: install the codec library, restart driftwatch; nothing is lost or doubled
+    if path is None:
+        monkeypatch.delenv("PYTHONPATH")
+    else:
+        monkeypatch.setenv("PYTHONPATH", path)
+    daemon = Daemon(settings)
+    daemon.start()
+    expected = dict(stalled + other)
+    try:
+        wait_for(lambda: rows(daemon) == expected, 60, lambda: f"{expected} windowed (now {rows(daemon)})")
+        wait_for(
+            lambda: stalled_state(port, topic)[2:] == (0.0, 200, []),
+            10,
+            lambda: str(stalled_state(port, topic)),
+        )
+        time.sleep(1)
+        assert rows(daemon) == expected
+    finally:
+        daemon.stop()
+    assert readers_of(os.getpid()) == []

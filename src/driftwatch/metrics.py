@@ -54,6 +54,15 @@ class Metrics:
             ["topic", "partition"],
             registry=r,
         )
+        self.undecodable_batches = Counter(
+            "driftwatch_kafka_undecodable_batches_total",
+            "Fetched record batches the consumer could not decode, by reason (unsupported_codec: the "
+            "codec's library is missing; corrupt: CRC or structure; decode_error: decompression failed). "
+            "The partition stalls behind such a batch; it is retried every few seconds, each failed "
+            "retry counts.",
+            ["reason"],
+            registry=r,
+        )
         self.dead_letters = Counter(
             "driftwatch_dead_letters_total",
             "Rejected records written to the dead-letter topic, by outcome (produced, failed, skipped "
