@@ -42,6 +42,7 @@ EXPECTED_ALERTS = {
     "DriftwatchInvalidRecordRateHigh": "ticket",
     "DriftwatchKafkaDown": "page",
     "DriftwatchConsumerLagHigh": "ticket",
+    "DriftwatchKafkaUndecodableBatches": "page",
     "DriftwatchLabelsNotJoining": "ticket",
 }
 RECEIVERS = {"page": "pager", "ticket": "tickets"}
