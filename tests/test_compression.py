@@ -34,7 +34,7 @@ from tests.conftest import require
 from tests.kafkautil import get, metric, metric_by, scrape, update_config, wait_for
 from tests.test_reader_process import readers_of
 
-pytestmark = pytest.mark.broker
+pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 MODELS = ("credit-risk", "churn")
 CODECS = ("none", "gzip", "snappy", "lz4", "zstd")

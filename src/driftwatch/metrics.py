@@ -45,7 +45,10 @@ class Metrics:
             registry=r,
         )
         self.kafka_up = Gauge(
-            "driftwatch_kafka_up", "1 when the last poll of the broker succeeded, else 0.", registry=r
+            "driftwatch_kafka_up",
+            "1 when the broker answered the last poll (also when a fetched batch could not be decoded: see "
+            "driftwatch_kafka_undecodable_batches_total), else 0.",
+            registry=r,
         )
         self.consumer_lag = Gauge(
             "driftwatch_consumer_lag_records",

@@ -356,7 +356,7 @@ class KafkaSource:
                 continue
             if position is None:
                 continue
-            self._decoded((tp.topic, tp.partition), position - 1)
+            self._decoded((tp.topic, tp.partition), position - 1, by_position=True)
             if position > highwater:  # the log is shorter than what we read: deleted and recreated
                 log.warning(
                     "kafka: %s[%d] position %d is beyond the log end %d (topic recreated?); reading it "
@@ -428,10 +428,13 @@ class KafkaSource:
             except Exception as exc:  # taken away meanwhile: its next owner reads it
                 log.debug("kafka: could not resume %s[%d]: %s", key[0], key[1], exc)
 
-    def _decoded(self, key: tuple[str, int], offset: int) -> None:
-        """Records up to ``offset`` of a partition were read: a batch it was stalled behind is passed."""
+    def _decoded(self, key: tuple[str, int], offset: int, by_position: bool = False) -> None:
+        """Records up to ``offset`` of a partition were read: a batch it was stalled behind is passed.
+        (A batch of unknown offset is passed once records arrive, not by the position, which stays put.)"""
         batch = self.undecodable.get(key)
-        if batch is not None and (batch.offset is None or offset >= batch.offset):
+        if batch is None or (batch.offset is None and by_position):
+            return
+        if batch.offset is None or offset >= batch.offset:
             del self.undecodable[key]
             self.undecodable.pop(("", -1), None)
             log.info("kafka: %s[%d] is read again past the batch that could not be decoded", *key)
