@@ -4,13 +4,18 @@ Real record batches (kafka-python's builder, snappy-compressed) are parsed by
 kafka-python's fetcher code as a fetch response would be: a missing codec, a
 failed CRC and a damaged compressed payload are each an undecodable batch with
 its reason, partition, offset and codec; a connection error is not one. The
-end-to-end behaviour against the broker is in test_compression.py.
+end-to-end behaviour against the broker is in test_compression.py. And the
+project's dependencies give kafka-python every codec, so none of this happens
+out of the box.
 """
 
 from __future__ import annotations
 
 import pickle
+import re
+import tomllib
 from collections.abc import Callable
+from pathlib import Path
 
 import kafka.codec
 import pytest
@@ -128,3 +133,17 @@ def test_discarding_the_failed_fetch_lets_the_next_poll_fetch_again() -> None:
     discard_failed_batch(Consumer(part))
     assert not part
     discard_failed_batch(object())  # another kafka-python: nothing to do, no error
+
+
+def test_the_dependencies_give_kafka_python_every_codec() -> None:
+    pyproject = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())
+    declared = {
+        re.split(r"[<>=!~\[; ]", d, maxsplit=1)[0].lower() for d in pyproject["project"]["dependencies"]
+    }
+    assert {"python-snappy", "lz4", "zstandard"} <= declared  # the image installs these too
+    assert (
+        kafka.codec.has_gzip()
+        and kafka.codec.has_snappy()
+        and kafka.codec.has_lz4()
+        and kafka.codec.has_zstd()
+    )
