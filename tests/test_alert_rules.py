@@ -43,6 +43,7 @@ EXPECTED_ALERTS = {
     "DriftwatchInvalidRecordRateHigh": "ticket",
     "DriftwatchKafkaDown": "page",
     "DriftwatchConsumerLagHigh": "ticket",
+    "DriftwatchKafkaUndecodableBatches": "page",
     "DriftwatchLabelsNotJoining": "ticket",
     "DriftwatchModelTrafficStopped": "ticket",
 }

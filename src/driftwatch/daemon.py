@@ -897,6 +897,8 @@ class Daemon:
         problems = []
         if not self.source.connected:
             problems.append(f"kafka not reachable: {self.source.last_error or 'connecting'}")
+        for batch in list(self.source.undecodable.values()):  # the broker answers; a partition is stalled
+            problems.append(f"kafka: {batch.describe()}")
         if self._stop.is_set():
             problems.append("shutting down")
         return problems

@@ -1,8 +1,9 @@
 """The daemon's HTTP face: /metrics, /healthz, /readyz and a read-only JSON API.
 
 ``/healthz`` answers 200 while the process serves requests. ``/readyz`` answers
-200 only when the config is loaded, the references are profiled and the broker
-answered the last poll; otherwise 503 with the reasons, so an orchestrator
+200 only when the config is loaded, the references are profiled, the broker
+answered the last poll and no partition is stalled behind a batch that cannot be
+decoded; otherwise 503 with the reasons, so an orchestrator
 keeps traffic and rollouts away from a replica that cannot see Kafka.
 ``/api/models`` and ``/api/models/<name>`` return the latest check results;
 ``/reports/<name>/latest.html`` is Evidently's HTML report of the latest check.

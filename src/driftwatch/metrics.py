@@ -45,13 +45,25 @@ class Metrics:
             registry=r,
         )
         self.kafka_up = Gauge(
-            "driftwatch_kafka_up", "1 when the last poll of the broker succeeded, else 0.", registry=r
+            "driftwatch_kafka_up",
+            "1 when the broker answered the last poll (also when a fetched batch could not be decoded: see "
+            "driftwatch_kafka_undecodable_batches_total), else 0.",
+            registry=r,
         )
         self.consumer_lag = Gauge(
             "driftwatch_consumer_lag_records",
             "Records in the partition not yet consumed: the high watermark of the latest fetch minus the "
             "consumer's position.",
             ["topic", "partition"],
+            registry=r,
+        )
+        self.undecodable_batches = Counter(
+            "driftwatch_kafka_undecodable_batches_total",
+            "Fetched record batches the consumer could not decode, by reason (unsupported_codec: the "
+            "codec's library is missing; corrupt: CRC or structure; decode_error: decompression failed). "
+            "The partition stalls behind such a batch; it is retried every few seconds, each failed "
+            "retry counts.",
+            ["reason"],
             registry=r,
         )
         self.dead_letters = Counter(

@@ -20,6 +20,11 @@ process`` a child process runs kafka-python (see ``driftwatch.source.reader``);
 every decision above stays here. An unreachable broker is not fatal: the
 source keeps retrying with backoff, reports ``driftwatch_kafka_up 0`` and the
 daemon goes on serving metrics and running checks on what it already has.
+A fetched batch that cannot be decoded (a codec library missing, a corrupt
+batch) is not an outage: the broker answered. The source counts it, names it
+(``undecodable``, shown on ``/readyz``), pauses that partition and retries it
+every few seconds while the others go on, and keeps exporting its lag, which
+grows while it is stalled; once the batch decodes, its records are consumed.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from kafka.structs import OffsetAndMetadata
 
 from driftwatch.config import KafkaSettings, resolve_secret
 from driftwatch.metrics import Metrics
+from driftwatch.source.undecodable import REASONS, UndecodableBatch, discard_failed_batch, undecodable
 
 __all__ = ["KafkaSource", "Message", "connection_config", "consumer_config"]
 
@@ -61,6 +67,8 @@ class Message(Protocol):
 
 
 Handler = Callable[[Sequence[Message]], None]
+
+_UNDECODABLE_RETRY = 5.0  # seconds a partition stalled behind an undecodable batch waits between retries
 
 # Throughput defaults (overridable under kafka.options): large fetches, big poll batches.
 _DEFAULTS: dict[str, Any] = {
@@ -168,6 +176,11 @@ class KafkaSource:
         self._handled: dict[tuple[str, int], int] = {}  # next offset per partition, as windowed
         self._handling = threading.RLock()
         self._unreachable_since: float | None = None
+        # partitions stalled behind a batch that cannot be decoded, and when each paused one is retried
+        self.undecodable: dict[tuple[str, int], UndecodableBatch] = {}
+        self._paused: dict[tuple[str, int], float] = {}
+        for reason in REASONS:  # so increase() sees the first one
+            metrics.undecodable_batches.labels(reason)
 
     def _connect(self) -> Any:
         if self._settings.reader == "process":
@@ -197,9 +210,15 @@ class KafkaSource:
                     backoff = min(backoff * 2, 30.0)
                     continue
                 backoff = 0.5
+            self._resume_due()
             try:
                 batches = self._consumer.poll(timeout_ms=self._poll_ms)
             except Exception as exc:  # a poll error is transient: keep what is windowed, retry
+                batch = undecodable(exc)
+                if batch is not None:  # the broker answered: a stalled partition, not an outage
+                    self._undecodable(batch, stop)
+                    backoff = 0.5
+                    continue
                 if getattr(exc, "reader_exited", False):  # the reader process is gone: start another
                     if getattr(exc, "crashed", True):
                         log.error("kafka: %s; restarting it", exc)
@@ -210,6 +229,7 @@ class KafkaSource:
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 30.0)
                 continue
+            self.undecodable.pop(("", -1), None)  # an unlocated undecodable batch: this poll went through
             if not batches and self._settings.reader == "process" and self._consumer.connecting():
                 continue  # the reader process has not reported a connection yet (poll waited)
             if not batches and not self._reachable():
@@ -245,6 +265,7 @@ class KafkaSource:
             for tp, records in batches.items():
                 if records:
                     self._handled[(tp.topic, tp.partition)] = records[-1].offset + 1
+                    self._decoded((tp.topic, tp.partition), records[-1].offset)
             messages = [m for records in batches.values() for m in records]
             if messages:
                 try:
@@ -335,6 +356,7 @@ class KafkaSource:
                 continue
             if position is None:
                 continue
+            self._decoded((tp.topic, tp.partition), position - 1, by_position=True)
             if position > highwater:  # the log is shorter than what we read: deleted and recreated
                 log.warning(
                     "kafka: %s[%d] position %d is beyond the log end %d (topic recreated?); reading it "
@@ -362,9 +384,66 @@ class KafkaSource:
             self._metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(0, highwater - position))
             self._lag_series.add((tp.topic, str(tp.partition)))
 
+    def _undecodable(self, batch: UndecodableBatch, stop: threading.Event) -> None:
+        """A fetched batch could not be decoded: count and name it, pause its partition until the next
+        retry (the others go on meanwhile), and keep the lag exported. The broker answered: Kafka is up."""
+        discard_failed_batch(self._consumer)  # the process reader's child has done so itself
+        key = batch.key
+        if key is not None and key in self._paused:  # fetched before the pause took effect: counted
+            return
+        self._metrics.undecodable_batches.labels(batch.reason).inc()
+        if key is None:  # no partition to pause: wait before the next try, all partitions alike
+            if self.undecodable.get(("", -1)) != batch:
+                log.error("kafka: %s", batch.describe())
+            self.undecodable[("", -1)] = batch
+            self._up()
+            self._export_lag()
+            stop.wait(_UNDECODABLE_RETRY)
+            return
+        if self.undecodable.get(key) != batch:
+            log.error("kafka: %s", batch.describe())
+        else:
+            log.debug("kafka: %s still cannot be decoded", batch.where())
+        self.undecodable[key] = batch
+        try:
+            self._consumer.pause(TopicPartition(*key))
+            self._paused[key] = time.monotonic() + _UNDECODABLE_RETRY
+        except Exception as exc:  # no longer assigned: nothing to retry here
+            log.debug("kafka: could not pause %s[%d]: %s", key[0], key[1], exc)
+            stop.wait(0.5)
+        self._up()
+        self._export_lag()
+
+    def _resume_due(self) -> None:
+        """Fetch again the partitions paused behind an undecodable batch whose retry time has come."""
+        if not self._paused:
+            return
+        now = time.monotonic()
+        for key, due in list(self._paused.items()):
+            if due > now:
+                continue
+            del self._paused[key]
+            try:
+                self._consumer.resume(TopicPartition(*key))
+            except Exception as exc:  # taken away meanwhile: its next owner reads it
+                log.debug("kafka: could not resume %s[%d]: %s", key[0], key[1], exc)
+
+    def _decoded(self, key: tuple[str, int], offset: int, by_position: bool = False) -> None:
+        """Records up to ``offset`` of a partition were read: a batch it was stalled behind is passed.
+        (A batch of unknown offset is passed once records arrive, not by the position, which stays put.)"""
+        batch = self.undecodable.get(key)
+        if batch is None or (batch.offset is None and by_position):
+            return
+        if batch.offset is None or offset >= batch.offset:
+            del self.undecodable[key]
+            self.undecodable.pop(("", -1), None)
+            log.info("kafka: %s[%d] is read again past the batch that could not be decoded", *key)
+
     def forget_lag(self, partitions: Any) -> None:
         """Drop the lag series of partitions this replica no longer owns."""
         for tp in partitions:
+            self.undecodable.pop((tp.topic, tp.partition), None)
+            self._paused.pop((tp.topic, tp.partition), None)
             series = (tp.topic, str(tp.partition))
             if series in self._lag_series:
                 self._lag_series.discard(series)
@@ -436,6 +515,7 @@ class KafkaSource:
     def _drop_consumer(self) -> None:
         """Forget a consumer that cannot be used any more (its reader process died); nothing to commit."""
         consumer, self._consumer = self._consumer, None
+        self._paused.clear()  # a new consumer fetches every partition: a stalled one is retried at once
         try:
             consumer.close(autocommit=False)
         except Exception as exc:

@@ -18,10 +18,11 @@ as the daemon is gone (its end of the pipe closes, or its parent changes).
 
 Messages, child to daemon, in order: ``("batch", parts, status, seeks_done)``,
 ``("status", status)``, ``("assigned", keys)``, ``("revoked", seq, keys)`` (seq 0: lost),
-``("committed", id, error)``, ``("poll_error", text)``, ``("error", text)`` (then it exits). Daemon to child:
-``("subscribe", topics)``, ``("credit",)`` (one per batch polled: room for another),
-``("commit", id, offsets)``, ``("revoke_done", seq, offsets)``, ``("seek", topic, partition,
-where)``, ``("close",)``.
+``("committed", id, error)``, ``("poll_error", text)``, ``("undecodable", batch)`` (a fetched batch it
+could not decode, an :class:`~driftwatch.source.undecodable.UndecodableBatch`), ``("error", text)`` (then
+it exits). Daemon to child: ``("subscribe", topics)``, ``("credit",)`` (one per batch polled: room for
+another), ``("commit", id, offsets)``, ``("revoke_done", seq, offsets)``, ``("seek", topic, partition,
+where)``, ``("pause", keys)``, ``("resume", keys)``, ``("close",)``.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from kafka import ConsumerRebalanceListener, TopicPartition
+
+from driftwatch.source.undecodable import UndecodableBatchError, discard_failed_batch, undecodable
 
 __all__ = ["ProcessConsumer", "ReaderExitedError"]
 
@@ -148,6 +151,8 @@ class ProcessConsumer:
             return self._records(item[1])
         if kind == "poll_error":
             raise RuntimeError(item[1])
+        if kind == "undecodable":
+            raise UndecodableBatchError(item[1])
         self._batches.put(item)  # the reader is gone: say so to every later poll too
         raise item[1]
 
@@ -168,6 +173,13 @@ class ProcessConsumer:
     def connecting(self) -> bool:
         """True until the child first reports on its broker connections (it may still be bootstrapping)."""
         return self._connected is None and self._gone is None
+
+    def pause(self, *partitions: TopicPartition) -> None:
+        """Have the child stop fetching ``partitions`` (one stalled behind an undecodable batch)."""
+        self._send(("pause", [(tp.topic, tp.partition) for tp in partitions]))
+
+    def resume(self, *partitions: TopicPartition) -> None:
+        self._send(("resume", [(tp.topic, tp.partition) for tp in partitions]))
 
     def seek_to_beginning(self, *partitions: TopicPartition) -> None:
         for tp in partitions:
@@ -261,7 +273,7 @@ class ProcessConsumer:
                         if item[1] == self._commits:  # the commit waiting (an earlier one timed out)
                             self._answers[item[1]] = item[2]
                             self._state.notify_all()
-                elif kind == "poll_error":
+                elif kind in ("poll_error", "undecodable"):
                     self._queue(item)
                 elif kind == "error":
                     why = item[1]
@@ -432,6 +444,12 @@ class _Reader:
             try:
                 batches = consumer.poll(timeout_ms=100)
             except Exception as exc:  # transient: the daemon reports it and backs off, as in one process
+                batch = undecodable(exc)
+                if batch is not None:  # the daemon pauses the partition; the others go on meanwhile
+                    discard_failed_batch(consumer)
+                    self._out.put(("undecodable", batch))
+                    time.sleep(0.1)
+                    continue
                 self._out.put(("poll_error", str(exc)))
                 time.sleep(0.5)
                 continue
@@ -491,6 +509,15 @@ class _Reader:
             except Exception as exc:
                 error = f"commit failed: {exc}"
             self._reply(("committed", command[1], error))
+        elif kind in ("pause", "resume"):
+            partitions = [TopicPartition(t, p) for t, p in command[1]]
+            try:
+                if kind == "pause":
+                    self._consumer.pause(*partitions)
+                else:
+                    self._consumer.resume(*partitions)
+            except Exception as exc:  # no longer assigned
+                log.debug("kafka: could not %s %s: %s", kind, command[1], exc)
         elif kind == "seek":
             self._seeks_done += 1
             tp = TopicPartition(command[1], command[2])
