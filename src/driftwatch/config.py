@@ -843,7 +843,12 @@ def _restrictive(node: dict[str, Any]) -> bool:
     """A scalar schema that a string holding `${NAME}` would fail: numbers, booleans, enums, patterns."""
     kind = node.get("type")
     kinds = set(kind) if isinstance(kind, list) else {kind}
-    return bool(kinds & {"number", "integer", "boolean"}) or "enum" in node or "const" in node or "pattern" in node
+    return (
+        bool(kinds & {"number", "integer", "boolean"})
+        or "enum" in node
+        or "const" in node
+        or "pattern" in node
+    )
 
 
 def _allow_interpolation(node: Any, wrap: bool = True) -> Any:
