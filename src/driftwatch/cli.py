@@ -48,7 +48,8 @@ def _parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser(
         "check",
-        help="one-shot drift check of a current file against a reference (exit 0 no drift, 1 drift, 2 error)",
+        help="one-shot drift check of a current file against a reference "
+        "(exit 0 no drift, 1 drift, 2 error or no verdict)",
     )
     check.add_argument(
         "--reference", "-r", required=True, help="reference CSV/Parquet file or profile directory"

@@ -9,6 +9,9 @@ features, types, methods, thresholds, drift share and prediction column apply
 The same truth in every format: a column that cannot be checked is reported
 with its reason (in the words of files, not of the daemon's window) by the
 table, the JSON and the HTML alike, and `incomplete` makes the command exit 2.
+A current file of fewer rows than ``min_rows`` has no verdict, by the daemon's rule and in its words
+(`driftwatch.checks.verdict_status`, `no_verdict_reason`): "not enough rows" and "no data" mean the
+same here as in ``/api/models``.
 """
 
 from __future__ import annotations
