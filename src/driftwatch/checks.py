@@ -26,7 +26,7 @@ from driftwatch.windows import WindowSnapshot
 if TYPE_CHECKING:  # scikit-learn behind it: commands that only read results need not import it
     from driftwatch.performance.monitor import PerformanceResult
 
-__all__ = ["STATUSES", "CheckResult", "CheckStatus", "ModelCheck"]
+__all__ = ["STATUSES", "CheckResult", "CheckStatus", "ModelCheck", "no_verdict_reason", "verdict_status"]
 
 # Whether a check had an answer. "ok": the window was compared with the reference. "no_data": the window
 # is empty (traffic stopped, or never came). "not_enough_rows": fewer rows than the model's
@@ -36,6 +36,39 @@ CheckStatus = Literal["ok", "no_data", "not_enough_rows"]
 STATUSES: tuple[CheckStatus, ...] = ("ok", "no_data", "not_enough_rows")
 
 log = logging.getLogger(__name__)
+
+
+def verdict_status(rows: int, min_rows: int) -> CheckStatus:
+    """Whether ``rows`` rows get a drift verdict (see `CheckStatus`): the rule of the daemon's checks and
+    of ``driftwatch check`` alike."""
+    if rows == 0:
+        return "no_data"
+    return "not_enough_rows" if rows < min_rows else "ok"
+
+
+def no_verdict_reason(
+    status: CheckStatus,
+    rows: int,
+    min_rows: int,
+    subject: str = "the window",
+    setting: str = "window.min_rows",
+) -> str | None:
+    """Why a check of ``rows`` rows has no verdict, in words (None when it has one). ``subject`` is what
+    was checked and ``setting`` what set ``min_rows``: the daemon's window and window.min_rows by
+    default; ``driftwatch check`` speaks of the current file."""
+    if status == "no_data" and rows:
+        return (
+            f"none of {subject}'s {rows} rows has a usable value of any feature "
+            "(see the columns' errors): nothing to compare with the reference"
+        )
+    if status == "no_data":
+        return f"{subject} is empty: no prediction records in it"
+    if status == "not_enough_rows":
+        return (
+            f"{subject} has {rows} rows, fewer than {setting} {min_rows}: "
+            "too few to tell drift from sampling noise"
+        )
+    return None
 
 
 @dataclass(frozen=True)
@@ -62,19 +95,7 @@ class CheckResult:
     @property
     def reason(self) -> str | None:
         """Why there is no verdict, in words (None when there is one)."""
-        if self.status == "no_data" and self.rows:
-            return (
-                f"none of the window's {self.rows} rows has a usable value of any feature "
-                "(see the columns' errors): nothing to compare with the reference"
-            )
-        if self.status == "no_data":
-            return "the window is empty: no prediction records in it"
-        if self.status == "not_enough_rows":
-            return (
-                f"the window has {self.rows} rows, fewer than window.min_rows {self.min_rows}: "
-                "too few to tell drift from sampling noise"
-            )
-        return None
+        return no_verdict_reason(self.status, self.rows, self.min_rows)
 
     # parts of the check that failed (data_drift, prediction_drift, performance, ...) -> what went wrong;
     # the other parts' results stand
@@ -130,9 +151,7 @@ class ModelCheck:
 
     def status(self, rows: int) -> CheckStatus:
         """Whether a window of ``rows`` rows gets a drift verdict (see `CheckStatus`)."""
-        if rows == 0:
-            return "no_data"
-        return "not_enough_rows" if rows < self.settings.window.min_rows else "ok"
+        return verdict_status(rows, self.settings.window.min_rows)
 
     def run(self, snapshot: WindowSnapshot) -> CheckResult:
         started = time.perf_counter()

@@ -48,7 +48,8 @@ def _parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser(
         "check",
-        help="one-shot drift check of a current file against a reference (exit 0 no drift, 1 drift, 2 error)",
+        help="one-shot drift check of a current file against a reference "
+        "(exit 0 no drift, 1 drift, 2 error or no verdict)",
     )
     check.add_argument(
         "--reference", "-r", required=True, help="reference CSV/Parquet file or profile directory"
@@ -60,6 +61,12 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--method", default="auto", help="drift method for every column (default: auto)")
     check.add_argument("--threshold", type=float, help="threshold for every column (default: the method's)")
     check.add_argument("--share", type=float, help="dataset drift when this share of columns drifts (0.5)")
+    check.add_argument(
+        "--min-rows",
+        metavar="N",
+        help="no verdict (exit 2) on a current file of fewer rows (default: the model's window.min_rows, "
+        "else the daemon's default, 500; 1: a verdict on any size)",
+    )
     check.add_argument(
         "--task",
         choices=["binary_classification", "multiclass_classification", "regression"],
@@ -326,6 +333,7 @@ def _check(args: argparse.Namespace) -> int:
             "tests, a distance (e.g. 0.1) for psi, wasserstein and the like"
         )
     model = _model_settings(args)
+    min_rows = _min_rows(args.min_rows, model)
     columns = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else None
     types = {}
     options = {}
@@ -372,6 +380,12 @@ def _check(args: argparse.Namespace) -> int:
             prediction,
             default,
             label=label,
+            min_rows=min_rows,
+            min_rows_from="--min-rows"
+            if args.min_rows is not None
+            else f"model {args.model}'s window.min_rows"
+            if model is not None
+            else "the default min_rows",
         )
         if task and prediction and label:
             check.extra.update(
@@ -394,10 +408,13 @@ def _check(args: argparse.Namespace) -> int:
     ):  # the model's quality: limits, as the daemon applies them
         from driftwatch.drift.quality import data_quality
 
-        drifts = check.drift.columns + check.drift.errors
-        quality = data_quality([c.quality for c in drifts if c.quality is not None], model.quality_limits())
-        check.extra["data_quality"] = quality.as_dict()
-        quality_breached = quality.breached
+        check.extra["data_quality"] = None  # too few rows: nothing measured, as in the daemon
+        if check.status != "not_enough_rows":
+            drifts = check.drift.columns + check.drift.errors
+            limits = model.quality_limits()
+            quality = data_quality([c.quality for c in drifts if c.quality is not None], limits)
+            check.extra["data_quality"] = quality.as_dict()
+            quality_breached = quality.breached
     if args.format == "json":
         text = to_json(check)
     elif args.format == "table":
@@ -411,16 +428,40 @@ def _check(args: argparse.Namespace) -> int:
             raise UserError(f"--output {args.output}: cannot write ({exc.strerror})") from None
     else:
         print(text)
+    if check.status == "not_enough_rows":
+        # no verdict is not "no drift": exit 2, as for columns that could not be checked
+        raise UserError(
+            f"no verdict ({check.status}) on --current {args.current}: {check.reason}; to check it anyway "
+            f"pass --min-rows {check.rows} (smaller files raise more false alarms)"
+        )
     problem = incomplete(check)
     if problem is not None:
         raise UserError(f"{problem}; leave such columns out with --columns")
     return 1 if check.drift.dataset_drift or quality_breached else 0
 
 
+def _min_rows(text: str | None, model: Any) -> int:
+    """``--min-rows``: an integer >= 1; by default the model's window.min_rows, else the daemon's default."""
+    from driftwatch.config import MIN_ROWS_DEFAULT
+
+    if text is None:
+        return int(model.window.min_rows) if model is not None else MIN_ROWS_DEFAULT
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise UserError(
+            f"--min-rows {text!r} must be a whole number of rows, at least 1 (1: a verdict on any size; "
+            f"default {MIN_ROWS_DEFAULT})"
+        )
+    return value
+
+
 def _html(check: Any, share: float, with_performance: bool, model: str | None, current: str) -> str:
     """Evidently's report of the checked columns, with driftwatch's sections on top: the summary of the
     check, the columns it could not check (Evidently would fail on them) and the performance table."""
-    from driftwatch.offline import errors_section
+    from driftwatch.offline import errors_section, quality_breaches
     from driftwatch.report import evidently_html, performance_section, summary_section, with_section
 
     checked = {c.column for c in check.drift.columns}
@@ -465,6 +506,9 @@ def _html(check: Any, share: float, with_performance: bool, model: str | None, c
             len(check.current_frame),
             int(check.extra.get("reference_rows", len(check.reference_frame))),
             current=current,
+            status=check.status,
+            reason=check.reason,
+            quality=quality_breaches(check),
         ),
     )
 

@@ -858,6 +858,9 @@ class Daemon:
                     latest.rows,
                     check.profile.rows,
                     window=(latest.window_start, latest.window_end),
+                    quality=None
+                    if latest.data_quality is None
+                    else [b.text for b in latest.data_quality.breaches],
                 ),
             )
             self._reports[model] = (latest.window_end, html)

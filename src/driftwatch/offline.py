@@ -9,6 +9,9 @@ features, types, methods, thresholds, drift share and prediction column apply
 The same truth in every format: a column that cannot be checked is reported
 with its reason (in the words of files, not of the daemon's window) by the
 table, the JSON and the HTML alike, and `incomplete` makes the command exit 2.
+A current file of fewer rows than ``min_rows`` has no verdict, by the daemon's rule and in its words
+(`driftwatch.checks.verdict_status`, `no_verdict_reason`): "not enough rows" and "no data" mean the
+same here as in ``/api/models``.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from driftwatch.checks import CheckStatus, no_verdict_reason, verdict_status
+from driftwatch.config import MIN_ROWS_DEFAULT
 from driftwatch.drift.dataset import ColumnDrift, ColumnOptions, DatasetDrift, column_drift, dataset_drift
 from driftwatch.drift.profile import ColumnType, ReferenceProfile, infer_type
 from driftwatch.reference import ReferenceError, is_profile, load_frame, load_labelled, load_profile
@@ -37,6 +42,7 @@ __all__ = [
     "format_table",
     "incomplete",
     "performance",
+    "quality_breaches",
     "run_offline_check",
     "to_json",
 ]
@@ -58,9 +64,29 @@ class OfflineCheck:
     # the reference's rows as read, prediction beside its label (None: a profile that kept none)
     labelled_reference: pd.DataFrame | None = None
     reference_name: str = ""
+    # whether there is a verdict, by the daemon's rule (`verdict_status`) on the current file's rows
+    status: CheckStatus = "ok"
+    min_rows: int = 1
+    min_rows_from: str = "min_rows"  # what set min_rows, for the reason: a flag, the config, the default
+
+    @property
+    def rows(self) -> int:
+        return len(self.current_frame)
+
+    @property
+    def reason(self) -> str | None:
+        """Why there is no verdict (None when there is one): the daemon's words, of the current file."""
+        return no_verdict_reason(
+            self.status, self.rows, self.min_rows, "the current file", self.min_rows_from
+        )
 
     def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = self.drift.as_dict()
+        # the keys and the nulls of the daemon's result (`CheckResult.as_dict`): no made-up "no drift"
+        out: dict[str, Any] = {"status": self.status, "reason": self.reason, "rows": self.rows}
+        out["min_rows"] = self.min_rows
+        out.update(self.drift.as_dict())
+        if self.status != "ok":
+            out.update(dataset_drift=None, drift_share=None, n_drifted=None, n_columns=None)
         out["prediction_drift"] = None if self.prediction_drift is None else self.prediction_drift.as_dict()
         out.update(self.extra)
         return out
@@ -88,8 +114,14 @@ def run_offline_check(
     prediction: str | None = None,
     default: ColumnOptions | None = None,
     label: str | None = None,
+    min_rows: int = MIN_ROWS_DEFAULT,
+    min_rows_from: str = "the default min_rows",
 ) -> OfflineCheck:
-    """Check ``current`` against ``reference``; ``default`` (if given) overrides ``options`` for every column."""
+    """Check ``current`` against ``reference``; ``default`` (if given) overrides ``options`` for every column.
+
+    A current file of fewer than ``min_rows`` rows gets no verdict (status ``not_enough_rows``, no test
+    run), one whose rows have no usable value in any column none either (``no_data``), as in the daemon.
+    """
     current_frame = _read(current, "current")
     labelled: pd.DataFrame | None
     if is_profile(reference):
@@ -126,16 +158,22 @@ def run_offline_check(
 
         reference_frame = profile_frame(profile)
     options = {c: default or (options or {}).get(c, ColumnOptions()) for c in wanted}
-    features = ReferenceProfile({c: profile.columns[c] for c in wanted}, profile.rows)
-    drift = dataset_drift(features, {c: current_frame[c] for c in wanted}, options, share)
-    drift = replace(drift, errors=[_explained(c, current_frame[c.column]) for c in drift.errors])
-    prediction_drift = (
-        column_drift(profile.columns[prediction], current_frame[prediction], ColumnOptions())
-        if prediction
-        else None
-    )
-    if prediction_drift is not None and prediction_drift.error and prediction:
-        prediction_drift = _explained(prediction_drift, current_frame[prediction])
+    status = verdict_status(len(current_frame), min_rows)
+    prediction_drift = None
+    if status != "ok":  # no verdict: the tests are not run at all, so nothing can pass for one
+        drift = DatasetDrift([], share)
+    else:
+        features = ReferenceProfile({c: profile.columns[c] for c in wanted}, profile.rows)
+        drift = dataset_drift(features, {c: current_frame[c] for c in wanted}, options, share)
+        drift = replace(drift, errors=[_explained(c, current_frame[c.column]) for c in drift.errors])
+        # rows, but no column could be tested: "no data", never a "no drift" made of zero columns
+        status = "ok" if drift.columns else "no_data"
+        if prediction:
+            prediction_drift = column_drift(
+                profile.columns[prediction], current_frame[prediction], ColumnOptions()
+            )
+            if prediction_drift.error:
+                prediction_drift = _explained(prediction_drift, current_frame[prediction])
     return OfflineCheck(
         drift,
         prediction_drift,
@@ -146,6 +184,9 @@ def run_offline_check(
         {"reference_rows": profile.rows, "current_rows": len(current_frame)},
         labelled,
         str(reference),
+        status,
+        min_rows,
+        min_rows_from,
     )
 
 
@@ -317,6 +358,8 @@ def format_table(check: OfflineCheck) -> str:
         for row in [header, *body]
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    if not body:  # no column was tested (too few rows): the verdict line says why, without an empty table
+        lines = []
     for c in drift.errors:
         lines.append(f"! {c.column}: {c.error}")
     if check.prediction_drift is not None:
@@ -336,17 +379,27 @@ def format_table(check: OfflineCheck) -> str:
         lines.append(f"performance {metric}: " + ", ".join(parts))
     if "estimate_note" in check.extra:
         lines.append(f"performance estimate: {check.extra['estimate_note']}")
-    for breach in check.extra.get("data_quality", {}).get("breaches", []):
+    lines += [f"quality {line}" for line in quality_breaches(check) or []]
+    if check.status != "ok":
+        lines.append(f"no verdict ({check.status}): {check.reason}")
+    else:
+        verdict = "DATASET DRIFT" if drift.dataset_drift else "no dataset drift"
         lines.append(
-            f"quality {breach['feature']}: {breach['measure']} {_number(breach['value'])} "
-            f"above its limit {_number(breach['limit'])}"
+            f"{verdict}: {drift.n_drifted} of {drift.n_columns} columns drifted "
+            f"(share {drift.drift_share:.2f}, threshold {drift.share_threshold:.2f})"
         )
-    verdict = "DATASET DRIFT" if drift.dataset_drift else "no dataset drift"
-    lines.append(
-        f"{verdict}: {drift.n_drifted} of {drift.n_columns} columns drifted "
-        f"(share {drift.drift_share:.2f}, threshold {drift.share_threshold:.2f})"
-    )
     return "\n".join(lines)
+
+
+def quality_breaches(check: OfflineCheck) -> list[str] | None:
+    """Each breach of the model's quality limits, in words (the table and the HTML say the same); None
+    when no limits were applied."""
+    quality = check.extra.get("data_quality")
+    if quality is None:
+        return None
+    from driftwatch.drift.quality import QualityBreach
+
+    return [QualityBreach(**b).text for b in quality["breaches"]]
 
 
 def _width(text: str) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import math
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -212,28 +212,47 @@ def summary_section(
     reference_rows: int,
     window: tuple[float, float] | None = None,
     current: str | None = None,
+    status: str = "ok",
+    reason: str | None = None,
+    quality: Sequence[str] | None = None,
 ) -> str:
     """An HTML section with what the check was about and its verdict, in driftwatch's own numbers: the
-    model, the window (start, end; the daemon's) or the current file (the CLI's), the rows, dataset drift,
-    prediction drift and every column, drifted ones first."""
-    verdict = "drift detected" if drift.dataset_drift else "no drift"
+    model, the window (start, end; the daemon's) or the current file (the CLI's), the rows, dataset drift
+    (or, with a ``status`` other than ok, that there is no verdict and its ``reason``), prediction drift,
+    the breaches of the quality limits (``quality``: one line each; None when there are no limits) and
+    every column, drifted ones first."""
+    if status != "ok":
+        dataset = f"no verdict ({status}): {reason}"
+    else:
+        verdict = "drift detected" if drift.dataset_drift else "no drift"
+        dataset = (
+            f"{verdict}: {drift.n_drifted} of {drift.n_columns} columns drifted "
+            f"(share {drift.drift_share:.3g}, threshold {drift.share_threshold:.3g})"
+        )
+    if prediction is not None:
+        predicted = _drift_text(prediction)
+    else:
+        predicted = "no verdict" if status == "not_enough_rows" else "not monitored: no prediction column"
+    if quality is None:
+        qualities = []
+    else:
+        breaches = "; ".join(quality)
+        qualities = [
+            _row(
+                "data-quality",
+                "data quality",
+                f"{len(quality)} limit(s) breached: {breaches}" if quality else "within the limits",
+            )
+        ]
     summary = [
         _row("model", "model", model or "-"),
         *([_row("window", "window", f"{_iso(window[0])} to {_iso(window[1])}")] if window else []),
         *([_row("current", "current data", current)] if current else []),
         _row("rows", "rows" if window is None else "rows in the window", str(rows)),
         _row("reference-rows", "reference rows", str(reference_rows)),
-        _row(
-            "dataset-drift",
-            "dataset drift",
-            f"{verdict}: {drift.n_drifted} of {drift.n_columns} columns drifted "
-            f"(share {drift.drift_share:.3g}, threshold {drift.share_threshold:.3g})",
-        ),
-        _row(
-            "prediction-drift",
-            "prediction drift",
-            _drift_text(prediction) if prediction is not None else "not monitored: no prediction column",
-        ),
+        _row("dataset-drift", "dataset drift", dataset),
+        _row("prediction-drift", "prediction drift", predicted),
+        *qualities,
     ]
     columns = sorted(drift.columns, key=lambda c: not c.drift_detected) + drift.errors
     cells = "".join(

@@ -80,6 +80,11 @@ class QualityBreach:
     def as_dict(self) -> dict[str, object]:
         return {"feature": self.feature, "measure": self.measure, "value": self.value, "limit": self.limit}
 
+    @property
+    def text(self) -> str:
+        """The breach in words, as the check's table and HTML summaries say it."""
+        return f"{self.feature}: {self.measure} {self.value:.4g} above its limit {self.limit:.4g}"
+
 
 @dataclass(frozen=True)
 class DataQuality:
