@@ -14,6 +14,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from driftwatch.cli import main
+
 
 def driftwatch(*args: str, cwd: Path | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTWATCH_")}
@@ -142,3 +144,21 @@ def test_console_script_is_installed() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("driftwatch ")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["check", "--bogus"],
+        ["nope"],
+        ["check", "-r", "ref.csv"],  # --current missing
+        ["check", "-r", "ref.csv", "-u", "cur.csv", "--format", "pdf"],
+    ],
+)
+def test_a_usage_error_is_one_line_with_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err
+    assert err.startswith("driftwatch") and "--help" in err

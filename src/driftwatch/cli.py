@@ -16,7 +16,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from types import FrameType
-from typing import Any
+from typing import Any, NoReturn
 
 from driftwatch import __version__
 
@@ -29,8 +29,15 @@ class UserError(Exception):
     """An error the user can fix; its message is printed without a traceback."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a usage error on one line (argparse prints the whole usage first), exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see '{self.prog} --help')\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="driftwatch",
         description="Watch deployed ML models: drift from Kafka prediction logs to metrics and webhooks.",
     )
