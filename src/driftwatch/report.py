@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import math
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -212,10 +212,12 @@ def summary_section(
     reference_rows: int,
     window: tuple[float, float] | None = None,
     current: str | None = None,
+    notes: Sequence[str] = (),
 ) -> str:
     """An HTML section with what the check was about and its verdict, in driftwatch's own numbers: the
     model, the window (start, end; the daemon's) or the current file (the CLI's), the rows, dataset drift,
-    prediction drift and every column, drifted ones first."""
+    prediction drift and every column, drifted ones first; then the check's notes (what its input may lack,
+    e.g. records Kafka did not deliver), as /api/models gives them."""
     verdict = "drift detected" if drift.dataset_drift else "no drift"
     summary = [
         _row("model", "model", model or "-"),
@@ -247,7 +249,8 @@ def summary_section(
         '<section id="driftwatch-summary" style="font-family: sans-serif; margin: 24px">'
         f"<h2>{html.escape(title)} (driftwatch)</h2>"
         f'<table cellpadding="4">{"".join(summary)}</table>'
-        '<h3>Columns, drifted first</h3><table id="driftwatch-columns" border="1" cellpadding="6" '
+        + "".join(f'<p class="driftwatch-note"><b>Note:</b> {html.escape(note)}</p>' for note in notes)
+        +         '<h3>Columns, drifted first</h3><table id="driftwatch-columns" border="1" cellpadding="6" '
         'style="border-collapse: collapse"><thead><tr><th>column</th><th>type</th><th>method</th>'
         "<th>score</th><th>threshold</th><th>drift</th></tr></thead>"
         f"<tbody>{cells}</tbody></table></section>"

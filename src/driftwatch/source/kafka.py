@@ -25,6 +25,11 @@ batch) is not an outage: the broker answered. The source counts it, names it
 (``undecodable``, shown on ``/readyz``), pauses that partition and retries it
 every few seconds while the others go on, and keeps exporting its lag, which
 grows while it is stalled; once the batch decodes, its records are consumed.
+A poll that fails with an error retrying cannot fix (not authorized, no
+offset to start from, a setting kafka-python refuses: see
+``driftwatch.source.problems``) is not an outage either: the source names it
+(``problem``, on ``/readyz`` and in the checks' notes) with its fix, keeps
+``driftwatch_kafka_up`` at "the broker answers", and retries every few seconds.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from kafka.structs import OffsetAndMetadata
 
 from driftwatch.config import KafkaSettings, resolve_secret
 from driftwatch.metrics import Metrics
+from driftwatch.source.problems import ConsumerProblem, classify
 from driftwatch.source.undecodable import REASONS, UndecodableBatch, discard_failed_batch, undecodable
 
 __all__ = ["KafkaSource", "Message", "connection_config", "consumer_config"]
@@ -69,6 +75,8 @@ class Message(Protocol):
 Handler = Callable[[Sequence[Message]], None]
 
 _UNDECODABLE_RETRY = 5.0  # seconds a partition stalled behind an undecodable batch waits between retries
+_PROBLEM_RETRY = 5.0  # seconds between polls while they fail with a consumer problem (not an outage)
+_PROBLEM_OVER = 10.0  # seconds of polls without it (or records arriving) before a consumer problem is over
 
 # Throughput defaults (overridable under kafka.options): large fetches, big poll batches.
 _DEFAULTS: dict[str, Any] = {
@@ -178,7 +186,12 @@ class KafkaSource:
         self._unreachable_since: float | None = None
         # partitions stalled behind a batch that cannot be decoded, and when each paused one is retried
         self.undecodable: dict[tuple[str, int], UndecodableBatch] = {}
+        self._stalled_since: dict[tuple[str, int], float] = {}  # wall-clock time each one stalled
         self._paused: dict[tuple[str, int], float] = {}
+        # a poll failure that is not an outage (the broker answered; retrying does not fix it), since when
+        self.problem: ConsumerProblem | None = None
+        self.problem_since: float | None = None
+        self._problem_clean: float | None = None  # monotonic time of the first poll without it
         for reason in REASONS:  # so increase() sees the first one
             metrics.undecodable_batches.labels(reason)
 
@@ -204,7 +217,12 @@ class KafkaSource:
             if self._consumer is None:
                 try:
                     self._consumer = self._connect()
-                except Exception as exc:  # kafka-python raises NoBrokersAvailable, KafkaError, ValueError...
+                except Exception as exc:  # kafka-python raises KafkaTimeoutError, KafkaError, ValueError...
+                    problem = classify(exc, self._settings.group_id)
+                    if problem is not None:  # e.g. a setting it refuses: no retry fixes it, say what to fix
+                        self._problem(problem)
+                        stop.wait(_PROBLEM_RETRY)
+                        continue
                     self._down(f"cannot connect to {', '.join(self._settings.bootstrap_servers)}: {exc}")
                     stop.wait(backoff)
                     backoff = min(backoff * 2, 30.0)
@@ -219,17 +237,24 @@ class KafkaSource:
                     self._undecodable(batch, stop)
                     backoff = 0.5
                     continue
+                problem = getattr(exc, "problem", None) or classify(exc, self._settings.group_id)
                 if getattr(exc, "reader_exited", False):  # the reader process is gone: start another
                     if getattr(exc, "crashed", True):
                         log.error("kafka: %s; restarting it", exc)
                     self._drop_consumer()
-                    self._down(str(exc))
-                else:
+                    if problem is None:
+                        self._down(str(exc))
+                if problem is not None:  # the broker answered (or was not asked): not an outage
+                    self._problem(problem)
+                    stop.wait(_PROBLEM_RETRY)
+                    backoff = 0.5
+                    continue
+                if not getattr(exc, "reader_exited", False):
                     self._down(f"poll failed: {exc}")
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 30.0)
                 continue
-            self.undecodable.pop(("", -1), None)  # an unlocated undecodable batch: this poll went through
+            self._unstall(("", -1))  # an unlocated undecodable batch: this poll went through
             if not batches and self._settings.reader == "process" and self._consumer.connecting():
                 continue  # the reader process has not reported a connection yet (poll waited)
             if not batches and not self._reachable():
@@ -238,6 +263,7 @@ class KafkaSource:
                 backoff = min(backoff * 2, 30.0)
                 continue
             self._up()
+            self._problem_over(bool(batches))
             backoff = 0.5
             self._export_lag()
             # kafka-python may run rebalance callbacks on its own thread while a batch is handled;
@@ -396,6 +422,7 @@ class KafkaSource:
             if self.undecodable.get(("", -1)) != batch:
                 log.error("kafka: %s", batch.describe())
             self.undecodable[("", -1)] = batch
+            self._stalled_since.setdefault(("", -1), time.time())
             self._up()
             self._export_lag()
             stop.wait(_UNDECODABLE_RETRY)
@@ -405,6 +432,7 @@ class KafkaSource:
         else:
             log.debug("kafka: %s still cannot be decoded", batch.where())
         self.undecodable[key] = batch
+        self._stalled_since.setdefault(key, time.time())
         try:
             self._consumer.pause(TopicPartition(*key))
             self._paused[key] = time.monotonic() + _UNDECODABLE_RETRY
@@ -435,14 +463,50 @@ class KafkaSource:
         if batch is None or (batch.offset is None and by_position):
             return
         if batch.offset is None or offset >= batch.offset:
-            del self.undecodable[key]
-            self.undecodable.pop(("", -1), None)
+            self._unstall(key)
+            self._unstall(("", -1))
             log.info("kafka: %s[%d] is read again past the batch that could not be decoded", *key)
+
+    def _unstall(self, key: tuple[str, int]) -> None:
+        self.undecodable.pop(key, None)
+        self._stalled_since.pop(key, None)
+
+    def stalls(self) -> list[tuple[UndecodableBatch, float]]:
+        """The batches partitions are stalled behind, each with the wall-clock time it stalled."""
+        since = dict(self._stalled_since)
+        return [(batch, since.get(key, time.time())) for key, batch in list(self.undecodable.items())]
+
+    def _problem(self, problem: ConsumerProblem) -> None:
+        """A poll (or the consumer's creation) failed with an error that is not an outage: name it once
+        with its fix; Kafka is up when the broker answered (kafka-python refuses some settings before)."""
+        if problem != self.problem:
+            log.error("kafka: %s; retrying every %gs", problem.describe(), _PROBLEM_RETRY)
+        if self.problem is None:
+            self.problem_since = time.time()
+        self.problem = problem
+        self._problem_clean = None
+        if problem.broker_answered:  # not _up(): that would log "consuming"
+            self.connected = True
+            self.last_error = None
+            self.down_since = None
+            self._metrics.kafka_up.set(1)
+
+    def _problem_over(self, records: bool) -> None:
+        """A poll went through: a consumer problem is over once records arrive, or after polls without it
+        for a while (a fetch-time error may take a poll or two to come back)."""
+        if self.problem is None:
+            return
+        now = time.monotonic()
+        if self._problem_clean is None:
+            self._problem_clean = now
+        if records or now - self._problem_clean >= _PROBLEM_OVER:
+            log.info("kafka: the consumer error is over (%s)", self.problem.reason)
+            self.problem = self.problem_since = self._problem_clean = None
 
     def forget_lag(self, partitions: Any) -> None:
         """Drop the lag series of partitions this replica no longer owns."""
         for tp in partitions:
-            self.undecodable.pop((tp.topic, tp.partition), None)
+            self._unstall((tp.topic, tp.partition))
             self._paused.pop((tp.topic, tp.partition), None)
             series = (tp.topic, str(tp.partition))
             if series in self._lag_series:

@@ -18,9 +18,10 @@ as the daemon is gone (its end of the pipe closes, or its parent changes).
 
 Messages, child to daemon, in order: ``("batch", parts, status, seeks_done)``,
 ``("status", status)``, ``("assigned", keys)``, ``("revoked", seq, keys)`` (seq 0: lost),
-``("committed", id, error)``, ``("poll_error", text)``, ``("undecodable", batch)`` (a fetched batch it
-could not decode, an :class:`~driftwatch.source.undecodable.UndecodableBatch`), ``("error", text)`` (then
-it exits). Daemon to child: ``("subscribe", topics)``, ``("credit",)`` (one per batch polled: room for
+``("committed", id, error)``, ``("poll_error", text, problem)`` (problem: a
+:class:`~driftwatch.source.problems.ConsumerProblem`, or None for a network failure), ``("undecodable", batch)`` (a fetched batch it
+could not decode, an :class:`~driftwatch.source.undecodable.UndecodableBatch`), ``("error", text, problem)``
+(then it exits). Daemon to child: ``("subscribe", topics)``, ``("credit",)`` (one per batch polled: room for
 another), ``("commit", id, offsets)``, ``("revoke_done", seq, offsets)``, ``("seek", topic, partition,
 where)``, ``("pause", keys)``, ``("resume", keys)``, ``("close",)``.
 """
@@ -42,6 +43,7 @@ from typing import Any
 
 from kafka import ConsumerRebalanceListener, TopicPartition
 
+from driftwatch.source.problems import ConsumerProblem, ConsumerProblemError, classify
 from driftwatch.source.undecodable import UndecodableBatchError, discard_failed_batch, undecodable
 
 __all__ = ["ProcessConsumer", "ReaderExitedError"]
@@ -64,9 +66,10 @@ class ReaderExitedError(RuntimeError):
 
     reader_exited = True  # KafkaSource starts another reader when its poll raises this
 
-    def __init__(self, text: str, crashed: bool = True) -> None:
+    def __init__(self, text: str, crashed: bool = True, problem: ConsumerProblem | None = None) -> None:
         super().__init__(text)
         self.crashed = crashed  # False: it reported why it stopped (e.g. no broker to connect to)
+        self.problem = problem  # why it stopped, when that is not a network failure (e.g. a setting)
 
 
 class Record:
@@ -124,6 +127,7 @@ class ProcessConsumer:
         self._commits = 0
         self._revoking: int | None = None  # set while the listener runs for a revocation the child awaits
         self._gone: str | None = None  # why the reader process is gone
+        self._error_queued = False  # a poll error waits in the queue: the child's repeats of it are dropped
         self._closed = False
         self._send(("options", options))
         self._receiver = threading.Thread(target=self._receive_loop, name="kafka-reader-pipe", daemon=True)
@@ -150,6 +154,9 @@ class ProcessConsumer:
             self._send(("credit",))
             return self._records(item[1])
         if kind == "poll_error":
+            self._error_queued = False
+            if item[2] is not None:
+                raise ConsumerProblemError(item[2])
             raise RuntimeError(item[1])
         if kind == "undecodable":
             raise UndecodableBatchError(item[1])
@@ -252,6 +259,7 @@ class ProcessConsumer:
     def _receive_loop(self) -> None:
         """The receiver thread: until the pipe closes."""
         why: str | None = None
+        problem: ConsumerProblem | None = None
         try:
             while True:
                 item = self._conn.recv()
@@ -273,10 +281,15 @@ class ProcessConsumer:
                         if item[1] == self._commits:  # the commit waiting (an earlier one timed out)
                             self._answers[item[1]] = item[2]
                             self._state.notify_all()
-                elif kind in ("poll_error", "undecodable"):
+                elif kind == "poll_error":
+                    # the child polls again at once, the daemon after a back-off: one waiting is enough
+                    if not self._error_queued:
+                        self._error_queued = True
+                        self._queue(item)
+                elif kind == "undecodable":
                     self._queue(item)
                 elif kind == "error":
-                    why = item[1]
+                    why, problem = item[1], item[2]
         except (EOFError, OSError):
             pass
         except Exception:  # a bug here must not leave the daemon waiting for batches forever
@@ -293,7 +306,7 @@ class ProcessConsumer:
             self._gone = why
             self._state.notify_all()
         if not self._closed:
-            self._queue(("gone", ReaderExitedError(why, crashed=crashed)))
+            self._queue(("gone", ReaderExitedError(why, crashed=crashed, problem=problem)))
 
     def _queue(self, item: tuple[Any, ...]) -> None:
         if not self._closed:
@@ -405,7 +418,11 @@ class _Reader:
         try:
             self._consumer = KafkaConsumer(**self._options)
         except Exception as exc:
-            self._fail(f"cannot connect to {', '.join(self._options['bootstrap_servers'])}: {exc}")
+            problem = classify(exc, self._options.get("group_id"))
+            if problem is not None:
+                self._fail(f"cannot start its consumer: {exc}", problem)
+            else:
+                self._fail(f"cannot connect to {', '.join(self._options['bootstrap_servers'])}: {exc}")
             return
         try:
             self._loop()
@@ -419,8 +436,8 @@ class _Reader:
             log.warning("closing the Kafka consumer: %s", exc)
         self._out.put(None)  # the sender exits once everything before is sent
 
-    def _fail(self, text: str) -> None:
-        self._out.put(("error", text))
+    def _fail(self, text: str, problem: ConsumerProblem | None = None) -> None:
+        self._out.put(("error", text, problem))
         self._out.put(None)
         time.sleep(0.5)  # let the sender deliver it
         os._exit(1)
@@ -450,7 +467,7 @@ class _Reader:
                     self._out.put(("undecodable", batch))
                     time.sleep(0.1)
                     continue
-                self._out.put(("poll_error", str(exc)))
+                self._out.put(("poll_error", str(exc), classify(exc, self._options.get("group_id"))))
                 time.sleep(0.5)
                 continue
             now = time.monotonic()
