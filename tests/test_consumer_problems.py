@@ -403,3 +403,33 @@ def test_a_group_without_offsets_and_auto_offset_reset_none_is_a_consumer_proble
         assert "no_offset" in notes[0] and "unreachable" not in notes[0]
     finally:
         daemon.stop()
+
+
+# settings kafka-python would refuse only once the daemon runs are refused when the config is loaded -----
+
+
+@pytest.mark.parametrize(
+    ("options", "said"),
+    [
+        (
+            {"auto_offset_reset": "bogus"},
+            "kafka.options.auto_offset_reset 'bogus' is not one of earliest, latest, none",
+        ),
+        ({"isolation_level": "committed"}, "kafka.options.isolation_level 'committed' is not one of"),
+        ({"request_timeout_ms": 100}, "fetch_max_wait_ms (200) < request_timeout_ms (100)"),
+    ],
+)
+def test_kafka_options_kafka_python_refuses_are_config_errors(
+    tmp_path: Path, options: dict[str, Any], said: str
+) -> None:
+    import yaml
+
+    from driftwatch.config import ConfigError
+
+    path = write_config(tmp_path)
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw["kafka"]["options"] = options
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    with pytest.raises(ConfigError) as raised:
+        load_settings(path)
+    assert said in str(raised.value)

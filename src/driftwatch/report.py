@@ -250,7 +250,7 @@ def summary_section(
         f"<h2>{html.escape(title)} (driftwatch)</h2>"
         f'<table cellpadding="4">{"".join(summary)}</table>'
         + "".join(f'<p class="driftwatch-note"><b>Note:</b> {html.escape(note)}</p>' for note in notes)
-        +         '<h3>Columns, drifted first</h3><table id="driftwatch-columns" border="1" cellpadding="6" '
+        + '<h3>Columns, drifted first</h3><table id="driftwatch-columns" border="1" cellpadding="6" '
         'style="border-collapse: collapse"><thead><tr><th>column</th><th>type</th><th>method</th>'
         "<th>score</th><th>threshold</th><th>drift</th></tr></thead>"
         f"<tbody>{cells}</tbody></table></section>"
