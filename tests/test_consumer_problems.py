@@ -272,13 +272,13 @@ def daemon(tmp_path: Path) -> Iterator[Daemon]:
     d.store.close()
 
 
-def http(daemon: Daemon, path: str) -> tuple[int, bytes]:
+def http(daemon: Daemon, path: str, timeout: float = 5.0) -> tuple[int, bytes]:
     import urllib.error
     import urllib.request
 
     host, port = daemon.http.address
     try:
-        with urllib.request.urlopen(f"http://{host}:{port}{path}", timeout=5) as answer:
+        with urllib.request.urlopen(f"http://{host}:{port}{path}", timeout=timeout) as answer:
             return int(answer.status), answer.read()
     except urllib.error.HTTPError as exc:
         with exc:
@@ -310,7 +310,7 @@ def test_a_check_says_which_partitions_are_stalled_behind_an_undecodable_batch(d
     assert "this check ran without the records behind it" in note and "python-snappy" in note
     # every surface says the same: /api/models, the report, the webhook event; /readyz names the batch
     assert json.loads(http(daemon, "/api/models/m")[1])["latest"]["notes"] == [note]
-    status, page = http(daemon, "/reports/m/latest.html")
+    status, page = http(daemon, "/reports/m/latest.html", timeout=120)  # Evidently's first report: slow
     assert status == 200 and "stalled since" in page.decode() and "python-snappy" in page.decode()
     assert [event["result"]["notes"] for event in daemon.sent] == [[note]] * len(daemon.sent) and daemon.sent  # type: ignore[attr-defined]
     status, body = http(daemon, "/readyz")
@@ -433,3 +433,43 @@ def test_kafka_options_kafka_python_refuses_are_config_errors(
     with pytest.raises(ConfigError) as raised:
         load_settings(path)
     assert said in str(raised.value)
+
+
+def test_an_outage_during_a_consumer_problem_is_an_outage_on_every_surface(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[tuple[str | None, bool, str | None, float | None]] = []
+
+    def script(source: KafkaSource, metrics: Metrics) -> list[Any]:
+        def look() -> None:
+            reason = source.problem.reason if source.problem is not None else None
+            seen.append((reason, source.connected, source.last_error, kafka_up(metrics)))
+
+        return [TopicAuthorizationFailedError({"predictions"}), look, KafkaConnectionError("refused"), look]
+
+    scripted_source(script, monkeypatch)
+    assert seen == [
+        ("not_authorized", True, None, 1.0),
+        (
+            None,
+            False,
+            "poll failed: KafkaConnectionError: refused",
+            0.0,
+        ),  # not kafka_up 0 with "consumer error"
+    ]
+
+
+def test_a_reader_process_that_could_not_start_its_consumer_leaves_kafka_up_0(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    problem = classify(KafkaConfigurationError("Unrecognized isolation_level"), "g")
+    seen: list[tuple[bool, float | None]] = []
+
+    def script(source: KafkaSource, metrics: Metrics) -> list[Any]:
+        source._up()  # it had been consuming
+        exited = ReaderExitedError("reader process 1 exited", crashed=False, problem=problem)
+        return [exited, lambda: seen.append((source.connected, kafka_up(metrics)))]
+
+    source, _, _ = scripted_source(script, monkeypatch)
+    assert seen == [(False, 0.0)]  # the next reader's first poll: no connection yet, and kafka_up says so
+    assert source.problem == problem

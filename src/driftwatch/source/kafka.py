@@ -585,6 +585,7 @@ class KafkaSource:
         except Exception as exc:
             log.warning("closing the Kafka consumer: %s", exc)
         self.connected = False
+        self._metrics.kafka_up.set(0)  # no connection now: as connected says
 
     def close(self) -> None:
         if self._consumer is None:
@@ -611,6 +612,8 @@ class KafkaSource:
         self._metrics.kafka_up.set(1)
 
     def _down(self, error: str) -> None:
+        if self.problem is not None and self.problem.broker_answered:  # the outage is what is true now
+            self.problem = self.problem_since = self._problem_clean = None
         if self.connected or self.last_error is None:
             log.warning("kafka: %s; retrying (check kafka.bootstrap_servers and that the broker runs)", error)
         self.connected = False
