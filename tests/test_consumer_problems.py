@@ -46,7 +46,7 @@ from driftwatch.daemon import Daemon
 from driftwatch.events import alert_event
 from driftwatch.metrics import Metrics
 from driftwatch.source.kafka import KafkaSource
-from driftwatch.source.problems import ConsumerProblem, ConsumerProblemError, classify
+from driftwatch.source.problems import ConsumerProblem, ConsumerProblemError, classify, missing_topics
 from driftwatch.source.reader import ReaderExitedError
 from driftwatch.source.undecodable import UndecodableBatch
 from tests.test_no_data import Clock, shifted, write_config
@@ -253,6 +253,58 @@ def test_the_process_reader_passes_the_problem_its_consumer_could_not_start_with
     assert source.last_error is None
 
 
+class Cluster:
+    def __init__(self, known: set[str]) -> None:
+        self.known = known
+
+    def topics(self, exclude_internal_topics: bool = True) -> set[str]:
+        return set(self.known)
+
+
+class MetadataConsumer(ScriptedConsumer):
+    """A consumer whose cluster metadata holds ``known`` topics (kafka-python's ``_client.cluster``)."""
+
+    def __init__(self, known: set[str]) -> None:
+        super().__init__(threading.Event(), [])
+        self._client = type("Client", (), {"cluster": Cluster(known)})()
+
+    def subscription(self) -> set[str]:
+        return {"predictions", "labels"}
+
+
+def test_a_topic_the_cluster_does_not_have_is_named_after_a_grace_and_over_once_it_is_there(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    metrics = Metrics()
+    settings = KafkaSettings(
+        bootstrap_servers=["127.0.0.1:9"], topic="predictions", labels_topic="labels", group_id="g"
+    )
+    source = KafkaSource(settings, lambda batch: None, metrics)
+    consumer = MetadataConsumer({"predictions"})
+    source._consumer = consumer
+    source._up()
+    source._check_topics()
+    assert source.problem is None  # the first metadata answer may predate the subscription
+    monkeypatch.setattr(kafka_source, "_MISSING_GRACE", 0.0)
+    source._check_topics()
+    assert source.problem is not None and source.problem.reason == "unknown_topic"
+    assert "'labels'" in source.problem.error and "create the topic" in source.problem.fix
+    assert kafka_up(metrics) == 1.0 and source.connected  # the broker answers
+    source._problem_over(records=True)  # predictions flow: the labels topic is still missing
+    assert source.problem is not None
+    consumer._client.cluster.known.add("labels")
+    source._check_topics()
+    assert source.problem is None
+
+
+def test_the_reader_process_reports_the_topics_the_cluster_does_not_have() -> None:
+    from driftwatch.source.reader import _Reader
+
+    reader = _Reader(None, {}, 0)  # type: ignore[arg-type]
+    reader._consumer = MetadataConsumer({"predictions"})
+    assert reader._status()[3] == ["labels"]
+
+
 # the daemon's surfaces, without a broker ----------------------------------------------------------
 
 
@@ -401,6 +453,13 @@ def test_a_group_without_offsets_and_auto_offset_reset_none_is_a_consumer_proble
         notes = daemon.run_check(model).notes
         assert len(notes) == 1 and notes[0].startswith("Kafka consumer error since "), notes
         assert "no_offset" in notes[0] and "unreachable" not in notes[0]
+        # kafka-python's own cluster metadata: the subscribed topic is there, another one is not
+        if reader == "thread":
+            consumer = daemon.source._consumer
+            assert missing_topics(consumer, [topic]) == []
+            assert missing_topics(consumer, [topic, "never-asked-for"]) == ["never-asked-for"]
+        else:
+            assert daemon.source._consumer.missing_topics() == []
     finally:
         daemon.stop()
 

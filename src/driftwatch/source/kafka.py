@@ -45,7 +45,7 @@ from kafka.structs import OffsetAndMetadata
 
 from driftwatch.config import KafkaSettings, resolve_secret
 from driftwatch.metrics import Metrics
-from driftwatch.source.problems import ConsumerProblem, classify
+from driftwatch.source.problems import ConsumerProblem, classify, missing_topics, unknown_topics
 from driftwatch.source.undecodable import REASONS, UndecodableBatch, discard_failed_batch, undecodable
 
 __all__ = ["KafkaSource", "Message", "connection_config", "consumer_config"]
@@ -77,6 +77,7 @@ Handler = Callable[[Sequence[Message]], None]
 _UNDECODABLE_RETRY = 5.0  # seconds a partition stalled behind an undecodable batch waits between retries
 _PROBLEM_RETRY = 5.0  # seconds between polls while they fail with a consumer problem (not an outage)
 _PROBLEM_OVER = 10.0  # seconds of polls without it (or records arriving) before a consumer problem is over
+_MISSING_GRACE = 30.0  # seconds a subscribed topic is missing from the cluster's metadata before it is said
 
 # Throughput defaults (overridable under kafka.options): large fetches, big poll batches.
 _DEFAULTS: dict[str, Any] = {
@@ -192,6 +193,7 @@ class KafkaSource:
         self.problem: ConsumerProblem | None = None
         self.problem_since: float | None = None
         self._problem_clean: float | None = None  # monotonic time of the first poll without it
+        self._missing_since: float | None = None  # monotonic time a subscribed topic was first found missing
         for reason in REASONS:  # so increase() sees the first one
             metrics.undecodable_batches.labels(reason)
 
@@ -365,6 +367,7 @@ class KafkaSource:
         if now - self._lag_exported < 1.0:
             return
         self._lag_exported = now
+        self._check_topics()
         try:
             assignment = self._consumer.assignment()
         except Exception:
@@ -409,6 +412,29 @@ class KafkaSource:
                 continue
             self._metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(0, highwater - position))
             self._lag_series.add((tp.topic, str(tp.partition)))
+
+    def _check_topics(self) -> None:
+        """A subscribed topic the cluster does not have: kafka-python waits for it silently (its polls
+        return nothing, as for a quiet topic), so look at its metadata; said after a grace period (the
+        first metadata answer may predate the subscription), over once the topic is there."""
+        try:
+            if self._settings.reader == "process":
+                missing = list(self._consumer.missing_topics())
+            else:
+                missing = missing_topics(self._consumer, self._topics())
+        except Exception:
+            return
+        if not missing:
+            self._missing_since = None
+            if self.problem is not None and self.problem.reason == "unknown_topic":
+                log.info("kafka: the topics are there now")
+                self.problem = self.problem_since = self._problem_clean = None
+            return
+        now = time.monotonic()
+        if self._missing_since is None:
+            self._missing_since = now
+        if now - self._missing_since >= _MISSING_GRACE:
+            self._problem(unknown_topics(missing))
 
     def _undecodable(self, batch: UndecodableBatch, stop: threading.Event) -> None:
         """A fetched batch could not be decoded: count and name it, pause its partition until the next
@@ -494,7 +520,9 @@ class KafkaSource:
     def _problem_over(self, records: bool) -> None:
         """A poll went through: a consumer problem is over once records arrive, or after polls without it
         for a while (a fetch-time error may take a poll or two to come back)."""
-        if self.problem is None:
+        if (
+            self.problem is None or self.problem.reason == "unknown_topic"
+        ):  # _check_topics says when it is over
             return
         now = time.monotonic()
         if self._problem_clean is None:

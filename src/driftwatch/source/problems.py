@@ -8,19 +8,37 @@ configuration or a permission to fix, and calling them an outage pages people
 towards a healthy broker: :func:`classify` names them (a reason from a small
 closed set, the error, and the fix), so the source keeps ``driftwatch_kafka_up``
 at "the broker answers" and says what is wrong in its log, on ``/readyz`` and in
-the checks' notes. A topic that does not exist is not among them: kafka-python
-does not raise for it (it logs and waits for the topic), and brokers that
-auto-create topics create it.
+the checks' notes. A topic that does not exist is not raised at all: kafka-python
+logs it and waits for it while polls return nothing, which looks like a quiet
+topic; :func:`missing_topics` finds it in kafka-python's cluster metadata, and
+the source names it (``unknown_topic``) once it has been missing for a while
+(brokers that create topics on demand never get there).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["REASONS", "ConsumerProblem", "ConsumerProblemError", "classify"]
+__all__ = [
+    "REASONS",
+    "ConsumerProblem",
+    "ConsumerProblemError",
+    "classify",
+    "missing_topics",
+    "unknown_topics",
+]
 
-# the closed set of reasons (a metric label, a word in the log)
-REASONS = ("not_authorized", "no_offset", "record_too_large", "configuration", "consumer_error")
+# the closed set of reasons (a word in the log and on /readyz)
+REASONS = (
+    "not_authorized",
+    "no_offset",
+    "record_too_large",
+    "configuration",
+    "consumer_error",
+    "unknown_topic",
+)
 
 
 @dataclass(frozen=True)
@@ -93,4 +111,24 @@ def classify(exc: BaseException, group_id: str | None = None) -> ConsumerProblem
         )
     return ConsumerProblem(
         "consumer_error", error, "kafka-python cannot go on by retrying: see the error and the log before it"
+    )
+
+
+def missing_topics(consumer: Any, topics: Iterable[str]) -> list[str]:
+    """The topics among ``topics`` that the cluster metadata held by kafka-python ``consumer`` lacks
+    (kafka-python asks for them again and again without raising); [] when it cannot tell."""
+    try:
+        known = set(consumer._client.cluster.topics(exclude_internal_topics=False))
+    except Exception:  # another kafka-python version
+        return []
+    return sorted(set(topics) - known)
+
+
+def unknown_topics(topics: list[str]) -> ConsumerProblem:
+    """The problem of subscribed topics the cluster does not have."""
+    return ConsumerProblem(
+        "unknown_topic",
+        f"UnknownTopicOrPartitionError: topic {', '.join(map(repr, topics))} is not in the cluster's metadata",
+        "create the topic (this broker does not create topics on demand), or correct kafka.topic or "
+        "kafka.labels_topic",
     )

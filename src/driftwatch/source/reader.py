@@ -43,7 +43,7 @@ from typing import Any
 
 from kafka import ConsumerRebalanceListener, TopicPartition
 
-from driftwatch.source.problems import ConsumerProblem, ConsumerProblemError, classify
+from driftwatch.source.problems import ConsumerProblem, ConsumerProblemError, classify, missing_topics
 from driftwatch.source.undecodable import UndecodableBatchError, discard_failed_batch, undecodable
 
 __all__ = ["ProcessConsumer", "ReaderExitedError"]
@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 
 Key = tuple[str, int]
 Reported = dict[Key, tuple[int | None, int | None]]  # (highwater, position) per partition
-Status = tuple[bool, Reported, int]  # broker connection up, offsets, seeks done
+Status = tuple[bool, Reported, int, list[str]]  # broker connection up, offsets, seeks done, topics missing
 
 _QUEUE_BATCHES = 4  # polled batches the child may have sent ahead of the daemon's polls (credits)
 _STATUS_EVERY = 0.5  # seconds between the child's highwater/position/connection reports
@@ -121,6 +121,7 @@ class ProcessConsumer:
         self._revocations: dict[Key, int] = {}  # revocations per partition: queued batches before are void
         self._connected: bool | None = None
         self._reported_offsets: Reported = {}
+        self._missing: list[str] = []  # subscribed topics the cluster's metadata lacks, as the child reported
         self._seeks = 0
         self._seeking: dict[Key, int] = {}  # partition -> its latest seek, until the child reports it done
         self._answers: dict[int, str | None] = {}  # commit id -> error (None: committed)
@@ -176,6 +177,10 @@ class ProcessConsumer:
     def broker_connected(self) -> bool:
         """Whether the child has a broker connection up, as it last reported."""
         return self._connected is True
+
+    def missing_topics(self) -> list[str]:
+        """Subscribed topics the cluster's metadata lacks, as the child last reported."""
+        return list(self._missing)
 
     def connecting(self) -> bool:
         """True until the child first reports on its broker connections (it may still be bootstrapping)."""
@@ -323,6 +328,7 @@ class ProcessConsumer:
         with self._state:
             if status is not None:
                 self._connected, self._reported_offsets = status[0], dict(status[1])
+                self._missing = list(status[3])
             if self._seeking:
                 self._seeking = {key: seek for key, seek in self._seeking.items() if seek > seeks_done}
 
@@ -556,7 +562,11 @@ class _Reader:
         reported: Reported = {}
         for tp in consumer.assignment():
             reported[(tp.topic, tp.partition)] = self._offsets(tp)
-        return up, reported, self._seeks_done
+        try:
+            subscribed = consumer.subscription() or ()
+        except Exception:
+            subscribed = ()
+        return up, reported, self._seeks_done, missing_topics(consumer, subscribed)
 
     def _offsets(self, tp: TopicPartition) -> tuple[int | None, int | None]:
         """(highwater, position) of an assigned partition, None for what is not known (yet)."""
