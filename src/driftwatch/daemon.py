@@ -897,8 +897,7 @@ class Daemon:
             when = f" since {iso(problem_since)}" if problem_since is not None else ""
             notes.append(
                 f"Kafka consumer error{when} ({problem.reason}: {problem.error}), not a network failure: "
-                "this check ran on the records windowed before; newer traffic is not in it; "
-                f"fix: {problem.fix}"
+                f"the records it kept the consumer from reading are not in this check; fix: {problem.fix}"
             )
         elif not self.source.connected:
             since = self.source.down_since

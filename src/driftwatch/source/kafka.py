@@ -248,8 +248,12 @@ class KafkaSource:
                         self._down(str(exc))
                 if problem is not None:  # the broker answered (or was not asked): not an outage
                     self._problem(problem)
-                    stop.wait(_PROBLEM_RETRY)
-                    backoff = 0.5
+                    if getattr(exc, "reader_exited", False):  # its consumer could not start: a new process
+                        stop.wait(max(backoff, _PROBLEM_RETRY))  # each time, so back off as for an outage
+                        backoff = min(backoff * 2, 30.0)
+                    else:
+                        stop.wait(_PROBLEM_RETRY)
+                        backoff = 0.5
                     continue
                 if not getattr(exc, "reader_exited", False):
                     self._down(f"poll failed: {exc}")
