@@ -162,6 +162,11 @@ def assert_stalled_and_named(
     assert "unsupported_codec, codec snappy" in problem and "python-snappy" in problem
     assert rows(daemon) == dict(other)  # nothing of partition 0, nothing twice
     assert daemon.source.connected
+    # a check meanwhile says that it ran without partition 0's records, and why (as /readyz does)
+    daemon.run_check(MODELS[0])
+    (note,) = json.loads(get(port, "/api/models")[1])[MODELS[0]]["latest"]["notes"]
+    assert note.startswith(f"Kafka {topic}[0] at offset 0 stalled since "), note
+    assert "unsupported_codec, codec snappy" in note and "python-snappy" in note and "unreachable" not in note
 
 
 def test_an_undecodable_batch_is_named_counted_and_consumed_once_the_codec_is_back_thread_reader(
@@ -188,6 +193,7 @@ def test_an_undecodable_batch_is_named_counted_and_consumed_once_the_codec_is_ba
             10,
             lambda: str(stalled_state(port, topic)),
         )
+        assert daemon.run_check(MODELS[0]).notes == ()  # past the batch: nothing is missing any more
         samples = scrape(port)
     finally:
         daemon.stop()

@@ -82,6 +82,8 @@ def write_config(directory: Path, bootstrap: str, topics: dict[str, str], port: 
         "min_labels": 50,
         "thresholds": {"accuracy": {"max_drop": 0.05}, "roc_auc": {"min": 0.6}},
     }
+    # limits on every measure, so the quality panels' limit lines and breach timeline have series
+    models[MODEL]["quality"] = {"missing_share": 0.5, "unseen_share": 0.5, "out_of_range_share": 0.5}
     config = {
         "kafka": {
             "bootstrap_servers": [bootstrap],

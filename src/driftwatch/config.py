@@ -186,6 +186,13 @@ _KAFKA_PASSTHROUGH = frozenset(
 )
 
 
+# kafka.options whose values kafka-python checks (auto_offset_reset: anything else acts as "none")
+_KAFKA_OPTION_VALUES = {
+    "auto_offset_reset": ("earliest", "latest", "none"),
+    "isolation_level": ("read_uncommitted", "read_committed"),
+}
+
+
 class KafkaSettings(_Strict):
     bootstrap_servers: list[str] = Field(min_length=1)
     topic: str = Field(min_length=1)
@@ -228,6 +235,22 @@ class KafkaSettings(_Strict):
             raise ValueError(
                 f"unknown kafka-python consumer option(s) {', '.join(unknown)}; "
                 f"allowed: {', '.join(sorted(_KAFKA_PASSTHROUGH))}"
+            )
+        # values kafka-python would refuse (or, for auto_offset_reset, silently take as "none") only once
+        # the daemon runs: said here, with the key and the fix
+        for name, allowed in _KAFKA_OPTION_VALUES.items():
+            if name in value and value[name] not in allowed:
+                raise ValueError(
+                    f"kafka.options.{name} {value[name]!r} is not one of {', '.join(allowed)}; use one of them"
+                )
+        idle = value.get("connections_max_idle_ms", 540_000)
+        request = value.get("request_timeout_ms", 30_000)
+        wait = value.get("fetch_max_wait_ms", 200)  # driftwatch's default (driftwatch.source.kafka)
+        if all(isinstance(v, int | float) for v in (idle, request, wait)) and not wait < request < idle:
+            raise ValueError(
+                f"kafka.options: fetch_max_wait_ms ({wait}) < request_timeout_ms ({request}) < "
+                f"connections_max_idle_ms ({idle}) must hold (kafka-python refuses to start otherwise); "
+                "raise request_timeout_ms or connections_max_idle_ms, or lower fetch_max_wait_ms"
             )
         return value
 

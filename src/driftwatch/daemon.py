@@ -44,6 +44,7 @@ from driftwatch.records import Prediction, RecordDecoder, Rejection
 from driftwatch.reference import ReferenceError, load_reference
 from driftwatch.source.deadletter import DeadLetters
 from driftwatch.source.kafka import KafkaSource, Message
+from driftwatch.source.undecodable import stalled_notes
 from driftwatch.store import OutboxRow, Store
 from driftwatch.templates import Template, load_template
 from driftwatch.webhooks import Delivery, WebhookDispatcher, idempotency_key, target_delivery
@@ -485,16 +486,9 @@ class Daemon:
                 monitor = self.joins.get(model)
                 if monitor is not None:
                     result = self._guarded_performance(monitor, result, snapshot.frame)
-                if not self.source.connected:
-                    since = self.source.down_since
-                    when = f" since {iso(since)}" if since is not None else ""
-                    result = replace(
-                        result,
-                        notes=(
-                            f"Kafka unreachable{when} ({self.source.last_error or 'connecting'}): "
-                            "this check ran on the records windowed before; newer traffic is not in it",
-                        ),
-                    )
+                notes = self._source_notes()
+                if notes:
+                    result = replace(result, notes=(*result.notes, *notes))
                 self._frames[model] = snapshot.frame
             except Exception:
                 self.metrics.check_runs.labels(model, check.check, "error").inc()
@@ -861,6 +855,7 @@ class Daemon:
                     quality=None
                     if latest.data_quality is None
                     else [b.text for b in latest.data_quality.breaches],
+                    notes=latest.notes,
                 ),
             )
             self._reports[model] = (latest.window_end, html)
@@ -896,9 +891,33 @@ class Daemon:
             self.metrics.check_runs.labels(model, "report", "error").inc()
         return html
 
+    def _source_notes(self) -> list[str]:
+        """What a check's result says about records it may be missing: Kafka unreachable, a consumer error
+        that is not an outage, partitions stalled behind an undecodable batch (the same as /readyz)."""
+        notes = []
+        problem, problem_since = self.source.problem, self.source.problem_since
+        if problem is not None:
+            when = f" since {iso(problem_since)}" if problem_since is not None else ""
+            notes.append(
+                f"Kafka consumer error{when} ({problem.reason}: {problem.error}), not a network failure: "
+                f"the records it kept the consumer from reading are not in this check; fix: {problem.fix}"
+            )
+        elif not self.source.connected:
+            since = self.source.down_since
+            when = f" since {iso(since)}" if since is not None else ""
+            notes.append(
+                f"Kafka unreachable{when} ({self.source.last_error or 'connecting'}): "
+                "this check ran on the records windowed before; newer traffic is not in it"
+            )
+        notes.extend(stalled_notes(self.source.stalls()))
+        return notes
+
     def readiness(self) -> list[str]:
         problems = []
-        if not self.source.connected:
+        problem = self.source.problem
+        if problem is not None:  # the broker answers (or was not asked): not "not reachable"
+            problems.append(f"kafka: {problem.describe()}")
+        elif not self.source.connected:
             problems.append(f"kafka not reachable: {self.source.last_error or 'connecting'}")
         for batch in list(self.source.undecodable.values()):  # the broker answers; a partition is stalled
             problems.append(f"kafka: {batch.describe()}")

@@ -47,7 +47,8 @@ class Metrics:
         self.kafka_up = Gauge(
             "driftwatch_kafka_up",
             "1 when the broker answered the last poll (also when a fetched batch could not be decoded: see "
-            "driftwatch_kafka_undecodable_batches_total), else 0.",
+            "driftwatch_kafka_undecodable_batches_total; or answered with a consumer error such as not "
+            "authorized, named on /readyz), else 0.",
             registry=r,
         )
         self.consumer_lag = Gauge(

@@ -215,12 +215,14 @@ def summary_section(
     status: str = "ok",
     reason: str | None = None,
     quality: Sequence[str] | None = None,
+    notes: Sequence[str] = (),
 ) -> str:
     """An HTML section with what the check was about and its verdict, in driftwatch's own numbers: the
     model, the window (start, end; the daemon's) or the current file (the CLI's), the rows, dataset drift
     (or, with a ``status`` other than ok, that there is no verdict and its ``reason``), prediction drift,
     the breaches of the quality limits (``quality``: one line each; None when there are no limits) and
-    every column, drifted ones first."""
+    every column, drifted ones first; then the check's notes (what its input may lack, e.g. records Kafka
+    did not deliver), as /api/models gives them."""
     if status != "ok":
         dataset = f"no verdict ({status}): {reason}"
     else:
@@ -266,7 +268,8 @@ def summary_section(
         '<section id="driftwatch-summary" style="font-family: sans-serif; margin: 24px">'
         f"<h2>{html.escape(title)} (driftwatch)</h2>"
         f'<table cellpadding="4">{"".join(summary)}</table>'
-        '<h3>Columns, drifted first</h3><table id="driftwatch-columns" border="1" cellpadding="6" '
+        + "".join(f'<p class="driftwatch-note"><b>Note:</b> {html.escape(note)}</p>' for note in notes)
+        + '<h3>Columns, drifted first</h3><table id="driftwatch-columns" border="1" cellpadding="6" '
         'style="border-collapse: collapse"><thead><tr><th>column</th><th>type</th><th>method</th>'
         "<th>score</th><th>threshold</th><th>drift</th></tr></thead>"
         f"<tbody>{cells}</tbody></table></section>"

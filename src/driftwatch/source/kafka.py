@@ -25,6 +25,11 @@ batch) is not an outage: the broker answered. The source counts it, names it
 (``undecodable``, shown on ``/readyz``), pauses that partition and retries it
 every few seconds while the others go on, and keeps exporting its lag, which
 grows while it is stalled; once the batch decodes, its records are consumed.
+A poll that fails with an error retrying cannot fix (not authorized, no
+offset to start from, a setting kafka-python refuses: see
+``driftwatch.source.problems``) is not an outage either: the source names it
+(``problem``, on ``/readyz`` and in the checks' notes) with its fix, keeps
+``driftwatch_kafka_up`` at "the broker answers", and retries every few seconds.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from kafka.structs import OffsetAndMetadata
 
 from driftwatch.config import KafkaSettings, resolve_secret
 from driftwatch.metrics import Metrics
+from driftwatch.source.problems import ConsumerProblem, classify, missing_topics, unknown_topics
 from driftwatch.source.undecodable import REASONS, UndecodableBatch, discard_failed_batch, undecodable
 
 __all__ = ["KafkaSource", "Message", "connection_config", "consumer_config"]
@@ -69,6 +75,9 @@ class Message(Protocol):
 Handler = Callable[[Sequence[Message]], None]
 
 _UNDECODABLE_RETRY = 5.0  # seconds a partition stalled behind an undecodable batch waits between retries
+_PROBLEM_RETRY = 5.0  # seconds between polls while they fail with a consumer problem (not an outage)
+_PROBLEM_OVER = 10.0  # seconds of polls without it (or records arriving) before a consumer problem is over
+_MISSING_GRACE = 30.0  # seconds a subscribed topic is missing from the cluster's metadata before it is said
 
 # Throughput defaults (overridable under kafka.options): large fetches, big poll batches.
 _DEFAULTS: dict[str, Any] = {
@@ -178,7 +187,13 @@ class KafkaSource:
         self._unreachable_since: float | None = None
         # partitions stalled behind a batch that cannot be decoded, and when each paused one is retried
         self.undecodable: dict[tuple[str, int], UndecodableBatch] = {}
+        self._stalled_since: dict[tuple[str, int], float] = {}  # wall-clock time each one stalled
         self._paused: dict[tuple[str, int], float] = {}
+        # a poll failure that is not an outage (the broker answered; retrying does not fix it), since when
+        self.problem: ConsumerProblem | None = None
+        self.problem_since: float | None = None
+        self._problem_clean: float | None = None  # monotonic time of the first poll without it
+        self._missing_since: float | None = None  # monotonic time a subscribed topic was first found missing
         for reason in REASONS:  # so increase() sees the first one
             metrics.undecodable_batches.labels(reason)
 
@@ -204,7 +219,12 @@ class KafkaSource:
             if self._consumer is None:
                 try:
                     self._consumer = self._connect()
-                except Exception as exc:  # kafka-python raises NoBrokersAvailable, KafkaError, ValueError...
+                except Exception as exc:  # kafka-python raises KafkaTimeoutError, KafkaError, ValueError...
+                    problem = classify(exc, self._settings.group_id)
+                    if problem is not None:  # e.g. a setting it refuses: no retry fixes it, say what to fix
+                        self._problem(problem)
+                        stop.wait(_PROBLEM_RETRY)
+                        continue
                     self._down(f"cannot connect to {', '.join(self._settings.bootstrap_servers)}: {exc}")
                     stop.wait(backoff)
                     backoff = min(backoff * 2, 30.0)
@@ -219,17 +239,28 @@ class KafkaSource:
                     self._undecodable(batch, stop)
                     backoff = 0.5
                     continue
+                problem = getattr(exc, "problem", None) or classify(exc, self._settings.group_id)
                 if getattr(exc, "reader_exited", False):  # the reader process is gone: start another
                     if getattr(exc, "crashed", True):
                         log.error("kafka: %s; restarting it", exc)
                     self._drop_consumer()
-                    self._down(str(exc))
-                else:
+                    if problem is None:
+                        self._down(str(exc))
+                if problem is not None:  # the broker answered (or was not asked): not an outage
+                    self._problem(problem)
+                    if getattr(exc, "reader_exited", False):  # its consumer could not start: a new process
+                        stop.wait(max(backoff, _PROBLEM_RETRY))  # each time, so back off as for an outage
+                        backoff = min(backoff * 2, 30.0)
+                    else:
+                        stop.wait(_PROBLEM_RETRY)
+                        backoff = 0.5
+                    continue
+                if not getattr(exc, "reader_exited", False):
                     self._down(f"poll failed: {exc}")
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 30.0)
                 continue
-            self.undecodable.pop(("", -1), None)  # an unlocated undecodable batch: this poll went through
+            self._unstall(("", -1))  # an unlocated undecodable batch: this poll went through
             if not batches and self._settings.reader == "process" and self._consumer.connecting():
                 continue  # the reader process has not reported a connection yet (poll waited)
             if not batches and not self._reachable():
@@ -238,6 +269,7 @@ class KafkaSource:
                 backoff = min(backoff * 2, 30.0)
                 continue
             self._up()
+            self._problem_over(bool(batches))
             backoff = 0.5
             self._export_lag()
             # kafka-python may run rebalance callbacks on its own thread while a batch is handled;
@@ -339,6 +371,7 @@ class KafkaSource:
         if now - self._lag_exported < 1.0:
             return
         self._lag_exported = now
+        self._check_topics()
         try:
             assignment = self._consumer.assignment()
         except Exception:
@@ -384,6 +417,29 @@ class KafkaSource:
             self._metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(0, highwater - position))
             self._lag_series.add((tp.topic, str(tp.partition)))
 
+    def _check_topics(self) -> None:
+        """A subscribed topic the cluster does not have: kafka-python waits for it silently (its polls
+        return nothing, as for a quiet topic), so look at its metadata; said after a grace period (the
+        first metadata answer may predate the subscription), over once the topic is there."""
+        try:
+            if self._settings.reader == "process":
+                missing = list(self._consumer.missing_topics())
+            else:
+                missing = missing_topics(self._consumer, self._topics())
+        except Exception:
+            return
+        if not missing:
+            self._missing_since = None
+            if self.problem is not None and self.problem.reason == "unknown_topic":
+                log.info("kafka: the topics are there now")
+                self.problem = self.problem_since = self._problem_clean = None
+            return
+        now = time.monotonic()
+        if self._missing_since is None:
+            self._missing_since = now
+        if now - self._missing_since >= _MISSING_GRACE:
+            self._problem(unknown_topics(missing))
+
     def _undecodable(self, batch: UndecodableBatch, stop: threading.Event) -> None:
         """A fetched batch could not be decoded: count and name it, pause its partition until the next
         retry (the others go on meanwhile), and keep the lag exported. The broker answered: Kafka is up."""
@@ -396,6 +452,7 @@ class KafkaSource:
             if self.undecodable.get(("", -1)) != batch:
                 log.error("kafka: %s", batch.describe())
             self.undecodable[("", -1)] = batch
+            self._stalled_since.setdefault(("", -1), time.time())
             self._up()
             self._export_lag()
             stop.wait(_UNDECODABLE_RETRY)
@@ -405,6 +462,7 @@ class KafkaSource:
         else:
             log.debug("kafka: %s still cannot be decoded", batch.where())
         self.undecodable[key] = batch
+        self._stalled_since.setdefault(key, time.time())
         try:
             self._consumer.pause(TopicPartition(*key))
             self._paused[key] = time.monotonic() + _UNDECODABLE_RETRY
@@ -435,14 +493,52 @@ class KafkaSource:
         if batch is None or (batch.offset is None and by_position):
             return
         if batch.offset is None or offset >= batch.offset:
-            del self.undecodable[key]
-            self.undecodable.pop(("", -1), None)
+            self._unstall(key)
+            self._unstall(("", -1))
             log.info("kafka: %s[%d] is read again past the batch that could not be decoded", *key)
+
+    def _unstall(self, key: tuple[str, int]) -> None:
+        self.undecodable.pop(key, None)
+        self._stalled_since.pop(key, None)
+
+    def stalls(self) -> list[tuple[UndecodableBatch, float]]:
+        """The batches partitions are stalled behind, each with the wall-clock time it stalled."""
+        since = dict(self._stalled_since)
+        return [(batch, since.get(key, time.time())) for key, batch in list(self.undecodable.items())]
+
+    def _problem(self, problem: ConsumerProblem) -> None:
+        """A poll (or the consumer's creation) failed with an error that is not an outage: name it once
+        with its fix; Kafka is up when the broker answered (kafka-python refuses some settings before)."""
+        if problem != self.problem:
+            log.error("kafka: %s; retrying every %gs", problem.describe(), _PROBLEM_RETRY)
+        if self.problem is None:
+            self.problem_since = time.time()
+        self.problem = problem
+        self._problem_clean = None
+        if problem.broker_answered:  # not _up(): that would log "consuming"
+            self.connected = True
+            self.last_error = None
+            self.down_since = None
+            self._metrics.kafka_up.set(1)
+
+    def _problem_over(self, records: bool) -> None:
+        """A poll went through: a consumer problem is over once records arrive, or after polls without it
+        for a while (a fetch-time error may take a poll or two to come back)."""
+        if (
+            self.problem is None or self.problem.reason == "unknown_topic"
+        ):  # _check_topics says when it is over
+            return
+        now = time.monotonic()
+        if self._problem_clean is None:
+            self._problem_clean = now
+        if records or now - self._problem_clean >= _PROBLEM_OVER:
+            log.info("kafka: the consumer error is over (%s)", self.problem.reason)
+            self.problem = self.problem_since = self._problem_clean = None
 
     def forget_lag(self, partitions: Any) -> None:
         """Drop the lag series of partitions this replica no longer owns."""
         for tp in partitions:
-            self.undecodable.pop((tp.topic, tp.partition), None)
+            self._unstall((tp.topic, tp.partition))
             self._paused.pop((tp.topic, tp.partition), None)
             series = (tp.topic, str(tp.partition))
             if series in self._lag_series:
@@ -521,6 +617,7 @@ class KafkaSource:
         except Exception as exc:
             log.warning("closing the Kafka consumer: %s", exc)
         self.connected = False
+        self._metrics.kafka_up.set(0)  # no connection now: as connected says
 
     def close(self) -> None:
         if self._consumer is None:
@@ -547,6 +644,8 @@ class KafkaSource:
         self._metrics.kafka_up.set(1)
 
     def _down(self, error: str) -> None:
+        if self.problem is not None and self.problem.broker_answered:  # the outage is what is true now
+            self.problem = self.problem_since = self._problem_clean = None
         if self.connected or self.last_error is None:
             log.warning("kafka: %s; retrying (check kafka.bootstrap_servers and that the broker runs)", error)
         self.connected = False

@@ -18,9 +18,10 @@ as the daemon is gone (its end of the pipe closes, or its parent changes).
 
 Messages, child to daemon, in order: ``("batch", parts, status, seeks_done)``,
 ``("status", status)``, ``("assigned", keys)``, ``("revoked", seq, keys)`` (seq 0: lost),
-``("committed", id, error)``, ``("poll_error", text)``, ``("undecodable", batch)`` (a fetched batch it
-could not decode, an :class:`~driftwatch.source.undecodable.UndecodableBatch`), ``("error", text)`` (then
-it exits). Daemon to child: ``("subscribe", topics)``, ``("credit",)`` (one per batch polled: room for
+``("committed", id, error)``, ``("poll_error", text, problem)`` (problem: a
+:class:`~driftwatch.source.problems.ConsumerProblem`, or None for a network failure), ``("undecodable", batch)`` (a fetched batch it
+could not decode, an :class:`~driftwatch.source.undecodable.UndecodableBatch`), ``("error", text, problem)``
+(then it exits). Daemon to child: ``("subscribe", topics)``, ``("credit",)`` (one per batch polled: room for
 another), ``("commit", id, offsets)``, ``("revoke_done", seq, offsets)``, ``("seek", topic, partition,
 where)``, ``("pause", keys)``, ``("resume", keys)``, ``("close",)``.
 """
@@ -42,6 +43,7 @@ from typing import Any
 
 from kafka import ConsumerRebalanceListener, TopicPartition
 
+from driftwatch.source.problems import ConsumerProblem, ConsumerProblemError, classify, missing_topics
 from driftwatch.source.undecodable import UndecodableBatchError, discard_failed_batch, undecodable
 
 __all__ = ["ProcessConsumer", "ReaderExitedError"]
@@ -50,7 +52,7 @@ log = logging.getLogger(__name__)
 
 Key = tuple[str, int]
 Reported = dict[Key, tuple[int | None, int | None]]  # (highwater, position) per partition
-Status = tuple[bool, Reported, int]  # broker connection up, offsets, seeks done
+Status = tuple[bool, Reported, int, list[str]]  # broker connection up, offsets, seeks done, topics missing
 
 _QUEUE_BATCHES = 4  # polled batches the child may have sent ahead of the daemon's polls (credits)
 _STATUS_EVERY = 0.5  # seconds between the child's highwater/position/connection reports
@@ -64,9 +66,10 @@ class ReaderExitedError(RuntimeError):
 
     reader_exited = True  # KafkaSource starts another reader when its poll raises this
 
-    def __init__(self, text: str, crashed: bool = True) -> None:
+    def __init__(self, text: str, crashed: bool = True, problem: ConsumerProblem | None = None) -> None:
         super().__init__(text)
         self.crashed = crashed  # False: it reported why it stopped (e.g. no broker to connect to)
+        self.problem = problem  # why it stopped, when that is not a network failure (e.g. a setting)
 
 
 class Record:
@@ -118,12 +121,14 @@ class ProcessConsumer:
         self._revocations: dict[Key, int] = {}  # revocations per partition: queued batches before are void
         self._connected: bool | None = None
         self._reported_offsets: Reported = {}
+        self._missing: list[str] = []  # subscribed topics the cluster's metadata lacks, as the child reported
         self._seeks = 0
         self._seeking: dict[Key, int] = {}  # partition -> its latest seek, until the child reports it done
         self._answers: dict[int, str | None] = {}  # commit id -> error (None: committed)
         self._commits = 0
         self._revoking: int | None = None  # set while the listener runs for a revocation the child awaits
         self._gone: str | None = None  # why the reader process is gone
+        self._error_queued = False  # a poll error waits in the queue: the child's repeats of it are dropped
         self._closed = False
         self._send(("options", options))
         self._receiver = threading.Thread(target=self._receive_loop, name="kafka-reader-pipe", daemon=True)
@@ -150,6 +155,9 @@ class ProcessConsumer:
             self._send(("credit",))
             return self._records(item[1])
         if kind == "poll_error":
+            self._error_queued = False
+            if item[2] is not None:
+                raise ConsumerProblemError(item[2])
             raise RuntimeError(item[1])
         if kind == "undecodable":
             raise UndecodableBatchError(item[1])
@@ -169,6 +177,10 @@ class ProcessConsumer:
     def broker_connected(self) -> bool:
         """Whether the child has a broker connection up, as it last reported."""
         return self._connected is True
+
+    def missing_topics(self) -> list[str]:
+        """Subscribed topics the cluster's metadata lacks, as the child last reported."""
+        return list(self._missing)
 
     def connecting(self) -> bool:
         """True until the child first reports on its broker connections (it may still be bootstrapping)."""
@@ -252,6 +264,7 @@ class ProcessConsumer:
     def _receive_loop(self) -> None:
         """The receiver thread: until the pipe closes."""
         why: str | None = None
+        problem: ConsumerProblem | None = None
         try:
             while True:
                 item = self._conn.recv()
@@ -273,10 +286,15 @@ class ProcessConsumer:
                         if item[1] == self._commits:  # the commit waiting (an earlier one timed out)
                             self._answers[item[1]] = item[2]
                             self._state.notify_all()
-                elif kind in ("poll_error", "undecodable"):
+                elif kind == "poll_error":
+                    # the child polls again at once, the daemon after a back-off: one waiting is enough
+                    if not self._error_queued:
+                        self._error_queued = True
+                        self._queue(item)
+                elif kind == "undecodable":
                     self._queue(item)
                 elif kind == "error":
-                    why = item[1]
+                    why, problem = item[1], item[2]
         except (EOFError, OSError):
             pass
         except Exception:  # a bug here must not leave the daemon waiting for batches forever
@@ -293,7 +311,7 @@ class ProcessConsumer:
             self._gone = why
             self._state.notify_all()
         if not self._closed:
-            self._queue(("gone", ReaderExitedError(why, crashed=crashed)))
+            self._queue(("gone", ReaderExitedError(why, crashed=crashed, problem=problem)))
 
     def _queue(self, item: tuple[Any, ...]) -> None:
         if not self._closed:
@@ -310,6 +328,7 @@ class ProcessConsumer:
         with self._state:
             if status is not None:
                 self._connected, self._reported_offsets = status[0], dict(status[1])
+                self._missing = list(status[3])
             if self._seeking:
                 self._seeking = {key: seek for key, seek in self._seeking.items() if seek > seeks_done}
 
@@ -405,7 +424,11 @@ class _Reader:
         try:
             self._consumer = KafkaConsumer(**self._options)
         except Exception as exc:
-            self._fail(f"cannot connect to {', '.join(self._options['bootstrap_servers'])}: {exc}")
+            problem = classify(exc, self._options.get("group_id"))
+            if problem is not None:
+                self._fail(f"cannot start its consumer: {exc}", problem)
+            else:
+                self._fail(f"cannot connect to {', '.join(self._options['bootstrap_servers'])}: {exc}")
             return
         try:
             self._loop()
@@ -419,8 +442,8 @@ class _Reader:
             log.warning("closing the Kafka consumer: %s", exc)
         self._out.put(None)  # the sender exits once everything before is sent
 
-    def _fail(self, text: str) -> None:
-        self._out.put(("error", text))
+    def _fail(self, text: str, problem: ConsumerProblem | None = None) -> None:
+        self._out.put(("error", text, problem))
         self._out.put(None)
         time.sleep(0.5)  # let the sender deliver it
         os._exit(1)
@@ -450,7 +473,7 @@ class _Reader:
                     self._out.put(("undecodable", batch))
                     time.sleep(0.1)
                     continue
-                self._out.put(("poll_error", str(exc)))
+                self._out.put(("poll_error", str(exc), classify(exc, self._options.get("group_id"))))
                 time.sleep(0.5)
                 continue
             now = time.monotonic()
@@ -539,7 +562,11 @@ class _Reader:
         reported: Reported = {}
         for tp in consumer.assignment():
             reported[(tp.topic, tp.partition)] = self._offsets(tp)
-        return up, reported, self._seeks_done
+        try:
+            subscribed = consumer.subscription() or ()
+        except Exception:
+            subscribed = ()
+        return up, reported, self._seeks_done, missing_topics(consumer, subscribed)
 
     def _offsets(self, tp: TopicPartition) -> tuple[int | None, int | None]:
         """(highwater, position) of an assigned partition, None for what is not known (yet)."""

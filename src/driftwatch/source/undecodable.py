@@ -13,10 +13,19 @@ retry it, instead of reporting the broker as unreachable.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["REASONS", "UndecodableBatch", "UndecodableBatchError", "discard_failed_batch", "undecodable"]
+__all__ = [
+    "REASONS",
+    "UndecodableBatch",
+    "UndecodableBatchError",
+    "discard_failed_batch",
+    "stalled_notes",
+    "undecodable",
+]
 
 REASONS = ("unsupported_codec", "corrupt", "decode_error")  # the metric's closed label set
 
@@ -120,6 +129,33 @@ def undecodable(exc: BaseException) -> UndecodableBatch | None:
         codec if codec != "none" else None,
         f"{type(exc).__name__}: {text}" if not text.startswith(type(exc).__name__) else text,
     )
+
+
+def stalled_notes(stalls: Iterable[tuple[UndecodableBatch, float]]) -> list[str]:
+    """What a check's result says about partitions stalled behind an undecodable batch (each with the
+    wall-clock time it stalled): one note per topic and cause, naming the partitions, since when, why,
+    and the fix; the check ran without their records from then on."""
+    groups: dict[tuple[str | None, str, str | None], list[tuple[UndecodableBatch, float]]] = {}
+    for batch, since in stalls:
+        groups.setdefault((batch.topic, batch.reason, batch.codec), []).append((batch, since))
+    notes = []
+    for (topic, reason, codec), members in sorted(groups.items(), key=lambda g: (g[0][0] or "", g[0][1])):
+        members.sort(key=lambda m: m[0].partition if m[0].partition is not None else -1)
+        where = (
+            ", ".join(m[0].where() for m in members)
+            if topic is not None
+            else "a partition whose batch could not be located"
+        )
+        stalled = datetime.fromtimestamp(min(m[1] for m in members), UTC).isoformat(timespec="milliseconds")
+        stalled = stalled.replace("+00:00", "Z")  # as the other notes say it
+        first = members[0][0]
+        notes.append(
+            f"Kafka {where} stalled since {stalled} behind an undecodable record batch ({reason}"
+            + (f", codec {codec}" if codec else "")
+            + f": {first.error}): this check ran without the records behind it (this model's among them, "
+            f"if it has traffic there); fix: {first.fix()}"
+        )
+    return notes
 
 
 def discard_failed_batch(consumer: Any) -> None:
