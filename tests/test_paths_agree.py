@@ -10,12 +10,18 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from pathlib import Path
+from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 
 import driftwatch.checks
+from driftwatch.config import load_settings
 from driftwatch.daemon import Daemon
-from tests.test_no_data import Clock, clock, daemon, get, shifted  # noqa: F401  (fixtures)
+from tests.test_no_data import NOW, Clock, FakeMessage, clock, daemon, get, shifted  # noqa: F401  (fixtures)
+from tests.test_offline_paths import TASKS, run, scored
 
 
 def status_and_body(d: Daemon, path: str) -> tuple[int, bytes]:
@@ -49,3 +55,141 @@ def test_a_failed_data_drift_part_gives_no_made_up_verdict_in_the_report(
     assert status == 409, body[:300]
     answer = json.loads(body)
     assert answer["error"].startswith("data_drift failed") and "engine broke" in answer["error"]
+
+
+SAME_CONFIG = """
+kafka: {{bootstrap_servers: "127.0.0.1:9", topic: predictions}}
+http: {{port: 0}}
+models:
+  m:
+    reference: {reference}
+    features: [{features}]
+    prediction: prediction
+    window: {{length: 1h, max_rows: 5000, min_rows: 30}}
+    quality: {{out_of_range_share: 0.02, missing_share: 0.05}}
+    performance:
+      task: {task}
+      label: label
+      min_labels: 30
+state: {{path: state.sqlite}}
+"""
+
+
+def same_rows_config(tmp_path: Path, task: str, reference: str = "ref.csv") -> tuple[Path, pd.DataFrame]:
+    """A config for one of scikit-learn's datasets with a fitted model, its reference file, and the
+    current rows (one feature shifted, a few values missing)."""
+    ref, cur = scored(task)
+    ref.to_csv(tmp_path / "ref.csv", index=False)
+    cur = cur.copy()
+    first = cur.columns[0]
+    cur[first] = cur[first] * 1.15
+    cur.loc[cur.index[::13], cur.columns[1]] = np.nan
+    cur.to_csv(tmp_path / "cur.csv", index=False)
+    features = ", ".join(json.dumps(c) for c in ref.columns[:4])
+    path = tmp_path / "c.yaml"
+    path.write_text(SAME_CONFIG.format(reference=reference, features=features, task=task), encoding="utf-8")
+    return path, cur
+
+
+def records(cur: pd.DataFrame, now: float) -> list[FakeMessage]:
+    out = []
+    for i, row in enumerate(cur.to_dict("records")):
+        label = row.pop("label")
+        prediction = row.pop("prediction")
+        record = {
+            "model": "m",
+            "prediction_id": f"p{i}",
+            "timestamp": now - 60,
+            "features": {k: None if isinstance(v, float) and np.isnan(v) else v for k, v in row.items()},
+            "prediction": prediction,
+            "label": label,
+        }
+        out.append(FakeMessage(json.dumps(record).encode(), int(now * 1000), offset=i))
+    return out
+
+
+def close(a: object, b: object, where: str) -> None:
+    """``a`` and ``b`` equal, floats to 1e-9 (relative), recursively; the path says where they differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        assert set(a) == set(b), f"{where}: keys {sorted(a)} vs {sorted(b)}"
+        for key in a:
+            close(a[key], b[key], f"{where}.{key}")
+    elif isinstance(a, float) and isinstance(b, float):
+        assert a == pytest.approx(b, rel=1e-9, abs=1e-12), where
+    else:
+        assert a == b, f"{where}: {a!r} vs {b!r}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", sorted(TASKS))
+def test_the_daemon_and_the_offline_check_agree_on_the_same_rows(
+    tmp_path: Path, task: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same reference, config and rows through the daemon (records, window, scheduled check) and
+    through ``driftwatch check --config --model -f json``: the same scores, decisions, quality and
+    performance."""
+    monkeypatch.chdir(tmp_path)
+    path, cur = same_rows_config(tmp_path, task)
+    d = Daemon(load_settings(path), clock=lambda: NOW)
+    try:
+        d.handle(records(cur, NOW))
+        result = d.run_check("m")
+        assert result.status == "ok" and not result.errors, result.errors
+        daemon_view = result.as_dict()
+    finally:
+        d.store.close()
+        if d.labels is not None:
+            d.labels.close()
+    code, out, err = run(
+        capsys, "-r", "ref.csv", "-u", "cur.csv", "--config", "c.yaml", "--model", "m", "-f", "json"
+    )
+    assert code in (0, 1), err
+    offline = json.loads(out)
+
+    def columns(view: dict[str, Any]) -> dict[str, Any]:
+        return {c["column"]: c for c in view["columns"]}
+
+    close(columns(daemon_view), columns(offline), "columns")
+    for key in ("dataset_drift", "drift_share", "n_drifted", "n_columns", "share_threshold"):
+        close(daemon_view[key], offline[key], key)
+    close(daemon_view["prediction_drift"], offline["prediction_drift"], "prediction_drift")
+    close(daemon_view["data_quality"], offline["data_quality"], "data_quality")
+    assert code == int(bool(offline["dataset_drift"]) or offline["data_quality"]["status"] == "breach")
+    performance = daemon_view["performance"]
+    assert performance["realized"] is not None
+    close(performance["realized"]["values"], offline["performance"], "performance")
+    close(performance["realized"]["reference"], offline["reference_performance"], "reference_performance")
+    estimated = performance["estimated"]
+    if task == "binary_classification":
+        assert estimated is not None
+        close(
+            {k: {p: e[p] for p in ("value", "lower", "upper")} for k, e in estimated["estimates"].items()},
+            offline["estimated_performance"],
+            "estimated_performance",
+        )
+    else:
+        assert estimated is None and "estimated_performance" not in offline
+
+
+def test_a_reference_csv_gives_the_floats_written_so_json_records_of_the_same_values_match(
+    tmp_path: Path,
+) -> None:
+    """pandas' default CSV float parser is not round-trip exact: diabetes' ``sex`` 0.05068011873981862
+    came back as 0.0506801187398186, so the same value in a JSON record (exact) was "outside the
+    reference range", and a two-valued column had four values (chisquare instead of z)."""
+    from sklearn.datasets import load_diabetes
+
+    from driftwatch.drift.dataset import ColumnOptions, column_drift
+    from driftwatch.drift.profile import ReferenceProfile
+    from driftwatch.reference import load_frame
+
+    data = load_diabetes(as_frame=True).frame
+    data.to_csv(tmp_path / "ref.csv", index=False)
+    loaded = load_frame(tmp_path / "ref.csv")
+    for column in data.columns:
+        assert loaded[column].tolist() == data[column].tolist(), column
+    profile = ReferenceProfile.build(loaded, ["sex"], {"sex": "numeric"})
+    sent = np.array([json.loads(json.dumps(v)) for v in data["sex"]], dtype=np.float64)
+    drift = column_drift(profile.columns["sex"], sent, ColumnOptions())
+    assert drift.method == "z" and not drift.drift_detected
+    assert drift.quality is not None and drift.quality.out_of_range_share == 0.0

@@ -40,7 +40,11 @@ def load_frame(path: Path) -> pd.DataFrame:
         if suffix == ".csv":
             # the header as written: read_csv renames a repeated "a" to "a.1", which would hide it
             header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False)
-            return _distinct_columns(path, pd.read_csv(path), [str(v) for v in header.iloc[0].tolist()])
+            # round_trip: the floats as written; the default parser is off in the last digit, so the same
+            # value sent in a JSON record (parsed exactly) fell outside the reference range, and a
+            # two-valued column had four values
+            frame = pd.read_csv(path, float_precision="round_trip")
+            return _distinct_columns(path, frame, [str(v) for v in header.iloc[0].tolist()])
     except ReferenceError:
         raise
     except FileNotFoundError:
