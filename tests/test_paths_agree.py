@@ -193,3 +193,30 @@ def test_a_reference_csv_gives_the_floats_written_so_json_records_of_the_same_va
     drift = column_drift(profile.columns["sex"], sent, ColumnOptions())
     assert drift.method == "z" and not drift.drift_detected
     assert drift.quality is not None and drift.quality.out_of_range_share == 0.0
+
+
+def test_the_offline_check_with_a_models_config_gives_no_verdict_below_its_min_rows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daemon gives a window below the model's window.min_rows no verdict (too few rows to tell drift
+    from noise); ``check --config --model`` on as few rows must not answer "drift" or "no drift" either."""
+    monkeypatch.chdir(tmp_path)
+    path, cur = same_rows_config(tmp_path, "binary_classification")
+    cur.iloc[:20].to_csv(tmp_path / "small.csv", index=False)
+    d = Daemon(load_settings(path), clock=lambda: NOW)
+    try:
+        d.handle(records(cur.iloc[:20], NOW))
+        assert d.run_check("m").status == "not_enough_rows"
+    finally:
+        d.store.close()
+        if d.labels is not None:
+            d.labels.close()
+    for fmt in ("table", "json", "html"):
+        code, out, err = run(
+            capsys, "-r", "ref.csv", "-u", "small.csv", "--config", "c.yaml", "--model", "m", "-f", fmt
+        )
+        assert code == 2 and out == "", fmt
+        assert err.count("\n") == 1 and "20 rows, fewer than model m's window.min_rows 30" in err, err
+    # without a model's settings there is no min_rows: the file is checked
+    code, out, err = run(capsys, "-r", "ref.csv", "-u", "small.csv", "-f", "json")
+    assert code in (0, 1) and json.loads(out)["current_rows"] == 20

@@ -373,6 +373,13 @@ def _check(args: argparse.Namespace) -> int:
             default,
             label=label,
         )
+        rows = len(check.current_frame)
+        if model is not None and rows < model.window.min_rows:  # as the daemon: no verdict on so few rows
+            raise OfflineError(
+                f"--current {args.current} has {rows} rows, fewer than model {args.model}'s window.min_rows "
+                f"{model.window.min_rows}: too few to tell drift from sampling noise, so the daemon gives "
+                "such a window no verdict; check more rows, or lower the model's window.min_rows"
+            )
         if task and prediction and label:
             check.extra.update(
                 performance(
