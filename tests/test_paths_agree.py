@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import numpy as np
 import pandas as pd
 import pytest
@@ -220,3 +221,105 @@ def test_the_offline_check_with_a_models_config_gives_no_verdict_below_its_min_r
     # without a model's settings there is no min_rows: the file is checked
     code, out, err = run(capsys, "-r", "ref.csv", "-u", "small.csv", "-f", "json")
     assert code in (0, 1) and json.loads(out)["current_rows"] == 20
+
+
+EVENTS_CONFIG = """
+kafka: {bootstrap_servers: "127.0.0.1:9", topic: predictions}
+http: {port: 0}
+models:
+  m:
+    reference: ref.csv
+    features: [alcohol, malic_acid, color_intensity]
+    prediction: score
+    window: {length: 1h, max_rows: 5000, min_rows: 20}
+    quality: {missing_share: 0.2}
+    alert: {consecutive: 1, resolve_after: 1}
+    webhooks: [hook]
+    performance:
+      task: binary_classification
+      label: label
+      min_labels: 40
+      thresholds: {accuracy: {min: 0.99}}
+webhooks:
+  hook: {url: "http://127.0.0.1:9/hook"}
+state: {path: state.sqlite}
+"""
+SCHEMA = json.loads((Path(__file__).parents[1] / "schemas" / "webhook-event.schema.json").read_text())
+
+
+@pytest.mark.slow
+def test_every_event_sent_fits_the_schema_and_says_what_api_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bodies the daemon hands its webhook outbox, through a normal check with drift, a data-quality
+    breach, an empty window, a window below min_rows and a failed data_drift part: each validates against
+    schemas/webhook-event.schema.json and agrees with /api/models' latest result of its check."""
+    from sklearn.datasets import load_wine
+
+    monkeypatch.chdir(tmp_path)
+    data = load_wine(as_frame=True).data[["alcohol", "malic_acid", "color_intensity"]].copy()
+    rng = np.random.default_rng(0)
+    data["score"] = rng.random(len(data))
+    data["label"] = (rng.random(len(data)) < data["score"]).astype(int)
+    data.iloc[:120].to_csv("ref.csv", index=False)
+    (tmp_path / "c.yaml").write_text(EVENTS_CONFIG, encoding="utf-8")
+    ticker = Clock()
+    d = Daemon(load_settings(tmp_path / "c.yaml"), clock=ticker)
+    sent: list[dict[str, Any]] = []
+    monkeypatch.setattr(d.dispatcher, "submit", lambda delivery: sent.append(json.loads(delivery.body)))
+
+    def feed(rows: pd.DataFrame, drop: str | None = None) -> None:
+        messages = []
+        for i, row in enumerate(rows.to_dict("records")):
+            features = {
+                k: None if k == drop else row[k] for k in ("alcohol", "malic_acid", "color_intensity")
+            }
+            record = {
+                "model": "m",
+                "prediction_id": f"{ticker.now}-{i}",
+                "timestamp": ticker.now - 60,
+                "features": features,
+                "prediction": row["score"],
+                "label": int(row["label"]),
+            }
+            messages.append(FakeMessage(json.dumps(record).encode(), int(ticker.now * 1000), offset=i))
+        d.handle(messages)
+
+    def check() -> list[dict[str, Any]]:
+        before = len(sent)
+        latest = d.run_check("m").as_dict()
+        events = sent[before:]
+        for event in events:
+            jsonschema.validate(event, SCHEMA)
+            assert event["result"] == latest | {"duration_seconds": event["result"]["duration_seconds"]}
+            assert event["rows"] == latest["rows"]
+            assert event["drift_share"] == latest["drift_share"]
+            assert event["drifted_features"] == [
+                c["column"] for c in latest["columns"] if c["drift_detected"]
+            ]
+            quality = latest["data_quality"]
+            assert event["quality_breaches"] == ([] if quality is None else quality["breaches"])
+        return events
+
+    try:
+        feed(data.iloc[120:], drop="alcohol")  # a shifted sample, every alcohol value missing
+        first = {(e["check"], e["transition"]) for e in check()}
+        assert {("data_drift", "firing"), ("data_quality", "firing")} <= first
+        ticker.now += 7200
+        assert check() == []  # no_data: no verdict, no event
+        feed(data.iloc[120:130])
+        assert check() == []  # not_enough_rows
+        ticker.now += 7200
+        feed(data.iloc[120:])
+
+        def fail(*args: object, **kwargs: object) -> None:
+            raise RuntimeError("engine broke")
+
+        monkeypatch.setattr(driftwatch.checks, "dataset_drift", fail)
+        last = {(e["check"], e["transition"]) for e in check()}
+        assert ("data_quality", "resolved") in last  # measured on its own when the drift part failed
+        assert not any(check == "data_drift" for check, _ in last)
+    finally:
+        d.store.close()
+        if d.labels is not None:
+            d.labels.close()
