@@ -17,6 +17,7 @@ import jsonschema
 import numpy as np
 import pandas as pd
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 import driftwatch.checks
 from driftwatch.config import load_settings
@@ -244,7 +245,8 @@ webhooks:
   hook: {url: "http://127.0.0.1:9/hook"}
 state: {path: state.sqlite}
 """
-SCHEMA = json.loads((Path(__file__).parents[1] / "schemas" / "webhook-event.schema.json").read_text())
+ROOT = Path(__file__).parents[1]
+SCHEMA = json.loads((ROOT / "schemas" / "webhook-event.schema.json").read_text())
 
 
 @pytest.mark.slow
@@ -323,3 +325,100 @@ def test_every_event_sent_fits_the_schema_and_says_what_api_says(
         d.store.close()
         if d.labels is not None:
             d.labels.close()
+
+
+def _input_series(before: str, after: str, minutes: int) -> list[dict[str, str]]:
+    """promtool input series from two scrapes of /metrics: ``before`` for the first 10 minutes, ``after``
+    for the next ``minutes`` (a series the second scrape lacks goes stale: missing samples)."""
+
+    def samples(text: str) -> dict[str, float]:
+        out = {}
+        for family in text_string_to_metric_families(text):
+            for s in family.samples:
+                if s.name.endswith(("_created", "_bucket")) or not s.name.startswith("driftwatch_"):
+                    continue
+                labels = {"job": "driftwatch", "instance": "dw:9108", **s.labels}
+                inner = ",".join(f"{k}={json.dumps(v)}" for k, v in sorted(labels.items()))
+                out[f"{s.name}{{{inner}}}"] = s.value
+        return out
+
+    first, second = samples(before), samples(after)
+    series = []
+    for name in sorted(set(first) | set(second)):
+        head = f"{first[name]!r}x9" if name in first else "_x10"
+        tail = f"{second[name]!r}x{minutes - 1}" if name in second else f"_x{minutes}"
+        series.append({"series": name, "values": f"{head} {tail}"})
+    return series
+
+
+def test_the_model_alert_rules_hold_on_the_series_a_daemon_exports_once_traffic_stops(
+    daemon: Daemon,  # noqa: F811
+    clock: Clock,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Drift fires, then the model's traffic stops: the daemon drops its drift series (no verdict). The
+    drift alerts must keep firing (no resolve on the absence of evidence: they follow
+    driftwatch_alert_active, which keeps the policy's state) and DriftwatchModelTrafficStopped must
+    fire. Evaluated by promtool on the daemon's own /metrics, not on hand-written series."""
+    import shutil
+    import subprocess
+
+    import yaml
+
+    from tests.conftest import require
+
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        require("promtool", "apt-get install prometheus (or make system-deps as root)")
+    daemon.handle(shifted(clock, 200))
+    assert daemon.run_check("m").drift.dataset_drift
+    before = get(daemon, "/metrics").decode()
+    clock.now += 2 * 3600
+    assert daemon.run_check("m").status == "no_data"
+    after = get(daemon, "/metrics").decode()
+    assert "driftwatch_dataset_drift_detected{" not in after
+    # no broker in this test: the daemon says Kafka is down, which (rightly) silences the traffic rule
+    after = after.replace("driftwatch_kafka_up 0.0", "driftwatch_kafka_up 1.0")
+    before = before.replace("driftwatch_kafka_up 0.0", "driftwatch_kafka_up 1.0")
+    rules = {
+        r["alert"]: r["expr"]
+        for group in yaml.safe_load((ROOT / "configs/prometheus/alerts.yml").read_text())["groups"]
+        for r in group["rules"]
+        if "alert" in r
+    }
+
+    def holds(alert: str, at: str, expected: bool) -> dict[str, Any]:
+        return {
+            "expr": f"count({rules[alert]})",
+            "eval_time": at,
+            "exp_samples": [{"labels": "{}", "value": 1}] if expected else [],
+        }
+
+    (tmp_path / "rules.yml").write_text((ROOT / "configs/prometheus/alerts.yml").read_text())
+    test = {
+        "rule_files": ["rules.yml"],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": _input_series(before, after, 80),
+                "promql_expr_test": [
+                    holds("DriftwatchDataDrift", "5m", True),
+                    holds("DriftwatchDataDrift", "60m", True),
+                    holds("DriftwatchPredictionDrift", "60m", True),
+                    holds("DriftwatchModelTrafficStopped", "5m", False),
+                    holds("DriftwatchModelTrafficStopped", "60m", True),
+                ],
+            }
+        ],
+    }
+    (tmp_path / "test.yml").write_text(yaml.safe_dump(test))
+    proc = subprocess.run(
+        [str(promtool), "test", "rules", "test.yml"],
+        check=False,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
