@@ -8,6 +8,7 @@ tests look for.
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -422,3 +423,95 @@ def test_the_model_alert_rules_hold_on_the_series_a_daemon_exports_once_traffic_
         timeout=120,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _promtool_values(tmp_path: Path, before: str, after: str, exprs: list[str], at: str) -> list[str]:
+    """The expressions' results at ``at`` on the two scrapes (see `_input_series`), as promtool prints
+    them when they differ from an expected empty result ("" for an empty result)."""
+    import shutil
+    import subprocess
+
+    import yaml
+
+    from tests.conftest import require
+
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        require("promtool", "apt-get install prometheus (or make system-deps as root)")
+    out = []
+    for expr in exprs:
+        test = {
+            "evaluation_interval": "1m",
+            "tests": [
+                {
+                    "interval": "1m",
+                    "input_series": _input_series(before, after, 80),
+                    "promql_expr_test": [{"expr": expr, "eval_time": at, "exp_samples": []}],
+                }
+            ],
+        }
+        (tmp_path / "q.yml").write_text(yaml.safe_dump(test))
+        proc = subprocess.run(
+            [str(promtool), "test", "rules", "q.yml"],
+            check=False,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        got = re.search(r"got: *\[?(.*?)\]?\s*$", proc.stdout + proc.stderr, flags=re.MULTILINE)
+        out.append("" if proc.returncode == 0 else (got.group(1) if got else proc.stdout + proc.stderr))
+    return out
+
+
+def _stat_panels() -> list[tuple[str, str, dict[str, str]]]:
+    """(dashboard, title, value mappings) of the drift stat panels, with their query for model m."""
+    panels = []
+    for path in sorted((ROOT / "grafana" / "dashboards").glob("*.json")):
+        stack = list(json.loads(path.read_text())["panels"])
+        while stack:
+            panel = stack.pop()
+            stack.extend(panel.get("panels", []))
+            if panel.get("type") == "stat" and panel.get("title") in ("Dataset drift", "Prediction drift"):
+                mappings = {
+                    value: option["text"]
+                    for mapping in panel["fieldConfig"]["defaults"]["mappings"]
+                    for value, option in mapping.get("options", {}).items()
+                }
+                expr = panel["targets"][0]["expr"].replace("$model", "m")
+                panels.append((f"{path.name}: {panel['title']}", expr, mappings))
+    return panels
+
+
+def test_the_drift_stat_panels_say_no_verdict_when_the_check_gave_none(
+    daemon: Daemon,  # noqa: F811
+    clock: Clock,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A data_drift part that failed, or records that stopped carrying the prediction: the check has no
+    drift verdict and the daemon drops the series, but its status stays "ok". The stat panels (last
+    non-null value over the range) then showed the previous check's DRIFT as if current: they must show
+    a value of their own, mapped to a text that is not a verdict."""
+    daemon.handle(shifted(clock, 200))
+    assert daemon.run_check("m").drift.dataset_drift
+    before = get(daemon, "/metrics").decode()
+    clock.now += 3600 + 60
+    daemon.handle(shifted(clock, 200, prediction=False))
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("engine broke")
+
+    monkeypatch.setattr(driftwatch.checks, "dataset_drift", fail)
+    result = daemon.run_check("m")
+    assert "data_drift" in result.errors and result.status == "ok"
+    assert result.prediction_drift is not None and result.prediction_drift.error
+    after = get(daemon, "/metrics").decode()
+    panels = _stat_panels()
+    assert len(panels) == 4
+    values = _promtool_values(tmp_path, before, after, [expr for _, expr, _ in panels], "60m")
+    for (name, _, mappings), got in zip(panels, values, strict=True):
+        value = re.search(r"([0-9.eE+-]+)\s*$", got)
+        assert value is not None, f"{name}: no value without a verdict ({got!r})"
+        text = mappings.get(str(int(float(value.group(1)))))
+        assert text is not None and text not in ("DRIFT", "no drift"), f"{name}: {got} -> {text}"
