@@ -105,7 +105,7 @@ def records(cur: pd.DataFrame, now: float) -> list[FakeMessage]:
             "timestamp": now - 60,
             "features": {k: None if isinstance(v, float) and np.isnan(v) else v for k, v in row.items()},
             "prediction": prediction,
-            "label": label,
+            "label": None if isinstance(label, float) and np.isnan(label) else label,
         }
         out.append(FakeMessage(json.dumps(record).encode(), int(now * 1000), offset=i))
     return out
@@ -515,3 +515,43 @@ def test_the_drift_stat_panels_say_no_verdict_when_the_check_gave_none(
         assert value is not None, f"{name}: no value without a verdict ({got!r})"
         text = mappings.get(str(int(float(value.group(1)))))
         assert text is not None and text not in ("DRIFT", "no drift"), f"{name}: {got} -> {text}"
+
+
+def test_the_offline_check_with_a_models_config_reports_no_performance_below_its_min_labels(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daemon gives no realized figure below performance.min_labels labelled rows and no CBPE
+    estimate below min_labels predictions ("not enough labels"); ``check --config --model`` on the same
+    rows must say the same, not a figure from a handful of labels."""
+    monkeypatch.chdir(tmp_path)
+    path, cur = same_rows_config(tmp_path, "binary_classification")
+    path.write_text(path.read_text().replace("min_labels: 30", "min_labels: 50"))
+    small = cur.iloc[:40].copy()
+    small.loc[small.index[20:], "label"] = np.nan  # 40 rows (min_rows 30), 20 of them labelled
+    small.to_csv(tmp_path / "small.csv", index=False)
+    d = Daemon(load_settings(path), clock=lambda: NOW)
+    try:
+        d.handle(records(small, NOW))
+        performance = d.run_check("m").performance
+    finally:
+        d.store.close()
+        if d.labels is not None:
+            d.labels.close()
+    assert performance is not None and performance.realized is not None
+    assert performance.realized.status == "not enough labels" and performance.realized.values == {}
+    assert performance.estimated is None and "not enough predictions" in (performance.estimate_note or "")
+    code, out, err = run(
+        capsys, "-r", "ref.csv", "-u", "small.csv", "--config", "c.yaml", "--model", "m", "-f", "json"
+    )
+    assert code in (0, 1), err
+    offline = json.loads(out)
+    assert "performance" not in offline and "estimated_performance" not in offline
+    assert "not enough labels: 20 labelled rows" in offline["performance_note"]
+    assert "min_labels 50" in offline["performance_note"]
+    assert "not enough predictions: 40 in the current file" in offline["estimate_note"]
+    code, out, err = run(
+        capsys, "-r", "ref.csv", "-u", "small.csv", "--config", "c.yaml", "--model", "m", "-f", "table"
+    )
+    assert "performance: not enough labels: 20 labelled rows" in out
+    accuracy = next(line for line in out.splitlines() if line.startswith("performance accuracy:"))
+    assert "reference" in accuracy and "current" not in accuracy and "estimated" not in accuracy

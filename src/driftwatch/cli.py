@@ -391,6 +391,7 @@ def _check(args: argparse.Namespace) -> int:
                     classes,
                     estimate=settings.estimate if settings is not None else None,
                     calibration=settings.calibration if settings is not None else "auto",
+                    min_labels=settings.min_labels if settings is not None else 1,
                 )
             )
     except OfflineError as exc:
@@ -450,8 +451,7 @@ def _html(check: Any, share: float, with_performance: bool, model: str | None, c
     if with_performance:
         extra = check.extra
         notes = [f"calibration: {extra['calibration']['method']}"] if "calibration" in extra else []
-        if "estimate_note" in extra:
-            notes.append(extra["estimate_note"])
+        notes += [extra[key] for key in ("performance_note", "estimate_note") if key in extra]
         text = with_section(
             text,
             performance_section(

@@ -193,11 +193,14 @@ def performance(
     classes: Sequence[Hashable] | None = None,
     estimate: bool | None = None,
     calibration: str = "auto",
+    min_labels: int = 1,
 ) -> dict[str, Any]:
     """Realized performance where the labels exist; for a binary classifier, CBPE's estimate from the
     reference's labelled scores (``estimate`` None: when the predictions are scores; False: never).
     Rows missing a prediction or a label are left out. When CBPE cannot estimate (hard labels instead
-    of scores, too few reference rows), ``estimate_note`` says why and there is no estimate."""
+    of scores, too few reference rows), ``estimate_note`` says why and there is no estimate. Below
+    ``min_labels`` (a model's performance.min_labels) labelled rows there is no realized figure and below
+    as many predictions no estimate, as in the daemon: ``performance_note`` and ``estimate_note`` say so."""
     from driftwatch.performance.cbpe import CBPE, CBPEError
     from driftwatch.performance.metrics import realized
 
@@ -232,8 +235,13 @@ def performance(
             threshold=threshold,
             classes=classes,
         )
-        if label in current.columns and current[label].notna().any():
-            cur = labelled(current)
+        cur = labelled(current) if label in current.columns else current.iloc[:0]
+        if len(cur) and len(cur) < min_labels:  # the daemon's "not enough labels"
+            out["performance_note"] = (
+                f"not enough labels: {len(cur)} labelled rows in the current file, fewer than the model's "
+                f"performance.min_labels {min_labels}: too few to tell a drop from noise"
+            )
+        elif len(cur):
             out["performance"] = realized(
                 task,  # type: ignore[arg-type]
                 cur[label].to_numpy(),
@@ -259,6 +267,12 @@ def performance(
             scores = _as_scores(current[prediction].dropna(), "the current file's")
             if not len(scores):
                 raise CBPEError(f"the current file has no values in {prediction!r} to estimate from")
+            if len(scores) < min_labels:  # the daemon's rule, in the words of files
+                out["estimate_note"] = (
+                    f"not enough predictions: {len(scores)} in the current file, estimates need "
+                    f"min_labels={min_labels}"
+                )
+                return out
             estimates = cbpe.estimate(scores)
         except CBPEError as exc:
             if estimate:
@@ -334,6 +348,8 @@ def format_table(check: OfflineCheck) -> str:
             e = estimated[metric]
             parts.append(f"estimated {_number(e['value'])} [{_number(e['lower'])}, {_number(e['upper'])}]")
         lines.append(f"performance {metric}: " + ", ".join(parts))
+    if "performance_note" in check.extra:
+        lines.append(f"performance: {check.extra['performance_note']}")
     if "estimate_note" in check.extra:
         lines.append(f"performance estimate: {check.extra['estimate_note']}")
     for breach in check.extra.get("data_quality", {}).get("breaches", []):
