@@ -490,9 +490,9 @@ def test_the_drift_stat_panels_say_no_verdict_when_the_check_gave_none(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A data_drift part that failed, or records that stopped carrying the prediction: the check has no
-    drift verdict and the daemon drops the series, but its status stays "ok". The stat panels (last
-    non-null value over the range) then showed the previous check's DRIFT as if current: they must show
-    a value of their own, mapped to a text that is not a verdict."""
+    drift verdict and the daemon drops the series, but its status stays "ok". The stat panels (instant
+    queries) came back empty, and Grafana's "No data" is the text they use for an empty window: they
+    must show a value of their own, mapped to a text that is not a verdict."""
     daemon.handle(shifted(clock, 200))
     assert daemon.run_check("m").drift.dataset_drift
     before = get(daemon, "/metrics").decode()
