@@ -555,3 +555,66 @@ def test_the_offline_check_with_a_models_config_reports_no_performance_below_its
     assert "performance: not enough labels: 20 labelled rows" in out
     accuracy = next(line for line in out.splitlines() if line.startswith("performance accuracy:"))
     assert "reference" in accuracy and "current" not in accuracy and "estimated" not in accuracy
+
+
+def test_text_that_pandas_reads_as_missing_is_a_category_as_in_json_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Namibia's country code "NA" and a plan called "None" are text in a JSON record, but pandas' CSV
+    reader made them missing: half the reference was "missing", the same values live were "unseen", and
+    identically distributed traffic drifted (p = 0). In a column that is otherwise numeric the markers
+    stay missing values (R writes NA)."""
+    from driftwatch.reference import load_frame
+
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    codes = ["NA", "ZA", "BW", "None"]
+    score = rng.normal(size=600).round(3).astype(object)
+    score[::10] = "NA"
+    pd.DataFrame({"country": rng.choice(codes, 600), "x": rng.normal(size=600), "score": score}).to_csv(
+        "ref.csv", index=False
+    )
+    loaded = load_frame(tmp_path / "ref.csv")
+    assert loaded["country"].isna().sum() == 0 and set(loaded["country"]) == set(codes)
+    assert pd.api.types.is_float_dtype(loaded["score"]) and loaded["score"].isna().sum() == 60
+    (tmp_path / "c.yaml").write_text(
+        """
+kafka: {bootstrap_servers: "127.0.0.1:9", topic: predictions}
+http: {port: 0}
+models:
+  m:
+    reference: ref.csv
+    features: [{name: country, type: categorical}, x]
+    window: {length: 1h, max_rows: 5000, min_rows: 50}
+state: {path: s.sqlite}
+""",
+        encoding="utf-8",
+    )
+    current = pd.DataFrame({"country": rng.choice(codes, 300), "x": rng.normal(size=300)})
+    current.to_csv("cur.csv", index=False)
+    d = Daemon(load_settings(tmp_path / "c.yaml"), clock=lambda: NOW)
+    try:
+        d.handle(
+            [
+                FakeMessage(
+                    json.dumps({"model": "m", "timestamp": NOW - 60, "features": row}).encode(),
+                    int(NOW * 1000),
+                    offset=i,
+                )
+                for i, row in enumerate(current.to_dict("records"))
+            ]
+        )
+        daemon_view = {c.column: c for c in d.run_check("m").drift.columns}
+    finally:
+        d.store.close()
+    country = daemon_view["country"]
+    assert country.quality is not None
+    assert country.quality.missing_share_reference == 0.0 and country.quality.unseen_share == 0.0
+    assert not country.drift_detected
+    code, out, err = run(
+        capsys, "-r", "ref.csv", "-u", "cur.csv", "--config", "c.yaml", "--model", "m", "-f", "json"
+    )
+    assert code == 0, err
+    offline = {c["column"]: c for c in json.loads(out)["columns"]}
+    assert offline["country"]["score"] == pytest.approx(country.score, rel=1e-9)
+    assert offline["country"]["quality"]["missing_share"] == 0.0

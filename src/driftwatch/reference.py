@@ -43,8 +43,17 @@ def load_frame(path: Path) -> pd.DataFrame:
             # round_trip: the floats as written; the default parser is off in the last digit, so the same
             # value sent in a JSON record (parsed exactly) fell outside the reference range, and a
             # two-valued column had four values
-            frame = pd.read_csv(path, float_precision="round_trip")
-            return _distinct_columns(path, frame, [str(v) for v in header.iloc[0].tolist()])
+            # only empty cells are missing: pandas' NA markers ("NA", "None", "null", "n/a", ...) are text
+            # in a JSON record (Namibia's "NA", a plan called "None"), so they are text here too...
+            frame = pd.read_csv(path, float_precision="round_trip", keep_default_na=False, na_values=[""])
+            frame = _distinct_columns(path, frame, [str(v) for v in header.iloc[0].tolist()])
+            text = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+            if text:  # ... except in a column that is otherwise numeric (R writes missing values as NA)
+                again = pd.read_csv(path, float_precision="round_trip", usecols=text)
+                for column in text:
+                    if pd.api.types.is_numeric_dtype(again[column]):
+                        frame[column] = again[column]
+            return frame
     except ReferenceError:
         raise
     except FileNotFoundError:
