@@ -842,7 +842,13 @@ _ANNOTATIONS = ("title", "description", "default")
 def _restrictive(node: dict[str, Any]) -> bool:
     """A scalar schema that a string holding `${NAME}` would fail: numbers, booleans, enums, patterns."""
     kind = node.get("type")
-    return kind in {"number", "integer", "boolean"} or "enum" in node or "const" in node or "pattern" in node
+    kinds = set(kind) if isinstance(kind, list) else {kind}  # ["number", "null"]: a limit that may be null
+    return (
+        bool(kinds & {"number", "integer", "boolean"})
+        or "enum" in node
+        or "const" in node
+        or "pattern" in node
+    )
 
 
 def _allow_interpolation(node: Any, wrap: bool = True) -> Any:
