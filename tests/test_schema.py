@@ -158,6 +158,7 @@ ACCEPTED = [
     ("webhooks.retrain.timeout", 2.5),
     ("webhooks.retrain.method", "${METHOD:-PUT}"),
     ("models.churn.quality", {"missing_share": 0.1, "unseen_share": None}),  # a limit may be null
+    ("models.churn.quality", {"missing_share": "${MISSING_LIMIT:-0.1}"}),
 ]
 
 REFUSED = [
