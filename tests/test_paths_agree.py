@@ -618,3 +618,47 @@ state: {path: s.sqlite}
     offline = {c["column"]: c for c in json.loads(out)["columns"]}
     assert offline["country"]["score"] == pytest.approx(country.score, rel=1e-9)
     assert offline["country"]["quality"]["missing_share"] == 0.0
+
+
+@pytest.mark.slow
+def test_the_daemon_gives_the_same_result_from_a_saved_profile_as_from_the_raw_reference(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`driftwatch profile --config --model` and the daemon reading the profile: every field of the check
+    (drift scores and decisions, quality, prediction drift, realized and estimated performance) and the
+    report's summary equal those from the raw reference, on breast-cancer data with a text feature."""
+    from driftwatch.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    path, cur = same_rows_config(tmp_path, "binary_classification")
+    ref = pd.read_csv(tmp_path / "ref.csv", float_precision="round_trip")
+    first = ref.columns[0]
+    for frame in (ref, cur):
+        frame["grade"] = np.where(frame[first] > 14, "high", np.where(frame[first] > 12, "mid", "NA"))
+    ref.to_csv(tmp_path / "ref.csv", index=False)
+    text = path.read_text().replace("features: [", "features: [{name: grade, type: categorical}, ")
+    path.write_text(text)
+    assert main(["profile", "-r", "ref.csv", "-o", "profile", "--config", "c.yaml", "--model", "m"]) == 0
+    capsys.readouterr()
+    (tmp_path / "p.yaml").write_text(
+        text.replace("reference: ref.csv", "reference: profile").replace("state.sqlite", "p.sqlite")
+    )
+    views = []
+    for config in ("c.yaml", "p.yaml"):
+        d = Daemon(load_settings(tmp_path / config), clock=lambda: NOW)
+        try:
+            d.handle(records(cur, NOW))
+            view = d.run_check("m").as_dict()
+            html = d.report_html("m") or ""
+        finally:
+            d.store.close()
+            if d.labels is not None:
+                d.labels.close()
+        view.pop("duration_seconds")
+        summary = re.search(r'<section id="driftwatch-summary".*?</section>', html, flags=re.DOTALL)
+        assert summary is not None
+        views.append((view, summary.group(0)))
+    (raw, raw_summary), (profiled, profiled_summary) = views
+    assert raw["performance"]["estimated"] is not None and raw["status"] == "ok"
+    close(raw, profiled, "result")
+    assert raw_summary == profiled_summary
