@@ -662,3 +662,58 @@ def test_the_daemon_gives_the_same_result_from_a_saved_profile_as_from_the_raw_r
     assert raw["performance"]["estimated"] is not None and raw["status"] == "ok"
     close(raw, profiled, "result")
     assert raw_summary == profiled_summary
+
+
+def test_a_categorical_feature_keeps_its_leading_zeros_in_a_reference_csv(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ZIP codes typed categorical: "02134" in a JSON record, but pandas read the reference CSV's 02134 as
+    the number 2134, so 73% of unshifted traffic was "unseen" and drifted (p = 0). The offline check read
+    both files the same way and agreed with itself, not with the daemon; a saved profile too."""
+    from driftwatch.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    zips = ["02134", "02139", "10001", "00501"]
+    pd.DataFrame({"zip": rng.choice(zips, 600), "x": rng.normal(size=600)}).to_csv("ref.csv", index=False)
+    current = pd.DataFrame({"zip": rng.choice(zips, 300), "x": rng.normal(size=300)})
+    current.to_csv("cur.csv", index=False)
+    config = """
+kafka: {bootstrap_servers: "127.0.0.1:9", topic: predictions}
+http: {port: 0}
+models:
+  m:
+    reference: REFERENCE
+    features: [{name: zip, type: categorical}, x]
+    window: {length: 1h, max_rows: 5000, min_rows: 50}
+state: {path: STATE}
+"""
+    (tmp_path / "c.yaml").write_text(config.replace("REFERENCE", "ref.csv").replace("STATE", "s.sqlite"))
+    (tmp_path / "p.yaml").write_text(config.replace("REFERENCE", "profile").replace("STATE", "p.sqlite"))
+    assert main(["profile", "-r", "ref.csv", "-o", "profile", "--config", "c.yaml", "--model", "m"]) == 0
+    messages = [
+        FakeMessage(
+            json.dumps({"model": "m", "timestamp": NOW - 60, "features": row}).encode(),
+            int(NOW * 1000),
+            offset=i,
+        )
+        for i, row in enumerate(current.to_dict("records"))
+    ]
+    scores = []
+    for name in ("c.yaml", "p.yaml"):
+        d = Daemon(load_settings(tmp_path / name), clock=lambda: NOW)
+        try:
+            d.handle(messages)
+            column = {c.column: c for c in d.run_check("m").drift.columns}["zip"]
+        finally:
+            d.store.close()
+        assert column.quality is not None and column.quality.unseen_share == 0.0, name
+        assert not column.drift_detected, name
+        scores.append(column.score)
+    capsys.readouterr()
+    code, out, err = run(
+        capsys, "-r", "ref.csv", "-u", "cur.csv", "--config", "c.yaml", "--model", "m", "-f", "json"
+    )
+    assert code == 0, err
+    offline = {c["column"]: c for c in json.loads(out)["columns"]}["zip"]
+    assert offline["score"] == pytest.approx(scores[0], rel=1e-9) and scores[0] == pytest.approx(scores[1])

@@ -484,7 +484,8 @@ def _profile(args: argparse.Namespace) -> int:
 
     model = _model_settings(args)
     try:
-        frame = load_frame(Path(args.reference))
+        text = [f.name for f in model.features if f.type == "categorical"] if model is not None else []
+        frame = load_frame(Path(args.reference), text)
     except ReferenceError as exc:
         raise UserError(f"--reference {exc}") from None
     if len(frame) == 0:

@@ -66,11 +66,11 @@ class OfflineCheck:
         return out
 
 
-def _read(path: Path, role: str) -> pd.DataFrame:
+def _read(path: Path, role: str, text: Sequence[str] = ()) -> pd.DataFrame:
     if not path.exists():
         raise OfflineError(f"--{role} {path}: file not found")
     try:
-        frame = load_frame(path)
+        frame = load_frame(path, text)
     except ReferenceError as exc:
         raise OfflineError(f"--{role} {exc}") from None
     if len(frame) == 0:
@@ -90,7 +90,8 @@ def run_offline_check(
     label: str | None = None,
 ) -> OfflineCheck:
     """Check ``current`` against ``reference``; ``default`` (if given) overrides ``options`` for every column."""
-    current_frame = _read(current, "current")
+    text = [c for c, t in (types or {}).items() if t == "categorical"]  # as written: "02134" stays text
+    current_frame = _read(current, "current", text)
     labelled: pd.DataFrame | None
     if is_profile(reference):
         try:
@@ -101,7 +102,7 @@ def run_offline_check(
         reference_frame: pd.DataFrame | None = None
         available = list(profile.columns)
     else:
-        reference_frame = _read(reference, "reference")
+        reference_frame = _read(reference, "reference", text)
         labelled = reference_frame
         available = [str(c) for c in reference_frame.columns]
     wanted = columns or [c for c in available if c in current_frame.columns and c not in (prediction, label)]

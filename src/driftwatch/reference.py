@@ -8,6 +8,7 @@ every scheduled check.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +32,11 @@ class ReferenceError(Exception):
     """A reference file cannot be read or lacks a configured column."""
 
 
-def load_frame(path: Path) -> pd.DataFrame:
-    """A DataFrame from a Parquet or CSV file, with a one-line error naming the file."""
+def load_frame(path: Path, text: Collection[str] = ()) -> pd.DataFrame:
+    """A DataFrame from a Parquet or CSV file, with a one-line error naming the file.
+
+    ``text``: CSV columns read as text, as written (the features configured categorical: a ZIP code
+    02134 is "02134" in a JSON record, not the number 2134)."""
     suffix = path.suffix.lower()
     try:
         if suffix in {".parquet", ".pq"}:
@@ -45,12 +49,18 @@ def load_frame(path: Path) -> pd.DataFrame:
             # two-valued column had four values
             # only empty cells are missing: pandas' NA markers ("NA", "None", "null", "n/a", ...) are text
             # in a JSON record (Namibia's "NA", a plan called "None"), so they are text here too...
-            frame = pd.read_csv(path, float_precision="round_trip", keep_default_na=False, na_values=[""])
+            dtype = dict.fromkeys(text, str)
+            frame = pd.read_csv(
+                path, float_precision="round_trip", keep_default_na=False, na_values=[""], dtype=dtype
+            )
             frame = _distinct_columns(path, frame, [str(v) for v in header.iloc[0].tolist()])
-            text = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
-            if text:  # ... except in a column that is otherwise numeric (R writes missing values as NA)
-                again = pd.read_csv(path, float_precision="round_trip", usecols=text)
-                for column in text:
+            # ... except in a column that is otherwise numeric (R writes missing values as NA)
+            others = [
+                c for c in frame.columns if c not in dtype and not pd.api.types.is_numeric_dtype(frame[c])
+            ]
+            if others:
+                again = pd.read_csv(path, float_precision="round_trip", usecols=others)
+                for column in others:
                     if pd.api.types.is_numeric_dtype(again[column]):
                         frame[column] = again[column]
             return frame
@@ -116,7 +126,7 @@ def load_reference(name: str, model: ModelSettings) -> tuple[ReferenceProfile, d
         kept = {c: saved.columns[c] for c in keep}
         _check_types(name, model, {c: p.type for c, p in kept.items()})
         return ReferenceProfile(kept, saved.rows), {c: p.type for c, p in kept.items()}
-    frame = load_frame(model.reference)
+    frame = load_frame(model.reference, [f.name for f in model.features if f.type == "categorical"])
     missing = [c for c in wanted if c not in frame.columns]
     if missing:
         raise ReferenceError(
