@@ -675,8 +675,13 @@ def test_a_categorical_feature_keeps_its_leading_zeros_in_a_reference_csv(
     monkeypatch.chdir(tmp_path)
     rng = np.random.default_rng(0)
     zips = ["02134", "02139", "10001", "00501"]
-    pd.DataFrame({"zip": rng.choice(zips, 600), "x": rng.normal(size=600)}).to_csv("ref.csv", index=False)
+    # and integer codes with a missing value, which pandas writes as 1.0, 2.0: still the numbers 1, 2
+    codes = rng.choice([1.0, 2.0, 3.0, np.nan], 600)
+    pd.DataFrame({"zip": rng.choice(zips, 600), "x": rng.normal(size=600), "code": codes}).to_csv(
+        "ref.csv", index=False
+    )
     current = pd.DataFrame({"zip": rng.choice(zips, 300), "x": rng.normal(size=300)})
+    current["code"] = rng.choice([1, 2, 3], 300)
     current.to_csv("cur.csv", index=False)
     config = """
 kafka: {bootstrap_servers: "127.0.0.1:9", topic: predictions}
@@ -684,7 +689,7 @@ http: {port: 0}
 models:
   m:
     reference: REFERENCE
-    features: [{name: zip, type: categorical}, x]
+    features: [{name: zip, type: categorical}, x, {name: code, type: categorical}]
     window: {length: 1h, max_rows: 5000, min_rows: 50}
 state: {path: STATE}
 """
@@ -704,9 +709,12 @@ state: {path: STATE}
         d = Daemon(load_settings(tmp_path / name), clock=lambda: NOW)
         try:
             d.handle(messages)
-            column = {c.column: c for c in d.run_check("m").drift.columns}["zip"]
+            columns = {c.column: c for c in d.run_check("m").drift.columns}
         finally:
             d.store.close()
+        code = columns["code"]
+        assert code.quality is not None and code.quality.unseen_share == 0.0, name
+        column = columns["zip"]
         assert column.quality is not None and column.quality.unseen_share == 0.0, name
         assert not column.drift_detected, name
         scores.append(column.score)

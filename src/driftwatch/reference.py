@@ -8,6 +8,7 @@ every scheduled check.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Collection
 from pathlib import Path
 
@@ -54,6 +55,9 @@ def load_frame(path: Path, text: Collection[str] = ()) -> pd.DataFrame:
                 path, float_precision="round_trip", keep_default_na=False, na_values=[""], dtype=dtype
             )
             frame = _distinct_columns(path, frame, [str(v) for v in header.iloc[0].tolist()])
+            for column in [c for c in dtype if c in frame.columns]:
+                written = frame[column].dropna().unique()
+                frame[column] = frame[column].map({v: _as_written(v) for v in written})
             # ... except in a column that is otherwise numeric (R writes missing values as NA)
             others = [
                 c for c in frame.columns if c not in dtype and not pd.api.types.is_numeric_dtype(frame[c])
@@ -73,6 +77,19 @@ def load_frame(path: Path, text: Collection[str] = ()) -> pd.DataFrame:
             f"{path}: cannot read as {suffix.lstrip('.')}: {str(exc).splitlines()[0]}"
         ) from None
     raise ReferenceError(f"{path}: unsupported file type {suffix!r}; use .parquet or .csv")
+
+
+def _as_written(cell: str) -> object:
+    """A CSV cell of a categorical column: the number a writer wrote as ``cell`` (pandas writes the
+    integer codes of a column with a missing value as 1.0, 2.0), else the text (``02134`` is no number's
+    form, ``NA`` none at all): the category a JSON record of the same value gives."""
+    try:
+        number = float(cell)
+    except ValueError:
+        return cell
+    if math.isfinite(number) and (cell == repr(number) or (number.is_integer() and cell == str(int(number)))):
+        return number
+    return cell
 
 
 def _distinct_columns(path: Path, frame: pd.DataFrame, header: list[str] | None) -> pd.DataFrame:
