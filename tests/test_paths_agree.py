@@ -677,11 +677,14 @@ def test_a_categorical_feature_keeps_its_leading_zeros_in_a_reference_csv(
     zips = ["02134", "02139", "10001", "00501"]
     # and integer codes with a missing value, which pandas writes as 1.0, 2.0: still the numbers 1, 2
     codes = rng.choice([1.0, 2.0, 3.0, np.nan], 600)
-    pd.DataFrame({"zip": rng.choice(zips, 600), "x": rng.normal(size=600), "code": codes}).to_csv(
-        "ref.csv", index=False
-    )
+    # and booleans written in lower case, as many writers do: still the booleans of a JSON record
+    flags = rng.choice(["true", "false"], 600)
+    pd.DataFrame(
+        {"zip": rng.choice(zips, 600), "x": rng.normal(size=600), "code": codes, "flag": flags}
+    ).to_csv("ref.csv", index=False)
     current = pd.DataFrame({"zip": rng.choice(zips, 300), "x": rng.normal(size=300)})
     current["code"] = rng.choice([1, 2, 3], 300)
+    current["flag"] = rng.choice([True, False], 300)
     current.to_csv("cur.csv", index=False)
     config = """
 kafka: {bootstrap_servers: "127.0.0.1:9", topic: predictions}
@@ -689,7 +692,7 @@ http: {port: 0}
 models:
   m:
     reference: REFERENCE
-    features: [{name: zip, type: categorical}, x, {name: code, type: categorical}]
+    features: [{name: zip, type: categorical}, x, {name: code, type: categorical}, {name: flag, type: categorical}]
     window: {length: 1h, max_rows: 5000, min_rows: 50}
 state: {path: STATE}
 """
@@ -712,8 +715,9 @@ state: {path: STATE}
             columns = {c.column: c for c in d.run_check("m").drift.columns}
         finally:
             d.store.close()
-        code = columns["code"]
-        assert code.quality is not None and code.quality.unseen_share == 0.0, name
+        for feature in ("code", "flag"):
+            quality = columns[feature].quality
+            assert quality is not None and quality.unseen_share == 0.0, (name, feature)
         column = columns["zip"]
         assert column.quality is not None and column.quality.unseen_share == 0.0, name
         assert not column.drift_detected, name

@@ -79,10 +79,16 @@ def load_frame(path: Path, text: Collection[str] = ()) -> pd.DataFrame:
     raise ReferenceError(f"{path}: unsupported file type {suffix!r}; use .parquet or .csv")
 
 
+_BOOLEANS = {"True": True, "TRUE": True, "true": True, "False": False, "FALSE": False, "false": False}
+
+
 def _as_written(cell: str) -> object:
     """A CSV cell of a categorical column: the number a writer wrote as ``cell`` (pandas writes the
     integer codes of a column with a missing value as 1.0, 2.0), else the text (``02134`` is no number's
-    form, ``NA`` none at all): the category a JSON record of the same value gives."""
+    form, ``NA`` none at all): the category a JSON record of the same value gives. ``true``/``TRUE``
+    are the boolean, as pandas (and a JSON ``true``) have it."""
+    if cell in _BOOLEANS:
+        return _BOOLEANS[cell]
     try:
         number = float(cell)
     except ValueError:
