@@ -729,3 +729,22 @@ state: {path: STATE}
     assert code == 0, err
     offline = {c["column"]: c for c in json.loads(out)["columns"]}["zip"]
     assert offline["score"] == pytest.approx(scores[0], rel=1e-9) and scores[0] == pytest.approx(scores[1])
+
+
+def test_a_categorical_csv_cell_is_the_category_of_the_json_value_written_the_same() -> None:
+    """Cells of a column typed categorical, as other tools write them, against the JSON values a producer
+    sends for the same data: the same category keys."""
+    import io
+    import tempfile
+
+    from driftwatch.drift.profile import category_keys
+    from driftwatch.reference import load_frame
+
+    cells = ["02134", "007", "1.50", "2.00", "1E3", "true", "FALSE", "NA", "None", "12345678901234567890"]
+    sent = ["02134", "007", 1.5, 2, 1000, True, False, "NA", "None", 12345678901234567890]
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "ref.csv"
+        path.write_text("c\n" + "\n".join(cells) + "\n", encoding="utf-8")
+        loaded = load_frame(path, ["c"])["c"].tolist()
+    from_json = json.load(io.StringIO(json.dumps(sent)))
+    assert category_keys(loaded).tolist() == category_keys(from_json).tolist()

@@ -83,18 +83,21 @@ _BOOLEANS = {"True": True, "TRUE": True, "true": True, "False": False, "FALSE": 
 
 
 def _as_written(cell: str) -> object:
-    """A CSV cell of a categorical column: the number a writer wrote as ``cell`` (pandas writes the
-    integer codes of a column with a missing value as 1.0, 2.0), else the text (``02134`` is no number's
-    form, ``NA`` none at all): the category a JSON record of the same value gives. ``true``/``TRUE``
-    are the boolean, as pandas (and a JSON ``true``) have it."""
+    """A CSV cell of a categorical column: the category a JSON record of the same value gives. A number
+    as pandas would read it (1.0, 1.50, 1e3; pandas writes the integer codes of a column with a missing
+    value as 1.0), unless a number would lose what was written: a leading zero (the ZIP code 02134)
+    stays text, as do words (``NA``). ``true``/``TRUE`` are the boolean, as pandas (and JSON) have it."""
     if cell in _BOOLEANS:
         return _BOOLEANS[cell]
-    try:
-        number = float(cell)
-    except ValueError:
+    digits = cell.strip().lstrip("+-")
+    if len(digits) > 1 and digits[0] == "0" and digits[1].isdigit():
         return cell
-    if math.isfinite(number) and (cell == repr(number) or (number.is_integer() and cell == str(int(number)))):
-        return number
+    for parse in (int, float):  # int first: an id of 17 digits is exact as an int, not as a float
+        try:
+            number = parse(cell)
+        except ValueError:
+            continue
+        return number if parse is int or math.isfinite(number) else cell  # nan, inf: words
     return cell
 
 
