@@ -123,7 +123,6 @@ def close(a: object, b: object, where: str) -> None:
         assert a == b, f"{where}: {a!r} vs {b!r}"
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("task", sorted(TASKS))
 def test_the_daemon_and_the_offline_check_agree_on_the_same_rows(
     tmp_path: Path, task: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
@@ -250,7 +249,6 @@ ROOT = Path(__file__).parents[1]
 SCHEMA = json.loads((ROOT / "schemas" / "webhook-event.schema.json").read_text())
 
 
-@pytest.mark.slow
 def test_every_event_sent_fits_the_schema_and_says_what_api_says(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
