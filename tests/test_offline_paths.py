@@ -397,6 +397,7 @@ models:
     reference: {tmp_path / "ref.csv"}
     features: [mean radius, mean texture]
     prediction: prediction
+    window: {{min_rows: 50}}  # the current file has about 110 rows
     performance: {{task: binary_classification, label: label, decision_threshold: 0.8, estimate: false}}
 """,
         encoding="utf-8",

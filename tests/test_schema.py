@@ -157,6 +157,8 @@ ACCEPTED = [
     ("labels", {"grace": "0s"}),
     ("webhooks.retrain.timeout", 2.5),
     ("webhooks.retrain.method", "${METHOD:-PUT}"),
+    ("models.churn.quality", {"missing_share": 0.1, "unseen_share": None}),  # a limit may be null
+    ("models.churn.quality", {"missing_share": "${MISSING_LIMIT:-0.1}"}),
 ]
 
 REFUSED = [
@@ -172,6 +174,7 @@ REFUSED = [
     ("webhooks.retrain.secret", "plain-text-secret"),
     ("webhooks.retrain.method", "GET"),
     ("log_level", "chatty"),
+    ("models.churn.quality", {"missing_share": 1.5}),
 ]
 
 

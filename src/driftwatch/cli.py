@@ -405,6 +405,7 @@ def _check(args: argparse.Namespace) -> int:
                     classes,
                     estimate=settings.estimate if settings is not None else None,
                     calibration=settings.calibration if settings is not None else "auto",
+                    min_labels=settings.min_labels if settings is not None else 1,
                 )
             )
     except OfflineError as exc:
@@ -491,8 +492,7 @@ def _html(check: Any, share: float, with_performance: bool, model: str | None, c
     if with_performance:
         extra = check.extra
         notes = [f"calibration: {extra['calibration']['method']}"] if "calibration" in extra else []
-        if "estimate_note" in extra:
-            notes.append(extra["estimate_note"])
+        notes += [extra[key] for key in ("performance_note", "estimate_note") if key in extra]
         text = with_section(
             text,
             performance_section(
@@ -528,7 +528,8 @@ def _profile(args: argparse.Namespace) -> int:
 
     model = _model_settings(args)
     try:
-        frame = load_frame(Path(args.reference))
+        text = [f.name for f in model.features if f.type == "categorical"] if model is not None else []
+        frame = load_frame(Path(args.reference), text)
     except ReferenceError as exc:
         raise UserError(f"--reference {exc}") from None
     if len(frame) == 0:

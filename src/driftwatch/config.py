@@ -12,6 +12,7 @@ environment (for example the broker address in a container), and
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
@@ -335,6 +336,9 @@ def _share(value: object) -> object:
     """A share limit: a number in [0, 1] (a fraction, not a percentage), or null for none."""
     if value is None:
         return None
+    if isinstance(value, str):  # a `${NAME}` reference is text once interpolated, as for every number
+        with contextlib.suppress(ValueError):
+            value = float(value)
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= float(value) <= 1.0:
         raise ValueError("must be a share: a fraction in [0, 1], e.g. 0.1 for 10%")
     return float(value)
@@ -865,7 +869,7 @@ _ANNOTATIONS = ("title", "description", "default")
 def _restrictive(node: dict[str, Any]) -> bool:
     """A scalar schema that a string holding `${NAME}` would fail: numbers, booleans, enums, patterns."""
     kind = node.get("type")
-    kinds = set(kind) if isinstance(kind, list) else {kind}
+    kinds = set(kind) if isinstance(kind, list) else {kind}  # ["number", "null"]: a limit that may be null
     return (
         bool(kinds & {"number", "integer", "boolean"})
         or "enum" in node

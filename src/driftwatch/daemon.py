@@ -943,7 +943,8 @@ class Daemon:
 def report_unavailable(model: str, latest: CheckResult | None) -> str | None:
     """Why the model's report cannot be made now (the HTTP answer is a 409 with this reason), or None.
 
-    The one place that decides it: a check result that says its window held too little data belongs here.
+    The one place that decides it: a check result that says its window held too little data belongs here,
+    and so does one whose data_drift part failed (it has no verdict to summarise).
     """
     if latest is None:
         return f"no check yet: model {model!r} has not been checked yet; retry after its first check"
@@ -951,6 +952,12 @@ def report_unavailable(model: str, latest: CheckResult | None) -> str | None:
         return (
             f"{latest.status}: model {model!r}, window {iso(latest.window_start)} to "
             f"{iso(latest.window_end)}: {latest.reason}"
+        )
+    if "data_drift" in latest.errors:  # no verdict either: the summary would say "no drift: 0 of 0"
+        return (
+            f"data_drift failed: model {model!r}, window {iso(latest.window_start)} to "
+            f"{iso(latest.window_end)}: {latest.errors['data_drift']} (the check has no drift verdict; "
+            "the traceback is in the log)"
         )
     return None
 

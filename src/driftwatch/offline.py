@@ -92,11 +92,11 @@ class OfflineCheck:
         return out
 
 
-def _read(path: Path, role: str) -> pd.DataFrame:
+def _read(path: Path, role: str, text: Sequence[str] = ()) -> pd.DataFrame:
     if not path.exists():
         raise OfflineError(f"--{role} {path}: file not found")
     try:
-        frame = load_frame(path)
+        frame = load_frame(path, text)
     except ReferenceError as exc:
         raise OfflineError(f"--{role} {exc}") from None
     if len(frame) == 0:
@@ -122,7 +122,8 @@ def run_offline_check(
     A current file of fewer than ``min_rows`` rows gets no verdict (status ``not_enough_rows``, no test
     run), one whose rows have no usable value in any column none either (``no_data``), as in the daemon.
     """
-    current_frame = _read(current, "current")
+    text = [c for c, t in (types or {}).items() if t == "categorical"]  # as written: "02134" stays text
+    current_frame = _read(current, "current", text)
     labelled: pd.DataFrame | None
     if is_profile(reference):
         try:
@@ -133,7 +134,7 @@ def run_offline_check(
         reference_frame: pd.DataFrame | None = None
         available = list(profile.columns)
     else:
-        reference_frame = _read(reference, "reference")
+        reference_frame = _read(reference, "reference", text)
         labelled = reference_frame
         available = [str(c) for c in reference_frame.columns]
     wanted = columns or [c for c in available if c in current_frame.columns and c not in (prediction, label)]
@@ -234,11 +235,14 @@ def performance(
     classes: Sequence[Hashable] | None = None,
     estimate: bool | None = None,
     calibration: str = "auto",
+    min_labels: int = 1,
 ) -> dict[str, Any]:
     """Realized performance where the labels exist; for a binary classifier, CBPE's estimate from the
     reference's labelled scores (``estimate`` None: when the predictions are scores; False: never).
     Rows missing a prediction or a label are left out. When CBPE cannot estimate (hard labels instead
-    of scores, too few reference rows), ``estimate_note`` says why and there is no estimate."""
+    of scores, too few reference rows), ``estimate_note`` says why and there is no estimate. Below
+    ``min_labels`` (a model's performance.min_labels) labelled rows there is no realized figure and below
+    as many predictions no estimate, as in the daemon: ``performance_note`` and ``estimate_note`` say so."""
     from driftwatch.performance.cbpe import CBPE, CBPEError
     from driftwatch.performance.metrics import realized
 
@@ -273,8 +277,13 @@ def performance(
             threshold=threshold,
             classes=classes,
         )
-        if label in current.columns and current[label].notna().any():
-            cur = labelled(current)
+        cur = labelled(current) if label in current.columns else current.iloc[:0]
+        if len(cur) and len(cur) < min_labels:  # the daemon's "not enough labels"
+            out["performance_note"] = (
+                f"not enough labels: {len(cur)} labelled rows in the current file, fewer than the model's "
+                f"performance.min_labels {min_labels}: too few to tell a drop from noise"
+            )
+        elif len(cur):
             out["performance"] = realized(
                 task,  # type: ignore[arg-type]
                 cur[label].to_numpy(),
@@ -300,6 +309,12 @@ def performance(
             scores = _as_scores(current[prediction].dropna(), "the current file's")
             if not len(scores):
                 raise CBPEError(f"the current file has no values in {prediction!r} to estimate from")
+            if len(scores) < min_labels:  # the daemon's rule, in the words of files
+                out["estimate_note"] = (
+                    f"not enough predictions: {len(scores)} in the current file, estimates need "
+                    f"min_labels={min_labels}"
+                )
+                return out
             estimates = cbpe.estimate(scores)
         except CBPEError as exc:
             if estimate:
@@ -377,6 +392,8 @@ def format_table(check: OfflineCheck) -> str:
             e = estimated[metric]
             parts.append(f"estimated {_number(e['value'])} [{_number(e['lower'])}, {_number(e['upper'])}]")
         lines.append(f"performance {metric}: " + ", ".join(parts))
+    if "performance_note" in check.extra:
+        lines.append(f"performance: {check.extra['performance_note']}")
     if "estimate_note" in check.extra:
         lines.append(f"performance estimate: {check.extra['estimate_note']}")
     lines += [f"quality {line}" for line in quality_breaches(check) or []]

@@ -8,6 +8,8 @@ every scheduled check.
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +33,11 @@ class ReferenceError(Exception):
     """A reference file cannot be read or lacks a configured column."""
 
 
-def load_frame(path: Path) -> pd.DataFrame:
-    """A DataFrame from a Parquet or CSV file, with a one-line error naming the file."""
+def load_frame(path: Path, text: Collection[str] = ()) -> pd.DataFrame:
+    """A DataFrame from a Parquet or CSV file, with a one-line error naming the file.
+
+    ``text``: CSV columns read as text, as written (the features configured categorical: a ZIP code
+    02134 is "02134" in a JSON record, not the number 2134)."""
     suffix = path.suffix.lower()
     try:
         if suffix in {".parquet", ".pq"}:
@@ -40,7 +45,29 @@ def load_frame(path: Path) -> pd.DataFrame:
         if suffix == ".csv":
             # the header as written: read_csv renames a repeated "a" to "a.1", which would hide it
             header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False)
-            return _distinct_columns(path, pd.read_csv(path), [str(v) for v in header.iloc[0].tolist()])
+            # round_trip: the floats as written; the default parser is off in the last digit, so the same
+            # value sent in a JSON record (parsed exactly) fell outside the reference range, and a
+            # two-valued column had four values
+            # only empty cells are missing: pandas' NA markers ("NA", "None", "null", "n/a", ...) are text
+            # in a JSON record (Namibia's "NA", a plan called "None"), so they are text here too...
+            dtype = dict.fromkeys(text, str)
+            frame = pd.read_csv(
+                path, float_precision="round_trip", keep_default_na=False, na_values=[""], dtype=dtype
+            )
+            frame = _distinct_columns(path, frame, [str(v) for v in header.iloc[0].tolist()])
+            for column in [c for c in dtype if c in frame.columns]:
+                written = frame[column].dropna().unique()
+                frame[column] = frame[column].map({v: _as_written(v) for v in written})
+            # ... except in a column that is otherwise numeric (R writes missing values as NA)
+            others = [
+                c for c in frame.columns if c not in dtype and not pd.api.types.is_numeric_dtype(frame[c])
+            ]
+            if others:
+                again = pd.read_csv(path, float_precision="round_trip", usecols=others)
+                for column in others:
+                    if pd.api.types.is_numeric_dtype(again[column]):
+                        frame[column] = again[column]
+            return frame
     except ReferenceError:
         raise
     except FileNotFoundError:
@@ -50,6 +77,28 @@ def load_frame(path: Path) -> pd.DataFrame:
             f"{path}: cannot read as {suffix.lstrip('.')}: {str(exc).splitlines()[0]}"
         ) from None
     raise ReferenceError(f"{path}: unsupported file type {suffix!r}; use .parquet or .csv")
+
+
+_BOOLEANS = {"True": True, "TRUE": True, "true": True, "False": False, "FALSE": False, "false": False}
+
+
+def _as_written(cell: str) -> object:
+    """A CSV cell of a categorical column: the category a JSON record of the same value gives. A number
+    as pandas would read it (1.0, 1.50, 1e3; pandas writes the integer codes of a column with a missing
+    value as 1.0), unless a number would lose what was written: a leading zero (the ZIP code 02134)
+    stays text, as do words (``NA``). ``true``/``TRUE`` are the boolean, as pandas (and JSON) have it."""
+    if cell in _BOOLEANS:
+        return _BOOLEANS[cell]
+    digits = cell.strip().lstrip("+-")
+    if len(digits) > 1 and digits[0] == "0" and digits[1].isdigit():
+        return cell
+    for parse in (int, float):  # int first: an id of 17 digits is exact as an int, not as a float
+        try:
+            number = parse(cell)
+        except ValueError:
+            continue
+        return number if parse is int or math.isfinite(number) else cell  # nan, inf: words
+    return cell
 
 
 def _distinct_columns(path: Path, frame: pd.DataFrame, header: list[str] | None) -> pd.DataFrame:
@@ -103,7 +152,7 @@ def load_reference(name: str, model: ModelSettings) -> tuple[ReferenceProfile, d
         kept = {c: saved.columns[c] for c in keep}
         _check_types(name, model, {c: p.type for c, p in kept.items()})
         return ReferenceProfile(kept, saved.rows), {c: p.type for c, p in kept.items()}
-    frame = load_frame(model.reference)
+    frame = load_frame(model.reference, [f.name for f in model.features if f.type == "categorical"])
     missing = [c for c in wanted if c not in frame.columns]
     if missing:
         raise ReferenceError(
