@@ -445,7 +445,7 @@ _ESTIMATED_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
 
 # performance.min_labels' default: the fewest labelled rows from which a typical rule (accuracy
 # max_drop 0.05) breaches in under 1% of checks of an unchanged model, for every model measured by
-# bench/performance_false_alarms.py (README, "Why 1000"); at 100 it breached in up to a quarter.
+# bench/performance_false_alarms.py (README, "Why 1000"); at 100 it breached in up to 18%.
 MIN_LABELS_DEFAULT = 1000
 
 
