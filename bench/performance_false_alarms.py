@@ -24,7 +24,7 @@ Prints, per model, rule and n, the share of null checks that breach, and for
 each rule the smallest n from which every larger n stays below the target. That
 is how `performance.min_labels`' default was judged (see the README).
 
-    python bench/performance_false_alarms.py                  # about 70 s of CPU on one core
+    python bench/performance_false_alarms.py                  # about 45 s of CPU on one core
     python bench/performance_false_alarms.py --reps 4000 --rows 100 500 1000 2000
 """
 
