@@ -74,6 +74,7 @@ bench-all: bench
 	$(PY) bench/memory.py
 	$(PY) bench/cbpe_study.py
 	$(PY) bench/false_alarms.py
+	$(PY) bench/performance_false_alarms.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache $(SCHEMA_CHECK)/node_modules $(SCHEMA_CHECK)/generated

@@ -398,7 +398,8 @@ models:
     features: [mean radius, mean texture]
     prediction: prediction
     window: {{min_rows: 50}}  # the current file has about 110 rows
-    performance: {{task: binary_classification, label: label, decision_threshold: 0.8, estimate: false}}
+    performance: {{task: binary_classification, label: label, decision_threshold: 0.8, estimate: false,
+                   min_labels: 50}}
 """,
         encoding="utf-8",
     )

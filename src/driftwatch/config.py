@@ -443,6 +443,11 @@ _PERFORMANCE_METRICS = {
 }
 _ESTIMATED_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
 
+# performance.min_labels' default: the fewest labelled rows from which a typical rule (accuracy
+# max_drop 0.05) breaches in under 1% of checks of an unchanged model, for every model measured by
+# bench/performance_false_alarms.py (README, "Why 1000"); at 100 it breached in up to 18%.
+MIN_LABELS_DEFAULT = 1000
+
 
 class PerformanceSettings(_Strict):
     """Realized performance from joined labels, and (binary classifiers) CBPE estimates without them."""
@@ -451,7 +456,8 @@ class PerformanceSettings(_Strict):
     label: str = Field(default="label", min_length=1)  # the reference's label column
     decision_threshold: float = Field(default=0.5, gt=0, lt=1)
     classes: list[str | int | bool] | None = None  # binary: [negative, positive]; default [0, 1]
-    min_labels: int = Field(default=100, ge=1)
+    # fewer labelled rows (or predictions, for CBPE): "not enough labels", no number, no alert change
+    min_labels: int = Field(default=MIN_LABELS_DEFAULT, ge=1)
     thresholds: dict[str, MetricThreshold] = Field(default_factory=dict)
     estimate: bool | None = None  # CBPE; default: on for binary classifiers that log probabilities
     estimate_thresholds: dict[str, MetricThreshold] | None = None  # default: thresholds of estimable metrics

@@ -30,6 +30,8 @@ import numpy as np
 import numpy.typing as npt
 from sklearn import metrics as skm  # type: ignore[import-untyped]
 
+from driftwatch.config import MIN_LABELS_DEFAULT
+
 __all__ = [
     "HIGHER_IS_BETTER",
     "METRICS",
@@ -440,7 +442,7 @@ def realized_performance(
     *,
     reference: Mapping[str, float],
     rules: Mapping[str, Threshold],
-    min_labels: int = 100,
+    min_labels: int = MIN_LABELS_DEFAULT,
     probabilities: Predictions | None = None,
     threshold: float = 0.5,
     classes: Sequence[Hashable] | None = None,
