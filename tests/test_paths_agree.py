@@ -523,9 +523,10 @@ def test_the_drift_stat_panels_say_no_verdict_when_the_check_gave_none(
 def test_the_offline_check_with_a_models_config_reports_no_performance_below_its_min_labels(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The daemon gives no realized figure below performance.min_labels labelled rows and no CBPE
-    estimate below min_labels predictions ("not enough labels"); ``check --config --model`` on the same
-    rows must say the same, not a figure from a handful of labels."""
+    """The daemon gives no realized figure below performance.min_labels labelled rows ("not enough
+    labels"), while CBPE's estimate needs predictions, not labels (window.min_rows of them);
+    ``check --config --model`` on the same rows must say the same, not a figure from a handful of labels,
+    and give the same estimate."""
     monkeypatch.chdir(tmp_path)
     path, cur = same_rows_config(tmp_path, "binary_classification")
     path.write_text(path.read_text().replace("min_labels: 30", "min_labels: 50"))
@@ -542,22 +543,29 @@ def test_the_offline_check_with_a_models_config_reports_no_performance_below_its
             d.labels.close()
     assert performance is not None and performance.realized is not None
     assert performance.realized.status == "not enough labels" and performance.realized.values == {}
-    assert performance.estimated is None and "not enough predictions" in (performance.estimate_note or "")
+    assert performance.estimated is not None  # 40 predictions, window.min_rows 30
     code, out, err = run(
         capsys, "-r", "ref.csv", "-u", "small.csv", "--config", "c.yaml", "--model", "m", "-f", "json"
     )
     assert code in (0, 1), err
     offline = json.loads(out)
-    assert "performance" not in offline and "estimated_performance" not in offline
+    assert "performance" not in offline
     assert "not enough labels: 20 labelled rows" in offline["performance_note"]
     assert "min_labels 50" in offline["performance_note"]
-    assert "not enough predictions: 40 in the current file" in offline["estimate_note"]
+    close(
+        offline["estimated_performance"],
+        {
+            k: {"value": e.value, "lower": e.lower, "upper": e.upper}
+            for k, e in performance.estimated.estimates.items()
+        },
+        "estimated_performance",
+    )
     code, out, err = run(
         capsys, "-r", "ref.csv", "-u", "small.csv", "--config", "c.yaml", "--model", "m", "-f", "table"
     )
     assert "performance: not enough labels: 20 labelled rows" in out
     accuracy = next(line for line in out.splitlines() if line.startswith("performance accuracy:"))
-    assert "reference" in accuracy and "current" not in accuracy and "estimated" not in accuracy
+    assert "reference" in accuracy and "current" not in accuracy and "estimated" in accuracy
 
 
 def test_text_that_pandas_reads_as_missing_is_a_category_as_in_json_records(

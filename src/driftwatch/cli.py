@@ -406,6 +406,7 @@ def _check(args: argparse.Namespace) -> int:
                     estimate=settings.estimate if settings is not None else None,
                     calibration=settings.calibration if settings is not None else "auto",
                     min_labels=settings.min_labels if settings is not None else 1,
+                    min_predictions=min_rows,
                 )
             )
     except OfflineError as exc:

@@ -236,13 +236,15 @@ def performance(
     estimate: bool | None = None,
     calibration: str = "auto",
     min_labels: int = 1,
+    min_predictions: int = 1,
 ) -> dict[str, Any]:
     """Realized performance where the labels exist; for a binary classifier, CBPE's estimate from the
     reference's labelled scores (``estimate`` None: when the predictions are scores; False: never).
     Rows missing a prediction or a label are left out. When CBPE cannot estimate (hard labels instead
     of scores, too few reference rows), ``estimate_note`` says why and there is no estimate. Below
-    ``min_labels`` (a model's performance.min_labels) labelled rows there is no realized figure and below
-    as many predictions no estimate, as in the daemon: ``performance_note`` and ``estimate_note`` say so."""
+    ``min_labels`` (a model's performance.min_labels) labelled rows there is no realized figure, and below
+    ``min_predictions`` (the check's min_rows) predictions no estimate, as in the daemon:
+    ``performance_note`` and ``estimate_note`` say so."""
     from driftwatch.performance.cbpe import CBPE, CBPEError
     from driftwatch.performance.metrics import realized
 
@@ -309,10 +311,10 @@ def performance(
             scores = _as_scores(current[prediction].dropna(), "the current file's")
             if not len(scores):
                 raise CBPEError(f"the current file has no values in {prediction!r} to estimate from")
-            if len(scores) < min_labels:  # the daemon's rule, in the words of files
+            if len(scores) < min_predictions:  # the daemon's rule, in the words of files
                 out["estimate_note"] = (
-                    f"not enough predictions: {len(scores)} in the current file, estimates need "
-                    f"min_labels={min_labels}"
+                    f"not enough predictions: {len(scores)} in the current file, fewer than min_rows "
+                    f"{min_predictions}"
                 )
                 return out
             estimates = cbpe.estimate(scores)

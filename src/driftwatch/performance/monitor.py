@@ -84,6 +84,9 @@ class PerformanceMonitor:
         self.name = name
         self.settings = settings
         self.prediction = model.prediction
+        # the estimate reads the window's predictions, not labels: it needs as many as a drift verdict
+        # (window.min_rows; bench/performance_false_alarms.py: steady from a few hundred predictions)
+        self.min_predictions = model.window.min_rows
         self.classes: tuple[Hashable, ...] | None = (
             tuple(settings.classes) if settings.classes is not None else None
         )
@@ -228,10 +231,10 @@ class PerformanceMonitor:
         if self.cbpe is not None:
             try:
                 scores = _finite_scores(window_predictions)
-                if len(scores) < s.min_labels:
+                if len(scores) < self.min_predictions:
                     note = (
-                        f"not enough predictions: {len(scores)} in the window, estimates need min_labels="
-                        f"{s.min_labels}"
+                        f"not enough predictions: {len(scores)} in the window, fewer than window.min_rows "
+                        f"{self.min_predictions}"
                     )
                 else:
                     estimated = self.cbpe.estimated_performance(scores, self.estimate_rules)
