@@ -13,6 +13,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -156,20 +157,23 @@ class ModelCheck:
     def run(self, snapshot: WindowSnapshot) -> CheckResult:
         started = time.perf_counter()
         frame = snapshot.frame
+        result = partial(
+            CheckResult,
+            model=self.name,
+            check=self.check,
+            window_start=snapshot.start,
+            window_end=snapshot.end,
+            rows=len(frame),
+            records_seen=snapshot.records_seen,
+            min_rows=self.settings.window.min_rows,
+        )
         status = self.status(len(frame))
         if status != "ok":  # no verdict: the tests are not run at all, so nothing can pass for one
-            return CheckResult(
-                model=self.name,
-                check=self.check,
-                window_start=snapshot.start,
-                window_end=snapshot.end,
-                rows=len(frame),
-                records_seen=snapshot.records_seen,
+            return result(
                 drift=DatasetDrift([], self.settings.drift.share),
                 prediction_drift=None,
                 duration_seconds=time.perf_counter() - started,
                 status=status,
-                min_rows=self.settings.window.min_rows,
             )
         errors: dict[str, str] = {}
         try:
@@ -210,20 +214,13 @@ class ModelCheck:
             except Exception as exc:
                 log.exception("check data_quality of model %s failed", self.name)
                 errors["data_quality"] = part_error(exc)
-        return CheckResult(
-            model=self.name,
-            check=self.check,
-            window_start=snapshot.start,
-            window_end=snapshot.end,
-            rows=len(frame),
-            records_seen=snapshot.records_seen,
+        return result(
             drift=drift,
             prediction_drift=prediction_drift,
             duration_seconds=time.perf_counter() - started,
             # rows, but no feature could be tested (all missing or of the wrong kind): no verdict either,
             # never a "no drift" made of zero columns; a failed drift part is an error, not "no data"
             status="ok" if drift.columns or "data_drift" in errors else "no_data",
-            min_rows=self.settings.window.min_rows,
             errors=errors,
             data_quality=quality,
         )
