@@ -6,7 +6,7 @@ breaching checks in a row; while it keeps breaching it stays quiet for
 ``cooldown`` seconds after each event, then reminds once more; it resolves
 after ``resolve_after`` clean checks in a row. A drifted model therefore
 triggers one retraining, not one per schedule tick, and one noisy window
-triggers none when ``consecutive`` > 1. The state is kept in a `Store`, so a
+triggers none when ``consecutive`` > 1. The state is kept in an `AlertStore`, so a
 restart in the middle changes nothing.
 """
 
@@ -15,12 +15,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, Protocol
 
-if TYPE_CHECKING:
-    from driftwatch.store import Store
-
-__all__ = ["AlertEvent", "AlertState", "BreachPolicy", "PolicyRule"]
+__all__ = ["AlertEvent", "AlertState", "AlertStore", "BreachPolicy", "PolicyRule"]
 
 Transition = Literal["firing", "resolved"]
 State = Literal["ok", "pending", "firing"]
@@ -76,12 +73,20 @@ def step(
     return AlertState("ok", since, 0, cleans, state.last_event_at), None
 
 
+class AlertStore(Protocol):
+    """Where alert states outlive the process (the service layer's state store implements it)."""
+
+    def load_alert(self, model: str, check: str) -> AlertState | None: ...
+
+    def save_alert(self, model: str, check: str, state: AlertState) -> None: ...
+
+
 class BreachPolicy:
-    """Applies `step` per (model, check), keeping the state in memory and, when given, in a `Store`."""
+    """Applies `step` per (model, check), keeping the state in memory and, when given, in an `AlertStore`."""
 
     def __init__(
         self,
-        store: Store | None = None,
+        store: AlertStore | None = None,
         clock: Callable[[], float] | None = None,
         on_state: Callable[[str, str, State, State], None] | None = None,
     ) -> None:

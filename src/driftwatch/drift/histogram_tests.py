@@ -15,8 +15,7 @@ import numpy.typing as npt
 import pandas as pd
 from scipy import stats
 
-from driftwatch.drift.profile import ColumnProfile, ColumnSample
-from driftwatch.drift.stattests import (
+from driftwatch.drift.method_base import (
     DriftMethod,
     MethodResult,
     _union_counts,
@@ -26,6 +25,7 @@ from driftwatch.drift.stattests import (
     sorted_histogram,
     sturges_edges_of,
 )
+from driftwatch.drift.profile import ColumnProfile, ColumnSample
 
 __all__ = ["fill_zero_shares"]
 

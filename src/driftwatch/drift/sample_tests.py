@@ -34,8 +34,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy import special, stats
 
+from driftwatch.drift.method_base import DriftMethod, MethodResult, register
 from driftwatch.drift.profile import ColumnProfile, ColumnSample
-from driftwatch.drift.stattests import DriftMethod, MethodResult, register
 
 __all__ = [
     "AndersonDarling",
