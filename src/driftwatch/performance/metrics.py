@@ -120,6 +120,21 @@ def _is_scores(values: npt.NDArray[Any]) -> bool:
     return not bool(np.isin(values, (0.0, 1.0)).all())
 
 
+def _label_metrics(
+    truth: npt.ArrayLike, predicted: npt.ArrayLike, average: str, sample_weight: FloatArray | None
+) -> dict[str, float]:
+    """Accuracy, and precision, recall and f1 with scikit-learn's ``average`` (binary or macro)."""
+    precision, recall, f1, _ = skm.precision_recall_fscore_support(
+        truth, predicted, average=average, zero_division=0, sample_weight=sample_weight
+    )
+    return {
+        "accuracy": float(skm.accuracy_score(truth, predicted, sample_weight=sample_weight)),
+        "precision": float(precision),
+        "recall": float(recall),
+        "f1": float(f1),
+    }
+
+
 def _present(labels: npt.NDArray[Any], sample_weight: FloatArray | None) -> npt.NDArray[Any]:
     """The labels that count: rows with zero weight are ignored, as scikit-learn's ranking metrics do."""
     return np.unique(labels if sample_weight is None else labels[sample_weight > 0])
@@ -133,15 +148,7 @@ def _binary_scores(
     log_loss: bool = True,
 ) -> dict[str, float]:
     """Binary metrics on boolean labels (True is the positive class), and on scores when there are any."""
-    precision, recall, f1, _ = skm.precision_recall_fscore_support(
-        truth, predicted, average="binary", zero_division=0, sample_weight=sample_weight
-    )
-    values = {
-        "accuracy": float(skm.accuracy_score(truth, predicted, sample_weight=sample_weight)),
-        "precision": float(precision),
-        "recall": float(recall),
-        "f1": float(f1),
-    }
+    values = _label_metrics(truth, predicted, "binary", sample_weight)
     if scores is not None:
         # checked first rather than caught: older scikit-learn raises, recent versions warn
         two_classes = len(_present(truth, sample_weight)) == 2
@@ -250,15 +257,7 @@ def _multiclass(
             _check_labels(predicted, classes, "y_pred")
     # macro averages over the classes present in the window (truth or prediction), scikit-learn's default:
     # a class the window never saw nor predicted has no precision or recall to average in
-    precision, recall, f1, _ = skm.precision_recall_fscore_support(
-        truth, predicted, average="macro", zero_division=0, sample_weight=sample_weight
-    )
-    values = {
-        "accuracy": float(skm.accuracy_score(truth, predicted, sample_weight=sample_weight)),
-        "precision": float(precision),
-        "recall": float(recall),
-        "f1": float(f1),
-    }
+    values = _label_metrics(truth, predicted, "macro", sample_weight)
     if matrix is not None:
         every_class = len(_present(truth, sample_weight)) == len(names) >= 2
         if not every_class:
