@@ -253,7 +253,7 @@ def assert_same_windows(left: dict[str, Window], right: dict[str, Window]) -> No
 def test_fast_path_fills_windows_exactly_as_the_exact_path(
     sequence: list[list[bytes | None]], max_bytes: int
 ) -> None:
-    decoder = RecordDecoder(MODELS, max_bytes=max_bytes, labels=RULES)
+    decoder = RecordDecoder(MODELS, max_bytes=max_bytes, rules=RULES)
     exact_windows, fast_windows = fresh_windows(), fresh_windows()
     for payloads in sequence:
         fallbacks = [NOW - 10.0 * i for i in range(len(payloads))]
@@ -281,14 +281,14 @@ def test_fast_path_fills_windows_exactly_as_the_exact_path(
 @settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(clean_records().map(encode), min_size=1, max_size=30))
 def test_clean_batches_take_the_fast_path(payloads: list[bytes | None]) -> None:
-    decoder = RecordDecoder(MODELS, labels=RULES)
+    decoder = RecordDecoder(MODELS, rules=RULES)
     fallbacks = [NOW] * len(payloads)
     assert all(isinstance(o, Prediction) for o in decoder.decode_batch(payloads, fallbacks))
     assert decoder.decode_columns(payloads, fallbacks, LAYOUTS) is not None
 
 
 def test_a_batch_with_one_bad_record_takes_the_exact_path() -> None:
-    decoder = RecordDecoder(MODELS, labels=RULES)
+    decoder = RecordDecoder(MODELS, rules=RULES)
     good = json.dumps({"model": "churn", "features": {"plan": "pro", "tenure": 3}}).encode()
     for bad in (
         None,

@@ -111,7 +111,7 @@ class Daemon:
             name: load_template(hook.template) for name, hook in settings.webhooks.items()
         }
         label_rules = {name: monitor.label_rule for name, monitor in self.joins.items()}
-        self.decoder = RecordDecoder(set(settings.models), labels=label_rules)
+        self.decoder = RecordDecoder(set(settings.models), rules=label_rules)
         self.store = Store(settings.state.file)
         self.labels: LabelStore | None = None
         if self.joins:

@@ -16,18 +16,15 @@ model must fit at least one model with performance monitoring, and joins only th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import msgspec
 
 from driftwatch.records import (
-    LabelRule,
+    PayloadDecoder,
     Rejection,
     Scalar,
     classify,
     clip,
     parse_timestamp,
-    unusable_payload,
 )
 
 __all__ = ["Label", "LabelDecoder"]
@@ -49,27 +46,17 @@ class Label(msgspec.Struct, frozen=True, gc=False):
     fits: tuple[str, ...] | None = None
 
 
-class LabelDecoder:
+class LabelDecoder(PayloadDecoder[_Wire]):
     """Decode label messages for the models in ``models`` (those with performance monitoring)."""
 
-    def __init__(
-        self,
-        models: frozenset[str] | set[str],
-        max_bytes: int = 1_048_576,
-        rules: Mapping[str, LabelRule] | None = None,
-    ) -> None:
-        self._models = frozenset(models)
-        self._max_bytes = max_bytes
-        self._rules = {name: rule for name, rule in (rules or {}).items() if name in self._models}
-        self._decoder = msgspec.json.Decoder(_Wire)
+    wire = _Wire
 
     def decode(self, payload: bytes | None, fallback_timestamp: float) -> Label | Rejection:
-        unusable = unusable_payload(payload, self._max_bytes)
-        if unusable is not None:
-            return unusable
-        assert payload is not None
+        usable = self._usable(payload)
+        if isinstance(usable, Rejection):
+            return usable
         try:
-            wire = self._decoder.decode(payload)
+            wire = self._decoder.decode(usable)
         except (
             msgspec.ValidationError,
             msgspec.DecodeError,

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import chain
 from operator import attrgetter
-from typing import Any, Final, Protocol, cast
+from typing import Any, Final, Generic, Protocol, TypeVar, cast
 
 import msgspec
 import numpy as np
@@ -46,6 +46,7 @@ __all__ = [
     "ColumnBatch",
     "ColumnLayout",
     "LabelRule",
+    "PayloadDecoder",
     "Prediction",
     "RecordDecoder",
     "Rejection",
@@ -210,20 +211,37 @@ def parse_timestamp(value: str | int | float) -> float:
     return parsed.timestamp()
 
 
-class RecordDecoder:
-    """Decode raw messages into `Prediction` or `Rejection`; reusable and cheap per message."""
+W = TypeVar("W")
+
+
+class PayloadDecoder(Generic[W]):
+    """What the prediction and label decoders share: the models they accept, the message size limit,
+    the label rule of each model with performance monitoring, and a msgspec decoder of their wire shape."""
+
+    wire: type[W]
 
     def __init__(
         self,
         models: frozenset[str] | set[str],
         max_bytes: int = 1_048_576,
-        labels: Mapping[str, LabelRule] | None = None,
+        rules: Mapping[str, LabelRule] | None = None,
     ) -> None:
         self._models = frozenset(models)
         self._max_bytes = max_bytes
-        self._labels = dict(labels or {})  # per model with performance monitoring
-        self._decoder = msgspec.json.Decoder(_Wire)
-        self._columnar: tuple[object, _Columnar] | None = None
+        self._rules = {name: rule for name, rule in (rules or {}).items() if name in self._models}
+        self._decoder = msgspec.json.Decoder(self.wire)
+
+    def _usable(self, payload: bytes | None) -> bytes | Rejection:
+        """The payload, or the rejection of one that cannot be decoded at all."""
+        return unusable_payload(payload, self._max_bytes) or cast("bytes", payload)
+
+
+class RecordDecoder(PayloadDecoder["_Wire"]):
+    """Decode raw messages into `Prediction` or `Rejection`; reusable and cheap per message. ``rules``
+    holds the label rule of each model with performance monitoring (inline labels are checked by it)."""
+
+    wire = _Wire
+    _columnar: tuple[object, _Columnar] | None = None
 
     def decode_columns(
         self,
@@ -251,7 +269,7 @@ class RecordDecoder:
             if model in self._models
         )
         if self._columnar is None or self._columnar[0] != key:
-            self._columnar = (key, _Columnar(layouts, self._models, self._labels))
+            self._columnar = (key, _Columnar(layouts, self._models, self._rules))
         columnar = self._columnar[1]
         plain = _plain(payloads, self._max_bytes)
         return None if plain is None else columnar.decode(plain, fallback_timestamps)
@@ -287,19 +305,18 @@ class RecordDecoder:
         return [self.decode(p, t) for p, t in zip(payloads, fallback_timestamps, strict=True)]
 
     def decode(self, payload: bytes | None, fallback_timestamp: float) -> Prediction | Rejection:
-        unusable = unusable_payload(payload, self._max_bytes)
-        if unusable is not None:
-            return unusable
-        assert payload is not None
+        usable = self._usable(payload)
+        if isinstance(usable, Rejection):
+            return usable
         try:
-            wire = self._decoder.decode(payload)
+            wire = self._decoder.decode(usable)
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-            if not _may_hold_non_finite(exc, payload):
+            if not _may_hold_non_finite(exc, usable):
                 return classify(exc)
             # NaN / Infinity tokens (Python's json.dumps writes them) or numbers beyond float range:
             # the slow, lenient parser reads them; a non-finite feature then counts as missing.
             try:
-                loose = json.loads(payload)
+                loose = json.loads(usable)
                 msgspec.json.encode(loose)  # refuses what msgspec refused: lone UTF-16 surrogates
                 wire = msgspec.convert(loose, _Wire)
             except msgspec.ValidationError as retry:
@@ -325,7 +342,7 @@ class RecordDecoder:
                 return Rejection(
                     "bad_timestamp", f"timestamp {clip(str(wire.timestamp))!r}: {clip(str(exc))}"
                 )
-        rule = self._labels.get(wire.model)
+        rule = self._rules.get(wire.model)
         if rule is not None and wire.label is not None:
             wrong = rule.problem(wire.label)
             if wrong is not None:
