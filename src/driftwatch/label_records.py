@@ -24,7 +24,7 @@ from driftwatch.records import (
     Scalar,
     classify,
     clip,
-    parse_timestamp,
+    event_time,
 )
 
 __all__ = ["Label", "LabelDecoder"]
@@ -69,14 +69,9 @@ class LabelDecoder(PayloadDecoder[_Wire]):
             return Rejection(
                 "unknown_model", f"label for model {clip(wire.model)!r}, which has no performance monitoring"
             )
-        timestamp = fallback_timestamp
-        if wire.timestamp is not None:
-            try:
-                timestamp = parse_timestamp(wire.timestamp)
-            except (ValueError, OverflowError, OSError) as exc:
-                return Rejection(
-                    "bad_timestamp", f"timestamp {clip(str(wire.timestamp))!r}: {clip(str(exc))}"
-                )
+        timestamp = event_time(wire.timestamp, fallback_timestamp)
+        if isinstance(timestamp, Rejection):
+            return timestamp
         fits: tuple[str, ...] | None = None
         if self._rules and wire.label is not None:
             if wire.model is not None:

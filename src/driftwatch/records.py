@@ -214,6 +214,17 @@ def parse_timestamp(value: str | int | float) -> float:
 W = TypeVar("W")
 
 
+def event_time(stamp: str | int | float | None, fallback: float) -> float | Rejection:
+    """A record's event time in epoch seconds: its own timestamp, the Kafka message's when it has
+    none, or the rejection of one that does not parse."""
+    if stamp is None:
+        return fallback
+    try:
+        return parse_timestamp(stamp)
+    except (ValueError, OverflowError, OSError) as exc:
+        return Rejection("bad_timestamp", f"timestamp {clip(str(stamp))!r}: {clip(str(exc))}")
+
+
 class PayloadDecoder(Generic[W]):
     """What the prediction and label decoders share: the models they accept, the message size limit,
     the label rule of each model with performance monitoring, and a msgspec decoder of their wire shape."""
@@ -334,14 +345,9 @@ class RecordDecoder(PayloadDecoder["_Wire"]):
             return Rejection("non_finite", "prediction is NaN, infinite or beyond float range")
         if isinstance(wire.prediction, dict) and not all(math.isfinite(v) for v in wire.prediction.values()):
             return Rejection("non_finite", "a class probability is NaN or infinite")
-        timestamp = fallback_timestamp
-        if wire.timestamp is not None:
-            try:
-                timestamp = parse_timestamp(wire.timestamp)
-            except (ValueError, OverflowError, OSError) as exc:
-                return Rejection(
-                    "bad_timestamp", f"timestamp {clip(str(wire.timestamp))!r}: {clip(str(exc))}"
-                )
+        timestamp = event_time(wire.timestamp, fallback_timestamp)
+        if isinstance(timestamp, Rejection):
+            return timestamp
         rule = self._rules.get(wire.model)
         if rule is not None and wire.label is not None:
             wrong = rule.problem(wire.label)
