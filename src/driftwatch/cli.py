@@ -174,7 +174,7 @@ def _validate(path: str) -> int:
     settings = _load(path)
     from driftwatch.performance.monitor import PerformanceMonitor
     from driftwatch.preflight import method_problems, reference_columns, reference_problems
-    from driftwatch.reference import ReferenceError, load_reference
+    from driftwatch.reference import ReferenceDataError, load_reference
 
     # Everything the daemon checks at start-up, and what it would only find at run time: one line per
     # problem, every model, in the format of the config errors.
@@ -183,7 +183,7 @@ def _validate(path: str) -> int:
     for name, model in settings.models.items():
         try:
             profile, types = load_reference(name, model)
-        except ReferenceError as exc:
+        except ReferenceDataError as exc:
             problems.append(f"  - {exc}")
             continue
         found = reference_problems(name, model, reference_columns(model.reference))
@@ -191,7 +191,7 @@ def _validate(path: str) -> int:
         if model.performance is not None and not found:
             try:
                 PerformanceMonitor(name, model)
-            except ReferenceError as exc:
+            except ReferenceDataError as exc:
                 found.append(f"  - {exc}")
         problems += found
         summary.append(
@@ -215,11 +215,11 @@ def _run(path: str, log_level: str | None) -> int:
     )
     logging.getLogger("kafka").setLevel(logging.CRITICAL)  # its connection errors: driftwatch reports them
     from driftwatch.daemon import Daemon
-    from driftwatch.reference import ReferenceError
+    from driftwatch.reference import ReferenceDataError
 
     try:
         daemon = Daemon(settings)
-    except (ReferenceError, OSError) as exc:
+    except (ReferenceDataError, OSError) as exc:
         raise UserError(str(exc)) from None
 
     stop = threading.Event()
@@ -317,7 +317,7 @@ def _check(args: argparse.Namespace) -> int:
     from driftwatch.drift.dataset import ColumnOptions
     from driftwatch.drift.stattests import CATALOGUE
     from driftwatch.offline import (
-        OfflineError,
+        CheckError,
         format_table,
         incomplete,
         performance,
@@ -409,7 +409,7 @@ def _check(args: argparse.Namespace) -> int:
                     min_predictions=min_rows,
                 )
             )
-    except OfflineError as exc:
+    except CheckError as exc:
         raise UserError(str(exc)) from None
     quality_breached = False
     if (
@@ -525,13 +525,13 @@ def _profile(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from driftwatch.drift.profile import ReferenceProfile
-    from driftwatch.reference import ReferenceError, load_frame, save_profile
+    from driftwatch.reference import ReferenceDataError, load_frame, save_profile
 
     model = _model_settings(args)
     try:
         text = [f.name for f in model.features if f.type == "categorical"] if model is not None else []
         frame = load_frame(Path(args.reference), text)
-    except ReferenceError as exc:
+    except ReferenceDataError as exc:
         raise UserError(f"--reference {exc}") from None
     if len(frame) == 0:
         raise UserError(f"--reference {args.reference}: no rows (only a header); there is nothing to profile")
@@ -559,7 +559,7 @@ def _profile(args: argparse.Namespace) -> int:
     labelled = frame[[prediction, label]] if prediction and label else None
     try:
         save_profile(profile, Path(args.output), labelled)
-    except ReferenceError as exc:
+    except ReferenceDataError as exc:
         raise UserError(f"--reference {args.reference}: {exc}") from None
     except OSError as exc:
         raise UserError(f"--output {args.output}: cannot write ({exc.strerror})") from None

@@ -34,6 +34,7 @@ from pydantic import (
     model_validator,
 )
 
+from driftwatch.errors import ConfigError
 from driftwatch.templates import BUILTIN, TemplateError, load_template
 
 __all__ = [
@@ -54,10 +55,6 @@ __all__ = [
     "load_yaml",
     "parse_duration",
 ]
-
-
-class ConfigError(Exception):
-    """The configuration cannot be used; the message says where, what and how to fix it."""
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")

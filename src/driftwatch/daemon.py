@@ -41,7 +41,7 @@ from driftwatch.performance.monitor import PerformanceMonitor, PerformanceResult
 from driftwatch.policy import AlertEvent, BreachPolicy, PolicyRule, State
 from driftwatch.preflight import method_problems, reference_columns, reference_problems
 from driftwatch.records import Prediction, RecordDecoder, Rejection
-from driftwatch.reference import ReferenceError, load_reference
+from driftwatch.reference import ReferenceDataError, load_reference
 from driftwatch.source.deadletter import DeadLetters
 from driftwatch.source.kafka import KafkaSource, Message
 from driftwatch.source.undecodable import stalled_notes
@@ -95,7 +95,7 @@ class Daemon:
             problems = reference_problems(name, model, reference_columns(model.reference), labels=False)
             problems += method_problems(name, model, types)
             if problems:
-                raise ReferenceError(
+                raise ReferenceDataError(
                     f"invalid configuration ({len(problems)} problem(s)):\n" + "\n".join(problems)
                 )
             self.checks[name] = ModelCheck(name, model, profile)

@@ -33,11 +33,12 @@ from driftwatch.checks import CheckStatus, no_verdict_reason, verdict_status
 from driftwatch.config import MIN_ROWS_DEFAULT
 from driftwatch.drift.dataset import ColumnDrift, ColumnOptions, DatasetDrift, column_drift, dataset_drift
 from driftwatch.drift.profile import ColumnType, ReferenceProfile, infer_type
-from driftwatch.reference import ReferenceError, is_profile, load_frame, load_labelled, load_profile
+from driftwatch.errors import CheckError
+from driftwatch.reference import ReferenceDataError, is_profile, load_frame, load_labelled, load_profile
 
 __all__ = [
+    "CheckError",
     "OfflineCheck",
-    "OfflineError",
     "errors_section",
     "format_table",
     "incomplete",
@@ -46,10 +47,6 @@ __all__ = [
     "run_offline_check",
     "to_json",
 ]
-
-
-class OfflineError(Exception):
-    """Bad input to an offline check; the message names the file or column and the fix."""
 
 
 @dataclass
@@ -94,13 +91,13 @@ class OfflineCheck:
 
 def _read(path: Path, role: str, text: Sequence[str] = ()) -> pd.DataFrame:
     if not path.exists():
-        raise OfflineError(f"--{role} {path}: file not found")
+        raise CheckError(f"--{role} {path}: file not found")
     try:
         frame = load_frame(path, text)
-    except ReferenceError as exc:
-        raise OfflineError(f"--{role} {exc}") from None
+    except ReferenceDataError as exc:
+        raise CheckError(f"--{role} {exc}") from None
     if len(frame) == 0:
-        raise OfflineError(f"--{role} {path}: no rows (only a header); there is nothing to check")
+        raise CheckError(f"--{role} {path}: no rows (only a header); there is nothing to check")
     return frame
 
 
@@ -129,8 +126,8 @@ def run_offline_check(
         try:
             profile = load_profile(reference)
             labelled = load_labelled(reference)
-        except ReferenceError as exc:
-            raise OfflineError(f"--reference {exc}") from None
+        except ReferenceDataError as exc:
+            raise CheckError(f"--reference {exc}") from None
         reference_frame: pd.DataFrame | None = None
         available = list(profile.columns)
     else:
@@ -139,14 +136,14 @@ def run_offline_check(
         available = [str(c) for c in reference_frame.columns]
     wanted = columns or [c for c in available if c in current_frame.columns and c not in (prediction, label)]
     if not wanted:
-        raise OfflineError(
+        raise CheckError(
             f"--reference {reference} and --current {current} share no columns; "
             "check the files or name the columns with --columns"
         )
     for role, have in (("reference", available), ("current", list(map(str, current_frame.columns)))):
         missing = [c for c in wanted + ([prediction] if prediction else []) if c not in have]
         if missing:
-            raise OfflineError(f"--{role} has no column(s) {', '.join(missing)}; it has {', '.join(have)}")
+            raise CheckError(f"--{role} has no column(s) {', '.join(missing)}; it has {', '.join(have)}")
     types = dict(types or {})
     profiled = wanted + ([prediction] if prediction else [])
     if reference_frame is not None:
@@ -250,7 +247,7 @@ def performance(
 
     reference, current = check.labelled_reference, check.current_frame
     if reference is None:
-        raise OfflineError(
+        raise CheckError(
             f"--reference {check.reference_name} is a saved profile without the labelled rows performance "
             f"needs (each prediction beside its label); rebuild it with `driftwatch profile -r REFERENCE "
             f"-o {check.reference_name} --prediction-column {prediction} --label-column {label}`, "
@@ -258,12 +255,12 @@ def performance(
         )
     if label not in reference.columns:
         kept = "the profile keeps " if check.labelled_reference is not check.reference_frame else "it has "
-        raise OfflineError(
+        raise CheckError(
             f"--reference has no label column {label!r} ({kept}{', '.join(map(str, reference.columns))}); "
             "name it with --label-column"
         )
     if prediction not in reference.columns or prediction not in current.columns:
-        raise OfflineError(f"--prediction-column {prediction!r} must be in both files")
+        raise CheckError(f"--prediction-column {prediction!r} must be in both files")
 
     def labelled(frame: pd.DataFrame) -> pd.DataFrame:
         return frame[[prediction, label]].dropna()
@@ -298,7 +295,7 @@ def performance(
         message = (
             str(exc).replace("pass classes=", "pass --classes").replace("needs classes=", "needs --classes")
         )
-        raise OfflineError(f"{where}: {message}") from None
+        raise CheckError(f"{where}: {message}") from None
     if task == "binary_classification" and estimate is not False:
         positive = classes[1] if classes is not None else 1
         try:
@@ -320,7 +317,7 @@ def performance(
             estimates = cbpe.estimate(scores)
         except CBPEError as exc:
             if estimate:
-                raise OfflineError(f"{where}: estimate: {exc}") from None
+                raise CheckError(f"{where}: estimate: {exc}") from None
             out["estimate_note"] = f"no CBPE estimate: {exc}"
         else:
             out["estimated_performance"] = {

@@ -17,9 +17,10 @@ import pandas as pd
 
 from driftwatch.config import ModelSettings
 from driftwatch.drift.profile import ColumnProfile, ColumnType, ReferenceProfile, infer_type
+from driftwatch.errors import ReferenceDataError
 
 __all__ = [
-    "ReferenceError",
+    "ReferenceDataError",
     "is_profile",
     "load_frame",
     "load_labelled",
@@ -27,10 +28,6 @@ __all__ = [
     "load_reference",
     "save_profile",
 ]
-
-
-class ReferenceError(Exception):
-    """A reference file cannot be read or lacks a configured column."""
 
 
 def load_frame(path: Path, text: Collection[str] = ()) -> pd.DataFrame:
@@ -68,15 +65,15 @@ def load_frame(path: Path, text: Collection[str] = ()) -> pd.DataFrame:
                     if pd.api.types.is_numeric_dtype(again[column]):
                         frame[column] = again[column]
             return frame
-    except ReferenceError:
+    except ReferenceDataError:
         raise
     except FileNotFoundError:
-        raise ReferenceError(f"{path}: file not found") from None
+        raise ReferenceDataError(f"{path}: file not found") from None
     except Exception as exc:  # pyarrow and the CSV parser raise many types; all mean "unreadable"
-        raise ReferenceError(
+        raise ReferenceDataError(
             f"{path}: cannot read as {suffix.lstrip('.')}: {str(exc).splitlines()[0]}"
         ) from None
-    raise ReferenceError(f"{path}: unsupported file type {suffix!r}; use .parquet or .csv")
+    raise ReferenceDataError(f"{path}: unsupported file type {suffix!r}; use .parquet or .csv")
 
 
 _BOOLEANS = {"True": True, "TRUE": True, "true": True, "False": False, "FALSE": False, "false": False}
@@ -107,14 +104,14 @@ def _distinct_columns(path: Path, frame: pd.DataFrame, header: list[str] | None)
     names = header if header is not None else [str(c) for c in frame.columns]
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
-        raise ReferenceError(
+        raise ReferenceDataError(
             f"{path}: column(s) {', '.join(map(repr, repeated))} appear more than once; "
             "give every column its own name"
         )
     if header is not None and len(names) == 1:
         for sep, name in ((";", "semicolon"), ("\t", "tab"), ("|", "pipe")):
             if sep in names[0]:
-                raise ReferenceError(
+                raise ReferenceDataError(
                     f"{path}: this looks {name}-separated (its header is one column {names[0]!r}); "
                     "driftwatch reads comma-separated CSV: save it with commas (or as Parquet)"
                 )
@@ -144,7 +141,7 @@ def load_reference(name: str, model: ModelSettings) -> tuple[ReferenceProfile, d
         saved = load_profile(model.reference)
         missing = [c for c in wanted if c not in saved.columns]
         if missing:
-            raise ReferenceError(
+            raise ReferenceDataError(
                 f"models.{name}.reference: profile {model.reference} has no column(s) {', '.join(missing)} "
                 f"(it has {', '.join(saved.columns)}); rebuild it with these features"
             )
@@ -155,12 +152,12 @@ def load_reference(name: str, model: ModelSettings) -> tuple[ReferenceProfile, d
     frame = load_frame(model.reference, [f.name for f in model.features if f.type == "categorical"])
     missing = [c for c in wanted if c not in frame.columns]
     if missing:
-        raise ReferenceError(
+        raise ReferenceDataError(
             f"models.{name}.reference: {model.reference} has no column(s) {', '.join(missing)} "
             f"(it has {', '.join(map(str, frame.columns))}); fix the feature names or the file"
         )
     if len(frame) == 0:
-        raise ReferenceError(f"models.{name}.reference: {model.reference} has no rows")
+        raise ReferenceDataError(f"models.{name}.reference: {model.reference} has no rows")
     types = column_types(model, frame)
     columns = wanted + ([model.prediction] if model.prediction and model.prediction in frame.columns else [])
     return ReferenceProfile.build(frame, columns, types), types
@@ -169,7 +166,7 @@ def load_reference(name: str, model: ModelSettings) -> tuple[ReferenceProfile, d
 def _check_types(name: str, model: ModelSettings, saved: dict[str, ColumnType]) -> None:
     for feature in model.features:
         if feature.type is not None and saved.get(feature.name) != feature.type:
-            raise ReferenceError(
+            raise ReferenceDataError(
                 f"models.{name}.features.{feature.name}: configured as {feature.type} but the saved profile "
                 f"has it as {saved.get(feature.name)}; rebuild the profile or change the type"
             )
@@ -218,7 +215,7 @@ def save_profile(profile: ReferenceProfile, directory: Path, labelled: pd.DataFr
         try:
             labelled.reset_index(drop=True).to_parquet(directory / LABELLED_FILE, index=False)
         except (TypeError, ValueError) as exc:  # pyarrow: a column of mixed types has no Parquet type
-            raise ReferenceError(
+            raise ReferenceDataError(
                 f"cannot store the columns {', '.join(map(str, labelled.columns))} as Parquet: "
                 f"{str(exc).splitlines()[0]}"
             ) from None
@@ -235,9 +232,9 @@ def load_profile(directory: Path) -> ReferenceProfile:
     try:
         meta = json.loads((directory / "profile.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise ReferenceError(f"{directory}: not a readable driftwatch profile ({exc})") from None
+        raise ReferenceDataError(f"{directory}: not a readable driftwatch profile ({exc})") from None
     if meta.get("format") != PROFILE_FORMAT or meta.get("version") != PROFILE_VERSION:
-        raise ReferenceError(
+        raise ReferenceDataError(
             f"{directory}: profile format {meta.get('format')!r} version {meta.get('version')!r} is not "
             f"{PROFILE_FORMAT!r} version {PROFILE_VERSION}; rebuild it with `driftwatch profile`"
         )
@@ -246,7 +243,7 @@ def load_profile(directory: Path) -> ReferenceProfile:
         try:
             frame = pd.read_parquet(directory / entry["file"])
         except Exception as exc:  # pyarrow raises many types; all mean "unreadable"
-            raise ReferenceError(f"{directory / entry['file']}: cannot read ({exc})") from None
+            raise ReferenceDataError(f"{directory / entry['file']}: cannot read ({exc})") from None
         kind = entry["type"]
         values = (
             frame["value"].to_numpy(dtype=np.float64)
@@ -269,11 +266,11 @@ def load_labelled(directory: Path) -> pd.DataFrame | None:
     try:
         meta = json.loads((directory / "profile.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise ReferenceError(f"{directory}: not a readable driftwatch profile ({exc})") from None
+        raise ReferenceDataError(f"{directory}: not a readable driftwatch profile ({exc})") from None
     entry = meta.get("labelled")
     if not isinstance(entry, dict):
         return None
     try:
         return pd.read_parquet(directory / str(entry["file"]))
     except Exception as exc:  # pyarrow raises many types; all mean "unreadable"
-        raise ReferenceError(f"{directory / str(entry.get('file'))}: cannot read ({exc})") from None
+        raise ReferenceDataError(f"{directory / str(entry.get('file'))}: cannot read ({exc})") from None
