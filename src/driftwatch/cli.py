@@ -451,7 +451,7 @@ def _check(args: argparse.Namespace) -> int:
 
 def _min_rows(text: str | None, model: Any) -> int:
     """``--min-rows``: an integer >= 1; by default the model's window.min_rows, else the daemon's default."""
-    from driftwatch.config import MIN_ROWS_DEFAULT
+    from driftwatch.defaults import MIN_ROWS_DEFAULT
 
     if text is None:
         return int(model.window.min_rows) if model is not None else MIN_ROWS_DEFAULT

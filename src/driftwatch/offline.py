@@ -30,7 +30,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from driftwatch.checks import CheckStatus, no_verdict_reason, verdict_status
-from driftwatch.config import MIN_ROWS_DEFAULT
+from driftwatch.defaults import MIN_ROWS_DEFAULT
 from driftwatch.drift.dataset import ColumnDrift, ColumnOptions, DatasetDrift, column_drift, dataset_drift
 from driftwatch.drift.profile import ColumnType, ReferenceProfile, infer_type
 from driftwatch.errors import CheckError
