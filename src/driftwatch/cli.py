@@ -173,8 +173,13 @@ def _load(path: str):  # type: ignore[no-untyped-def]
 def _validate(path: str) -> int:
     settings = _load(path)
     from driftwatch.performance.monitor import PerformanceMonitor
-    from driftwatch.preflight import method_problems, reference_columns, reference_problems
-    from driftwatch.reference import ReferenceDataError, load_reference
+    from driftwatch.preflight import (
+        load_model_reference,
+        method_problems,
+        reference_columns,
+        reference_problems,
+    )
+    from driftwatch.reference import ReferenceDataError
 
     # Everything the daemon checks at start-up, and what it would only find at run time: one line per
     # problem, every model, in the format of the config errors.
@@ -182,7 +187,7 @@ def _validate(path: str) -> int:
     summary: list[str] = []
     for name, model in settings.models.items():
         try:
-            profile, types = load_reference(name, model)
+            profile, types = load_model_reference(name, model)
         except ReferenceDataError as exc:
             problems.append(f"  - {exc}")
             continue

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from driftwatch.config import ModelSettings
 from driftwatch.drift.profile import ColumnProfile, ColumnType, ReferenceProfile, infer_type
 from driftwatch.errors import ReferenceDataError
 
@@ -118,57 +117,68 @@ def _distinct_columns(path: Path, frame: pd.DataFrame, header: list[str] | None)
     return frame
 
 
-def column_types(model: ModelSettings, frame: pd.DataFrame) -> dict[str, ColumnType]:
-    """Feature types from the config, else from the reference's dtypes."""
-    types: dict[str, ColumnType] = {}
-    for feature in model.features:
-        if feature.type is not None:
-            types[feature.name] = feature.type
-        elif feature.name in frame.columns:
-            types[feature.name] = infer_type(frame[feature.name])
-    if model.prediction and model.prediction in frame.columns:
-        types[model.prediction] = infer_type(frame[model.prediction])
-    return types
+def column_types(
+    frame: pd.DataFrame, types: Mapping[str, ColumnType | None], prediction: str | None = None
+) -> dict[str, ColumnType]:
+    """Each column's type: as given in ``types``, else (None) from the reference's dtypes; the
+    prediction column's always from its dtype."""
+    out: dict[str, ColumnType] = {}
+    for column, kind in types.items():
+        if kind is not None:
+            out[column] = kind
+        elif column in frame.columns:
+            out[column] = infer_type(frame[column])
+    if prediction and prediction in frame.columns:
+        out[prediction] = infer_type(frame[prediction])
+    return out
 
 
-def load_reference(name: str, model: ModelSettings) -> tuple[ReferenceProfile, dict[str, ColumnType]]:
-    """Profile a model's reference (its features, and its prediction column when present).
+def load_reference(
+    path: Path,
+    types: Mapping[str, ColumnType | None],
+    prediction: str | None = None,
+    key: str = "reference",
+) -> tuple[ReferenceProfile, dict[str, ColumnType]]:
+    """Profile a reference: its features (the keys of ``types``, in order), and its prediction column
+    when present.
 
-    ``model.reference`` is a Parquet/CSV file, or a profile directory saved by `save_profile`.
+    ``path`` is a Parquet/CSV file, or a profile directory saved by `save_profile`. ``types`` gives
+    each feature's type, or None to infer it from the reference's dtypes. Errors name ``key`` (the
+    config key prefix of the model, ``models.NAME``) as where the reference and the features are set.
     """
-    wanted = [f.name for f in model.features]
-    if is_profile(model.reference):
-        saved = load_profile(model.reference)
+    wanted = list(types)
+    if is_profile(path):
+        saved = load_profile(path)
         missing = [c for c in wanted if c not in saved.columns]
         if missing:
             raise ReferenceDataError(
-                f"models.{name}.reference: profile {model.reference} has no column(s) {', '.join(missing)} "
+                f"{key}.reference: profile {path} has no column(s) {', '.join(missing)} "
                 f"(it has {', '.join(saved.columns)}); rebuild it with these features"
             )
-        keep = wanted + ([model.prediction] if model.prediction and model.prediction in saved.columns else [])
+        keep = wanted + ([prediction] if prediction and prediction in saved.columns else [])
         kept = {c: saved.columns[c] for c in keep}
-        _check_types(name, model, {c: p.type for c, p in kept.items()})
+        _check_types(key, types, {c: p.type for c, p in kept.items()})
         return ReferenceProfile(kept, saved.rows), {c: p.type for c, p in kept.items()}
-    frame = load_frame(model.reference, [f.name for f in model.features if f.type == "categorical"])
+    frame = load_frame(path, [c for c, kind in types.items() if kind == "categorical"])
     missing = [c for c in wanted if c not in frame.columns]
     if missing:
         raise ReferenceDataError(
-            f"models.{name}.reference: {model.reference} has no column(s) {', '.join(missing)} "
+            f"{key}.reference: {path} has no column(s) {', '.join(missing)} "
             f"(it has {', '.join(map(str, frame.columns))}); fix the feature names or the file"
         )
     if len(frame) == 0:
-        raise ReferenceDataError(f"models.{name}.reference: {model.reference} has no rows")
-    types = column_types(model, frame)
-    columns = wanted + ([model.prediction] if model.prediction and model.prediction in frame.columns else [])
-    return ReferenceProfile.build(frame, columns, types), types
+        raise ReferenceDataError(f"{key}.reference: {path} has no rows")
+    inferred = column_types(frame, types, prediction)
+    columns = wanted + ([prediction] if prediction and prediction in frame.columns else [])
+    return ReferenceProfile.build(frame, columns, inferred), inferred
 
 
-def _check_types(name: str, model: ModelSettings, saved: dict[str, ColumnType]) -> None:
-    for feature in model.features:
-        if feature.type is not None and saved.get(feature.name) != feature.type:
+def _check_types(key: str, types: Mapping[str, ColumnType | None], saved: dict[str, ColumnType]) -> None:
+    for column, kind in types.items():
+        if kind is not None and saved.get(column) != kind:
             raise ReferenceDataError(
-                f"models.{name}.features.{feature.name}: configured as {feature.type} but the saved profile "
-                f"has it as {saved.get(feature.name)}; rebuild the profile or change the type"
+                f"{key}.features.{column}: configured as {kind} but the saved profile "
+                f"has it as {saved.get(column)}; rebuild the profile or change the type"
             )
 
 
