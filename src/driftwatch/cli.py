@@ -327,6 +327,7 @@ def _check(args: argparse.Namespace) -> int:
         incomplete,
         performance,
         run_offline_check,
+        to_html,
         to_json,
     )
 
@@ -434,7 +435,7 @@ def _check(args: argparse.Namespace) -> int:
     elif args.format == "table":
         text = format_table(check)
     else:
-        text = _html(check, share, bool(task and prediction), args.model, args.current)
+        text = to_html(check, bool(task and prediction), args.model, args.current)
     if args.output:
         try:
             Path(args.output).write_text(text + ("\n" if not text.endswith("\n") else ""), encoding="utf-8")
@@ -470,60 +471,6 @@ def _min_rows(text: str | None, model: Any) -> int:
             f"default {MIN_ROWS_DEFAULT})"
         )
     return value
-
-
-def _html(check: Any, share: float, with_performance: bool, model: str | None, current: str) -> str:
-    """Evidently's report of the checked columns, with driftwatch's sections on top: the summary of the
-    check, the columns it could not check (Evidently would fail on them) and the performance table."""
-    from driftwatch.offline import errors_section, quality_breaches
-    from driftwatch.report import evidently_html, performance_section, summary_section, with_section
-
-    checked = {c.column for c in check.drift.columns}
-    types = {c: t for c, t in check.types.items() if c in checked}
-    output = check.prediction_drift
-    if types:
-        text = evidently_html(
-            check.reference_frame,
-            check.current_frame,
-            types,
-            {c: o.method for c, o in check.options.items() if c in checked},
-            {c: o.threshold for c, o in check.options.items() if o.threshold is not None and c in checked},
-            share,
-            prediction=None
-            if output is None or output.error is not None
-            else (output.column, "categorical" if output.type == "categorical" else "numeric"),
-        )
-    else:
-        text = '<!DOCTYPE html><html><head><meta charset="utf-8"></head><body></body></html>'
-    if with_performance:
-        extra = check.extra
-        notes = [f"calibration: {extra['calibration']['method']}"] if "calibration" in extra else []
-        notes += [extra[key] for key in ("performance_note", "estimate_note") if key in extra]
-        text = with_section(
-            text,
-            performance_section(
-                extra.get("reference_performance", {}),
-                extra.get("performance", {}),
-                extra.get("estimated_performance", {}),
-                notes,
-            ),
-        )
-    section = errors_section(check)
-    text = with_section(text, section) if section else text
-    return with_section(
-        text,
-        summary_section(
-            model,
-            check.drift,
-            output,
-            len(check.current_frame),
-            int(check.extra.get("reference_rows", len(check.reference_frame))),
-            current=current,
-            status=check.status,
-            reason=check.reason,
-            quality=quality_breaches(check),
-        ),
-    )
 
 
 def _profile(args: argparse.Namespace) -> int:
