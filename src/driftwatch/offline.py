@@ -49,6 +49,7 @@ __all__ = [
     "performance_data",
     "quality_breaches",
     "run_offline_check",
+    "shared_columns",
     "to_html",
     "to_json",
 ]
@@ -169,6 +170,14 @@ def run_offline_check(
     )
 
 
+def shared_columns(
+    reference_columns: Sequence[str], current: pd.DataFrame, prediction: str | None, label: str | None
+) -> list[str]:
+    """The columns a check looks at when none are named: those both sides have, but the prediction and
+    the label."""
+    return [c for c in reference_columns if c in current.columns and c not in (prediction, label)]
+
+
 def check_data(
     reference: pd.DataFrame | ReferenceProfile,
     current_frame: pd.DataFrame,
@@ -199,7 +208,7 @@ def check_data(
         reference_frame = reference
         labelled = reference_frame if labelled is None else labelled
         available = [str(c) for c in reference_frame.columns]
-    wanted = columns or [c for c in available if c in current_frame.columns and c not in (prediction, label)]
+    wanted = columns or shared_columns(available, current_frame, prediction, label)
     if not wanted:
         reference_name, current_name = (f" {name}" if name else "" for name in names)
         raise CheckError(
