@@ -371,3 +371,29 @@ def test_every_error_class_is_documented_under_one_base() -> None:
         cls = getattr(errors, name)
         assert issubclass(cls, driftwatch.DriftwatchError)
         assert cls.__doc__ and len(cls.__doc__.split()) > 20, name
+
+
+def test_html_report_is_the_command_report(data: dict[str, Any], tmp_path: Path) -> None:
+    frames, paths = data["frames"], data["paths"]
+    report = driftwatch.check(frames["reference"], frames["current"], features=["x", "country"])
+    page = report.to_html()
+    assert page.startswith("<!DOCTYPE html>") or "<html" in page[:500]
+    verdict = f"drift detected: {len(report.drifted)} of {len(report.columns)} columns drifted"
+    assert verdict in page
+    out = tmp_path / "report.html"
+    main(
+        [
+            "check",
+            "-r",
+            str(paths["reference"]),
+            "-u",
+            str(paths["current"]),
+            "--columns",
+            "x,country",
+            "-f",
+            "html",
+            "-o",
+            str(out),
+        ]
+    )
+    assert verdict in out.read_text(encoding="utf-8")
