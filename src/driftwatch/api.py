@@ -99,7 +99,7 @@ class ColumnResult:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds the data frames: compare the results, not the reports
 class CheckReport:
     """The result of `check`: dataset drift, each column's result, and the report in three formats.
 
@@ -110,6 +110,12 @@ class CheckReport:
     """
 
     _check: offline.OfflineCheck = field(repr=False)
+
+    def __repr__(self) -> str:
+        return (
+            f"CheckReport(status={self.status!r}, dataset_drift={self.dataset_drift!r}, "
+            f"drifted={self.drifted!r}, rows={self.rows})"
+        )
 
     @property
     def status(self) -> CheckStatus:
@@ -161,7 +167,7 @@ class CheckReport:
         return offline.to_html(self._check, with_performance=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ReferenceProfile:
     """A reference prepared once: each column's cleaned, sorted values and counts, and (when built with
     ``prediction`` and ``label``) the labelled rows performance needs. Build one with `profile`, keep it
@@ -169,6 +175,10 @@ class ReferenceProfile:
 
     profile: profiles.ReferenceProfile
     labelled: pd.DataFrame | None = field(default=None, repr=False)
+
+    def __repr__(self) -> str:
+        kept = ", labelled rows kept" if self.labelled is not None else ""
+        return f"ReferenceProfile(rows={self.rows}, types={self.types!r}{kept})"
 
     @property
     def columns(self) -> list[str]:
