@@ -12,6 +12,10 @@ table, the JSON and the HTML alike, and `incomplete` makes the command exit 2.
 A current file of fewer rows than ``min_rows`` has no verdict, by the daemon's rule and in its words
 (`driftwatch.checks.verdict_status`, `no_verdict_reason`): "not enough rows" and "no data" mean the
 same here as in ``/api/models``.
+
+The command reads the files and calls `check_data` and `performance_data` on the frames; the Python API
+(`driftwatch.api`) calls the same two on the user's DataFrames, with messages worded for its arguments
+(`Wording`), so the two give the same answer.
 """
 
 from __future__ import annotations
