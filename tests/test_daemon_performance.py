@@ -16,7 +16,7 @@ from sklearn import metrics as skm
 
 from driftwatch.config import ConfigError, load_settings
 from driftwatch.daemon import Daemon
-from driftwatch.reference import ReferenceError
+from driftwatch.reference import ReferenceDataError
 
 NOW = 1_800_000_000.0
 SCHEMA = json.loads((Path(__file__).parents[1] / "schemas" / "webhook-event.schema.json").read_text())
@@ -354,7 +354,7 @@ def test_performance_config_errors_name_the_fix(tmp_path: Path, performance: str
 def test_reference_without_the_label_column_is_refused_at_start(tmp_path: Path) -> None:
     reference(tmp_path / "ref.csv")
     pd.read_csv(tmp_path / "ref.csv").drop(columns="label").to_csv(tmp_path / "ref.csv", index=False)
-    with pytest.raises(ReferenceError, match=r"has no column\(s\) label"):
+    with pytest.raises(ReferenceDataError, match=r"has no column\(s\) label"):
         make(tmp_path, Clock())
 
 

@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from driftwatch.config import HttpSettings, Settings, load_settings
-from driftwatch.reference import load_reference
+from driftwatch.preflight import load_model_reference
 from tests.conftest import require
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -163,7 +163,7 @@ def container_config(
     local.write_text(text, encoding="utf-8")
     settings = load_settings(local, environ)
     for name, model in settings.models.items():
-        load_reference(name, model)  # every feature, the prediction and the label are in the reference
+        load_model_reference(name, model)  # every feature, the prediction and the label are in the reference
     return settings
 
 

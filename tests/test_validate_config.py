@@ -16,7 +16,7 @@ import yaml
 
 from driftwatch.cli import main
 from driftwatch.config import load_settings
-from driftwatch.reference import ReferenceError
+from driftwatch.reference import ReferenceDataError
 from tests.test_cli import driftwatch
 
 
@@ -193,7 +193,7 @@ def test_the_daemon_refuses_to_start_with_the_same_problems(tmp_path: Path) -> N
     path = write_config(
         tmp_path, features=[{"name": "country", "type": "categorical", "method": "ks"}], prediction="proba"
     )
-    with pytest.raises(ReferenceError) as info:
+    with pytest.raises(ReferenceDataError) as info:
         Daemon(load_settings(path, {}))
     message = str(info.value)
     assert "models.credit.prediction: " in message and "models.credit.features.country.method: ks" in message

@@ -173,8 +173,13 @@ def _load(path: str):  # type: ignore[no-untyped-def]
 def _validate(path: str) -> int:
     settings = _load(path)
     from driftwatch.performance.monitor import PerformanceMonitor
-    from driftwatch.preflight import method_problems, reference_columns, reference_problems
-    from driftwatch.reference import ReferenceError, load_reference
+    from driftwatch.preflight import (
+        load_model_reference,
+        method_problems,
+        reference_columns,
+        reference_problems,
+    )
+    from driftwatch.reference import ReferenceDataError
 
     # Everything the daemon checks at start-up, and what it would only find at run time: one line per
     # problem, every model, in the format of the config errors.
@@ -182,8 +187,8 @@ def _validate(path: str) -> int:
     summary: list[str] = []
     for name, model in settings.models.items():
         try:
-            profile, types = load_reference(name, model)
-        except ReferenceError as exc:
+            profile, types = load_model_reference(name, model)
+        except ReferenceDataError as exc:
             problems.append(f"  - {exc}")
             continue
         found = reference_problems(name, model, reference_columns(model.reference))
@@ -191,7 +196,7 @@ def _validate(path: str) -> int:
         if model.performance is not None and not found:
             try:
                 PerformanceMonitor(name, model)
-            except ReferenceError as exc:
+            except ReferenceDataError as exc:
                 found.append(f"  - {exc}")
         problems += found
         summary.append(
@@ -215,11 +220,11 @@ def _run(path: str, log_level: str | None) -> int:
     )
     logging.getLogger("kafka").setLevel(logging.CRITICAL)  # its connection errors: driftwatch reports them
     from driftwatch.daemon import Daemon
-    from driftwatch.reference import ReferenceError
+    from driftwatch.reference import ReferenceDataError
 
     try:
         daemon = Daemon(settings)
-    except (ReferenceError, OSError) as exc:
+    except (ReferenceDataError, OSError) as exc:
         raise UserError(str(exc)) from None
 
     stop = threading.Event()
@@ -317,11 +322,12 @@ def _check(args: argparse.Namespace) -> int:
     from driftwatch.drift.dataset import ColumnOptions
     from driftwatch.drift.stattests import CATALOGUE
     from driftwatch.offline import (
-        OfflineError,
+        CheckError,
         format_table,
         incomplete,
         performance,
         run_offline_check,
+        to_html,
         to_json,
     )
 
@@ -409,7 +415,7 @@ def _check(args: argparse.Namespace) -> int:
                     min_predictions=min_rows,
                 )
             )
-    except OfflineError as exc:
+    except CheckError as exc:
         raise UserError(str(exc)) from None
     quality_breached = False
     if (
@@ -429,7 +435,7 @@ def _check(args: argparse.Namespace) -> int:
     elif args.format == "table":
         text = format_table(check)
     else:
-        text = _html(check, share, bool(task and prediction), args.model, args.current)
+        text = to_html(check, bool(task and prediction), args.model, args.current)
     if args.output:
         try:
             Path(args.output).write_text(text + ("\n" if not text.endswith("\n") else ""), encoding="utf-8")
@@ -451,7 +457,7 @@ def _check(args: argparse.Namespace) -> int:
 
 def _min_rows(text: str | None, model: Any) -> int:
     """``--min-rows``: an integer >= 1; by default the model's window.min_rows, else the daemon's default."""
-    from driftwatch.config import MIN_ROWS_DEFAULT
+    from driftwatch.defaults import MIN_ROWS_DEFAULT
 
     if text is None:
         return int(model.window.min_rows) if model is not None else MIN_ROWS_DEFAULT
@@ -467,71 +473,17 @@ def _min_rows(text: str | None, model: Any) -> int:
     return value
 
 
-def _html(check: Any, share: float, with_performance: bool, model: str | None, current: str) -> str:
-    """Evidently's report of the checked columns, with driftwatch's sections on top: the summary of the
-    check, the columns it could not check (Evidently would fail on them) and the performance table."""
-    from driftwatch.offline import errors_section, quality_breaches
-    from driftwatch.report import evidently_html, performance_section, summary_section, with_section
-
-    checked = {c.column for c in check.drift.columns}
-    types = {c: t for c, t in check.types.items() if c in checked}
-    output = check.prediction_drift
-    if types:
-        text = evidently_html(
-            check.reference_frame,
-            check.current_frame,
-            types,
-            {c: o.method for c, o in check.options.items() if c in checked},
-            {c: o.threshold for c, o in check.options.items() if o.threshold is not None and c in checked},
-            share,
-            prediction=None
-            if output is None or output.error is not None
-            else (output.column, "categorical" if output.type == "categorical" else "numeric"),
-        )
-    else:
-        text = '<!DOCTYPE html><html><head><meta charset="utf-8"></head><body></body></html>'
-    if with_performance:
-        extra = check.extra
-        notes = [f"calibration: {extra['calibration']['method']}"] if "calibration" in extra else []
-        notes += [extra[key] for key in ("performance_note", "estimate_note") if key in extra]
-        text = with_section(
-            text,
-            performance_section(
-                extra.get("reference_performance", {}),
-                extra.get("performance", {}),
-                extra.get("estimated_performance", {}),
-                notes,
-            ),
-        )
-    section = errors_section(check)
-    text = with_section(text, section) if section else text
-    return with_section(
-        text,
-        summary_section(
-            model,
-            check.drift,
-            output,
-            len(check.current_frame),
-            int(check.extra.get("reference_rows", len(check.reference_frame))),
-            current=current,
-            status=check.status,
-            reason=check.reason,
-            quality=quality_breaches(check),
-        ),
-    )
-
-
 def _profile(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from driftwatch.drift.profile import ReferenceProfile
-    from driftwatch.reference import ReferenceError, load_frame, save_profile
+    from driftwatch.reference import ReferenceDataError, load_frame, save_profile
 
     model = _model_settings(args)
     try:
         text = [f.name for f in model.features if f.type == "categorical"] if model is not None else []
         frame = load_frame(Path(args.reference), text)
-    except ReferenceError as exc:
+    except ReferenceDataError as exc:
         raise UserError(f"--reference {exc}") from None
     if len(frame) == 0:
         raise UserError(f"--reference {args.reference}: no rows (only a header); there is nothing to profile")
@@ -559,7 +511,7 @@ def _profile(args: argparse.Namespace) -> int:
     labelled = frame[[prediction, label]] if prediction and label else None
     try:
         save_profile(profile, Path(args.output), labelled)
-    except ReferenceError as exc:
+    except ReferenceDataError as exc:
         raise UserError(f"--reference {args.reference}: {exc}") from None
     except OSError as exc:
         raise UserError(f"--output {args.output}: cannot write ({exc.strerror})") from None

@@ -34,6 +34,8 @@ from pydantic import (
     model_validator,
 )
 
+from driftwatch.defaults import MIN_LABELS_DEFAULT, MIN_ROWS_DEFAULT
+from driftwatch.errors import ConfigError
 from driftwatch.templates import BUILTIN, TemplateError, load_template
 
 __all__ = [
@@ -54,10 +56,6 @@ __all__ = [
     "load_yaml",
     "parse_duration",
 ]
-
-
-class ConfigError(Exception):
-    """The configuration cannot be used; the message says where, what and how to fix it."""
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
@@ -283,11 +281,6 @@ class HttpSettings(_Strict):
     port: int = Field(default=9308, ge=0, le=65535)
 
 
-# window.min_rows' default: the smallest window on which the default drift rule's false-alarm rate on
-# unshifted data stays below 1% for every feature mix measured by bench/false_alarms.py (README).
-MIN_ROWS_DEFAULT = 500
-
-
 class WindowSettings(_Strict):
     length: Duration = 3600.0
     max_rows: int = Field(default=50_000, ge=10)
@@ -442,11 +435,6 @@ _PERFORMANCE_METRICS = {
     "regression": ("mae", "rmse", "mape", "r2"),
 }
 _ESTIMATED_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
-
-# performance.min_labels' default: the fewest labelled rows from which a typical rule (accuracy
-# max_drop 0.05) breaches in under 1% of checks of an unchanged model, for every model measured by
-# bench/performance_false_alarms.py (README, "Why 1000"); at 100 it breached in up to 18%.
-MIN_LABELS_DEFAULT = 1000
 
 
 class PerformanceSettings(_Strict):

@@ -39,9 +39,9 @@ from driftwatch.labels import LabelStore
 from driftwatch.metrics import Metrics
 from driftwatch.performance.monitor import PerformanceMonitor, PerformanceResult
 from driftwatch.policy import AlertEvent, BreachPolicy, PolicyRule, State
-from driftwatch.preflight import method_problems, reference_columns, reference_problems
+from driftwatch.preflight import load_model_reference, method_problems, reference_columns, reference_problems
 from driftwatch.records import Prediction, RecordDecoder, Rejection
-from driftwatch.reference import ReferenceError, load_reference
+from driftwatch.reference import ReferenceDataError
 from driftwatch.source.deadletter import DeadLetters
 from driftwatch.source.kafka import KafkaSource, Message
 from driftwatch.source.undecodable import stalled_notes
@@ -89,13 +89,13 @@ class Daemon:
         self.checks: dict[str, ModelCheck] = {}
         self.windows: dict[str, Window] = {}
         for name, model in settings.models.items():
-            profile, types = load_reference(name, model)
+            profile, types = load_model_reference(name, model)
             # a missing prediction column or a method that misfits its feature would fail only at run time
             # (the label column: PerformanceMonitor below)
             problems = reference_problems(name, model, reference_columns(model.reference), labels=False)
             problems += method_problems(name, model, types)
             if problems:
-                raise ReferenceError(
+                raise ReferenceDataError(
                     f"invalid configuration ({len(problems)} problem(s)):\n" + "\n".join(problems)
                 )
             self.checks[name] = ModelCheck(name, model, profile)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from driftwatch import __version__
-from driftwatch.checks import CheckResult
+
+if TYPE_CHECKING:  # for the types only: importing checks would load scipy into `webhooks list`
+    from driftwatch.checks import CheckResult
 
 __all__ = ["SCHEMA_VERSION", "alert_event", "iso", "probe_event"]
 

@@ -29,6 +29,7 @@ from urllib.parse import unquote, urlsplit
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from driftwatch import __version__
+from driftwatch.errors import ReportUnavailableError
 from driftwatch.metrics import Metrics
 
 __all__ = ["HttpServer", "LoggingHTTPServer", "ReportUnavailableError"]
@@ -40,10 +41,6 @@ Results = Callable[[], dict[str, dict[str, Any]]]
 Reports = Callable[[str], str | None]  # the HTML report of a model's latest check; None when there is none
 
 ALLOWED_METHODS = ("GET", "HEAD")
-
-
-class ReportUnavailableError(Exception):
-    """A model's report cannot be made now (no check yet, no data in its window); the message says why."""
 
 
 class LoggingHTTPServer(ThreadingHTTPServer):

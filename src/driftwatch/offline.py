@@ -12,6 +12,10 @@ table, the JSON and the HTML alike, and `incomplete` makes the command exit 2.
 A current file of fewer rows than ``min_rows`` has no verdict, by the daemon's rule and in its words
 (`driftwatch.checks.verdict_status`, `no_verdict_reason`): "not enough rows" and "no data" mean the
 same here as in ``/api/models``.
+
+The command reads the files and calls `check_data` and `performance_data` on the frames; the Python API
+(`driftwatch.api`) calls the same two on the user's DataFrames, with messages worded for its arguments
+(`Wording`), so the two give the same answer.
 """
 
 from __future__ import annotations
@@ -30,26 +34,47 @@ import numpy.typing as npt
 import pandas as pd
 
 from driftwatch.checks import CheckStatus, no_verdict_reason, verdict_status
-from driftwatch.config import MIN_ROWS_DEFAULT
+from driftwatch.defaults import MIN_ROWS_DEFAULT
 from driftwatch.drift.dataset import ColumnDrift, ColumnOptions, DatasetDrift, column_drift, dataset_drift
 from driftwatch.drift.profile import ColumnType, ReferenceProfile, infer_type
-from driftwatch.reference import ReferenceError, is_profile, load_frame, load_labelled, load_profile
+from driftwatch.errors import CheckError
+from driftwatch.reference import ReferenceDataError, is_profile, load_frame, load_labelled, load_profile
 
 __all__ = [
+    "FILES",
+    "CheckError",
     "OfflineCheck",
-    "OfflineError",
+    "Wording",
+    "check_data",
     "errors_section",
     "format_table",
     "incomplete",
     "performance",
+    "performance_data",
     "quality_breaches",
     "run_offline_check",
+    "shared_columns",
+    "to_html",
     "to_json",
 ]
 
 
-class OfflineError(Exception):
-    """Bad input to an offline check; the message names the file or column and the fix."""
+@dataclass(frozen=True)
+class Wording:
+    """How messages name the inputs: the command's flags and files, or the Python API's arguments."""
+
+    reference: str = "--reference"
+    current: str = "--current"
+    columns: str = "--columns"
+    prediction: str = "--prediction-column"
+    label: str = "--label-column"
+    classes: str = "--classes"
+    things: str = "files"
+    subject: str = "the current file"  # what had too few rows, in `OfflineCheck.reason`
+    min_labels: str = "the model's performance.min_labels"
+
+
+FILES = Wording()
 
 
 @dataclass
@@ -68,6 +93,7 @@ class OfflineCheck:
     status: CheckStatus = "ok"
     min_rows: int = 1
     min_rows_from: str = "min_rows"  # what set min_rows, for the reason: a flag, the config, the default
+    subject: str = "the current file"  # what was checked, for the reason
 
     @property
     def rows(self) -> int:
@@ -76,9 +102,7 @@ class OfflineCheck:
     @property
     def reason(self) -> str | None:
         """Why there is no verdict (None when there is one): the daemon's words, of the current file."""
-        return no_verdict_reason(
-            self.status, self.rows, self.min_rows, "the current file", self.min_rows_from
-        )
+        return no_verdict_reason(self.status, self.rows, self.min_rows, self.subject, self.min_rows_from)
 
     def as_dict(self) -> dict[str, Any]:
         # the keys and the nulls of the daemon's result (`CheckResult.as_dict`): no made-up "no drift"
@@ -94,13 +118,13 @@ class OfflineCheck:
 
 def _read(path: Path, role: str, text: Sequence[str] = ()) -> pd.DataFrame:
     if not path.exists():
-        raise OfflineError(f"--{role} {path}: file not found")
+        raise CheckError(f"--{role} {path}: file not found")
     try:
         frame = load_frame(path, text)
-    except ReferenceError as exc:
-        raise OfflineError(f"--{role} {exc}") from None
+    except ReferenceDataError as exc:
+        raise CheckError(f"--{role} {exc}") from None
     if len(frame) == 0:
-        raise OfflineError(f"--{role} {path}: no rows (only a header); there is nothing to check")
+        raise CheckError(f"--{role} {path}: no rows (only a header); there is nothing to check")
     return frame
 
 
@@ -124,29 +148,84 @@ def run_offline_check(
     """
     text = [c for c, t in (types or {}).items() if t == "categorical"]  # as written: "02134" stays text
     current_frame = _read(current, "current", text)
-    labelled: pd.DataFrame | None
+    reference_data: pd.DataFrame | ReferenceProfile
     if is_profile(reference):
         try:
-            profile = load_profile(reference)
+            reference_data = load_profile(reference)
             labelled = load_labelled(reference)
-        except ReferenceError as exc:
-            raise OfflineError(f"--reference {exc}") from None
+        except ReferenceDataError as exc:
+            raise CheckError(f"--reference {exc}") from None
+    else:
+        reference_data = labelled = _read(reference, "reference", text)
+    return check_data(
+        reference_data,
+        current_frame,
+        columns,
+        types,
+        options,
+        share,
+        prediction,
+        default,
+        label=label,
+        min_rows=min_rows,
+        min_rows_from=min_rows_from,
+        labelled=labelled,
+        names=(str(reference), str(current)),
+    )
+
+
+def shared_columns(
+    reference_columns: Sequence[str], current: pd.DataFrame, prediction: str | None, label: str | None
+) -> list[str]:
+    """The columns a check looks at when none are named: those both sides have, but the prediction and
+    the label."""
+    return [c for c in reference_columns if c in current.columns and c not in (prediction, label)]
+
+
+def check_data(
+    reference: pd.DataFrame | ReferenceProfile,
+    current_frame: pd.DataFrame,
+    columns: list[str] | None = None,
+    types: dict[str, ColumnType] | None = None,
+    options: dict[str, ColumnOptions] | None = None,
+    share: float = 0.5,
+    prediction: str | None = None,
+    default: ColumnOptions | None = None,
+    label: str | None = None,
+    min_rows: int = MIN_ROWS_DEFAULT,
+    min_rows_from: str = "the default min_rows",
+    labelled: pd.DataFrame | None = None,
+    names: tuple[str, str] = ("", ""),
+    wording: Wording = FILES,
+) -> OfflineCheck:
+    """`run_offline_check` on data already read: a reference frame or profile, and the current frame.
+
+    ``labelled`` is the reference's rows with each prediction beside its label, for `performance` (a
+    reference frame is its own); ``names`` name the reference and the current data in messages, as
+    ``wording`` does the arguments (the command's flags, or the Python API's).
+    """
+    if isinstance(reference, ReferenceProfile):
+        profile = reference
         reference_frame: pd.DataFrame | None = None
         available = list(profile.columns)
     else:
-        reference_frame = _read(reference, "reference", text)
-        labelled = reference_frame
+        reference_frame = reference
+        labelled = reference_frame if labelled is None else labelled
         available = [str(c) for c in reference_frame.columns]
-    wanted = columns or [c for c in available if c in current_frame.columns and c not in (prediction, label)]
+    wanted = columns or shared_columns(available, current_frame, prediction, label)
     if not wanted:
-        raise OfflineError(
-            f"--reference {reference} and --current {current} share no columns; "
-            "check the files or name the columns with --columns"
+        reference_name, current_name = (f" {name}" if name else "" for name in names)
+        raise CheckError(
+            f"{wording.reference}{reference_name} and {wording.current}{current_name} share no columns; "
+            f"check the {wording.things} or name the columns with {wording.columns}"
         )
-    for role, have in (("reference", available), ("current", list(map(str, current_frame.columns)))):
+    for role, have in (
+        (wording.reference, available),
+        (wording.current, list(map(str, current_frame.columns))),
+    ):
         missing = [c for c in wanted + ([prediction] if prediction else []) if c not in have]
         if missing:
-            raise OfflineError(f"--{role} has no column(s) {', '.join(missing)}; it has {', '.join(have)}")
+            raise CheckError(f"{role} has no column(s) {', '.join(missing)}; it has {', '.join(have)}")
     types = dict(types or {})
     profiled = wanted + ([prediction] if prediction else [])
     if reference_frame is not None:
@@ -184,10 +263,11 @@ def run_offline_check(
         current_frame,
         {"reference_rows": profile.rows, "current_rows": len(current_frame)},
         labelled,
-        str(reference),
+        names[0],
         status,
         min_rows,
         min_rows_from,
+        wording.subject,
     )
 
 
@@ -245,32 +325,65 @@ def performance(
     ``min_labels`` (a model's performance.min_labels) labelled rows there is no realized figure, and below
     ``min_predictions`` (the check's min_rows) predictions no estimate, as in the daemon:
     ``performance_note`` and ``estimate_note`` say so."""
-    from driftwatch.performance.cbpe import CBPE, CBPEError
-    from driftwatch.performance.metrics import realized
-
-    reference, current = check.labelled_reference, check.current_frame
+    reference = check.labelled_reference
     if reference is None:
-        raise OfflineError(
+        raise CheckError(
             f"--reference {check.reference_name} is a saved profile without the labelled rows performance "
             f"needs (each prediction beside its label); rebuild it with `driftwatch profile -r REFERENCE "
             f"-o {check.reference_name} --prediction-column {prediction} --label-column {label}`, "
             "or pass the reference file"
         )
+    kept = "the profile keeps " if check.labelled_reference is not check.reference_frame else "it has "
+    return performance_data(
+        reference,
+        check.current_frame,
+        task,
+        prediction,
+        label,
+        threshold,
+        classes,
+        estimate,
+        calibration,
+        min_labels,
+        min_predictions,
+        kept=kept,
+    )
+
+
+def performance_data(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    task: str,
+    prediction: str,
+    label: str,
+    threshold: float = 0.5,
+    classes: Sequence[Hashable] | None = None,
+    estimate: bool | None = None,
+    calibration: str = "auto",
+    min_labels: int = 1,
+    min_predictions: int = 1,
+    kept: str = "it has ",
+    wording: Wording = FILES,
+) -> dict[str, Any]:
+    """`performance` on the reference's labelled rows and the current frame (``kept``: how the message
+    of a missing label column introduces the reference's columns; ``wording``: how it names arguments)."""
+    from driftwatch.performance.cbpe import CBPE, CBPEError
+    from driftwatch.performance.metrics import realized
+
     if label not in reference.columns:
-        kept = "the profile keeps " if check.labelled_reference is not check.reference_frame else "it has "
-        raise OfflineError(
-            f"--reference has no label column {label!r} ({kept}{', '.join(map(str, reference.columns))}); "
-            "name it with --label-column"
+        raise CheckError(
+            f"{wording.reference} has no label column {label!r} ({kept}{', '.join(map(str, reference.columns))}); "
+            f"name it with {wording.label}"
         )
     if prediction not in reference.columns or prediction not in current.columns:
-        raise OfflineError(f"--prediction-column {prediction!r} must be in both files")
+        raise CheckError(f"{wording.prediction} {prediction!r} must be in both {wording.things}")
 
     def labelled(frame: pd.DataFrame) -> pd.DataFrame:
         return frame[[prediction, label]].dropna()
 
     out: dict[str, Any] = {}
     ref = labelled(reference)
-    where = f"performance ({task}, --prediction-column {prediction}, --label-column {label})"
+    where = f"performance ({task}, {wording.prediction} {prediction}, {wording.label} {label})"
     try:
         out["reference_performance"] = realized(
             task,  # type: ignore[arg-type]
@@ -282,8 +395,8 @@ def performance(
         cur = labelled(current) if label in current.columns else current.iloc[:0]
         if len(cur) and len(cur) < min_labels:  # the daemon's "not enough labels"
             out["performance_note"] = (
-                f"not enough labels: {len(cur)} labelled rows in the current file, fewer than the model's "
-                f"performance.min_labels {min_labels}: too few to tell a drop from noise"
+                f"not enough labels: {len(cur)} labelled rows in {wording.subject}, fewer than "
+                f"{wording.min_labels} {min_labels}: too few to tell a drop from noise"
             )
         elif len(cur):
             out["performance"] = realized(
@@ -296,9 +409,11 @@ def performance(
     except ValueError as exc:
         # the metrics' advice names the Python argument; the command's is a flag
         message = (
-            str(exc).replace("pass classes=", "pass --classes").replace("needs classes=", "needs --classes")
+            str(exc)
+            .replace("pass classes=", f"pass {wording.classes}")
+            .replace("needs classes=", f"needs {wording.classes}")
         )
-        raise OfflineError(f"{where}: {message}") from None
+        raise CheckError(f"{where}: {message}") from None
     if task == "binary_classification" and estimate is not False:
         positive = classes[1] if classes is not None else 1
         try:
@@ -308,19 +423,19 @@ def performance(
                 threshold=threshold,
                 calibration=calibration,  # type: ignore[arg-type]
             )
-            scores = _as_scores(current[prediction].dropna(), "the current file's")
+            scores = _as_scores(current[prediction].dropna(), f"{wording.subject}'s")
             if not len(scores):
-                raise CBPEError(f"the current file has no values in {prediction!r} to estimate from")
+                raise CBPEError(f"{wording.subject} has no values in {prediction!r} to estimate from")
             if len(scores) < min_predictions:  # the daemon's rule, in the words of files
                 out["estimate_note"] = (
-                    f"not enough predictions: {len(scores)} in the current file, fewer than min_rows "
+                    f"not enough predictions: {len(scores)} in {wording.subject}, fewer than min_rows "
                     f"{min_predictions}"
                 )
                 return out
             estimates = cbpe.estimate(scores)
         except CBPEError as exc:
             if estimate:
-                raise OfflineError(f"{where}: estimate: {exc}") from None
+                raise CheckError(f"{where}: estimate: {exc}") from None
             out["estimate_note"] = f"no CBPE estimate: {exc}"
         else:
             out["estimated_performance"] = {
@@ -444,6 +559,61 @@ def errors_section(check: OfflineCheck) -> str:
         "<h2>Columns not checked (driftwatch)</h2>"
         f"<p>The check is incomplete: these columns are left out of the drift share.</p><ul>{items}</ul>"
         "</section>"
+    )
+
+
+def to_html(
+    check: OfflineCheck, with_performance: bool, model: str | None = None, current: str | None = None
+) -> str:
+    """Evidently's report of the checked columns, with driftwatch's sections on top: the summary of the
+    check, the columns it could not check (Evidently would fail on them) and the performance table."""
+    from driftwatch.report import evidently_html, performance_section, summary_section, with_section
+
+    checked = {c.column for c in check.drift.columns}
+    types = {c: t for c, t in check.types.items() if c in checked}
+    output = check.prediction_drift
+    if types:
+        text = evidently_html(
+            check.reference_frame,
+            check.current_frame,
+            types,
+            {c: o.method for c, o in check.options.items() if c in checked},
+            {c: o.threshold for c, o in check.options.items() if o.threshold is not None and c in checked},
+            check.drift.share_threshold,
+            prediction=None
+            if output is None or output.error is not None
+            else (output.column, "categorical" if output.type == "categorical" else "numeric"),
+        )
+    else:
+        text = '<!DOCTYPE html><html><head><meta charset="utf-8"></head><body></body></html>'
+    if with_performance:
+        extra = check.extra
+        notes = [f"calibration: {extra['calibration']['method']}"] if "calibration" in extra else []
+        notes += [extra[key] for key in ("performance_note", "estimate_note") if key in extra]
+        text = with_section(
+            text,
+            performance_section(
+                extra.get("reference_performance", {}),
+                extra.get("performance", {}),
+                extra.get("estimated_performance", {}),
+                notes,
+            ),
+        )
+    section = errors_section(check)
+    text = with_section(text, section) if section else text
+    return with_section(
+        text,
+        summary_section(
+            model,
+            check.drift,
+            output,
+            len(check.current_frame),
+            int(check.extra.get("reference_rows", len(check.reference_frame))),
+            current=current,
+            status=check.status,
+            reason=check.reason,
+            quality=quality_breaches(check),
+        ),
     )
 
 

@@ -15,10 +15,18 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from driftwatch.config import ModelSettings
-from driftwatch.drift.profile import ColumnType
+from driftwatch.drift.profile import ColumnType, ReferenceProfile
 from driftwatch.drift.stattests import CATALOGUE
+from driftwatch.reference import load_reference
 
-__all__ = ["method_problems", "reference_columns", "reference_problems"]
+__all__ = ["load_model_reference", "method_problems", "reference_columns", "reference_problems"]
+
+
+def load_model_reference(name: str, model: ModelSettings) -> tuple[ReferenceProfile, dict[str, ColumnType]]:
+    """Profile model ``name``'s reference as its config says (`driftwatch.reference.load_reference`):
+    its features with their configured types, its prediction column; errors name its config keys."""
+    types = {feature.name: feature.type for feature in model.features}
+    return load_reference(model.reference, types, model.prediction, key=f"models.{name}")
 
 
 def reference_columns(path: Path) -> list[str]:

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from driftwatch.config import ModelSettings
 from driftwatch.drift.profile import ColumnProfile, ColumnType, ReferenceProfile, infer_type
+from driftwatch.errors import ReferenceDataError
 
 __all__ = [
-    "ReferenceError",
+    "ReferenceDataError",
     "is_profile",
     "load_frame",
     "load_labelled",
@@ -27,10 +27,6 @@ __all__ = [
     "load_reference",
     "save_profile",
 ]
-
-
-class ReferenceError(Exception):
-    """A reference file cannot be read or lacks a configured column."""
 
 
 def load_frame(path: Path, text: Collection[str] = ()) -> pd.DataFrame:
@@ -68,15 +64,15 @@ def load_frame(path: Path, text: Collection[str] = ()) -> pd.DataFrame:
                     if pd.api.types.is_numeric_dtype(again[column]):
                         frame[column] = again[column]
             return frame
-    except ReferenceError:
+    except ReferenceDataError:
         raise
     except FileNotFoundError:
-        raise ReferenceError(f"{path}: file not found") from None
+        raise ReferenceDataError(f"{path}: file not found") from None
     except Exception as exc:  # pyarrow and the CSV parser raise many types; all mean "unreadable"
-        raise ReferenceError(
+        raise ReferenceDataError(
             f"{path}: cannot read as {suffix.lstrip('.')}: {str(exc).splitlines()[0]}"
         ) from None
-    raise ReferenceError(f"{path}: unsupported file type {suffix!r}; use .parquet or .csv")
+    raise ReferenceDataError(f"{path}: unsupported file type {suffix!r}; use .parquet or .csv")
 
 
 _BOOLEANS = {"True": True, "TRUE": True, "true": True, "False": False, "FALSE": False, "false": False}
@@ -107,71 +103,82 @@ def _distinct_columns(path: Path, frame: pd.DataFrame, header: list[str] | None)
     names = header if header is not None else [str(c) for c in frame.columns]
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
-        raise ReferenceError(
+        raise ReferenceDataError(
             f"{path}: column(s) {', '.join(map(repr, repeated))} appear more than once; "
             "give every column its own name"
         )
     if header is not None and len(names) == 1:
         for sep, name in ((";", "semicolon"), ("\t", "tab"), ("|", "pipe")):
             if sep in names[0]:
-                raise ReferenceError(
+                raise ReferenceDataError(
                     f"{path}: this looks {name}-separated (its header is one column {names[0]!r}); "
                     "driftwatch reads comma-separated CSV: save it with commas (or as Parquet)"
                 )
     return frame
 
 
-def column_types(model: ModelSettings, frame: pd.DataFrame) -> dict[str, ColumnType]:
-    """Feature types from the config, else from the reference's dtypes."""
-    types: dict[str, ColumnType] = {}
-    for feature in model.features:
-        if feature.type is not None:
-            types[feature.name] = feature.type
-        elif feature.name in frame.columns:
-            types[feature.name] = infer_type(frame[feature.name])
-    if model.prediction and model.prediction in frame.columns:
-        types[model.prediction] = infer_type(frame[model.prediction])
-    return types
+def column_types(
+    frame: pd.DataFrame, types: Mapping[str, ColumnType | None], prediction: str | None = None
+) -> dict[str, ColumnType]:
+    """Each column's type: as given in ``types``, else (None) from the reference's dtypes; the
+    prediction column's always from its dtype."""
+    out: dict[str, ColumnType] = {}
+    for column, kind in types.items():
+        if kind is not None:
+            out[column] = kind
+        elif column in frame.columns:
+            out[column] = infer_type(frame[column])
+    if prediction and prediction in frame.columns:
+        out[prediction] = infer_type(frame[prediction])
+    return out
 
 
-def load_reference(name: str, model: ModelSettings) -> tuple[ReferenceProfile, dict[str, ColumnType]]:
-    """Profile a model's reference (its features, and its prediction column when present).
+def load_reference(
+    path: Path,
+    types: Mapping[str, ColumnType | None],
+    prediction: str | None = None,
+    key: str = "reference",
+) -> tuple[ReferenceProfile, dict[str, ColumnType]]:
+    """Profile a reference: its features (the keys of ``types``, in order), and its prediction column
+    when present.
 
-    ``model.reference`` is a Parquet/CSV file, or a profile directory saved by `save_profile`.
+    ``path`` is a Parquet/CSV file, or a profile directory saved by `save_profile`. ``types`` gives
+    each feature's type, or None to infer it from the reference's dtypes. Errors name ``key`` (the
+    config key prefix of the model, ``models.NAME``) as where the reference and the features are set.
     """
-    wanted = [f.name for f in model.features]
-    if is_profile(model.reference):
-        saved = load_profile(model.reference)
+    wanted = list(types)
+    if is_profile(path):
+        saved = load_profile(path)
         missing = [c for c in wanted if c not in saved.columns]
         if missing:
-            raise ReferenceError(
-                f"models.{name}.reference: profile {model.reference} has no column(s) {', '.join(missing)} "
+            raise ReferenceDataError(
+                f"{key}.reference: profile {path} has no column(s) {', '.join(missing)} "
                 f"(it has {', '.join(saved.columns)}); rebuild it with these features"
             )
-        keep = wanted + ([model.prediction] if model.prediction and model.prediction in saved.columns else [])
+        keep = wanted + ([prediction] if prediction and prediction in saved.columns else [])
         kept = {c: saved.columns[c] for c in keep}
-        _check_types(name, model, {c: p.type for c, p in kept.items()})
+        _check_types(key, types, {c: p.type for c, p in kept.items()})
         return ReferenceProfile(kept, saved.rows), {c: p.type for c, p in kept.items()}
-    frame = load_frame(model.reference, [f.name for f in model.features if f.type == "categorical"])
+    frame = load_frame(path, [c for c, kind in types.items() if kind == "categorical"])
     missing = [c for c in wanted if c not in frame.columns]
     if missing:
-        raise ReferenceError(
-            f"models.{name}.reference: {model.reference} has no column(s) {', '.join(missing)} "
+        raise ReferenceDataError(
+            f"{key}.reference: {path} has no column(s) {', '.join(missing)} "
             f"(it has {', '.join(map(str, frame.columns))}); fix the feature names or the file"
         )
     if len(frame) == 0:
-        raise ReferenceError(f"models.{name}.reference: {model.reference} has no rows")
-    types = column_types(model, frame)
-    columns = wanted + ([model.prediction] if model.prediction and model.prediction in frame.columns else [])
-    return ReferenceProfile.build(frame, columns, types), types
+        raise ReferenceDataError(f"{key}.reference: {path} has no rows")
+    inferred = column_types(frame, types, prediction)
+    columns = wanted + ([prediction] if prediction and prediction in frame.columns else [])
+    return ReferenceProfile.build(frame, columns, inferred), inferred
 
 
-def _check_types(name: str, model: ModelSettings, saved: dict[str, ColumnType]) -> None:
-    for feature in model.features:
-        if feature.type is not None and saved.get(feature.name) != feature.type:
-            raise ReferenceError(
-                f"models.{name}.features.{feature.name}: configured as {feature.type} but the saved profile "
-                f"has it as {saved.get(feature.name)}; rebuild the profile or change the type"
+def _check_types(key: str, types: Mapping[str, ColumnType | None], saved: dict[str, ColumnType]) -> None:
+    for column, kind in types.items():
+        if kind is not None and saved.get(column) != kind:
+            raise ReferenceDataError(
+                f"{key}.features.{column}: configured as {kind} but the saved profile "
+                f"has it as {saved.get(column)}; rebuild the profile or change the type"
             )
 
 
@@ -218,7 +225,7 @@ def save_profile(profile: ReferenceProfile, directory: Path, labelled: pd.DataFr
         try:
             labelled.reset_index(drop=True).to_parquet(directory / LABELLED_FILE, index=False)
         except (TypeError, ValueError) as exc:  # pyarrow: a column of mixed types has no Parquet type
-            raise ReferenceError(
+            raise ReferenceDataError(
                 f"cannot store the columns {', '.join(map(str, labelled.columns))} as Parquet: "
                 f"{str(exc).splitlines()[0]}"
             ) from None
@@ -235,9 +242,9 @@ def load_profile(directory: Path) -> ReferenceProfile:
     try:
         meta = json.loads((directory / "profile.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise ReferenceError(f"{directory}: not a readable driftwatch profile ({exc})") from None
+        raise ReferenceDataError(f"{directory}: not a readable driftwatch profile ({exc})") from None
     if meta.get("format") != PROFILE_FORMAT or meta.get("version") != PROFILE_VERSION:
-        raise ReferenceError(
+        raise ReferenceDataError(
             f"{directory}: profile format {meta.get('format')!r} version {meta.get('version')!r} is not "
             f"{PROFILE_FORMAT!r} version {PROFILE_VERSION}; rebuild it with `driftwatch profile`"
         )
@@ -246,7 +253,7 @@ def load_profile(directory: Path) -> ReferenceProfile:
         try:
             frame = pd.read_parquet(directory / entry["file"])
         except Exception as exc:  # pyarrow raises many types; all mean "unreadable"
-            raise ReferenceError(f"{directory / entry['file']}: cannot read ({exc})") from None
+            raise ReferenceDataError(f"{directory / entry['file']}: cannot read ({exc})") from None
         kind = entry["type"]
         values = (
             frame["value"].to_numpy(dtype=np.float64)
@@ -269,11 +276,11 @@ def load_labelled(directory: Path) -> pd.DataFrame | None:
     try:
         meta = json.loads((directory / "profile.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise ReferenceError(f"{directory}: not a readable driftwatch profile ({exc})") from None
+        raise ReferenceDataError(f"{directory}: not a readable driftwatch profile ({exc})") from None
     entry = meta.get("labelled")
     if not isinstance(entry, dict):
         return None
     try:
         return pd.read_parquet(directory / str(entry["file"]))
     except Exception as exc:  # pyarrow raises many types; all mean "unreadable"
-        raise ReferenceError(f"{directory / str(entry.get('file'))}: cannot read ({exc})") from None
+        raise ReferenceDataError(f"{directory / str(entry.get('file'))}: cannot read ({exc})") from None

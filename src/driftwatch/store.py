@@ -13,13 +13,17 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import numpy as np
 
 from driftwatch.policy import AlertState
-from driftwatch.windows import BucketState, Segment, WindowChanges
+
+if TYPE_CHECKING:
+    # windows (and pandas, scipy under it) load only where a window is read back: the outbox commands
+    # (`driftwatch webhooks list`) open the store without them
+    from driftwatch.windows import BucketState, Segment, WindowChanges
 
 __all__ = ["OutboxRow", "Store"]
 
@@ -117,6 +121,8 @@ def _encode_segment(segment: Segment) -> bytes:
 
 
 def _decode_segment(data: bytes) -> Segment:
+    from driftwatch.windows import Segment
+
     timestamps, keys, columns = msgspec.msgpack.decode(data)
     return Segment(
         np.frombuffer(timestamps, dtype=np.float64),
@@ -328,6 +334,8 @@ class Store:
     ) -> tuple[list[BucketState], list[tuple[int, Segment]], dict[str, int]] | None:
         """The checkpointed window of ``model``; None when there is none or it was made for other
         columns or another bucket layout (the stored one is then forgotten)."""
+        from driftwatch.windows import BucketState
+
         with self._lock:
             meta = self._db.execute(
                 "SELECT signature, type_violations FROM window_meta WHERE model = ?", (model,)

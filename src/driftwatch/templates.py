@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from driftwatch.errors import TemplateError
+
 __all__ = ["BUILTIN", "EVENT_FIELDS", "Template", "TemplateError", "load_template"]
 
 BUILTIN = ("generic", "airflow", "github", "slack")
@@ -79,10 +81,6 @@ _GITHUB_FIELDS = (
 )  # GitHub refuses a client_payload with more than 10 top-level properties
 
 _SLACK_ICONS = {"firing": ":rotating_light:", "resolved": ":white_check_mark:", "test": ":wave:"}
-
-
-class TemplateError(ValueError):
-    """A template that cannot be used; the message names the problem and the fix."""
 
 
 @dataclass(frozen=True)

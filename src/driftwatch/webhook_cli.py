@@ -15,16 +15,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from driftwatch.config import ConfigError, Settings
+from driftwatch.errors import WebhookCommandError
 from driftwatch.events import probe_event
 from driftwatch.store import OutboxRow, Store
 from driftwatch.templates import load_template
 from driftwatch.webhooks import SIGNATURE_HEADER, request_headers, safe_url, send, target_delivery
 
 __all__ = ["WebhookCommandError", "list_deliveries", "retry_deliveries", "send_test_event"]
-
-
-class WebhookCommandError(Exception):
-    """A mistake in the command line (unknown target, id); printed without a traceback."""
 
 
 def send_test_event(settings: Settings, target: str, model: str | None, out: list[str]) -> int:

@@ -66,6 +66,7 @@ import numpy.typing as npt
 from sklearn.isotonic import IsotonicRegression  # type: ignore[import-untyped]
 from sklearn.model_selection import StratifiedKFold  # type: ignore[import-untyped]
 
+from driftwatch.errors import CBPEError
 from driftwatch.performance.metrics import (
     FloatArray,
     Threshold,
@@ -97,10 +98,6 @@ BAND_SIGMAS = 3.0
 _SIGMA_SIZES = (250, 1000, 4000)
 """Resample sizes sigma * sqrt(rows) is measured at: small windows, where precision and recall swing the
 most, through typical ones. Pooling them trades a little exactness at any one size for one constant."""
-
-
-class CBPEError(ValueError):
-    """The reference cannot support CBPE (too few rows, a single class) or the input is not scores."""
 
 
 @dataclass(frozen=True)

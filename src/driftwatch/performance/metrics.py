@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 from sklearn import metrics as skm  # type: ignore[import-untyped]
 
-from driftwatch.config import MIN_LABELS_DEFAULT
+from driftwatch.defaults import MIN_LABELS_DEFAULT
 
 __all__ = [
     "HIGHER_IS_BETTER",

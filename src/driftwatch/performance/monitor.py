@@ -23,7 +23,7 @@ from driftwatch.config import MetricThreshold, ModelSettings, PerformanceSetting
 from driftwatch.performance.cbpe import CBPE, ESTIMATED_METRICS, CBPEError, EstimatedPerformance
 from driftwatch.performance.metrics import RealizedPerformance, Threshold, realized, realized_performance
 from driftwatch.records import LabelRule
-from driftwatch.reference import ReferenceError, is_profile, load_frame, load_labelled
+from driftwatch.reference import ReferenceDataError, is_profile, load_frame, load_labelled
 
 __all__ = ["PerformanceMonitor", "PerformanceResult"]
 
@@ -94,7 +94,7 @@ class PerformanceMonitor:
         if is_profile(model.reference):
             kept = load_labelled(model.reference)
             if kept is None:
-                raise ReferenceError(
+                raise ReferenceDataError(
                     f"{where}.performance needs the reference's labelled rows, but {where}.reference "
                     f"({model.reference}) is a saved profile without them; rebuild it with `driftwatch "
                     f"profile --prediction-column {self.prediction} --label-column {settings.label}`, or "
@@ -105,14 +105,14 @@ class PerformanceMonitor:
             frame = load_frame(model.reference)
         missing = [c for c in (self.prediction, settings.label) if c not in frame.columns]
         if missing:
-            raise ReferenceError(
+            raise ReferenceDataError(
                 f"{where}.performance: the reference {model.reference} has no column(s) {', '.join(missing)} "
                 f"(it has {', '.join(map(str, frame.columns))}); set {where}.prediction and "
                 f"{where}.performance.label to the columns holding the model's output and the ground truth"
             )
         labelled = frame[[self.prediction, settings.label]].dropna()
         if labelled.empty:
-            raise ReferenceError(
+            raise ReferenceDataError(
                 f"{where}.performance: no reference row has both {self.prediction!r} and {settings.label!r}"
             )
         self.reference_rows = len(labelled)
@@ -127,7 +127,7 @@ class PerformanceMonitor:
                 settings.task, truth, scores, threshold=settings.decision_threshold, classes=self.classes
             )
         except ValueError as exc:
-            raise ReferenceError(f"{where}.performance: reference metrics: {exc}") from None
+            raise ReferenceDataError(f"{where}.performance: reference metrics: {exc}") from None
         self.rules = _rules(settings.thresholds)
         estimate_thresholds = settings.estimate_thresholds
         if estimate_thresholds is None:
@@ -140,7 +140,7 @@ class PerformanceMonitor:
             return
         if not _are_scores(scores):
             if wanted:
-                raise ReferenceError(
+                raise ReferenceDataError(
                     f"{where}.performance.estimate: CBPE needs probabilities of the positive class in "
                     f"{self.prediction!r}, but the reference holds labels; remove 'estimate: true'"
                 )
@@ -160,7 +160,7 @@ class PerformanceMonitor:
             )
         except CBPEError as exc:
             if wanted:
-                raise ReferenceError(f"{where}.performance.estimate: {exc}") from None
+                raise ReferenceDataError(f"{where}.performance.estimate: {exc}") from None
             self.cbpe_problem = f"no CBPE estimate: {exc}"
             log.warning("model %s: %s", name, self.cbpe_problem)
 

@@ -1,0 +1,86 @@
+"""Commands that only read the config and the outbox stay cheap: no scipy, no pandas.
+
+``driftwatch webhooks list`` is what an on-call engineer runs next to a stuck delivery, and
+``driftwatch --help`` what anyone runs first; neither needs the statistics stack, whose import costs
+more than a second. Each runs in a fresh interpreter (the test process has long imported both) with
+the command called in-process there, and ``sys.modules`` is checked afterwards.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import yaml
+
+from driftwatch.store import Store
+
+HEAVY = ("scipy", "pandas", "sklearn")
+
+
+def run_in_fresh_interpreter(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    code = textwrap.dedent(
+        f"""
+        import sys
+        from driftwatch.cli import main
+        code = main({argv!r})
+        sys.stdout.flush()
+        loaded = sorted(m for m in {HEAVY!r} if m in sys.modules)
+        assert not loaded, f"imported {{loaded}}"
+        sys.exit(code)
+        """
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60
+    )
+
+
+def write_config(directory: Path) -> Path:
+    (directory / "ref.csv").write_text("x\n1.0\n2.0\n3.0\n", encoding="utf-8")
+    raw = {
+        "kafka": {"bootstrap_servers": "127.0.0.1:9", "topic": "predictions"},
+        "models": {"churn": {"reference": "ref.csv", "features": ["x"], "webhooks": ["retrain"]}},
+        "webhooks": {"retrain": {"url": "http://127.0.0.1:9/hook"}},
+        "state": {"path": "state.sqlite"},
+    }
+    path = directory / "driftwatch.yaml"
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    return path
+
+
+def test_webhooks_list_on_an_outbox_imports_neither_scipy_nor_pandas(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    store = Store(tmp_path / "state.sqlite")
+    store.outbox_add("retrain", "key-dead", b"{}", 1_700_000_000.0, "churn", "data_drift", "firing")
+    store.outbox_update("retrain", "key-dead", "dead", 5, 1_700_000_030.0, "HTTP 500")
+    store.close()
+    result = run_in_fresh_interpreter(["webhooks", "list", "-c", str(config)])
+    assert result.returncode == 0, result.stderr
+    (row,) = [line.split() for line in result.stdout.splitlines()[1:]]
+    assert row[1:6] == ["dead", "retrain", "churn", "data_drift", "firing"] and row[-2:] == ["HTTP", "500"]
+
+
+def test_webhooks_list_without_an_outbox_yet(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    result = run_in_fresh_interpreter(["webhooks", "list", "-c", str(config), "--all", "--json"])
+    assert result.returncode == 0, result.stderr
+    assert "does not exist yet" in result.stdout
+
+
+def test_help_imports_neither_scipy_nor_pandas() -> None:
+    result = run_in_fresh_interpreter(["--help"])
+    assert result.returncode == 0, result.stderr
+    assert "usage: driftwatch" in result.stdout
+
+
+def test_import_driftwatch_is_light() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", f"import sys, driftwatch; assert not {{*{HEAVY!r}}} & set(sys.modules)"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
