@@ -28,6 +28,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from driftwatch import __version__
+from driftwatch.check_id import CheckId
 from driftwatch.checks import STATUSES, CheckResult, ModelCheck, part_error
 from driftwatch.config import ModelSettings, Settings
 from driftwatch.drift.profile import ReferenceProfile
@@ -624,13 +625,13 @@ class Daemon:
         model, m, now = result.model, self.metrics, self.clock()
         if performance.error is not None:
             self._rejections.warning(f"performance:{model}", "model %s: %s", model, performance.error)
-        breaches: dict[str, bool] = {}
+        breaches: dict[CheckId, bool] = {}
         realized_result = performance.realized
         if realized_result is not None:
             m.window_labelled_rows.labels(model).set(realized_result.labelled_rows)
             m.check_last_success.labels(model, "performance").set(now)
             self._set_series(m.performance, model, realized_result.values)
-            breaches.update({f"performance:{k}": v for k, v in realized_result.breaches.items()})
+            breaches.update({CheckId("performance", k): v for k, v in realized_result.breaches.items()})
         estimated = performance.estimated
         if estimated is not None:
             m.check_last_success.labels(model, "estimated_performance").set(now)
@@ -638,7 +639,7 @@ class Daemon:
             self._set_series(m.estimated_performance, model, {k: e.value for k, e in estimates.items()})
             self._set_series(m.estimated_performance_lower, model, {k: e.lower for k, e in estimates.items()})
             self._set_series(m.estimated_performance_upper, model, {k: e.upper for k, e in estimates.items()})
-            breaches.update({f"estimated_performance:{k}": v for k, v in estimated.breaches.items()})
+            breaches.update({CheckId("estimated_performance", k): v for k, v in estimated.breaches.items()})
         elif (
             performance.estimate_note is not None
             and self.joins[model].cbpe is not None
@@ -657,8 +658,8 @@ class Daemon:
                 m.estimated_performance_upper,
             ):
                 self._set_series(gauge, model, {})
-        for name, breaching in breaches.items():
-            event = self.policy.observe(model, name, breaching, result.window_end, rule)
+        for check_id, breaching in breaches.items():
+            event = self.policy.observe(model, str(check_id), breaching, result.window_end, rule)
             if event is not None:
                 self._notify(event, result)
 
@@ -769,7 +770,12 @@ class Daemon:
             return
         key = idempotency_key(event.model, event.check, event.window_end, event.transition)
         payload = alert_event(
-            key, event.transition, event.check, result, self._versions.get(event.model), self.clock()
+            key,
+            event.transition,
+            CheckId.parse(event.check),
+            result,
+            self._versions.get(event.model),
+            self.clock(),
         )
         for target in targets:
             try:

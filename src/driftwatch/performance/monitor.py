@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from driftwatch.check_id import CheckId
 from driftwatch.config import MetricThreshold, ModelSettings, PerformanceSettings
 from driftwatch.performance.cbpe import CBPE, ESTIMATED_METRICS, CBPEError, EstimatedPerformance
 from driftwatch.performance.metrics import RealizedPerformance, Threshold, realized, realized_performance
@@ -187,9 +188,9 @@ class PerformanceMonitor:
     @property
     def checks(self) -> list[str]:
         """The alert checks this model has: one per metric with a threshold."""
-        names = [f"performance:{m}" for m in self.rules]
+        names = [str(CheckId("performance", m)) for m in self.rules]
         if self.cbpe is not None:
-            names += [f"estimated_performance:{m}" for m in self.estimate_rules]
+            names += [str(CheckId("estimated_performance", m)) for m in self.estimate_rules]
         return names
 
     def run(
