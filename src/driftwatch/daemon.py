@@ -9,7 +9,6 @@ finish the webhook attempt in flight, stop serving.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import threading
@@ -29,10 +28,10 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from driftwatch import __version__
 from driftwatch.check_id import CheckId
-from driftwatch.checks import STATUSES, CheckResult, ModelCheck, part_error
+from driftwatch.checks import CheckResult, ModelCheck, part_error
+from driftwatch.collector import ResultsCollector
 from driftwatch.config import ModelSettings, Settings
 from driftwatch.drift.profile import ReferenceProfile
-from driftwatch.drift.quality import DataQuality
 from driftwatch.events import alert_event, iso
 from driftwatch.http import HttpServer, ReportUnavailableError
 from driftwatch.label_records import Label, LabelDecoder
@@ -43,6 +42,7 @@ from driftwatch.policy import AlertEvent, BreachPolicy, PolicyRule, State
 from driftwatch.preflight import method_problems, reference_columns, reference_problems
 from driftwatch.records import Prediction, RecordDecoder, Rejection
 from driftwatch.reference import ReferenceError, load_reference
+from driftwatch.results import LatestResults
 from driftwatch.source.deadletter import DeadLetters
 from driftwatch.source.kafka import KafkaSource, Message
 from driftwatch.source.undecodable import stalled_notes
@@ -87,6 +87,8 @@ class Daemon:
         self.settings = settings
         self.clock = clock
         self.metrics = Metrics()
+        self.latest = LatestResults()  # each model's latest check result: metrics, API, report read it
+        self.metrics.registry.register(ResultsCollector(self.latest))
         self.checks: dict[str, ModelCheck] = {}
         self.windows: dict[str, Window] = {}
         for name, model in settings.models.items():
@@ -157,15 +159,11 @@ class Daemon:
         self._consumer_thread = threading.Thread(
             target=self.source.run, args=(self._stop,), name="driftwatch-kafka", daemon=True
         )
-        self._latest: dict[str, CheckResult] = {}
         self._frames: dict[str, pd.DataFrame] = {}  # the window sample of each model's latest check
         self._reports: dict[str, tuple[float, str]] = {}  # model -> (window end, HTML) of the latest check
         self._report_lock = threading.Lock()
         self._versions: dict[str, str] = {}
-        self._methods: dict[tuple[str, str], str] = {}  # (model, feature) -> method of the exported score
-        self._prediction_methods: dict[str, str] = {}  # model -> method of the exported prediction score
         self._violations_exported: dict[tuple[str, str], int] = defaultdict(int)
-        self._series: dict[tuple[int, str], set[str]] = {}  # (id of gauge, model) -> metrics exported
         self._rejections = _RateLimitedLog(60.0, clock)
         self._started = False
         self._restore_windows()
@@ -502,26 +500,15 @@ class Daemon:
             self.metrics.check_runs.labels(model, check.check, "ok").inc()
         self.metrics.window_rows.labels(model).set(self.windows[model].rows())
         try:
-            self._export(result)
-            self._export_status(result)
+            self._export_reference_quality(result)
         except Exception as exc:
             result = self._part_failed(result, check.check, exc)
-        self._latest[model] = result
+        self.latest.put(result)  # its gauges are read from here at the next scrape (ResultsCollector)
         # last success = the check ran without error, with or without a verdict (check_status says which)
         if check.check not in result.errors:
             self.metrics.check_last_success.labels(model, check.check).set(self.clock())
         if check.prediction_profile is not None and "prediction_drift" not in result.errors:
             self.metrics.check_last_success.labels(model, "prediction_drift").set(self.clock())
-        if result.data_quality is not None:  # computed in the same run
-            try:
-                self._export_quality(model, result.data_quality)
-            except Exception as exc:
-                result = self._latest[model] = self._part_failed(result, "data_quality", exc)
-        else:  # nothing measured (no verdict, or the part failed): no breach gauge of an older check stays
-            for feature, limits in check.quality_limits.items():
-                for measure in limits:
-                    with contextlib.suppress(KeyError):
-                        self.metrics.feature_quality_breach.remove(model, feature, measure)
         if check.quality_limits and "data_quality" not in result.errors:  # as data_drift's: empty windows too
             self.metrics.check_last_success.labels(model, "data_quality").set(self.clock())
         alert = self.settings.models[model].alert
@@ -530,7 +517,8 @@ class Daemon:
             try:
                 self._observe_performance(result, rule)
             except Exception as exc:
-                result = self._latest[model] = self._part_failed(result, "performance", exc)
+                result = self._part_failed(result, "performance", exc)
+                self.latest.put(result)
         breaches: dict[str, bool] = {}
         if not result.answered:
             # No verdict: the data drift alert state stays as it is (absence of evidence neither raises
@@ -568,17 +556,9 @@ class Daemon:
                 if event is not None:
                     self._notify(event, result)
             except Exception as exc:
-                result = self._latest[model] = self._part_failed(result, name, exc)
+                result = self._part_failed(result, name, exc)
+                self.latest.put(result)
         return result
-
-    def _export_quality(self, model: str, quality: DataQuality) -> None:
-        """Set each limited measure's breach gauge: 1 for the breaches of this check, 0 for the others."""
-        breached = {(b.feature, b.measure) for b in quality.breaches}
-        for feature, limits in quality.limits.items():
-            for measure in limits:
-                self.metrics.feature_quality_breach.labels(model, feature, measure).set(
-                    int((feature, measure) in breached)
-                )
 
     def _guarded_performance(
         self, monitor: PerformanceMonitor, result: CheckResult, frame: pd.DataFrame
@@ -628,17 +608,11 @@ class Daemon:
         breaches: dict[CheckId, bool] = {}
         realized_result = performance.realized
         if realized_result is not None:
-            m.window_labelled_rows.labels(model).set(realized_result.labelled_rows)
             m.check_last_success.labels(model, "performance").set(now)
-            self._set_series(m.performance, model, realized_result.values)
             breaches.update({CheckId("performance", k): v for k, v in realized_result.breaches.items()})
         estimated = performance.estimated
         if estimated is not None:
             m.check_last_success.labels(model, "estimated_performance").set(now)
-            estimates = estimated.estimates
-            self._set_series(m.estimated_performance, model, {k: e.value for k, e in estimates.items()})
-            self._set_series(m.estimated_performance_lower, model, {k: e.lower for k, e in estimates.items()})
-            self._set_series(m.estimated_performance_upper, model, {k: e.upper for k, e in estimates.items()})
             breaches.update({CheckId("estimated_performance", k): v for k, v in estimated.breaches.items()})
         elif (
             performance.estimate_note is not None
@@ -646,34 +620,10 @@ class Daemon:
             and "estimated_performance" not in performance.failed
         ):
             m.check_last_success.labels(model, "estimated_performance").set(now)  # ran; window too small
-        # no result this time: drop the previous check's values rather than show them as current
-        if realized_result is None:
-            self._set_series(m.performance, model, {})
-            with contextlib.suppress(KeyError):
-                m.window_labelled_rows.remove(model)
-        if estimated is None:
-            for gauge in (
-                m.estimated_performance,
-                m.estimated_performance_lower,
-                m.estimated_performance_upper,
-            ):
-                self._set_series(gauge, model, {})
         for check_id, breaching in breaches.items():
             event = self.policy.observe(model, str(check_id), breaching, result.window_end, rule)
             if event is not None:
                 self._notify(event, result)
-
-    def _set_series(self, gauge: Any, model: str, values: dict[str, float]) -> None:
-        """Set a (model, metric) gauge to ``values``: undefined (NaN) metrics and metrics the window no
-        longer has are removed, so a dashboard shows a gap rather than a stale or NaN number."""
-        shown = self._series.setdefault((id(gauge), model), set())
-        for metric in shown - {k for k, v in values.items() if math.isfinite(v)}:
-            gauge.remove(model, metric)
-            shown.discard(metric)
-        for metric, value in values.items():
-            if math.isfinite(value):
-                gauge.labels(model, metric).set(value)
-                shown.add(metric)
 
     def _alert_changed(self, model: str, check: str, before: State, after: State) -> None:
         entered = "resolved" if after == "ok" and before == "firing" else after
@@ -682,87 +632,14 @@ class Daemon:
         self.metrics.alert_active.labels(model, check).set(int(after == "firing"))
         log.info("alert %s/%s: %s -> %s", model, check, before, after)
 
-    def _export_status(self, result: CheckResult) -> None:
-        """driftwatch_check_status: 1 for the status of the model's latest check, 0 for the others."""
-        for status in STATUSES:
-            self.metrics.check_status.labels(result.model, result.check, status).set(
-                int(status == result.status)
-            )
-
-    def _remove_feature_series(self, model: str, feature: str) -> None:
-        """Drop the drift series of a feature that has no score in the latest check."""
-        m = self.metrics
-        method = self._methods.pop((model, feature), None)
-        if method is not None:
-            m.feature_drift_score.remove(model, feature, method)
-            m.feature_drift_threshold.remove(model, feature, method)
-            m.feature_drift_detected.remove(model, feature)
-
-    def _export(self, result: CheckResult) -> None:
-        m = self.metrics
-        # Series the latest check has no value for are removed, not left at an older check's value:
-        # /metrics and /api/models must tell the same story (no verdict -> no drift series).
-        scored = {column.column for column in result.drift.columns}
-        for model, feature in list(self._methods):
-            if model == result.model and feature not in scored:
-                self._remove_feature_series(model, feature)
-        if not result.drift.columns:
-            for gauge in (m.dataset_drift_share, m.dataset_drift_detected):
-                with contextlib.suppress(KeyError):
-                    gauge.remove(result.model)
-        quality_exported = {c.column for c in result.drift.columns + result.drift.errors if c.quality}
-        for gauge in (
-            m.feature_missing_share,
-            m.feature_unseen_share,
-            m.feature_out_of_range_share,
-        ):
-            for feature in self.checks[result.model].feature_profile.columns:
-                if feature not in quality_exported:
-                    with contextlib.suppress(KeyError):
-                        gauge.remove(result.model, feature)
-        prediction = result.prediction_drift
-        if prediction is None or prediction.error is not None:
-            method = self._prediction_methods.pop(result.model, None)
-            if method is not None:
-                m.prediction_drift_score.remove(result.model, method)
-            with contextlib.suppress(KeyError):
-                m.prediction_drift_detected.remove(result.model)
-        for column in result.drift.columns:
-            key = (result.model, column.column)
-            previous = self._methods.get(key)
-            if (
-                previous is not None and previous != column.method
-            ):  # `auto` switched tests: drop the stale series
-                m.feature_drift_score.remove(result.model, column.column, previous)
-                m.feature_drift_threshold.remove(result.model, column.column, previous)
-            self._methods[key] = column.method
-            m.feature_drift_score.labels(result.model, column.column, column.method).set(column.score)
-            m.feature_drift_threshold.labels(result.model, column.column, column.method).set(column.threshold)
-            m.feature_drift_detected.labels(result.model, column.column).set(int(column.drift_detected))
-        if result.drift.columns:
-            m.dataset_drift_share.labels(result.model).set(result.drift.drift_share)
-            m.dataset_drift_detected.labels(result.model).set(int(result.drift.dataset_drift))
+    def _export_reference_quality(self, result: CheckResult) -> None:
+        """The reference's missing share of each feature whose quality the check measured (a property of
+        the reference, not of the window: it stays when a later check has no verdict)."""
         for column in result.drift.columns + result.drift.errors:
-            quality = column.quality
-            if quality is None:
-                continue
-            m.feature_missing_share.labels(result.model, column.column).set(quality.missing_share)
-            m.feature_missing_share_reference.labels(result.model, column.column).set(
-                quality.missing_share_reference
-            )
-            if quality.unseen_share is not None:
-                m.feature_unseen_share.labels(result.model, column.column).set(quality.unseen_share)
-            if quality.out_of_range_share is not None:
-                m.feature_out_of_range_share.labels(result.model, column.column).set(
-                    quality.out_of_range_share
+            if column.quality is not None:
+                self.metrics.feature_missing_share_reference.labels(result.model, column.column).set(
+                    column.quality.missing_share_reference
                 )
-        if prediction is not None and prediction.error is None:
-            previous = self._prediction_methods.get(result.model)
-            if previous is not None and previous != prediction.method:  # `auto` switched tests
-                m.prediction_drift_score.remove(result.model, previous)
-            self._prediction_methods[result.model] = prediction.method
-            m.prediction_drift_score.labels(result.model, prediction.method).set(prediction.score)
-            m.prediction_drift_detected.labels(result.model).set(int(prediction.drift_detected))
 
     def _notify(self, event: AlertEvent, result: CheckResult) -> None:
         targets = self.settings.models[event.model].webhooks
@@ -817,7 +694,7 @@ class Daemon:
         Raises `ReportUnavailableError` (HTTP 409) when there is nothing to report on."""
         from driftwatch.report import evidently_html, profile_frame, summary_section, with_section
 
-        latest = self._latest.get(model)
+        latest = self.latest.get(model)
         reason = report_unavailable(model, latest)
         if reason is not None:
             raise ReportUnavailableError(reason)
@@ -934,7 +811,7 @@ class Daemon:
     def results(self) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
         for name in self.checks:
-            latest = self._latest.get(name)
+            latest = self.latest.get(name)
             out[name] = {
                 "model": name,
                 "window_rows": self.windows[name].rows(),
