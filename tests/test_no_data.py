@@ -179,7 +179,7 @@ def test_traffic_stops_no_verdict_no_stale_series_alert_state_kept(
 
     states = {check: daemon.policy.state("m", check) for check in ("data_drift", "prediction_drift")}
     clock.now += 2 * 3600  # traffic stopped: two window lengths later the window is empty
-    with caplog.at_level(logging.INFO, logger="driftwatch.daemon"):
+    with caplog.at_level(logging.INFO, logger="driftwatch"):
         second = daemon.run_check("m")
     assert second.status == "no_data" and second.rows == 0
     assert "check m: no verdict (no_data): the window is empty" in caplog.text

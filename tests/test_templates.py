@@ -16,11 +16,12 @@ from jsonschema import Draft202012Validator
 
 from driftwatch import __version__
 from driftwatch.check_id import CheckId
-from driftwatch.checks import CheckResult, ModelCheck
+from driftwatch.checks import CheckResult
 from driftwatch.config import ModelSettings, WindowSettings
 from driftwatch.drift.dataset import ColumnOptions, dataset_drift
 from driftwatch.drift.profile import ReferenceProfile
 from driftwatch.events import alert_event, probe_event
+from driftwatch.model_checks import ModelCheck
 from driftwatch.templates import BUILTIN, EVENT_FIELDS, Template, TemplateError, load_template
 from driftwatch.webhooks import idempotency_key
 from driftwatch.windows import WindowSnapshot

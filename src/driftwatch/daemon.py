@@ -15,20 +15,18 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
 import msgspec
-import pandas as pd
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from driftwatch import __version__
 from driftwatch.check_id import CheckId
-from driftwatch.checks import CheckResult, ModelCheck, part_error
+from driftwatch.checks import CheckResult
 from driftwatch.collector import ResultsCollector
 from driftwatch.config import ModelSettings, Settings
 from driftwatch.drift.profile import ReferenceProfile
@@ -37,12 +35,14 @@ from driftwatch.http import HttpServer, ReportUnavailableError
 from driftwatch.label_records import Label, LabelDecoder
 from driftwatch.labels import LabelStore
 from driftwatch.metrics import Metrics
+from driftwatch.model_checks import ModelCheck
 from driftwatch.performance.monitor import PerformanceMonitor, PerformanceResult
 from driftwatch.policy import AlertEvent, BreachPolicy, PolicyRule, State
 from driftwatch.preflight import method_problems, reference_columns, reference_problems
 from driftwatch.records import Prediction, RecordDecoder, Rejection
 from driftwatch.reference import ReferenceError, load_reference
 from driftwatch.results import LatestResults
+from driftwatch.runner import ModelRun, Runner
 from driftwatch.source.deadletter import DeadLetters
 from driftwatch.source.kafka import KafkaSource, Message
 from driftwatch.source.undecodable import stalled_notes
@@ -90,6 +90,7 @@ class Daemon:
         self.latest = LatestResults()  # each model's latest check result: metrics, API, report read it
         self.metrics.registry.register(ResultsCollector(self.latest))
         self.checks: dict[str, ModelCheck] = {}
+        self.joins: dict[str, PerformanceMonitor] = {}  # models with performance monitoring
         self.windows: dict[str, Window] = {}
         for name, model in settings.models.items():
             profile, types = load_reference(name, model)
@@ -101,15 +102,13 @@ class Daemon:
                 raise ReferenceError(
                     f"invalid configuration ({len(problems)} problem(s)):\n" + "\n".join(problems)
                 )
-            self.checks[name] = ModelCheck(name, model, profile)
+            monitor = PerformanceMonitor(name, model) if model.performance is not None else None
+            if monitor is not None:
+                self.joins[name] = monitor
+            self.checks[name] = ModelCheck(name, model, profile, monitor)
             self.windows[name] = Window(
                 _column_specs(model, types), model.window.length, model.window.max_rows, model.window.buckets
             )
-        self.joins: dict[str, PerformanceMonitor] = {
-            name: PerformanceMonitor(name, model)
-            for name, model in settings.models.items()
-            if model.performance is not None
-        }
         self.templates: dict[str, Template] = {
             name: load_template(hook.template) for name, hook in settings.webhooks.items()
         }
@@ -159,7 +158,6 @@ class Daemon:
         self._consumer_thread = threading.Thread(
             target=self.source.run, args=(self._stop,), name="driftwatch-kafka", daemon=True
         )
-        self._frames: dict[str, pd.DataFrame] = {}  # the window sample of each model's latest check
         self._reports: dict[str, tuple[float, str]] = {}  # model -> (window end, HTML) of the latest check
         self._report_lock = threading.Lock()
         self._versions: dict[str, str] = {}
@@ -167,6 +165,26 @@ class Daemon:
         self._rejections = _RateLimitedLog(60.0, clock)
         self._started = False
         self._restore_windows()
+        self.runner = Runner(
+            {
+                name: ModelRun(
+                    self.checks[name],
+                    self.windows[name],
+                    self._lookback(name),
+                    PolicyRule(
+                        model.alert.consecutive, model.alert.cooldown or 0.0, model.alert.resolve_after
+                    ),
+                )
+                for name, model in settings.models.items()
+            },
+            self.metrics,
+            self.policy,
+            self.latest,
+            lambda event, result: self._notify(event, result),  # noqa: PLW0108 (looked up per call)
+            clock,
+            self.labels,
+            self._source_notes,
+        )
         for target in settings.webhooks:  # so increase() sees a target's first failure
             self.metrics.webhook_outbox_pending.labels(target)
             for outcome in ("delivered", "retry", "failed"):
@@ -193,10 +211,7 @@ class Daemon:
     def _alert_checks(self, model: str) -> list[str]:
         """The checks of a model that have an alert state: drift, data quality (with limits), and one per
         performance threshold."""
-        checks = ["data_drift"] + (["prediction_drift"] if self.settings.models[model].prediction else [])
-        checks += ["data_quality"] if self.checks[model].quality_limits else []
-        monitor = self.joins.get(model)
-        return checks + (monitor.checks if monitor is not None else [])
+        return [str(check_id) for check_id in self.checks[model].alert_ids]
 
     def _lookback(self, model: str) -> float:
         """How far back (prediction time) a model's realized performance reads labelled rows."""
@@ -220,12 +235,7 @@ class Daemon:
             )
             self.scheduler.add_job(self.run_check, trigger, args=[name], id=f"{name}:data_drift", name=name)
             interval = _longest_gap(trigger, datetime.now(UTC))
-            checks = ["data_drift"] + (["prediction_drift"] if model.prediction else [])
-            checks += ["data_quality"] if self.checks[name].quality_limits else []
-            monitor = self.joins.get(name)
-            if monitor is not None:
-                checks += ["performance"] + (["estimated_performance"] if monitor.cbpe is not None else [])
-            for check_name in checks:
+            for check_name in self.checks[name].kinds:
                 self.metrics.check_interval.labels(name, check_name).set(interval)
         if self.labels is not None:
             self.scheduler.add_job(
@@ -476,154 +486,8 @@ class Daemon:
             )
 
     def run_check(self, model: str) -> CheckResult:
-        """One scheduled data drift check of ``model``; exports metrics and fires webhooks on a breach."""
-        check = self.checks[model]
-        with self.metrics.check_duration.labels(model, check.check).time():
-            try:
-                snapshot = self.windows[model].snapshot(self.clock())
-                result = check.run(snapshot)
-                monitor = self.joins.get(model)
-                if monitor is not None:
-                    result = self._guarded_performance(monitor, result, snapshot.frame)
-                notes = self._source_notes()
-                if notes:
-                    result = replace(result, notes=(*result.notes, *notes))
-                self._frames[model] = snapshot.frame
-            except Exception:
-                self.metrics.check_runs.labels(model, check.check, "error").inc()
-                log.exception("check %s of model %s failed", check.check, model)
-                raise
-        # a part that failed (logged where it failed) is counted under its own check; the others go on
-        for part in result.errors:
-            self.metrics.check_runs.labels(model, part, "error").inc()
-        if check.check not in result.errors:
-            self.metrics.check_runs.labels(model, check.check, "ok").inc()
-        self.metrics.window_rows.labels(model).set(self.windows[model].rows())
-        try:
-            self._export_reference_quality(result)
-        except Exception as exc:
-            result = self._part_failed(result, check.check, exc)
-        self.latest.put(result)  # its gauges are read from here at the next scrape (ResultsCollector)
-        # last success = the check ran without error, with or without a verdict (check_status says which)
-        if check.check not in result.errors:
-            self.metrics.check_last_success.labels(model, check.check).set(self.clock())
-        if check.prediction_profile is not None and "prediction_drift" not in result.errors:
-            self.metrics.check_last_success.labels(model, "prediction_drift").set(self.clock())
-        if check.quality_limits and "data_quality" not in result.errors:  # as data_drift's: empty windows too
-            self.metrics.check_last_success.labels(model, "data_quality").set(self.clock())
-        alert = self.settings.models[model].alert
-        rule = PolicyRule(alert.consecutive, alert.cooldown or 0.0, alert.resolve_after)
-        if result.performance is not None:
-            try:
-                self._observe_performance(result, rule)
-            except Exception as exc:
-                result = self._part_failed(result, "performance", exc)
-                self.latest.put(result)
-        breaches: dict[str, bool] = {}
-        if not result.answered:
-            # No verdict: the data drift alert state stays as it is (absence of evidence neither raises
-            # nor resolves an alert), so no webhook either.
-            log.info("check %s: no verdict (%s): %s", model, result.status, result.reason)
-        elif check.check not in result.errors:  # a failed drift part is logged where it failed
-            drift = result.drift
-            log.info(
-                "check %s: %d/%d features drifted (share %.2f, threshold %.2f)%s",
-                model,
-                drift.n_drifted,
-                drift.n_columns,
-                drift.drift_share,
-                drift.share_threshold,
-                " -> DATASET DRIFT" if drift.dataset_drift else "",
-            )
-            breaches[check.check] = drift.dataset_drift
-        prediction = result.prediction_drift
-        if prediction is not None and prediction.error is None:
-            breaches["prediction_drift"] = prediction.drift_detected
-        quality = result.data_quality
-        if quality is not None and "data_quality" not in result.errors:
-            breaches["data_quality"] = quality.breached
-            if quality.breached:
-                log.info(
-                    "check %s: data quality limits exceeded: %s",
-                    model,
-                    ", ".join(
-                        f"{b.feature} {b.measure} {b.value:.3g} > {b.limit:g}" for b in quality.breaches
-                    ),
-                )
-        for name, breaching in breaches.items():
-            try:
-                event = self.policy.observe(model, name, breaching, result.window_end, rule)
-                if event is not None:
-                    self._notify(event, result)
-            except Exception as exc:
-                result = self._part_failed(result, name, exc)
-                self.latest.put(result)
-        return result
-
-    def _guarded_performance(
-        self, monitor: PerformanceMonitor, result: CheckResult, frame: pd.DataFrame
-    ) -> CheckResult:
-        """``result`` with the performance part: a failure in it (the join state, the monitor) is the
-        performance part's error, never the check's."""
-        try:
-            performance = self._performance(monitor, result, frame)
-        except Exception as exc:  # neither realized performance nor the estimate could run
-            log.exception("check performance of model %s failed", result.model)
-            parts = ["performance"] + (["estimated_performance"] if monitor.cbpe is not None else [])
-            return replace(result, errors={**result.errors, **dict.fromkeys(parts, part_error(exc))})
-        errors = dict(result.errors)
-        for part in performance.failed:  # logged by the monitor
-            note = performance.error if part == "performance" else performance.estimate_note
-            errors[part] = note or "failed"
-        return replace(result, performance=performance, errors=errors)
-
-    def _part_failed(self, result: CheckResult, part: str, exc: BaseException) -> CheckResult:
-        """Log and count a part of a check that failed after the computation (exporting, alerting);
-        ``result`` with its error note."""
-        log.error("check %s of model %s failed", part, result.model, exc_info=exc)
-        self.metrics.check_runs.labels(result.model, part, "error").inc()
-        return replace(result, errors={**result.errors, part: part_error(exc)})
-
-    def _performance(
-        self, monitor: PerformanceMonitor, result: CheckResult, frame: pd.DataFrame
-    ) -> PerformanceResult:
-        """Realized performance of the labelled predictions in the look-back, and the CBPE estimate over
-        the window's predictions."""
-        assert self.labels is not None
-        start = result.window_end - self._lookback(monitor.name)
-        joined = self.labels.joined(monitor.name, start, math.inf)
-        window_predictions = frame[monitor.prediction] if monitor.prediction in frame.columns else None
-        return monitor.run(joined.labels, joined.predictions, joined.weights, window_predictions)
-
-    def _observe_performance(self, result: CheckResult, rule: PolicyRule) -> None:
-        """Export the performance metrics and feed each metric's breach to the alert policy. A window
-        without enough labels (or predictions, for an estimate) leaves the alert state as it is: the
-        absence of evidence neither raises nor resolves an alert."""
-        performance = result.performance
-        if performance is None:
-            return
-        model, m, now = result.model, self.metrics, self.clock()
-        if performance.error is not None:
-            self._rejections.warning(f"performance:{model}", "model %s: %s", model, performance.error)
-        breaches: dict[CheckId, bool] = {}
-        realized_result = performance.realized
-        if realized_result is not None:
-            m.check_last_success.labels(model, "performance").set(now)
-            breaches.update({CheckId("performance", k): v for k, v in realized_result.breaches.items()})
-        estimated = performance.estimated
-        if estimated is not None:
-            m.check_last_success.labels(model, "estimated_performance").set(now)
-            breaches.update({CheckId("estimated_performance", k): v for k, v in estimated.breaches.items()})
-        elif (
-            performance.estimate_note is not None
-            and self.joins[model].cbpe is not None
-            and "estimated_performance" not in performance.failed
-        ):
-            m.check_last_success.labels(model, "estimated_performance").set(now)  # ran; window too small
-        for check_id, breaching in breaches.items():
-            event = self.policy.observe(model, str(check_id), breaching, result.window_end, rule)
-            if event is not None:
-                self._notify(event, result)
+        """One scheduled check of ``model``: every check runs; metrics, alerts and webhooks follow."""
+        return self.runner.run(model)
 
     def _alert_changed(self, model: str, check: str, before: State, after: State) -> None:
         entered = "resolved" if after == "ok" and before == "firing" else after
@@ -631,15 +495,6 @@ class Daemon:
             self.metrics.alert_transitions.labels(model, check, entered).inc()
         self.metrics.alert_active.labels(model, check).set(int(after == "firing"))
         log.info("alert %s/%s: %s -> %s", model, check, before, after)
-
-    def _export_reference_quality(self, result: CheckResult) -> None:
-        """The reference's missing share of each feature whose quality the check measured (a property of
-        the reference, not of the window: it stays when a later check has no verdict)."""
-        for column in result.drift.columns + result.drift.errors:
-            if column.quality is not None:
-                self.metrics.feature_missing_share_reference.labels(result.model, column.column).set(
-                    column.quality.missing_share_reference
-                )
 
     def _notify(self, event: AlertEvent, result: CheckResult) -> None:
         targets = self.settings.models[event.model].webhooks
@@ -716,7 +571,7 @@ class Daemon:
             untested = {column.column for column in latest.drift.errors}
             html = evidently_html(
                 profile_frame(reference),
-                self._frames[model],
+                self.runner.frames[model],
                 {name: column.type for name, column in features.columns.items() if name not in untested},
                 {f.name: f.method for f in check.settings.features},
                 {f.name: f.threshold for f in check.settings.features if f.threshold is not None},

@@ -19,14 +19,21 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from driftwatch.check_id import CheckId
+from driftwatch.check_base import CheckInput, Labelled, PartResult, PartStatus
+from driftwatch.check_id import CheckId, CheckKind
 from driftwatch.config import MetricThreshold, ModelSettings, PerformanceSettings
 from driftwatch.performance.cbpe import CBPE, ESTIMATED_METRICS, CBPEError, EstimatedPerformance
 from driftwatch.performance.metrics import RealizedPerformance, Threshold, realized, realized_performance
 from driftwatch.records import LabelRule
 from driftwatch.reference import ReferenceError, is_profile, load_frame, load_labelled
 
-__all__ = ["PerformanceMonitor", "PerformanceResult"]
+__all__ = [
+    "EstimatedPerformanceCheck",
+    "PerformanceMonitor",
+    "PerformanceResult",
+    "RealizedPerformanceCheck",
+    "performance_result",
+]
 
 log = logging.getLogger(__name__)
 
@@ -193,28 +200,19 @@ class PerformanceMonitor:
             names += [str(CheckId("estimated_performance", m)) for m in self.estimate_rules]
         return names
 
-    def run(
-        self,
-        labels: npt.ArrayLike,
-        predictions: npt.ArrayLike,
-        weights: npt.NDArray[np.float64] | None,
-        window_predictions: pd.Series | npt.NDArray[Any] | None,
-    ) -> PerformanceResult:
-        """Realized performance of the labelled rows and, with CBPE, the estimate over the window's
-        predictions. Problems in the data (a label outside the classes, a score outside [0, 1]) become
-        ``error`` or ``estimate_note``, never an exception."""
-        s = self.settings
-        realized_result: RealizedPerformance | None = None
-        error = None
-        failed: list[str] = []
+    def realized_part(self, labelled: Labelled) -> PartResult[RealizedPerformance]:
+        """Realized performance of the labelled rows of the look-back. A problem in the data (a label
+        outside the classes) is the result's note, never an exception."""
+        s, check = self.settings, CheckId("performance")
+        weights = labelled.weights
         if weights is not None and len(weights) and np.allclose(weights, weights[0]):
             weights = None  # one sampling rate throughout: weights change nothing
         try:
-            truth = _labels(labels, s)
-            realized_result = realized_performance(
+            truth = _labels(labelled.labels, s)
+            result = realized_performance(
                 s.task,
                 truth,
-                predictions,
+                labelled.predictions,
                 reference=self.reference,
                 rules=self.rules,
                 min_labels=s.min_labels,
@@ -223,29 +221,130 @@ class PerformanceMonitor:
                 sample_weight=weights,
             )
         except ValueError as exc:
-            error = f"realized performance: {exc}"
+            return PartResult(check, "error", note=f"realized performance: {exc}")
         except Exception as exc:  # a bug, not the data: the estimate (and drift) still run
             log.exception("check performance of model %s failed", self.name)
             error = f"realized performance failed: {type(exc).__name__}: {str(exc)[:300]}"
-            failed.append("performance")
-        estimated, note = None, self.cbpe_problem
-        if self.cbpe is not None:
-            try:
-                scores = _finite_scores(window_predictions)
-                if len(scores) < self.min_predictions:
-                    note = (
-                        f"not enough predictions: {len(scores)} in the window, fewer than window.min_rows "
-                        f"{self.min_predictions}"
-                    )
-                else:
-                    estimated = self.cbpe.estimated_performance(scores, self.estimate_rules)
-            except (CBPEError, ValueError) as exc:
-                note = f"no estimate: {exc}"
-            except Exception as exc:
-                log.exception("check estimated_performance of model %s failed", self.name)
-                note = f"estimate failed: {type(exc).__name__}: {str(exc)[:300]}"
-                failed.append("estimated_performance")
-        return PerformanceResult(realized_result, estimated, note, error, tuple(failed))
+            return PartResult(check, "error", note=error, failure=error)
+        breaches = {
+            CheckId("performance", metric): breaching for metric, breaching in result.breaches.items()
+        }
+        status: PartStatus = (
+            "not_enough_data" if result.not_enough_labels else "drift" if result.breached else "ok"
+        )
+        return PartResult(check, status, result, breaches=breaches)
+
+    def estimated_part(
+        self, window_predictions: pd.Series | npt.NDArray[Any] | None
+    ) -> PartResult[EstimatedPerformance]:
+        """The CBPE estimate over the window's predictions (no estimate without a CBPE fit: the note says
+        why). A problem in the data (a score outside [0, 1]) is the result's note, never an exception."""
+        check = CheckId("estimated_performance")
+        if self.cbpe is None:
+            return PartResult(check, "no_data", note=self.cbpe_problem)
+        try:
+            scores = _finite_scores(window_predictions)
+            if len(scores) < self.min_predictions:
+                note = (
+                    f"not enough predictions: {len(scores)} in the window, fewer than window.min_rows "
+                    f"{self.min_predictions}"
+                )
+                return PartResult(check, "not_enough_data", note=note)
+            estimated = self.cbpe.estimated_performance(scores, self.estimate_rules)
+        except (CBPEError, ValueError) as exc:
+            return PartResult(check, "no_data", note=f"no estimate: {exc}")
+        except Exception as exc:
+            log.exception("check estimated_performance of model %s failed", self.name)
+            note = f"estimate failed: {type(exc).__name__}: {str(exc)[:300]}"
+            return PartResult(check, "error", note=note, failure=note)
+        breaches = {
+            CheckId("estimated_performance", metric): breaching
+            for metric, breaching in estimated.breaches.items()
+        }
+        return PartResult(check, "drift" if estimated.breached else "ok", estimated, breaches=breaches)
+
+    def run(
+        self,
+        labels: npt.ArrayLike,
+        predictions: npt.ArrayLike,
+        weights: npt.NDArray[np.float64] | None,
+        window_predictions: pd.Series | npt.NDArray[Any] | None,
+    ) -> PerformanceResult:
+        """Realized performance of the labelled rows and, with CBPE, the estimate over the window's
+        predictions, in one `PerformanceResult`."""
+        realized_part = self.realized_part(Labelled(labels, predictions, weights))
+        estimated_part = self.estimated_part(window_predictions) if self.cbpe is not None else None
+        return performance_result(realized_part, estimated_part, self.cbpe_problem)
+
+
+def performance_result(
+    realized: PartResult[RealizedPerformance] | None,
+    estimated: PartResult[EstimatedPerformance] | None,
+    cbpe_problem: str | None = None,
+) -> PerformanceResult:
+    """The `PerformanceResult` of a run of the realized and estimated performance checks (either may be
+    missing: no estimate without a CBPE fit, ``cbpe_problem`` says why)."""
+    failed = tuple(str(p.check) for p in (realized, estimated) if p is not None and p.failure is not None)
+    return PerformanceResult(
+        realized=None if realized is None else realized.value,
+        estimated=None if estimated is None else estimated.value,
+        estimate_note=cbpe_problem if estimated is None else estimated.note,
+        error=None if realized is None else realized.note,
+        failed=failed,
+    )
+
+
+class RealizedPerformanceCheck:
+    """Realized performance over the labelled predictions of the look-back, against the reference's,
+    with one alert state per metric that has a threshold."""
+
+    kind: CheckKind = "performance"
+
+    def __init__(self) -> None:
+        self.monitor: PerformanceMonitor | None = None
+
+    @property
+    def alert_ids(self) -> list[CheckId]:
+        return [] if self.monitor is None else [CheckId(self.kind, m) for m in self.monitor.rules]
+
+    def prepare(self, reference: PerformanceMonitor) -> None:
+        """``reference``: the labelled reference's metrics, computed once by `PerformanceMonitor`."""
+        self.monitor = reference
+
+    def run(self, snapshot: CheckInput) -> PartResult[RealizedPerformance]:
+        if self.monitor is None or snapshot.labelled is None:
+            return PartResult(CheckId(self.kind), "no_data", note="no labelled predictions to grade")
+        return self.monitor.realized_part(snapshot.labelled())
+
+
+class EstimatedPerformanceCheck:
+    """Performance estimated without labels (CBPE) over the window's predictions, with one alert state
+    per metric that has an estimate threshold."""
+
+    kind: CheckKind = "estimated_performance"
+
+    def __init__(self) -> None:
+        self.monitor: PerformanceMonitor | None = None
+
+    @property
+    def alert_ids(self) -> list[CheckId]:
+        monitor = self.monitor
+        if monitor is None or monitor.cbpe is None:
+            return []
+        return [CheckId(self.kind, m) for m in monitor.estimate_rules]
+
+    def prepare(self, reference: PerformanceMonitor) -> None:
+        """``reference``: the labelled reference's CBPE fit, made once by `PerformanceMonitor`."""
+        self.monitor = reference
+
+    def run(self, snapshot: CheckInput) -> PartResult[EstimatedPerformance]:
+        monitor = self.monitor
+        if monitor is None:
+            return PartResult(CheckId(self.kind), "no_data")
+        frame = snapshot.window.frame
+        return monitor.estimated_part(
+            frame[monitor.prediction] if monitor.prediction in frame.columns else None
+        )
 
 
 def _finite(value: float) -> bool:
