@@ -17,10 +17,9 @@ from driftwatch.checks import DataDriftCheck, DataQualityCheck, PredictionDriftC
 from driftwatch.config import ModelSettings
 from driftwatch.drift.dataset import ColumnOptions
 from driftwatch.drift.profile import ReferenceProfile
-from driftwatch.model_checks import ModelCheck
+from driftwatch.model_checks import ModelCheck, performance_monitor
 from driftwatch.performance.monitor import (
     EstimatedPerformanceCheck,
-    PerformanceMonitor,
     RealizedPerformanceCheck,
 )
 from driftwatch.windows import WindowSnapshot
@@ -109,7 +108,7 @@ def test_performance_checks_share_the_shape(tmp_path: Path) -> None:
             "thresholds": {"accuracy": {"max_drop": 0.05}},
         },
     )
-    monitor = PerformanceMonitor("m", settings)
+    monitor = performance_monitor("m", settings)
     realized, estimated = RealizedPerformanceCheck(), EstimatedPerformanceCheck()
     realized.prepare(monitor)
     estimated.prepare(monitor)

@@ -34,7 +34,7 @@ from driftwatch.ingest import Ingest
 from driftwatch.label_records import LabelDecoder
 from driftwatch.labels import LabelStore
 from driftwatch.metrics import Metrics
-from driftwatch.model_checks import ModelCheck
+from driftwatch.model_checks import ModelCheck, performance_monitor
 from driftwatch.notify import Notifier
 from driftwatch.performance.monitor import PerformanceMonitor
 from driftwatch.policy import AlertEvent, BreachPolicy, PolicyRule, State
@@ -82,7 +82,7 @@ class Daemon:
                 raise ReferenceError(
                     f"invalid configuration ({len(problems)} problem(s)):\n" + "\n".join(problems)
                 )
-            monitor = PerformanceMonitor(name, model) if model.performance is not None else None
+            monitor = performance_monitor(name, model) if model.performance is not None else None
             if monitor is not None:
                 self.joins[name] = monitor
             self.checks[name] = ModelCheck(name, model, profile, monitor)

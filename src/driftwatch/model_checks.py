@@ -10,7 +10,7 @@ through here.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from driftwatch.check_base import Check, CheckInput, Labelled, PartResult, run_checks
@@ -22,18 +22,59 @@ from driftwatch.checks import (
     PredictionDriftCheck,
     check_result,
 )
-from driftwatch.config import ModelSettings
+from driftwatch.config import MetricThreshold, ModelSettings
 from driftwatch.drift.dataset import ColumnOptions
 from driftwatch.drift.profile import ReferenceProfile
+from driftwatch.performance.metrics import Threshold
 from driftwatch.performance.monitor import (
     EstimatedPerformanceCheck,
     PerformanceMonitor,
+    PerformanceSpec,
     RealizedPerformanceCheck,
     performance_result,
 )
+from driftwatch.reference import ReferenceError, is_profile, load_frame, load_labelled
 from driftwatch.windows import WindowSnapshot
 
-__all__ = ["ModelCheck"]
+__all__ = ["ModelCheck", "performance_monitor"]
+
+
+def performance_monitor(name: str, model: ModelSettings) -> PerformanceMonitor:
+    """The performance monitor of a model with a ``performance`` section, prepared on its labelled
+    reference rows; `ReferenceError` naming the setting to fix when the reference cannot grade."""
+    settings = model.performance
+    if settings is None or model.prediction is None:
+        raise ValueError(f"model {name} has no performance settings")
+    where = f"models.{name}"
+    if is_profile(model.reference):
+        frame = load_labelled(model.reference)
+        if frame is None:
+            raise ReferenceError(
+                f"{where}.performance needs the reference's labelled rows, but {where}.reference "
+                f"({model.reference}) is a saved profile without them; rebuild it with `driftwatch "
+                f"profile --prediction-column {model.prediction} --label-column {settings.label}`, or "
+                f"point reference at the Parquet or CSV file with both columns"
+            )
+    else:
+        frame = load_frame(model.reference)
+
+    def rules(thresholds: Mapping[str, MetricThreshold]) -> dict[str, Threshold]:
+        return {metric: Threshold(t.min, t.max, t.max_drop) for metric, t in thresholds.items()}
+
+    spec = PerformanceSpec(
+        task=settings.task,
+        prediction=model.prediction,
+        label=settings.label,
+        decision_threshold=settings.decision_threshold,
+        classes=tuple(settings.classes) if settings.classes is not None else None,
+        min_labels=settings.min_labels,
+        min_predictions=model.window.min_rows,
+        rules=rules(settings.thresholds),
+        estimate=settings.estimate,
+        estimate_rules=None if settings.estimate_thresholds is None else rules(settings.estimate_thresholds),
+        calibration=settings.calibration,
+    )
+    return PerformanceMonitor(name, spec, frame, where, str(model.reference))
 
 
 class ModelCheck:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Hashable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -21,16 +21,22 @@ import pandas as pd
 
 from driftwatch.check_base import CheckInput, Labelled, PartResult, PartStatus
 from driftwatch.check_id import CheckId, CheckKind
-from driftwatch.config import MetricThreshold, ModelSettings, PerformanceSettings
 from driftwatch.performance.cbpe import CBPE, ESTIMATED_METRICS, CBPEError, EstimatedPerformance
-from driftwatch.performance.metrics import RealizedPerformance, Threshold, realized, realized_performance
+from driftwatch.performance.metrics import (
+    RealizedPerformance,
+    Task,
+    Threshold,
+    realized,
+    realized_performance,
+)
 from driftwatch.records import LabelRule
-from driftwatch.reference import ReferenceError, is_profile, load_frame, load_labelled
+from driftwatch.reference import ReferenceError
 
 __all__ = [
     "EstimatedPerformanceCheck",
     "PerformanceMonitor",
     "PerformanceResult",
+    "PerformanceSpec",
     "RealizedPerformanceCheck",
     "performance_result",
 ]
@@ -60,11 +66,28 @@ class PerformanceResult:
         }
 
 
-def _rules(thresholds: Mapping[str, MetricThreshold]) -> dict[str, Threshold]:
-    return {name: Threshold(t.min, t.max, t.max_drop) for name, t in thresholds.items()}
+@dataclass(frozen=True)
+class PerformanceSpec:
+    """What a model's performance check needs to know: the task, the reference's prediction and label
+    columns, how to read predictions (``classes``, ``decision_threshold``), how many labelled rows
+    (``min_labels``) and window predictions (``min_predictions``) make an answer, the rules per metric,
+    and whether and how to estimate without labels (``estimate``: None = when the reference holds
+    probabilities; ``estimate_rules``: None = the rules of the estimable metrics)."""
+
+    task: Task
+    prediction: str
+    label: str = "label"
+    decision_threshold: float = 0.5
+    classes: tuple[str | int | bool, ...] | None = None
+    min_labels: int = 1
+    min_predictions: int = 1
+    rules: Mapping[str, Threshold] = field(default_factory=dict)
+    estimate: bool | None = None
+    estimate_rules: Mapping[str, Threshold] | None = None
+    calibration: Literal["auto", "isotonic", "none"] = "auto"
 
 
-def _labels(values: npt.ArrayLike, settings: PerformanceSettings) -> npt.NDArray[Any]:
+def _labels(values: npt.ArrayLike, settings: PerformanceSpec) -> npt.NDArray[Any]:
     """Labels as the metrics expect them: JSON booleans of a binary classifier with default classes are 0/1."""
     array = np.asarray(values)
     if settings.task == "binary_classification" and settings.classes is None and array.dtype == object:
@@ -85,36 +108,31 @@ def _are_scores(values: npt.NDArray[Any]) -> bool:
 class PerformanceMonitor:
     """Reference metrics and the CBPE fit of one model, and the per-window check."""
 
-    def __init__(self, name: str, model: ModelSettings) -> None:
-        settings = model.performance
-        if settings is None or model.prediction is None:
-            raise ValueError(f"model {name} has no performance settings")
+    def __init__(
+        self,
+        name: str,
+        spec: PerformanceSpec,
+        frame: pd.DataFrame,
+        where: str | None = None,
+        reference_name: str | None = None,
+    ) -> None:
+        """Prepared on ``frame``, the reference rows with the prediction and label columns. ``where`` names
+        the settings and ``reference_name`` the reference in error messages; `ReferenceError` when the
+        reference cannot grade anything."""
+        settings = spec
         self.name = name
-        self.settings = settings
-        self.prediction = model.prediction
+        self.settings = spec
+        self.prediction = spec.prediction
         # the estimate reads the window's predictions, not labels: it needs as many as a drift verdict
         # (window.min_rows; bench/performance_false_alarms.py: steady from a few hundred predictions)
-        self.min_predictions = model.window.min_rows
-        self.classes: tuple[Hashable, ...] | None = (
-            tuple(settings.classes) if settings.classes is not None else None
-        )
-        where = f"models.{name}"
-        if is_profile(model.reference):
-            kept = load_labelled(model.reference)
-            if kept is None:
-                raise ReferenceError(
-                    f"{where}.performance needs the reference's labelled rows, but {where}.reference "
-                    f"({model.reference}) is a saved profile without them; rebuild it with `driftwatch "
-                    f"profile --prediction-column {self.prediction} --label-column {settings.label}`, or "
-                    f"point reference at the Parquet or CSV file with both columns"
-                )
-            frame = kept
-        else:
-            frame = load_frame(model.reference)
+        self.min_predictions = spec.min_predictions
+        self.classes: tuple[Hashable, ...] | None = spec.classes
+        where = where or f"models.{name}"
         missing = [c for c in (self.prediction, settings.label) if c not in frame.columns]
         if missing:
             raise ReferenceError(
-                f"{where}.performance: the reference {model.reference} has no column(s) {', '.join(missing)} "
+                f"{where}.performance: the reference{f' {reference_name}' if reference_name else ''} has no "
+                f"column(s) {', '.join(missing)} "
                 f"(it has {', '.join(map(str, frame.columns))}); set {where}.prediction and "
                 f"{where}.performance.label to the columns holding the model's output and the ground truth"
             )
@@ -136,11 +154,11 @@ class PerformanceMonitor:
             )
         except ValueError as exc:
             raise ReferenceError(f"{where}.performance: reference metrics: {exc}") from None
-        self.rules = _rules(settings.thresholds)
-        estimate_thresholds = settings.estimate_thresholds
-        if estimate_thresholds is None:
-            estimate_thresholds = {m: t for m, t in settings.thresholds.items() if m in ESTIMATED_METRICS}
-        self.estimate_rules = _rules(estimate_thresholds)
+        self.rules = dict(settings.rules)
+        estimate_rules = settings.estimate_rules
+        if estimate_rules is None:
+            estimate_rules = {m: t for m, t in settings.rules.items() if m in ESTIMATED_METRICS}
+        self.estimate_rules = dict(estimate_rules)
         self.cbpe: CBPE | None = None
         self.cbpe_problem: str | None = None
         wanted = settings.estimate
