@@ -152,7 +152,7 @@ class Ingest:
                 "model %s: %d predictions of the wrong kind for %s are not kept for the label join",
                 model,
                 ungradable,
-                monitor.settings.task,
+                monitor.spec.task,
             )
         try:
             outcome = self.labels.add_predictions(

@@ -1,10 +1,12 @@
-"""One model's performance check in the daemon: realized metrics over the window's labelled predictions,
-CBPE estimates over its scores, both against the labelled reference.
+"""A model's performance checks: realized metrics over the window's labelled predictions, CBPE
+estimates over its scores, both against the labelled reference.
 
-Built once when the daemon starts (reading the reference's prediction and label columns, computing the
-reference metrics and fitting CBPE), then run by every scheduled check. Nothing here talks to Kafka,
-SQLite or the clock: the daemon passes in the joined rows (`driftwatch.labels.LabelStore.joined`) and
-the window's sampled prediction column.
+`PerformanceMonitor` is prepared once on the labelled reference rows (computing the reference metrics
+and fitting CBPE) from a plain `PerformanceSpec`; `RealizedPerformanceCheck` and
+`EstimatedPerformanceCheck` implement `driftwatch.check_base.Check` on it and run on every scheduled
+check. Nothing here reads the configuration, talks to Kafka or SQLite, or knows the clock: the runner
+passes in the joined rows (`driftwatch.labels.LabelStore.joined`) and the window's sampled prediction
+column; `driftwatch.model_checks.performance_monitor` translates a model's settings.
 """
 
 from __future__ import annotations
@@ -87,10 +89,10 @@ class PerformanceSpec:
     calibration: Literal["auto", "isotonic", "none"] = "auto"
 
 
-def _labels(values: npt.ArrayLike, settings: PerformanceSpec) -> npt.NDArray[Any]:
+def _labels(values: npt.ArrayLike, spec: PerformanceSpec) -> npt.NDArray[Any]:
     """Labels as the metrics expect them: JSON booleans of a binary classifier with default classes are 0/1."""
     array = np.asarray(values)
-    if settings.task == "binary_classification" and settings.classes is None and array.dtype == object:
+    if spec.task == "binary_classification" and spec.classes is None and array.dtype == object:
         array = np.array([int(v) if isinstance(v, bool) else v for v in array.tolist()], dtype=object)
         if all(isinstance(v, int | float) for v in array.tolist()):
             array = array.astype(np.float64)
@@ -119,16 +121,15 @@ class PerformanceMonitor:
         """Prepared on ``frame``, the reference rows with the prediction and label columns. ``where`` names
         the settings and ``reference_name`` the reference in error messages; `ReferenceError` when the
         reference cannot grade anything."""
-        settings = spec
         self.name = name
-        self.settings = spec
+        self.spec = spec
         self.prediction = spec.prediction
         # the estimate reads the window's predictions, not labels: it needs as many as a drift verdict
         # (window.min_rows; bench/performance_false_alarms.py: steady from a few hundred predictions)
         self.min_predictions = spec.min_predictions
         self.classes: tuple[Hashable, ...] | None = spec.classes
         where = where or f"models.{name}"
-        missing = [c for c in (self.prediction, settings.label) if c not in frame.columns]
+        missing = [c for c in (self.prediction, spec.label) if c not in frame.columns]
         if missing:
             raise ReferenceError(
                 f"{where}.performance: the reference{f' {reference_name}' if reference_name else ''} has no "
@@ -136,33 +137,33 @@ class PerformanceMonitor:
                 f"(it has {', '.join(map(str, frame.columns))}); set {where}.prediction and "
                 f"{where}.performance.label to the columns holding the model's output and the ground truth"
             )
-        labelled = frame[[self.prediction, settings.label]].dropna()
+        labelled = frame[[self.prediction, spec.label]].dropna()
         if labelled.empty:
             raise ReferenceError(
-                f"{where}.performance: no reference row has both {self.prediction!r} and {settings.label!r}"
+                f"{where}.performance: no reference row has both {self.prediction!r} and {spec.label!r}"
             )
         self.reference_rows = len(labelled)
         scores = labelled[self.prediction].to_numpy()
-        truth = _labels(labelled[settings.label].to_numpy(), settings)
+        truth = _labels(labelled[spec.label].to_numpy(), spec)
         # what a label must be to be accepted at ingest: one of another kind would break every metric
-        self.label_rule = LabelRule.of(name, settings.task, settings.classes, truth.tolist())
+        self.label_rule = LabelRule.of(name, spec.task, spec.classes, truth.tolist())
         self._numeric_predictions = scores.dtype.kind in "fiu"  # the reference logs numbers, not classes
         self._classes = frozenset(self.classes if self.classes is not None else (0, 1))
         try:
             self.reference = realized(
-                settings.task, truth, scores, threshold=settings.decision_threshold, classes=self.classes
+                spec.task, truth, scores, threshold=spec.decision_threshold, classes=self.classes
             )
         except ValueError as exc:
             raise ReferenceError(f"{where}.performance: reference metrics: {exc}") from None
-        self.rules = dict(settings.rules)
-        estimate_rules = settings.estimate_rules
+        self.rules = dict(spec.rules)
+        estimate_rules = spec.estimate_rules
         if estimate_rules is None:
-            estimate_rules = {m: t for m, t in settings.rules.items() if m in ESTIMATED_METRICS}
+            estimate_rules = {m: t for m, t in spec.rules.items() if m in ESTIMATED_METRICS}
         self.estimate_rules = dict(estimate_rules)
         self.cbpe: CBPE | None = None
         self.cbpe_problem: str | None = None
-        wanted = settings.estimate
-        if settings.task != "binary_classification" or wanted is False:
+        wanted = spec.estimate
+        if spec.task != "binary_classification" or wanted is False:
             return
         if not _are_scores(scores):
             if wanted:
@@ -181,8 +182,8 @@ class PerformanceMonitor:
             self.cbpe = CBPE.fit(
                 scores.astype(np.float64),
                 truth == positive,
-                threshold=settings.decision_threshold,
-                calibration=settings.calibration,
+                threshold=spec.decision_threshold,
+                calibration=spec.calibration,
             )
         except CBPEError as exc:
             if wanted:
@@ -199,7 +200,7 @@ class PerformanceMonitor:
         if prediction is None or (prediction.__class__ is float and prediction != prediction):  # noqa: PLR0124
             return True
         number = isinstance(prediction, int | float) and not isinstance(prediction, bool)
-        task = self.settings.task
+        task = self.spec.task
         if task == "regression":
             return number and _finite(prediction)  # type: ignore[arg-type]
         if task == "binary_classification":
@@ -221,7 +222,7 @@ class PerformanceMonitor:
     def realized_part(self, labelled: Labelled) -> PartResult[RealizedPerformance]:
         """Realized performance of the labelled rows of the look-back. A problem in the data (a label
         outside the classes) is the result's note, never an exception."""
-        s, check = self.settings, CheckId("performance")
+        s, check = self.spec, CheckId("performance")
         weights = labelled.weights
         if weights is not None and len(weights) and np.allclose(weights, weights[0]):
             weights = None  # one sampling rate throughout: weights change nothing
