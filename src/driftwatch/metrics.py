@@ -5,6 +5,11 @@ counters, ``_seconds`` on durations, labels from a small closed set (model,
 model_version, feature, check, method, reason, target, outcome, status). Never a
 prediction id or a raw value in a label. Each daemon owns a `Metrics` with its
 own registry, so several can live in one process (tests) without clashing.
+
+`Metrics` holds the metrics that are set or counted as things happen (records,
+rejections, deliveries, alert states, last successes). The gauges of the latest
+check results are `RESULT_METRICS`: the daemon registers a
+`driftwatch.collector.ResultsCollector` that builds them at scrape time.
 """
 
 from __future__ import annotations
