@@ -41,6 +41,7 @@ from kafka.errors import (
 )
 
 import driftwatch.source.kafka as kafka_source
+from driftwatch.check_id import CheckId
 from driftwatch.config import KafkaSettings, load_settings
 from driftwatch.daemon import Daemon
 from driftwatch.events import alert_event
@@ -314,7 +315,7 @@ def daemon(tmp_path: Path) -> Iterator[Daemon]:
     d = Daemon(load_settings(write_config(tmp_path)), clock=clock)
     d.sent: list[dict[str, Any]] = []  # type: ignore[misc]
     d._notify = lambda event, result: d.sent.append(  # type: ignore[method-assign]
-        alert_event("k", event.transition, event.check, result, None, clock.now)
+        alert_event("k", event.transition, CheckId.parse(event.check), result, None, clock.now)
     )
     d.http.start()
     d.handle(shifted(clock, 200))

@@ -23,6 +23,7 @@ import pandas as pd
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from driftwatch.check_id import CheckId
 from driftwatch.checks import STATUSES
 from driftwatch.config import MIN_ROWS_DEFAULT, ConfigError, load_settings
 from driftwatch.daemon import Daemon
@@ -178,7 +179,7 @@ def test_traffic_stops_no_verdict_no_stale_series_alert_state_kept(
 
     states = {check: daemon.policy.state("m", check) for check in ("data_drift", "prediction_drift")}
     clock.now += 2 * 3600  # traffic stopped: two window lengths later the window is empty
-    with caplog.at_level(logging.INFO, logger="driftwatch.daemon"):
+    with caplog.at_level(logging.INFO, logger="driftwatch"):
         second = daemon.run_check("m")
     assert second.status == "no_data" and second.rows == 0
     assert "check m: no verdict (no_data): the window is empty" in caplog.text
@@ -268,7 +269,7 @@ def test_a_result_without_verdict_fits_the_webhook_schema(daemon: Daemon, clock:
     """A performance alert can fire while the window has no drift verdict: its payload stays valid."""
     result = daemon.run_check("m")
     assert result.status == "no_data"
-    event = alert_event("k", "firing", "performance:accuracy", result, None, clock.now)
+    event = alert_event("k", "firing", CheckId("performance", "accuracy"), result, None, clock.now)
     jsonschema.validate(event, SCHEMA)
     assert event["result"]["dataset_drift"] is None and event["drift_share"] is None
 

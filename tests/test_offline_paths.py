@@ -445,7 +445,7 @@ def test_the_daemon_reads_performance_from_a_profile_made_with_its_config(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from driftwatch.config import load_settings
-    from driftwatch.performance.monitor import PerformanceMonitor
+    from driftwatch.model_checks import performance_monitor
 
     reference, _ = scored("binary_classification")
     reference.to_csv(tmp_path / "ref.csv", index=False)
@@ -463,8 +463,8 @@ models:
     config = ["-c", str(tmp_path / "raw.yaml"), "-m", "m"]
     made = main(["profile", "-r", str(tmp_path / "ref.csv"), "-o", str(tmp_path / "profile"), *config])
     assert made == 0 and "kept for performance" in capsys.readouterr().out
-    raw = PerformanceMonitor("m", load_settings(tmp_path / "raw.yaml").models["m"])
-    saved = PerformanceMonitor("m", load_settings(tmp_path / "saved.yaml").models["m"])
+    raw = performance_monitor("m", load_settings(tmp_path / "raw.yaml").models["m"])
+    saved = performance_monitor("m", load_settings(tmp_path / "saved.yaml").models["m"])
     assert raw.reference == saved.reference and raw.reference["roc_auc"] < 1.0
     assert raw.cbpe is not None and saved.cbpe is not None
     window = reference["prediction"].to_numpy()[:120]

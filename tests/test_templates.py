@@ -15,11 +15,13 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from driftwatch import __version__
-from driftwatch.checks import CheckResult, ModelCheck
+from driftwatch.check_id import CheckId
+from driftwatch.checks import CheckResult
 from driftwatch.config import ModelSettings, WindowSettings
 from driftwatch.drift.dataset import ColumnOptions, dataset_drift
 from driftwatch.drift.profile import ReferenceProfile
 from driftwatch.events import alert_event, probe_event
+from driftwatch.model_checks import ModelCheck
 from driftwatch.templates import BUILTIN, EVENT_FIELDS, Template, TemplateError, load_template
 from driftwatch.webhooks import idempotency_key
 from driftwatch.windows import WindowSnapshot
@@ -71,7 +73,7 @@ def result() -> CheckResult:
 @pytest.fixture(scope="module")
 def event(result: CheckResult) -> dict[str, Any]:
     key = idempotency_key(result.model, "data_drift", result.window_end, "firing")
-    return alert_event(key, "firing", "data_drift", result, "7", NOW + 1)
+    return alert_event(key, "firing", CheckId("data_drift"), result, "7", NOW + 1)
 
 
 def test_the_check_result_drifted(result: CheckResult) -> None:
@@ -406,7 +408,7 @@ def test_alert_event_validates(validator: Draft202012Validator, event: dict[str,
 def test_other_alert_events_validate(
     validator: Draft202012Validator, result: CheckResult, transition: str, check: str
 ) -> None:
-    event = alert_event("key-1", transition, check, result, None, NOW)
+    event = alert_event("key-1", transition, CheckId.parse(check), result, None, NOW)
     assert schema_errors(validator, json.loads(load_template("generic").render(event))) == []
     assert event["transition"] == transition and event["check"] == check
 
@@ -433,7 +435,7 @@ def test_event_of_a_check_with_every_column_failing_validates(validator: Draft20
     profile = ReferenceProfile.build(reference, ["x"])
     drift = dataset_drift(profile, {"x": np.array([np.nan, np.inf])})
     result = CheckResult("m", "data_drift", NOW - 60, NOW, 2, 2, drift, None, 0.001)
-    event = alert_event("k", "resolved", "data_drift", result, None, NOW)
+    event = alert_event("k", "resolved", CheckId("data_drift"), result, None, NOW)
     assert event["drift_share"] is None  # no column could be tested
     assert schema_errors(validator, json.loads(load_template("generic").render(event))) == []
 
@@ -471,7 +473,7 @@ def test_events_of_random_nan_free_results_validate(
     drift = dataset_drift(profile, current, {"num": ColumnOptions(method)}, 0.5)
     rows = len(current["num"])
     result = CheckResult("m", "data_drift", NOW - 3600, NOW, rows, rows, drift, None, 0.01)
-    event = alert_event("k", transition, "data_drift", result, "1", NOW)
+    event = alert_event("k", transition, CheckId("data_drift"), result, "1", NOW)
     body = json.loads(load_template("generic").render(event))  # allow_nan=False: no NaN slips through
     assert schema_errors(validator, body) == []
     assert body["result"]["n_columns"] + len(drift.errors) == 3

@@ -1,33 +1,45 @@
-"""One scheduled check: a window snapshot and a reference profile -> a `CheckResult`.
+"""The window checks of a model (data drift, prediction drift, data quality) and its `CheckResult`.
 
-The result is plain data that the metrics, the webhook payload and the JSON API
-all read; nothing here talks to Kafka, HTTP or the clock. The parts of a check
-(data drift, prediction drift, data quality) run guarded: a part that fails
-leaves its error in `CheckResult.errors` and the other parts' results stand.
+Each check implements `driftwatch.check_base.Check`: prepared once on the reference profile, run on
+every window snapshot, returning a `PartResult`. `check_result` puts one run's results together into
+the model's `CheckResult`, plain data that the metrics, the webhook payload and the JSON API all read;
+nothing here reads the configuration, talks to Kafka or HTTP, or knows the clock. Each check runs
+guarded: one that fails leaves its error in `CheckResult.errors` and the others' results stand.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import time
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from driftwatch.config import ModelSettings
+from driftwatch.check_base import CheckInput, PartResult, PartStatus, part_error
+from driftwatch.check_id import CheckId, CheckKind
 from driftwatch.drift.dataset import ColumnDrift, ColumnOptions, DatasetDrift, column_drift, dataset_drift
-from driftwatch.drift.profile import ColumnSample, ReferenceProfile
-from driftwatch.drift.quality import ColumnQuality, DataQuality, column_quality, data_quality
+from driftwatch.drift.profile import ColumnProfile, ColumnSample, ReferenceProfile
+from driftwatch.drift.quality import DataQuality, column_quality, data_quality
 from driftwatch.windows import WindowSnapshot
 
 if TYPE_CHECKING:  # scikit-learn behind it: commands that only read results need not import it
     from driftwatch.performance.monitor import PerformanceResult
 
-__all__ = ["STATUSES", "CheckResult", "CheckStatus", "ModelCheck", "no_verdict_reason", "verdict_status"]
+__all__ = [
+    "STATUSES",
+    "CheckResult",
+    "CheckStatus",
+    "DataDriftCheck",
+    "DataQualityCheck",
+    "PredictionDriftCheck",
+    "check_result",
+    "no_verdict_reason",
+    "part_error",
+    "verdict_status",
+]
 
 # Whether a check had an answer. "ok": the window was compared with the reference. "no_data": the window
 # is empty (traffic stopped, or never came). "not_enough_rows": fewer rows than the model's
@@ -130,121 +142,206 @@ class CheckResult:
         }
 
 
-class ModelCheck:
-    """The data drift check of one model, with its reference profile prepared once."""
+class DataDriftCheck:
+    """Data drift of a model's features: each feature's drift test, and dataset drift when the drifted
+    share reaches ``share``. No verdict on fewer than ``min_rows`` rows (see `verdict_status`)."""
 
-    check = "data_drift"
+    kind: CheckKind = "data_drift"
 
-    def __init__(self, name: str, settings: ModelSettings, profile: ReferenceProfile) -> None:
-        self.name = name
-        self.settings = settings
-        self.profile = profile
-        self.options = {f.name: ColumnOptions(f.method, f.threshold) for f in settings.features}
-        features = {f.name for f in settings.features}
-        self.feature_profile = ReferenceProfile(
-            {k: v for k, v in profile.columns.items() if k in features}, profile.rows
+    def __init__(
+        self,
+        model: str,
+        features: Collection[str],
+        options: Mapping[str, ColumnOptions],
+        share: float,
+        min_rows: int,
+    ) -> None:
+        self.model = model
+        self.features = list(features)
+        self.options = dict(options)
+        self.share = share
+        self.min_rows = min_rows
+        self.profile = ReferenceProfile({}, 0)
+
+    @property
+    def alert_ids(self) -> list[CheckId]:
+        return [CheckId(self.kind)]
+
+    def prepare(self, reference: ReferenceProfile) -> None:
+        features = set(self.features)
+        self.profile = ReferenceProfile(
+            {k: v for k, v in reference.columns.items() if k in features}, reference.rows
         )
-        prediction = settings.prediction
-        self.prediction_profile = profile.columns.get(prediction) if prediction else None
-        self.quality_limits = {
-            name: limits for name, limits in settings.quality_limits().items() if name in profile.columns
-        }
 
-    def status(self, rows: int) -> CheckStatus:
-        """Whether a window of ``rows`` rows gets a drift verdict (see `CheckStatus`)."""
-        return verdict_status(rows, self.settings.window.min_rows)
-
-    def run(self, snapshot: WindowSnapshot) -> CheckResult:
-        started = time.perf_counter()
-        frame = snapshot.frame
-        result = partial(
-            CheckResult,
-            model=self.name,
-            check=self.check,
-            window_start=snapshot.start,
-            window_end=snapshot.end,
-            rows=len(frame),
-            records_seen=snapshot.records_seen,
-            min_rows=self.settings.window.min_rows,
-        )
-        status = self.status(len(frame))
+    def run(self, snapshot: CheckInput) -> PartResult[DatasetDrift]:
+        check, frame = CheckId(self.kind), snapshot.window.frame
+        empty = DatasetDrift([], self.share)
+        status = verdict_status(len(frame), self.min_rows)
         if status != "ok":  # no verdict: the tests are not run at all, so nothing can pass for one
-            return result(
-                drift=DatasetDrift([], self.settings.drift.share),
-                prediction_drift=None,
-                duration_seconds=time.perf_counter() - started,
-                status=status,
+            return PartResult(
+                check, _PART_STATUS[status], empty, note=no_verdict_reason(status, len(frame), self.min_rows)
             )
-        errors: dict[str, str] = {}
         try:
             drift = dataset_drift(
-                self.feature_profile,
-                {name: frame[name].to_numpy() for name in self.feature_profile.columns},
+                self.profile,
+                {name: frame[name].to_numpy() for name in self.profile.columns},
                 self.options,
-                self.settings.drift.share,
-                snapshot.type_violations,
+                self.share,
+                snapshot.window.type_violations,
             )
-        except Exception as exc:  # a bug, not bad data: the other parts still run
-            log.exception("check data_drift of model %s failed", self.name)
-            errors["data_drift"] = part_error(exc)
-            drift = DatasetDrift([], self.settings.drift.share)
-        prediction_drift = None
-        profile = self.prediction_profile
-        if profile is not None and profile.name in frame.columns:
-            try:
-                prediction_drift = column_drift(profile, frame[profile.name].to_numpy(), ColumnOptions())
-            except Exception as exc:
-                log.exception("check prediction_drift of model %s failed", self.name)
-                errors["prediction_drift"] = part_error(exc)
-                prediction_drift = ColumnDrift(
-                    profile.name,
-                    profile.type,
-                    "auto",
-                    math.nan,
-                    math.nan,
-                    False,
-                    profile.rows,
-                    0,
-                    error=errors["prediction_drift"],
-                )
-        quality = None
-        if self.quality_limits and len(frame):  # no rows, no shares: an empty window measures nothing
-            try:
-                quality = data_quality(self._qualities(snapshot, drift, errors), self.quality_limits)
-            except Exception as exc:
-                log.exception("check data_quality of model %s failed", self.name)
-                errors["data_quality"] = part_error(exc)
-        return result(
-            drift=drift,
-            prediction_drift=prediction_drift,
-            duration_seconds=time.perf_counter() - started,
-            # rows, but no feature could be tested (all missing or of the wrong kind): no verdict either,
-            # never a "no drift" made of zero columns; a failed drift part is an error, not "no data"
-            status="ok" if drift.columns or "data_drift" in errors else "no_data",
-            errors=errors,
-            data_quality=quality,
+        except Exception as exc:  # a bug, not bad data: the other checks still run
+            log.exception("check data_drift of model %s failed", self.model)
+            return PartResult.failed(check, exc, empty)
+        if not drift.columns:  # rows, but no feature could be tested: no verdict, never a "no drift"
+            return PartResult(
+                check, "no_data", drift, note=no_verdict_reason("no_data", len(frame), self.min_rows)
+            )
+        return PartResult(
+            check, "drift" if drift.dataset_drift else "ok", drift, breaches={check: drift.dataset_drift}
         )
 
-    def _qualities(
-        self, snapshot: WindowSnapshot, drift: DatasetDrift, errors: dict[str, str]
-    ) -> list[ColumnQuality]:
-        """The quality of the limited features: from the drift part, or measured here when it failed."""
-        if "data_drift" not in errors:
-            return [c.quality for c in drift.columns + drift.errors if c.quality is not None]
-        frame = snapshot.frame
-        return [
-            column_quality(
-                self.profile.columns[name],
-                ColumnSample(
-                    frame[name].to_numpy() if name in frame.columns else np.array([], dtype=object),
-                    self.profile.columns[name].type,
-                ),
-                snapshot.type_violations.get(name, 0),
+
+class PredictionDriftCheck:
+    """Drift of a model's prediction column, with the ``auto`` method; no verdict on fewer than
+    ``min_rows`` rows, as for the features."""
+
+    kind: CheckKind = "prediction_drift"
+
+    def __init__(self, model: str, column: str, min_rows: int) -> None:
+        self.model = model
+        self.column = column
+        self.min_rows = min_rows
+        self.profile: ColumnProfile | None = None
+
+    @property
+    def alert_ids(self) -> list[CheckId]:
+        return [CheckId(self.kind)]
+
+    def prepare(self, reference: ReferenceProfile) -> None:
+        self.profile = reference.columns.get(self.column)
+
+    def run(self, snapshot: CheckInput) -> PartResult[ColumnDrift]:
+        check, frame = CheckId(self.kind), snapshot.window.frame
+        status = verdict_status(len(frame), self.min_rows)
+        profile = self.profile
+        if status != "ok":
+            return PartResult(check, _PART_STATUS[status])
+        if profile is None or profile.name not in frame.columns:
+            return PartResult(check, "no_data", note=f"the window has no column {self.column!r}")
+        try:
+            drift = column_drift(profile, frame[profile.name].to_numpy(), ColumnOptions())
+        except Exception as exc:
+            log.exception("check prediction_drift of model %s failed", self.model)
+            failed = ColumnDrift(
+                profile.name,
+                profile.type,
+                "auto",
+                math.nan,
+                math.nan,
+                False,
+                profile.rows,
+                0,
+                error=part_error(exc),
             )
-            for name in self.quality_limits
-        ]
+            return PartResult.failed(check, exc, failed)
+        if drift.error is not None:  # no usable value in the window (or the test cannot run on them)
+            return PartResult(check, "no_data", drift, note=drift.error)
+        return PartResult(
+            check, "drift" if drift.drift_detected else "ok", drift, breaches={check: drift.drift_detected}
+        )
 
 
-def part_error(exc: BaseException) -> str:
-    """The error note of a failed part of a check: what failed, not a traceback (that is in the log)."""
-    return f"failed: {type(exc).__name__}: {str(exc)[:300]}"
+class DataQualityCheck:
+    """The window's data quality against per-feature limits (missing share, unseen categories, values out
+    of the reference's range, missing share increase); a breach when any measure exceeds its limit."""
+
+    kind: CheckKind = "data_quality"
+
+    def __init__(self, model: str, limits: Mapping[str, Mapping[str, float]], min_rows: int) -> None:
+        self.model = model
+        self.wanted = {name: dict(measures) for name, measures in limits.items()}
+        self.min_rows = min_rows
+        self.profile = ReferenceProfile({}, 0)
+        self.limits: dict[str, dict[str, float]] = {}
+
+    @property
+    def alert_ids(self) -> list[CheckId]:
+        return [CheckId(self.kind)]
+
+    def prepare(self, reference: ReferenceProfile) -> None:
+        self.profile = reference
+        self.limits = {name: limits for name, limits in self.wanted.items() if name in reference.columns}
+
+    def run(self, snapshot: CheckInput) -> PartResult[DataQuality]:
+        check, frame = CheckId(self.kind), snapshot.window.frame
+        status = verdict_status(len(frame), self.min_rows)
+        if status != "ok":  # no rows, no shares: an empty window measures nothing
+            return PartResult(check, _PART_STATUS[status])
+        try:
+            qualities = [
+                column_quality(
+                    self.profile.columns[name],
+                    ColumnSample(
+                        frame[name].to_numpy() if name in frame.columns else np.array([], dtype=object),
+                        self.profile.columns[name].type,
+                    ),
+                    snapshot.window.type_violations.get(name, 0),
+                )
+                for name in self.limits
+            ]
+            quality = data_quality(qualities, self.limits)
+        except Exception as exc:
+            log.exception("check data_quality of model %s failed", self.model)
+            return PartResult.failed(check, exc)
+        return PartResult(
+            check, "drift" if quality.breached else "ok", quality, breaches={check: quality.breached}
+        )
+
+
+_PART_STATUS: dict[CheckStatus, PartStatus] = {
+    "ok": "ok",
+    "no_data": "no_data",
+    "not_enough_rows": "not_enough_data",
+}
+
+
+def check_result(
+    model: str,
+    snapshot: WindowSnapshot,
+    parts: Mapping[CheckKind, PartResult[Any]],
+    share: float,
+    min_rows: int,
+    duration_seconds: float,
+    performance: PerformanceResult | None = None,
+) -> CheckResult:
+    """The model's `CheckResult` of one run: the results of its checks, as the API, the report and the
+    webhook payload show them. Its status is the data drift check's (a window too small for it has no
+    verdict at all); a failed check is listed in ``errors``, the others' results stand."""
+    drift_part = parts.get("data_drift")
+    drift = (
+        drift_part.value
+        if drift_part is not None and drift_part.value is not None
+        else DatasetDrift([], share)
+    )
+    rows = len(snapshot.frame)
+    status: CheckStatus = verdict_status(rows, min_rows)
+    if status == "ok" and drift_part is not None and drift_part.status == "no_data":
+        status = "no_data"
+    prediction = parts.get("prediction_drift")
+    quality = parts.get("data_quality")
+    return CheckResult(
+        model=model,
+        check="data_drift",
+        window_start=snapshot.start,
+        window_end=snapshot.end,
+        rows=rows,
+        records_seen=snapshot.records_seen,
+        drift=drift,
+        prediction_drift=None if prediction is None else prediction.value,
+        duration_seconds=duration_seconds,
+        performance=performance,
+        status=status,
+        min_rows=min_rows,
+        errors={str(part.check): part.failure for part in parts.values() if part.failure is not None},
+        data_quality=None if quality is None else quality.value,
+    )

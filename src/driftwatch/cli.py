@@ -172,7 +172,7 @@ def _load(path: str):  # type: ignore[no-untyped-def]
 
 def _validate(path: str) -> int:
     settings = _load(path)
-    from driftwatch.performance.monitor import PerformanceMonitor
+    from driftwatch.model_checks import performance_monitor
     from driftwatch.preflight import (
         load_model_reference,
         method_problems,
@@ -195,7 +195,7 @@ def _validate(path: str) -> int:
         found += method_problems(name, model, types)
         if model.performance is not None and not found:
             try:
-                PerformanceMonitor(name, model)
+                performance_monitor(name, model)
             except ReferenceDataError as exc:
                 found.append(f"  - {exc}")
         problems += found

@@ -1,78 +1,59 @@
 """Wiring and lifecycle: config in, then source -> windows -> checks -> metrics/policy -> webhooks.
 
-`Daemon` owns one instance of each part and the threads that drive them: the
-Kafka consumer, the APScheduler jobs (one per model), the webhook dispatcher
-and the HTTP server. `Daemon.stop` shuts them down in data-flow order: stop
-fetching, let a running check finish, commit offsets, close the consumer,
-finish the webhook attempt in flight, stop serving.
+`Daemon` builds one instance of each part and wires them: the Kafka source hands batches to `Ingest`
+(records into windows, checkpoints), the scheduler runs each model's checks through the `Runner`
+(results, policy), the `Notifier` turns alert events into webhook deliveries, `Views` serve the HTTP
+API and reports, and a `ResultsCollector` exports the latest results at scrape time. It owns the
+threads that drive them: the Kafka consumer, the APScheduler jobs (one per model), the webhook
+dispatcher and the HTTP server. `Daemon.stop` shuts them down in data-flow order: stop fetching, let
+a running check finish, commit offsets, close the consumer, finish the webhook attempt in flight, stop
+serving.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import threading
 import time
-from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
-import msgspec
-import pandas as pd
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from driftwatch import __version__
-from driftwatch.checks import STATUSES, CheckResult, ModelCheck, part_error
+from driftwatch.checks import CheckResult
+from driftwatch.collector import ResultsCollector
 from driftwatch.config import ModelSettings, Settings
-from driftwatch.drift.profile import ReferenceProfile
-from driftwatch.drift.quality import DataQuality
-from driftwatch.events import alert_event, iso
-from driftwatch.http import HttpServer, ReportUnavailableError
-from driftwatch.label_records import Label, LabelDecoder
+from driftwatch.http import HttpServer
+from driftwatch.ingest import Ingest
+from driftwatch.label_records import LabelDecoder
 from driftwatch.labels import LabelStore
 from driftwatch.metrics import Metrics
-from driftwatch.performance.monitor import PerformanceMonitor, PerformanceResult
+from driftwatch.model_checks import ModelCheck, performance_monitor
+from driftwatch.notify import Notifier
+from driftwatch.performance.monitor import PerformanceMonitor
 from driftwatch.policy import AlertEvent, BreachPolicy, PolicyRule, State
 from driftwatch.preflight import load_model_reference, method_problems, reference_columns, reference_problems
-from driftwatch.records import Prediction, RecordDecoder, Rejection
+from driftwatch.records import RecordDecoder
 from driftwatch.reference import ReferenceDataError
+from driftwatch.results import LatestResults
+from driftwatch.runner import ModelRun, Runner
 from driftwatch.source.deadletter import DeadLetters
 from driftwatch.source.kafka import KafkaSource, Message
-from driftwatch.source.undecodable import stalled_notes
-from driftwatch.store import OutboxRow, Store
+from driftwatch.store import Store
 from driftwatch.templates import Template, load_template
-from driftwatch.webhooks import Delivery, WebhookDispatcher, idempotency_key, target_delivery
+from driftwatch.views import Views, readiness, source_notes
+from driftwatch.webhooks import WebhookDispatcher
 from driftwatch.windows import ColumnSpec, Window
 
 __all__ = ["Daemon"]
 
 log = logging.getLogger(__name__)
-
-
-class _RateLimitedLog:
-    """Log a message at most once per key per ``period`` seconds, with the count suppressed since."""
-
-    def __init__(self, period: float, clock: Callable[[], float]) -> None:
-        self._period = period
-        self._clock = clock
-        self._last: dict[str, float] = {}
-        self._suppressed: dict[str, int] = defaultdict(int)
-
-    def warning(self, key: str, message: str, *args: object) -> None:
-        now = self._clock()
-        if now - self._last.get(key, -1e18) >= self._period:
-            suppressed = self._suppressed.pop(key, 0)
-            extra = f" ({suppressed} more since the last report)" if suppressed else ""
-            log.warning(message + extra, *args)
-            self._last[key] = now
-        else:
-            self._suppressed[key] += 1
 
 
 class Daemon:
@@ -86,7 +67,10 @@ class Daemon:
         self.settings = settings
         self.clock = clock
         self.metrics = Metrics()
+        self.latest = LatestResults()  # each model's latest check result: metrics, API, report read it
+        self.metrics.registry.register(ResultsCollector(self.latest))
         self.checks: dict[str, ModelCheck] = {}
+        self.joins: dict[str, PerformanceMonitor] = {}  # models with performance monitoring
         self.windows: dict[str, Window] = {}
         for name, model in settings.models.items():
             profile, types = load_model_reference(name, model)
@@ -98,15 +82,13 @@ class Daemon:
                 raise ReferenceDataError(
                     f"invalid configuration ({len(problems)} problem(s)):\n" + "\n".join(problems)
                 )
-            self.checks[name] = ModelCheck(name, model, profile)
+            monitor = performance_monitor(name, model) if model.performance is not None else None
+            if monitor is not None:
+                self.joins[name] = monitor
+            self.checks[name] = ModelCheck(name, model, profile, monitor)
             self.windows[name] = Window(
                 _column_specs(model, types), model.window.length, model.window.max_rows, model.window.buckets
             )
-        self.joins: dict[str, PerformanceMonitor] = {
-            name: PerformanceMonitor(name, model)
-            for name, model in settings.models.items()
-            if model.performance is not None
-        }
         self.templates: dict[str, Template] = {
             name: load_template(hook.template) for name, hook in settings.webhooks.items()
         }
@@ -125,9 +107,19 @@ class Daemon:
             )
         self.label_decoder = LabelDecoder(set(self.joins), rules=label_rules)
         self.policy = BreachPolicy(self.store, clock, on_state=self._alert_changed)
-        self.dispatcher = WebhookDispatcher(self.metrics, clock, self.store, self._resume_delivery)
+        versions: dict[str, str] = {}  # model -> the model_version of its latest record (ingest sets it)
+        self.notifier = Notifier(
+            settings.webhooks,
+            {name: model.webhooks for name, model in settings.models.items()},
+            self.templates,
+            self.metrics,
+            clock,
+            versions,
+            lambda delivery: self.dispatcher.submit(delivery),  # noqa: PLW0108 (looked up per call)
+        )
+        self.dispatcher = WebhookDispatcher(self.metrics, clock, self.store, self.notifier.resume)
         group = settings.kafka.group_id
-        self.dead_letters = (
+        dead_letters = (
             DeadLetters(settings.kafka, self.metrics, dead_letter_factory)
             if settings.kafka.dead_letter_topic
             else None
@@ -156,18 +148,45 @@ class Daemon:
         self._consumer_thread = threading.Thread(
             target=self.source.run, args=(self._stop,), name="driftwatch-kafka", daemon=True
         )
-        self._latest: dict[str, CheckResult] = {}
-        self._frames: dict[str, pd.DataFrame] = {}  # the window sample of each model's latest check
-        self._reports: dict[str, tuple[float, str]] = {}  # model -> (window end, HTML) of the latest check
-        self._report_lock = threading.Lock()
-        self._versions: dict[str, str] = {}
-        self._methods: dict[tuple[str, str], str] = {}  # (model, feature) -> method of the exported score
-        self._prediction_methods: dict[str, str] = {}  # model -> method of the exported prediction score
-        self._violations_exported: dict[tuple[str, str], int] = defaultdict(int)
-        self._series: dict[tuple[int, str], set[str]] = {}  # (id of gauge, model) -> metrics exported
-        self._rejections = _RateLimitedLog(60.0, clock)
         self._started = False
-        self._restore_windows()
+        self.ingest = Ingest(
+            self.windows,
+            self.joins,
+            self.decoder,
+            self.label_decoder,
+            self.labels,
+            self.store,
+            self.metrics,
+            clock,
+            group,
+            settings.kafka.labels_topic,
+            dead_letters,
+            versions,
+        )
+        self.ingest.restore_windows()
+        self.runner = Runner(
+            {
+                name: ModelRun(
+                    self.checks[name],
+                    self.windows[name],
+                    self._lookback(name),
+                    PolicyRule(
+                        model.alert.consecutive, model.alert.cooldown or 0.0, model.alert.resolve_after
+                    ),
+                )
+                for name, model in settings.models.items()
+            },
+            self.metrics,
+            self.policy,
+            self.latest,
+            lambda event, result: self._notify(event, result),  # noqa: PLW0108 (looked up per call)
+            clock,
+            self.labels,
+            lambda: source_notes(self.source),
+        )
+        self.views = Views(
+            self.checks, self.windows, self.latest, self.runner.frames, self.joins, self.metrics
+        )
         for target in settings.webhooks:  # so increase() sees a target's first failure
             self.metrics.webhook_outbox_pending.labels(target)
             for outcome in ("delivered", "retry", "failed"):
@@ -188,16 +207,22 @@ class Daemon:
                     self.metrics.performance_reference.labels(name, metric).set(value)
             self.metrics.labels_joined.labels(name)
         if self.joins:
-            self._export_label_state()
+            self.ingest.export_label_state()
         self.metrics.kafka_up.set(0)
+
+    @property
+    def dead_letters(self) -> DeadLetters | None:
+        """Where rejected records go (None without kafka.dead_letter_topic)."""
+        return self.ingest.dead_letters
+
+    @dead_letters.setter
+    def dead_letters(self, value: DeadLetters | None) -> None:
+        self.ingest.dead_letters = value
 
     def _alert_checks(self, model: str) -> list[str]:
         """The checks of a model that have an alert state: drift, data quality (with limits), and one per
         performance threshold."""
-        checks = ["data_drift"] + (["prediction_drift"] if self.settings.models[model].prediction else [])
-        checks += ["data_quality"] if self.checks[model].quality_limits else []
-        monitor = self.joins.get(model)
-        return checks + (monitor.checks if monitor is not None else [])
+        return [str(check_id) for check_id in self.checks[model].alert_ids]
 
     def _lookback(self, model: str) -> float:
         """How far back (prediction time) a model's realized performance reads labelled rows."""
@@ -221,12 +246,7 @@ class Daemon:
             )
             self.scheduler.add_job(self.run_check, trigger, args=[name], id=f"{name}:data_drift", name=name)
             interval = _longest_gap(trigger, datetime.now(UTC))
-            checks = ["data_drift"] + (["prediction_drift"] if model.prediction else [])
-            checks += ["data_quality"] if self.checks[name].quality_limits else []
-            monitor = self.joins.get(name)
-            if monitor is not None:
-                checks += ["performance"] + (["estimated_performance"] if monitor.cbpe is not None else [])
-            for check_name in checks:
+            for check_name in self.checks[name].kinds:
                 self.metrics.check_interval.labels(name, check_name).set(interval)
         if self.labels is not None:
             self.scheduler.add_job(
@@ -264,415 +284,19 @@ class Daemon:
 
     def handle(self, messages: Sequence[Message]) -> None:
         """One polled batch: predictions go to the windows (and the label join), labels to the join."""
-        labels_topic = self.settings.kafka.labels_topic
-        if labels_topic is None:
-            self._handle_predictions(messages)
-            return
-        predictions = [m for m in messages if m.topic != labels_topic]
-        labels = [m for m in messages if m.topic == labels_topic]
-        if predictions:
-            self._handle_predictions(predictions)
-        if labels:
-            self._handle_labels(labels)
-
-    def _handle_predictions(self, messages: Sequence[Message]) -> None:
-        """Decode a batch, count rejections, add the valid records to their models' windows."""
-        payloads = [message.value for message in messages]
-        fallbacks = [message.timestamp / 1000.0 for message in messages]
-        # the fast path: a batch of good records straight into columns (no rejection, no type violation)
-        columns = self.decoder.decode_columns(
-            payloads, fallbacks, {name: window.columns for name, window in self.windows.items()}
-        )
-        if columns is not None:
-            now = self.clock()
-            for batch in columns:
-                model, count = batch.model, len(batch.positions)
-                window = self.windows[model]
-                try:
-                    added = window.add_columns(batch.timestamps, batch.columns, now)
-                except Exception:  # a bug, not bad data: count and report it, keep consuming
-                    log.exception("could not window %d records of model %s", count, model)
-                    self.metrics.records_rejected.labels("internal_error").inc(count)
-                    continue
-                self.metrics.records_consumed.labels(model).inc(count)
-                if model in self.joins:
-                    joined = [self.decoder.decode(payloads[i], fallbacks[i]) for i in batch.positions]
-                    self._keep_for_join(model, [r for r in joined if isinstance(r, Prediction)], now)
-                if added < count:
-                    self.metrics.records_outside_window.labels(model).inc(count - added)
-                self.metrics.window_rows.labels(model).set(window.rows())
-                if batch.model_version is not None:
-                    self._versions[model] = batch.model_version
-            return
-        by_model: dict[str, list[Prediction]] = defaultdict(list)
-        outcomes = self.decoder.decode_batch(payloads, fallbacks)
-        for message, outcome in zip(messages, outcomes, strict=True):
-            if isinstance(outcome, Rejection):
-                self.metrics.records_rejected.labels(outcome.reason).inc()
-                self._reject(message, outcome, "record")
-            else:
-                by_model[outcome.model].append(outcome)
-        now = self.clock()
-        for model, records in by_model.items():
-            window = self.windows[model]
-            try:
-                added = window.add(records, now)
-            except Exception:  # a bug, not bad data: count and report it, keep consuming
-                log.exception("could not window %d records of model %s", len(records), model)
-                self.metrics.records_rejected.labels("internal_error").inc(len(records))
-                continue
-            self.metrics.records_consumed.labels(model).inc(len(records))
-            if model in self.joins:
-                self._keep_for_join(model, records, now)
-            if added < len(records):
-                self.metrics.records_outside_window.labels(model).inc(len(records) - added)
-            self.metrics.window_rows.labels(model).set(window.rows())
-            if records[-1].model_version is not None:
-                self._versions[model] = records[-1].model_version
-            for feature, count in window.type_violations().items():
-                delta = count - self._violations_exported[(model, feature)]
-                if delta:
-                    self.metrics.feature_type_violations.labels(model, feature).inc(delta)
-                    self._violations_exported[(model, feature)] = count
-
-    def _keep_for_join(self, model: str, records: Sequence[Prediction], now: float) -> None:
-        """Keep a model's predictions for the label join; an inline label joins at once."""
-        if self.labels is None:
-            return
-        monitor = self.joins[model]
-        ungradable = sum(not monitor.gradable(r.prediction) for r in records)
-        if ungradable:  # counted as type violations of the prediction column by the window
-            records = [r for r in records if monitor.gradable(r.prediction)]
-            self._rejections.warning(
-                f"ungradable:{model}",
-                "model %s: %d predictions of the wrong kind for %s are not kept for the label join",
-                model,
-                ungradable,
-                monitor.settings.task,
-            )
-        try:
-            outcome = self.labels.add_predictions(
-                model,
-                [r.prediction_id for r in records],
-                [r.timestamp for r in records],
-                [r.prediction for r in records],
-                now,
-                labels=[r.label for r in records],
-            )
-        except Exception:  # the join state is secondary: drift goes on without it
-            log.exception("model %s: could not keep %d predictions for the label join", model, len(records))
-            return
-        joined = outcome["joined"] + outcome["joined_early"]
-        if joined:
-            self.metrics.labels_joined.labels(model).inc(joined)
-        if outcome["no_id"]:
-            self._rejections.warning(
-                f"no_id:{model}",
-                "model %s: %d predictions have neither a prediction_id nor an inline label, so no label "
-                "can ever be joined to them; log a prediction_id with each prediction",
-                model,
-                outcome["no_id"],
-            )
-
-    def _reject(self, message: Message, rejection: Rejection, kind: str) -> None:
-        """Dead-letter a rejected message (when configured) and log it, at most once a minute per reason."""
-        if self.dead_letters is not None:
-            self.dead_letters.send(
-                message.value,
-                getattr(message, "key", None),
-                rejection.reason,
-                rejection.detail,
-                message.topic,
-                message.partition,
-                message.offset,
-            )
-        self._rejections.warning(
-            f"{kind}:{rejection.reason}",
-            f"rejected {kind} at %s[%d]@%d: %s (%s)",
-            message.topic,
-            message.partition,
-            message.offset,
-            rejection.reason,
-            rejection.detail,
-        )
-
-    def _handle_labels(self, messages: Sequence[Message]) -> None:
-        """Decode label records and join them to the predictions they grade."""
-        good: list[Label] = []
-        for message in messages:
-            outcome = self.label_decoder.decode(message.value, message.timestamp / 1000.0)
-            if isinstance(outcome, Label):
-                if outcome.fits is None:
-                    good.append(outcome)
-                else:  # names no model and fits only some: it joins those, not the others
-                    good.extend(
-                        msgspec.structs.replace(outcome, model=name, fits=None) for name in outcome.fits
-                    )
-                continue
-            self.metrics.labels_rejected.labels(outcome.reason).inc()
-            self._reject(message, outcome, "label")
-        if not good or self.labels is None:
-            return
-        per_model: Counter[str] = Counter()
-        try:
-            reasons = self.labels.add_labels(
-                [label.prediction_id for label in good],
-                [label.label for label in good],
-                self.clock(),
-                model=[label.model for label in good],
-                timestamps=[label.timestamp for label in good],
-                joined_by_model=per_model,
-            )
-        except Exception:
-            log.exception("could not join %d labels", len(good))
-            self.metrics.labels_rejected.labels("internal_error").inc(len(good))
-            return
-        for model, count in per_model.items():
-            self.metrics.labels_joined.labels(model).inc(count)
-        for reason, count in reasons.items():
-            if reason not in ("joined", "early"):  # early labels wait; they count when they join or expire
-                self.metrics.labels_rejected.labels(reason).inc(count)
+        self.ingest.handle(messages)
 
     def expire_labels(self) -> None:
         """Drop what the label join no longer needs (run every minute); export the join state."""
-        if self.labels is None:
-            return
-        try:
-            counts = self.labels.expire(self.clock())
-        except Exception:
-            log.exception("could not expire the label join state")
-            return
-        if counts["unknown_id"]:
-            self.metrics.labels_rejected.labels("unknown_id").inc(counts["unknown_id"])
-        self._export_label_state()
-
-    def _export_label_state(self) -> None:
-        if self.labels is None:
-            return
-        for model in self.joins:
-            self.metrics.labels_pending.labels(model).set(self.labels.pending_count(model))
-            self.metrics.labels_sample_rate.labels(model).set(self.labels.rate(model))
+        self.ingest.expire_labels()
 
     def checkpoint(self, offsets: dict[tuple[str, int], int]) -> None:
         """Store every window's changes and the offsets they cover in one transaction."""
-        changes = {name: (window.signature(), window.changes()) for name, window in self.windows.items()}
-        try:
-            self.store.checkpoint(changes, self.settings.kafka.group_id, offsets)
-        except Exception:
-            for window in self.windows.values():
-                window.mark_full()  # the changes just taken were not stored: store everything next time
-            raise
-
-    def _restore_windows(self) -> None:
-        now = self.clock()
-        for name, window in self.windows.items():
-            stored = self.store.load_window(name, window.signature())
-            if stored is None:
-                continue
-            rows = window.restore(*stored, now=now)
-            for feature, count in window.type_violations().items():  # counted by the previous process
-                self._violations_exported[(name, feature)] = count
-            log.info(
-                "model %s: restored %d window rows from the checkpoint in %s", name, rows, self.store.path
-            )
+        self.ingest.checkpoint(offsets)
 
     def run_check(self, model: str) -> CheckResult:
-        """One scheduled data drift check of ``model``; exports metrics and fires webhooks on a breach."""
-        check = self.checks[model]
-        with self.metrics.check_duration.labels(model, check.check).time():
-            try:
-                snapshot = self.windows[model].snapshot(self.clock())
-                result = check.run(snapshot)
-                monitor = self.joins.get(model)
-                if monitor is not None:
-                    result = self._guarded_performance(monitor, result, snapshot.frame)
-                notes = self._source_notes()
-                if notes:
-                    result = replace(result, notes=(*result.notes, *notes))
-                self._frames[model] = snapshot.frame
-            except Exception:
-                self.metrics.check_runs.labels(model, check.check, "error").inc()
-                log.exception("check %s of model %s failed", check.check, model)
-                raise
-        # a part that failed (logged where it failed) is counted under its own check; the others go on
-        for part in result.errors:
-            self.metrics.check_runs.labels(model, part, "error").inc()
-        if check.check not in result.errors:
-            self.metrics.check_runs.labels(model, check.check, "ok").inc()
-        self.metrics.window_rows.labels(model).set(self.windows[model].rows())
-        try:
-            self._export(result)
-            self._export_status(result)
-        except Exception as exc:
-            result = self._part_failed(result, check.check, exc)
-        self._latest[model] = result
-        # last success = the check ran without error, with or without a verdict (check_status says which)
-        if check.check not in result.errors:
-            self.metrics.check_last_success.labels(model, check.check).set(self.clock())
-        if check.prediction_profile is not None and "prediction_drift" not in result.errors:
-            self.metrics.check_last_success.labels(model, "prediction_drift").set(self.clock())
-        if result.data_quality is not None:  # computed in the same run
-            try:
-                self._export_quality(model, result.data_quality)
-            except Exception as exc:
-                result = self._latest[model] = self._part_failed(result, "data_quality", exc)
-        else:  # nothing measured (no verdict, or the part failed): no breach gauge of an older check stays
-            for feature, limits in check.quality_limits.items():
-                for measure in limits:
-                    with contextlib.suppress(KeyError):
-                        self.metrics.feature_quality_breach.remove(model, feature, measure)
-        if check.quality_limits and "data_quality" not in result.errors:  # as data_drift's: empty windows too
-            self.metrics.check_last_success.labels(model, "data_quality").set(self.clock())
-        alert = self.settings.models[model].alert
-        rule = PolicyRule(alert.consecutive, alert.cooldown or 0.0, alert.resolve_after)
-        if result.performance is not None:
-            try:
-                self._observe_performance(result, rule)
-            except Exception as exc:
-                result = self._latest[model] = self._part_failed(result, "performance", exc)
-        breaches: dict[str, bool] = {}
-        if not result.answered:
-            # No verdict: the data drift alert state stays as it is (absence of evidence neither raises
-            # nor resolves an alert), so no webhook either.
-            log.info("check %s: no verdict (%s): %s", model, result.status, result.reason)
-        elif check.check not in result.errors:  # a failed drift part is logged where it failed
-            drift = result.drift
-            log.info(
-                "check %s: %d/%d features drifted (share %.2f, threshold %.2f)%s",
-                model,
-                drift.n_drifted,
-                drift.n_columns,
-                drift.drift_share,
-                drift.share_threshold,
-                " -> DATASET DRIFT" if drift.dataset_drift else "",
-            )
-            breaches[check.check] = drift.dataset_drift
-        prediction = result.prediction_drift
-        if prediction is not None and prediction.error is None:
-            breaches["prediction_drift"] = prediction.drift_detected
-        quality = result.data_quality
-        if quality is not None and "data_quality" not in result.errors:
-            breaches["data_quality"] = quality.breached
-            if quality.breached:
-                log.info(
-                    "check %s: data quality limits exceeded: %s",
-                    model,
-                    ", ".join(
-                        f"{b.feature} {b.measure} {b.value:.3g} > {b.limit:g}" for b in quality.breaches
-                    ),
-                )
-        for name, breaching in breaches.items():
-            try:
-                event = self.policy.observe(model, name, breaching, result.window_end, rule)
-                if event is not None:
-                    self._notify(event, result)
-            except Exception as exc:
-                result = self._latest[model] = self._part_failed(result, name, exc)
-        return result
-
-    def _export_quality(self, model: str, quality: DataQuality) -> None:
-        """Set each limited measure's breach gauge: 1 for the breaches of this check, 0 for the others."""
-        breached = {(b.feature, b.measure) for b in quality.breaches}
-        for feature, limits in quality.limits.items():
-            for measure in limits:
-                self.metrics.feature_quality_breach.labels(model, feature, measure).set(
-                    int((feature, measure) in breached)
-                )
-
-    def _guarded_performance(
-        self, monitor: PerformanceMonitor, result: CheckResult, frame: pd.DataFrame
-    ) -> CheckResult:
-        """``result`` with the performance part: a failure in it (the join state, the monitor) is the
-        performance part's error, never the check's."""
-        try:
-            performance = self._performance(monitor, result, frame)
-        except Exception as exc:  # neither realized performance nor the estimate could run
-            log.exception("check performance of model %s failed", result.model)
-            parts = ["performance"] + (["estimated_performance"] if monitor.cbpe is not None else [])
-            return replace(result, errors={**result.errors, **dict.fromkeys(parts, part_error(exc))})
-        errors = dict(result.errors)
-        for part in performance.failed:  # logged by the monitor
-            note = performance.error if part == "performance" else performance.estimate_note
-            errors[part] = note or "failed"
-        return replace(result, performance=performance, errors=errors)
-
-    def _part_failed(self, result: CheckResult, part: str, exc: BaseException) -> CheckResult:
-        """Log and count a part of a check that failed after the computation (exporting, alerting);
-        ``result`` with its error note."""
-        log.error("check %s of model %s failed", part, result.model, exc_info=exc)
-        self.metrics.check_runs.labels(result.model, part, "error").inc()
-        return replace(result, errors={**result.errors, part: part_error(exc)})
-
-    def _performance(
-        self, monitor: PerformanceMonitor, result: CheckResult, frame: pd.DataFrame
-    ) -> PerformanceResult:
-        """Realized performance of the labelled predictions in the look-back, and the CBPE estimate over
-        the window's predictions."""
-        assert self.labels is not None
-        start = result.window_end - self._lookback(monitor.name)
-        joined = self.labels.joined(monitor.name, start, math.inf)
-        window_predictions = frame[monitor.prediction] if monitor.prediction in frame.columns else None
-        return monitor.run(joined.labels, joined.predictions, joined.weights, window_predictions)
-
-    def _observe_performance(self, result: CheckResult, rule: PolicyRule) -> None:
-        """Export the performance metrics and feed each metric's breach to the alert policy. A window
-        without enough labels (or predictions, for an estimate) leaves the alert state as it is: the
-        absence of evidence neither raises nor resolves an alert."""
-        performance = result.performance
-        if performance is None:
-            return
-        model, m, now = result.model, self.metrics, self.clock()
-        if performance.error is not None:
-            self._rejections.warning(f"performance:{model}", "model %s: %s", model, performance.error)
-        breaches: dict[str, bool] = {}
-        realized_result = performance.realized
-        if realized_result is not None:
-            m.window_labelled_rows.labels(model).set(realized_result.labelled_rows)
-            m.check_last_success.labels(model, "performance").set(now)
-            self._set_series(m.performance, model, realized_result.values)
-            breaches.update({f"performance:{k}": v for k, v in realized_result.breaches.items()})
-        estimated = performance.estimated
-        if estimated is not None:
-            m.check_last_success.labels(model, "estimated_performance").set(now)
-            estimates = estimated.estimates
-            self._set_series(m.estimated_performance, model, {k: e.value for k, e in estimates.items()})
-            self._set_series(m.estimated_performance_lower, model, {k: e.lower for k, e in estimates.items()})
-            self._set_series(m.estimated_performance_upper, model, {k: e.upper for k, e in estimates.items()})
-            breaches.update({f"estimated_performance:{k}": v for k, v in estimated.breaches.items()})
-        elif (
-            performance.estimate_note is not None
-            and self.joins[model].cbpe is not None
-            and "estimated_performance" not in performance.failed
-        ):
-            m.check_last_success.labels(model, "estimated_performance").set(now)  # ran; window too small
-        # no result this time: drop the previous check's values rather than show them as current
-        if realized_result is None:
-            self._set_series(m.performance, model, {})
-            with contextlib.suppress(KeyError):
-                m.window_labelled_rows.remove(model)
-        if estimated is None:
-            for gauge in (
-                m.estimated_performance,
-                m.estimated_performance_lower,
-                m.estimated_performance_upper,
-            ):
-                self._set_series(gauge, model, {})
-        for name, breaching in breaches.items():
-            event = self.policy.observe(model, name, breaching, result.window_end, rule)
-            if event is not None:
-                self._notify(event, result)
-
-    def _set_series(self, gauge: Any, model: str, values: dict[str, float]) -> None:
-        """Set a (model, metric) gauge to ``values``: undefined (NaN) metrics and metrics the window no
-        longer has are removed, so a dashboard shows a gap rather than a stale or NaN number."""
-        shown = self._series.setdefault((id(gauge), model), set())
-        for metric in shown - {k for k, v in values.items() if math.isfinite(v)}:
-            gauge.remove(model, metric)
-            shown.discard(metric)
-        for metric, value in values.items():
-            if math.isfinite(value):
-                gauge.labels(model, metric).set(value)
-                shown.add(metric)
+        """One scheduled check of ``model``: every check runs; metrics, alerts and webhooks follow."""
+        return self.runner.run(model)
 
     def _alert_changed(self, model: str, check: str, before: State, after: State) -> None:
         entered = "resolved" if after == "ok" and before == "firing" else after
@@ -681,285 +305,22 @@ class Daemon:
         self.metrics.alert_active.labels(model, check).set(int(after == "firing"))
         log.info("alert %s/%s: %s -> %s", model, check, before, after)
 
-    def _export_status(self, result: CheckResult) -> None:
-        """driftwatch_check_status: 1 for the status of the model's latest check, 0 for the others."""
-        for status in STATUSES:
-            self.metrics.check_status.labels(result.model, result.check, status).set(
-                int(status == result.status)
-            )
-
-    def _remove_feature_series(self, model: str, feature: str) -> None:
-        """Drop the drift series of a feature that has no score in the latest check."""
-        m = self.metrics
-        method = self._methods.pop((model, feature), None)
-        if method is not None:
-            m.feature_drift_score.remove(model, feature, method)
-            m.feature_drift_threshold.remove(model, feature, method)
-            m.feature_drift_detected.remove(model, feature)
-
-    def _export(self, result: CheckResult) -> None:
-        m = self.metrics
-        # Series the latest check has no value for are removed, not left at an older check's value:
-        # /metrics and /api/models must tell the same story (no verdict -> no drift series).
-        scored = {column.column for column in result.drift.columns}
-        for model, feature in list(self._methods):
-            if model == result.model and feature not in scored:
-                self._remove_feature_series(model, feature)
-        if not result.drift.columns:
-            for gauge in (m.dataset_drift_share, m.dataset_drift_detected):
-                with contextlib.suppress(KeyError):
-                    gauge.remove(result.model)
-        quality_exported = {c.column for c in result.drift.columns + result.drift.errors if c.quality}
-        for gauge in (
-            m.feature_missing_share,
-            m.feature_unseen_share,
-            m.feature_out_of_range_share,
-        ):
-            for feature in self.checks[result.model].feature_profile.columns:
-                if feature not in quality_exported:
-                    with contextlib.suppress(KeyError):
-                        gauge.remove(result.model, feature)
-        prediction = result.prediction_drift
-        if prediction is None or prediction.error is not None:
-            method = self._prediction_methods.pop(result.model, None)
-            if method is not None:
-                m.prediction_drift_score.remove(result.model, method)
-            with contextlib.suppress(KeyError):
-                m.prediction_drift_detected.remove(result.model)
-        for column in result.drift.columns:
-            key = (result.model, column.column)
-            previous = self._methods.get(key)
-            if (
-                previous is not None and previous != column.method
-            ):  # `auto` switched tests: drop the stale series
-                m.feature_drift_score.remove(result.model, column.column, previous)
-                m.feature_drift_threshold.remove(result.model, column.column, previous)
-            self._methods[key] = column.method
-            m.feature_drift_score.labels(result.model, column.column, column.method).set(column.score)
-            m.feature_drift_threshold.labels(result.model, column.column, column.method).set(column.threshold)
-            m.feature_drift_detected.labels(result.model, column.column).set(int(column.drift_detected))
-        if result.drift.columns:
-            m.dataset_drift_share.labels(result.model).set(result.drift.drift_share)
-            m.dataset_drift_detected.labels(result.model).set(int(result.drift.dataset_drift))
-        for column in result.drift.columns + result.drift.errors:
-            quality = column.quality
-            if quality is None:
-                continue
-            m.feature_missing_share.labels(result.model, column.column).set(quality.missing_share)
-            m.feature_missing_share_reference.labels(result.model, column.column).set(
-                quality.missing_share_reference
-            )
-            if quality.unseen_share is not None:
-                m.feature_unseen_share.labels(result.model, column.column).set(quality.unseen_share)
-            if quality.out_of_range_share is not None:
-                m.feature_out_of_range_share.labels(result.model, column.column).set(
-                    quality.out_of_range_share
-                )
-        if prediction is not None and prediction.error is None:
-            previous = self._prediction_methods.get(result.model)
-            if previous is not None and previous != prediction.method:  # `auto` switched tests
-                m.prediction_drift_score.remove(result.model, previous)
-            self._prediction_methods[result.model] = prediction.method
-            m.prediction_drift_score.labels(result.model, prediction.method).set(prediction.score)
-            m.prediction_drift_detected.labels(result.model).set(int(prediction.drift_detected))
-
     def _notify(self, event: AlertEvent, result: CheckResult) -> None:
-        targets = self.settings.models[event.model].webhooks
-        if not targets:
-            return
-        key = idempotency_key(event.model, event.check, event.window_end, event.transition)
-        payload = alert_event(
-            key, event.transition, event.check, result, self._versions.get(event.model), self.clock()
-        )
-        for target in targets:
-            try:
-                body = self.templates[target].render(payload)
-                delivery = self._delivery(target, key, body, event.model, event.check, event.transition)
-            except Exception:  # a template or secret problem must not stop the other targets
-                log.exception("webhook %s: cannot prepare the %s event %s", target, event.transition, key)
-                self.metrics.webhook_deliveries.labels(target, "failed").inc()
-                continue
-            if delivery is not None:
-                self.dispatcher.submit(delivery)
-
-    def _delivery(
-        self,
-        target: str,
-        key: str,
-        body: bytes,
-        model: str | None = None,
-        check: str | None = None,
-        transition: str | None = None,
-    ) -> Delivery | None:
-        """A delivery to ``target`` with its current settings (None when the target is gone)."""
-        hook = self.settings.webhooks.get(target)
-        if hook is None:
-            return None
-        return target_delivery(
-            target, hook, self.templates[target], key, body, model=model, check=check, transition=transition
-        )
-
-    def _resume_delivery(self, row: OutboxRow) -> Delivery | None:
-        return self._delivery(row.target, row.key, row.body, row.model, row.check, row.transition)
+        self.notifier.notify(event, result)
 
     # views -------------------------------------------------------------------------------------
 
     def report_html(self, model: str) -> str | None:
-        """Evidently's HTML report of the model's latest check, made on first request and cached, under
-        driftwatch's summary of the check (model, window, rows, dataset and prediction drift).
-
-        Raises `ReportUnavailableError` (HTTP 409) when there is nothing to report on."""
-        from driftwatch.report import evidently_html, profile_frame, summary_section, with_section
-
-        latest = self._latest.get(model)
-        reason = report_unavailable(model, latest)
-        if reason is not None:
-            raise ReportUnavailableError(reason)
-        assert latest is not None
-        with self._report_lock:
-            cached = self._reports.get(model)
-            if cached is not None and cached[0] == latest.window_end:
-                return cached[1]
-            check = self.checks[model]
-            features = check.feature_profile
-            reference = features
-            output = check.prediction_profile
-            if latest.prediction_drift is None or latest.prediction_drift.error is not None:
-                output = None
-            if output is not None:
-                reference = ReferenceProfile({**features.columns, output.name: output}, features.rows)
-            # a column the check could not test (no values in the window) would fail Evidently's whole
-            # report; the summary lists it with the reason
-            untested = {column.column for column in latest.drift.errors}
-            html = evidently_html(
-                profile_frame(reference),
-                self._frames[model],
-                {name: column.type for name, column in features.columns.items() if name not in untested},
-                {f.name: f.method for f in check.settings.features},
-                {f.name: f.threshold for f in check.settings.features if f.threshold is not None},
-                check.settings.drift.share,
-                prediction=None if output is None else (output.name, output.type),
-            )
-            performance = latest.performance
-            if performance is not None:
-                html = self._with_performance(html, model, performance)
-            html = with_section(
-                html,
-                summary_section(
-                    model,
-                    latest.drift,
-                    latest.prediction_drift,
-                    latest.rows,
-                    check.profile.rows,
-                    window=(latest.window_start, latest.window_end),
-                    quality=None
-                    if latest.data_quality is None
-                    else [b.text for b in latest.data_quality.breaches],
-                    notes=latest.notes,
-                ),
-            )
-            self._reports[model] = (latest.window_end, html)
-            return html
-
-    def _with_performance(self, html: str, model: str, performance: PerformanceResult) -> str:
-        """The report with its performance section; without it (and a note in the log) when that fails:
-        the drift report is still served."""
-        try:
-            from driftwatch.report import performance_section, with_section
-
-            realized_result, estimated = performance.realized, performance.estimated
-            notes = [n for n in (performance.error, performance.estimate_note) if n]
-            if realized_result is not None:
-                notes.insert(
-                    0,
-                    f"{realized_result.labelled_rows} labelled predictions in the look-back "
-                    f"({realized_result.status})",
-                )
-            html = with_section(
-                html,
-                performance_section(
-                    self.joins[model].reference,
-                    realized_result.values if realized_result is not None else {},
-                    {k: e.as_dict() for k, e in estimated.estimates.items()} if estimated is not None else {},
-                    notes,
-                ),
-            )
-        except Exception:
-            log.exception(
-                "report of model %s: the performance section failed; serving the report without it", model
-            )
-            self.metrics.check_runs.labels(model, "report", "error").inc()
-        return html
-
-    def _source_notes(self) -> list[str]:
-        """What a check's result says about records it may be missing: Kafka unreachable, a consumer error
-        that is not an outage, partitions stalled behind an undecodable batch (the same as /readyz)."""
-        notes = []
-        problem, problem_since = self.source.problem, self.source.problem_since
-        if problem is not None:
-            when = f" since {iso(problem_since)}" if problem_since is not None else ""
-            notes.append(
-                f"Kafka consumer error{when} ({problem.reason}: {problem.error}), not a network failure: "
-                f"the records it kept the consumer from reading are not in this check; fix: {problem.fix}"
-            )
-        elif not self.source.connected:
-            since = self.source.down_since
-            when = f" since {iso(since)}" if since is not None else ""
-            notes.append(
-                f"Kafka unreachable{when} ({self.source.last_error or 'connecting'}): "
-                "this check ran on the records windowed before; newer traffic is not in it"
-            )
-        notes.extend(stalled_notes(self.source.stalls()))
-        return notes
-
-    def readiness(self) -> list[str]:
-        problems = []
-        problem = self.source.problem
-        if problem is not None:  # the broker answers (or was not asked): not "not reachable"
-            problems.append(f"kafka: {problem.describe()}")
-        elif not self.source.connected:
-            problems.append(f"kafka not reachable: {self.source.last_error or 'connecting'}")
-        for batch in list(self.source.undecodable.values()):  # the broker answers; a partition is stalled
-            problems.append(f"kafka: {batch.describe()}")
-        if self._stop.is_set():
-            problems.append("shutting down")
-        return problems
+        """The HTML report of the model's latest check (see `Views.report_html`)."""
+        return self.views.report_html(model)
 
     def results(self) -> dict[str, dict[str, Any]]:
-        out: dict[str, dict[str, Any]] = {}
-        for name in self.checks:
-            latest = self._latest.get(name)
-            out[name] = {
-                "model": name,
-                "window_rows": self.windows[name].rows(),
-                "latest": None if latest is None else latest.as_dict(),
-                "checked_at": None
-                if latest is None
-                else datetime.fromtimestamp(latest.window_end, UTC).isoformat().replace("+00:00", "Z"),
-            }
-        return out
+        """Every model's latest check result, as /api/models shows it."""
+        return self.views.results()
 
-
-def report_unavailable(model: str, latest: CheckResult | None) -> str | None:
-    """Why the model's report cannot be made now (the HTTP answer is a 409 with this reason), or None.
-
-    The one place that decides it: a check result that says its window held too little data belongs here,
-    and so does one whose data_drift part failed (it has no verdict to summarise).
-    """
-    if latest is None:
-        return f"no check yet: model {model!r} has not been checked yet; retry after its first check"
-    if not latest.answered:  # no_data, not_enough_rows: the check's own reason, as /api says it
-        return (
-            f"{latest.status}: model {model!r}, window {iso(latest.window_start)} to "
-            f"{iso(latest.window_end)}: {latest.reason}"
-        )
-    if "data_drift" in latest.errors:  # no verdict either: the summary would say "no drift: 0 of 0"
-        return (
-            f"data_drift failed: model {model!r}, window {iso(latest.window_start)} to "
-            f"{iso(latest.window_end)}: {latest.errors['data_drift']} (the check has no drift verdict; "
-            "the traceback is in the log)"
-        )
-    return None
+    def readiness(self) -> list[str]:
+        """Why the daemon is not ready (empty when it is), as /readyz shows it."""
+        return readiness(self.source, self._stop.is_set())
 
 
 def _longest_gap(trigger: IntervalTrigger | CronTrigger, now: datetime, runs: int = 50) -> float:

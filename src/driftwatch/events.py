@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from driftwatch import __version__
+from driftwatch.check_id import CheckId
 
 if TYPE_CHECKING:  # for the types only: importing checks would load scipy into `webhooks list`
     from driftwatch.checks import CheckResult
@@ -32,11 +33,10 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _title(check: str) -> str:
-    if check in _CHECK_TITLES:
-        return _CHECK_TITLES[check]
-    kind, _, metric = check.partition(":")
-    return f"{kind.replace('_', ' ').capitalize()} {metric}".strip()
+def _title(check: CheckId) -> str:
+    if check.metric is None and check.kind in _CHECK_TITLES:
+        return _CHECK_TITLES[check.kind]
+    return f"{check.kind.replace('_', ' ').capitalize()} {check.metric or ''}".strip()
 
 
 def _names(items: Sequence[str], limit: int = 5) -> str:
@@ -44,7 +44,7 @@ def _names(items: Sequence[str], limit: int = 5) -> str:
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
-def summary(transition: str, check: str, model: str, result: CheckResult | None) -> str:
+def summary(transition: str, check: CheckId, model: str, result: CheckResult | None) -> str:
     """One line a human reads in Slack or a ticket."""
     title = _title(check)
     if transition == "resolved":
@@ -54,16 +54,15 @@ def summary(transition: str, check: str, model: str, result: CheckResult | None)
     if result is None:
         return f"{title} on model {model}."
     drift = result.drift
-    kind, _, metric = check.partition(":")
-    if metric and result.performance is not None:
-        return _performance_summary(title, model, kind, metric, result)
-    if check == "prediction_drift" and result.prediction_drift is not None:
+    if check.metric is not None and result.performance is not None:
+        return _performance_summary(title, model, check.kind, check.metric, result)
+    if check.kind == "prediction_drift" and result.prediction_drift is not None:
         p = result.prediction_drift
         return (
             f"{title} on model {model}: {p.column} {p.method} score {p.score:.4g} "
             f"(threshold {p.threshold:.4g}), {result.rows} rows in the window."
         )
-    if check == "data_quality" and result.data_quality is not None:
+    if check.kind == "data_quality" and result.data_quality is not None:
         breaches = [
             f"{b.feature} {b.measure} {b.value:.3g} > {b.limit:g}" for b in result.data_quality.breaches
         ]
@@ -107,7 +106,7 @@ def _performance_summary(title: str, model: str, kind: str, metric: str, result:
 def alert_event(
     key: str,
     transition: str,
-    check: str,
+    check: CheckId,
     result: CheckResult,
     model_version: str | None,
     occurred_at: float,
@@ -121,7 +120,7 @@ def alert_event(
         "transition": transition,
         "model": result.model,
         "model_version": model_version,
-        "check": check,
+        "check": str(check),
         "summary": summary(transition, check, result.model, result),
         "occurred_at": iso(occurred_at),
         "window_start": iso(result.window_start),
@@ -148,7 +147,7 @@ def probe_event(key: str, model: str, now: float) -> dict[str, Any]:
         "model": model,
         "model_version": None,
         "check": "data_drift",
-        "summary": summary("test", "data_drift", model, None),
+        "summary": summary("test", CheckId("data_drift"), model, None),
         "occurred_at": iso(now),
         "window_start": iso(now),
         "window_end": iso(now),

@@ -5,15 +5,32 @@ counters, ``_seconds`` on durations, labels from a small closed set (model,
 model_version, feature, check, method, reason, target, outcome, status). Never a
 prediction id or a raw value in a label. Each daemon owns a `Metrics` with its
 own registry, so several can live in one process (tests) without clashing.
+
+`Metrics` holds the metrics that are set or counted as things happen (records,
+rejections, deliveries, alert states, last successes). The gauges of the latest
+check results are `RESULT_METRICS`: the daemon registers a
+`driftwatch.collector.ResultsCollector` that builds them at scrape time.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 from driftwatch import __version__
 
-__all__ = ["Metrics"]
+__all__ = ["RESULT_METRICS", "Metrics", "ResultMetric"]
+
+
+@dataclass(frozen=True)
+class ResultMetric:
+    """A gauge made from the latest check results at scrape time: its name, help and label names."""
+
+    name: str
+    documentation: str
+    labels: tuple[str, ...]
+
 
 _CHECK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 
@@ -84,57 +101,9 @@ class Metrics:
         )
 
         # checks
-        self.feature_drift_score = Gauge(
-            "driftwatch_feature_drift_score",
-            "Drift score of a feature in the latest check (p-value or distance, see method).",
-            ["model", "feature", "method"],
-            registry=r,
-        )
-        self.feature_drift_threshold = Gauge(
-            "driftwatch_feature_drift_threshold",
-            "Threshold the feature's drift score is compared with.",
-            ["model", "feature", "method"],
-            registry=r,
-        )
-        self.feature_drift_detected = Gauge(
-            "driftwatch_feature_drift_detected",
-            "1 when the latest check found drift in the feature, else 0.",
-            ["model", "feature"],
-            registry=r,
-        )
-        self.dataset_drift_share = Gauge(
-            "driftwatch_dataset_drift_share",
-            "Share of a model's features that drifted in the latest check.",
-            ["model"],
-            registry=r,
-        )
-        self.dataset_drift_detected = Gauge(
-            "driftwatch_dataset_drift_detected",
-            "1 when the drifted share reached the model's threshold in the latest check, else 0.",
-            ["model"],
-            registry=r,
-        )
-        self.feature_missing_share = Gauge(
-            "driftwatch_feature_missing_share",
-            "Share of missing, NaN or infinite values of a feature in the latest check's window.",
-            ["model", "feature"],
-            registry=r,
-        )
         self.feature_missing_share_reference = Gauge(
             "driftwatch_feature_missing_share_reference",
             "Share of missing, NaN or infinite values of a feature in the reference.",
-            ["model", "feature"],
-            registry=r,
-        )
-        self.feature_unseen_share = Gauge(
-            "driftwatch_feature_unseen_category_share",
-            "Share of a categorical feature's values never seen in the reference (latest check).",
-            ["model", "feature"],
-            registry=r,
-        )
-        self.feature_out_of_range_share = Gauge(
-            "driftwatch_feature_out_of_range_share",
-            "Share of a numeric feature's values outside the reference min..max (latest check).",
             ["model", "feature"],
             registry=r,
         )
@@ -143,24 +112,6 @@ class Metrics:
             "A feature's configured data-quality limit (quality: in the configuration), per measure "
             "(missing_share, unseen_share, out_of_range_share, missing_share_increase).",
             ["model", "feature", "measure"],
-            registry=r,
-        )
-        self.feature_quality_breach = Gauge(
-            "driftwatch_feature_quality_breach",
-            "1 when the feature's measure exceeded its data-quality limit in the latest check, else 0.",
-            ["model", "feature", "measure"],
-            registry=r,
-        )
-        self.prediction_drift_score = Gauge(
-            "driftwatch_prediction_drift_score",
-            "Drift score of the model's prediction column in the latest check.",
-            ["model", "method"],
-            registry=r,
-        )
-        self.prediction_drift_detected = Gauge(
-            "driftwatch_prediction_drift_detected",
-            "1 when the latest check found drift in the model's predictions, else 0.",
-            ["model"],
             registry=r,
         )
         self.feature_type_violations = Counter(
@@ -182,13 +133,6 @@ class Metrics:
             ["model", "check"],
             registry=r,
         )
-        self.check_status = Gauge(
-            "driftwatch_check_status",
-            "1 for the status of the model's latest check, 0 for the others: ok (a verdict), no_data "
-            "(empty window: no drift series while so), not_enough_rows (fewer rows than window.min_rows).",
-            ["model", "check", "status"],
-            registry=r,
-        )
         self.check_interval = Gauge(
             "driftwatch_check_interval_seconds",
             "Configured time between two runs of the check (for a cron schedule, the longest gap "
@@ -204,40 +148,10 @@ class Metrics:
         )
 
         # performance (labels joined from the labels topic or inline; CBPE estimates without them)
-        self.performance = Gauge(
-            "driftwatch_performance",
-            "Realized performance of the model over the labelled predictions of the latest check's window.",
-            ["model", "metric"],
-            registry=r,
-        )
         self.performance_reference = Gauge(
             "driftwatch_performance_reference",
             "The same metric on the labelled reference data.",
             ["model", "metric"],
-            registry=r,
-        )
-        self.estimated_performance = Gauge(
-            "driftwatch_estimated_performance",
-            "Performance estimated without labels (CBPE) over the latest check's window.",
-            ["model", "metric"],
-            registry=r,
-        )
-        self.estimated_performance_lower = Gauge(
-            "driftwatch_estimated_performance_lower",
-            "Lower edge of the estimate's sampling-error band (3 standard deviations).",
-            ["model", "metric"],
-            registry=r,
-        )
-        self.estimated_performance_upper = Gauge(
-            "driftwatch_estimated_performance_upper",
-            "Upper edge of the estimate's sampling-error band (3 standard deviations).",
-            ["model", "metric"],
-            registry=r,
-        )
-        self.window_labelled_rows = Gauge(
-            "driftwatch_window_labelled_rows",
-            "Labelled predictions whose prediction time is in the latest check's window.",
-            ["model"],
             registry=r,
         )
         self.labels_joined = Counter(
@@ -300,3 +214,113 @@ class Metrics:
             ["target", "outcome"],
             registry=r,
         )
+
+
+# Gauges of the latest check results: exported at scrape time by `driftwatch.collector` from the
+# latest results, so a series the latest check has no value for is simply not there.
+
+FEATURE_DRIFT_SCORE = ResultMetric(
+    "driftwatch_feature_drift_score",
+    "Drift score of a feature in the latest check (p-value or distance, see method).",
+    ("model", "feature", "method"),
+)
+FEATURE_DRIFT_THRESHOLD = ResultMetric(
+    "driftwatch_feature_drift_threshold",
+    "Threshold the feature's drift score is compared with.",
+    ("model", "feature", "method"),
+)
+FEATURE_DRIFT_DETECTED = ResultMetric(
+    "driftwatch_feature_drift_detected",
+    "1 when the latest check found drift in the feature, else 0.",
+    ("model", "feature"),
+)
+DATASET_DRIFT_SHARE = ResultMetric(
+    "driftwatch_dataset_drift_share",
+    "Share of a model's features that drifted in the latest check.",
+    ("model",),
+)
+DATASET_DRIFT_DETECTED = ResultMetric(
+    "driftwatch_dataset_drift_detected",
+    "1 when the drifted share reached the model's threshold in the latest check, else 0.",
+    ("model",),
+)
+FEATURE_MISSING_SHARE = ResultMetric(
+    "driftwatch_feature_missing_share",
+    "Share of missing, NaN or infinite values of a feature in the latest check's window.",
+    ("model", "feature"),
+)
+FEATURE_UNSEEN_SHARE = ResultMetric(
+    "driftwatch_feature_unseen_category_share",
+    "Share of a categorical feature's values never seen in the reference (latest check).",
+    ("model", "feature"),
+)
+FEATURE_OUT_OF_RANGE_SHARE = ResultMetric(
+    "driftwatch_feature_out_of_range_share",
+    "Share of a numeric feature's values outside the reference min..max (latest check).",
+    ("model", "feature"),
+)
+FEATURE_QUALITY_BREACH = ResultMetric(
+    "driftwatch_feature_quality_breach",
+    "1 when the feature's measure exceeded its data-quality limit in the latest check, else 0.",
+    ("model", "feature", "measure"),
+)
+PREDICTION_DRIFT_SCORE = ResultMetric(
+    "driftwatch_prediction_drift_score",
+    "Drift score of the model's prediction column in the latest check.",
+    ("model", "method"),
+)
+PREDICTION_DRIFT_DETECTED = ResultMetric(
+    "driftwatch_prediction_drift_detected",
+    "1 when the latest check found drift in the model's predictions, else 0.",
+    ("model",),
+)
+CHECK_STATUS = ResultMetric(
+    "driftwatch_check_status",
+    "1 for the status of the model's latest check, 0 for the others: ok (a verdict), no_data "
+    "(empty window: no drift series while so), not_enough_rows (fewer rows than window.min_rows).",
+    ("model", "check", "status"),
+)
+PERFORMANCE = ResultMetric(
+    "driftwatch_performance",
+    "Realized performance of the model over the labelled predictions of the latest check's window.",
+    ("model", "metric"),
+)
+ESTIMATED_PERFORMANCE = ResultMetric(
+    "driftwatch_estimated_performance",
+    "Performance estimated without labels (CBPE) over the latest check's window.",
+    ("model", "metric"),
+)
+ESTIMATED_PERFORMANCE_LOWER = ResultMetric(
+    "driftwatch_estimated_performance_lower",
+    "Lower edge of the estimate's sampling-error band (3 standard deviations).",
+    ("model", "metric"),
+)
+ESTIMATED_PERFORMANCE_UPPER = ResultMetric(
+    "driftwatch_estimated_performance_upper",
+    "Upper edge of the estimate's sampling-error band (3 standard deviations).",
+    ("model", "metric"),
+)
+WINDOW_LABELLED_ROWS = ResultMetric(
+    "driftwatch_window_labelled_rows",
+    "Labelled predictions whose prediction time is in the latest check's window.",
+    ("model",),
+)
+RESULT_METRICS: tuple[ResultMetric, ...] = (
+    FEATURE_DRIFT_SCORE,
+    FEATURE_DRIFT_THRESHOLD,
+    FEATURE_DRIFT_DETECTED,
+    DATASET_DRIFT_SHARE,
+    DATASET_DRIFT_DETECTED,
+    FEATURE_MISSING_SHARE,
+    FEATURE_UNSEEN_SHARE,
+    FEATURE_OUT_OF_RANGE_SHARE,
+    FEATURE_QUALITY_BREACH,
+    PREDICTION_DRIFT_SCORE,
+    PREDICTION_DRIFT_DETECTED,
+    CHECK_STATUS,
+    PERFORMANCE,
+    ESTIMATED_PERFORMANCE,
+    ESTIMATED_PERFORMANCE_LOWER,
+    ESTIMATED_PERFORMANCE_UPPER,
+    WINDOW_LABELLED_ROWS,
+)

@@ -1,10 +1,12 @@
-"""One model's performance check in the daemon: realized metrics over the window's labelled predictions,
-CBPE estimates over its scores, both against the labelled reference.
+"""A model's performance checks: realized metrics over the window's labelled predictions, CBPE
+estimates over its scores, both against the labelled reference.
 
-Built once when the daemon starts (reading the reference's prediction and label columns, computing the
-reference metrics and fitting CBPE), then run by every scheduled check. Nothing here talks to Kafka,
-SQLite or the clock: the daemon passes in the joined rows (`driftwatch.labels.LabelStore.joined`) and
-the window's sampled prediction column.
+`PerformanceMonitor` is prepared once on the labelled reference rows (computing the reference metrics
+and fitting CBPE) from a plain `PerformanceSpec`; `RealizedPerformanceCheck` and
+`EstimatedPerformanceCheck` implement `driftwatch.check_base.Check` on it and run on every scheduled
+check. Nothing here reads the configuration, talks to Kafka or SQLite, or knows the clock: the runner
+passes in the joined rows (`driftwatch.labels.LabelStore.joined`) and the window's sampled prediction
+column; `driftwatch.model_checks.performance_monitor` translates a model's settings.
 """
 
 from __future__ import annotations
@@ -12,20 +14,34 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Hashable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from driftwatch.config import MetricThreshold, ModelSettings, PerformanceSettings
+from driftwatch.check_base import CheckInput, Labelled, PartResult, PartStatus
+from driftwatch.check_id import CheckId, CheckKind
 from driftwatch.performance.cbpe import CBPE, ESTIMATED_METRICS, CBPEError, EstimatedPerformance
-from driftwatch.performance.metrics import RealizedPerformance, Threshold, realized, realized_performance
+from driftwatch.performance.metrics import (
+    RealizedPerformance,
+    Task,
+    Threshold,
+    realized,
+    realized_performance,
+)
 from driftwatch.records import LabelRule
-from driftwatch.reference import ReferenceDataError, is_profile, load_frame, load_labelled
+from driftwatch.reference import ReferenceDataError
 
-__all__ = ["PerformanceMonitor", "PerformanceResult"]
+__all__ = [
+    "EstimatedPerformanceCheck",
+    "PerformanceMonitor",
+    "PerformanceResult",
+    "PerformanceSpec",
+    "RealizedPerformanceCheck",
+    "performance_result",
+]
 
 log = logging.getLogger(__name__)
 
@@ -52,14 +68,31 @@ class PerformanceResult:
         }
 
 
-def _rules(thresholds: Mapping[str, MetricThreshold]) -> dict[str, Threshold]:
-    return {name: Threshold(t.min, t.max, t.max_drop) for name, t in thresholds.items()}
+@dataclass(frozen=True)
+class PerformanceSpec:
+    """What a model's performance check needs to know: the task, the reference's prediction and label
+    columns, how to read predictions (``classes``, ``decision_threshold``), how many labelled rows
+    (``min_labels``) and window predictions (``min_predictions``) make an answer, the rules per metric,
+    and whether and how to estimate without labels (``estimate``: None = when the reference holds
+    probabilities; ``estimate_rules``: None = the rules of the estimable metrics)."""
+
+    task: Task
+    prediction: str
+    label: str = "label"
+    decision_threshold: float = 0.5
+    classes: tuple[str | int | bool, ...] | None = None
+    min_labels: int = 1
+    min_predictions: int = 1
+    rules: Mapping[str, Threshold] = field(default_factory=dict)
+    estimate: bool | None = None
+    estimate_rules: Mapping[str, Threshold] | None = None
+    calibration: Literal["auto", "isotonic", "none"] = "auto"
 
 
-def _labels(values: npt.ArrayLike, settings: PerformanceSettings) -> npt.NDArray[Any]:
+def _labels(values: npt.ArrayLike, spec: PerformanceSpec) -> npt.NDArray[Any]:
     """Labels as the metrics expect them: JSON booleans of a binary classifier with default classes are 0/1."""
     array = np.asarray(values)
-    if settings.task == "binary_classification" and settings.classes is None and array.dtype == object:
+    if spec.task == "binary_classification" and spec.classes is None and array.dtype == object:
         array = np.array([int(v) if isinstance(v, bool) else v for v in array.tolist()], dtype=object)
         if all(isinstance(v, int | float) for v in array.tolist()):
             array = array.astype(np.float64)
@@ -77,66 +110,60 @@ def _are_scores(values: npt.NDArray[Any]) -> bool:
 class PerformanceMonitor:
     """Reference metrics and the CBPE fit of one model, and the per-window check."""
 
-    def __init__(self, name: str, model: ModelSettings) -> None:
-        settings = model.performance
-        if settings is None or model.prediction is None:
-            raise ValueError(f"model {name} has no performance settings")
+    def __init__(
+        self,
+        name: str,
+        spec: PerformanceSpec,
+        frame: pd.DataFrame,
+        where: str | None = None,
+        reference_name: str | None = None,
+    ) -> None:
+        """Prepared on ``frame``, the reference rows with the prediction and label columns. ``where`` names
+        the settings and ``reference_name`` the reference in error messages; `ReferenceDataError` when the
+        reference cannot grade anything."""
         self.name = name
-        self.settings = settings
-        self.prediction = model.prediction
+        self.spec = spec
+        self.prediction = spec.prediction
         # the estimate reads the window's predictions, not labels: it needs as many as a drift verdict
         # (window.min_rows; bench/performance_false_alarms.py: steady from a few hundred predictions)
-        self.min_predictions = model.window.min_rows
-        self.classes: tuple[Hashable, ...] | None = (
-            tuple(settings.classes) if settings.classes is not None else None
-        )
-        where = f"models.{name}"
-        if is_profile(model.reference):
-            kept = load_labelled(model.reference)
-            if kept is None:
-                raise ReferenceDataError(
-                    f"{where}.performance needs the reference's labelled rows, but {where}.reference "
-                    f"({model.reference}) is a saved profile without them; rebuild it with `driftwatch "
-                    f"profile --prediction-column {self.prediction} --label-column {settings.label}`, or "
-                    f"point reference at the Parquet or CSV file with both columns"
-                )
-            frame = kept
-        else:
-            frame = load_frame(model.reference)
-        missing = [c for c in (self.prediction, settings.label) if c not in frame.columns]
+        self.min_predictions = spec.min_predictions
+        self.classes: tuple[Hashable, ...] | None = spec.classes
+        where = where or f"models.{name}"
+        missing = [c for c in (self.prediction, spec.label) if c not in frame.columns]
         if missing:
             raise ReferenceDataError(
-                f"{where}.performance: the reference {model.reference} has no column(s) {', '.join(missing)} "
+                f"{where}.performance: the reference{f' {reference_name}' if reference_name else ''} has no "
+                f"column(s) {', '.join(missing)} "
                 f"(it has {', '.join(map(str, frame.columns))}); set {where}.prediction and "
                 f"{where}.performance.label to the columns holding the model's output and the ground truth"
             )
-        labelled = frame[[self.prediction, settings.label]].dropna()
+        labelled = frame[[self.prediction, spec.label]].dropna()
         if labelled.empty:
             raise ReferenceDataError(
-                f"{where}.performance: no reference row has both {self.prediction!r} and {settings.label!r}"
+                f"{where}.performance: no reference row has both {self.prediction!r} and {spec.label!r}"
             )
         self.reference_rows = len(labelled)
         scores = labelled[self.prediction].to_numpy()
-        truth = _labels(labelled[settings.label].to_numpy(), settings)
+        truth = _labels(labelled[spec.label].to_numpy(), spec)
         # what a label must be to be accepted at ingest: one of another kind would break every metric
-        self.label_rule = LabelRule.of(name, settings.task, settings.classes, truth.tolist())
+        self.label_rule = LabelRule.of(name, spec.task, spec.classes, truth.tolist())
         self._numeric_predictions = scores.dtype.kind in "fiu"  # the reference logs numbers, not classes
         self._classes = frozenset(self.classes if self.classes is not None else (0, 1))
         try:
             self.reference = realized(
-                settings.task, truth, scores, threshold=settings.decision_threshold, classes=self.classes
+                spec.task, truth, scores, threshold=spec.decision_threshold, classes=self.classes
             )
         except ValueError as exc:
             raise ReferenceDataError(f"{where}.performance: reference metrics: {exc}") from None
-        self.rules = _rules(settings.thresholds)
-        estimate_thresholds = settings.estimate_thresholds
-        if estimate_thresholds is None:
-            estimate_thresholds = {m: t for m, t in settings.thresholds.items() if m in ESTIMATED_METRICS}
-        self.estimate_rules = _rules(estimate_thresholds)
+        self.rules = dict(spec.rules)
+        estimate_rules = spec.estimate_rules
+        if estimate_rules is None:
+            estimate_rules = {m: t for m, t in spec.rules.items() if m in ESTIMATED_METRICS}
+        self.estimate_rules = dict(estimate_rules)
         self.cbpe: CBPE | None = None
         self.cbpe_problem: str | None = None
-        wanted = settings.estimate
-        if settings.task != "binary_classification" or wanted is False:
+        wanted = spec.estimate
+        if spec.task != "binary_classification" or wanted is False:
             return
         if not _are_scores(scores):
             if wanted:
@@ -155,8 +182,8 @@ class PerformanceMonitor:
             self.cbpe = CBPE.fit(
                 scores.astype(np.float64),
                 truth == positive,
-                threshold=settings.decision_threshold,
-                calibration=settings.calibration,
+                threshold=spec.decision_threshold,
+                calibration=spec.calibration,
             )
         except CBPEError as exc:
             if wanted:
@@ -173,7 +200,7 @@ class PerformanceMonitor:
         if prediction is None or (prediction.__class__ is float and prediction != prediction):  # noqa: PLR0124
             return True
         number = isinstance(prediction, int | float) and not isinstance(prediction, bool)
-        task = self.settings.task
+        task = self.spec.task
         if task == "regression":
             return number and _finite(prediction)  # type: ignore[arg-type]
         if task == "binary_classification":
@@ -187,10 +214,73 @@ class PerformanceMonitor:
     @property
     def checks(self) -> list[str]:
         """The alert checks this model has: one per metric with a threshold."""
-        names = [f"performance:{m}" for m in self.rules]
+        names = [str(CheckId("performance", m)) for m in self.rules]
         if self.cbpe is not None:
-            names += [f"estimated_performance:{m}" for m in self.estimate_rules]
+            names += [str(CheckId("estimated_performance", m)) for m in self.estimate_rules]
         return names
+
+    def realized_part(self, labelled: Labelled) -> PartResult[RealizedPerformance]:
+        """Realized performance of the labelled rows of the look-back. A problem in the data (a label
+        outside the classes) is the result's note, never an exception."""
+        s, check = self.spec, CheckId("performance")
+        weights = labelled.weights
+        if weights is not None and len(weights) and np.allclose(weights, weights[0]):
+            weights = None  # one sampling rate throughout: weights change nothing
+        try:
+            truth = _labels(labelled.labels, s)
+            result = realized_performance(
+                s.task,
+                truth,
+                labelled.predictions,
+                reference=self.reference,
+                rules=self.rules,
+                min_labels=s.min_labels,
+                threshold=s.decision_threshold,
+                classes=self.classes,
+                sample_weight=weights,
+            )
+        except ValueError as exc:
+            return PartResult(check, "error", note=f"realized performance: {exc}")
+        except Exception as exc:  # a bug, not the data: the estimate (and drift) still run
+            log.exception("check performance of model %s failed", self.name)
+            error = f"realized performance failed: {type(exc).__name__}: {str(exc)[:300]}"
+            return PartResult(check, "error", note=error, failure=error)
+        breaches = {
+            CheckId("performance", metric): breaching for metric, breaching in result.breaches.items()
+        }
+        status: PartStatus = (
+            "not_enough_data" if result.not_enough_labels else "drift" if result.breached else "ok"
+        )
+        return PartResult(check, status, result, breaches=breaches)
+
+    def estimated_part(
+        self, window_predictions: pd.Series | npt.NDArray[Any] | None
+    ) -> PartResult[EstimatedPerformance]:
+        """The CBPE estimate over the window's predictions (no estimate without a CBPE fit: the note says
+        why). A problem in the data (a score outside [0, 1]) is the result's note, never an exception."""
+        check = CheckId("estimated_performance")
+        if self.cbpe is None:
+            return PartResult(check, "no_data", note=self.cbpe_problem)
+        try:
+            scores = _finite_scores(window_predictions)
+            if len(scores) < self.min_predictions:
+                note = (
+                    f"not enough predictions: {len(scores)} in the window, fewer than window.min_rows "
+                    f"{self.min_predictions}"
+                )
+                return PartResult(check, "not_enough_data", note=note)
+            estimated = self.cbpe.estimated_performance(scores, self.estimate_rules)
+        except (CBPEError, ValueError) as exc:
+            return PartResult(check, "no_data", note=f"no estimate: {exc}")
+        except Exception as exc:
+            log.exception("check estimated_performance of model %s failed", self.name)
+            note = f"estimate failed: {type(exc).__name__}: {str(exc)[:300]}"
+            return PartResult(check, "error", note=note, failure=note)
+        breaches = {
+            CheckId("estimated_performance", metric): breaching
+            for metric, breaching in estimated.breaches.items()
+        }
+        return PartResult(check, "drift" if estimated.breached else "ok", estimated, breaches=breaches)
 
     def run(
         self,
@@ -200,51 +290,80 @@ class PerformanceMonitor:
         window_predictions: pd.Series | npt.NDArray[Any] | None,
     ) -> PerformanceResult:
         """Realized performance of the labelled rows and, with CBPE, the estimate over the window's
-        predictions. Problems in the data (a label outside the classes, a score outside [0, 1]) become
-        ``error`` or ``estimate_note``, never an exception."""
-        s = self.settings
-        realized_result: RealizedPerformance | None = None
-        error = None
-        failed: list[str] = []
-        if weights is not None and len(weights) and np.allclose(weights, weights[0]):
-            weights = None  # one sampling rate throughout: weights change nothing
-        try:
-            truth = _labels(labels, s)
-            realized_result = realized_performance(
-                s.task,
-                truth,
-                predictions,
-                reference=self.reference,
-                rules=self.rules,
-                min_labels=s.min_labels,
-                threshold=s.decision_threshold,
-                classes=self.classes,
-                sample_weight=weights,
-            )
-        except ValueError as exc:
-            error = f"realized performance: {exc}"
-        except Exception as exc:  # a bug, not the data: the estimate (and drift) still run
-            log.exception("check performance of model %s failed", self.name)
-            error = f"realized performance failed: {type(exc).__name__}: {str(exc)[:300]}"
-            failed.append("performance")
-        estimated, note = None, self.cbpe_problem
-        if self.cbpe is not None:
-            try:
-                scores = _finite_scores(window_predictions)
-                if len(scores) < self.min_predictions:
-                    note = (
-                        f"not enough predictions: {len(scores)} in the window, fewer than window.min_rows "
-                        f"{self.min_predictions}"
-                    )
-                else:
-                    estimated = self.cbpe.estimated_performance(scores, self.estimate_rules)
-            except (CBPEError, ValueError) as exc:
-                note = f"no estimate: {exc}"
-            except Exception as exc:
-                log.exception("check estimated_performance of model %s failed", self.name)
-                note = f"estimate failed: {type(exc).__name__}: {str(exc)[:300]}"
-                failed.append("estimated_performance")
-        return PerformanceResult(realized_result, estimated, note, error, tuple(failed))
+        predictions, in one `PerformanceResult`."""
+        realized_part = self.realized_part(Labelled(labels, predictions, weights))
+        estimated_part = self.estimated_part(window_predictions) if self.cbpe is not None else None
+        return performance_result(realized_part, estimated_part, self.cbpe_problem)
+
+
+def performance_result(
+    realized: PartResult[RealizedPerformance] | None,
+    estimated: PartResult[EstimatedPerformance] | None,
+    cbpe_problem: str | None = None,
+) -> PerformanceResult:
+    """The `PerformanceResult` of a run of the realized and estimated performance checks (either may be
+    missing: no estimate without a CBPE fit, ``cbpe_problem`` says why)."""
+    failed = tuple(str(p.check) for p in (realized, estimated) if p is not None and p.failure is not None)
+    return PerformanceResult(
+        realized=None if realized is None else realized.value,
+        estimated=None if estimated is None else estimated.value,
+        estimate_note=cbpe_problem if estimated is None else estimated.note,
+        error=None if realized is None else realized.note,
+        failed=failed,
+    )
+
+
+class RealizedPerformanceCheck:
+    """Realized performance over the labelled predictions of the look-back, against the reference's,
+    with one alert state per metric that has a threshold."""
+
+    kind: CheckKind = "performance"
+
+    def __init__(self) -> None:
+        self.monitor: PerformanceMonitor | None = None
+
+    @property
+    def alert_ids(self) -> list[CheckId]:
+        return [] if self.monitor is None else [CheckId(self.kind, m) for m in self.monitor.rules]
+
+    def prepare(self, reference: PerformanceMonitor) -> None:
+        """``reference``: the labelled reference's metrics, computed once by `PerformanceMonitor`."""
+        self.monitor = reference
+
+    def run(self, snapshot: CheckInput) -> PartResult[RealizedPerformance]:
+        if self.monitor is None or snapshot.labelled is None:
+            return PartResult(CheckId(self.kind), "no_data", note="no labelled predictions to grade")
+        return self.monitor.realized_part(snapshot.labelled())
+
+
+class EstimatedPerformanceCheck:
+    """Performance estimated without labels (CBPE) over the window's predictions, with one alert state
+    per metric that has an estimate threshold."""
+
+    kind: CheckKind = "estimated_performance"
+
+    def __init__(self) -> None:
+        self.monitor: PerformanceMonitor | None = None
+
+    @property
+    def alert_ids(self) -> list[CheckId]:
+        monitor = self.monitor
+        if monitor is None or monitor.cbpe is None:
+            return []
+        return [CheckId(self.kind, m) for m in monitor.estimate_rules]
+
+    def prepare(self, reference: PerformanceMonitor) -> None:
+        """``reference``: the labelled reference's CBPE fit, made once by `PerformanceMonitor`."""
+        self.monitor = reference
+
+    def run(self, snapshot: CheckInput) -> PartResult[EstimatedPerformance]:
+        monitor = self.monitor
+        if monitor is None:
+            return PartResult(CheckId(self.kind), "no_data")
+        frame = snapshot.window.frame
+        return monitor.estimated_part(
+            frame[monitor.prediction] if monitor.prediction in frame.columns else None
+        )
 
 
 def _finite(value: float) -> bool:

@@ -1,0 +1,283 @@
+"""Routing of decoded records into the models' windows and the label join, and their checkpoints.
+
+`Ingest.handle` takes one polled batch of Kafka messages: prediction records are decoded and validated,
+rejected ones counted and dead-lettered with their reason, good ones added to their model's window (and
+kept for the label join when the model monitors performance); label records are decoded and joined to
+the predictions they grade. `Ingest.checkpoint` stores every window's changes together with the offsets
+they cover, in one transaction, and `restore_windows` reads them back at start, so a record is in a
+window exactly once across restarts. Nothing here schedules checks or serves anything.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping, Sequence
+
+import msgspec
+
+from driftwatch.label_records import Label, LabelDecoder
+from driftwatch.labels import LabelStore
+from driftwatch.log_limits import RateLimitedLog
+from driftwatch.metrics import Metrics
+from driftwatch.performance.monitor import PerformanceMonitor
+from driftwatch.records import Prediction, RecordDecoder, Rejection
+from driftwatch.source.deadletter import DeadLetters
+from driftwatch.source.kafka import Message
+from driftwatch.store import Store
+from driftwatch.windows import Window
+
+__all__ = ["Ingest"]
+
+log = logging.getLogger(__name__)
+
+
+class Ingest:
+    """Decoded records into windows and the label join; windows into checkpoints."""
+
+    def __init__(
+        self,
+        windows: Mapping[str, Window],
+        joins: Mapping[str, PerformanceMonitor],
+        decoder: RecordDecoder,
+        label_decoder: LabelDecoder,
+        labels: LabelStore | None,
+        store: Store,
+        metrics: Metrics,
+        clock: Callable[[], float],
+        group: str,
+        labels_topic: str | None,
+        dead_letters: DeadLetters | None = None,
+        versions: dict[str, str] | None = None,
+    ) -> None:
+        self.windows = windows
+        self.joins = joins
+        self.decoder = decoder
+        self.label_decoder = label_decoder
+        self.labels = labels
+        self.store = store
+        self.metrics = metrics
+        self.clock = clock
+        self.dead_letters = dead_letters
+        self._group = group
+        self._labels_topic = labels_topic
+        # model -> the model_version of its latest record (shared with whoever reports on the model)
+        self.versions: dict[str, str] = {} if versions is None else versions
+        self._violations_exported: dict[tuple[str, str], int] = defaultdict(int)
+        self._rejections = RateLimitedLog(60.0, clock, log)
+
+    def handle(self, messages: Sequence[Message]) -> None:
+        """One polled batch: predictions go to the windows (and the label join), labels to the join."""
+        labels_topic = self._labels_topic
+        if labels_topic is None:
+            self._handle_predictions(messages)
+            return
+        predictions = [m for m in messages if m.topic != labels_topic]
+        labels = [m for m in messages if m.topic == labels_topic]
+        if predictions:
+            self._handle_predictions(predictions)
+        if labels:
+            self._handle_labels(labels)
+
+    def _handle_predictions(self, messages: Sequence[Message]) -> None:
+        """Decode a batch, count rejections, add the valid records to their models' windows."""
+        payloads = [message.value for message in messages]
+        fallbacks = [message.timestamp / 1000.0 for message in messages]
+        # the fast path: a batch of good records straight into columns (no rejection, no type violation)
+        columns = self.decoder.decode_columns(
+            payloads, fallbacks, {name: window.columns for name, window in self.windows.items()}
+        )
+        if columns is not None:
+            now = self.clock()
+            for batch in columns:
+                model, count = batch.model, len(batch.positions)
+                window = self.windows[model]
+                try:
+                    added = window.add_columns(batch.timestamps, batch.columns, now)
+                except Exception:  # a bug, not bad data: count and report it, keep consuming
+                    log.exception("could not window %d records of model %s", count, model)
+                    self.metrics.records_rejected.labels("internal_error").inc(count)
+                    continue
+                self.metrics.records_consumed.labels(model).inc(count)
+                if model in self.joins:
+                    joined = [self.decoder.decode(payloads[i], fallbacks[i]) for i in batch.positions]
+                    self._keep_for_join(model, [r for r in joined if isinstance(r, Prediction)], now)
+                if added < count:
+                    self.metrics.records_outside_window.labels(model).inc(count - added)
+                self.metrics.window_rows.labels(model).set(window.rows())
+                if batch.model_version is not None:
+                    self.versions[model] = batch.model_version
+            return
+        by_model: dict[str, list[Prediction]] = defaultdict(list)
+        outcomes = self.decoder.decode_batch(payloads, fallbacks)
+        for message, outcome in zip(messages, outcomes, strict=True):
+            if isinstance(outcome, Rejection):
+                self.metrics.records_rejected.labels(outcome.reason).inc()
+                self._reject(message, outcome, "record")
+            else:
+                by_model[outcome.model].append(outcome)
+        now = self.clock()
+        for model, records in by_model.items():
+            window = self.windows[model]
+            try:
+                added = window.add(records, now)
+            except Exception:  # a bug, not bad data: count and report it, keep consuming
+                log.exception("could not window %d records of model %s", len(records), model)
+                self.metrics.records_rejected.labels("internal_error").inc(len(records))
+                continue
+            self.metrics.records_consumed.labels(model).inc(len(records))
+            if model in self.joins:
+                self._keep_for_join(model, records, now)
+            if added < len(records):
+                self.metrics.records_outside_window.labels(model).inc(len(records) - added)
+            self.metrics.window_rows.labels(model).set(window.rows())
+            if records[-1].model_version is not None:
+                self.versions[model] = records[-1].model_version
+            for feature, count in window.type_violations().items():
+                delta = count - self._violations_exported[(model, feature)]
+                if delta:
+                    self.metrics.feature_type_violations.labels(model, feature).inc(delta)
+                    self._violations_exported[(model, feature)] = count
+
+    def _keep_for_join(self, model: str, records: Sequence[Prediction], now: float) -> None:
+        """Keep a model's predictions for the label join; an inline label joins at once."""
+        if self.labels is None:
+            return
+        monitor = self.joins[model]
+        ungradable = sum(not monitor.gradable(r.prediction) for r in records)
+        if ungradable:  # counted as type violations of the prediction column by the window
+            records = [r for r in records if monitor.gradable(r.prediction)]
+            self._rejections.warning(
+                f"ungradable:{model}",
+                "model %s: %d predictions of the wrong kind for %s are not kept for the label join",
+                model,
+                ungradable,
+                monitor.spec.task,
+            )
+        try:
+            outcome = self.labels.add_predictions(
+                model,
+                [r.prediction_id for r in records],
+                [r.timestamp for r in records],
+                [r.prediction for r in records],
+                now,
+                labels=[r.label for r in records],
+            )
+        except Exception:  # the join state is secondary: drift goes on without it
+            log.exception("model %s: could not keep %d predictions for the label join", model, len(records))
+            return
+        joined = outcome["joined"] + outcome["joined_early"]
+        if joined:
+            self.metrics.labels_joined.labels(model).inc(joined)
+        if outcome["no_id"]:
+            self._rejections.warning(
+                f"no_id:{model}",
+                "model %s: %d predictions have neither a prediction_id nor an inline label, so no label "
+                "can ever be joined to them; log a prediction_id with each prediction",
+                model,
+                outcome["no_id"],
+            )
+
+    def _reject(self, message: Message, rejection: Rejection, kind: str) -> None:
+        """Dead-letter a rejected message (when configured) and log it, at most once a minute per reason."""
+        if self.dead_letters is not None:
+            self.dead_letters.send(
+                message.value,
+                getattr(message, "key", None),
+                rejection.reason,
+                rejection.detail,
+                message.topic,
+                message.partition,
+                message.offset,
+            )
+        self._rejections.warning(
+            f"{kind}:{rejection.reason}",
+            f"rejected {kind} at %s[%d]@%d: %s (%s)",
+            message.topic,
+            message.partition,
+            message.offset,
+            rejection.reason,
+            rejection.detail,
+        )
+
+    def _handle_labels(self, messages: Sequence[Message]) -> None:
+        """Decode label records and join them to the predictions they grade."""
+        good: list[Label] = []
+        for message in messages:
+            outcome = self.label_decoder.decode(message.value, message.timestamp / 1000.0)
+            if isinstance(outcome, Label):
+                if outcome.fits is None:
+                    good.append(outcome)
+                else:  # names no model and fits only some: it joins those, not the others
+                    good.extend(
+                        msgspec.structs.replace(outcome, model=name, fits=None) for name in outcome.fits
+                    )
+                continue
+            self.metrics.labels_rejected.labels(outcome.reason).inc()
+            self._reject(message, outcome, "label")
+        if not good or self.labels is None:
+            return
+        per_model: Counter[str] = Counter()
+        try:
+            reasons = self.labels.add_labels(
+                [label.prediction_id for label in good],
+                [label.label for label in good],
+                self.clock(),
+                model=[label.model for label in good],
+                timestamps=[label.timestamp for label in good],
+                joined_by_model=per_model,
+            )
+        except Exception:
+            log.exception("could not join %d labels", len(good))
+            self.metrics.labels_rejected.labels("internal_error").inc(len(good))
+            return
+        for model, count in per_model.items():
+            self.metrics.labels_joined.labels(model).inc(count)
+        for reason, count in reasons.items():
+            if reason not in ("joined", "early"):  # early labels wait; they count when they join or expire
+                self.metrics.labels_rejected.labels(reason).inc(count)
+
+    def expire_labels(self) -> None:
+        """Drop what the label join no longer needs (run every minute); export the join state."""
+        if self.labels is None:
+            return
+        try:
+            counts = self.labels.expire(self.clock())
+        except Exception:
+            log.exception("could not expire the label join state")
+            return
+        if counts["unknown_id"]:
+            self.metrics.labels_rejected.labels("unknown_id").inc(counts["unknown_id"])
+        self.export_label_state()
+
+    def export_label_state(self) -> None:
+        """The label join's pending predictions and sample rate per model, as gauges."""
+        if self.labels is None:
+            return
+        for model in self.joins:
+            self.metrics.labels_pending.labels(model).set(self.labels.pending_count(model))
+            self.metrics.labels_sample_rate.labels(model).set(self.labels.rate(model))
+
+    def checkpoint(self, offsets: dict[tuple[str, int], int]) -> None:
+        """Store every window's changes and the offsets they cover in one transaction."""
+        changes = {name: (window.signature(), window.changes()) for name, window in self.windows.items()}
+        try:
+            self.store.checkpoint(changes, self._group, offsets)
+        except Exception:
+            for window in self.windows.values():
+                window.mark_full()  # the changes just taken were not stored: store everything next time
+            raise
+
+    def restore_windows(self) -> None:
+        """Each window's rows from the last checkpoint (windows whose columns changed start empty)."""
+        now = self.clock()
+        for name, window in self.windows.items():
+            stored = self.store.load_window(name, window.signature())
+            if stored is None:
+                continue
+            rows = window.restore(*stored, now=now)
+            for feature, count in window.type_violations().items():  # counted by the previous process
+                self._violations_exported[(name, feature)] = count
+            log.info(
+                "model %s: restored %d window rows from the checkpoint in %s", name, rows, self.store.path
+            )
