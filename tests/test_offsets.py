@@ -115,6 +115,42 @@ def test_a_failed_checkpoint_keeps_the_records_pending() -> None:
     assert ledger.to_checkpoint() == {P0: 2}
 
 
+def test_a_partition_given_back_is_not_committed_until_it_is_read_again() -> None:
+    """Handled up to 4, revoked (another replica reads on and commits 8), assigned again: committing 4
+    would move the group back, and a restart would read 4..7 again (they are in the other's windows)."""
+    ledger = Offsets()
+    admit(ledger, [0, 1, 2, 3])
+    admit(ledger, [0], key=P1)
+    ledger.stored(ledger.to_checkpoint() or {})
+    ledger.assign([P0], stored={P0: 4})
+    assert ledger.to_commit({P0, P1}) == {P1: 1}
+    assert admit(ledger, [8, 9], highwater=10) == [8, 9]
+    ledger.stored(ledger.to_checkpoint() or {})
+    assert ledger.to_commit({P0, P1}) == {P0: 10, P1: 1}
+
+
+def test_a_rebalance_and_a_crash_do_not_window_records_twice() -> None:
+    """Steps of the state machine below that windowed records twice: a partition back with the replica that
+    read it before, a commit of its old offset (moving the group back), a crash."""
+    m = ExactlyOnce()
+    m.assign((0, 0))
+    m.produce(0, 4)
+    m.poll(0, 4)
+    m.checkpoint(0, commit=True)
+    m.rebalance(0, to=1)
+    m.produce(0, 4)
+    m.poll(0, 4)
+    m.rebalance(0, to=0)
+    m.produce(1, 1)
+    m.poll(1, 1)
+    m.checkpoint(0, commit=True)
+    assert m.group[0] == 8
+    m.crash(0)
+    m.poll(0, 4)
+    m.no_record_is_windowed_twice()
+    m.teardown()
+
+
 # exactly once, across any sequence ------------------------------------------------------------------
 
 PARTITIONS = (0, 1)

@@ -11,7 +11,9 @@ Per partition (a ``(topic, partition)`` key) it holds:
 * **handled**: the next offset after the last record handed to the windows;
 * **checkpointed**: the offsets of the last checkpoint, stored with the windows
   in one local transaction (with no checkpoint store, what was handled);
-* **committed**: what was last committed to Kafka, never beyond the checkpoint;
+* **committed**: what was last committed to Kafka, never beyond the checkpoint,
+  and never for a partition given back to this process before it read it again
+  (the group's committed offset may be past what it handled long ago);
 * **floors**: set when a partition is assigned, from what this process handled
   and the last stored checkpoint. The group may hand out records below a floor
   again (the process died between its checkpoint and its commit, or a revocation
@@ -59,6 +61,9 @@ class Offsets:
         self.committed: dict[Key, int] = {}
         self.floors: dict[Key, int] = {}
         self.pending = False  # records handled since the last checkpoint
+        # partitions assigned again with nothing handled since: what this process handled of them is older
+        # than the group's committed offset (another replica may have read on), so it is not committed
+        self.stale: set[Key] = set()
 
     def admit(self, key: Key, offsets: OffsetSequence, highwater: int | None) -> tuple[int, int | None]:
         """A poll returned records of partition ``key`` with these ascending ``offsets`` (``highwater``: the
@@ -91,6 +96,7 @@ class Offsets:
         if start < count:
             self.handled[key] = offsets[count - 1] + 1
             self.pending = True
+            self.stale.discard(key)
         return start, skipped_below
 
     def beyond_end(self, key: Key, position: int, highwater: int) -> Rewind | None:
@@ -101,6 +107,7 @@ class Offsets:
         self.floors.pop(key, None)
         self.handled[key] = 0
         self.pending = True
+        self.stale.discard(key)
         return self.rewind
 
     def assign(self, keys: Iterable[Key], stored: Mapping[Key, int]) -> None:
@@ -110,6 +117,8 @@ class Offsets:
             floor = max(self.handled.get(key, -1), stored.get(key, -1))
             if floor >= 0:
                 self.floors[key] = floor
+            if key in self.handled:
+                self.stale.add(key)
 
     def to_checkpoint(self) -> dict[Key, int] | None:
         """The offsets to store with the windows, or None when nothing was handled since the last checkpoint."""
@@ -121,8 +130,14 @@ class Offsets:
         self.pending = False
 
     def to_commit(self, partitions: Collection[Key]) -> dict[Key, int]:
-        """What to commit to Kafka for ``partitions`` (those still ours): the last checkpoint's offsets."""
-        return {key: offset for key, offset in self.checkpointed.items() if key in partitions}
+        """What to commit to Kafka for ``partitions`` (those still ours): the last checkpoint's offsets, but
+        not those of a partition given back to this process and not read since (the group's committed
+        offset may be past them: committing them would move it back, and records would be read twice)."""
+        return {
+            key: offset
+            for key, offset in self.checkpointed.items()
+            if key in partitions and key not in self.stale
+        }
 
     def commit_done(self, offsets: Mapping[Key, int]) -> None:
         """Kafka accepted the commit of ``offsets``."""
