@@ -44,7 +44,7 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
 from driftwatch.config import KafkaSettings, resolve_secret
-from driftwatch.metrics import Metrics
+from driftwatch.source.observer import SourceObserver
 from driftwatch.source.offsets import Offsets
 from driftwatch.source.problems import ConsumerProblem, classify, missing_topics, unknown_topics
 from driftwatch.source.undecodable import REASONS, UndecodableBatch, discard_failed_batch, undecodable
@@ -156,7 +156,7 @@ class KafkaSource:
         self,
         settings: KafkaSettings,
         handler: Handler,
-        metrics: Metrics,
+        observer: SourceObserver,
         poll_timeout: float = 0.5,
         consumer_factory: Callable[..., Any] | None = None,
         checkpoint: Callable[[dict[tuple[str, int], int]], None] | None = None,
@@ -172,7 +172,7 @@ class KafkaSource:
         self._checkpointed = checkpointed
         self._checkpoint_interval = checkpoint_interval
         self._last_checkpoint = 0.0
-        self._metrics = metrics
+        self._observer = observer
         self._poll_ms = int(poll_timeout * 1000)
         self._factory = consumer_factory
         self._consumer: Any = None
@@ -197,7 +197,7 @@ class KafkaSource:
         self._problem_clean: float | None = None  # monotonic time of the first poll without it
         self._missing_since: float | None = None  # monotonic time a subscribed topic was first found missing
         for reason in REASONS:  # so increase() sees the first one
-            metrics.undecodable_batches.labels(reason)
+            observer.count_undecodable_batches(reason, 0)
 
     def _connect(self) -> Any:
         if self._settings.reader == "process":
@@ -369,7 +369,7 @@ class KafkaSource:
             if position > highwater:  # the log is shorter than what we read: deleted and recreated
                 self._rewind(tp, position, highwater)
                 continue
-            self._metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(0, highwater - position))
+            self._observer.set_consumer_lag(tp.topic, tp.partition, max(0, highwater - position))
             self._lag_series.add((tp.topic, str(tp.partition)))
 
     def _rewind(self, tp: Any, position: int, highwater: int) -> None:
@@ -422,7 +422,7 @@ class KafkaSource:
         key = batch.key
         if key is not None and key in self._paused:  # fetched before the pause took effect: counted
             return
-        self._metrics.undecodable_batches.labels(batch.reason).inc()
+        self._observer.count_undecodable_batches(batch.reason)
         if key is None:  # no partition to pause: wait before the next try, all partitions alike
             if self.undecodable.get(("", -1)) != batch:
                 log.error("kafka: %s", batch.describe())
@@ -494,7 +494,7 @@ class KafkaSource:
             self.connected = True
             self.last_error = None
             self.down_since = None
-            self._metrics.kafka_up.set(1)
+            self._observer.set_kafka_up(True)
 
     def _problem_over(self, records: bool) -> None:
         """A poll went through: a consumer problem is over once records arrive, or after polls without it
@@ -518,7 +518,7 @@ class KafkaSource:
             series = (tp.topic, str(tp.partition))
             if series in self._lag_series:
                 self._lag_series.discard(series)
-                self._metrics.consumer_lag.remove(*series)
+                self._observer.drop_consumer_lag(tp.topic, tp.partition)
 
     def commit(self) -> None:
         """Checkpoint what was handled, then commit the same offsets to Kafka."""
@@ -544,9 +544,9 @@ class KafkaSource:
             self._consumer.commit(_kafka_offsets(commit))
             with self._handling:
                 self._offsets.commit_done(commit)
-            self._metrics.offsets_committed.labels("ok").inc()
+            self._observer.count_offset_commit("ok")
         except Exception as exc:  # the records stay uncommitted: the checkpoint decides on restart
-            self._metrics.offsets_committed.labels("error").inc()
+            self._observer.count_offset_commit("error")
             log.warning("offset commit failed (the local checkpoint keeps the position): %s", exc)
 
     def set_floors(self, assigned: Any) -> None:
@@ -584,7 +584,7 @@ class KafkaSource:
         except Exception as exc:
             log.warning("closing the Kafka consumer: %s", exc)
         self.connected = False
-        self._metrics.kafka_up.set(0)  # no connection now: as connected says
+        self._observer.set_kafka_up(False)  # no connection now: as connected says
 
     def close(self) -> None:
         if self._consumer is None:
@@ -596,7 +596,7 @@ class KafkaSource:
             log.warning("closing the Kafka consumer: %s", exc)
         self._consumer = None
         self.connected = False
-        self._metrics.kafka_up.set(0)
+        self._observer.set_kafka_up(False)
 
     def _up(self) -> None:
         if not self.connected:
@@ -608,7 +608,7 @@ class KafkaSource:
         self.connected = True
         self.last_error = None
         self.down_since = None
-        self._metrics.kafka_up.set(1)
+        self._observer.set_kafka_up(True)
 
     def _down(self, error: str) -> None:
         if self.problem is not None and self.problem.broker_answered:  # the outage is what is true now
@@ -619,7 +619,7 @@ class KafkaSource:
         self.last_error = error
         if self.down_since is None:
             self.down_since = time.time()
-        self._metrics.kafka_up.set(0)
+        self._observer.set_kafka_up(False)
 
 
 class _RecordOffsets:
