@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import pickle
 import threading
 import time
 import uuid
@@ -45,6 +44,7 @@ from driftwatch.config import KafkaSettings, load_settings
 from driftwatch.daemon import Daemon
 from driftwatch.events import alert_event
 from driftwatch.metrics import Metrics
+from driftwatch.source import messages as m
 from driftwatch.source.kafka import KafkaSource
 from driftwatch.source.problems import ConsumerProblem, ConsumerProblemError, classify, missing_topics
 from driftwatch.source.reader import ReaderExitedError
@@ -103,7 +103,8 @@ def test_network_and_transient_failures_are_not_problems(exc: Exception) -> None
 def test_a_problem_crosses_the_reader_pipe_whole() -> None:
     problem = classify(TopicAuthorizationFailedError({"predictions"}), "g")
     assert problem is not None
-    assert pickle.loads(pickle.dumps(problem)) == problem
+    shipped = m.decode_from_reader(m.encode(m.PollError(problem.describe(), problem)))
+    assert isinstance(shipped, m.PollError) and shipped.problem == problem
     assert classify(ConsumerProblemError(problem)) == problem
 
 
@@ -302,7 +303,7 @@ def test_the_reader_process_reports_the_topics_the_cluster_does_not_have() -> No
 
     reader = _Reader(None, {}, 0)  # type: ignore[arg-type]
     reader._consumer = MetadataConsumer({"predictions"})
-    assert reader._status()[3] == ["labels"]
+    assert reader._status().missing == ["labels"]
 
 
 # the daemon's surfaces, without a broker ----------------------------------------------------------
