@@ -48,6 +48,7 @@ from driftwatch.source import messages as m
 from driftwatch.source.kafka import KafkaSource
 from driftwatch.source.problems import ConsumerProblem, ConsumerProblemError, classify, missing_topics
 from driftwatch.source.reader import ReaderExitedError
+from driftwatch.source.thread_reader import ThreadConsumer
 from driftwatch.source.undecodable import UndecodableBatch
 from tests.test_no_data import Clock, shifted, write_config
 
@@ -282,7 +283,8 @@ def test_a_topic_the_cluster_does_not_have_is_named_after_a_grace_and_over_once_
     )
     source = KafkaSource(settings, lambda batch: None, metrics)
     consumer = MetadataConsumer({"predictions"})
-    source._consumer = consumer
+    source._consumer = ThreadConsumer(consumer)
+    source._consumer.subscribe(["predictions", "labels"])
     source._up()
     source._check_topics()
     assert source.problem is None  # the first metadata answer may predate the subscription
@@ -456,11 +458,10 @@ def test_a_group_without_offsets_and_auto_offset_reset_none_is_a_consumer_proble
         assert "no_offset" in notes[0] and "unreachable" not in notes[0]
         # kafka-python's own cluster metadata: the subscribed topic is there, another one is not
         if reader == "thread":
-            consumer = daemon.source._consumer
+            consumer = daemon.source._consumer.consumer  # kafka-python's, under the thread reader
             assert missing_topics(consumer, [topic]) == []
             assert missing_topics(consumer, [topic, "never-asked-for"]) == ["never-asked-for"]
-        else:
-            assert daemon.source._consumer.missing_topics() == []
+        assert daemon.source._consumer.missing_topics() == []
     finally:
         daemon.stop()
 

@@ -46,8 +46,10 @@ from kafka.structs import OffsetAndMetadata
 from driftwatch.config import KafkaSettings, resolve_secret
 from driftwatch.source.observer import SourceObserver
 from driftwatch.source.offsets import Offsets
-from driftwatch.source.problems import ConsumerProblem, classify, missing_topics, unknown_topics
-from driftwatch.source.undecodable import REASONS, UndecodableBatch, discard_failed_batch, undecodable
+from driftwatch.source.problems import ConsumerProblem, classify, unknown_topics
+from driftwatch.source.protocol import Consumer
+from driftwatch.source.thread_reader import ThreadConsumer
+from driftwatch.source.undecodable import REASONS, UndecodableBatch, undecodable
 
 __all__ = ["KafkaSource", "Message", "connection_config", "consumer_config"]
 
@@ -175,7 +177,7 @@ class KafkaSource:
         self._observer = observer
         self._poll_ms = int(poll_timeout * 1000)
         self._factory = consumer_factory
-        self._consumer: Any = None
+        self._consumer: Any = None  # a Consumer (the protocol), while connected
         self.connected = False
         self.last_error: str | None = None
         self.down_since: float | None = None  # wall-clock time of the first failure of an outage
@@ -199,13 +201,15 @@ class KafkaSource:
         for reason in REASONS:  # so increase() sees the first one
             observer.count_undecodable_batches(reason, 0)
 
-    def _connect(self) -> Any:
+    def _connect(self) -> Consumer:
+        """The reader ``kafka.reader`` names, subscribed; the source uses either through one protocol."""
+        consumer: Consumer
         if self._settings.reader == "process":
             from driftwatch.source.reader import ProcessConsumer
 
-            consumer: Any = ProcessConsumer(consumer_config(self._settings))
+            consumer = ProcessConsumer(consumer_config(self._settings))
         else:
-            consumer = (self._factory or KafkaConsumer)(**consumer_config(self._settings))
+            consumer = ThreadConsumer((self._factory or KafkaConsumer)(**consumer_config(self._settings)))
         consumer.subscribe(self._topics(), listener=_CommitOnRevoke(self))
         return consumer
 
@@ -263,7 +267,7 @@ class KafkaSource:
                 backoff = min(backoff * 2, 30.0)
                 continue
             self._unstall(("", -1))  # an unlocated undecodable batch: this poll went through
-            if not batches and self._settings.reader == "process" and self._consumer.connecting():
+            if not batches and self._consumer.connecting():
                 continue  # the reader process has not reported a connection yet (poll waited)
             if not batches and not self._reachable():
                 self._down("no broker reachable (all connections down)")
@@ -325,11 +329,7 @@ class KafkaSource:
         """False once no broker connection has been up for ``grace`` seconds. kafka-python's poll does
         not fail when the brokers go away (it returns nothing), so ask its client."""
         try:
-            if self._settings.reader == "process":  # the reader process reports it
-                up = bool(self._consumer.broker_connected())
-            else:
-                client = self._consumer._client
-                up = any(client.connected(broker.node_id) for broker in client.cluster.brokers())
+            up = self._consumer.broker_connected()
         except Exception:  # another kafka-python version: rely on poll errors alone
             return True
         if up:
@@ -397,10 +397,7 @@ class KafkaSource:
         return nothing, as for a quiet topic), so look at its metadata; said after a grace period (the
         first metadata answer may predate the subscription), over once the topic is there."""
         try:
-            if self._settings.reader == "process":
-                missing = list(self._consumer.missing_topics())
-            else:
-                missing = missing_topics(self._consumer, self._topics())
+            missing = self._consumer.missing_topics()
         except Exception:
             return
         if not missing:
@@ -418,7 +415,8 @@ class KafkaSource:
     def _undecodable(self, batch: UndecodableBatch, stop: threading.Event) -> None:
         """A fetched batch could not be decoded: count and name it, pause its partition until the next
         retry (the others go on meanwhile), and keep the lag exported. The broker answered: Kafka is up."""
-        discard_failed_batch(self._consumer)  # the process reader's child has done so itself
+        if self._consumer is not None:
+            self._consumer.discard_failed_batch()  # the process reader's child has done so itself
         key = batch.key
         if key is not None and key in self._paused:  # fetched before the pause took effect: counted
             return

@@ -197,6 +197,9 @@ class ProcessConsumer:
         """True until the child first reports on its broker connections (it may still be bootstrapping)."""
         return self._connected is None and self._gone is None
 
+    def discard_failed_batch(self) -> None:
+        """Nothing to do here: the child has discarded the failed fetch before it reported it."""
+
     def pause(self, *partitions: TopicPartition) -> None:
         """Have the child stop fetching ``partitions`` (one stalled behind an undecodable batch)."""
         self._send(m.Pause([(tp.topic, tp.partition) for tp in partitions]))
