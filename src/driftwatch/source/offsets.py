@@ -18,8 +18,13 @@ Per partition (a ``(topic, partition)`` key) it holds:
   and the last stored checkpoint. The group may hand out records below a floor
   again (the process died between its checkpoint and its commit, or a revocation
   committed nothing): they are in the windows already and are skipped, until a
-  record at or past the floor arrives. Floors rather than seeks: a seek back to
-  an old local checkpoint would re-read what another replica handled since.
+  record at or past the floor arrives; the floor is then what the windows hold,
+  to be committed (the group's committed offset was behind it). Floors rather
+  than seeks: a seek back to an old local checkpoint would re-read what another
+  replica handled since. (The limit: a partition revoked after a restart before
+  its first fetch commits nothing, so its next owner reads again the records
+  below the floor; inside a rebalance callback the group's committed offset
+  cannot be asked for.)
 
 A **recreated log** (the topic was deleted and created again) shows as offsets
 going backwards: the log end is below what was handled (or below the floor, or
@@ -91,6 +96,12 @@ class Offsets:
                 else:
                     start = bisect_left(offsets, floor, lo=start)
                     skipped_below = floor
+                    # the group's committed offset is behind what the windows hold: commit the floor, or
+                    # the partition's next owner reads these records again
+                    if self.handled.get(key, -1) < floor:
+                        self.handled[key] = floor
+                        self.pending = True
+                    self.stale.discard(key)
             else:
                 del self.floors[key]  # passed it
         if start < count:
