@@ -15,9 +15,14 @@ record is counted twice and none is lost. (Floors rather than seeks: a seek
 back to an old local checkpoint would re-read records another replica handled
 since, and kafka-python cannot ask for committed offsets inside a rebalance
 callback.) A partition whose position is beyond its log end (the topic was
-deleted and recreated) starts again from the beginning. With ``kafka.reader:
-process`` a child process runs kafka-python (see ``driftwatch.source.reader``);
-every decision above stays here. An unreachable broker is not fatal: the
+deleted and recreated) starts again from the beginning. Those rules live in
+the offsets ledger (``driftwatch.source.offsets``, no I/O); this module carries
+its answers out on the consumer. The consumer is either reader behind one
+protocol (``driftwatch.source.protocol``): kafka-python in this process
+(``driftwatch.source.thread_reader``), or with ``kafka.reader: process`` in a
+child process (``driftwatch.source.reader``); every decision above stays here,
+and what the source sees is reported to a ``SourceObserver``
+(``driftwatch.source.observer``). An unreachable broker is not fatal: the
 source keeps retrying with backoff, reports ``driftwatch_kafka_up 0`` and the
 daemon goes on serving metrics and running checks on what it already has.
 A fetched batch that cannot be decoded (a codec library missing, a corrupt
