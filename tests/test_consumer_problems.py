@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import pickle
 import threading
 import time
 import uuid
@@ -46,9 +45,11 @@ from driftwatch.config import KafkaSettings, load_settings
 from driftwatch.daemon import Daemon
 from driftwatch.events import alert_event
 from driftwatch.metrics import Metrics
+from driftwatch.source import messages as m
 from driftwatch.source.kafka import KafkaSource
 from driftwatch.source.problems import ConsumerProblem, ConsumerProblemError, classify, missing_topics
 from driftwatch.source.reader import ReaderExitedError
+from driftwatch.source.thread_reader import ThreadConsumer
 from driftwatch.source.undecodable import UndecodableBatch
 from tests.test_no_data import Clock, shifted, write_config
 
@@ -104,7 +105,8 @@ def test_network_and_transient_failures_are_not_problems(exc: Exception) -> None
 def test_a_problem_crosses_the_reader_pipe_whole() -> None:
     problem = classify(TopicAuthorizationFailedError({"predictions"}), "g")
     assert problem is not None
-    assert pickle.loads(pickle.dumps(problem)) == problem
+    shipped = m.decode_from_reader(m.encode(m.PollError(problem.describe(), problem)))
+    assert isinstance(shipped, m.PollError) and shipped.problem == problem
     assert classify(ConsumerProblemError(problem)) == problem
 
 
@@ -282,7 +284,8 @@ def test_a_topic_the_cluster_does_not_have_is_named_after_a_grace_and_over_once_
     )
     source = KafkaSource(settings, lambda batch: None, metrics)
     consumer = MetadataConsumer({"predictions"})
-    source._consumer = consumer
+    source._consumer = ThreadConsumer(consumer)
+    source._consumer.subscribe(["predictions", "labels"])
     source._up()
     source._check_topics()
     assert source.problem is None  # the first metadata answer may predate the subscription
@@ -303,7 +306,7 @@ def test_the_reader_process_reports_the_topics_the_cluster_does_not_have() -> No
 
     reader = _Reader(None, {}, 0)  # type: ignore[arg-type]
     reader._consumer = MetadataConsumer({"predictions"})
-    assert reader._status()[3] == ["labels"]
+    assert reader._status().missing == ["labels"]
 
 
 # the daemon's surfaces, without a broker ----------------------------------------------------------
@@ -456,11 +459,10 @@ def test_a_group_without_offsets_and_auto_offset_reset_none_is_a_consumer_proble
         assert "no_offset" in notes[0] and "unreachable" not in notes[0]
         # kafka-python's own cluster metadata: the subscribed topic is there, another one is not
         if reader == "thread":
-            consumer = daemon.source._consumer
+            consumer = daemon.source._consumer.consumer  # kafka-python's, under the thread reader
             assert missing_topics(consumer, [topic]) == []
             assert missing_topics(consumer, [topic, "never-asked-for"]) == ["never-asked-for"]
-        else:
-            assert daemon.source._consumer.missing_topics() == []
+        assert daemon.source._consumer.missing_topics() == []
     finally:
         daemon.stop()
 

@@ -11,7 +11,6 @@ out of the box.
 
 from __future__ import annotations
 
-import pickle
 import re
 import tomllib
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from kafka.consumer.fetcher import Fetcher
 from kafka.errors import KafkaConnectionError, KafkaTimeoutError
 from kafka.record.memory_records import MemoryRecords, MemoryRecordsBuilder
 
+from driftwatch.source import messages as m
 from driftwatch.source.undecodable import (
     UndecodableBatch,
     UndecodableBatchError,
@@ -111,7 +111,9 @@ def test_other_poll_failures_are_not_undecodable_batches(make: Callable[[], Base
 
 def test_the_process_reader_ships_it_whole() -> None:
     found = UndecodableBatch("p", 0, 7, "unsupported_codec", "zstd", "UnsupportedCodecError: ...")
-    shipped = pickle.loads(pickle.dumps(found))  # as over the reader's pipe
+    message = m.decode_from_reader(m.encode(m.Undecodable(found)))  # as over the reader's pipe
+    assert isinstance(message, m.Undecodable)
+    shipped = message.batch
     assert undecodable(UndecodableBatchError(shipped)) == found
     assert "zstandard" in found.fix()
 

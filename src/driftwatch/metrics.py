@@ -215,6 +215,26 @@ class Metrics:
             registry=r,
         )
 
+    # what the Kafka source reports (driftwatch.source.observer.SourceObserver)
+
+    def set_kafka_up(self, up: bool) -> None:
+        self.kafka_up.set(int(up))
+
+    def set_consumer_lag(self, topic: str, partition: int, lag: int) -> None:
+        self.consumer_lag.labels(topic, str(partition)).set(lag)
+
+    def drop_consumer_lag(self, topic: str, partition: int) -> None:
+        self.consumer_lag.remove(topic, str(partition))
+
+    def count_undecodable_batches(self, reason: str, count: int = 1) -> None:
+        self.undecodable_batches.labels(reason).inc(count)
+
+    def count_offset_commit(self, outcome: str) -> None:
+        self.offsets_committed.labels(outcome).inc()
+
+    def count_dead_letters(self, outcome: str, count: int = 1) -> None:
+        self.dead_letters.labels(outcome).inc(count)
+
 
 # Gauges of the latest check results: exported at scrape time by `driftwatch.collector` from the
 # latest results, so a series the latest check has no value for is simply not there.

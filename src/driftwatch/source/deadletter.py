@@ -26,8 +26,8 @@ from typing import Any
 from kafka import KafkaProducer
 
 from driftwatch.config import KafkaSettings
-from driftwatch.metrics import Metrics
 from driftwatch.source.kafka import connection_config
+from driftwatch.source.observer import SourceObserver
 
 __all__ = ["DeadLetters"]
 
@@ -40,7 +40,7 @@ class DeadLetters:
     def __init__(
         self,
         settings: KafkaSettings,
-        metrics: Metrics,
+        observer: SourceObserver,
         producer_factory: Callable[..., Any] | None = None,
         pause: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
@@ -48,7 +48,7 @@ class DeadLetters:
         assert settings.dead_letter_topic is not None
         self.topic = settings.dead_letter_topic
         self._settings = settings
-        self._metrics = metrics
+        self._observer = observer
         self._factory = producer_factory or KafkaProducer
         self._pause = pause
         self._clock = clock
@@ -56,7 +56,7 @@ class DeadLetters:
         self._paused_until = 0.0
         self._lock = threading.Lock()
         for outcome in ("produced", "failed", "skipped"):
-            metrics.dead_letters.labels(outcome)
+            observer.count_dead_letters(outcome, 0)
 
     def _connect(self) -> Any:
         return self._factory(
@@ -79,7 +79,7 @@ class DeadLetters:
         offset: int,
     ) -> None:
         if self._clock() < self._paused_until:
-            self._metrics.dead_letters.labels("skipped").inc()
+            self._observer.count_dead_letters("skipped")
             return
         headers = [
             ("driftwatch-reason", reason.encode()),
@@ -96,11 +96,11 @@ class DeadLetters:
         except Exception as exc:  # no broker, topic metadata not available in time, buffer full...
             self._failed(exc, immediate=True)
             return
-        future.add_callback(lambda _: self._metrics.dead_letters.labels("produced").inc())
+        future.add_callback(lambda _: self._observer.count_dead_letters("produced"))
         future.add_errback(lambda exc: self._failed(exc, immediate=False))
 
     def _failed(self, exc: BaseException, immediate: bool) -> None:
-        self._metrics.dead_letters.labels("failed").inc()
+        self._observer.count_dead_letters("failed")
         now = self._clock()
         if now >= self._paused_until:
             log.warning(

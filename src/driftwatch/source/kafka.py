@@ -15,9 +15,14 @@ record is counted twice and none is lost. (Floors rather than seeks: a seek
 back to an old local checkpoint would re-read records another replica handled
 since, and kafka-python cannot ask for committed offsets inside a rebalance
 callback.) A partition whose position is beyond its log end (the topic was
-deleted and recreated) starts again from the beginning. With ``kafka.reader:
-process`` a child process runs kafka-python (see ``driftwatch.source.reader``);
-every decision above stays here. An unreachable broker is not fatal: the
+deleted and recreated) starts again from the beginning. Those rules live in
+the offsets ledger (``driftwatch.source.offsets``, no I/O); this module carries
+its answers out on the consumer. The consumer is either reader behind one
+protocol (``driftwatch.source.protocol``): kafka-python in this process
+(``driftwatch.source.thread_reader``), or with ``kafka.reader: process`` in a
+child process (``driftwatch.source.reader``); every decision above stays here,
+and what the source sees is reported to a ``SourceObserver``
+(``driftwatch.source.observer``). An unreachable broker is not fatal: the
 source keeps retrying with backoff, reports ``driftwatch_kafka_up 0`` and the
 daemon goes on serving metrics and running checks on what it already has.
 A fetched batch that cannot be decoded (a codec library missing, a corrupt
@@ -44,9 +49,12 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
 from driftwatch.config import KafkaSettings, resolve_secret
-from driftwatch.metrics import Metrics
-from driftwatch.source.problems import ConsumerProblem, classify, missing_topics, unknown_topics
-from driftwatch.source.undecodable import REASONS, UndecodableBatch, discard_failed_batch, undecodable
+from driftwatch.source.observer import SourceObserver
+from driftwatch.source.offsets import Offsets
+from driftwatch.source.problems import ConsumerProblem, classify, unknown_topics
+from driftwatch.source.protocol import Consumer
+from driftwatch.source.thread_reader import ThreadConsumer
+from driftwatch.source.undecodable import REASONS, UndecodableBatch, undecodable
 
 __all__ = ["KafkaSource", "Message", "connection_config", "consumer_config"]
 
@@ -155,7 +163,7 @@ class KafkaSource:
         self,
         settings: KafkaSettings,
         handler: Handler,
-        metrics: Metrics,
+        observer: SourceObserver,
         poll_timeout: float = 0.5,
         consumer_factory: Callable[..., Any] | None = None,
         checkpoint: Callable[[dict[tuple[str, int], int]], None] | None = None,
@@ -171,19 +179,20 @@ class KafkaSource:
         self._checkpointed = checkpointed
         self._checkpoint_interval = checkpoint_interval
         self._last_checkpoint = 0.0
-        self._metrics = metrics
+        self._observer = observer
         self._poll_ms = int(poll_timeout * 1000)
         self._factory = consumer_factory
-        self._consumer: Any = None
+        self._consumer: Any = None  # a Consumer (the protocol), while connected
         self.connected = False
         self.last_error: str | None = None
         self.down_since: float | None = None  # wall-clock time of the first failure of an outage
-        self._pending_commit = False
         self._lag_exported = 0.0
         self._lag_series: set[tuple[str, str]] = set()
-        self._floors: dict[tuple[str, int], int] = {}  # skip records below: already windowed
-        self._handled: dict[tuple[str, int], int] = {}  # next offset per partition, as windowed
-        self._handling = threading.RLock()
+        # what the windows hold of each partition, what may be committed, where to seek (no I/O)
+        self._offsets = Offsets(
+            "beginning" if settings.options.get("auto_offset_reset", "earliest") == "earliest" else "end"
+        )
+        self._handling = threading.RLock()  # guards _offsets
         self._unreachable_since: float | None = None
         # partitions stalled behind a batch that cannot be decoded, and when each paused one is retried
         self.undecodable: dict[tuple[str, int], UndecodableBatch] = {}
@@ -195,15 +204,17 @@ class KafkaSource:
         self._problem_clean: float | None = None  # monotonic time of the first poll without it
         self._missing_since: float | None = None  # monotonic time a subscribed topic was first found missing
         for reason in REASONS:  # so increase() sees the first one
-            metrics.undecodable_batches.labels(reason)
+            observer.count_undecodable_batches(reason, 0)
 
-    def _connect(self) -> Any:
+    def _connect(self) -> Consumer:
+        """The reader ``kafka.reader`` names, subscribed; the source uses either through one protocol."""
+        consumer: Consumer
         if self._settings.reader == "process":
             from driftwatch.source.reader import ProcessConsumer
 
-            consumer: Any = ProcessConsumer(consumer_config(self._settings))
+            consumer = ProcessConsumer(consumer_config(self._settings))
         else:
-            consumer = (self._factory or KafkaConsumer)(**consumer_config(self._settings))
+            consumer = ThreadConsumer((self._factory or KafkaConsumer)(**consumer_config(self._settings)))
         consumer.subscribe(self._topics(), listener=_CommitOnRevoke(self))
         return consumer
 
@@ -261,7 +272,7 @@ class KafkaSource:
                 backoff = min(backoff * 2, 30.0)
                 continue
             self._unstall(("", -1))  # an unlocated undecodable batch: this poll went through
-            if not batches and self._settings.reader == "process" and self._consumer.connecting():
+            if not batches and self._consumer.connecting():
                 continue  # the reader process has not reported a connection yet (poll waited)
             if not batches and not self._reachable():
                 self._down("no broker reachable (all connections down)")
@@ -289,47 +300,41 @@ class KafkaSource:
             # a rebalance may have run on kafka-python's thread since poll() returned: records of
             # partitions no longer ours, or below what the windows already hold, are dropped
             assigned = set(self._consumer.assignment())
-            batches = {
-                tp: self._not_yet_handled(tp, records) for tp, records in batches.items() if tp in assigned
-            }
-            if self._floors:
-                batches = self._above_floors(batches)
+            messages: list[Any] = []
             for tp, records in batches.items():
-                if records:
-                    self._handled[(tp.topic, tp.partition)] = records[-1].offset + 1
-                    self._decoded((tp.topic, tp.partition), records[-1].offset)
-            messages = [m for records in batches.values() for m in records]
+                if tp not in assigned or not records:
+                    continue
+                key = (tp.topic, tp.partition)
+                start, floor = self._offsets.admit(key, _RecordOffsets(records), self._highwater(tp))
+                if floor is not None:
+                    log.info(
+                        "kafka: %s[%d] skipping records below %d, already windowed before a restart",
+                        tp.topic,
+                        tp.partition,
+                        floor,
+                    )
+                if start < len(records):
+                    kept = records[start:] if start else records
+                    self._decoded(key, kept[-1].offset)
+                    messages.extend(kept)
             if messages:
                 try:
                     self._handler(messages)
                 except Exception:  # never let one batch stop consumption; the handler counts what it can
                     log.exception("handling a batch of %d records failed; skipping it", len(messages))
-                self._pending_commit = True
 
-    def _not_yet_handled(self, tp: Any, records: list[Any]) -> list[Any]:
-        key = (tp.topic, tp.partition)
-        handled = self._handled.get(key, -1)
-        if not records or records[0].offset >= handled:
-            return records
+    def _highwater(self, tp: Any) -> int | None:
         try:
-            highwater = self._consumer.highwater(tp)
-        except Exception:
-            highwater = None
-        if highwater is not None and highwater < handled:  # the log was recreated: it starts again
-            self._handled[key] = 0
-            self._floors.pop(key, None)
-            return records
-        return [m for m in records if m.offset >= handled]
+            highwater: int | None = self._consumer.highwater(tp)
+        except Exception:  # no longer assigned
+            return None
+        return highwater
 
     def _reachable(self, grace: float = 3.0) -> bool:
         """False once no broker connection has been up for ``grace`` seconds. kafka-python's poll does
         not fail when the brokers go away (it returns nothing), so ask its client."""
         try:
-            if self._settings.reader == "process":  # the reader process reports it
-                up = bool(self._consumer.broker_connected())
-            else:
-                client = self._consumer._client
-                up = any(client.connected(broker.node_id) for broker in client.cluster.brokers())
+            up = self._consumer.broker_connected()
         except Exception:  # another kafka-python version: rely on poll errors alone
             return True
         if up:
@@ -339,30 +344,6 @@ class KafkaSource:
         if self._unreachable_since is None:
             self._unreachable_since = now
         return now - self._unreachable_since < grace
-
-    def _above_floors(self, batches: dict[Any, list[Any]]) -> dict[Any, list[Any]]:
-        out = {}
-        for tp, records in batches.items():
-            floor = self._floors.get((tp.topic, tp.partition))
-            if floor is not None and records and records[0].offset < floor:
-                try:
-                    highwater = self._consumer.highwater(tp)
-                except Exception:  # no longer assigned
-                    highwater = None
-                if highwater is not None and highwater < floor:  # the log was recreated: floor is void
-                    del self._floors[(tp.topic, tp.partition)]
-                else:
-                    records = [m for m in records if m.offset >= floor]  # noqa: PLW2901
-                    log.info(
-                        "kafka: %s[%d] skipping records below %d, already windowed before a restart",
-                        tp.topic,
-                        tp.partition,
-                        floor,
-                    )
-            elif floor is not None and records:
-                del self._floors[(tp.topic, tp.partition)]  # passed it
-            out[tp] = records
-        return out
 
     def _export_lag(self) -> None:
         """Lag per assigned partition, from the high watermark of the latest fetch response (a broker's
@@ -391,41 +372,37 @@ class KafkaSource:
                 continue
             self._decoded((tp.topic, tp.partition), position - 1, by_position=True)
             if position > highwater:  # the log is shorter than what we read: deleted and recreated
-                log.warning(
-                    "kafka: %s[%d] position %d is beyond the log end %d (topic recreated?); reading it "
-                    "from the %s",
-                    tp.topic,
-                    tp.partition,
-                    position,
-                    highwater,
-                    "beginning"
-                    if self._settings.options.get("auto_offset_reset", "earliest") == "earliest"
-                    else "end",
-                )
-                try:
-                    with self._handling:
-                        self._floors.pop((tp.topic, tp.partition), None)
-                        self._handled[(tp.topic, tp.partition)] = 0  # a recreated log starts again
-                        self._pending_commit = True
-                        if self._settings.options.get("auto_offset_reset", "earliest") == "earliest":
-                            self._consumer.seek_to_beginning(tp)
-                        else:
-                            self._consumer.seek_to_end(tp)
-                except Exception as exc:
-                    log.warning("kafka: could not rewind %s[%d]: %s", tp.topic, tp.partition, exc)
+                self._rewind(tp, position, highwater)
                 continue
-            self._metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(0, highwater - position))
+            self._observer.set_consumer_lag(tp.topic, tp.partition, max(0, highwater - position))
             self._lag_series.add((tp.topic, str(tp.partition)))
+
+    def _rewind(self, tp: Any, position: int, highwater: int) -> None:
+        """Read a recreated log again from where the ledger says (the beginning, or the end)."""
+        with self._handling:
+            rewind = self._offsets.beyond_end((tp.topic, tp.partition), position, highwater)
+            log.warning(
+                "kafka: %s[%d] position %d is beyond the log end %d (topic recreated?); reading it from the %s",
+                tp.topic,
+                tp.partition,
+                position,
+                highwater,
+                rewind,
+            )
+            try:
+                if rewind == "beginning":
+                    self._consumer.seek_to_beginning(tp)
+                elif rewind == "end":
+                    self._consumer.seek_to_end(tp)
+            except Exception as exc:
+                log.warning("kafka: could not rewind %s[%d]: %s", tp.topic, tp.partition, exc)
 
     def _check_topics(self) -> None:
         """A subscribed topic the cluster does not have: kafka-python waits for it silently (its polls
         return nothing, as for a quiet topic), so look at its metadata; said after a grace period (the
         first metadata answer may predate the subscription), over once the topic is there."""
         try:
-            if self._settings.reader == "process":
-                missing = list(self._consumer.missing_topics())
-            else:
-                missing = missing_topics(self._consumer, self._topics())
+            missing = self._consumer.missing_topics()
         except Exception:
             return
         if not missing:
@@ -443,11 +420,12 @@ class KafkaSource:
     def _undecodable(self, batch: UndecodableBatch, stop: threading.Event) -> None:
         """A fetched batch could not be decoded: count and name it, pause its partition until the next
         retry (the others go on meanwhile), and keep the lag exported. The broker answered: Kafka is up."""
-        discard_failed_batch(self._consumer)  # the process reader's child has done so itself
+        if self._consumer is not None:
+            self._consumer.discard_failed_batch()  # the process reader's child has done so itself
         key = batch.key
         if key is not None and key in self._paused:  # fetched before the pause took effect: counted
             return
-        self._metrics.undecodable_batches.labels(batch.reason).inc()
+        self._observer.count_undecodable_batches(batch.reason)
         if key is None:  # no partition to pause: wait before the next try, all partitions alike
             if self.undecodable.get(("", -1)) != batch:
                 log.error("kafka: %s", batch.describe())
@@ -519,7 +497,7 @@ class KafkaSource:
             self.connected = True
             self.last_error = None
             self.down_since = None
-            self._metrics.kafka_up.set(1)
+            self._observer.set_kafka_up(True)
 
     def _problem_over(self, records: bool) -> None:
         """A poll went through: a consumer problem is over once records arrive, or after polls without it
@@ -543,36 +521,35 @@ class KafkaSource:
             series = (tp.topic, str(tp.partition))
             if series in self._lag_series:
                 self._lag_series.discard(series)
-                self._metrics.consumer_lag.remove(*series)
+                self._observer.drop_consumer_lag(tp.topic, tp.partition)
 
     def commit(self) -> None:
         """Checkpoint what was handled, then commit the same offsets to Kafka."""
-        if self._consumer is None or not self._pending_commit:
+        if self._consumer is None:
             return
         # the offsets are what the windows hold (not the consumer's position, which a rebalance may
         # have moved back), stored with the windows in one transaction
         with self._handling:
-            offsets = dict(self._handled)
+            offsets = self._offsets.to_checkpoint()
+            if offsets is None:
+                return
             if self._checkpoint is not None:
                 try:
                     self._checkpoint(offsets)
                 except Exception:  # not stored: do not commit either, the records will be redelivered
                     log.exception("checkpoint failed; offsets not committed (records stay pending)")
                     return
-            self._pending_commit = False
+            self._offsets.stored(offsets)
         self._last_checkpoint = time.monotonic()
         try:
-            assigned = {(tp.topic, tp.partition) for tp in self._consumer.assignment()}
-            self._consumer.commit(
-                {
-                    TopicPartition(t, p): OffsetAndMetadata(o, "", -1)
-                    for (t, p), o in offsets.items()
-                    if (t, p) in assigned
-                }
-            )
-            self._metrics.offsets_committed.labels("ok").inc()
+            with self._handling:
+                commit = self._offsets.to_commit(_keys(self._consumer.assignment()))
+            self._consumer.commit(_kafka_offsets(commit))
+            with self._handling:
+                self._offsets.commit_done(commit)
+            self._observer.count_offset_commit("ok")
         except Exception as exc:  # the records stay uncommitted: the checkpoint decides on restart
-            self._metrics.offsets_committed.labels("error").inc()
+            self._observer.count_offset_commit("error")
             log.warning("offset commit failed (the local checkpoint keeps the position): %s", exc)
 
     def set_floors(self, assigned: Any) -> None:
@@ -580,11 +557,7 @@ class KafkaSource:
         earlier process, are already in the windows; the group may hand them out again."""
         stored = self._checkpointed() if self._checkpointed is not None else {}
         with self._handling:
-            for tp in assigned:
-                key = (tp.topic, tp.partition)
-                floor = max(self._handled.get(key, -1), stored.get(key, -1))
-                if floor >= 0:
-                    self._floors[key] = floor
+            self._offsets.assign(_keys(assigned), stored)
 
     def checkpoint_on_revoke(self, revoked: Any = ()) -> None:
         """Before partitions go: store what was handled; commit without blocking (kafka-python runs
@@ -593,18 +566,15 @@ class KafkaSource:
             return
         try:
             with self._handling:
-                offsets = dict(self._handled)
-                if self._pending_commit and self._checkpoint is not None:
-                    self._checkpoint(offsets)
-                self._pending_commit = False
-            assigned = {(tp.topic, tp.partition) for tp in [*self._consumer.assignment(), *revoked]}
-            self._consumer.commit_async(
-                {
-                    TopicPartition(t, p): OffsetAndMetadata(o, "", -1)
-                    for (t, p), o in offsets.items()
-                    if (t, p) in assigned
-                }
-            )
+                offsets = self._offsets.to_checkpoint()
+                if offsets is not None:
+                    if self._checkpoint is not None:
+                        self._checkpoint(offsets)
+                    self._offsets.stored(offsets)
+                commit = self._offsets.to_commit(_keys([*self._consumer.assignment(), *revoked]))
+            self._consumer.commit_async(_kafka_offsets(commit))
+            with self._handling:
+                self._offsets.commit_done(commit)
         except Exception as exc:
             log.warning("checkpoint before a rebalance failed (records may be read again): %s", exc)
 
@@ -617,7 +587,7 @@ class KafkaSource:
         except Exception as exc:
             log.warning("closing the Kafka consumer: %s", exc)
         self.connected = False
-        self._metrics.kafka_up.set(0)  # no connection now: as connected says
+        self._observer.set_kafka_up(False)  # no connection now: as connected says
 
     def close(self) -> None:
         if self._consumer is None:
@@ -629,7 +599,7 @@ class KafkaSource:
             log.warning("closing the Kafka consumer: %s", exc)
         self._consumer = None
         self.connected = False
-        self._metrics.kafka_up.set(0)
+        self._observer.set_kafka_up(False)
 
     def _up(self) -> None:
         if not self.connected:
@@ -641,7 +611,7 @@ class KafkaSource:
         self.connected = True
         self.last_error = None
         self.down_since = None
-        self._metrics.kafka_up.set(1)
+        self._observer.set_kafka_up(True)
 
     def _down(self, error: str) -> None:
         if self.problem is not None and self.problem.broker_answered:  # the outage is what is true now
@@ -652,7 +622,30 @@ class KafkaSource:
         self.last_error = error
         if self.down_since is None:
             self.down_since = time.time()
-        self._metrics.kafka_up.set(0)
+        self._observer.set_kafka_up(False)
+
+
+class _RecordOffsets:
+    """The offsets of one partition's polled records, read in place (no copy per batch)."""
+
+    __slots__ = ("_records",)
+
+    def __init__(self, records: Sequence[Message]) -> None:
+        self._records = records
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def __getitem__(self, index: int) -> int:
+        return self._records[index].offset
+
+
+def _keys(partitions: Any) -> set[tuple[str, int]]:
+    return {(tp.topic, tp.partition) for tp in partitions}
+
+
+def _kafka_offsets(offsets: dict[tuple[str, int], int]) -> dict[TopicPartition, OffsetAndMetadata]:
+    return {TopicPartition(t, p): OffsetAndMetadata(o, "", -1) for (t, p), o in offsets.items()}
 
 
 class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]

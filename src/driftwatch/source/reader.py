@@ -16,14 +16,8 @@ which checkpoints what it handled and answers with the offsets to commit.
 The child ignores SIGINT and SIGTERM (the daemon stops it) and exits as soon
 as the daemon is gone (its end of the pipe closes, or its parent changes).
 
-Messages, child to daemon, in order: ``("batch", parts, status, seeks_done)``,
-``("status", status)``, ``("assigned", keys)``, ``("revoked", seq, keys)`` (seq 0: lost),
-``("committed", id, error)``, ``("poll_error", text, problem)`` (problem: a
-:class:`~driftwatch.source.problems.ConsumerProblem`, or None for a network failure), ``("undecodable", batch)`` (a fetched batch it
-could not decode, an :class:`~driftwatch.source.undecodable.UndecodableBatch`), ``("error", text, problem)``
-(then it exits). Daemon to child: ``("subscribe", topics)``, ``("credit",)`` (one per batch polled: room for
-another), ``("commit", id, offsets)``, ``("revoke_done", seq, offsets)``, ``("seek", topic, partition,
-where)``, ``("pause", keys)``, ``("resume", keys)``, ``("close",)``.
+The messages both ways are typed structs, MessagePack on the pipe: see
+:mod:`driftwatch.source.messages`.
 """
 
 from __future__ import annotations
@@ -38,11 +32,13 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, Literal
 
 from kafka import ConsumerRebalanceListener, TopicPartition
 
+from driftwatch.source import messages as m
 from driftwatch.source.problems import ConsumerProblem, ConsumerProblemError, classify, missing_topics
 from driftwatch.source.undecodable import UndecodableBatchError, discard_failed_batch, undecodable
 
@@ -52,7 +48,6 @@ log = logging.getLogger(__name__)
 
 Key = tuple[str, int]
 Reported = dict[Key, tuple[int | None, int | None]]  # (highwater, position) per partition
-Status = tuple[bool, Reported, int, list[str]]  # broker connection up, offsets, seeks done, topics missing
 
 _QUEUE_BATCHES = 4  # polled batches the child may have sent ahead of the daemon's polls (credits)
 _STATUS_EVERY = 0.5  # seconds between the child's highwater/position/connection reports
@@ -91,6 +86,23 @@ class Record:
 # the daemon's side ------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Fetched:
+    """A batch as queued for poll(): each part with the partition's revocation count when it arrived."""
+
+    parts: list[tuple[m.Part, int]]
+
+
+@dataclass(frozen=True)
+class _Gone:
+    """The reader process is gone: every later poll raises ``error``."""
+
+    error: ReaderExitedError
+
+
+_Queued = _Fetched | m.PollError | m.Undecodable | _Gone
+
+
 class ProcessConsumer:
     """The subset of ``KafkaConsumer`` that ``KafkaSource`` uses, backed by a reader process.
 
@@ -116,7 +128,7 @@ class ProcessConsumer:
         self._state = threading.Condition()  # guards what the receiver thread updates
         self._listener: Any = None
         # unbounded: the child sends a batch only against a credit, given back here as each is polled
-        self._batches: queue.Queue[Any] = queue.Queue()
+        self._batches: queue.Queue[_Queued] = queue.Queue()
         self._assigned: set[Key] = set()
         self._revocations: dict[Key, int] = {}  # revocations per partition: queued batches before are void
         self._connected: bool | None = None
@@ -130,7 +142,7 @@ class ProcessConsumer:
         self._gone: str | None = None  # why the reader process is gone
         self._error_queued = False  # a poll error waits in the queue: the child's repeats of it are dropped
         self._closed = False
-        self._send(("options", options))
+        self._send(m.Options(options))
         self._receiver = threading.Thread(target=self._receive_loop, name="kafka-reader-pipe", daemon=True)
         log.info("kafka: reader process %d started", self._process.pid)
 
@@ -142,7 +154,7 @@ class ProcessConsumer:
 
     def subscribe(self, topics: list[str], listener: Any = None) -> None:
         self._listener = listener
-        self._send(("subscribe", list(topics)))
+        self._send(m.Subscribe(list(topics)))
         self._receiver.start()
 
     def poll(self, timeout_ms: int = 0) -> dict[TopicPartition, list[Record]]:
@@ -150,19 +162,18 @@ class ProcessConsumer:
             item = self._batches.get(timeout=timeout_ms / 1000)
         except queue.Empty:
             return {}
-        kind = item[0]
-        if kind == "batch":
-            self._send(("credit",))
-            return self._records(item[1])
-        if kind == "poll_error":
+        if isinstance(item, _Fetched):
+            self._send(m.Credit())
+            return self._records(item.parts)
+        if isinstance(item, m.PollError):
             self._error_queued = False
-            if item[2] is not None:
-                raise ConsumerProblemError(item[2])
-            raise RuntimeError(item[1])
-        if kind == "undecodable":
-            raise UndecodableBatchError(item[1])
+            if item.problem is not None:
+                raise ConsumerProblemError(item.problem)
+            raise RuntimeError(item.text)
+        if isinstance(item, m.Undecodable):
+            raise UndecodableBatchError(item.batch)
         self._batches.put(item)  # the reader is gone: say so to every later poll too
-        raise item[1]
+        raise item.error
 
     def assignment(self) -> set[TopicPartition]:
         with self._state:
@@ -186,12 +197,15 @@ class ProcessConsumer:
         """True until the child first reports on its broker connections (it may still be bootstrapping)."""
         return self._connected is None and self._gone is None
 
+    def discard_failed_batch(self) -> None:
+        """Nothing to do here: the child has discarded the failed fetch before it reported it."""
+
     def pause(self, *partitions: TopicPartition) -> None:
         """Have the child stop fetching ``partitions`` (one stalled behind an undecodable batch)."""
-        self._send(("pause", [(tp.topic, tp.partition) for tp in partitions]))
+        self._send(m.Pause([(tp.topic, tp.partition) for tp in partitions]))
 
     def resume(self, *partitions: TopicPartition) -> None:
-        self._send(("resume", [(tp.topic, tp.partition) for tp in partitions]))
+        self._send(m.Resume([(tp.topic, tp.partition) for tp in partitions]))
 
     def seek_to_beginning(self, *partitions: TopicPartition) -> None:
         for tp in partitions:
@@ -206,7 +220,7 @@ class ProcessConsumer:
         with self._state:
             self._commits += 1
             ident = self._commits
-        self._send(("commit", ident, _plain(offsets)))
+        self._send(m.Commit(ident, _plain(offsets)))
         deadline = time.monotonic() + _COMMIT_WAIT
         with self._state:
             while ident not in self._answers:
@@ -223,7 +237,7 @@ class ProcessConsumer:
     def commit_async(self, offsets: dict[TopicPartition, Any]) -> None:
         """Only used before partitions are revoked: the answer the child's listener waits for."""
         if self._revoking is not None:
-            self._send(("revoke_done", self._revoking, _plain(offsets)))
+            self._send(m.RevokeDone(self._revoking, _plain(offsets)))
             self._revoking = None
 
     def close(self, autocommit: bool = False) -> None:
@@ -233,7 +247,7 @@ class ProcessConsumer:
         self._closed = True
         deadline = time.monotonic() + _CLOSE_WAIT
         with contextlib.suppress(ReaderExitedError):
-            self._send(("close",))
+            self._send(m.Close())
         try:
             self._process.wait(max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
@@ -246,16 +260,16 @@ class ProcessConsumer:
 
     # internals
 
-    def _seek(self, tp: TopicPartition, where: str) -> None:
+    def _seek(self, tp: TopicPartition, where: Literal["beginning", "end"]) -> None:
         with self._state:
             self._seeks += 1
             self._seeking[(tp.topic, tp.partition)] = self._seeks
-        self._send(("seek", tp.topic, tp.partition, where))
+        self._send(m.Seek(tp.topic, tp.partition, where))
 
-    def _send(self, message: tuple[Any, ...]) -> None:
+    def _send(self, message: m.ToReader) -> None:
         try:
             with self._sending:
-                self._conn.send(message)
+                m.send(self._conn, message)
         except OSError as exc:
             raise ReaderExitedError(
                 f"reader process {self._process.pid} is gone (exit code {self._process.poll()})"
@@ -267,34 +281,33 @@ class ProcessConsumer:
         problem: ConsumerProblem | None = None
         try:
             while True:
-                item = self._conn.recv()
-                kind = item[0]
-                if kind == "batch":
-                    self._update(item[2], item[3])
+                item = m.receive_from_reader(self._conn)
+                if isinstance(item, m.Batch):
+                    self._update(item.status, item.seeks_done)
                     with self._state:
                         revocations = self._revocations.copy()
-                    parts = [(part, revocations.get((part[0], part[1]), 0)) for part in item[1]]
-                    self._queue(("batch", parts))
-                elif kind == "status":
-                    self._update(item[1], item[1][2])
-                elif kind == "assigned":
-                    self._on_assigned(item[1])
-                elif kind == "revoked":
-                    self._on_revoked(item[1], item[2])
-                elif kind == "committed":
+                    parts = [(part, revocations.get((part.topic, part.partition), 0)) for part in item.parts]
+                    self._queue(_Fetched(parts))
+                elif isinstance(item, m.StatusReport):
+                    self._update(item.status, item.status.seeks_done)
+                elif isinstance(item, m.Assigned):
+                    self._on_assigned(item.keys)
+                elif isinstance(item, m.Revoked):
+                    self._on_revoked(item.seq, item.keys)
+                elif isinstance(item, m.Committed):
                     with self._state:
-                        if item[1] == self._commits:  # the commit waiting (an earlier one timed out)
-                            self._answers[item[1]] = item[2]
+                        if item.id == self._commits:  # the commit waiting (an earlier one timed out)
+                            self._answers[item.id] = item.error
                             self._state.notify_all()
-                elif kind == "poll_error":
+                elif isinstance(item, m.PollError):
                     # the child polls again at once, the daemon after a back-off: one waiting is enough
                     if not self._error_queued:
                         self._error_queued = True
                         self._queue(item)
-                elif kind == "undecodable":
+                elif isinstance(item, m.Undecodable):
                     self._queue(item)
-                elif kind == "error":
-                    why, problem = item[1], item[2]
+                elif isinstance(item, m.Failed):
+                    why, problem = item.text, item.problem
         except (EOFError, OSError):
             pass
         except Exception:  # a bug here must not leave the daemon waiting for batches forever
@@ -311,9 +324,9 @@ class ProcessConsumer:
             self._gone = why
             self._state.notify_all()
         if not self._closed:
-            self._queue(("gone", ReaderExitedError(why, crashed=crashed, problem=problem)))
+            self._queue(_Gone(ReaderExitedError(why, crashed=crashed, problem=problem)))
 
-    def _queue(self, item: tuple[Any, ...]) -> None:
+    def _queue(self, item: _Queued) -> None:
         if not self._closed:
             self._batches.put(item)
 
@@ -324,30 +337,41 @@ class ProcessConsumer:
                 return None, None
             return self._reported_offsets.get(key, (None, None))
 
-    def _update(self, status: Status | None, seeks_done: int) -> None:
+    def _update(self, status: m.Status | None, seeks_done: int) -> None:
         with self._state:
             if status is not None:
-                self._connected, self._reported_offsets = status[0], dict(status[1])
-                self._missing = list(status[3])
+                self._connected = status.connected
+                self._reported_offsets = {
+                    (o.topic, o.partition): (o.highwater, o.position) for o in status.offsets
+                }
+                self._missing = list(status.missing)
             if self._seeking:
                 self._seeking = {key: seek for key, seek in self._seeking.items() if seek > seeks_done}
 
-    def _records(self, parts: list[Any]) -> dict[TopicPartition, list[Record]]:
+    def _records(self, parts: list[tuple[m.Part, int]]) -> dict[TopicPartition, list[Record]]:
         """The records of a batch, without partitions revoked since it was fetched; the (highwater,
         position) the child read with them replace older ones."""
         out: dict[TopicPartition, list[Record]] = {}
         with self._state:
             revocations = self._revocations.copy()
         for part, revoked in parts:
-            topic, partition, offsets, stamps, keys, values, highwater, position = part
+            topic, partition = part.topic, part.partition
             if revocations.get((topic, partition), 0) != revoked:
                 continue  # fetched before a revocation: the next owner reads them from the commit
             with self._state:
                 if (topic, partition) not in self._seeking:
-                    self._reported_offsets[(topic, partition)] = (highwater, position)
-            n = len(offsets)
+                    self._reported_offsets[(topic, partition)] = (part.highwater, part.position)
+            n = len(part.offsets)
             out[TopicPartition(topic, partition)] = list(
-                map(Record, [topic] * n, [partition] * n, offsets, stamps, keys, values)
+                map(
+                    Record,
+                    [topic] * n,
+                    [partition] * n,
+                    part.offsets,
+                    part.timestamps,
+                    part.keys,
+                    part.values,
+                )
             )
         return out
 
@@ -373,10 +397,10 @@ class ProcessConsumer:
         finally:
             if self._revoking is not None:  # the listener committed nothing: let the child go on
                 self._revoking = None
-                self._send(("revoke_done", seq, None))
+                self._send(m.RevokeDone(seq, None))
 
 
-def _plain(offsets: dict[TopicPartition, Any]) -> list[tuple[str, int, int]]:
+def _plain(offsets: dict[TopicPartition, Any]) -> m.CommitOffsets:
     return [(tp.topic, tp.partition, int(getattr(o, "offset", o))) for tp, o in offsets.items()]
 
 
@@ -393,10 +417,12 @@ def main(argv: list[str]) -> None:
     logging.getLogger("kafka").setLevel(kafka_level)
     conn = Connection(fd)
     try:
-        _, options = conn.recv()
+        first = m.receive_to_reader(conn)
     except (EOFError, OSError):
         return
-    _Reader(conn, options, parent).run()
+    if not isinstance(first, m.Options):
+        raise SystemExit(f"the reader process expected its options first, not {type(first).__name__}")
+    _Reader(conn, first.options, parent).run()
 
 
 class _Reader:
@@ -404,13 +430,13 @@ class _Reader:
         self._conn = conn
         self._options = options
         self._parent = parent
-        self._out: queue.Queue[Any] = queue.Queue()  # batches in it and in flight: at most the credits
+        self._out: queue.Queue[m.FromReader | None] = queue.Queue()  # batches in it and in flight: credits
         self._credits = threading.Semaphore(_QUEUE_BATCHES)  # batches the daemon has room for
         self._send_lock = threading.Lock()
-        self._commands: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._commands: queue.SimpleQueue[m.ToReader] = queue.SimpleQueue()
         self._revoke_lock = threading.Lock()
         self._revoke_seq = 0
-        self._revoke_answer: tuple[int, Any] | None = None
+        self._revoke_answer: m.RevokeDone | None = None
         self._revoke_done = threading.Event()
         self._consumer: Any = None
         self._closing = False
@@ -443,7 +469,7 @@ class _Reader:
         self._out.put(None)  # the sender exits once everything before is sent
 
     def _fail(self, text: str, problem: ConsumerProblem | None = None) -> None:
-        self._out.put(("error", text, problem))
+        self._out.put(m.Failed(text, problem))
         self._out.put(None)
         time.sleep(0.5)  # let the sender deliver it
         os._exit(1)
@@ -456,8 +482,8 @@ class _Reader:
             if os.getppid() != self._parent:  # the daemon died without closing the pipe
                 os._exit(0)
             for command in self._pending_commands():
-                if command[0] == "subscribe":
-                    consumer.subscribe(command[1], listener=_Listener(self))
+                if isinstance(command, m.Subscribe):
+                    consumer.subscribe(command.topics, listener=_Listener(self))
                     subscribed = True
                 else:
                     self._command(command)
@@ -470,10 +496,10 @@ class _Reader:
                 batch = undecodable(exc)
                 if batch is not None:  # the daemon pauses the partition; the others go on meanwhile
                     discard_failed_batch(consumer)
-                    self._out.put(("undecodable", batch))
+                    self._out.put(m.Undecodable(batch))
                     time.sleep(0.1)
                     continue
-                self._out.put(("poll_error", str(exc), classify(exc, self._options.get("group_id"))))
+                self._out.put(m.PollError(str(exc), classify(exc, self._options.get("group_id"))))
                 time.sleep(0.5)
                 continue
             now = time.monotonic()
@@ -483,7 +509,7 @@ class _Reader:
                 last_status = now
             if batches:
                 parts = [
-                    (
+                    m.Part(
                         tp.topic,
                         tp.partition,
                         [r.offset for r in records],
@@ -495,11 +521,11 @@ class _Reader:
                     for tp, records in batches.items()
                     if records
                 ]
-                self._put_batch(("batch", parts, status, self._seeks_done))
+                self._put_batch(m.Batch(parts, status, self._seeks_done))
             elif status is not None:
-                self._out.put(("status", status))
+                self._out.put(m.StatusReport(status))
 
-    def _pending_commands(self) -> list[tuple[Any, ...]]:
+    def _pending_commands(self) -> list[m.ToReader]:
         commands = []
         while True:
             try:
@@ -507,7 +533,7 @@ class _Reader:
             except queue.Empty:
                 return commands
 
-    def _put_batch(self, item: tuple[Any, ...]) -> None:
+    def _put_batch(self, item: m.Batch) -> None:
         """Queue a batch for the daemon once it has room for it (a credit); meanwhile carry out its
         commands (a commit must not wait behind records the daemon has no room for yet)."""
         while not self._credits.acquire(timeout=0.05):
@@ -517,56 +543,56 @@ class _Reader:
                 return
         self._out.put(item)
 
-    def _command(self, command: tuple[Any, ...]) -> None:
+    def _command(self, command: m.ToReader) -> None:
         from kafka.structs import OffsetAndMetadata
 
-        kind = command[0]
-        if kind == "close":
+        if isinstance(command, m.Close):
             self._closing = True
-        elif kind == "commit":
-            offsets = {TopicPartition(t, p): OffsetAndMetadata(o, "", -1) for t, p, o in command[2]}
+        elif isinstance(command, m.Commit):
+            offsets = {TopicPartition(t, p): OffsetAndMetadata(o, "", -1) for t, p, o in command.offsets}
             try:
                 if offsets:
                     self._consumer.commit(offsets)
                 error = None
             except Exception as exc:
                 error = f"commit failed: {exc}"
-            self._reply(("committed", command[1], error))
-        elif kind in ("pause", "resume"):
-            partitions = [TopicPartition(t, p) for t, p in command[1]]
+            self._reply(m.Committed(command.id, error))
+        elif isinstance(command, m.Pause | m.Resume):
+            partitions = [TopicPartition(t, p) for t, p in command.keys]
+            kind = "pause" if isinstance(command, m.Pause) else "resume"
             try:
                 if kind == "pause":
                     self._consumer.pause(*partitions)
                 else:
                     self._consumer.resume(*partitions)
             except Exception as exc:  # no longer assigned
-                log.debug("kafka: could not %s %s: %s", kind, command[1], exc)
-        elif kind == "seek":
+                log.debug("kafka: could not %s %s: %s", kind, command.keys, exc)
+        elif isinstance(command, m.Seek):
             self._seeks_done += 1
-            tp = TopicPartition(command[1], command[2])
+            tp = TopicPartition(command.topic, command.partition)
             try:
-                if command[3] == "beginning":
+                if command.where == "beginning":
                     self._consumer.seek_to_beginning(tp)
                 else:
                     self._consumer.seek_to_end(tp)
             except Exception as exc:
                 log.warning("kafka: could not rewind %s[%d]: %s", tp.topic, tp.partition, exc)
 
-    def _status(self) -> Status:
+    def _status(self) -> m.Status:
         consumer = self._consumer
         try:
             client = consumer._client
             up = any(client.connected(broker.node_id) for broker in client.cluster.brokers())
         except Exception:
             up = True
-        reported: Reported = {}
-        for tp in consumer.assignment():
-            reported[(tp.topic, tp.partition)] = self._offsets(tp)
+        reported = [
+            m.PartitionOffsets(tp.topic, tp.partition, *self._offsets(tp)) for tp in consumer.assignment()
+        ]
         try:
             subscribed = consumer.subscription() or ()
         except Exception:
             subscribed = ()
-        return up, reported, self._seeks_done, missing_topics(consumer, subscribed)
+        return m.Status(up, reported, self._seeks_done, missing_topics(consumer, subscribed))
 
     def _offsets(self, tp: TopicPartition) -> tuple[int | None, int | None]:
         """(highwater, position) of an assigned partition, None for what is not known (yet)."""
@@ -587,41 +613,41 @@ class _Reader:
                 return
             self._reply(item)
 
-    def _reply(self, item: tuple[Any, ...]) -> None:
+    def _reply(self, item: m.FromReader) -> None:
         """Send ``item`` now (answers need no order with the records; the sender thread uses this too)."""
         try:
             with self._send_lock:
-                self._conn.send(item)
+                m.send(self._conn, item)
         except OSError:  # the daemon is gone
             os._exit(0)
 
     def _command_loop(self) -> None:
         while True:
             try:
-                command = self._conn.recv()
+                command = m.receive_to_reader(self._conn)
             except (EOFError, OSError):  # the daemon is gone: commit nothing, leave
                 os._exit(0)
-            if command[0] == "close" and self._consumer is None:  # still connecting: nothing to close
+            if isinstance(command, m.Close) and self._consumer is None:  # still connecting: nothing to close
                 os._exit(0)
-            if command[0] == "credit":
+            if isinstance(command, m.Credit):
                 self._credits.release()
-            elif command[0] == "revoke_done":
+            elif isinstance(command, m.RevokeDone):
                 with self._revoke_lock:
-                    if command[1] == self._revoke_seq:
-                        self._revoke_answer = (command[1], command[2])
+                    if command.seq == self._revoke_seq:
+                        self._revoke_answer = command
                         self._revoke_done.set()
             else:
                 self._commands.put(command)
 
     def assigned(self, assigned: Any) -> None:
-        self._out.put(("assigned", [(tp.topic, tp.partition) for tp in assigned]))
+        self._out.put(m.Assigned([(tp.topic, tp.partition) for tp in assigned]))
 
     def lost(self, lost: Any) -> None:
         """Taken away without a revocation (the membership expired): nothing can be committed, the
         daemon checkpoints and stops handling them; no answer to wait for."""
         keys = [(tp.topic, tp.partition) for tp in lost]
         if keys and not self._closing:
-            self._out.put(("revoked", 0, keys))
+            self._out.put(m.Revoked(0, keys))
 
     def revoked(self, revoked: Any) -> None:
         """Runs on kafka-python's IO thread: the daemon checkpoints, then answers with what to commit."""
@@ -634,18 +660,18 @@ class _Reader:
             self._revoke_answer = None
             self._revoke_done.clear()
         deadline = time.monotonic() + _REVOKE_WAIT
-        self._out.put(("revoked", seq, keys))
+        self._out.put(m.Revoked(seq, keys))
         if not self._revoke_done.wait(max(0.0, deadline - time.monotonic())):
             log.warning("kafka: no checkpoint from the daemon before %s were revoked; not committing", keys)
             return
         answer = self._revoke_answer
-        if answer is None or answer[1] is None:
+        if answer is None or answer.offsets is None:
             return
         from kafka.structs import OffsetAndMetadata
 
         try:
             self._consumer.commit_async(
-                {TopicPartition(t, p): OffsetAndMetadata(o, "", -1) for t, p, o in answer[1]}
+                {TopicPartition(t, p): OffsetAndMetadata(o, "", -1) for t, p, o in answer.offsets}
             )
         except Exception as exc:
             log.warning("kafka: commit before a rebalance failed (records may be read again): %s", exc)
