@@ -5,7 +5,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: demo test test-fast lint typecheck pytest venv dev clean bench bench-all system-deps dashboards
+.PHONY: demo test test-fast test-unit test-conformance test-integration lint typecheck pytest venv dev clean \
+	bench bench-all system-deps dashboards dashboards-deps
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "driftwatch needs Python >= 3.11 (found $$($(PYTHON) --version)); set PYTHON=python3.11"; exit 2; }
@@ -48,23 +49,42 @@ system-deps:
 
 # Type-checks grafana/dashboards/*.json against Grafana's schema types (@grafana/schema, tsc --strict),
 # with the versions pinned in grafana/schema-check/package-lock.json. As root it installs Debian's
-# nodejs and npm when npm is missing.
+# nodejs and npm when npm is missing. `make test` only installs them (dashboards-deps): the type check
+# itself runs once, as tests/integration/test_dashboards.py.
 SCHEMA_CHECK := grafana/schema-check
-dashboards:
+dashboards-deps:
 	@command -v npm >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null; \
 	  else echo "npm not found: install Node.js and npm (sudo apt-get install nodejs npm)"; exit 2; fi; }
-	cd $(SCHEMA_CHECK) && npm ci --no-audit --no-fund --loglevel=error && npm run -s check
+	cd $(SCHEMA_CHECK) && npm ci --no-audit --no-fund --loglevel=error
 
-pytest: dev system-deps
-	$(VENV)/bin/pytest -q -p no:cacheprovider
+dashboards: dashboards-deps
+	cd $(SCHEMA_CHECK) && npm run -s check
 
-test: lint typecheck dashboards pytest
+# The test lanes are folders (see tests/conftest.py). pytest exits 5 when a lane collects no test: make
+# stops on it like on a failure. With pytest-xdist (the dev extra) the integration lane runs one test
+# file per worker on every core, each worker with its own broker; the unit lane splits its tests.
+PYTEST := $(PY) -m pytest -q -p no:cacheprovider
+XDIST = $(shell $(PY) -c 'import xdist' 2>/dev/null && echo yes)
+PARALLEL_FILES = $(if $(XDIST),-n auto --dist loadfile)
+PARALLEL_TESTS = $(if $(XDIST),-n auto)
 
-# The developers' lane: lint, types and the tests that need neither the broker nor minutes of time.
-test-fast: lint typecheck
-	$(VENV)/bin/pytest -q -p no:cacheprovider -m "not broker and not slow"
+test-unit: dev
+	$(PYTEST) $(PARALLEL_TESTS) tests/unit
+
+test-conformance: dev
+	$(PYTEST) $(PARALLEL_TESTS) tests/conformance
+
+test-integration: dev system-deps dashboards-deps
+	$(PYTEST) $(PARALLEL_FILES) tests/integration
+
+pytest: test-unit test-conformance test-integration
+
+test: lint typecheck dashboards-deps pytest
+
+# The developers' lane: lint and the unit tests (no broker, no servers, no oracles), in under a minute.
+test-fast: lint test-unit
 
 bench: dev
 	$(PY) bench/drift_vs_evidently.py

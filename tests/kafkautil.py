@@ -15,6 +15,8 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.waiting import wait_for  # re-exported: the tests that import it from here
+
 __all__ = [
     "Samples",
     "api_models",
@@ -29,18 +31,6 @@ __all__ = [
 ]
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: Callable[[], str] | str) -> None:
-    """Poll ``condition`` every 50 ms; fail naming ``what`` (text, or a function giving it) after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if condition():
-            return
-        if time.monotonic() >= deadline:
-            text = what() if callable(what) else what
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {text}")
-        time.sleep(0.05)
 
 
 def get(port: int, path: str, timeout: float = 5.0) -> tuple[int, bytes]:

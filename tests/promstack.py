@@ -31,6 +31,7 @@ from typing import Any, Self
 import yaml
 
 from driftwatch.localbroker import free_port
+from tests.waiting import wait_for
 
 __all__ = [
     "AlertReceiver",
@@ -295,28 +296,40 @@ class Prometheus(_Server):
 
     def wait_for_target(self, job: str, timeout: float = 30.0) -> dict[str, Any]:
         """Wait until a target of ``job`` has been scraped successfully; return it from /api/v1/targets."""
-        deadline = time.monotonic() + timeout
         seen: list[dict[str, Any]] = []
-        while time.monotonic() < deadline:
-            seen = [t for t in self.targets() if t["labels"].get("job") == job]
-            for target in seen:
-                if target["health"] == "up":
-                    return target
-            time.sleep(0.2)
-        raise StackError(f"no target of job {job!r} was scraped successfully in {timeout:.0f}s: {seen}")
+
+        def healthy() -> dict[str, Any] | None:
+            seen[:] = [t for t in self.targets() if t["labels"].get("job") == job]
+            return next((target for target in seen if target["health"] == "up"), None)
+
+        found = wait_for(
+            healthy,
+            timeout,
+            lambda: f"a target of job {job!r} scraped successfully: {seen}",
+            interval=0.2,
+            error=StackError,
+        )
+        assert found is not None
+        return found
 
     def wait_for(
         self, expr: str, timeout: float = 30.0, until: Callable[[list[dict[str, Any]]], bool] = bool
     ) -> list[dict[str, Any]]:
         """Poll ``query(expr)`` until ``until(result)`` holds (default: non-empty); return the result."""
-        deadline = time.monotonic() + timeout
         result: list[dict[str, Any]] = []
-        while time.monotonic() < deadline:
-            result = self.query(expr)
-            if until(result):
-                return result
-            time.sleep(0.2)
-        raise StackError(f"{expr!r} did not reach the expected result in {timeout:.0f}s; last: {result}")
+
+        def reached() -> bool:
+            result[:] = self.query(expr)
+            return until(result)
+
+        wait_for(
+            reached,
+            timeout,
+            lambda: f"{expr!r} to reach the expected result; last: {result}",
+            interval=0.2,
+            error=StackError,
+        )
+        return result
 
 
 class AlertReceiver:
