@@ -381,17 +381,20 @@ def performance_data(
     def labelled(frame: pd.DataFrame) -> pd.DataFrame:
         return frame[[prediction, label]].dropna()
 
+    def measured(rows: pd.DataFrame) -> dict[str, float]:
+        return realized(
+            task,  # type: ignore[arg-type]
+            rows[label].to_numpy(),
+            rows[prediction].to_numpy(),
+            threshold=threshold,
+            classes=classes,
+        )
+
     out: dict[str, Any] = {}
     ref = labelled(reference)
     where = f"performance ({task}, {wording.prediction} {prediction}, {wording.label} {label})"
     try:
-        out["reference_performance"] = realized(
-            task,  # type: ignore[arg-type]
-            ref[label].to_numpy(),
-            ref[prediction].to_numpy(),
-            threshold=threshold,
-            classes=classes,
-        )
+        out["reference_performance"] = measured(ref)
         cur = labelled(current) if label in current.columns else current.iloc[:0]
         if len(cur) and len(cur) < min_labels:  # the daemon's "not enough labels"
             out["performance_note"] = (
@@ -399,13 +402,7 @@ def performance_data(
                 f"{wording.min_labels} {min_labels}: too few to tell a drop from noise"
             )
         elif len(cur):
-            out["performance"] = realized(
-                task,  # type: ignore[arg-type]
-                cur[label].to_numpy(),
-                cur[prediction].to_numpy(),
-                threshold=threshold,
-                classes=classes,
-            )
+            out["performance"] = measured(cur)
     except ValueError as exc:
         # the metrics' advice names the Python argument; the command's is a flag
         message = (
