@@ -151,5 +151,5 @@ class Offsets:
         }
 
     def commit_done(self, offsets: Mapping[Key, int]) -> None:
-        """Kafka accepted the commit of ``offsets``."""
+        """``offsets`` were committed to Kafka (or sent, for the asynchronous commit before a revocation)."""
         self.committed.update(offsets)
