@@ -63,11 +63,14 @@ dashboards: dashboards-deps
 	cd $(SCHEMA_CHECK) && npm run -s check
 
 # The test lanes are folders (see tests/conftest.py). pytest exits 5 when a lane collects no test: make
-# stops on it like on a failure. With pytest-xdist (the dev extra) the integration lane runs one test
-# file per worker on every core, each worker with its own broker; the unit lane splits its tests.
+# stops on it like on a failure. With pytest-xdist (the dev extra) the unit and conformance lanes
+# spread their tests over the cores, and the integration lane its files over INTEGRATION_WORKERS
+# workers, each with its own broker: its tests mostly wait on the broker and daemon processes, so
+# twice as many workers as cores, the longest files first (tests/integration/conftest.py).
 PYTEST := $(PY) -m pytest -q -p no:cacheprovider
 XDIST = $(shell $(PY) -c 'import xdist' 2>/dev/null && echo yes)
-PARALLEL_FILES = $(if $(XDIST),-n auto --dist loadfile)
+INTEGRATION_WORKERS ?= $(shell echo $$(( 2 * $$(nproc 2>/dev/null || echo 1) )))
+PARALLEL_FILES = $(if $(XDIST),-n $(INTEGRATION_WORKERS) --dist loadfile --no-loadscope-reorder)
 PARALLEL_TESTS = $(if $(XDIST),-n auto)
 
 test-unit: dev

@@ -119,7 +119,7 @@ def test_windows_hold_every_record_exactly_once_across_kill_9(
                 # (mid-batch, mid-checkpoint or between a checkpoint and the Kafka commit)
                 wait_for(lambda: models_state(port) is not None, 60, with_log("the daemon to serve", log))
                 restored = sum((models_state(port) or {}).values())
-                deadline = time.monotonic() + 25
+                deadline = time.monotonic() + 25  # at most: once the producer is done, nothing new comes
                 while time.monotonic() < deadline and sum((models_state(port) or {}).values()) <= restored:
                     time.sleep(0.05)
                 time.sleep(rng.uniform(0.0, 1.5))

@@ -33,6 +33,7 @@ from driftwatch.demo import FEATURES, SECRET_ENV, WebhookReceiver, make_records,
 from driftwatch.localbroker import LocalBroker, free_port
 from tests.conftest import require
 from tests.promstack import INSTALL_HINT, Prometheus, StackError, prometheus_binary, static_job
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -297,12 +298,12 @@ def test_every_dashboard_query_returns_series(
                 and bool(hooks.received)
             )
 
-        deadline = time.monotonic() + WAIT
-        while not converged():
-            assert time.monotonic() < deadline, (
-                f"the daemon did not window and check every record: {daemon.results()}"
-            )
-            time.sleep(0.2)
+        wait_for(
+            converged,
+            WAIT,
+            lambda: f"the daemon to window and check every record: {daemon.results()}",
+            interval=0.2,
+        )
 
         prometheus = stack.enter_context(
             Prometheus(tmp_path / "prometheus", [static_job("driftwatch", [f"127.0.0.1:{port}"])])
@@ -313,7 +314,7 @@ def test_every_dashboard_query_returns_series(
             prometheus.wait_for(
                 "count(count_over_time(driftwatch_window_rows[1m]) >= 2)", timeout=WAIT
             )  # two scrapes: a series for every gauge
-            time.sleep(max(0.0, SCRAPES - (time.time() - start)))
+            time.sleep(max(0.0, SCRAPES - (time.time() - start)))  # about time: SCRAPES seconds of samples
             results = [
                 run_dashboard(
                     prometheus, json.loads((DASHBOARDS / name).read_text(encoding="utf-8")), start, chosen

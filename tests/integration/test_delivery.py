@@ -206,7 +206,7 @@ def test_retries_stop_at_max_age(metrics: Metrics, store: Store, dispatcher: Web
         dispatcher.submit(make_delivery(receiver.url, max_attempts=100, max_age=0.3, backoff=0.05))
         wait_for(lambda: row_status(store) == "dead", timeout=5)
         sent = len(receiver.received)
-        time.sleep(0.1)
+        time.sleep(0.1)  # longer than several backoffs: no attempt follows the expiry
         assert len(receiver.received) == sent
     assert sent >= 2
     row = store.outbox_get("retrain", "key-1")
@@ -377,7 +377,7 @@ def test_down_then_up_across_a_restart_is_delivered_once(tmp_path: Path) -> None
             (request,) = receiver.wait_for(1)
             wait_for(lambda: row_status(store) == "delivered")
             second.submit(make_delivery(url))  # the same event again: already sent, not sent twice
-            time.sleep(0.2)
+            time.sleep(0.2)  # a duplicate would have arrived by now
         finally:
             second.stop()
         assert len(receiver.received) == 1
@@ -543,7 +543,7 @@ def test_an_orphaned_delivery_does_not_make_the_thread_poll_continuously(
     store.outbox_due = counted  # type: ignore[method-assign]
     dispatcher = WebhookDispatcher(metrics, store=store, resume=lambda row: None)
     dispatcher.start()
-    time.sleep(0.5)
+    time.sleep(0.5)  # the test is about time: how often the thread looks at the outbox in 0.5 s
     dispatcher.stop()
     assert store.outbox_get("removed", "orphan") is not None
     assert looks <= 5, f"{looks} looks at the outbox in 0.5 s (POLL is {WebhookDispatcher.POLL}s)"

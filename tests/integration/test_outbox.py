@@ -56,7 +56,7 @@ def test_pending_delivery_survives_a_restart_and_is_delivered_once(tmp_path: Pat
         second.start()
         wait_for(lambda: len(receiver.received) == 1, 10, "the delivery")
         second.submit(delivery(receiver.url))  # the same idempotency key again: not sent twice
-        time.sleep(0.3)
+        time.sleep(0.3)  # a duplicate would have arrived by now
         second.stop()
         assert len(receiver.received) == 1 and receiver.received[0]["valid"]
         assert receiver.received[0]["key"] == "k1"

@@ -134,7 +134,7 @@ def test_sigkill_restarts_keep_every_record_once_and_sigterm_commits(
         try:
             for _ in range(16):
                 producer.send(500)
-                time.sleep(0.4)
+                time.sleep(0.4)  # production spread over the kills below
         finally:
             done.set()
 
@@ -146,7 +146,7 @@ def test_sigkill_restarts_keep_every_record_once_and_sigterm_commits(
             pid = process.pid
             wait_for(lambda p=pid: readers_of(p) != [], 30, lambda: f"a reader process; log:\n{tail()}")
             wait_for(lambda: bool(models_state(port)), 30, lambda: f"the daemon to serve; log:\n{tail()}")
-            time.sleep(1.5)
+            time.sleep(1.5)  # consuming for a while: the kill lands mid-stream
             process.kill()
             process.wait(5)
             # the reader notices that the daemon is gone and exits, committing nothing
@@ -207,7 +207,7 @@ def test_rebalance_between_two_replicas_keeps_every_record_once(
         started.append(second)
         for _ in range(6):
             producer.send(500)
-            time.sleep(0.3)
+            time.sleep(0.3)  # production spread over the rebalance
         expected = dict(producer.per_model)
         wait_for(
             lambda: (
@@ -217,7 +217,7 @@ def test_rebalance_between_two_replicas_keeps_every_record_once(
             60,
             lambda: f"{expected} across both replicas, both assigned (now {rows(first)} + {rows(second)})",
         )
-        time.sleep(2)
+        time.sleep(2)  # nothing more arrives: nothing was counted twice
         assert total() == expected  # none twice
     finally:
         for daemon in reversed(started):
@@ -252,7 +252,7 @@ def test_a_killed_reader_process_is_replaced(
         producer.send(1000)
         expected = dict(producer.per_model)
         wait_for(lambda: rows(daemon) == expected, 60, lambda: f"{expected} windowed (now {rows(daemon)})")
-        time.sleep(2)
+        time.sleep(2)  # nothing more arrives: nothing was counted twice
         assert rows(daemon) == expected  # the new reader re-reads uncommitted records: skipped
         assert daemon.source.connected
     finally:

@@ -21,6 +21,7 @@ from driftwatch.demo import WebhookReceiver
 from driftwatch.metrics import Metrics
 from driftwatch.policy import BreachPolicy
 from driftwatch.webhooks import Delivery, WebhookDispatcher, event_body, idempotency_key, sign, verify
+from tests.waiting import wait_for
 
 SECRET = b"whsec-test-4c1d"
 BODY = b'{"model":"credit-risk","transition":"firing"}'
@@ -216,14 +217,6 @@ def outcome(metrics: Metrics, target: str, name: str) -> float:
         "driftwatch_webhook_deliveries_total", {"target": target, "outcome": name}
     )
     return 0.0 if value is None else value
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.005)
 
 
 def delivery(
