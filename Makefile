@@ -34,6 +34,7 @@ demo: $(VENV)/.demo-installed
 lint: dev
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/lint-imports --no-cache
 
 typecheck: dev
 	$(VENV)/bin/mypy --strict src

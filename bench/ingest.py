@@ -62,9 +62,9 @@ from common import (
     synthetic_model,
     write_config,
 )
+from driftwatch.cli.localbroker import LocalBroker
 from driftwatch.config import Settings, load_settings
-from driftwatch.daemon import Daemon
-from driftwatch.localbroker import LocalBroker
+from driftwatch.service.daemon import Daemon
 from driftwatch.source.kafka import consumer_config
 
 MODEL = "fraud-scoring"

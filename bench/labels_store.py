@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-from driftwatch.labels import LabelStore
+from driftwatch.state.labels import LabelStore
 
 START = 1_795_000_000.0  # 2026-11-18, a fixed simulated start
 DAY = 86400.0

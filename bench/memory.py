@@ -44,7 +44,7 @@ from common import (
     write_config,
 )
 from driftwatch.config import load_settings
-from driftwatch.daemon import Daemon
+from driftwatch.service.daemon import Daemon
 
 NAMES = ["credit-risk", "churn", "fraud-scoring", "ltv-forecast", "next-best-offer"]
 GROWTH_TARGET = 0.10

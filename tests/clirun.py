@@ -3,7 +3,7 @@
     result = driftwatch_cli("validate-config", str(path))
     assert result.returncode == 2 and "unknown key" in result.stderr
 
-`driftwatch_cli` calls `driftwatch.cli.main` as ``python -m driftwatch`` does, with the
+`driftwatch_cli` calls `driftwatch.cli.main.main` as ``python -m driftwatch`` does, with the
 DRIFTWATCH_* environment variables removed, from ``cwd`` when given, and answers in the shape of
 `subprocess.CompletedProcess`. It saves the interpreter start and the imports of every run (seconds
 each). Tests about the process itself (start-up time, what a fresh interpreter imports, the entry
@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from driftwatch.cli import main
+from driftwatch.cli.main import main
 
 __all__ = ["CliResult", "driftwatch_cli", "driftwatch_process"]
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from driftwatch.localbroker import BrokerUnavailableError, LocalBroker
+from driftwatch.cli.localbroker import BrokerUnavailableError, LocalBroker
 
 TESTS = Path(__file__).resolve().parent
 LANES = ("unit", "conformance", "integration")

@@ -30,7 +30,7 @@ from typing import Any, Self
 
 import yaml
 
-from driftwatch.localbroker import free_port
+from driftwatch.cli.localbroker import free_port
 from tests.waiting import wait_for
 
 __all__ = [

@@ -1,7 +1,7 @@
 """A scriptable webhook receiver on 127.0.0.1 for the delivery and CLI tests.
 
 It records every request (method, headers, body, arrival time), checks the
-``Driftwatch-Signature`` with `driftwatch.webhooks.verify` on the body as
+``Driftwatch-Signature`` with `driftwatch.service.webhooks.verify` on the body as
 received and on a tampered copy, and answers what the test scripts: a status,
 extra headers, and an optional delay before answering (cut short when the
 receiver stops, so a test never waits for a slow answer it no longer needs).
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from driftwatch.webhooks import SIGNATURE_HEADER, verify
+from driftwatch.service.webhooks import SIGNATURE_HEADER, verify
 
 __all__ = ["Received", "Receiver", "Reply"]
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from driftwatch.demo import DEMO_MODELS, make_records, reference_frame
+from driftwatch.cli.demo import DEMO_MODELS, make_records, reference_frame
 
 log = logging.getLogger("demo")
 SECRET_ENV = "DRIFTWATCH_WEBHOOK_SECRET"
@@ -85,7 +85,7 @@ def produce(bootstrap: str, rate: int, shift_after: float, labels_share: float) 
 
 
 def receive(port: int) -> None:
-    from driftwatch.webhooks import SIGNATURE_HEADER, verify
+    from driftwatch.service.webhooks import SIGNATURE_HEADER, verify
 
     secret = os.environ.get(SECRET_ENV, "").encode()
 

@@ -1,5 +1,5 @@
 """``python -m driftwatch`` is the ``driftwatch`` command."""
 
-from driftwatch.cli import main
+from driftwatch.cli.main import main
 
 raise SystemExit(main())

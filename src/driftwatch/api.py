@@ -23,7 +23,7 @@ import pandas as pd
 
 from driftwatch import offline
 from driftwatch import reference as references
-from driftwatch.checks import CheckStatus
+from driftwatch.checks.window import CheckStatus
 from driftwatch.defaults import MIN_LABELS_DEFAULT, MIN_ROWS_DEFAULT
 from driftwatch.drift import profile as profiles
 from driftwatch.drift.dataset import ColumnDrift, ColumnOptions

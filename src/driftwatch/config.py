@@ -34,9 +34,9 @@ from pydantic import (
     model_validator,
 )
 
+from driftwatch.alerting.templates import BUILTIN, TemplateError, load_template
 from driftwatch.defaults import MIN_LABELS_DEFAULT, MIN_ROWS_DEFAULT
 from driftwatch.errors import ConfigError
-from driftwatch.templates import BUILTIN, TemplateError, load_template
 
 __all__ = [
     "ConfigError",
@@ -389,7 +389,7 @@ def _feature(value: object) -> object:
 
 
 class AlertSettings(_Strict):
-    """When a breaching check becomes an alert event (see `driftwatch.policy`)."""
+    """When a breaching check becomes an alert event (see `driftwatch.alerting.policy`)."""
 
     consecutive: int = Field(default=1, ge=1, le=1000)
     cooldown: Duration | None = None  # quiet time while still breaching; unset = notify once per episode

@@ -10,7 +10,7 @@ The same truth in every format: a column that cannot be checked is reported
 with its reason (in the words of files, not of the daemon's window) by the
 table, the JSON and the HTML alike, and `incomplete` makes the command exit 2.
 A current file of fewer rows than ``min_rows`` has no verdict, by the daemon's rule and in its words
-(`driftwatch.checks.verdict_status`, `no_verdict_reason`): "not enough rows" and "no data" mean the
+(`driftwatch.checks.window.verdict_status`, `no_verdict_reason`): "not enough rows" and "no data" mean the
 same here as in ``/api/models``.
 
 The command reads the files and calls `check_data` and `performance_data` on the frames; the Python API
@@ -33,7 +33,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from driftwatch.checks import CheckStatus, no_verdict_reason, verdict_status
+from driftwatch.checks.window import CheckStatus, no_verdict_reason, verdict_status
 from driftwatch.defaults import MIN_ROWS_DEFAULT
 from driftwatch.drift.dataset import ColumnDrift, ColumnOptions, DatasetDrift, column_drift, dataset_drift
 from driftwatch.drift.profile import ColumnType, ReferenceProfile, infer_type

@@ -15,8 +15,8 @@ import pytest
 from sklearn import metrics as skm
 
 from driftwatch.config import ConfigError, load_settings
-from driftwatch.daemon import Daemon
 from driftwatch.reference import ReferenceDataError
+from driftwatch.service.daemon import Daemon
 
 NOW = 1_800_000_000.0
 SCHEMA = json.loads((Path(__file__).parents[2] / "schemas" / "webhook-event.schema.json").read_text())
@@ -642,9 +642,9 @@ def test_a_failing_part_of_a_check_does_not_stop_the_others(
         assert monitor.cbpe is not None
         monkeypatch.setattr(monitor.cbpe, "estimated_performance", _boom)
     elif failing == "prediction_drift":
-        monkeypatch.setattr("driftwatch.checks.column_drift", _boom)
+        monkeypatch.setattr("driftwatch.checks.window.column_drift", _boom)
     else:
-        monkeypatch.setattr("driftwatch.checks.dataset_drift", _boom)
+        monkeypatch.setattr("driftwatch.checks.window.dataset_drift", _boom)
     ids, scores, labels = window(400, seed=6, flip=0.6)  # accuracy far below the reference's
     shifted = predictions(ids, scores)
     for message in shifted:  # the feature moves far from the reference: data drift

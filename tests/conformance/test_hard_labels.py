@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from driftwatch.daemon import Daemon
+from driftwatch.service.daemon import Daemon
 from tests.conformance.test_daemon_performance import NOW, Clock, Msg, label_messages, make, sample, window
 
 

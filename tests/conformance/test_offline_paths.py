@@ -22,7 +22,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from driftwatch.cli import main
+from driftwatch.cli.main import main
 
 TASKS = {
     "binary_classification": load_breast_cancer,
@@ -445,7 +445,7 @@ def test_the_daemon_reads_performance_from_a_profile_made_with_its_config(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from driftwatch.config import load_settings
-    from driftwatch.model_checks import performance_monitor
+    from driftwatch.service.model_checks import performance_monitor
 
     reference, _ = scored("binary_classification")
     reference.to_csv(tmp_path / "ref.csv", index=False)

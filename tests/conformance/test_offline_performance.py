@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 
-from driftwatch.cli import main
+from driftwatch.cli.main import main
 
 ARGS = ["--task", "binary_classification", "--prediction-column", "score", "--label-column", "label"]
 

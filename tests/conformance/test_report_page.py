@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from driftwatch.cli import main
+from driftwatch.cli.main import main
 from driftwatch.config import load_settings
-from driftwatch.daemon import Daemon
+from driftwatch.service.daemon import Daemon
 
 NOW = 1_800_000_000.0
 FEATURES = ["a", "b", "c", "d"]

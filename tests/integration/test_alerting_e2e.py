@@ -21,10 +21,10 @@ import pytest
 import yaml
 from kafka import KafkaProducer
 
+from driftwatch.cli.demo import SECRET_ENV, WebhookReceiver, make_records, write_demo_config
+from driftwatch.cli.localbroker import LocalBroker, free_port
 from driftwatch.config import load_settings
-from driftwatch.daemon import Daemon
-from driftwatch.demo import SECRET_ENV, WebhookReceiver, make_records, write_demo_config
-from driftwatch.localbroker import LocalBroker, free_port
+from driftwatch.service.daemon import Daemon
 from tests.conftest import require
 from tests.promstack import (
     INSTALL_HINT,

@@ -37,12 +37,12 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from kafka import KafkaProducer, TopicPartition
 
+from driftwatch.cli.demo import FEATURES, make_records, write_demo_config
+from driftwatch.cli.localbroker import LocalBroker, free_port
 from driftwatch.config import load_settings
-from driftwatch.daemon import Daemon
-from driftwatch.demo import FEATURES, make_records, write_demo_config
-from driftwatch.localbroker import LocalBroker, free_port
-from driftwatch.records import REASONS, Prediction, RecordDecoder
-from driftwatch.store import Store
+from driftwatch.service.daemon import Daemon
+from driftwatch.state.store import Store
+from driftwatch.stream.records import REASONS, Prediction, RecordDecoder
 from tests.kafkautil import committed, get, metric_by, read_topic, scrape, update_config, wait_for
 
 pytestmark = pytest.mark.broker

@@ -25,11 +25,11 @@ import pytest
 from kafka import KafkaProducer
 from kafka.errors import TopicAlreadyExistsError
 
+from driftwatch.cli.demo import make_records, write_demo_config
+from driftwatch.cli.localbroker import BrokerUnavailableError, LocalBroker, free_port
 from driftwatch.config import load_settings
-from driftwatch.daemon import Daemon
-from driftwatch.demo import make_records, write_demo_config
-from driftwatch.localbroker import BrokerUnavailableError, LocalBroker, free_port
-from driftwatch.store import Store
+from driftwatch.service.daemon import Daemon
+from driftwatch.state.store import Store
 from tests.conftest import require
 from tests.kafkautil import get, metric, scrape, update_config, wait_for
 

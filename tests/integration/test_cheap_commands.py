@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from driftwatch.store import Store
+from driftwatch.state.store import Store
 
 HEAVY = ("scipy", "pandas", "sklearn")
 
@@ -24,7 +24,7 @@ def run_in_fresh_interpreter(argv: list[str]) -> subprocess.CompletedProcess[str
     code = textwrap.dedent(
         f"""
         import sys
-        from driftwatch.cli import main
+        from driftwatch.cli.main import main
         code = main({argv!r})
         sys.stdout.flush()
         loaded = sorted(m for m in {HEAVY!r} if m in sys.modules)

@@ -26,10 +26,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from driftwatch.cli.demo import SECRET_ENV, make_records, write_demo_config
+from driftwatch.cli.localbroker import LocalBroker, free_port
 from driftwatch.config import load_settings
-from driftwatch.daemon import Daemon
-from driftwatch.demo import SECRET_ENV, make_records, write_demo_config
-from driftwatch.localbroker import LocalBroker, free_port
+from driftwatch.service.daemon import Daemon
 from tests.conftest import require
 from tests.integration.test_reader_process import readers_of
 from tests.kafkautil import get, metric, metric_by, scrape, update_config, wait_for

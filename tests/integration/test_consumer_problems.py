@@ -40,11 +40,11 @@ from kafka.errors import (
 )
 
 import driftwatch.source.kafka as kafka_source
-from driftwatch.check_id import CheckId
+from driftwatch.alerting.events import alert_event
+from driftwatch.checks.ids import CheckId
 from driftwatch.config import KafkaSettings, load_settings
-from driftwatch.daemon import Daemon
-from driftwatch.events import alert_event
-from driftwatch.metrics import Metrics
+from driftwatch.service.daemon import Daemon
+from driftwatch.service.metrics import Metrics
 from driftwatch.source import messages as m
 from driftwatch.source.kafka import KafkaSource
 from driftwatch.source.problems import ConsumerProblem, ConsumerProblemError, classify, missing_topics
@@ -424,8 +424,8 @@ def test_a_configuration_problem_before_any_connection_is_not_called_unreachable
 def test_a_group_without_offsets_and_auto_offset_reset_none_is_a_consumer_problem(
     broker: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader: str
 ) -> None:
-    from driftwatch.demo import SECRET_ENV, write_demo_config
-    from driftwatch.localbroker import free_port
+    from driftwatch.cli.demo import SECRET_ENV, write_demo_config
+    from driftwatch.cli.localbroker import free_port
     from tests.kafkautil import get, metric, scrape, update_config, wait_for
 
     monkeypatch.setenv(SECRET_ENV, "problems-test")

@@ -31,8 +31,8 @@ import pytest
 import yaml
 from kafka import KafkaProducer
 
-from driftwatch.demo import SECRET_ENV, WebhookReceiver, make_records, write_demo_config
-from driftwatch.localbroker import LocalBroker, free_port
+from driftwatch.cli.demo import SECRET_ENV, WebhookReceiver, make_records, write_demo_config
+from driftwatch.cli.localbroker import LocalBroker, free_port
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.broker

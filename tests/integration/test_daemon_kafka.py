@@ -25,10 +25,10 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
+from driftwatch.cli.demo import SECRET_ENV, WebhookReceiver, make_records, write_demo_config
+from driftwatch.cli.localbroker import LocalBroker, free_port
 from driftwatch.config import load_settings
-from driftwatch.daemon import Daemon
-from driftwatch.demo import SECRET_ENV, WebhookReceiver, make_records, write_demo_config
-from driftwatch.localbroker import LocalBroker, free_port
+from driftwatch.service.daemon import Daemon
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.broker

@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 import yaml
 
-from driftwatch.demo import DEMO_MODELS
-from driftwatch.metrics import RESULT_METRICS, Metrics
+from driftwatch.cli.demo import DEMO_MODELS
+from driftwatch.service.metrics import RESULT_METRICS, Metrics
 from tests.conftest import require
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,7 +7,7 @@ second. Then every panel target of grafana/dashboards/*.json is run through Prom
 the way Grafana would run it: template variables substituted ($model, $feature and $metric from
 Prometheus's label values, multi-value ones as a regex alternation, $__rate_interval, $__range...),
 range targets through query_range, instant ones through query. Each must be valid PromQL and
-return at least one series, so a metric renamed in src/driftwatch/metrics.py, or a label a query
+return at least one series, so a metric renamed in src/driftwatch/service/metrics.py, or a label a query
 relies on, fails here; the failure lists every empty query.
 """
 
@@ -27,10 +27,10 @@ import pytest
 import yaml
 from kafka import KafkaProducer
 
+from driftwatch.cli.demo import FEATURES, SECRET_ENV, WebhookReceiver, make_records, reference_frame
+from driftwatch.cli.localbroker import LocalBroker, free_port
 from driftwatch.config import load_settings
-from driftwatch.daemon import Daemon
-from driftwatch.demo import FEATURES, SECRET_ENV, WebhookReceiver, make_records, reference_frame
-from driftwatch.localbroker import LocalBroker, free_port
+from driftwatch.service.daemon import Daemon
 from tests.conftest import require
 from tests.promstack import INSTALL_HINT, Prometheus, StackError, prometheus_binary, static_job
 from tests.waiting import wait_for

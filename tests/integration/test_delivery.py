@@ -15,14 +15,14 @@ import pytest
 import yaml
 from pydantic import SecretStr
 
-from driftwatch.cli import main
+from driftwatch.alerting.events import probe_event
+from driftwatch.alerting.templates import load_template
+from driftwatch.cli.localbroker import free_port
+from driftwatch.cli.main import main
 from driftwatch.config import SecretHeader, SecretRef, WebhookSettings, load_settings
-from driftwatch.events import probe_event
-from driftwatch.localbroker import free_port
-from driftwatch.metrics import Metrics
-from driftwatch.store import OutboxRow, Store
-from driftwatch.templates import load_template
-from driftwatch.webhooks import Delivery, WebhookDispatcher, event_body, target_delivery
+from driftwatch.service.metrics import Metrics
+from driftwatch.service.webhooks import Delivery, WebhookDispatcher, event_body, target_delivery
+from driftwatch.state.store import OutboxRow, Store
 from tests.receivers import Receiver, Reply
 from tests.waiting import wait_for
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from driftwatch.demo import run_demo
+from driftwatch.cli.demo import run_demo
 
 pytestmark = pytest.mark.broker
 

@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from driftwatch.config import HttpSettings, Settings, load_settings
-from driftwatch.preflight import load_model_reference
+from driftwatch.service.preflight import load_model_reference
 from tests.conftest import require
 
 ROOT = Path(__file__).resolve().parents[2]

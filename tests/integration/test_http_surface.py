@@ -25,8 +25,8 @@ import pytest
 import yaml
 
 from driftwatch import __version__
-from driftwatch.http import HttpServer, ReportUnavailableError
-from driftwatch.metrics import Metrics
+from driftwatch.service.http import HttpServer, ReportUnavailableError
+from driftwatch.service.metrics import Metrics
 from tests.waiting import wait_for
 
 BIG_REPORT = "<html><body>" + "x" * (16 * 1024 * 1024) + "</body></html>"  # larger than socket buffers
@@ -122,7 +122,7 @@ def _abort(address: tuple[str, int], payload: bytes, read: int = 0) -> None:
 def test_a_client_that_disconnects_mid_response_is_a_debug_line(
     server: HttpServer, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="driftwatch.http")
+    caplog.set_level(logging.DEBUG, logger="driftwatch.service.http")
 
     def went_away() -> list[logging.LogRecord]:
         return [r for r in caplog.records if "went away" in r.getMessage()]
@@ -206,7 +206,7 @@ def test_the_daemon_logs_client_disconnects_in_its_log_format_only(tmp_path: Pat
 def test_the_demo_webhook_receiver_logs_disconnects_too(capfd: pytest.CaptureFixture[str]) -> None:
     from urllib.parse import urlsplit
 
-    from driftwatch.demo import WebhookReceiver
+    from driftwatch.cli.demo import WebhookReceiver
 
     with WebhookReceiver(b"secret") as receiver:
         url = urlsplit(receiver.url)

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from driftwatch.demo import WebhookReceiver
-from driftwatch.localbroker import free_port
-from driftwatch.metrics import Metrics
-from driftwatch.store import OutboxRow, Store
-from driftwatch.webhooks import Delivery, WebhookDispatcher
+from driftwatch.cli.demo import WebhookReceiver
+from driftwatch.cli.localbroker import free_port
+from driftwatch.service.metrics import Metrics
+from driftwatch.service.webhooks import Delivery, WebhookDispatcher
+from driftwatch.state.store import OutboxRow, Store
 from tests.waiting import wait_for
 
 SECRET = b"outbox-secret"

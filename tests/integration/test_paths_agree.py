@@ -20,10 +20,10 @@ import pandas as pd
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-import driftwatch.checks
-from driftwatch.cli import main
+import driftwatch.checks.window
+from driftwatch.cli.main import main
 from driftwatch.config import load_settings
-from driftwatch.daemon import Daemon
+from driftwatch.service.daemon import Daemon
 from tests.conformance.test_offline_paths import TASKS, run, scored
 from tests.unit.test_no_data import NOW, Clock, FakeMessage, clock, daemon, get, shifted  # noqa: F401  (fixtures)
 
@@ -49,7 +49,7 @@ def test_a_failed_data_drift_part_gives_no_made_up_verdict_in_the_report(
         raise RuntimeError("engine broke")
 
     daemon.handle(shifted(clock, 200))
-    monkeypatch.setattr(driftwatch.checks, "dataset_drift", fail)
+    monkeypatch.setattr(driftwatch.checks.window, "dataset_drift", fail)
     result = daemon.run_check("m")
     assert "data_drift" in result.errors
     latest = json.loads(get(daemon, "/api/models/m"))["latest"]
@@ -321,7 +321,7 @@ def test_every_event_sent_fits_the_schema_and_says_what_api_says(
         def fail(*args: object, **kwargs: object) -> None:
             raise RuntimeError("engine broke")
 
-        monkeypatch.setattr(driftwatch.checks, "dataset_drift", fail)
+        monkeypatch.setattr(driftwatch.checks.window, "dataset_drift", fail)
         last = {(e["check"], e["transition"]) for e in check()}
         assert ("data_quality", "resolved") in last  # measured on its own when the drift part failed
         assert not any(check == "data_drift" for check, _ in last)
@@ -505,7 +505,7 @@ def test_the_drift_stat_panels_say_no_verdict_when_the_check_gave_none(
     def fail(*args: object, **kwargs: object) -> None:
         raise RuntimeError("engine broke")
 
-    monkeypatch.setattr(driftwatch.checks, "dataset_drift", fail)
+    monkeypatch.setattr(driftwatch.checks.window, "dataset_drift", fail)
     result = daemon.run_check("m")
     assert "data_drift" in result.errors and result.status == "ok"
     assert result.prediction_drift is not None and result.prediction_drift.error
@@ -638,7 +638,7 @@ def test_the_daemon_gives_the_same_result_from_a_saved_profile_as_from_the_raw_r
     """`driftwatch profile --config --model` and the daemon reading the profile: every field of the check
     (drift scores and decisions, quality, prediction drift, realized and estimated performance) and the
     report's summary equal those from the raw reference, on breast-cancer data with a text feature."""
-    from driftwatch.cli import main
+    from driftwatch.cli.main import main
 
     monkeypatch.chdir(tmp_path)
     path, cur = same_rows_config(tmp_path, "binary_classification")
@@ -681,7 +681,7 @@ def test_a_categorical_feature_keeps_its_leading_zeros_in_a_reference_csv(
     """ZIP codes typed categorical: "02134" in a JSON record, but pandas read the reference CSV's 02134 as
     the number 2134, so 73% of unshifted traffic was "unseen" and drifted (p = 0). The offline check read
     both files the same way and agreed with itself, not with the daemon; a saved profile too."""
-    from driftwatch.cli import main
+    from driftwatch.cli.main import main
 
     monkeypatch.chdir(tmp_path)
     rng = np.random.default_rng(0)

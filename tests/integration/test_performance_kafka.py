@@ -21,10 +21,10 @@ import yaml
 from kafka import KafkaProducer, TopicPartition
 from sklearn import metrics as skm
 
+from driftwatch.cli.demo import SECRET_ENV, WebhookReceiver
+from driftwatch.cli.localbroker import LocalBroker, free_port
 from driftwatch.config import load_settings
-from driftwatch.daemon import Daemon
-from driftwatch.demo import SECRET_ENV, WebhookReceiver
-from driftwatch.localbroker import LocalBroker, free_port
+from driftwatch.service.daemon import Daemon
 from tests.kafkautil import committed, read_topic, scrape, wait_for
 
 pytestmark = pytest.mark.broker

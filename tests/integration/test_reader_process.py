@@ -24,10 +24,10 @@ import numpy as np
 import pytest
 from kafka import KafkaProducer, TopicPartition
 
+from driftwatch.cli.demo import SECRET_ENV, make_records, write_demo_config
+from driftwatch.cli.localbroker import LocalBroker, free_port
 from driftwatch.config import load_settings
-from driftwatch.daemon import Daemon
-from driftwatch.demo import SECRET_ENV, make_records, write_demo_config
-from driftwatch.localbroker import LocalBroker, free_port
+from driftwatch.service.daemon import Daemon
 from tests.kafkautil import committed, get, update_config, wait_for
 
 pytestmark = pytest.mark.broker

@@ -10,8 +10,8 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
+from driftwatch.cli.localbroker import LocalBroker
 from driftwatch.config import KafkaSettings
-from driftwatch.localbroker import LocalBroker
 from driftwatch.source.kafka import KafkaSource
 from driftwatch.source.protocol import Consumer
 from driftwatch.source.reader import ProcessConsumer

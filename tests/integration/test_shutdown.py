@@ -26,9 +26,9 @@ import numpy as np
 import pytest
 from kafka import KafkaProducer, TopicPartition
 
-from driftwatch.demo import SECRET_ENV, make_records, write_demo_config
-from driftwatch.localbroker import LocalBroker, free_port
-from driftwatch.store import Store
+from driftwatch.cli.demo import SECRET_ENV, make_records, write_demo_config
+from driftwatch.cli.localbroker import LocalBroker, free_port
+from driftwatch.state.store import Store
 from tests.kafkautil import committed, get, metric_by, scrape, update_config, wait_for
 from tests.receivers import Receiver, Reply
 

@@ -16,9 +16,9 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from driftwatch.cli import main
-from driftwatch.localbroker import free_port
-from driftwatch.store import Store
+from driftwatch.cli.localbroker import free_port
+from driftwatch.cli.main import main
+from driftwatch.state.store import Store
 from tests.receivers import Receiver
 
 SECRET = "whsec-cli-5e0c"

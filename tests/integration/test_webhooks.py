@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from driftwatch.demo import WebhookReceiver
-from driftwatch.metrics import Metrics
-from driftwatch.policy import BreachPolicy
-from driftwatch.webhooks import Delivery, WebhookDispatcher, event_body, idempotency_key, sign, verify
+from driftwatch.alerting.policy import BreachPolicy
+from driftwatch.cli.demo import WebhookReceiver
+from driftwatch.service.metrics import Metrics
+from driftwatch.service.webhooks import Delivery, WebhookDispatcher, event_body, idempotency_key, sign, verify
 from tests.waiting import wait_for
 
 SECRET = b"whsec-test-4c1d"
@@ -151,7 +151,7 @@ def test_idempotency_key_parts_cannot_be_confused() -> None:
 class Receiver:
     """A webhook receiver on 127.0.0.1 that answers ``status(attempt)`` and checks signatures the README way.
 
-    Like `driftwatch.demo.WebhookReceiver`, but it polls for shutdown every 10 ms so tests stay fast.
+    Like `driftwatch.cli.demo.WebhookReceiver`, but it polls for shutdown every 10 ms so tests stay fast.
     """
 
     def __init__(self, status: Callable[[int], int] = lambda attempt: 200) -> None:

@@ -6,8 +6,8 @@ import gc
 
 import numpy as np
 
-from driftwatch.records import Prediction
-from driftwatch.windows import ColumnSpec, Window
+from driftwatch.stream.records import Prediction
+from driftwatch.stream.windows import ColumnSpec, Window
 
 COLUMNS = [ColumnSpec(f"f{i}", "numeric") for i in range(8)] + [ColumnSpec("country", "categorical")]
 MAX_ROWS = 50_000

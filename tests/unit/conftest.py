@@ -11,7 +11,7 @@ from typing import Any, NoReturn
 
 import pytest
 
-from driftwatch.localbroker import LocalBroker
+from driftwatch.cli.localbroker import LocalBroker
 from tests import promstack
 
 MOVE = "move the test to tests/integration (see tests/conftest.py)"

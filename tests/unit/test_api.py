@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 import driftwatch
-from driftwatch.cli import main
+from driftwatch.cli.main import main
 
 PUBLIC = [
     "CBPEError",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from driftwatch.check_id import CHECK_KINDS, CheckId
+from driftwatch.checks.ids import CHECK_KINDS, CheckId
 
 
 @pytest.mark.parametrize(

@@ -11,18 +11,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from driftwatch.check_base import STATUS_VALUES, CheckInput, Labelled, PartResult, run_checks
-from driftwatch.check_id import CheckId
-from driftwatch.checks import DataDriftCheck, DataQualityCheck, PredictionDriftCheck
+from driftwatch.checks.base import STATUS_VALUES, CheckInput, Labelled, PartResult, run_checks
+from driftwatch.checks.ids import CheckId
+from driftwatch.checks.window import DataDriftCheck, DataQualityCheck, PredictionDriftCheck
 from driftwatch.config import ModelSettings
 from driftwatch.drift.dataset import ColumnOptions
 from driftwatch.drift.profile import ReferenceProfile
-from driftwatch.model_checks import ModelCheck, performance_monitor
 from driftwatch.performance.monitor import (
     EstimatedPerformanceCheck,
     RealizedPerformanceCheck,
 )
-from driftwatch.windows import WindowSnapshot
+from driftwatch.service.model_checks import ModelCheck, performance_monitor
+from driftwatch.stream.windows import WindowSnapshot
 
 NOW = 1_800_000_000.0
 RNG = np.random.default_rng(21)

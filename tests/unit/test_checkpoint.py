@@ -10,9 +10,9 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from driftwatch.records import Prediction
-from driftwatch.store import Store
-from driftwatch.windows import ColumnSpec, Window
+from driftwatch.state.store import Store
+from driftwatch.stream.records import Prediction
+from driftwatch.stream.windows import ColumnSpec, Window
 
 COLUMNS = [
     ColumnSpec("id", "numeric"),

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from driftwatch.cli import main
+from driftwatch.cli.main import main
 from tests.clirun import driftwatch_cli as driftwatch
 from tests.clirun import driftwatch_process
 
@@ -45,7 +45,7 @@ def test_help_answers_quickly() -> None:
 def test_help_does_not_import_the_heavy_libraries() -> None:
     code = (
         "import sys\n"
-        "from driftwatch.cli import main\n"
+        "from driftwatch.cli.main import main\n"
         "try:\n"
         "    main(['--help'])\n"
         "except SystemExit as exc:\n"

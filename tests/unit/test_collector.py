@@ -12,18 +12,18 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from driftwatch.checks import STATUSES, CheckResult
-from driftwatch.collector import ResultsCollector
+from driftwatch.checks.window import STATUSES, CheckResult
 from driftwatch.config import ModelSettings, WindowSettings
 from driftwatch.drift.dataset import DatasetDrift
 from driftwatch.drift.profile import ReferenceProfile
-from driftwatch.metrics import RESULT_METRICS
-from driftwatch.model_checks import ModelCheck
 from driftwatch.performance.cbpe import Estimate, EstimatedPerformance
 from driftwatch.performance.metrics import RealizedPerformance
 from driftwatch.performance.monitor import PerformanceResult
-from driftwatch.results import LatestResults
-from driftwatch.windows import WindowSnapshot
+from driftwatch.service.collector import ResultsCollector
+from driftwatch.service.metrics import RESULT_METRICS
+from driftwatch.service.model_checks import ModelCheck
+from driftwatch.service.results import LatestResults
+from driftwatch.stream.windows import WindowSnapshot
 
 NOW = 1_800_000_000.0
 

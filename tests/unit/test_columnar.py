@@ -21,8 +21,8 @@ import pandas as pd
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from driftwatch.records import ColumnBatch, LabelRule, Prediction, RecordDecoder, Rejection
-from driftwatch.windows import ColumnSpec, Window
+from driftwatch.stream.records import ColumnBatch, LabelRule, Prediction, RecordDecoder, Rejection
+from driftwatch.stream.windows import ColumnSpec, Window
 
 NOW: Final = 1_750_000_000.0
 LAYOUTS: Final = {

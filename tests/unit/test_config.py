@@ -553,7 +553,7 @@ def test_invalid_webhook_template_file_is_refused(workdir: Path) -> None:
 def test_relative_webhook_template_is_resolved_against_the_config_directory(
     workdir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    from driftwatch.templates import load_template
+    from driftwatch.alerting.templates import load_template
 
     (workdir / "hooks").mkdir()
     (workdir / "hooks" / "retrain.json").write_text('{"model": "{{ model }}"}', encoding="utf-8")

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from driftwatch.config import load_settings
-from driftwatch.daemon import Daemon
+from driftwatch.service.daemon import Daemon
 
 NOW = 1_800_000_000.0
 

@@ -15,9 +15,9 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from driftwatch.config import ConfigError, load_settings
-from driftwatch.daemon import Daemon
 from driftwatch.drift.quality import ColumnQuality, data_quality
-from driftwatch.webhooks import SIGNATURE_HEADER, verify
+from driftwatch.service.daemon import Daemon
+from driftwatch.service.webhooks import SIGNATURE_HEADER, verify
 from tests.receivers import Receiver, tamper
 
 NOW = 1_800_000_000.0
@@ -348,7 +348,7 @@ state: {path: state.sqlite}
     def boom(*_: Any, **__: Any) -> Any:
         raise RuntimeError("injected failure")
 
-    monkeypatch.setattr("driftwatch.checks.dataset_drift", boom)
+    monkeypatch.setattr("driftwatch.checks.window.dataset_drift", boom)
     clock = Clock()
     daemon = Daemon(load_settings(tmp_path / "c.yaml"), clock=clock)
     daemon.handle(traffic(clock, 300, seed=7, missing_x=0.5))

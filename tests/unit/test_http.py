@@ -17,8 +17,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from driftwatch import __version__
 from driftwatch.drift.dataset import dataset_drift
 from driftwatch.drift.profile import ReferenceProfile
-from driftwatch.http import HttpServer
-from driftwatch.metrics import Metrics
+from driftwatch.service.http import HttpServer
+from driftwatch.service.metrics import Metrics
 
 RESULTS: dict[str, dict[str, Any]] = {
     "credit-risk": {"model": "credit-risk", "window_rows": 120, "latest": {"dataset_drift": True}},

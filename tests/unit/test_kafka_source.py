@@ -7,7 +7,7 @@ from collections import namedtuple
 from typing import Any
 
 from driftwatch.config import KafkaSettings
-from driftwatch.metrics import Metrics
+from driftwatch.service.metrics import Metrics
 from driftwatch.source.kafka import KafkaSource
 
 TP = namedtuple("TP", "topic partition")

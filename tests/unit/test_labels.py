@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from driftwatch.labels import (
+from driftwatch.state.labels import (
     EXPIRE_COUNTS,
     LABEL_REASONS,
     PREDICTION_OUTCOMES,
@@ -22,7 +22,7 @@ from driftwatch.labels import (
     id_hash,
     in_sample,
 )
-from driftwatch.records import Prediction
+from driftwatch.stream.records import Prediction
 
 T0 = 1_795_000_000.0
 DAY = 86400.0

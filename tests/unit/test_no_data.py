@@ -23,12 +23,12 @@ import pandas as pd
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from driftwatch.check_id import CheckId
-from driftwatch.checks import STATUSES
+from driftwatch.alerting.events import alert_event
+from driftwatch.alerting.policy import AlertState
+from driftwatch.checks.ids import CheckId
+from driftwatch.checks.window import STATUSES
 from driftwatch.config import MIN_ROWS_DEFAULT, ConfigError, load_settings
-from driftwatch.daemon import Daemon
-from driftwatch.events import alert_event
-from driftwatch.policy import AlertState
+from driftwatch.service.daemon import Daemon
 
 NOW = 1_800_000_000.0
 SCHEMA = json.loads((Path(__file__).parents[2] / "schemas" / "webhook-event.schema.json").read_text())

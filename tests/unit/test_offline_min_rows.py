@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from driftwatch.checks import no_verdict_reason
-from driftwatch.cli import main
+from driftwatch.checks.window import no_verdict_reason
+from driftwatch.cli.main import main
 from driftwatch.config import MIN_ROWS_DEFAULT, load_settings
-from driftwatch.daemon import Daemon
 from driftwatch.drift.quality import QualityBreach
+from driftwatch.service.daemon import Daemon
 from tests.conformance.test_report_page import NOW, Msg, summary
 from tests.conformance.test_report_page import Clock as ReportClock
 from tests.conformance.test_report_page import frame as report_frame

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from driftwatch.policy import BreachPolicy, PolicyRule
-from driftwatch.store import Store
+from driftwatch.alerting.policy import BreachPolicy, PolicyRule
+from driftwatch.state.store import Store
 
 B, C = True, False  # breaching / clean check
 

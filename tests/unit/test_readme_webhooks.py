@@ -9,8 +9,8 @@ from pathlib import Path
 
 import yaml
 
+from driftwatch.alerting.templates import load_template
 from driftwatch.config import load_settings
-from driftwatch.templates import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from driftwatch.records import REASONS, Prediction, RecordDecoder, Rejection
+from driftwatch.stream.records import REASONS, Prediction, RecordDecoder, Rejection
 
 MODELS = {"credit-risk", "churn"}
 FALLBACK = 1_750_000_000.0

@@ -17,8 +17,8 @@ import jsonschema
 import pytest
 import yaml
 
+from driftwatch.cli.demo import write_demo_config
 from driftwatch.config import ConfigError, json_schema, load_settings
-from driftwatch.demo import write_demo_config
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "reference"

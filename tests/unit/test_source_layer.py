@@ -7,10 +7,15 @@ import ast
 from pathlib import Path
 
 import driftwatch.source
-from driftwatch.metrics import Metrics
+from driftwatch.service.metrics import Metrics
 from driftwatch.source.observer import SourceObserver
 
-SERVICE = ("driftwatch.metrics", "driftwatch.daemon", "driftwatch.http", "driftwatch.webhooks")
+SERVICE = (
+    "driftwatch.service.metrics",
+    "driftwatch.service.daemon",
+    "driftwatch.service.http",
+    "driftwatch.service.webhooks",
+)
 
 
 def test_no_source_module_imports_the_service_layer() -> None:

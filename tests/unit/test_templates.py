@@ -15,16 +15,16 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from driftwatch import __version__
-from driftwatch.check_id import CheckId
-from driftwatch.checks import CheckResult
+from driftwatch.alerting.events import alert_event, probe_event
+from driftwatch.alerting.templates import BUILTIN, EVENT_FIELDS, Template, TemplateError, load_template
+from driftwatch.checks.ids import CheckId
+from driftwatch.checks.window import CheckResult
 from driftwatch.config import ModelSettings, WindowSettings
 from driftwatch.drift.dataset import ColumnOptions, dataset_drift
 from driftwatch.drift.profile import ReferenceProfile
-from driftwatch.events import alert_event, probe_event
-from driftwatch.model_checks import ModelCheck
-from driftwatch.templates import BUILTIN, EVENT_FIELDS, Template, TemplateError, load_template
-from driftwatch.webhooks import idempotency_key
-from driftwatch.windows import WindowSnapshot
+from driftwatch.service.model_checks import ModelCheck
+from driftwatch.service.webhooks import idempotency_key
+from driftwatch.stream.windows import WindowSnapshot
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "webhook-event.schema.json"
 NOW = 1_800_000_000.0

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from driftwatch.cli import main
+from driftwatch.cli.main import main
 from driftwatch.config import load_settings
 from driftwatch.reference import ReferenceDataError
 from tests.clirun import driftwatch_cli
@@ -188,7 +188,7 @@ def test_every_problem_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture
 
 
 def test_the_daemon_refuses_to_start_with_the_same_problems(tmp_path: Path) -> None:
-    from driftwatch.daemon import Daemon
+    from driftwatch.service.daemon import Daemon
 
     path = write_config(
         tmp_path, features=[{"name": "country", "type": "categorical", "method": "ks"}], prediction="proba"

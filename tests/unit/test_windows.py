@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from scipy.stats import chisquare
 
-from driftwatch.records import Prediction, RecordDecoder
-from driftwatch.windows import ColumnSpec, Window
+from driftwatch.stream.records import Prediction, RecordDecoder
+from driftwatch.stream.windows import ColumnSpec, Window
 
 NUMERIC = [ColumnSpec("id", "numeric"), ColumnSpec("x", "numeric")]
 

@@ -3,10 +3,10 @@ estimates over its scores, both against the labelled reference.
 
 `PerformanceMonitor` is prepared once on the labelled reference rows (computing the reference metrics
 and fitting CBPE) from a plain `PerformanceSpec`; `RealizedPerformanceCheck` and
-`EstimatedPerformanceCheck` implement `driftwatch.check_base.Check` on it and run on every scheduled
+`EstimatedPerformanceCheck` implement `driftwatch.checks.base.Check` on it and run on every scheduled
 check. Nothing here reads the configuration, talks to Kafka or SQLite, or knows the clock: the runner
-passes in the joined rows (`driftwatch.labels.LabelStore.joined`) and the window's sampled prediction
-column; `driftwatch.model_checks.performance_monitor` translates a model's settings.
+passes in the joined rows (`driftwatch.state.labels.LabelStore.joined`) and the window's sampled prediction
+column; `driftwatch.service.model_checks.performance_monitor` translates a model's settings.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from driftwatch.check_base import CheckInput, Labelled, PartResult, PartStatus
-from driftwatch.check_id import CheckId, CheckKind
+from driftwatch.checks.base import CheckInput, Labelled, PartResult, PartStatus
+from driftwatch.checks.ids import CheckId, CheckKind
 from driftwatch.performance.cbpe import CBPE, ESTIMATED_METRICS, CBPEError, EstimatedPerformance
 from driftwatch.performance.metrics import (
     RealizedPerformance,
@@ -31,8 +31,8 @@ from driftwatch.performance.metrics import (
     realized,
     realized_performance,
 )
-from driftwatch.records import LabelRule
 from driftwatch.reference import ReferenceDataError
+from driftwatch.stream.records import LabelRule
 
 __all__ = [
     "EstimatedPerformanceCheck",

@@ -2,7 +2,7 @@
 
 Headers on each dead letter:
 
-``driftwatch-reason``     one of `driftwatch.records.REASONS` (the ``reason`` label of
+``driftwatch-reason``     one of `driftwatch.stream.records.REASONS` (the ``reason`` label of
                           ``driftwatch_records_rejected_total``)
 ``driftwatch-detail``     a human-readable explanation (at most 1000 bytes)
 ``driftwatch-topic``, ``driftwatch-partition``, ``driftwatch-offset``

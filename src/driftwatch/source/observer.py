@@ -4,7 +4,7 @@ The source decides when Kafka is up, what a partition's lag is, which batches
 could not be decoded, how commits and dead letters went; it does not know how
 that is exported. It reports through a :class:`SourceObserver` it is given, so
 the source layer does not import the service layer's metrics:
-:class:`driftwatch.metrics.Metrics` is one (it turns each report into the same
+:class:`driftwatch.service.metrics.Metrics` is one (it turns each report into the same
 Prometheus series as before), a test may pass its own.
 """
 

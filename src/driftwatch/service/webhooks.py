@@ -33,10 +33,10 @@ from typing import Any
 from pydantic import SecretStr
 
 from driftwatch import __version__
+from driftwatch.alerting.templates import Template
 from driftwatch.config import ConfigError, SecretHeader, WebhookSettings, resolve_secret
-from driftwatch.metrics import Metrics
-from driftwatch.store import OutboxRow, Store
-from driftwatch.templates import Template
+from driftwatch.service.metrics import Metrics
+from driftwatch.state.store import OutboxRow, Store
 
 __all__ = [
     "Delivery",

@@ -14,12 +14,12 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from driftwatch.alerting.events import probe_event
+from driftwatch.alerting.templates import load_template
 from driftwatch.config import ConfigError, Settings
 from driftwatch.errors import WebhookCommandError
-from driftwatch.events import probe_event
-from driftwatch.store import OutboxRow, Store
-from driftwatch.templates import load_template
-from driftwatch.webhooks import SIGNATURE_HEADER, request_headers, safe_url, send, target_delivery
+from driftwatch.service.webhooks import SIGNATURE_HEADER, request_headers, safe_url, send, target_delivery
+from driftwatch.state.store import OutboxRow, Store
 
 __all__ = ["WebhookCommandError", "list_deliveries", "retry_deliveries", "send_test_event"]
 

@@ -1,7 +1,7 @@
-"""The gauges of the latest check results, built at scrape time from `driftwatch.results.LatestResults`.
+"""The gauges of the latest check results, built at scrape time from `driftwatch.service.results.LatestResults`.
 
 A Prometheus custom collector: every scrape reads each model's latest result and yields one family per
-`driftwatch.metrics.RESULT_METRICS` entry with exactly the series that result has a value for. A series
+`driftwatch.service.metrics.RESULT_METRICS` entry with exactly the series that result has a value for. A series
 the latest check has no value for (a feature it could not score, a window without a verdict, a metric
 that is undefined, a method that ``auto`` no longer picks, a model that is gone) is therefore absent by
 construction: nothing remembers what an older check exported, so nothing has to be deleted by hand, and
@@ -17,9 +17,9 @@ from collections.abc import Iterator
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from driftwatch import metrics as m
-from driftwatch.checks import STATUSES, CheckResult
-from driftwatch.results import LatestResults
+from driftwatch.checks.window import STATUSES, CheckResult
+from driftwatch.service import metrics as m
+from driftwatch.service.results import LatestResults
 
 __all__ = ["ResultsCollector", "result_samples"]
 

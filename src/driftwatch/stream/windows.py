@@ -35,7 +35,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from driftwatch.drift.profile import ColumnType, category_keys
-from driftwatch.records import Prediction, Scalar
+from driftwatch.stream.records import Prediction, Scalar
 
 __all__ = ["BucketState", "ColumnSpec", "Segment", "Window", "WindowChanges", "WindowSnapshot"]
 

@@ -98,7 +98,7 @@ class Rejection:
 
 
 class ColumnLayout(Protocol):
-    """A column a model's window keeps (`driftwatch.windows.ColumnSpec`)."""
+    """A column a model's window keeps (`driftwatch.stream.windows.ColumnSpec`)."""
 
     @property
     def name(self) -> str: ...
@@ -265,7 +265,7 @@ class RecordDecoder(PayloadDecoder["_Wire"]):
         The fast path of `decode_batch` for a batch of good records: None unless
         every message of the batch would become a `Prediction` of a model in
         ``layouts`` with no value counted as a type violation, and then the
-        columns hold exactly what `driftwatch.windows.Window.add` would make of
+        columns hold exactly what `driftwatch.stream.windows.Window.add` would make of
         those predictions. Each model's feature object is decoded into a typed
         struct of the window's features. A feature the window does not keep is
         skipped (when no message holds a nested value); a value of another

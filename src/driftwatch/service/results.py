@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 
-from driftwatch.checks import CheckResult
+from driftwatch.checks.window import CheckResult
 
 __all__ = ["LatestResults"]
 

@@ -12,15 +12,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 
-from driftwatch.check_id import CheckId
-from driftwatch.checks import CheckResult
+from driftwatch.alerting.events import alert_event
+from driftwatch.alerting.policy import AlertEvent
+from driftwatch.alerting.templates import Template
+from driftwatch.checks.ids import CheckId
+from driftwatch.checks.window import CheckResult
 from driftwatch.config import WebhookSettings
-from driftwatch.events import alert_event
-from driftwatch.metrics import Metrics
-from driftwatch.policy import AlertEvent
-from driftwatch.store import OutboxRow
-from driftwatch.templates import Template
-from driftwatch.webhooks import Delivery, idempotency_key, target_delivery
+from driftwatch.service.metrics import Metrics
+from driftwatch.service.webhooks import Delivery, idempotency_key, target_delivery
+from driftwatch.state.store import OutboxRow
 
 __all__ = ["Notifier"]
 

@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import numpy as np
 
-from driftwatch.policy import AlertState
+from driftwatch.alerting.policy import AlertState
 
 if TYPE_CHECKING:
     # windows (and pandas, scipy under it) load only where a window is read back: the outbox commands
     # (`driftwatch webhooks list`) open the store without them
-    from driftwatch.windows import BucketState, Segment, WindowChanges
+    from driftwatch.stream.windows import BucketState, Segment, WindowChanges
 
 __all__ = ["OutboxRow", "Store"]
 
@@ -121,7 +121,7 @@ def _encode_segment(segment: Segment) -> bytes:
 
 
 def _decode_segment(data: bytes) -> Segment:
-    from driftwatch.windows import Segment
+    from driftwatch.stream.windows import Segment
 
     timestamps, keys, columns = msgspec.msgpack.decode(data)
     return Segment(
@@ -334,7 +334,7 @@ class Store:
     ) -> tuple[list[BucketState], list[tuple[int, Segment]], dict[str, int]] | None:
         """The checkpointed window of ``model``; None when there is none or it was made for other
         columns or another bucket layout (the stored one is then forgotten)."""
-        from driftwatch.windows import BucketState
+        from driftwatch.stream.windows import BucketState
 
         with self._lock:
             meta = self._db.execute(

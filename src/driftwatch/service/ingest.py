@@ -16,16 +16,16 @@ from collections.abc import Callable, Mapping, Sequence
 
 import msgspec
 
-from driftwatch.label_records import Label, LabelDecoder
-from driftwatch.labels import LabelStore
-from driftwatch.log_limits import RateLimitedLog
-from driftwatch.metrics import Metrics
 from driftwatch.performance.monitor import PerformanceMonitor
-from driftwatch.records import Prediction, RecordDecoder, Rejection
+from driftwatch.service.log_limits import RateLimitedLog
+from driftwatch.service.metrics import Metrics
 from driftwatch.source.deadletter import DeadLetters
 from driftwatch.source.kafka import Message
-from driftwatch.store import Store
-from driftwatch.windows import Window
+from driftwatch.state.labels import LabelStore
+from driftwatch.state.store import Store
+from driftwatch.stream.labels import Label, LabelDecoder
+from driftwatch.stream.records import Prediction, RecordDecoder, Rejection
+from driftwatch.stream.windows import Window
 
 __all__ = ["Ingest"]
 

@@ -174,7 +174,7 @@ class WebhookReceiver:
     """An HTTP server on 127.0.0.1 that records POSTs and checks their driftwatch signature."""
 
     def __init__(self, secret: bytes, status: Callable[[int], int] | None = None) -> None:
-        from driftwatch.webhooks import SIGNATURE_HEADER, verify
+        from driftwatch.service.webhooks import SIGNATURE_HEADER, verify
 
         self.received: list[dict[str, Any]] = []
         self.event = threading.Event()
@@ -203,7 +203,7 @@ class WebhookReceiver:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        from driftwatch.http import LoggingHTTPServer
+        from driftwatch.service.http import LoggingHTTPServer
 
         # a delivery that times out mid-request must not print a traceback into the demo's output
         self._server = LoggingHTTPServer(("127.0.0.1", 0), Handler)
@@ -263,9 +263,9 @@ def _producer(
 
 def run_demo(seconds: float = 90.0, shift_after: float = 30.0, linger: float = 10.0, rate: int = 200) -> int:
     """Run the demo; 0 when drift was detected and the signed webhook arrived within ``seconds``."""
+    from driftwatch.cli.localbroker import BrokerUnavailableError, LocalBroker, free_port
     from driftwatch.config import load_settings
-    from driftwatch.daemon import Daemon
-    from driftwatch.localbroker import BrokerUnavailableError, LocalBroker, free_port
+    from driftwatch.service.daemon import Daemon
 
     logging.basicConfig(level=logging.WARNING, format="  daemon %(levelname)s %(name)s: %(message)s")
     logging.getLogger("kafka").setLevel(logging.CRITICAL)

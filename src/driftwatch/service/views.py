@@ -1,6 +1,6 @@
 """What the daemon shows over HTTP: the latest results (/api/models), the report page and readiness.
 
-`Views` reads the latest results (`driftwatch.results.LatestResults`), the models' windows and checks;
+`Views` reads the latest results (`driftwatch.service.results.LatestResults`), the models' windows and checks;
 it computes nothing about drift. The report page is made on first request and cached until the next
 check. `readiness` and `source_notes` say what the Kafka source is missing, for /readyz and for the
 notes of a check's result.
@@ -16,17 +16,17 @@ from typing import Any
 
 import pandas as pd
 
-from driftwatch.checks import CheckResult
+from driftwatch.alerting.events import iso
+from driftwatch.checks.window import CheckResult
 from driftwatch.drift.profile import ReferenceProfile
-from driftwatch.events import iso
-from driftwatch.http import ReportUnavailableError
-from driftwatch.metrics import Metrics
-from driftwatch.model_checks import ModelCheck
 from driftwatch.performance.monitor import PerformanceMonitor, PerformanceResult
-from driftwatch.results import LatestResults
+from driftwatch.service.http import ReportUnavailableError
+from driftwatch.service.metrics import Metrics
+from driftwatch.service.model_checks import ModelCheck
+from driftwatch.service.results import LatestResults
 from driftwatch.source.kafka import KafkaSource
 from driftwatch.source.undecodable import stalled_notes
-from driftwatch.windows import Window
+from driftwatch.stream.windows import Window
 
 __all__ = ["Views", "readiness", "report_unavailable", "source_notes"]
 

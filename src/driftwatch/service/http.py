@@ -30,7 +30,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from driftwatch import __version__
 from driftwatch.errors import ReportUnavailableError
-from driftwatch.metrics import Metrics
+from driftwatch.service.metrics import Metrics
 
 __all__ = ["HttpServer", "LoggingHTTPServer", "ReportUnavailableError"]
 

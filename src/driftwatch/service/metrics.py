@@ -9,7 +9,7 @@ own registry, so several can live in one process (tests) without clashing.
 `Metrics` holds the metrics that are set or counted as things happen (records,
 rejections, deliveries, alert states, last successes). The gauges of the latest
 check results are `RESULT_METRICS`: the daemon registers a
-`driftwatch.collector.ResultsCollector` that builds them at scrape time.
+`driftwatch.service.collector.ResultsCollector` that builds them at scrape time.
 """
 
 from __future__ import annotations
@@ -236,7 +236,7 @@ class Metrics:
         self.dead_letters.labels(outcome).inc(count)
 
 
-# Gauges of the latest check results: exported at scrape time by `driftwatch.collector` from the
+# Gauges of the latest check results: exported at scrape time by `driftwatch.service.collector` from the
 # latest results, so a series the latest check has no value for is simply not there.
 
 FEATURE_DRIFT_SCORE = ResultMetric(

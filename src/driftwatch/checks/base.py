@@ -19,8 +19,8 @@ from typing import Any, Generic, Literal, Protocol, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from driftwatch.check_id import CheckId, CheckKind
-from driftwatch.windows import WindowSnapshot
+from driftwatch.checks.ids import CheckId, CheckKind
+from driftwatch.stream.windows import WindowSnapshot
 
 __all__ = [
     "STATUS_VALUES",

@@ -1,7 +1,7 @@
 """A model's checks, built from its configuration: where `ModelSettings` become library arguments.
 
 `ModelCheck` translates one model's settings (features, methods, thresholds, drift share, min_rows,
-quality limits, performance) into the checks of `driftwatch.checks` and `driftwatch.performance.monitor`,
+quality limits, performance) into the checks of `driftwatch.checks.window` and `driftwatch.performance.monitor`,
 prepares each once on the reference, and runs them all on a window snapshot into the model's
 `CheckResult`. The library modules never see the configuration; the daemon's runner and the tests go
 through here.
@@ -13,9 +13,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from driftwatch.check_base import Check, CheckInput, Labelled, PartResult, run_checks
-from driftwatch.check_id import CheckId, CheckKind
-from driftwatch.checks import (
+from driftwatch.checks.base import Check, CheckInput, Labelled, PartResult, run_checks
+from driftwatch.checks.ids import CheckId, CheckKind
+from driftwatch.checks.window import (
     CheckResult,
     DataDriftCheck,
     DataQualityCheck,
@@ -34,7 +34,7 @@ from driftwatch.performance.monitor import (
     performance_result,
 )
 from driftwatch.reference import ReferenceDataError, is_profile, load_frame, load_labelled
-from driftwatch.windows import WindowSnapshot
+from driftwatch.stream.windows import WindowSnapshot
 
 __all__ = ["ModelCheck", "performance_monitor"]
 

@@ -1,6 +1,6 @@
 """Webhook payload templates: the generic event, Airflow, GitHub, Slack, or a user's JSON file.
 
-Every template turns the same generic event (`driftwatch.events`) into the body
+Every template turns the same generic event (`driftwatch.alerting.events`) into the body
 its receiver expects:
 
 ``generic``

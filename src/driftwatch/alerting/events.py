@@ -2,7 +2,7 @@
 
 `alert_event` builds the ``generic`` payload, driftwatch's own event JSON,
 documented by ``schemas/webhook-event.schema.json``. The other built-in
-templates (see `driftwatch.templates`) are derived from it, so every target
+templates (see `driftwatch.alerting.templates`) are derived from it, so every target
 says the same thing in its receiver's format.
 """
 
@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from driftwatch import __version__
-from driftwatch.check_id import CheckId
+from driftwatch.checks.ids import CheckId
 
 if TYPE_CHECKING:  # for the types only: importing checks would load scipy into `webhooks list`
-    from driftwatch.checks import CheckResult
+    from driftwatch.checks.window import CheckResult
 
 __all__ = ["SCHEMA_VERSION", "alert_event", "iso", "probe_event"]
 

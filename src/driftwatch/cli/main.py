@@ -147,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "webhooks":
             return _webhooks(args)
         if args.command == "demo":
-            from driftwatch.demo import run_demo
+            from driftwatch.cli.demo import run_demo
 
             return run_demo(seconds=args.seconds, shift_after=args.shift_after)
     except UserError as exc:
@@ -172,14 +172,14 @@ def _load(path: str):  # type: ignore[no-untyped-def]
 
 def _validate(path: str) -> int:
     settings = _load(path)
-    from driftwatch.model_checks import performance_monitor
-    from driftwatch.preflight import (
+    from driftwatch.reference import ReferenceDataError
+    from driftwatch.service.model_checks import performance_monitor
+    from driftwatch.service.preflight import (
         load_model_reference,
         method_problems,
         reference_columns,
         reference_problems,
     )
-    from driftwatch.reference import ReferenceDataError
 
     # Everything the daemon checks at start-up, and what it would only find at run time: one line per
     # problem, every model, in the format of the config errors.
@@ -219,8 +219,8 @@ def _run(path: str, log_level: str | None) -> int:
         stream=sys.stderr,
     )
     logging.getLogger("kafka").setLevel(logging.CRITICAL)  # its connection errors: driftwatch reports them
-    from driftwatch.daemon import Daemon
     from driftwatch.reference import ReferenceDataError
+    from driftwatch.service.daemon import Daemon
 
     try:
         daemon = Daemon(settings)
@@ -243,7 +243,7 @@ def _run(path: str, log_level: str | None) -> int:
 
 
 def _webhooks(args: argparse.Namespace) -> int:
-    from driftwatch.webhook_cli import (
+    from driftwatch.cli.webhooks import (
         WebhookCommandError,
         list_deliveries,
         retry_deliveries,
@@ -256,7 +256,7 @@ def _webhooks(args: argparse.Namespace) -> int:
         if args.webhooks_command == "test":
             code = send_test_event(settings, args.target, args.model, out)
         else:
-            from driftwatch.store import Store
+            from driftwatch.state.store import Store
 
             if args.webhooks_command == "retry" and bool(args.ids) == bool(args.dead):
                 raise UserError("give either delivery IDs or --dead, not both and not neither")

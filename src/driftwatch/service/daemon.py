@@ -26,30 +26,35 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from driftwatch import __version__
-from driftwatch.checks import CheckResult
-from driftwatch.collector import ResultsCollector
+from driftwatch.alerting.policy import AlertEvent, BreachPolicy, PolicyRule, State
+from driftwatch.alerting.templates import Template, load_template
+from driftwatch.checks.window import CheckResult
 from driftwatch.config import ModelSettings, Settings
-from driftwatch.http import HttpServer
-from driftwatch.ingest import Ingest
-from driftwatch.label_records import LabelDecoder
-from driftwatch.labels import LabelStore
-from driftwatch.metrics import Metrics
-from driftwatch.model_checks import ModelCheck, performance_monitor
-from driftwatch.notify import Notifier
 from driftwatch.performance.monitor import PerformanceMonitor
-from driftwatch.policy import AlertEvent, BreachPolicy, PolicyRule, State
-from driftwatch.preflight import load_model_reference, method_problems, reference_columns, reference_problems
-from driftwatch.records import RecordDecoder
 from driftwatch.reference import ReferenceDataError
-from driftwatch.results import LatestResults
-from driftwatch.runner import ModelRun, Runner
+from driftwatch.service.collector import ResultsCollector
+from driftwatch.service.http import HttpServer
+from driftwatch.service.ingest import Ingest
+from driftwatch.service.metrics import Metrics
+from driftwatch.service.model_checks import ModelCheck, performance_monitor
+from driftwatch.service.notify import Notifier
+from driftwatch.service.preflight import (
+    load_model_reference,
+    method_problems,
+    reference_columns,
+    reference_problems,
+)
+from driftwatch.service.results import LatestResults
+from driftwatch.service.runner import ModelRun, Runner
+from driftwatch.service.views import Views, readiness, source_notes
+from driftwatch.service.webhooks import WebhookDispatcher
 from driftwatch.source.deadletter import DeadLetters
 from driftwatch.source.kafka import KafkaSource, Message
-from driftwatch.store import Store
-from driftwatch.templates import Template, load_template
-from driftwatch.views import Views, readiness, source_notes
-from driftwatch.webhooks import WebhookDispatcher
-from driftwatch.windows import ColumnSpec, Window
+from driftwatch.state.labels import LabelStore
+from driftwatch.state.store import Store
+from driftwatch.stream.labels import LabelDecoder
+from driftwatch.stream.records import RecordDecoder
+from driftwatch.stream.windows import ColumnSpec, Window
 
 __all__ = ["Daemon"]
 

@@ -49,7 +49,7 @@ How a late label is recognised
     label pipeline, would be indistinguishable from a label for an id that never existed.
 
 Durability
-    Everything lives in SQLite (WAL, ``synchronous=NORMAL``, like `driftwatch.store.Store`), and each
+    Everything lives in SQLite (WAL, ``synchronous=NORMAL``, like `driftwatch.state.store.Store`), and each
     batch is one transaction: a restart continues with the same pending predictions, early labels,
     rates and filters, and a failed batch leaves nothing half-written. The tables are prefixed
     ``label_``, so the store may share the daemon's state file.
@@ -72,8 +72,8 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from driftwatch.records import Prediction, Scalar
-from driftwatch.store import open_state_db
+from driftwatch.state.store import open_state_db
+from driftwatch.stream.records import Prediction, Scalar
 
 __all__ = [
     "EXPIRE_COUNTS",

@@ -7,9 +7,9 @@ A record on the labels topic is a JSON object::
 ``prediction_id`` and ``label`` are required (a null label is counted as ``no_label`` by the join);
 ``timestamp`` (when the outcome was known; default: the Kafka message time) and ``model`` (default:
 every model that logged the id) are optional, and extra fields are ignored. Like prediction records,
-decoding never raises: each message becomes a `Label` or a `driftwatch.records.Rejection`.
+decoding never raises: each message becomes a `Label` or a `driftwatch.stream.records.Rejection`.
 
-A label must be of the kind its model's task takes (`driftwatch.records.LabelRule`): ``"yes"`` for a 0/1
+A label must be of the kind its model's task takes (`driftwatch.stream.records.LabelRule`): ``"yes"`` for a 0/1
 classifier is rejected as ``wrong_type``, as it is inline in a prediction record. A label naming no
 model must fit at least one model with performance monitoring, and joins only the models it fits.
 """
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import msgspec
 
-from driftwatch.records import (
+from driftwatch.stream.records import (
     PayloadDecoder,
     Rejection,
     Scalar,

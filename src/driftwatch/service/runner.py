@@ -17,16 +17,16 @@ from typing import Any
 
 import pandas as pd
 
-from driftwatch.check_base import Labelled, PartResult, part_error
-from driftwatch.check_id import CheckKind
-from driftwatch.checks import CheckResult
-from driftwatch.labels import LabelStore
-from driftwatch.log_limits import RateLimitedLog
-from driftwatch.metrics import Metrics
-from driftwatch.model_checks import ModelCheck
-from driftwatch.policy import AlertEvent, BreachPolicy, PolicyRule
-from driftwatch.results import LatestResults
-from driftwatch.windows import Window
+from driftwatch.alerting.policy import AlertEvent, BreachPolicy, PolicyRule
+from driftwatch.checks.base import Labelled, PartResult, part_error
+from driftwatch.checks.ids import CheckKind
+from driftwatch.checks.window import CheckResult
+from driftwatch.service.log_limits import RateLimitedLog
+from driftwatch.service.metrics import Metrics
+from driftwatch.service.model_checks import ModelCheck
+from driftwatch.service.results import LatestResults
+from driftwatch.state.labels import LabelStore
+from driftwatch.stream.windows import Window
 
 __all__ = ["ModelRun", "Runner"]
 

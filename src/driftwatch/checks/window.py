@@ -1,6 +1,6 @@
 """The window checks of a model (data drift, prediction drift, data quality) and its `CheckResult`.
 
-Each check implements `driftwatch.check_base.Check`: prepared once on the reference profile, run on
+Each check implements `driftwatch.checks.base.Check`: prepared once on the reference profile, run on
 every window snapshot, returning a `PartResult`. `check_result` puts one run's results together into
 the model's `CheckResult`, plain data that the metrics, the webhook payload and the JSON API all read;
 nothing here reads the configuration, talks to Kafka or HTTP, or knows the clock. Each check runs
@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from driftwatch.check_base import CheckInput, PartResult, PartStatus, part_error
-from driftwatch.check_id import CheckId, CheckKind
+from driftwatch.checks.base import CheckInput, PartResult, PartStatus, part_error
+from driftwatch.checks.ids import CheckId, CheckKind
 from driftwatch.drift.dataset import ColumnDrift, ColumnOptions, DatasetDrift, column_drift, dataset_drift
 from driftwatch.drift.profile import ColumnProfile, ColumnSample, ReferenceProfile
 from driftwatch.drift.quality import DataQuality, column_quality, data_quality
-from driftwatch.windows import WindowSnapshot
+from driftwatch.stream.windows import WindowSnapshot
 
 if TYPE_CHECKING:  # scikit-learn behind it: commands that only read results need not import it
     from driftwatch.performance.monitor import PerformanceResult

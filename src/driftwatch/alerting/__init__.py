@@ -1,0 +1,1 @@
+"""From check results to notifications: the breach policy state machine, alert events and webhook templates."""

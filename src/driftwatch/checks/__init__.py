@@ -1,0 +1,1 @@
+"""What every check is: the interface (prepare on the reference once, run on each window snapshot, a typed result), typed check ids, and the checks run on a model's window (data drift, prediction drift, data quality)."""
