@@ -43,6 +43,7 @@ from driftwatch.reference import ReferenceDataError, is_profile, load_frame, loa
 __all__ = [
     "FILES",
     "CheckError",
+    "CheckFiles",
     "OfflineCheck",
     "Wording",
     "check_data",
@@ -52,7 +53,7 @@ __all__ = [
     "performance",
     "performance_data",
     "quality_breaches",
-    "run_offline_check",
+    "read_check_files",
     "shared_columns",
     "to_html",
     "to_json",
@@ -128,50 +129,30 @@ def _read(path: Path, role: str, text: Sequence[str] = ()) -> pd.DataFrame:
     return frame
 
 
-def run_offline_check(
-    reference: Path,
-    current: Path,
-    columns: list[str] | None = None,
-    types: dict[str, ColumnType] | None = None,
-    options: dict[str, ColumnOptions] | None = None,
-    share: float = 0.5,
-    prediction: str | None = None,
-    default: ColumnOptions | None = None,
-    label: str | None = None,
-    min_rows: int = MIN_ROWS_DEFAULT,
-    min_rows_from: str = "the default min_rows",
-) -> OfflineCheck:
-    """Check ``current`` against ``reference``; ``default`` (if given) overrides ``options`` for every column.
+@dataclass(frozen=True)
+class CheckFiles:
+    """A one-shot check's inputs read from files: the reference (a frame, or a saved profile), the
+    reference's labelled rows when it has them, and the current frame."""
 
-    A current file of fewer than ``min_rows`` rows gets no verdict (status ``not_enough_rows``, no test
-    run), one whose rows have no usable value in any column none either (``no_data``), as in the daemon.
-    """
-    text = [c for c, t in (types or {}).items() if t == "categorical"]  # as written: "02134" stays text
+    reference: pd.DataFrame | ReferenceProfile
+    labelled: pd.DataFrame | None
+    current: pd.DataFrame
+
+
+def read_check_files(
+    reference: Path, current: Path, types: dict[str, ColumnType] | None = None
+) -> CheckFiles:
+    """Read what `check_data` checks; `CheckError` naming the flag and the file when one cannot be read.
+    Columns ``types`` calls categorical are read as written ("02134" stays text)."""
+    text = [c for c, t in (types or {}).items() if t == "categorical"]
     current_frame = _read(current, "current", text)
-    reference_data: pd.DataFrame | ReferenceProfile
     if is_profile(reference):
         try:
-            reference_data = load_profile(reference)
-            labelled = load_labelled(reference)
+            return CheckFiles(load_profile(reference), load_labelled(reference), current_frame)
         except ReferenceDataError as exc:
             raise CheckError(f"--reference {exc}") from None
-    else:
-        reference_data = labelled = _read(reference, "reference", text)
-    return check_data(
-        reference_data,
-        current_frame,
-        columns,
-        types,
-        options,
-        share,
-        prediction,
-        default,
-        label=label,
-        min_rows=min_rows,
-        min_rows_from=min_rows_from,
-        labelled=labelled,
-        names=(str(reference), str(current)),
-    )
+    frame = _read(reference, "reference", text)
+    return CheckFiles(frame, frame, current_frame)
 
 
 def shared_columns(
@@ -198,7 +179,7 @@ def check_data(
     names: tuple[str, str] = ("", ""),
     wording: Wording = FILES,
 ) -> OfflineCheck:
-    """`run_offline_check` on data already read: a reference frame or profile, and the current frame.
+    """The one-shot check on data already read (`read_check_files` reads it from files): a reference frame or profile, and the current frame.
 
     ``labelled`` is the reference's rows with each prediction beside its label, for `performance` (a
     reference frame is its own); ``names`` name the reference and the current data in messages, as

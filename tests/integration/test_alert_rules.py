@@ -23,7 +23,7 @@ ALERTS = ROOT / "configs" / "prometheus" / "alerts.yml"
 ALERTS_TEST = ROOT / "configs" / "prometheus" / "alerts_test.yml"
 ALERTMANAGER = ROOT / "configs" / "alertmanager" / "alertmanager.yml"
 RUNBOOKS = ROOT / "docs" / "runbooks.md"
-METRICS = ROOT / "src" / "driftwatch" / "metrics.py"
+METRICS = ROOT / "src" / "driftwatch" / "service" / "metrics.py"
 
 INSTALL_HINT = "apt-get install prometheus prometheus-alertmanager (or make system-deps as root)"
 RUNBOOK_BASE = "https://github.com/driftwatch/driftwatch/blob/main/docs/runbooks.md#"

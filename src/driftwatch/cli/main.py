@@ -323,10 +323,11 @@ def _check(args: argparse.Namespace) -> int:
     from driftwatch.drift.stattests import CATALOGUE
     from driftwatch.offline import (
         CheckError,
+        check_data,
         format_table,
         incomplete,
         performance,
-        run_offline_check,
+        read_check_files,
         to_html,
         to_json,
     )
@@ -383,9 +384,10 @@ def _check(args: argparse.Namespace) -> int:
     if task == "binary_classification" and classes is not None and len(classes) != 2:
         raise UserError(f"--classes {args.classes}: a binary classifier has two, NEGATIVE,POSITIVE")
     try:
-        check = run_offline_check(
-            Path(args.reference),
-            Path(args.current),
+        files = read_check_files(Path(args.reference), Path(args.current), types)
+        check = check_data(
+            files.reference,
+            files.current,
             columns,
             types,
             options,
@@ -399,6 +401,8 @@ def _check(args: argparse.Namespace) -> int:
             else f"model {args.model}'s window.min_rows"
             if model is not None
             else "the default min_rows",
+            labelled=files.labelled,
+            names=(args.reference, args.current),
         )
         if task and prediction and label:
             check.extra.update(
