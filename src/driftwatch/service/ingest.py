@@ -111,7 +111,12 @@ class Ingest:
                 model, count = batch.model, len(batch.positions)
                 window = self.windows[model]
                 try:
-                    added = window.add_columns(batch.timestamps, batch.columns, now, keys[batch.positions])
+                    added = window.add_columns(
+                        batch.timestamps,
+                        batch.columns,
+                        now,
+                        keys if count == len(keys) else keys[batch.positions],
+                    )
                 except Exception:  # a bug, not bad data: count and report it, keep consuming
                     log.exception("could not window %d records of model %s", count, model)
                     self.metrics.records_rejected.labels("internal_error").inc(count)
@@ -140,7 +145,9 @@ class Ingest:
         for model, records in by_model.items():
             window = self.windows[model]
             try:
-                added = window.add(records, now, keys[positions[model]])
+                added = window.add(
+                    records, now, keys if len(records) == len(keys) else keys[positions[model]]
+                )
             except Exception:  # a bug, not bad data: count and report it, keep consuming
                 log.exception("could not window %d records of model %s", len(records), model)
                 self.metrics.records_rejected.labels("internal_error").inc(len(records))
