@@ -13,8 +13,11 @@ from __future__ import annotations
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from operator import attrgetter
 
 import msgspec
+import numpy as np
+import numpy.typing as npt
 
 from driftwatch.performance.monitor import PerformanceMonitor
 from driftwatch.service.log_limits import RateLimitedLog
@@ -25,11 +28,25 @@ from driftwatch.state.labels import LabelStore
 from driftwatch.state.store import Store
 from driftwatch.stream.labels import Label, LabelDecoder
 from driftwatch.stream.records import Prediction, RecordDecoder, Rejection
+from driftwatch.stream.sample_keys import position_keys
 from driftwatch.stream.windows import Window
 
 __all__ = ["Ingest"]
 
 log = logging.getLogger(__name__)
+
+_topic, _partition, _offset = attrgetter("topic"), attrgetter("partition"), attrgetter("offset")
+
+
+def _sample_keys(messages: Sequence[Message]) -> npt.NDArray[np.float64]:
+    """Each message's sample key, from its position in Kafka: the same record gets the same key in
+    every replica and after every re-read, so windows are the same sample wherever they are built."""
+    count = len(messages)
+    return position_keys(
+        list(map(_topic, messages)),
+        np.fromiter(map(_partition, messages), dtype=np.int64, count=count),
+        np.fromiter(map(_offset, messages), dtype=np.int64, count=count),
+    )
 
 
 class Ingest:
@@ -87,13 +104,19 @@ class Ingest:
         columns = self.decoder.decode_columns(
             payloads, fallbacks, {name: window.columns for name, window in self.windows.items()}
         )
+        keys = _sample_keys(messages)
         if columns is not None:
             now = self.clock()
             for batch in columns:
                 model, count = batch.model, len(batch.positions)
                 window = self.windows[model]
                 try:
-                    added = window.add_columns(batch.timestamps, batch.columns, now)
+                    added = window.add_columns(
+                        batch.timestamps,
+                        batch.columns,
+                        now,
+                        keys if count == len(keys) else keys[batch.positions],
+                    )
                 except Exception:  # a bug, not bad data: count and report it, keep consuming
                     log.exception("could not window %d records of model %s", count, model)
                     self.metrics.records_rejected.labels("internal_error").inc(count)
@@ -109,18 +132,22 @@ class Ingest:
                     self.versions[model] = batch.model_version
             return
         by_model: dict[str, list[Prediction]] = defaultdict(list)
+        positions: dict[str, list[int]] = defaultdict(list)
         outcomes = self.decoder.decode_batch(payloads, fallbacks)
-        for message, outcome in zip(messages, outcomes, strict=True):
+        for index, (message, outcome) in enumerate(zip(messages, outcomes, strict=True)):
             if isinstance(outcome, Rejection):
                 self.metrics.records_rejected.labels(outcome.reason).inc()
                 self._reject(message, outcome, "record")
             else:
                 by_model[outcome.model].append(outcome)
+                positions[outcome.model].append(index)
         now = self.clock()
         for model, records in by_model.items():
             window = self.windows[model]
             try:
-                added = window.add(records, now)
+                added = window.add(
+                    records, now, keys if len(records) == len(keys) else keys[positions[model]]
+                )
             except Exception:  # a bug, not bad data: count and report it, keep consuming
                 log.exception("could not window %d records of model %s", len(records), model)
                 self.metrics.records_rejected.labels("internal_error").inc(len(records))

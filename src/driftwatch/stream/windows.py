@@ -1,7 +1,7 @@
 """Per-model windows of recent traffic: time buckets holding a bounded uniform sample.
 
 A window covers the last ``length`` seconds of event time, split into buckets.
-Every record draws a random key in [0, 1). A bucket keeps its records whose key
+Every record has a sample key in [0, 1). A bucket keeps its records whose key
 is below the bucket's threshold ``tau`` (1.0 until the window overflows). When
 the window holds more than ``max_rows`` records, the thresholds of all buckets
 are lowered to the ``max_rows``-th smallest key and the records above it are
@@ -12,6 +12,16 @@ never held more than ``max_rows`` records every record is kept. The price of
 uniformity: after a traffic peak, the whole window is sampled at the peak's
 rate until the peak's buckets expire; then the freed room is refilled by new
 records at full rate.
+
+The caller gives the keys: the daemon derives each record's key from its Kafka
+position (`driftwatch.stream.sample_keys.position_keys`), a hash that is uniform
+but deterministic. The sample is then a function of the set of records in the
+window alone: the same records give the same rows whatever the batching, the
+order of partitions or how many processes share them, and two windows' samples
+merge exactly (the bottom k of the union of their rows, by key; `Window.snapshot`
+with ``keys=True`` gives the keys). A caller with no position (the offline
+check, benchmarks, tests) passes no keys and the window draws them from its
+random generator, as a uniform sample needs nothing more.
 
 Trimming back to ``max_rows`` waits until the window holds 10% more (so a window at
 its cap is not re-sorted on every insert); a snapshot trims first, so it never
@@ -160,8 +170,14 @@ class Window:
         self._appended: dict[int, list[Segment]] = {}
         self._touched: set[int] = set()
 
-    def add(self, records: Sequence[Prediction], now: float) -> int:
-        """Add decoded records of this model at wall-clock ``now``.
+    def add(
+        self,
+        records: Sequence[Prediction],
+        now: float,
+        keys: npt.NDArray[np.float64] | None = None,
+    ) -> int:
+        """Add decoded records of this model at wall-clock ``now``, with their sample keys in [0, 1)
+        (one per record; drawn from the window's generator when None).
 
         Returns how many fell inside the window; older ones are not kept.
         """
@@ -179,20 +195,25 @@ class Window:
             )
             for spec in self.columns
         ]
-        return self.add_columns(timestamps, values, now)
+        return self.add_columns(timestamps, values, now, keys)
 
     def add_columns(
         self,
         timestamps: npt.NDArray[np.float64],
         values: Sequence[npt.NDArray[np.generic]],
         now: float,
+        keys: npt.NDArray[np.float64] | None = None,
     ) -> int:
         """`add` for records already in columns: their event times, and one array per `ColumnSpec`
         (float64 for numeric columns, canonical category keys for categorical ones) holding what `add`
-        would make of the records. Returns how many fell inside the window."""
+        would make of the records, and their sample keys (drawn when None). Returns how many fell
+        inside the window."""
         if len(timestamps) == 0:
             return 0
-        keys = self._rng.random(len(timestamps))
+        if keys is None:
+            keys = self._rng.random(len(timestamps))
+        elif len(keys) != len(timestamps):
+            raise ValueError(f"{len(keys)} sample keys for {len(timestamps)} records")
         slots = np.floor(timestamps / self.bucket_seconds).astype(np.int64)
         with self._lock:
             horizon = now - self.length
@@ -361,9 +382,10 @@ class Window:
             kept = sum(int(np.count_nonzero(k < tau)) for b in self._buckets.values() for k in b.keys)
             return min(kept, self.max_rows)  # a snapshot trims the slack first
 
-    def snapshot(self, now: float) -> WindowSnapshot:
+    def snapshot(self, now: float, keys: bool = False) -> WindowSnapshot:
         """The window's sample at wall-clock ``now`` as a frame: a column per `ColumnSpec`, plus
-        ``__timestamp``. Records stamped slightly in the future (producer clock skew) are included."""
+        ``__timestamp`` (and ``__key``, the sample keys, with ``keys``). Records stamped slightly in
+        the future (producer clock skew) are included."""
         with self._lock:
             end = now
             horizon = end - self.length
@@ -374,7 +396,7 @@ class Window:
             for bucket in live:
                 bucket.compact()
             tau = min((b.tau for b in live), default=1.0)
-            parts_ts, parts_cols = [], []
+            parts_ts, parts_cols, parts_keys = [], [], []
             seen = 0
             for bucket in live:
                 seen += bucket.seen
@@ -382,6 +404,8 @@ class Window:
                     continue
                 mask = (bucket.keys[0] < tau) & (bucket.timestamps[0] > horizon)
                 parts_ts.append(bucket.timestamps[0][mask])
+                if keys:
+                    parts_keys.append(bucket.keys[0][mask])
                 parts_cols.append([column[mask] for column in bucket.columns[0]])
             violations = dict(self._type_violations)
         data: dict[str, npt.NDArray[np.generic]] = {}
@@ -389,4 +413,6 @@ class Window:
             empty = np.empty(0, dtype=np.float64 if spec.type == "numeric" else object)
             data[spec.name] = np.concatenate([p[i] for p in parts_cols]) if parts_cols else empty
         data["__timestamp"] = np.concatenate(parts_ts) if parts_ts else np.empty(0)
+        if keys:
+            data["__key"] = np.concatenate(parts_keys) if parts_keys else np.empty(0)
         return WindowSnapshot(pd.DataFrame(data), horizon, end, seen, violations)
