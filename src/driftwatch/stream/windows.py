@@ -28,6 +28,11 @@ its cap is not re-sorted on every insert); a snapshot trims first, so it never
 has more than ``max_rows`` rows. Memory per model is bounded by 1.1 x
 ``max_rows`` rows plus the last inserted batch.
 
+With scale-out, the readers of the input decide which records fall inside a model's window and
+forward only those whose key is below their bucket's threshold (`Window.thresholds`); the model's
+owner applies what they send with `Window.add_partial`, which counts and keeps exactly what
+`Window.add_columns` would have (see `driftwatch.stream.partials`).
+
 For checkpoints, a window logs what changed since the last `Window.changes`
 call (segments appended to a bucket, buckets rewritten by a trim, buckets
 expired), so a checkpoint writes only the new rows; `Window.restore` rebuilds
@@ -248,7 +253,7 @@ class Window:
                 f"the window {len(self.columns)}"
             )
         starts, lengths, run_slots = partial.run_arrays()
-        if len(starts) == 0:
+        if len(starts) == 0 and not partial.forwarded:
             return 0
         slots, first_run = np.unique(run_slots, return_inverse=True)
         seen = np.bincount(first_run.reshape(-1), weights=lengths, minlength=len(slots)).astype(np.int64)
@@ -256,6 +261,11 @@ class Window:
         row_runs = np.searchsorted(starts, offsets, side="right") - 1
         if len(offsets) and (row_runs[0] < 0 or np.any(offsets >= starts[row_runs] + lengths[row_runs])):
             raise ValueError(f"partial of model {partial.model} has rows outside its runs")
+        if not (len(partial.timestamps) == len(partial.keys) == len(partial.offsets)) or any(
+            len(column) != len(offsets) * (8 if isinstance(column, bytes) else 1)
+            for column in partial.columns
+        ):
+            raise ValueError(f"partial of model {partial.model} has columns of different lengths")
         row_slots = run_slots[row_runs]
         timestamps, keys, values = partial.row_timestamps(), partial.row_keys(), partial.row_columns()
         with self._lock:
