@@ -84,8 +84,10 @@ class Log:
         samples_next: int,
         models: list[ModelCheckpoint],
         max_bytes: int = MAX_BYTES,
+        complete: bool = False,
     ) -> list[bytes]:
-        messages = encode_checkpoint(PartitionCheckpoint(claim, checkpoint, samples_next, models), max_bytes)
+        entry = PartitionCheckpoint(claim, checkpoint, samples_next, models, complete)
+        messages = encode_checkpoint(entry, max_bytes)
         self.write(messages)
         return messages
 
@@ -460,3 +462,47 @@ def test_outbox_entries_carry_the_stores_rows(tmp_path: Path) -> None:
     )
     assert isinstance(back, PartitionCheckpoint) and back.models[0].outbox == [entry]
     store.close()
+
+
+def test_a_replay_from_the_last_complete_checkpoint_gives_the_same_state() -> None:
+    log = Log()
+    log.claim("a")
+    w, gone = window(max_rows=300), window(max_rows=300)
+    add(w, 0, 200, 100.0, 50.0)
+    add(gone, 10_000, 20, 100.0, 50.0)
+    log.checkpoint("a", "a1", 200, [part(w), part(gone, "gone", alerts=[("drift", AlertState())])])
+    b_claim = log.claim("b")
+    b = restored_window(log.replay(), 300, 150.0)
+    add(w, 1000, 50, 150.0, 10.0)
+    log.checkpoint("a", "a2", 250, [part(w)], max_bytes=800)  # a zombie
+    b.mark_full()  # the new owner writes its whole state once restored
+    firing = AlertState("firing", 150.0, 1, 0, 150.0)
+    log.checkpoint(
+        "b", "b1", 200, [part(b, alerts=[("drift", firing)], positions=[("p", 0, 199)])], 800, True
+    )
+    for step in range(5):
+        add(b, 2000 + 100 * step, 100, 150.0 + 10 * step, 10.0)
+        log.checkpoint("b", f"b{step + 2}", 300 + 100 * step, [part(b)], max_bytes=800)
+    full = log.replay()
+    assert full.start_offset == b_claim
+    late = Replay()
+    for offset in range(b_claim, len(log.messages)):
+        late.feed(offset, log.messages[offset])
+    assert late.start_offset == b_claim
+    assert full.samples_next == late.samples_next == 700
+    assert full.models() == late.models() == ["m"]  # "gone" was not in the complete checkpoint
+    for replay in (full, late):
+        state = replay.restored("m")
+        assert state is not None
+        assert state.alerts == {"drift": firing} and state.positions == {("p", 0): 199}
+        assert_same_window(restored_window(replay, 300, 200.0), b, 200.0)
+    assert late.stats.read_bytes < full.stats.read_bytes
+
+
+def test_a_complete_checkpoint_holds_full_windows() -> None:
+    w = window(max_rows=100)
+    add(w, 0, 10, 100.0, 5.0)
+    part(w)
+    add(w, 100, 10, 105.0, 5.0)
+    with pytest.raises(ValueError, match="full windows"):
+        encode_checkpoint(PartitionCheckpoint("a", "1", 20, [part(w)], complete=True))

@@ -29,6 +29,12 @@ The writer's rules, which replay relies on:
 4. A window that was not restored from the replay (no state, or another signature) starts empty; the
    first `Window.changes()` of a fresh window holds all it has, and replay resets a model's window when
    the signature changes. A window that is rebuilt any other way must be marked full.
+
+The partition grows with every checkpoint. To bound what a new owner reads, an owner may write a
+``complete`` checkpoint (every model, every window full, every position, alert state and outbox row)
+right after a claim of its own (after restoring, or later under a fresh claim id); replay then forgets
+everything before it, and `Replay.start_offset` says from where a replay gives the same state, so the
+records before it may be deleted.
 """
 
 from __future__ import annotations
@@ -172,12 +178,17 @@ class ModelCheckpoint(msgspec.Struct, frozen=True):
 
 
 class PartitionCheckpoint(msgspec.Struct, tag="checkpoint", frozen=True):
-    """The owner's state changes for one samples partition, and the next samples offset they cover."""
+    """The owner's state changes for one samples partition, and the next samples offset they cover.
+
+    ``complete``: it holds the whole state of the partition (every model, each window full, every
+    position, alert state and outbox row kept), so replay forgets all it had before applying it, and a
+    replay may start at its claim (see `Replay.start_offset`)."""
 
     claim: str
     checkpoint: str  # unique per checkpoint
     samples_next: int
     models: list[ModelCheckpoint]
+    complete: bool = False
 
 
 class Chunk(msgspec.Struct, tag="chunk", frozen=True):
@@ -204,6 +215,10 @@ def encode_claim(claim: Claim) -> bytes:
 def encode_checkpoint(checkpoint: PartitionCheckpoint, max_bytes: int = MAX_BYTES) -> list[bytes]:
     """The messages to write for ``checkpoint``, in order: one when it fits in ``max_bytes``, else chunks
     of at most ``max_bytes`` each. Replay counts the checkpoint only when it has read all of them."""
+    if checkpoint.complete:
+        partial = [m.model for m in checkpoint.models if m.window is not None and not m.window.full]
+        if partial:
+            raise ValueError(f"a complete checkpoint holds full windows; not so for {', '.join(partial)}")
     data = _encoder.encode(checkpoint)
     if len(data) <= max_bytes:
         return [data]
@@ -311,6 +326,7 @@ class Replay:
     def __init__(self) -> None:
         self._claim: Claim | None = None
         self._claim_offset: int | None = None
+        self._start: int | None = None
         self._offset: int | None = None
         self._samples_next: int | None = None
         self._models: dict[str, _Model] = {}
@@ -326,6 +342,13 @@ class Replay:
     @property
     def claim_offset(self) -> int | None:
         return self._claim_offset
+
+    @property
+    def start_offset(self) -> int | None:
+        """Where a replay of this partition may start and still give this state: the offset of the claim
+        of the last complete checkpoint applied (None: there was none, a replay starts at the beginning).
+        What lies before it may be deleted from the topic."""
+        return self._start
 
     @property
     def offset(self) -> int | None:
@@ -420,6 +443,9 @@ class Replay:
         self._stats.checkpoints += 1
         self._stats.applied_bytes += size
         self._samples_next = checkpoint.samples_next
+        if checkpoint.complete:
+            self._models.clear()
+            self._start = self._claim_offset
         for part in checkpoint.models:
             model = self._models.get(part.model)
             if model is None:
