@@ -192,6 +192,16 @@ _KAFKA_OPTION_VALUES = {
 }
 
 
+class ScaleOutSettings(_Strict):
+    """Several replicas (one consumer group, the same config) acting as one monitor."""
+
+    enabled: bool = False
+    # partitions of the internal topics: the most replicas that can share the models' checks
+    partitions: int = Field(default=12, ge=1, le=10_000)
+    # this replica's name in driftwatch_model_owner (default: the host name and process id)
+    replica: str | None = Field(default=None, min_length=1, max_length=200)
+
+
 class KafkaSettings(_Strict):
     bootstrap_servers: list[str] = Field(min_length=1)
     topic: str = Field(min_length=1)
@@ -213,6 +223,8 @@ class KafkaSettings(_Strict):
     # "thread": kafka-python fetches and parses in the daemon's process (the default); "process": a child
     # process fetches and parses, so that work runs on another core while the daemon windows the records.
     reader: Literal["thread", "process"] = "thread"
+    # replicas sharing the work through internal topics named after group_id (see README "Scaling out")
+    scale_out: ScaleOutSettings = Field(default_factory=ScaleOutSettings)
 
     @field_validator(
         "bootstrap_servers",

@@ -399,7 +399,7 @@ def test_offsets_out_of_order_are_refused() -> None:
         one_partial([3, 4], [NOW - 1, NOW - 2], first=4)
 
 
-def test_the_window_publishes_the_thresholds_below_one() -> None:
+def test_the_window_publishes_its_thresholds() -> None:
     window = Window(COLUMNS, LENGTH, 5, BUCKETS)
     assert window.thresholds() == {}
     offsets = np.arange(50)

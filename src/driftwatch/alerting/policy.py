@@ -119,5 +119,18 @@ class BreachPolicy:
             self._on_state(model, check, current.state, new.state)
         return None if transition is None else AlertEvent(model, check, transition, window_end)
 
+    def restore(self, model: str, check: str, state: AlertState) -> None:
+        """Take a state kept elsewhere (a new owner of the model restores it from the changelog)."""
+        with self._lock:
+            self._states[(model, check)] = state
+        if self._store is not None:
+            self._store.save_alert(model, check, state)
+
+    def forget(self, model: str) -> None:
+        """Drop the model's cached states (another replica owns it now; `state` reloads them)."""
+        with self._lock:
+            for key in [k for k in self._states if k[0] == model]:
+                del self._states[key]
+
     def firing(self, model: str, check: str) -> bool:
         return self.state(model, check).state == "firing"

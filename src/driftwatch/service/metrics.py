@@ -100,6 +100,32 @@ class Metrics:
             "driftwatch_window_rows", "Rows currently sampled in a model's window.", ["model"], registry=r
         )
 
+        # scale-out (kafka.scale_out): who owns which model, what the exchange costs
+        self.model_owner = Gauge(
+            "driftwatch_model_owner",
+            "1 on the replica that owns the model (keeps its window, runs its checks, sends its webhooks).",
+            ["model", "replica"],
+            registry=r,
+        )
+        self.exchange_messages = Counter(
+            "driftwatch_exchange_messages_total",
+            "Messages this replica produced to the internal topics, by topic kind (samples, state, thresholds).",
+            ["kind"],
+            registry=r,
+        )
+        self.exchange_bytes = Counter(
+            "driftwatch_exchange_bytes_total",
+            "Bytes this replica produced to the internal topics, by topic kind.",
+            ["kind"],
+            registry=r,
+        )
+        self.ownership_restores = Counter(
+            "driftwatch_ownership_restores_total",
+            "Internal partitions this replica took over and restored from the changelog, by outcome.",
+            ["outcome"],
+            registry=r,
+        )
+
         # checks
         self.feature_missing_share_reference = Gauge(
             "driftwatch_feature_missing_share_reference",

@@ -219,6 +219,18 @@ class WebhookDispatcher:
         self._refresh_pending()
         self._wake.set()
 
+    def wake(self) -> None:
+        """Look at the outbox now (deliveries were restored into it) and export what is pending."""
+        self._refresh_pending()
+        self._wake.set()
+
+    def forget(self, model: str) -> None:
+        """Stop sending one model's deliveries (another replica owns the model now)."""
+        for ident in [i for i, d in self._submitted.items() if d.model == model]:
+            self._submitted.pop(ident, None)
+        self._store.outbox_forget(model)
+        self._refresh_pending()
+
     def stop(self, timeout: float = 5.0) -> None:
         """Finish the attempt in flight, then stop; what is left stays pending in the outbox."""
         self._stop.set()

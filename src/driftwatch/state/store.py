@@ -199,6 +199,40 @@ class Store:
             )
             return cursor.rowcount == 1
 
+    def outbox_put(self, row: OutboxRow) -> None:
+        """Insert or overwrite a delivery as another process kept it (a new owner restoring it)."""
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO outbox (target, idempotency_key, body, created_at, attempts, next_at, status, "
+                "last_error, model, check_name, transition) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (target, idempotency_key) DO UPDATE SET attempts = excluded.attempts, "
+                "next_at = excluded.next_at, status = excluded.status, last_error = excluded.last_error",
+                (
+                    row.target,
+                    row.key,
+                    row.body,
+                    row.created_at,
+                    row.attempts,
+                    row.next_at,
+                    row.status,
+                    row.last_error,
+                    row.model,
+                    row.check,
+                    row.transition,
+                ),
+            )
+
+    def outbox_of(self, model: str) -> list[OutboxRow]:
+        """The deliveries of one model's alerts."""
+        with self._lock:
+            rows = self._db.execute(_ROW + " WHERE model = ? ORDER BY created_at", (model,)).fetchall()
+        return [_row(r) for r in rows]
+
+    def outbox_forget(self, model: str) -> int:
+        """Drop one model's deliveries (another replica owns the model and its outbox now)."""
+        with self._lock:
+            return self._db.execute("DELETE FROM outbox WHERE model = ?", (model,)).rowcount
+
     def outbox_update(
         self, target: str, key: str, status: str, attempts: int, next_at: float, error: str | None
     ) -> None:

@@ -189,6 +189,14 @@ class Window:
         """
         if not records:
             return 0
+        timestamps, values = self.to_columns(records)
+        return self.add_columns(timestamps, values, now, keys)
+
+    def to_columns(
+        self, records: Sequence[Prediction]
+    ) -> tuple[npt.NDArray[np.float64], list[npt.NDArray[np.generic]]]:
+        """Decoded records as `add_columns` takes them: their event times and one array per column
+        (values of the wrong kind become missing and are counted as type violations)."""
         timestamps = np.fromiter((r.timestamp for r in records), dtype=np.float64, count=len(records))
         features = [spec.name for spec in self.columns if spec.source == "feature"]
         # one pass over the records, the per-field lookups in C; then one tuple per column
@@ -201,7 +209,7 @@ class Window:
             )
             for spec in self.columns
         ]
-        return self.add_columns(timestamps, values, now, keys)
+        return timestamps, values
 
     def add_columns(
         self,
@@ -427,11 +435,20 @@ class Window:
                 self._trim()
             return self._size
 
-    def thresholds(self) -> dict[int, float]:
-        """Each bucket's sampling threshold below 1.0, by slot: what stage-1 readers need to forward
-        only the rows this window could keep (`driftwatch.stream.partials.Admission.update`)."""
+    def clear(self) -> None:
+        """Forget every row (the model moved to another replica); the next `changes` is a full one."""
         with self._lock:
-            return {slot: b.tau for slot, b in self._buckets.items() if b.tau < 1.0}
+            self._buckets = {}
+            self._size = 0
+            self._type_violations = {c.name: 0 for c in self.columns}
+            self._dropped, self._rewritten, self._appended, self._touched = set(), set(), {}, set()
+            self._full = True
+
+    def thresholds(self) -> dict[int, float]:
+        """Each live bucket's sampling threshold by slot: a record of that slot with a key at or above
+        it would not be kept (thresholds only fall, so a stale copy keeps more, never less)."""
+        with self._lock:
+            return {slot: bucket.tau for slot, bucket in self._buckets.items()}
 
     def signature(self) -> str:
         """What a checkpoint must match to be restored: the columns and the bucket layout."""

@@ -1,0 +1,366 @@
+"""The internal topics through which scaled-out replicas act as one monitor.
+
+With ``kafka.scale_out.enabled``, every replica of a consumer group ``G`` reads its share of the input
+partitions (stage 1) and sends each model's windowed records, as compact partials, to ``G.samples``,
+partitioned by model; a second group, ``G.owners``, hands out the partitions of ``G.samples``, and the
+replica holding partition ``q`` owns every model that hashes to ``q`` (it keeps their windows, runs
+their checks, holds their alert state and sends their webhooks). An owner writes its state to
+``G.state`` (same partitioning), from which the next owner restores it, and publishes each window's
+sampling thresholds to ``G.thresholds``, which every replica reads to forward only what the owner can
+keep. This module does the Kafka I/O of that exchange and nothing else: what the messages mean is in
+`driftwatch.stream.partials` and `driftwatch.state.changelog`, what is done with them in
+`driftwatch.service.owner`.
+
+Kafka transactions are not used: the test broker serves the records of aborted transactions to
+read_committed consumers, so exactly-once comes from positions instead (an owner skips what it has
+applied, by input position, and restores from a changelog that a new owner fences with a claim).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from driftwatch.config import KafkaSettings
+from driftwatch.source.kafka import connection_config
+
+__all__ = [
+    "ExchangeError",
+    "ExchangeProducer",
+    "InternalTopics",
+    "OwnerConsumer",
+    "ThresholdFeed",
+    "ensure_topics",
+    "partition_of",
+    "read_partition",
+]
+
+log = logging.getLogger(__name__)
+
+# Group membership on the owners' group: quick to notice a dead replica (the test broker joins
+# groups in about 3 s only with a short session timeout).
+_OWNER_GROUP = {"session_timeout_ms": 6000, "heartbeat_interval_ms": 1000}
+
+
+class ExchangeError(Exception):
+    """An internal topic could not be created, written or read."""
+
+
+@dataclass(frozen=True)
+class InternalTopics:
+    samples: str
+    state: str
+    thresholds: str
+    owners_group: str
+
+    @classmethod
+    def of(cls, group: str) -> InternalTopics:
+        """The internal topics and the owners' group of consumer group ``group``."""
+        return cls(f"{group}.samples", f"{group}.state", f"{group}.thresholds", f"{group}.owners")
+
+
+def partition_of(model: str, partitions: int) -> int:
+    """The internal partition of a model: a stable hash of its name (the same in every replica)."""
+    digest = hashlib.blake2b(model.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % partitions
+
+
+def ensure_topics(
+    settings: KafkaSettings,
+    topics: InternalTopics,
+    partitions: int,
+    admin_factory: Callable[..., Any] = KafkaAdminClient,
+    timeout: float = 30.0,
+) -> None:
+    """Create the internal topics when missing; refuse ones with another partition count (models
+    would hash to other partitions than their state)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            admin = admin_factory(**connection_config(settings, shared_only=True))
+            break
+        except Exception as exc:
+            if time.monotonic() > deadline:
+                raise ExchangeError(f"cannot reach the brokers to create the internal topics: {exc}") from exc
+            time.sleep(0.5)
+    try:
+        wanted = {
+            topics.samples: {},
+            topics.state: {},
+            topics.thresholds: {"cleanup.policy": "compact"},
+        }
+        existing = set(admin.list_topics())
+        missing = [
+            NewTopic(name, partitions, 1, topic_configs=configs)
+            for name, configs in wanted.items()
+            if name not in existing
+        ]
+        if missing:
+            try:
+                admin.create_topics(missing)
+                log.info("created the internal topics %s", ", ".join(t.name for t in missing))
+            except TopicAlreadyExistsError:  # another replica created them meanwhile
+                pass
+        for description in admin.describe_topics(list(wanted)):
+            count = len(description.get("partitions") or [])
+            if count and count != partitions:
+                raise ExchangeError(
+                    f"internal topic {description['topic']} has {count} partitions but "
+                    f"kafka.scale_out.partitions is {partitions}; set kafka.scale_out.partitions: {count} "
+                    "(every replica of the group must use the same value)"
+                )
+    finally:
+        admin.close()
+
+
+class ExchangeProducer:
+    """One producer for the internal topics; ordered per partition (one request in flight)."""
+
+    def __init__(self, settings: KafkaSettings, factory: Callable[..., Any] = KafkaProducer) -> None:
+        self._producer = factory(
+            **connection_config(settings, shared_only=True),
+            acks="all",
+            linger_ms=5,
+            max_in_flight_requests_per_connection=1,  # retries must not reorder a partition's partials
+            retries=2147483647,
+            delivery_timeout_ms=120_000,
+            max_request_size=8 * 1024 * 1024,
+            batch_size=256 * 1024,
+            max_block_ms=10_000,
+        )
+        self._lock = threading.Lock()
+        self._failed: BaseException | None = None
+        self.bytes_sent = 0
+        self.records_sent = 0
+
+    def send(self, topic: str, partition: int, key: bytes, value: bytes) -> None:
+        """Queue a message; `flush` says whether everything queued arrived."""
+        future = self._producer.send(topic, value=value, key=key, partition=partition)
+        future.add_errback(self._errback)
+        with self._lock:
+            self.bytes_sent += len(value) + len(key)
+            self.records_sent += 1
+
+    def _errback(self, exc: BaseException) -> None:
+        with self._lock:
+            self._failed = exc
+
+    def send_sync(self, topic: str, partition: int, key: bytes, value: bytes, timeout: float = 30.0) -> int:
+        """Produce one message and wait for it; its offset."""
+        future = self._producer.send(topic, value=value, key=key, partition=partition)
+        with self._lock:
+            self.bytes_sent += len(value) + len(key)
+            self.records_sent += 1
+        try:
+            metadata = future.get(timeout=timeout)
+        except Exception as exc:
+            raise ExchangeError(f"writing to {topic}[{partition}] failed: {exc}") from exc
+        return int(metadata.offset)
+
+    def flush(self, timeout: float = 30.0) -> None:
+        """Wait until everything queued is acknowledged; raise if anything failed since the last flush."""
+        self._producer.flush(timeout=timeout)
+        with self._lock:
+            failed, self._failed = self._failed, None
+        if failed is not None:
+            raise ExchangeError(f"sending to an internal topic failed: {failed}")
+
+    def close(self, timeout: float = 5.0) -> None:
+        try:
+            self._producer.close(timeout=timeout)
+        except Exception as exc:
+            log.warning("closing the internal topics' producer: %s", exc)
+
+
+def read_partition(
+    settings: KafkaSettings,
+    topic: str,
+    partition: int,
+    until: int,
+    timeout: float = 120.0,
+    start: int = 0,
+    factory: Callable[..., Any] = KafkaConsumer,
+) -> Iterator[tuple[int, bytes]]:
+    """Every message of ``topic[partition]`` from ``start`` through offset ``until`` (inclusive), in
+    order. The broker's end offsets are not trusted: ``until`` is an offset the caller knows exists."""
+    consumer = factory(
+        **connection_config(settings),
+        enable_auto_commit=False,
+        group_id=None,
+        max_partition_fetch_bytes=16 * 1024 * 1024,
+        fetch_max_bytes=64 * 1024 * 1024,
+        fetch_max_wait_ms=100,
+    )
+    try:
+        tp = TopicPartition(topic, partition)
+        consumer.assign([tp])
+        consumer.seek(tp, start)
+        deadline = time.monotonic() + timeout
+        while True:
+            if time.monotonic() > deadline:
+                raise ExchangeError(f"reading {topic}[{partition}] up to offset {until} timed out")
+            batches = consumer.poll(timeout_ms=500, max_records=10_000)
+            for record in batches.get(tp, []):
+                if record.offset > until:
+                    return
+                if record.value is not None:
+                    yield record.offset, record.value
+                if record.offset == until:
+                    return
+    finally:
+        consumer.close(autocommit=False)
+
+
+class OwnerConsumer:
+    """The owners' group on the samples topic: which samples partitions (so which models) this replica
+    owns, and their partials. Assignment changes are queued for the owner's loop, which restores a
+    partition before reading it; a revocation calls ``on_revoke`` at once (the owner's last checkpoint
+    must be written before the next owner claims the partition)."""
+
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        topics: InternalTopics,
+        on_revoke: Callable[[set[int]], None],
+        factory: Callable[..., Any] = KafkaConsumer,
+    ) -> None:
+        options = {k: v for k, v in settings.options.items() if k in ("client_id", "request_timeout_ms")}
+        self._consumer = factory(
+            **connection_config(settings),
+            **options,
+            **_OWNER_GROUP,
+            group_id=topics.owners_group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=2000,
+            max_partition_fetch_bytes=16 * 1024 * 1024,
+            fetch_max_wait_ms=200,
+        )
+        self._topic = topics.samples
+        self._on_revoke = on_revoke
+        self._lock = threading.Lock()
+        self._assigned: set[int] = set()
+        self._new: set[int] = set()
+
+        from kafka import ConsumerRebalanceListener
+
+        owner = self
+
+        class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+            def on_partitions_revoked(self, revoked: Any) -> None:
+                lost = {tp.partition for tp in revoked}
+                with owner._lock:
+                    owner._assigned -= lost
+                    owner._new -= lost
+                if lost:
+                    owner._on_revoke(lost)
+
+            def on_partitions_assigned(self, assigned: Any) -> None:
+                gained = {tp.partition for tp in assigned}
+                with owner._lock:
+                    owner._new |= gained - owner._assigned
+                    owner._assigned = gained
+                if gained:
+                    owner._consumer.pause(*assigned)  # read nothing until restored and positioned
+
+        self._consumer.subscribe([self._topic], listener=_Listener())
+
+    def poll(self, timeout: float) -> dict[int, list[Any]]:
+        batches = self._consumer.poll(timeout_ms=int(timeout * 1000))
+        return {tp.partition: records for tp, records in batches.items() if tp.topic == self._topic}
+
+    def take_new(self) -> set[int]:
+        """Partitions assigned since the last call (paused until `start_reading`)."""
+        with self._lock:
+            new, self._new = self._new, set()
+            return new & self._assigned
+
+    def assigned(self) -> set[int]:
+        with self._lock:
+            return set(self._assigned)
+
+    def start_reading(self, partition: int, offset: int | None) -> None:
+        """Read ``partition`` from ``offset`` (the beginning when None) on."""
+        tp = TopicPartition(self._topic, partition)
+        if offset is None:
+            self._consumer.seek_to_beginning(tp)
+        else:
+            self._consumer.seek(tp, offset)
+        self._consumer.resume(tp)
+
+    def close(self) -> None:
+        try:
+            self._consumer.close(autocommit=False)
+        except Exception as exc:
+            log.warning("closing the owners' consumer: %s", exc)
+
+
+class ThresholdFeed:
+    """Reads ``G.thresholds`` (every partition, from the beginning, no group) on a thread of its own and
+    hands each (model, thresholds) message to ``apply``: stage 1 then forwards only what owners keep."""
+
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        topics: InternalTopics,
+        apply: Callable[[str, bytes], None],
+        factory: Callable[..., Any] = KafkaConsumer,
+    ) -> None:
+        self._settings = settings
+        self._topic = topics.thresholds
+        self._apply = apply
+        self._factory = factory
+        self._thread = threading.Thread(target=self._run, name="driftwatch-thresholds", daemon=True)
+        self._stop = threading.Event()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        consumer: Any = None
+        while not self._stop.is_set():
+            try:
+                if consumer is None:
+                    consumer = self._factory(
+                        **connection_config(self._settings), enable_auto_commit=False, group_id=None
+                    )
+                    partitions = consumer.partitions_for_topic(self._topic) or set()
+                    if not partitions:
+                        consumer.close(autocommit=False)
+                        consumer = None
+                        self._stop.wait(1.0)
+                        continue
+                    tps = [TopicPartition(self._topic, p) for p in sorted(partitions)]
+                    consumer.assign(tps)
+                    consumer.seek_to_beginning(*tps)
+                for records in consumer.poll(timeout_ms=500).values():
+                    for record in records:
+                        if record.key is not None and record.value is not None:
+                            try:
+                                self._apply(record.key.decode(), record.value)
+                            except Exception:
+                                log.exception("ignoring an unreadable threshold message")
+            except Exception as exc:
+                log.warning("reading %s: %s; retrying", self._topic, exc)
+                if consumer is not None:
+                    with contextlib.suppress(Exception):  # already broken
+                        consumer.close(autocommit=False)
+                    consumer = None
+                self._stop.wait(1.0)
+        if consumer is not None:
+            consumer.close(autocommit=False)
