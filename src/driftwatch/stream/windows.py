@@ -435,6 +435,11 @@ class Window:
                 self._trim()
             return self._size
 
+    def seen(self) -> int:
+        """Records in the window's live buckets, sampled or not."""
+        with self._lock:
+            return sum(bucket.seen for bucket in self._buckets.values())
+
     def clear(self) -> None:
         """Forget every row (the model moved to another replica); the next `changes` is a full one."""
         with self._lock:
