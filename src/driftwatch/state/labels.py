@@ -812,6 +812,20 @@ class LabelStore:
             self._history[mid] = [(at, level) for at, level in history if at >= before[-1]]
             self._db.execute("DELETE FROM label_rate_change WHERE model = ? AND at < ?", (mid, before[-1]))
 
+    def forget(self, model: str) -> None:
+        """Drop everything kept for ``model``: its pending and joined rows, the labels waiting for it,
+        its tombstones and its sampling rate (as if it had never been seen). Labels naming no model
+        stay. For a scaled-out replica that stops owning the model."""
+        with self._lock:
+            mid = self._models.get(model)
+            if mid is None:
+                return
+            with self._transaction() as db:
+                for table in ("label_prediction", "label_early", "label_tombstone", "label_rate_change"):
+                    db.execute(f"DELETE FROM {table} WHERE model = ?", (mid,))
+                db.execute("DELETE FROM label_model WHERE id = ?", (mid,))
+            self._load()
+
     # reading -----------------------------------------------------------------------------------
 
     def joined(self, model: str, start: float, end: float) -> Joined:
