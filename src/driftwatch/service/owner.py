@@ -22,7 +22,11 @@ them once each (a `PositionLedger` per model and kind, checkpointed with the pos
 ``join:<topic>`` and ``labels:<topic>``: a Kafka topic name holds no colon) to its own label join
 (a store private to the process, never the configured state file), counts ``labels_joined`` and
 ``labels_rejected`` (for the join's reasons; a label record that does not decode is counted and
-dead-lettered by the replica that read it) and runs the realized performance checks with it.
+dead-lettered by the replica that read it) and runs the realized performance checks with it. A label
+naming no model goes to the owner of every model it fits, and each judges it for its model alone:
+``labels_joined`` counts as one replica counts, but each owner whose model such a label does not
+join counts it rejected (``duplicate``, ``unknown_id``, ...), where one replica counts it rejected
+once, and only when it joins no model.
 
 Limit: the label join state itself (pending predictions, joined rows, waiting labels) is not in the
 changelog. A model that moves to another owner starts its label join empty there: the predictions
