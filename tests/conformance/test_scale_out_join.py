@@ -42,17 +42,23 @@ class Record:
 
 
 class Producer:
-    """The exchange producer, keeping what is sent."""
+    """The exchange producer, keeping what is sent, as a broker would: a log per topic partition."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.sent: list[tuple[str, int, bytes]] = []
+        self.logs: dict[tuple[str, int], list[bytes]] = {}
 
     def send(self, topic: str, partition: int, key: bytes, value: bytes) -> None:
-        self.sent.append((topic, partition, value))
+        self.logs.setdefault((topic, partition), []).append(value)
 
     def send_sync(self, topic: str, partition: int, key: bytes, value: bytes, timeout: float = 30.0) -> int:
-        self.sent.append((topic, partition, value))
-        return len(self.sent) - 1
+        self.send(topic, partition, key, value)
+        return len(self.logs[(topic, partition)]) - 1
+
+    def read(
+        self, settings: Any, topic: str, partition: int, until: int, **kwargs: Any
+    ) -> Iterator[tuple[int, bytes]]:
+        """`read_partition` of this log."""
+        yield from enumerate(self.logs.get((topic, partition), [])[: until + 1])
 
     def flush(self, timeout: float | None = None) -> None:
         pass
@@ -119,18 +125,16 @@ class Owners:
         self.owner._consumer = Consumer()  # type: ignore[assignment]
         for partition in range(self.owner.partitions):
             self.owner._take(partition)
-        self.producer.sent.clear()
         self.read: dict[int, int] = {}  # samples partition -> next offset
 
     def handle(self, messages: list[Msg]) -> None:
         self.daemon.handle(messages)
         batches: dict[int, list[Record]] = {}
-        for topic, partition, value in self.producer.sent:
+        for (topic, partition), log in self.producer.logs.items():
             if topic == self.owner.topics.samples:
-                offset = self.read.get(partition, 0)
-                self.read[partition] = offset + 1
-                batches.setdefault(partition, []).append(Record(offset, value))
-        self.producer.sent.clear()
+                start = self.read.get(partition, 0)
+                batches[partition] = [Record(o, v) for o, v in enumerate(log[start:], start=start)]
+                self.read[partition] = len(log)
         self.owner._apply(batches)
 
 
@@ -138,7 +142,7 @@ class Owners:
 def scaled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Owners]:
     producer = Producer()
     monkeypatch.setattr(daemon_module, "ExchangeProducer", lambda *a, **k: producer)
-    monkeypatch.setattr(owner_module, "read_partition", lambda *a, **k: iter(()))
+    monkeypatch.setattr(owner_module, "read_partition", producer.read)
     daemon = make(tmp_path / "scaled", scaled=True)
     yield Owners(daemon, producer)
     daemon.stop(timeout=1.0)
@@ -282,6 +286,28 @@ def test_batches_read_again_with_other_boundaries_join_once(scaled: Owners, plai
         scaled.handle(batch)
     assert joined(scaled.daemon) == joined(plain)
     assert rejected(scaled.daemon) == rejected(plain)
+
+
+def test_a_new_owner_takes_the_join_state_over(scaled: Owners) -> None:
+    """Given back, a model's label join goes with its last checkpoint; its next owner (here the same
+    replica, taking the partition again) goes on from there, reading the samples after it."""
+    predictions, labels = traffic()
+    scaled.handle(predictions)
+    scaled.handle(labels[:150])
+    before = joined(scaled.daemon)
+    owner = scaled.owner
+    for partition in range(owner.partitions):
+        owner._revoked([partition])
+    assert owner.owned() == set()
+    assert all(pending == 0 and rows == [] for _, pending, rows in joined(scaled.daemon).values())
+    for partition in range(owner.partitions):
+        owner._take(partition)
+    assert {m: state[1:] for m, state in joined(scaled.daemon).items()} == {
+        m: state[1:] for m, state in before.items()
+    }
+    scaled.handle(labels[150:])  # the rest joins the restored predictions
+    assert scaled.daemon.labels is not None
+    assert all(scaled.daemon.labels.joined_count(m) > len(before[m][2]) for m in MODELS)
 
 
 def test_giving_a_model_back_forgets_its_join_rows(scaled: Owners) -> None:

@@ -122,3 +122,72 @@ def test_every_label_joins_at_the_models_owner(
     finally:
         for daemon in daemons:
             daemon.stop(timeout=10.0)
+
+
+def test_the_join_state_moves_with_the_model(
+    broker: LocalBroker, tmp_path: Path, receiver: WebhookReceiver
+) -> None:
+    """The owner stops: the replica that takes the model over has its joined rows (from the last
+    checkpoint, written as the owner left), and its realized performance reads them all."""
+    topic, labels_topic = f"preds-{uuid.uuid4().hex[:8]}", f"labels-{uuid.uuid4().hex[:8]}"
+    broker.create_topic(topic, partitions=6)
+    broker.create_topic(labels_topic, partitions=3)
+    producer = KafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=20)
+    sent = produce_labelled(producer, topic, labels_topic, LABELLED, np.random.default_rng(4), PREDICTIONS)
+    producer.close()
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    daemons = [
+        Daemon(
+            load_settings(
+                write_config(
+                    tmp_path / f"r{i}",
+                    broker.bootstrap,
+                    topic,
+                    group,
+                    free_port(),
+                    receiver.url,
+                    replica=f"r{i}",
+                    labels_topic=labels_topic,
+                    labelled=LABELLED,
+                )
+            )
+        )
+        for i in range(2)
+    ]
+    for daemon in daemons:
+        daemon.start()
+    try:
+
+        def owners() -> list[Daemon]:
+            return [d for d in daemons if d.owner is not None and d.owner.owns(LABELLED)]
+
+        wait_for(
+            lambda: len(owners()) == 1 and _joined(owners()[0]) == sent,
+            120,
+            lambda: f"every label joined: {[(d.replica, _joined(d)) for d in daemons]}",
+        )
+        (first,) = owners()
+        first.stop(timeout=10.0)
+        daemons.remove(first)
+        (second,) = daemons
+        assert second.labels is not None
+        labels = second.labels
+        wait_for(
+            lambda: (
+                second.owner is not None
+                and second.owner.owns(LABELLED)
+                and labels.joined_count(LABELLED) == sent
+            ),
+            120,
+            lambda: (
+                f"{second.replica} to own {LABELLED} with every joined row: {labels.joined_count(LABELLED)}"
+            ),
+        )
+        assert _joined(second) == 0  # restored, not joined again
+        result = second.run_check(LABELLED)
+        assert result is not None and result.performance is not None
+        assert result.performance.realized is not None
+        assert result.performance.realized.labelled_rows == sent
+    finally:
+        for daemon in daemons:
+            daemon.stop(timeout=10.0)

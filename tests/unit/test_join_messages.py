@@ -13,7 +13,7 @@ import pytest
 from driftwatch.service.owner import _ledgers_of
 from driftwatch.state.changelog import Claim, ModelCheckpoint, PartitionCheckpoint, Replay, encode_checkpoint
 from driftwatch.state.changelog import encode_claim as claim_bytes
-from driftwatch.state.labels import LabelStore
+from driftwatch.state.labels import LabelStore, in_sample
 from driftwatch.stream.partials import (
     Admission,
     JoinRows,
@@ -240,3 +240,69 @@ def test_forgetting_a_model_drops_its_join_state_only() -> None:
     assert store.add_labels(["a"], [1], now, model="m")["joined"] == 1
     store.forget("never-seen")
     store.close()
+
+
+def _store_state(store: LabelStore, model: str) -> tuple[object, ...]:
+    rows = store.joined(model, 0, np.inf)
+    return (
+        store.pending_count(model),
+        store.joined_count(model),
+        store.rate(model),
+        store.early_count(),
+        rows.timestamps.tolist(),
+        rows.predictions.tolist(),
+        rows.labels.tolist(),
+        rows.weights.tolist(),
+    )
+
+
+def test_a_models_join_state_loads_where_it_was_dumped() -> None:
+    """Rows pending and joined (a sampled model, so a rate with a history), a label waiting for its
+    prediction, tombstones of expired ids: another store loading the dump answers as the first."""
+    now = 1_800_000_000.0
+    first = LabelStore(":memory:", ttl=3600.0, grace=600.0, max_rows=50)
+    ids = [f"id-{i}" for i in range(200)]
+    first.add_predictions("m", ids[:100], [now - 4000] * 100, [0.5] * 100, now - 3000)
+    first.expire(now)  # past the TTL: their ids go to the tombstones
+    first.add_predictions("m", ids[100:], [now - 60.0 + i % 7 for i in range(100)], ["a", "b"] * 50, now)
+    first.add_labels(ids[100:140], [1] * 40, now, model="m")
+    first.add_labels(["early"], [0], now, model="m")
+    first.add_predictions("other", ["x"], [now], [1.0], now)
+    assert first.joined("m", 0, np.inf).weights.max() == 2.0  # rows kept at a rate of 1/2
+    data = first.dump("m")
+    assert data is not None and first.dump("never-seen") is None
+
+    second = LabelStore(":memory:", ttl=3600.0, grace=600.0, max_rows=50)
+    second.add_predictions("m", ["stale"], [now], [0.1], now)  # replaced by the load
+    second.load("m", data)
+    assert _store_state(second, "m") == _store_state(first, "m")
+    # both go on alike: a late label, a label for a pending id, the waiting label's prediction
+    late = [store.add_labels(ids[:100], [1] * 100, now, model="m") for store in (first, second)]
+    assert late[0] == late[1] and late[0]["expired"] > 20
+    pending = [i for i in ids[140:] if in_sample_at(first, "m", i)][:5]
+    outcomes = [store.add_labels(pending, [0] * len(pending), now, model="m") for store in (first, second)]
+    assert outcomes[0] == outcomes[1]
+    outcomes = [store.add_predictions("m", ["early"], [now], ["a"], now) for store in (first, second)]
+    assert outcomes[0] == outcomes[1]
+    assert _store_state(second, "m") == _store_state(first, "m")
+    with pytest.raises(ValueError):
+        second.load("m", b"not a dump")
+
+
+def in_sample_at(store: LabelStore, model: str, prediction_id: str) -> bool:
+    return in_sample(prediction_id, store.rate(model))
+
+
+def test_replay_keeps_the_last_join_state_written() -> None:
+    replay = Replay()
+    replay.feed(0, claim_bytes(Claim("c", "r0", 1.0)))
+    offset = 1
+    for number, labels in enumerate([b"first", None, b"second", None]):
+        checkpoint = PartitionCheckpoint(
+            "c", f"k{number}", number, [ModelCheckpoint("m", "sig", labels=labels)]
+        )
+        for chunk in encode_checkpoint(checkpoint):
+            replay.feed(offset, chunk)
+            offset += 1
+    restored = replay.restored("m")
+    assert restored is not None and restored.labels == b"second"

@@ -28,11 +28,13 @@ naming no model goes to the owner of every model it fits, and each judges it for
 join counts it rejected (``duplicate``, ``unknown_id``, ...), where one replica counts it rejected
 once, and only when it joins no model.
 
-Limit: the label join state itself (pending predictions, joined rows, waiting labels) is not in the
-changelog. A model that moves to another owner starts its label join empty there: the predictions
-still waiting for their labels are lost (their labels count as ``unknown_id`` or ``expired``), and
-realized performance reads only the rows joined since the move until its window has filled again.
-The positions are restored, so nothing is joined twice.
+The label join state itself (pending predictions, joined rows, waiting labels, sampling rate) can be
+large, so it is not in every checkpoint: a model's whole state (`LabelStore.dump`) goes with the
+checkpoint at most every minute (``LABELS_EVERY``) and with the last one before the model is given
+back, and a new owner loads the last one written. Limit: after a crash of the owner, what the join
+took in since the last such dump is lost (positions checkpointed later are not read again): the
+predictions among it still waiting for their labels (which then count as ``unknown_id`` or
+``expired``) and the labels joined since. Nothing is joined twice.
 """
 
 from __future__ import annotations
@@ -108,6 +110,8 @@ class _Thresholds(msgspec.Struct, frozen=True):
 
 _THRESHOLDS = msgspec.msgpack.Encoder()
 _THRESHOLDS_DECODER = msgspec.msgpack.Decoder(_Thresholds)
+
+LABELS_EVERY = 60.0  # seconds between dumps of a model's label join state into its checkpoints
 
 # the changelog's positions of the join rows and labels applied: the topic prefixed by the kind
 _JOIN, _LABELS = "join:", "labels:"
@@ -293,6 +297,7 @@ class Owner:
         self._held = threading.local()  # the deliveries of the check running on this thread
         self._consumer: OwnerConsumer | None = None
         self._last_checkpoint = time.monotonic()
+        self._labels_dumped: dict[int, float] = {}  # partition -> when its label join was last dumped
         self.restore_seconds: dict[int, float] = {}
         self.feed = ThresholdFeed(self._kafka, topics, forwarder.thresholds)
 
@@ -474,7 +479,12 @@ class Owner:
                 self._join_ledgers[model] = PositionLedger()
                 self._label_ledgers[model] = PositionLedger()
                 if self._labels is not None:
-                    self._labels.forget(model)  # the join state is not restored (see the module docstring)
+                    self._labels.forget(model)  # a stale copy never stays
+                    if restored is not None and restored.labels is not None:
+                        try:
+                            self._labels.load(model, restored.labels)
+                        except Exception:  # the join state is secondary: drift goes on without it
+                            log.exception("model %s: could not restore its label join state", model)
                 if restored is not None:
                     if restored.window is not None and restored.signature == window.signature():
                         window.restore(*restored.window, now=now)
@@ -494,6 +504,7 @@ class Owner:
                         int(self._policy.firing(model, check))
                     )
             self._claims[partition] = claim
+            self._labels_dumped[partition] = time.monotonic()  # what was restored is in the changelog
             self._next[partition] = replay.samples_next
             self._dirty.add(partition)
         self._dispatcher.wake()
@@ -527,6 +538,7 @@ class Owner:
 
     def _disown(self, partition: int) -> None:
         self._claims.pop(partition, None)
+        self._labels_dumped.pop(partition, None)
         self._next.pop(partition, None)
         self._dirty.discard(partition)
         for model in self.models_of.get(partition, []):
@@ -578,6 +590,9 @@ class Owner:
                 return
             now = self._clock()
             models = [m for m in self.models_of.get(partition, []) if m in self._owned]
+            dump_labels = self._labels is not None and (
+                force or time.monotonic() - self._labels_dumped.get(partition, 0.0) >= LABELS_EVERY
+            )
             entries = []
             for model in models:
                 window = self._windows[model]
@@ -594,6 +609,7 @@ class Owner:
                             for check in self._alert_checks.get(model, ())
                         ],
                         outbox=rows,
+                        labels=self._dump_labels(model) if dump_labels else None,
                     )
                 )
             checkpoint = PartitionCheckpoint(
@@ -613,8 +629,18 @@ class Owner:
                     self._windows[model].mark_full()  # the next checkpoint must not build on a lost one
                 raise
             self._dirty.discard(partition)
+            if dump_labels:
+                self._labels_dumped[partition] = time.monotonic()
             for model in models:
                 self._publish_thresholds(model)
+
+    def _dump_labels(self, model: str) -> bytes | None:
+        assert self._labels is not None
+        try:
+            return self._labels.dump(model)
+        except Exception:
+            log.exception("model %s: could not dump its label join state", model)
+            return None
 
     def _positions(self, model: str) -> list[tuple[str, int, int]]:
         """The model's input positions applied, of every kind, as the changelog stores them."""
