@@ -142,6 +142,14 @@ def _seen(replicas: list[Replica]) -> dict[str, int]:
     return out
 
 
+def _ready(replica: Replica) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{replica.port}/readyz", timeout=2) as answer:
+            return bool(answer.status == 200)
+    except (OSError, ValueError):
+        return False
+
+
 def _latest(replica: Replica, model: str) -> dict[str, Any] | None:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{replica.port}/api/models", timeout=2) as answer:
@@ -202,6 +210,13 @@ def test_owner_killed_mid_episode_and_rolling_restart(
                 replica.signal(signal.SIGTERM)
                 assert replica.process is not None and replica.process.returncode == 0
                 replica.start()
+                # as a rolling update does: the next replica goes once this one is ready (it has joined
+                # the owners' group and restored what it was given)
+                wait_for(
+                    lambda r=replica: _ready(r),  # type: ignore[misc]
+                    90,
+                    lambda r=replica: f"{r.name} to be ready: {r.tail()}",  # type: ignore[misc]
+                )
                 wait_for(
                     lambda: all(len(o) == 1 for o in _owners(replicas).values()),
                     90,

@@ -39,6 +39,7 @@ __all__ = [
     "ExchangeProducer",
     "InternalTopics",
     "OwnerConsumer",
+    "StateIndex",
     "ThresholdFeed",
     "ensure_topics",
     "partition_of",
@@ -268,6 +269,7 @@ class OwnerConsumer:
         self._lock = threading.Lock()
         self._assigned: set[int] = set()
         self._new: set[int] = set()
+        self.joined = False  # an assignment (perhaps empty) was received since the last revocation
 
         from kafka import ConsumerRebalanceListener
 
@@ -276,6 +278,7 @@ class OwnerConsumer:
         class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
             def on_partitions_revoked(self, revoked: Any) -> None:
                 lost = {tp.partition for tp in revoked}
+                owner.joined = False
                 with owner._lock:
                     owner._assigned -= lost
                     owner._new -= lost
@@ -287,6 +290,7 @@ class OwnerConsumer:
                 with owner._lock:
                     owner._new |= gained - owner._assigned
                     owner._assigned = gained
+                    owner.joined = True
                 if gained:
                     owner._consumer.pause(*assigned)  # read nothing until restored and positioned
 
@@ -301,6 +305,11 @@ class OwnerConsumer:
         with self._lock:
             new, self._new = self._new, set()
             return new & self._assigned
+
+    def pending(self) -> set[int]:
+        """Partitions assigned and not yet handed to the owner by `take_new`."""
+        with self._lock:
+            return set(self._new)
 
     def assigned(self) -> set[int]:
         with self._lock:
@@ -381,3 +390,44 @@ class ThresholdFeed:
                 self._stop.wait(1.0)
         if consumer is not None:
             consumer.close(autocommit=False)
+
+
+class StateIndex:
+    """Where a replay of each ``G.state`` partition may start: the offset of the claim that opens its
+    latest complete checkpoint, kept as the committed offset of group ``G.state-index`` (a group with
+    no members, used only to keep these offsets). Everything before it is no longer needed."""
+
+    def __init__(
+        self, settings: KafkaSettings, topics: InternalTopics, factory: Callable[..., Any] = KafkaConsumer
+    ) -> None:
+        self._settings = settings
+        self._topic = topics.state
+        self._group = f"{topics.state}-index"
+        self._factory = factory
+        self._consumer: Any = None
+        self._lock = threading.Lock()
+
+    def _get(self) -> Any:
+        if self._consumer is None:
+            self._consumer = self._factory(
+                **connection_config(self._settings), group_id=self._group, enable_auto_commit=False
+            )
+        return self._consumer
+
+    def get(self, partition: int) -> int | None:
+        with self._lock:
+            offset = self._get().committed(TopicPartition(self._topic, partition))
+        return None if offset is None else int(offset)
+
+    def set(self, partition: int, offset: int) -> None:
+        from kafka.structs import OffsetAndMetadata
+
+        with self._lock:
+            self._get().commit({TopicPartition(self._topic, partition): OffsetAndMetadata(offset, None, -1)})
+
+    def close(self) -> None:
+        with self._lock:
+            consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            with contextlib.suppress(Exception):
+                consumer.close(autocommit=False)
