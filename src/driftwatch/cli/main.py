@@ -237,8 +237,11 @@ def _run(path: str, log_level: str | None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     daemon.start()
     while not stop.wait(0.5):
-        pass
+        if daemon.fatal is not None:
+            break
     daemon.stop(timeout=10.0)
+    if daemon.fatal is not None:
+        raise UserError(daemon.fatal)
     return 0
 
 

@@ -38,6 +38,7 @@ from driftwatch.service.ingest import Ingest
 from driftwatch.service.metrics import Metrics
 from driftwatch.service.model_checks import ModelCheck, performance_monitor
 from driftwatch.service.notify import Notifier
+from driftwatch.service.owner import Forwarder, Owner, replica_name
 from driftwatch.service.preflight import (
     load_model_reference,
     method_problems,
@@ -47,8 +48,9 @@ from driftwatch.service.preflight import (
 from driftwatch.service.results import LatestResults
 from driftwatch.service.runner import ModelRun, Runner
 from driftwatch.service.views import Views, readiness, source_notes
-from driftwatch.service.webhooks import WebhookDispatcher
+from driftwatch.service.webhooks import Delivery, WebhookDispatcher
 from driftwatch.source.deadletter import DeadLetters
+from driftwatch.source.exchange import ExchangeError, ExchangeProducer, InternalTopics, ensure_topics
 from driftwatch.source.kafka import KafkaSource, Message
 from driftwatch.state.labels import LabelStore
 from driftwatch.state.store import Store
@@ -99,7 +101,12 @@ class Daemon:
         }
         label_rules = {name: monitor.label_rule for name, monitor in self.joins.items()}
         self.decoder = RecordDecoder(set(settings.models), rules=label_rules)
-        self.store = Store(settings.state.file)
+        scale_out = settings.kafka.scale_out
+        self.scaled = scale_out.enabled
+        # scaled out, alert states and the outbox live in the changelog of the replica owning the model
+        # (`Owner` restores them); the local file would hold another replica's stale copy
+        self.store = Store(":memory:" if self.scaled else settings.state.file)
+        self.fatal: str | None = None  # set when the daemon cannot go on safely; the command exits
         self.labels: LabelStore | None = None
         if self.joins:
             joins = settings.labels
@@ -120,7 +127,7 @@ class Daemon:
             self.metrics,
             clock,
             versions,
-            lambda delivery: self.dispatcher.submit(delivery),  # noqa: PLW0108 (looked up per call)
+            lambda delivery: self._submit(delivery),  # noqa: PLW0108 (looked up per call)
         )
         self.dispatcher = WebhookDispatcher(self.metrics, clock, self.store, self.notifier.resume)
         group = settings.kafka.group_id
@@ -134,8 +141,8 @@ class Daemon:
             self.handle,
             self.metrics,
             consumer_factory=consumer_factory,
-            checkpoint=self.checkpoint,
-            checkpointed=lambda: self.store.offsets(group),
+            checkpoint=self._checkpoint_scaled if scale_out.enabled else self.checkpoint,
+            checkpointed=(lambda: {}) if scale_out.enabled else lambda: self.store.offsets(group),
             checkpoint_interval=settings.state.checkpoint_interval,
         )
         self.http = HttpServer(
@@ -168,7 +175,8 @@ class Daemon:
             dead_letters,
             versions,
         )
-        self.ingest.restore_windows()
+        if not settings.kafka.scale_out.enabled:  # scaled out, the owner restores from the changelog
+            self.ingest.restore_windows()
         self.runner = Runner(
             {
                 name: ModelRun(
@@ -189,19 +197,54 @@ class Daemon:
             self.labels,
             lambda: source_notes(self.source),
         )
+        self.owner: Owner | None = None
+        self.forwarder: Forwarder | None = None
+        if self.scaled:
+            self.topics = InternalTopics.of(group)
+            self.replica = replica_name(scale_out.replica)
+            self.exchange = ExchangeProducer(settings.kafka, lazy=True)
+            self.forwarder = Forwarder(
+                self.windows, self.topics, scale_out.partitions, self.exchange, self.metrics
+            )
+            self.ingest.forward = self.forwarder
+            self.owner = Owner(
+                settings,
+                self.topics,
+                self.replica,
+                self.windows,
+                {name: self._alert_checks(name) for name in settings.models},
+                self.policy,
+                self.store,
+                self.dispatcher,
+                self.latest,
+                self.metrics,
+                self.exchange,
+                self.forwarder,
+                clock,
+            )
+            self._owner_thread = threading.Thread(
+                target=self._run_owner, name="driftwatch-owner", daemon=True
+            )
         self.views = Views(
-            self.checks, self.windows, self.latest, self.runner.frames, self.joins, self.metrics
+            self.checks,
+            self.windows,
+            self.latest,
+            self.runner.frames,
+            self.joins,
+            self.metrics,
+            None if self.owner is None else self.owner.owns,
         )
         for target in settings.webhooks:  # so increase() sees a target's first failure
             self.metrics.webhook_outbox_pending.labels(target)
             for outcome in ("delivered", "retry", "failed"):
                 self.metrics.webhook_deliveries.labels(target, outcome)
-        for name in settings.models:
+        for name in [] if self.scaled else settings.models:  # scaled out: only on the model's owner
             for check_name in self._alert_checks(name):
                 self.metrics.alert_active.labels(name, check_name).set(
                     int(self.policy.firing(name, check_name))
                 )
             self.metrics.window_rows.labels(name).set(self.windows[name].rows())
+        for name in settings.models:
             self.metrics.records_consumed.labels(name)
             for feature, limits in self.checks[name].quality_limits.items():
                 for measure, limit in limits.items():
@@ -241,7 +284,10 @@ class Daemon:
     def start(self) -> None:
         self.http.start()
         self.dispatcher.start()
-        self._consumer_thread.start()
+        if self.scaled:
+            self._owner_thread.start()  # it starts the consumer once the internal topics are there
+        else:
+            self._consumer_thread.start()
         for name, model in self.settings.models.items():
             schedule = model.schedule
             trigger = (
@@ -276,6 +322,12 @@ class Daemon:
             self.scheduler.shutdown(wait=True)
         if self._consumer_thread.is_alive():
             self._consumer_thread.join(max(0.1, deadline - time.monotonic() - 2.0))
+        if self.scaled:
+            if self._owner_thread.is_alive():
+                self._owner_thread.join(max(0.1, deadline - time.monotonic() - 2.0))
+            assert self.owner is not None
+            self.owner.feed.stop(timeout=1.0)
+            self.exchange.close(timeout=max(0.1, min(2.0, deadline - time.monotonic() - 3.0)))
         if self.dead_letters is not None:
             self.dead_letters.flush(timeout=max(0.1, min(2.0, deadline - time.monotonic() - 3.0)))
         self.dispatcher.stop(max(0.1, min(5.0, deadline - time.monotonic() - 0.5)))
@@ -299,9 +351,66 @@ class Daemon:
         """Store every window's changes and the offsets they cover in one transaction."""
         self.ingest.checkpoint(offsets)
 
-    def run_check(self, model: str) -> CheckResult:
-        """One scheduled check of ``model``: every check runs; metrics, alerts and webhooks follow."""
-        return self.runner.run(model)
+    def run_check(self, model: str) -> CheckResult | None:
+        """One scheduled check of ``model``: every check runs; metrics, alerts and webhooks follow.
+        Scaled out, only the model's owner runs it (None elsewhere); the alert state and the webhook
+        deliveries it causes are in the changelog before any is sent."""
+        if self.owner is None:
+            return self.runner.run(model)
+        owner = self.owner
+        with owner.holding(model) as held:
+            if not owner.owns(model):
+                return None
+            result = self.runner.run(model)
+            if held:
+                try:
+                    owner.checkpoint(owner.partition(model), held=held)
+                except Exception:  # sent anyway: better twice (after a crash) than never
+                    log.exception("model %s: the alert state could not be checkpointed before sending", model)
+        for delivery in held:
+            self.dispatcher.submit(delivery)
+        return result
+
+    def _submit(self, delivery: Delivery) -> None:
+        if self.owner is not None and self.owner.hold(delivery):
+            return
+        self.dispatcher.submit(delivery)
+
+    def _run_owner(self) -> None:
+        """Scaled out: create the internal topics, then consume (stage 1) and own (stage 2)."""
+        assert self.owner is not None
+        settings = self.settings.kafka
+        backoff = 0.5
+        while not self._stop.is_set():
+            try:
+                ensure_topics(settings, self.topics, settings.scale_out.partitions)
+                break
+            except ExchangeError as exc:
+                if "partitions" in str(exc):  # a configuration mistake: no retry fixes it
+                    log.error("%s", exc)
+                    self.fatal = str(exc)
+                    return
+                log.warning("%s; retrying", exc)
+            except Exception as exc:
+                log.warning("creating the internal topics: %s; retrying", exc)
+            self._stop.wait(backoff)
+            backoff = min(backoff * 2, 10.0)
+        if self._stop.is_set():
+            return
+        self.owner.feed.start()
+        self._consumer_thread.start()
+        self.owner.run(self._stop)
+
+    def _checkpoint_scaled(self, offsets: dict[tuple[str, int], int]) -> None:
+        """Scaled out, a checkpoint of what was read is every partial acknowledged by the brokers."""
+        assert self.forwarder is not None
+        try:
+            self.forwarder.flush()
+        except Exception as exc:
+            # records read since the last commit may not have reached their owners: stop, so that they
+            # are read again from the committed offsets (by this replica restarted, or another one)
+            self.fatal = f"the internal topics cannot be written ({exc}); stopping so no record is lost"
+            raise
 
     def _alert_changed(self, model: str, check: str, before: State, after: State) -> None:
         entered = "resolved" if after == "ok" and before == "firing" else after

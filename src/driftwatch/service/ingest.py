@@ -14,6 +14,7 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from operator import attrgetter
+from typing import Any, Protocol
 
 import msgspec
 import numpy as np
@@ -49,6 +50,24 @@ def _sample_keys(messages: Sequence[Message]) -> npt.NDArray[np.float64]:
     )
 
 
+class Forward(Protocol):
+    """Where a scaled-out replica sends a model's records instead of its own window (the model's owner
+    windows them; `driftwatch.service.owner.Forwarder`)."""
+
+    def forward(
+        self,
+        model: str,
+        topics: Sequence[str],
+        partitions: npt.NDArray[np.int64],
+        offsets: npt.NDArray[np.int64],
+        timestamps: npt.NDArray[np.float64],
+        columns: Sequence[npt.NDArray[Any]],
+        keys: npt.NDArray[np.float64],
+        now: float,
+        model_version: str | None,
+    ) -> int: ...
+
+
 class Ingest:
     """Decoded records into windows and the label join; windows into checkpoints."""
 
@@ -66,8 +85,10 @@ class Ingest:
         labels_topic: str | None,
         dead_letters: DeadLetters | None = None,
         versions: dict[str, str] | None = None,
+        forward: Forward | None = None,
     ) -> None:
         self.windows = windows
+        self.forward = forward  # scaled out: records go to their model's owner, not to the windows here
         self.joins = joins
         self.decoder = decoder
         self.label_decoder = label_decoder
@@ -110,13 +131,25 @@ class Ingest:
             for batch in columns:
                 model, count = batch.model, len(batch.positions)
                 window = self.windows[model]
+                whole = count == len(keys)
                 try:
-                    added = window.add_columns(
-                        batch.timestamps,
-                        batch.columns,
-                        now,
-                        keys if count == len(keys) else keys[batch.positions],
-                    )
+                    if self.forward is not None:
+                        added = self._forward(
+                            model,
+                            messages if whole else [messages[i] for i in batch.positions],
+                            batch.timestamps,
+                            batch.columns,
+                            keys if whole else keys[batch.positions],
+                            now,
+                            batch.model_version,
+                        )
+                    else:
+                        added = window.add_columns(
+                            batch.timestamps,
+                            batch.columns,
+                            now,
+                            keys if whole else keys[batch.positions],
+                        )
                 except Exception:  # a bug, not bad data: count and report it, keep consuming
                     log.exception("could not window %d records of model %s", count, model)
                     self.metrics.records_rejected.labels("internal_error").inc(count)
@@ -127,7 +160,8 @@ class Ingest:
                     self._keep_for_join(model, [r for r in joined if isinstance(r, Prediction)], now)
                 if added < count:
                     self.metrics.records_outside_window.labels(model).inc(count - added)
-                self.metrics.window_rows.labels(model).set(window.rows())
+                if self.forward is None:
+                    self.metrics.window_rows.labels(model).set(window.rows())
                 if batch.model_version is not None:
                     self.versions[model] = batch.model_version
             return
@@ -144,10 +178,21 @@ class Ingest:
         now = self.clock()
         for model, records in by_model.items():
             window = self.windows[model]
+            whole = len(records) == len(keys)
             try:
-                added = window.add(
-                    records, now, keys if len(records) == len(keys) else keys[positions[model]]
-                )
+                if self.forward is not None:
+                    timestamps, values = window.to_columns(records)
+                    added = self._forward(
+                        model,
+                        messages if whole else [messages[i] for i in positions[model]],
+                        timestamps,
+                        values,
+                        keys if whole else keys[positions[model]],
+                        now,
+                        records[-1].model_version,
+                    )
+                else:
+                    added = window.add(records, now, keys if whole else keys[positions[model]])
             except Exception:  # a bug, not bad data: count and report it, keep consuming
                 log.exception("could not window %d records of model %s", len(records), model)
                 self.metrics.records_rejected.labels("internal_error").inc(len(records))
@@ -157,7 +202,8 @@ class Ingest:
                 self._keep_for_join(model, records, now)
             if added < len(records):
                 self.metrics.records_outside_window.labels(model).inc(len(records) - added)
-            self.metrics.window_rows.labels(model).set(window.rows())
+            if self.forward is None:
+                self.metrics.window_rows.labels(model).set(window.rows())
             if records[-1].model_version is not None:
                 self.versions[model] = records[-1].model_version
             for feature, count in window.type_violations().items():
@@ -165,6 +211,31 @@ class Ingest:
                 if delta:
                     self.metrics.feature_type_violations.labels(model, feature).inc(delta)
                     self._violations_exported[(model, feature)] = count
+
+    def _forward(
+        self,
+        model: str,
+        messages: Sequence[Message],
+        timestamps: npt.NDArray[np.float64],
+        columns: Sequence[npt.NDArray[Any]],
+        keys: npt.NDArray[np.float64],
+        now: float,
+        model_version: str | None,
+    ) -> int:
+        """A model's records to its owner (scaled out), with their input positions."""
+        assert self.forward is not None
+        count = len(messages)
+        return self.forward.forward(
+            model,
+            list(map(_topic, messages)),
+            np.fromiter(map(_partition, messages), dtype=np.int64, count=count),
+            np.fromiter(map(_offset, messages), dtype=np.int64, count=count),
+            timestamps,
+            columns,
+            keys,
+            now,
+            model_version,
+        )
 
     def _keep_for_join(self, model: str, records: Sequence[Prediction], now: float) -> None:
         """Keep a model's predictions for the label join; an inline label joins at once."""

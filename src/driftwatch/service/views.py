@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,7 +44,9 @@ class Views:
         frames: Mapping[str, pd.DataFrame],
         joins: Mapping[str, PerformanceMonitor],
         metrics: Metrics,
+        owner: Callable[[str], bool] | None = None,
     ) -> None:
+        self.owner = owner  # scaled out: whether this replica owns a model
         self.checks = checks
         self.windows = windows
         self.latest = latest
@@ -154,6 +156,9 @@ class Views:
                 if latest is None
                 else datetime.fromtimestamp(latest.window_end, UTC).isoformat().replace("+00:00", "Z"),
             }
+            if self.owner is not None:  # scaled out: only the model's owner has its window and results
+                out[name]["owned"] = self.owner(name)
+                out[name]["records_seen"] = self.windows[name].seen()
         return out
 
 

@@ -126,26 +126,39 @@ def ensure_topics(
 class ExchangeProducer:
     """One producer for the internal topics; ordered per partition (one request in flight)."""
 
-    def __init__(self, settings: KafkaSettings, factory: Callable[..., Any] = KafkaProducer) -> None:
-        self._producer = factory(
-            **connection_config(settings, shared_only=True),
-            acks="all",
-            linger_ms=5,
-            max_in_flight_requests_per_connection=1,  # retries must not reorder a partition's partials
-            retries=2147483647,
-            delivery_timeout_ms=120_000,
-            max_request_size=8 * 1024 * 1024,
-            batch_size=256 * 1024,
-            max_block_ms=10_000,
-        )
+    def __init__(
+        self, settings: KafkaSettings, factory: Callable[..., Any] = KafkaProducer, lazy: bool = False
+    ) -> None:
+        self._settings = settings
+        self._factory = factory
+        self._producer: Any = None
         self._lock = threading.Lock()
         self._failed: BaseException | None = None
         self.bytes_sent = 0
         self.records_sent = 0
+        if not lazy:
+            self._get()
+
+    def _get(self) -> Any:
+        """The producer, connected on first use (the brokers may be down when the daemon starts)."""
+        with self._lock:
+            if self._producer is None:
+                self._producer = self._factory(
+                    **connection_config(self._settings, shared_only=True),
+                    acks="all",
+                    linger_ms=5,
+                    max_in_flight_requests_per_connection=1,  # retries must not reorder a partition
+                    retries=2147483647,
+                    delivery_timeout_ms=120_000,
+                    max_request_size=8 * 1024 * 1024,
+                    batch_size=256 * 1024,
+                    max_block_ms=10_000,
+                )
+            return self._producer
 
     def send(self, topic: str, partition: int, key: bytes, value: bytes) -> None:
         """Queue a message; `flush` says whether everything queued arrived."""
-        future = self._producer.send(topic, value=value, key=key, partition=partition)
+        future = self._get().send(topic, value=value, key=key, partition=partition)
         future.add_errback(self._errback)
         with self._lock:
             self.bytes_sent += len(value) + len(key)
@@ -157,7 +170,7 @@ class ExchangeProducer:
 
     def send_sync(self, topic: str, partition: int, key: bytes, value: bytes, timeout: float = 30.0) -> int:
         """Produce one message and wait for it; its offset."""
-        future = self._producer.send(topic, value=value, key=key, partition=partition)
+        future = self._get().send(topic, value=value, key=key, partition=partition)
         with self._lock:
             self.bytes_sent += len(value) + len(key)
             self.records_sent += 1
@@ -169,15 +182,19 @@ class ExchangeProducer:
 
     def flush(self, timeout: float = 30.0) -> None:
         """Wait until everything queued is acknowledged; raise if anything failed since the last flush."""
-        self._producer.flush(timeout=timeout)
+        self._get().flush(timeout=timeout)
         with self._lock:
             failed, self._failed = self._failed, None
         if failed is not None:
             raise ExchangeError(f"sending to an internal topic failed: {failed}")
 
     def close(self, timeout: float = 5.0) -> None:
+        with self._lock:
+            producer, self._producer = self._producer, None
+        if producer is None:
+            return
         try:
-            self._producer.close(timeout=timeout)
+            producer.close(timeout=timeout)
         except Exception as exc:
             log.warning("closing the internal topics' producer: %s", exc)
 

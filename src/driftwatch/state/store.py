@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-import numpy as np
 
 from driftwatch.alerting.policy import AlertState
+from driftwatch.stream.column_codec import decode_column, encode_column, float_bytes, from_float_bytes
 
 if TYPE_CHECKING:
     # windows (and pandas, scipy under it) load only where a window is read back: the outbox commands
@@ -111,12 +111,12 @@ def _row(r: Any) -> OutboxRow:
 
 
 def _encode_segment(segment: Segment) -> bytes:
-    columns: list[bytes | list[str | None]] = [
-        column.tolist() if column.dtype == object else np.ascontiguousarray(column, np.float64).tobytes()
-        for column in segment.columns
-    ]
     return msgspec.msgpack.encode(
-        (segment.timestamps.astype(np.float64).tobytes(), segment.keys.astype(np.float64).tobytes(), columns)
+        (
+            float_bytes(segment.timestamps),
+            float_bytes(segment.keys),
+            [encode_column(column) for column in segment.columns],
+        )
     )
 
 
@@ -124,14 +124,7 @@ def _decode_segment(data: bytes) -> Segment:
     from driftwatch.stream.windows import Segment
 
     timestamps, keys, columns = msgspec.msgpack.decode(data)
-    return Segment(
-        np.frombuffer(timestamps, dtype=np.float64),
-        np.frombuffer(keys, dtype=np.float64),
-        [
-            np.frombuffer(c, dtype=np.float64) if isinstance(c, bytes) else np.array(c, dtype=object)
-            for c in columns
-        ],
-    )
+    return Segment(from_float_bytes(timestamps), from_float_bytes(keys), [decode_column(c) for c in columns])
 
 
 def open_state_db(path: str, schema: str) -> sqlite3.Connection:

@@ -28,6 +28,11 @@ its cap is not re-sorted on every insert); a snapshot trims first, so it never
 has more than ``max_rows`` rows. Memory per model is bounded by 1.1 x
 ``max_rows`` rows plus the last inserted batch.
 
+With scale-out, the readers of the input decide which records fall inside a model's window and
+forward only those whose key is below their bucket's threshold (`Window.thresholds`); the model's
+owner applies what they send with `Window.add_partial`, which counts and keeps exactly what
+`Window.add_columns` would have (see `driftwatch.stream.partials`).
+
 For checkpoints, a window logs what changed since the last `Window.changes`
 call (segments appended to a bucket, buckets rewritten by a trim, buckets
 expired), so a checkpoint writes only the new rows; `Window.restore` rebuilds
@@ -45,6 +50,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from driftwatch.drift.profile import ColumnType, category_keys
+from driftwatch.stream.partials import Partial, inside_window, time_slots
 from driftwatch.stream.records import Prediction, Scalar
 
 __all__ = ["BucketState", "ColumnSpec", "Segment", "Window", "WindowChanges", "WindowSnapshot"]
@@ -222,36 +228,94 @@ class Window:
             keys = self._rng.random(len(timestamps))
         elif len(keys) != len(timestamps):
             raise ValueError(f"{len(keys)} sample keys for {len(timestamps)} records")
-        slots = np.floor(timestamps / self.bucket_seconds).astype(np.int64)
+        slots = time_slots(timestamps, self.bucket_seconds)
         with self._lock:
-            horizon = now - self.length
-            self._expire(horizon)
-            # ahead of now by more than a bucket (or 5 minutes): a wrong clock or epoch milliseconds, not
-            # skew; kept, it would open buckets that never expire
-            inside = (timestamps > horizon) & (timestamps <= now + max(self.bucket_seconds, 300.0))
+            self._expire(now - self.length)
+            inside = inside_window(timestamps, now, self.length, self.bucket_seconds)
             added = 0
-            for slot in np.unique(slots[inside]):
+            for slot in np.unique(slots[inside]).tolist():
                 mask = inside & (slots == slot)
-                bucket = self._buckets.get(int(slot))
-                if bucket is None:
-                    bucket = self._buckets[int(slot)] = _Bucket(start=float(slot) * self.bucket_seconds)
-                bucket.seen += int(mask.sum())
-                added += int(mask.sum())
-                kept = mask & (keys < bucket.tau)
-                self._touched.add(int(slot))
-                if not kept.any():
-                    continue
-                segment = Segment(timestamps[kept], keys[kept], [column[kept] for column in values])
-                bucket.timestamps.append(segment.timestamps)
-                bucket.keys.append(segment.keys)
-                bucket.columns.append(segment.columns)
-                if int(slot) not in self._rewritten:
-                    self._appended.setdefault(int(slot), []).append(segment)
-                    bucket.stored += len(segment.keys)
-                self._size += len(segment.keys)
+                seen = int(np.count_nonzero(mask))
+                self._insert(slot, seen, mask, timestamps, keys, values)
+                added += seen
             if self._size > self._trim_at:
                 self._trim()
             return added
+
+    def add_partial(self, partial: Partial, now: float) -> int:
+        """Apply a partial (already admitted by the model's `PositionLedger`) at wall-clock ``now``: each
+        slot's ``seen`` grows by the records its runs count, and the forwarded rows are kept as
+        `add_columns` keeps rows, so the window ends as if `add_columns` had had all the records.
+
+        The reader decided which records are inside the window; that is not decided again here (the
+        clocks may differ), except that a slot already expired at ``now`` is dropped, as an expiry
+        would drop it. Returns the records counted."""
+        if partial.bucket_seconds != self.bucket_seconds:
+            raise ValueError(
+                f"partial of model {partial.model} cut into {partial.bucket_seconds}s slots, "
+                f"the window has {self.bucket_seconds}s buckets"
+            )
+        if len(partial.columns) != len(self.columns):
+            raise ValueError(
+                f"partial of model {partial.model} has {len(partial.columns)} columns, "
+                f"the window {len(self.columns)}"
+            )
+        starts, lengths, run_slots = partial.run_arrays()
+        if len(starts) == 0 and not partial.forwarded:
+            return 0
+        slots, first_run = np.unique(run_slots, return_inverse=True)
+        seen = np.bincount(first_run.reshape(-1), weights=lengths, minlength=len(slots)).astype(np.int64)
+        offsets = partial.row_offsets()
+        row_runs = np.searchsorted(starts, offsets, side="right") - 1
+        if len(offsets) and (row_runs[0] < 0 or np.any(offsets >= starts[row_runs] + lengths[row_runs])):
+            raise ValueError(f"partial of model {partial.model} has rows outside its runs")
+        if not (len(partial.timestamps) == len(partial.keys) == len(partial.offsets)) or any(
+            len(column) != len(offsets) * (8 if isinstance(column, bytes) else 1)
+            for column in partial.columns
+        ):
+            raise ValueError(f"partial of model {partial.model} has columns of different lengths")
+        row_slots = run_slots[row_runs]
+        timestamps, keys, values = partial.row_timestamps(), partial.row_keys(), partial.row_columns()
+        with self._lock:
+            horizon = now - self.length
+            self._expire(horizon)
+            added = 0
+            for slot, count in zip(slots.tolist(), seen.tolist(), strict=True):
+                if float(slot) * self.bucket_seconds + self.bucket_seconds <= horizon:
+                    continue  # expired already: `_expire` would drop it at once
+                self._insert(slot, count, row_slots == slot, timestamps, keys, values)
+                added += count
+            if self._size > self._trim_at:
+                self._trim()
+            return added
+
+    def _insert(
+        self,
+        slot: int,
+        seen: int,
+        rows: npt.NDArray[np.bool_],
+        timestamps: npt.NDArray[np.float64],
+        keys: npt.NDArray[np.float64],
+        values: Sequence[npt.NDArray[np.generic]],
+    ) -> None:
+        """Count ``seen`` records in ``slot``'s bucket and keep those of ``rows`` whose key is below its
+        threshold, logging the new segment for the next checkpoint. Under the lock."""
+        bucket = self._buckets.get(slot)
+        if bucket is None:
+            bucket = self._buckets[slot] = _Bucket(start=float(slot) * self.bucket_seconds)
+        bucket.seen += seen
+        self._touched.add(slot)
+        kept = rows & (keys < bucket.tau)
+        if not kept.any():
+            return
+        segment = Segment(timestamps[kept], keys[kept], [column[kept] for column in values])
+        bucket.timestamps.append(segment.timestamps)
+        bucket.keys.append(segment.keys)
+        bucket.columns.append(segment.columns)
+        if slot not in self._rewritten:
+            self._appended.setdefault(slot, []).append(segment)
+            bucket.stored += len(segment.keys)
+        self._size += len(segment.keys)
 
     def _column_values(
         self, spec: ColumnSpec, raw: Sequence[Scalar | dict[str, float]]
@@ -370,6 +434,11 @@ class Window:
             if self._size > self.max_rows:  # max_rows was lowered in the config since
                 self._trim()
             return self._size
+
+    def seen(self) -> int:
+        """Records in the window's live buckets, sampled or not."""
+        with self._lock:
+            return sum(bucket.seen for bucket in self._buckets.values())
 
     def clear(self) -> None:
         """Forget every row (the model moved to another replica); the next `changes` is a full one."""

@@ -1,0 +1,483 @@
+"""Ownership of models across scaled-out replicas: stage 1 forwards, the owner windows, checks and alerts.
+
+With ``kafka.scale_out.enabled`` the daemon runs two stages (see `driftwatch.source.exchange`):
+
+- `Forwarder` (stage 1, every replica): the records this replica reads, decoded and validated by
+  `Ingest`, become one `Partial` per model and input partition, of the records inside the model's
+  window, with the rows the owner can keep (those below the thresholds its window published). They
+  go to the model's partition of ``G.samples``; the input offsets are committed only once they are
+  acknowledged (`Forwarder.flush` is the source's checkpoint).
+- `Owner` (stage 2): the replica holding partition ``q`` of ``G.samples`` (the owners' group decides)
+  owns the models of ``q``. Taking ``q`` over, it writes a `Claim` to ``G.state[q]``, reads the
+  changelog up to it and restores each model's window, input positions, alert states and pending
+  webhook deliveries, then reads ``G.samples[q]`` from where the restored state ends. It applies each
+  partial once (`PositionLedger` skips what is applied), checkpoints the models' changes to
+  ``G.state[q]`` every ``state.checkpoint_interval`` and before any webhook is sent (so a new owner
+  never raises an alert the old one raised), and publishes its windows' thresholds.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from typing import Any
+
+import msgspec
+import numpy as np
+import numpy.typing as npt
+
+from driftwatch.alerting.policy import BreachPolicy
+from driftwatch.config import Settings
+from driftwatch.service.metrics import Metrics
+from driftwatch.service.results import LatestResults
+from driftwatch.service.webhooks import Delivery, WebhookDispatcher
+from driftwatch.source.exchange import (
+    ExchangeProducer,
+    InternalTopics,
+    OwnerConsumer,
+    ThresholdFeed,
+    partition_of,
+    read_partition,
+)
+from driftwatch.state.changelog import (
+    Claim,
+    ModelCheckpoint,
+    OutboxEntry,
+    PartitionCheckpoint,
+    Replay,
+    WindowDelta,
+    encode_checkpoint,
+    encode_claim,
+)
+from driftwatch.state.store import Store
+from driftwatch.stream.partials import Admission, PositionLedger, decode_partial, encode_partial
+from driftwatch.stream.windows import Window
+
+__all__ = ["Forwarder", "Owner", "replica_name"]
+
+log = logging.getLogger(__name__)
+
+
+def replica_name(configured: str | None) -> str:
+    """This replica's name: the configured one, else the host name (a pod's name) and process id."""
+    return configured or f"{socket.gethostname()}-{os.getpid()}"
+
+
+class _Thresholds(msgspec.Struct, frozen=True):
+    slots: dict[int, float]
+
+
+_THRESHOLDS = msgspec.msgpack.Encoder()
+_THRESHOLDS_DECODER = msgspec.msgpack.Decoder(_Thresholds)
+
+
+class Forwarder:
+    """Stage 1: a model's records, read from one input partition, to the model's owner."""
+
+    def __init__(
+        self,
+        windows: Mapping[str, Window],
+        topics: InternalTopics,
+        partitions: int,
+        producer: ExchangeProducer,
+        metrics: Metrics,
+    ) -> None:
+        self._windows = windows
+        self._topics = topics
+        self._partitions = {name: partition_of(name, partitions) for name in windows}
+        self._producer = producer
+        self._metrics = metrics
+        self.admissions = {
+            name: Admission(window.length, window.bucket_seconds) for name, window in windows.items()
+        }
+
+    def forward(
+        self,
+        model: str,
+        topics: Sequence[str],
+        partitions: npt.NDArray[np.int64],
+        offsets: npt.NDArray[np.int64],
+        timestamps: npt.NDArray[np.float64],
+        columns: Sequence[npt.NDArray[Any]],
+        keys: npt.NDArray[np.float64],
+        now: float,
+        model_version: str | None,
+    ) -> int:
+        """Send the model's records (one per position) to its owner; how many fell inside its window."""
+        admission = self.admissions[model]
+        inside = 0
+        # one partial per input partition: the owner skips what it has applied per partition
+        groups: dict[tuple[str, int], list[int]] = {}
+        for index, (topic, partition) in enumerate(zip(topics, partitions.tolist(), strict=True)):
+            groups.setdefault((topic, partition), []).append(index)
+        for (topic, partition), indices in groups.items():
+            if len(indices) == len(offsets):
+                take: Any = slice(None)
+            else:
+                take = np.asarray(indices, dtype=np.int64)
+            positions = offsets[take]
+            partial, outside = admission.partial(
+                model,
+                topic,
+                partition,
+                int(positions[0]),
+                int(positions[-1]),
+                now,
+                timestamps[take],
+                keys[take],
+                positions,
+                [column[take] for column in columns],
+                model_version,
+            )
+            inside += len(positions) - outside
+            value = encode_partial(partial)
+            self._producer.send(self._topics.samples, self._partitions[model], model.encode(), value)
+            self._metrics.exchange_messages.labels("samples").inc()
+            self._metrics.exchange_bytes.labels("samples").inc(len(value) + len(model))
+        return inside
+
+    def flush(self) -> None:
+        """Wait until every partial sent is acknowledged (before the input offsets are committed)."""
+        self._producer.flush()
+
+    def thresholds(self, model: str, value: bytes) -> None:
+        """A model's thresholds as its owner published them (`ThresholdFeed`)."""
+        admission = self.admissions.get(model)
+        if admission is not None:
+            admission.update(_THRESHOLDS_DECODER.decode(value).slots)
+
+
+class Owner:
+    """Stage 2: the models of the internal partitions this replica holds."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        topics: InternalTopics,
+        replica: str,
+        windows: Mapping[str, Window],
+        alert_checks: Mapping[str, Sequence[str]],
+        policy: BreachPolicy,
+        store: Store,
+        dispatcher: WebhookDispatcher,
+        latest: LatestResults,
+        metrics: Metrics,
+        producer: ExchangeProducer,
+        forwarder: Forwarder,
+        clock: Callable[[], float] = time.time,
+        consumer_factory: Callable[..., Any] | None = None,
+    ) -> None:
+        self._settings = settings
+        self._kafka = settings.kafka
+        self.topics = topics
+        self.replica = replica
+        self.partitions = settings.kafka.scale_out.partitions
+        self._windows = windows
+        self._alert_checks = alert_checks
+        self._policy = policy
+        self._store = store
+        self._dispatcher = dispatcher
+        self._latest = latest
+        self._metrics = metrics
+        self._producer = producer
+        self._forwarder = forwarder
+        self._clock = clock
+        self._consumer_factory = consumer_factory
+        self.models_of: dict[int, list[str]] = {}
+        for name in windows:
+            self.models_of.setdefault(partition_of(name, self.partitions), []).append(name)
+        self._owned: set[str] = set()
+        self._ledgers: dict[str, PositionLedger] = {}
+        self._next: dict[int, int | None] = {}  # internal partition -> next samples offset to apply
+        self._claims: dict[int, str] = {}
+        self._dirty: set[int] = set()  # partitions with changes since their last checkpoint
+        self._lock = threading.RLock()  # windows' change logs, checkpoints, ownership
+        self._held = threading.local()  # the deliveries of the check running on this thread
+        self._consumer: OwnerConsumer | None = None
+        self._last_checkpoint = time.monotonic()
+        self.restore_seconds: dict[int, float] = {}
+        self.feed = ThresholdFeed(self._kafka, topics, forwarder.thresholds)
+
+    # ownership ---------------------------------------------------------------------------------
+
+    def owns(self, model: str) -> bool:
+        with self._lock:
+            return model in self._owned
+
+    def owned(self) -> set[str]:
+        with self._lock:
+            return set(self._owned)
+
+    def partition(self, model: str) -> int:
+        return partition_of(model, self.partitions)
+
+    @contextmanager
+    def holding(self, model: str) -> Iterator[list[Delivery]]:
+        """Around one check of ``model``: ownership cannot change meanwhile, and the deliveries its
+        alerts cause are held (`hold`) for the caller to checkpoint before they are sent."""
+        held: list[Delivery] = []
+        with self._lock:
+            self._held.deliveries = held
+            try:
+                yield held
+            finally:
+                self._held.deliveries = None
+
+    def hold(self, delivery: Delivery) -> bool:
+        """Keep a delivery back when this thread is inside `holding` (False: send it as usual)."""
+        held: list[Delivery] | None = getattr(self._held, "deliveries", None)
+        if held is None:
+            return False
+        held.append(delivery)
+        return True
+
+    # the loop ----------------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """Hold internal partitions, restore them, apply partials, checkpoint, until ``stop``."""
+        backoff = 0.5
+        while not stop.is_set():
+            try:
+                if self._consumer is None:
+                    kwargs = {} if self._consumer_factory is None else {"factory": self._consumer_factory}
+                    self._consumer = OwnerConsumer(self._kafka, self.topics, self._revoked, **kwargs)
+                batches = self._consumer.poll(0.5)
+                for partition in sorted(self._consumer.take_new()):
+                    self._take(partition)
+                self._apply(batches)
+                if time.monotonic() - self._last_checkpoint >= self._settings.state.checkpoint_interval:
+                    self.checkpoint_all()
+                backoff = 0.5
+            except Exception:
+                log.exception("owner loop failed; retrying in %.1fs", backoff)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+        self.close()
+
+    def close(self) -> None:
+        """Checkpoint what is owned and leave the owners' group (its partitions move at once)."""
+        consumer, self._consumer = self._consumer, None
+        if consumer is None:
+            return
+        try:
+            self.checkpoint_all(force=True)
+        except Exception:
+            log.exception("final checkpoint of the owned models failed")
+        consumer.close()
+        with self._lock:
+            for partition in list(self._claims):
+                self._disown(partition)
+
+    def _apply(self, batches: Mapping[int, Sequence[Any]]) -> None:
+        now = self._clock()
+        with self._lock:
+            for partition, records in batches.items():
+                if partition not in self._claims:
+                    continue  # not restored yet (or given back): read again once it is
+                position = self._next.get(partition)
+                for record in records:
+                    if position is not None and record.offset < position:
+                        continue
+                    position = record.offset + 1
+                    if record.value is None:
+                        continue
+                    try:
+                        partial = decode_partial(record.value)
+                    except Exception:
+                        log.exception("skipping an unreadable partial at %d", record.offset)
+                        continue
+                    model = partial.model
+                    if model not in self._owned:
+                        continue  # a model no longer configured
+                    fresh = self._ledgers[model].admit(partial)
+                    if fresh is None:
+                        continue
+                    window = self._windows[model]
+                    window.add_partial(fresh, now)
+                    self._metrics.window_rows.labels(model).set(window.rows())
+                self._next[partition] = position
+                self._dirty.add(partition)
+
+    # taking a partition over -------------------------------------------------------------------
+
+    def _take(self, partition: int) -> None:
+        """Claim ``partition`` in the changelog, restore its models from it, start reading its partials."""
+        started = time.monotonic()
+        claim = uuid.uuid4().hex
+        models = self.models_of.get(partition, [])
+        try:
+            at = self._producer.send_sync(
+                self.topics.state,
+                partition,
+                b"claim",
+                encode_claim(Claim(claim, self.replica, self._clock())),
+            )
+            replay = Replay()
+            for offset, value in read_partition(self._kafka, self.topics.state, partition, at):
+                replay.feed(offset, value)
+        except Exception:
+            self._metrics.ownership_restores.labels("failed").inc()
+            raise
+        now = self._clock()
+        with self._lock:
+            for model in models:
+                window = self._windows[model]
+                restored = replay.restored(model)
+                self._ledgers[model] = PositionLedger()
+                if restored is not None:
+                    if restored.window is not None and restored.signature == window.signature():
+                        window.restore(*restored.window, now=now)
+                    self._ledgers[model] = PositionLedger.from_state(restored.positions)
+                    for check, state in restored.alerts.items():
+                        self._policy.restore(model, check, state)
+                    for entry in restored.outbox:
+                        self._store.outbox_put(entry.row())
+                window.mark_full()  # the first checkpoint of this claim carries the whole window
+                self._owned.add(model)
+                self._metrics.model_owner.labels(model, self.replica).set(1)
+                self._metrics.window_rows.labels(model).set(window.rows())
+                for check in self._alert_checks.get(model, ()):
+                    self._metrics.alert_active.labels(model, check).set(
+                        int(self._policy.firing(model, check))
+                    )
+            self._claims[partition] = claim
+            self._next[partition] = replay.samples_next
+            self._dirty.add(partition)
+        self._dispatcher.wake()
+        assert self._consumer is not None
+        self._consumer.start_reading(partition, replay.samples_next)
+        seconds = time.monotonic() - started
+        self.restore_seconds[partition] = seconds
+        self._metrics.ownership_restores.labels("ok").inc()
+        log.info(
+            "owner: took internal partition %d (models %s) in %.2fs: %d changelog message(s), %d bytes",
+            partition,
+            ", ".join(models) or "none",
+            seconds,
+            replay.stats.entries,
+            replay.stats.read_bytes,
+        )
+
+    def _revoked(self, partitions: Iterable[int]) -> None:
+        """Partitions given back: write their last checkpoint, then forget their models."""
+        for partition in partitions:
+            with self._lock:
+                if partition not in self._claims:
+                    continue
+                try:
+                    self.checkpoint(partition, force=True)
+                except Exception:
+                    log.exception(
+                        "checkpoint of internal partition %d before giving it back failed", partition
+                    )
+                self._disown(partition)
+
+    def _disown(self, partition: int) -> None:
+        self._claims.pop(partition, None)
+        self._next.pop(partition, None)
+        self._dirty.discard(partition)
+        for model in self.models_of.get(partition, []):
+            if model not in self._owned:
+                continue
+            self._owned.discard(model)
+            self._ledgers.pop(model, None)
+            window = self._windows[model]
+            window.clear()
+            self._policy.forget(model)
+            self._dispatcher.forget(model)
+            self._latest.remove(model)
+            self._metrics.model_owner.remove(model, self.replica)
+            for check in self._alert_checks.get(model, ()):
+                with suppress(KeyError):
+                    self._metrics.alert_active.remove(model, check)
+            with suppress(KeyError):
+                self._metrics.window_rows.remove(model)
+        log.info("owner: gave internal partition %d back", partition)
+
+    # checkpoints -------------------------------------------------------------------------------
+
+    def checkpoint_all(self, force: bool = False) -> None:
+        with self._lock:
+            partitions = sorted(self._claims) if force else sorted(self._dirty & set(self._claims))
+            for partition in partitions:
+                self.checkpoint(partition, force=force)
+        self._last_checkpoint = time.monotonic()
+
+    def checkpoint(self, partition: int, force: bool = False, held: Sequence[Delivery] = ()) -> None:
+        """Write the changes of ``partition``'s models since its last checkpoint to the changelog (and
+        ``held`` deliveries, not yet in the outbox, as pending); then publish their thresholds."""
+        with self._lock:
+            claim = self._claims.get(partition)
+            if claim is None:
+                return
+            if partition not in self._dirty and not force and not held:
+                return
+            now = self._clock()
+            models = [m for m in self.models_of.get(partition, []) if m in self._owned]
+            entries = []
+            for model in models:
+                window = self._windows[model]
+                rows = [OutboxEntry.of(row) for row in self._store.outbox_of(model)]
+                rows += [_held_entry(d, now) for d in held if d.model == model]
+                entries.append(
+                    ModelCheckpoint(
+                        model=model,
+                        signature=window.signature(),
+                        window=WindowDelta.of(window.changes()),
+                        positions=self._ledgers[model].to_state(),
+                        alerts=[
+                            (check, self._policy.state(model, check))
+                            for check in self._alert_checks.get(model, ())
+                        ],
+                        outbox=rows,
+                    )
+                )
+            checkpoint = PartitionCheckpoint(
+                claim=claim,
+                checkpoint=uuid.uuid4().hex,
+                samples_next=self._next.get(partition) or 0,
+                models=entries,
+            )
+            try:
+                for chunk in encode_checkpoint(checkpoint):
+                    self._producer.send(self.topics.state, partition, b"checkpoint", chunk)
+                    self._metrics.exchange_messages.labels("state").inc()
+                    self._metrics.exchange_bytes.labels("state").inc(len(chunk))
+                self._producer.flush()
+            except Exception:
+                for model in models:
+                    self._windows[model].mark_full()  # the next checkpoint must not build on a lost one
+                raise
+            self._dirty.discard(partition)
+            for model in models:
+                self._publish_thresholds(model)
+
+    def _publish_thresholds(self, model: str) -> None:
+        slots = self._windows[model].thresholds()
+        self._forwarder.thresholds(model, _THRESHOLDS.encode(_Thresholds(slots)))  # this replica at once
+        value = _THRESHOLDS.encode(_Thresholds(slots))
+        self._producer.send(self.topics.thresholds, self.partition(model), model.encode(), value)
+        self._metrics.exchange_messages.labels("thresholds").inc()
+        self._metrics.exchange_bytes.labels("thresholds").inc(len(value) + len(model))
+
+
+def _held_entry(delivery: Delivery, now: float) -> OutboxEntry:
+    return OutboxEntry(
+        target=delivery.target,
+        key=delivery.key,
+        body=delivery.body,
+        created_at=now,
+        attempts=0,
+        next_at=now,
+        status="pending",
+        last_error=None,
+        model=delivery.model,
+        check=delivery.check,
+        transition=delivery.transition,
+    )

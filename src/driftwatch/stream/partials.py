@@ -1,0 +1,351 @@
+"""One model's windowed records on their way from a stage-1 reader to the model's owner, exactly once.
+
+With scale-out, every replica reads input partitions (stage 1) but a model's window lives with one
+owner. A reader decides for each record of a poll batch what the owner's window would do with it
+(`Admission`): whether it falls inside the window (by event time, against the reader's clock) and,
+if so, whether its sample key is below the threshold the owner published for its time slot (the
+bucket's ``tau``; a record at or above it would not be kept). It ships one `Partial` per (poll batch,
+model, input topic, input partition): which input offsets it covers, the slot of every record inside
+the window (as runs of consecutive offsets, so a partition holding one model costs a few bytes per
+partial), and the rows of the forwarded records. The owner counts every inside record in its bucket's
+``seen`` and keeps the forwarded rows as `driftwatch.stream.windows.Window.add_partial` does, which
+gives the same window as if the owner had read every record itself (the sample keys come from the
+records' Kafka positions, so the sample is a function of the set of records alone).
+
+A reader that crashes is replaced by one that reads again from the last committed offset, with other
+batch boundaries, and the old reader's partials may still arrive. The owner keeps, per model, a
+`PositionLedger`: the highest input offset applied per (topic, partition). A partial wholly at or
+below the mark is skipped; one that overlaps it is cut exactly at the mark (the runs, so the seen
+counts, and the rows), so every record is counted once. A stale threshold is never too low (a
+bucket's ``tau`` only falls), so a late partial from an old reader forwards at least the rows needed.
+
+A `Partial` is a msgspec struct encoded as a compact msgpack array; float columns travel as raw
+bytes and categorical ones as lists of category keys (`driftwatch.stream.column_codec`, the form
+the window checkpoints use).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import msgspec
+import numpy as np
+import numpy.typing as npt
+
+from driftwatch.stream.column_codec import (
+    EncodedColumn,
+    decode_column,
+    encode_column,
+    float_bytes,
+    from_float_bytes,
+)
+
+__all__ = [
+    "Admission",
+    "Decision",
+    "Partial",
+    "PositionLedger",
+    "decode_partial",
+    "encode_partial",
+    "inside_window",
+    "time_slots",
+]
+
+_AHEAD = 300.0  # seconds a record may be stamped ahead of now (producer clock skew), at least a bucket
+
+
+def time_slots(timestamps: npt.NDArray[np.float64], bucket_seconds: float) -> npt.NDArray[np.int64]:
+    """The window bucket (slot) of each event time: ``floor(timestamp / bucket_seconds)``."""
+    return np.floor(timestamps / bucket_seconds).astype(np.int64)
+
+
+def inside_window(
+    timestamps: npt.NDArray[np.float64], now: float, length: float, bucket_seconds: float
+) -> npt.NDArray[np.bool_]:
+    """Which event times a window of ``length`` seconds takes at ``now``: after ``now - length`` and not
+    ahead of ``now`` by more than a bucket or 5 minutes (beyond that it is a wrong clock or epoch
+    milliseconds, not skew; kept, such a record would open buckets that never expire)."""
+    return (timestamps > now - length) & (timestamps <= now + max(bucket_seconds, _AHEAD))
+
+
+class Partial(msgspec.Struct, frozen=True, array_like=True, tag=1):
+    """One model's records from one poll batch of one input partition, as its owner needs them.
+
+    ``first``..``last`` is the input offset range the partial stands for (the batch's range in that
+    partition; other models' records in it are simply not here). ``runs`` holds, for the records of
+    this model inside the window, one run per maximal sequence of consecutive input offsets in one
+    time slot, delta-coded as flat triples (gap since the previous run's end, or since ``first``;
+    length; slot minus the previous run's slot) so msgpack writes small numbers in one byte; read
+    them with `run_arrays`. ``offsets``, ``timestamps`` and ``keys`` (int64 / float64 bytes) and
+    ``columns`` (one per `driftwatch.stream.windows.ColumnSpec` of the model, in the window's order)
+    are the forwarded rows, in offset order. ``model_version`` is that of the model's last record in
+    the batch. ``bucket_seconds`` is the slot width the runs were cut with; the owner's window must
+    have the same.
+    """
+
+    model: str
+    topic: str
+    partition: int
+    first: int
+    last: int
+    bucket_seconds: float
+    runs: list[int]
+    offsets: bytes
+    timestamps: bytes
+    keys: bytes
+    columns: list[EncodedColumn]
+    model_version: str | None = None
+
+    def run_arrays(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """The runs as (first offset, length, slot) arrays, in offset order."""
+        return _decode_runs(self.first, self.runs)
+
+    @property
+    def admitted(self) -> int:
+        """Records of the model inside the window in this partial (the ``seen`` they add)."""
+        return sum(self.runs[1::3])
+
+    @property
+    def forwarded(self) -> int:
+        """Rows carried (records inside the window whose key was below their slot's threshold)."""
+        return len(self.offsets) // 8
+
+    def row_offsets(self) -> npt.NDArray[np.int64]:
+        return np.frombuffer(self.offsets, dtype="<i8").astype(np.int64, copy=False)
+
+    def row_timestamps(self) -> npt.NDArray[np.float64]:
+        return from_float_bytes(self.timestamps)
+
+    def row_keys(self) -> npt.NDArray[np.float64]:
+        return from_float_bytes(self.keys)
+
+    def row_columns(self) -> list[npt.NDArray[np.generic]]:
+        return [decode_column(column) for column in self.columns]
+
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(Partial)
+
+
+def encode_partial(partial: Partial) -> bytes:
+    """A partial as msgpack bytes (for the samples topic)."""
+    return _encoder.encode(partial)
+
+
+def decode_partial(data: bytes) -> Partial:
+    """The partial `encode_partial` wrote; raises `msgspec.DecodeError` (a `ValueError`) on other bytes."""
+    return _decoder.decode(data)
+
+
+def _encode_runs(
+    first: int, starts: npt.NDArray[np.int64], lengths: npt.NDArray[np.int64], slots: npt.NDArray[np.int64]
+) -> list[int]:
+    if len(starts) == 0:
+        return []
+    previous_ends = np.empty_like(starts)
+    previous_ends[0] = first
+    previous_ends[1:] = starts[:-1] + lengths[:-1]
+    slot_steps = np.diff(slots, prepend=np.int64(0))
+    runs: list[int] = np.column_stack((starts - previous_ends, lengths, slot_steps)).ravel().tolist()
+    return runs
+
+
+def _decode_runs(
+    first: int, runs: Sequence[int]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    triples = np.array(runs, dtype=np.int64).reshape(-1, 3)
+    gaps, lengths, slot_steps = triples[:, 0], triples[:, 1], triples[:, 2]
+    starts = first + np.cumsum(gaps) + np.cumsum(lengths) - lengths
+    return starts, np.ascontiguousarray(lengths), np.cumsum(slot_steps)
+
+
+def _runs_of(
+    offsets: npt.NDArray[np.int64], slots: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Maximal runs of consecutive ``offsets`` (increasing) with one slot: (starts, lengths, slots)."""
+    if len(offsets) == 0:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty, empty
+    breaks = np.flatnonzero((np.diff(offsets) != 1) | (np.diff(slots) != 0)) + 1
+    heads = np.concatenate((np.zeros(1, dtype=np.intp), breaks))
+    lengths = np.diff(np.append(heads, len(offsets))).astype(np.int64)
+    return offsets[heads], lengths, slots[heads]
+
+
+def _filter_column(column: EncodedColumn, mask: npt.NDArray[np.bool_]) -> EncodedColumn:
+    if isinstance(column, bytes):
+        return float_bytes(from_float_bytes(column)[mask])
+    return [value for value, keep in zip(column, mask.tolist(), strict=True) if keep]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a window does with each record of a batch: its time ``slots``, which are ``inside`` the
+    window, which of those are ``forwarded`` (key below the slot's threshold), and how many are
+    ``outside`` (counted as records_outside_window)."""
+
+    slots: npt.NDArray[np.int64]
+    inside: npt.NDArray[np.bool_]
+    forwarded: npt.NDArray[np.bool_]
+    outside: int
+
+
+class Admission:
+    """The stage-1 side of one model's window: which records of a batch the owner's window counts and
+    which rows it could keep, decided as `driftwatch.stream.windows.Window.add_columns` decides.
+
+    ``thresholds`` maps a time slot to the sampling threshold (``tau``) the owner published for it;
+    a slot without one forwards every record inside the window (threshold 1.0).
+    """
+
+    def __init__(self, length: float, bucket_seconds: float) -> None:
+        self.length = float(length)
+        self.bucket_seconds = float(bucket_seconds)
+        self.thresholds: dict[int, float] = {}
+
+    def update(self, thresholds: Mapping[int, float]) -> None:
+        """Take the owner's latest thresholds (replacing the previous ones). A threshold only falls at
+        the owner, so an old one forwards more rows than needed, never fewer."""
+        self.thresholds = {int(slot): float(tau) for slot, tau in thresholds.items()}
+
+    def decide(
+        self, now: float, timestamps: npt.NDArray[np.float64], keys: npt.NDArray[np.float64]
+    ) -> Decision:
+        """The fate of each record (event ``timestamps``, sample ``keys``) at the reader's ``now``."""
+        if len(keys) != len(timestamps):
+            raise ValueError(f"{len(keys)} sample keys for {len(timestamps)} records")
+        slots = time_slots(timestamps, self.bucket_seconds)
+        inside = inside_window(timestamps, now, self.length, self.bucket_seconds)
+        outside = len(timestamps) - int(np.count_nonzero(inside))
+        if not self.thresholds:
+            return Decision(slots, inside, inside, outside)
+        unique, where = np.unique(slots, return_inverse=True)
+        taus = np.array([self.thresholds.get(int(slot), 1.0) for slot in unique.tolist()], dtype=np.float64)
+        return Decision(slots, inside, inside & (keys < taus[where.reshape(-1)]), outside)
+
+    def partial(
+        self,
+        model: str,
+        topic: str,
+        partition: int,
+        first: int,
+        last: int,
+        now: float,
+        timestamps: npt.NDArray[np.float64],
+        keys: npt.NDArray[np.float64],
+        offsets: npt.NDArray[np.int64],
+        columns: Sequence[npt.NDArray[np.generic]],
+        model_version: str | None = None,
+    ) -> tuple[Partial, int]:
+        """The partial of ``model``'s records of one batch of ``topic``/``partition`` covering input
+        offsets ``first``..``last``, and how many records were outside the window.
+
+        ``offsets`` (strictly increasing), ``timestamps``, ``keys`` and each of ``columns`` (one per
+        `ColumnSpec` of the model's window, as `Window.add_columns` takes them) describe the model's
+        records in that range; ``model_version`` is that of the last one."""
+        offsets = np.asarray(offsets, dtype=np.int64)
+        if len(offsets) != len(timestamps) or any(len(column) != len(offsets) for column in columns):
+            raise ValueError("offsets, timestamps and every column must have one entry per record")
+        if len(offsets) and (offsets[0] < first or offsets[-1] > last or np.any(np.diff(offsets) <= 0)):
+            raise ValueError(f"offsets must increase strictly within {first}..{last}")
+        if last < first:
+            raise ValueError(f"an offset range {first}..{last} is empty")
+        decision = self.decide(now, timestamps, keys)
+        starts, lengths, slots = _runs_of(offsets[decision.inside], decision.slots[decision.inside])
+        rows = decision.forwarded
+        partial = Partial(
+            model=model,
+            topic=topic,
+            partition=int(partition),
+            first=int(first),
+            last=int(last),
+            bucket_seconds=self.bucket_seconds,
+            runs=_encode_runs(int(first), starts, lengths, slots),
+            offsets=np.ascontiguousarray(offsets[rows], dtype="<i8").tobytes(),
+            timestamps=float_bytes(timestamps[rows]),
+            keys=float_bytes(keys[rows]),
+            columns=[encode_column(np.asarray(column)[rows]) for column in columns],
+            model_version=model_version,
+        )
+        return partial, decision.outside
+
+
+def cut_partial(partial: Partial, mark: int) -> Partial:
+    """The part of ``partial`` after input offset ``mark``: runs and rows at or below it dropped."""
+    if mark < partial.first:
+        return partial
+    first = mark + 1
+    starts, lengths, slots = partial.run_arrays()
+    ends = starts + lengths
+    keep = ends > first
+    starts = np.maximum(starts[keep], first)
+    lengths, slots = ends[keep] - starts, slots[keep]
+    rows = partial.row_offsets() > mark
+    if rows.all():
+        offsets, timestamps, keys, columns = (
+            partial.offsets,
+            partial.timestamps,
+            partial.keys,
+            partial.columns,
+        )
+    else:
+        offsets = np.ascontiguousarray(partial.row_offsets()[rows], dtype="<i8").tobytes()
+        timestamps = float_bytes(partial.row_timestamps()[rows])
+        keys = float_bytes(partial.row_keys()[rows])
+        columns = [_filter_column(column, rows) for column in partial.columns]
+    return msgspec.structs.replace(
+        partial,
+        first=first,
+        runs=_encode_runs(first, starts, lengths, slots),
+        offsets=offsets,
+        timestamps=timestamps,
+        keys=keys,
+        columns=columns,
+    )
+
+
+class PositionLedger:
+    """For one model at its owner: the highest input offset applied per (topic, partition), so a
+    partial read again (a stage-1 reader replaced after a crash, with other batch boundaries) is
+    applied once.
+
+    Offsets are assumed to only grow within a partition. A topic deleted and recreated (offsets
+    starting again from 0, far below the mark) is out of scope: its partials are skipped until its
+    offsets pass the old mark; forget the partition (`forget`) when that happens.
+    """
+
+    def __init__(self) -> None:
+        self._marks: dict[tuple[str, int], int] = {}
+
+    def mark(self, topic: str, partition: int) -> int | None:
+        """The highest offset applied from ``topic``/``partition`` (None before any)."""
+        return self._marks.get((topic, partition))
+
+    def admit(self, partial: Partial) -> Partial | None:
+        """What of ``partial`` is still to apply: None when it is wholly at or below the mark, the part
+        after the mark when it overlaps it, else the partial itself. The mark moves to its ``last``."""
+        key = (partial.topic, partial.partition)
+        mark = self._marks.get(key)
+        if mark is not None and partial.last <= mark:
+            return None
+        self._marks[key] = partial.last
+        if mark is None or mark < partial.first:
+            return partial
+        return cut_partial(partial, mark)
+
+    def forget(self, topic: str, partition: int) -> None:
+        """Drop the mark of ``topic``/``partition`` (its offsets start again)."""
+        self._marks.pop((topic, partition), None)
+
+    def to_state(self) -> list[tuple[str, int, int]]:
+        """The marks, for a checkpoint: (topic, partition, highest offset applied), sorted."""
+        return [(topic, partition, mark) for (topic, partition), mark in sorted(self._marks.items())]
+
+    @classmethod
+    def from_state(cls, state: Iterable[Sequence[str | int]]) -> PositionLedger:
+        """The ledger `to_state` described (triples, or lists as msgpack gives them back)."""
+        ledger = cls()
+        for topic, partition, mark in state:
+            ledger._marks[(str(topic), int(partition))] = int(mark)
+        return ledger
