@@ -333,7 +333,9 @@ class Owner:
                 if restored is not None:
                     if restored.window is not None and restored.signature == window.signature():
                         window.restore(*restored.window, now=now)
-                    self._ledgers[model] = PositionLedger.from_state(restored.positions)
+                    self._ledgers[model] = PositionLedger.from_state(
+                        (topic, partition, mark) for (topic, partition), mark in restored.positions.items()
+                    )
                     for check, state in restored.alerts.items():
                         self._policy.restore(model, check, state)
                     for entry in restored.outbox:
