@@ -74,6 +74,20 @@ def panel_query(title: str) -> str:
     raise AssertionError(f"no panel {title}")
 
 
+def per_model_queries() -> list[tuple[str, str]]:
+    """(panel title, query) of the overview's targets drawn per model, variables filled in."""
+    found = []
+    for panel in json.loads(OVERVIEW.read_text(encoding="utf-8"))["panels"]:
+        for target in panel.get("targets", []):
+            if "{{model}}" in target.get("legendFormat", ""):
+                expr = target["expr"].replace('"$model"', '".+"').replace('"$metric"', '".+"')
+                found.append(
+                    (panel["title"], expr.replace("$__rate_interval", "10s").replace("$__range", "60s"))
+                )
+    assert len(found) > 10
+    return found
+
+
 def firing(prometheus: Prometheus, alertname: str, model: str) -> list[dict[str, Any]]:
     return [
         alert
@@ -167,6 +181,14 @@ def test_rules_and_panels_hold_on_three_replicas_and_an_alert_survives_its_owner
         table = prom.query(panel_query("Ownership"))
         assert sorted(s["metric"]["model"] for s in table) == sorted(MODELS)
         assert {s["metric"]["replica"] for s in table} <= {"r0", "r1", "r2"}
+        # the overview shows one line per model, whatever the number of replicas
+        for title, expr in per_model_queries():
+            series = prom.query(expr)
+            keys = [tuple(sorted(s["metric"].items())) for s in series]
+            assert all("instance" not in s["metric"] for s in series), (title, expr, series)
+            assert len(keys) == len(set(keys)), (title, expr, series)
+        rows = prom.query(panel_query("Rows in window"))
+        assert sorted(s["metric"]["model"] for s in rows) == sorted(MODELS)
         traffic = prom.query("sum by (kind) (driftwatch_exchange_bytes_total)")
         assert {"samples", "state"} <= {s["metric"]["kind"] for s in traffic if float(s["value"][1]) > 0}
 
