@@ -200,6 +200,7 @@ class Owner:
         self._lock = threading.RLock()  # windows' change logs, checkpoints, ownership
         self._held = threading.local()  # the deliveries of the check running on this thread
         self._consumer: OwnerConsumer | None = None
+        self._taking: set[int] = set()  # assigned, not restored yet (paused)
         self._last_checkpoint = time.monotonic()
         self.restore_seconds: dict[int, float] = {}
         self.feed = ThresholdFeed(self._kafka, topics, forwarder.thresholds)
@@ -248,8 +249,11 @@ class Owner:
                     kwargs = {} if self._consumer_factory is None else {"factory": self._consumer_factory}
                     self._consumer = OwnerConsumer(self._kafka, self.topics, self._revoked, **kwargs)
                 batches = self._consumer.poll(0.5)
-                for partition in sorted(self._consumer.take_new()):
-                    self._take(partition)
+                self._taking |= self._consumer.take_new()
+                self._taking &= self._consumer.assigned()
+                for partition in sorted(self._taking):
+                    self._take(partition)  # on failure it stays to take, at the next turn
+                    self._taking.discard(partition)
                 self._apply(batches)
                 if time.monotonic() - self._last_checkpoint >= self._settings.state.checkpoint_interval:
                     self.checkpoint_all()
@@ -334,7 +338,7 @@ class Owner:
                     if restored.window is not None and restored.signature == window.signature():
                         window.restore(*restored.window, now=now)
                     self._ledgers[model] = PositionLedger.from_state(
-                        (topic, partition, mark) for (topic, partition), mark in restored.positions.items()
+                        (topic, part, mark) for (topic, part), mark in restored.positions.items()
                     )
                     for check, state in restored.alerts.items():
                         self._policy.restore(model, check, state)
