@@ -206,7 +206,21 @@ def test_owner_killed_mid_episode_and_rolling_restart(
 
             # rolling restart, each replica with an empty state directory: nothing lost, nothing twice
             for replica in replicas:
-                before = {m: _latest(replica, m) for m in replica.owned() if m != DRIFTING}
+                # its models' last checks, once they ran on every record (a check just after a restore
+                # may have run before the owner caught up with what followed its last checkpoint)
+                before = {
+                    m: wait_for(
+                        lambda r=replica, m=m: (  # type: ignore[misc]
+                            (latest := _latest(r, m)) is not None
+                            and latest["records_seen"] == exact[m]
+                            and latest
+                        ),
+                        30,
+                        f"a check of {m} on all its records",
+                    )
+                    for m in replica.owned()
+                    if m != DRIFTING
+                }
                 replica.signal(signal.SIGTERM)
                 assert replica.process is not None and replica.process.returncode == 0
                 replica.start()
