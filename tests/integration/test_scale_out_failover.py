@@ -2,7 +2,8 @@
 replica one by one, each time with an empty state directory; on the real broker, three replicas.
 
 - one ``firing`` and one ``resolved`` event for the episode at the receiver (distinct Idempotency-Keys),
-  however ownership moved meanwhile;
+  however ownership moved meanwhile; the firing event, still pending (the receiver was down) when
+  its owner was killed, is delivered by the next owner;
 - every record counted into its model's window exactly once (the windows hold more than was sent);
 - after a move, the new owner's first check equals the old owner's last one (same window, restored
   from the changelog, not from a local file);
@@ -167,7 +168,13 @@ def test_owner_killed_mid_episode_and_rolling_restart(
     topic = f"failover-{uuid.uuid4().hex[:8]}"
     broker.create_topic(topic, partitions=6)
     group = f"g-{uuid.uuid4().hex[:8]}"
-    with WebhookReceiver(SECRET.encode()) as receiver:
+    # the receiver is down when the episode starts: the firing event is still pending in the owner's
+    # outbox when the owner is killed, and its next owner must deliver it
+    receiver_down = threading.Event()
+    receiver_down.set()
+    with WebhookReceiver(
+        SECRET.encode(), status=lambda _: 503 if receiver_down.is_set() else 200
+    ) as receiver:
         replicas = [
             Replica(tmp_path, f"r{i}", broker.bootstrap, topic, group, receiver.url) for i in range(3)
         ]
@@ -183,8 +190,21 @@ def test_owner_killed_mid_episode_and_rolling_restart(
                 lambda: "a firing event; " + "\n".join(r.tail() for r in replicas),
             )
             (owner,) = _owners(replicas)[DRIFTING]
-            owner.signal(signal.SIGKILL)  # mid-episode, mid-traffic
+            owner.signal(signal.SIGKILL)  # mid-episode, mid-traffic, its firing event undelivered
+            assert not [h for h in receiver.received if h["status"] == 200]
+            receiver_down.clear()
             owner.start()  # empty state directory
+            wait_for(
+                lambda: any(
+                    h["status"] == 200 and (h["json"] or {}).get("transition") == "firing"
+                    for h in receiver.received
+                ),
+                120,
+                lambda: (
+                    "the pending firing event delivered by the new owner; "
+                    + "\n".join(r.tail() for r in replicas)
+                ),
+            )
             time.sleep(4.0)  # the dead member's partitions move once its session times out (6 s)
             traffic.calm.set()  # the drift ends; the window (12 s) forgets it
             wait_for(
@@ -261,6 +281,10 @@ def test_owner_killed_mid_episode_and_rolling_restart(
             events = _events(receiver)
             assert {t: len(k) for t, k in events.items()} == {"firing": 1, "resolved": 1}, events
             assert all(hook["valid"] for hook in receiver.received)
+            delivered = Counter(
+                (h["json"] or {}).get("transition") for h in receiver.received if h["status"] == 200
+            )
+            assert delivered["firing"] >= 1 and delivered["resolved"] >= 1, delivered
         finally:
             traffic.stop.set()
             for replica in replicas:
