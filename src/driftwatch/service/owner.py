@@ -147,7 +147,7 @@ class Forwarder:
 
     def flush(self) -> None:
         """Wait until every partial sent is acknowledged (before the input offsets are committed)."""
-        self._producer.flush()
+        self._producer.flush(self._topics.samples)
 
     def thresholds(self, model: str, value: bytes) -> None:
         """A model's thresholds as its owner published them (`ThresholdFeed`)."""
@@ -497,7 +497,7 @@ class Owner:
                     written += len(chunk)
                     self._metrics.exchange_messages.labels("state").inc()
                     self._metrics.exchange_bytes.labels("state").inc(len(chunk))
-                self._producer.flush()
+                self._producer.flush(self.topics.state)
             except Exception:
                 for model in models:
                     self._windows[model].mark_full()  # the next checkpoint must not build on a lost one

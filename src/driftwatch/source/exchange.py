@@ -53,6 +53,9 @@ log = logging.getLogger(__name__)
 _OWNER_GROUP = {"session_timeout_ms": 6000, "heartbeat_interval_ms": 1000}
 
 
+_SAMPLES_RETENTION_MS = 3 * 86_400_000  # G.samples: owners may be all down this long without a loss
+
+
 class ExchangeError(Exception):
     """An internal topic could not be created, written or read."""
 
@@ -96,7 +99,8 @@ def ensure_topics(
             time.sleep(0.5)
     try:
         wanted = {
-            topics.samples: {},
+            # what readers forwarded and owners have not applied yet; a checkpoint makes it history
+            topics.samples: {"retention.ms": str(_SAMPLES_RETENTION_MS)},
             topics.state: {},
             topics.thresholds: {"cleanup.policy": "compact"},
         }
@@ -134,7 +138,7 @@ class ExchangeProducer:
         self._factory = factory
         self._producer: Any = None
         self._lock = threading.Lock()
-        self._failed: BaseException | None = None
+        self._failed: dict[str, BaseException] = {}  # topic -> the last failed send since its flush
         self.bytes_sent = 0
         self.records_sent = 0
         if not lazy:
@@ -160,14 +164,14 @@ class ExchangeProducer:
     def send(self, topic: str, partition: int, key: bytes, value: bytes) -> None:
         """Queue a message; `flush` says whether everything queued arrived."""
         future = self._get().send(topic, value=value, key=key, partition=partition)
-        future.add_errback(self._errback)
+        future.add_errback(lambda exc: self._errback(topic, exc))
         with self._lock:
             self.bytes_sent += len(value) + len(key)
             self.records_sent += 1
 
-    def _errback(self, exc: BaseException) -> None:
+    def _errback(self, topic: str, exc: BaseException) -> None:
         with self._lock:
-            self._failed = exc
+            self._failed[topic] = exc
 
     def send_sync(self, topic: str, partition: int, key: bytes, value: bytes, timeout: float = 30.0) -> int:
         """Produce one message and wait for it; its offset."""
@@ -181,13 +185,15 @@ class ExchangeProducer:
             raise ExchangeError(f"writing to {topic}[{partition}] failed: {exc}") from exc
         return int(metadata.offset)
 
-    def flush(self, timeout: float = 30.0) -> None:
-        """Wait until everything queued is acknowledged; raise if anything failed since the last flush."""
+    def flush(self, topic: str, timeout: float = 30.0) -> None:
+        """Wait until everything queued is acknowledged; raise if a send to ``topic`` failed since its
+        last flush (each user of the producer learns of its own failures: a reader must not commit
+        input offsets after a lost partial, whoever flushed first)."""
         self._get().flush(timeout=timeout)
         with self._lock:
-            failed, self._failed = self._failed, None
+            failed = self._failed.pop(topic, None)
         if failed is not None:
-            raise ExchangeError(f"sending to an internal topic failed: {failed}")
+            raise ExchangeError(f"sending to {topic} failed: {failed}")
 
     def close(self, timeout: float = 5.0) -> None:
         with self._lock:
