@@ -10,6 +10,7 @@ import type { Dashboard, FieldConfig, FieldConfigSource, Panel, RowPanel } from 
 import type * as bargauge from "@grafana/schema/dist/esm/raw/composable/bargauge/panelcfg/x/BarGaugePanelCfg_types.gen";
 import type * as stat from "@grafana/schema/dist/esm/raw/composable/stat/panelcfg/x/StatPanelCfg_types.gen";
 import type * as statetimeline from "@grafana/schema/dist/esm/raw/composable/statetimeline/panelcfg/x/StateTimelinePanelCfg_types.gen";
+import type * as table from "@grafana/schema/dist/esm/raw/composable/table/panelcfg/x/TablePanelCfg_types.gen";
 import type * as timeseries from "@grafana/schema/dist/esm/raw/composable/timeseries/panelcfg/x/TimeSeriesPanelCfg_types.gen";
 
 export type Lit<T> = T extends string
@@ -51,6 +52,7 @@ export type DriftwatchPanel =
   | TypedPanel<"stat", stat.Options, Record<string, never>>
   | TypedPanel<"bargauge", bargauge.Options, Record<string, never>>
   | TypedPanel<"state-timeline", statetimeline.Options, statetimeline.FieldConfig>
+  | TypedPanel<"table", table.Options, table.FieldConfig>
   | (Lit<Omit<RowPanel, "panels">> & { panels: DriftwatchPanel[] });
 
 /** What Grafana's "Export for sharing externally" adds: the plugins the dashboard needs. */

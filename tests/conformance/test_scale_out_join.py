@@ -55,12 +55,13 @@ class Producer:
         return len(self.logs[(topic, partition)]) - 1
 
     def read(
-        self, settings: Any, topic: str, partition: int, until: int, **kwargs: Any
+        self, settings: Any, topic: str, partition: int, until: int, start: int = 0, **kwargs: Any
     ) -> Iterator[tuple[int, bytes]]:
         """`read_partition` of this log."""
-        yield from enumerate(self.logs.get((topic, partition), [])[: until + 1])
+        log = self.logs.get((topic, partition), [])
+        yield from enumerate(log[start : until + 1], start=start)
 
-    def flush(self, timeout: float | None = None) -> None:
+    def flush(self, topic: str | None = None, timeout: float | None = None) -> None:
         pass
 
     def close(self, timeout: float | None = None) -> None:
@@ -69,6 +70,22 @@ class Producer:
 
 class Consumer:
     def start_reading(self, partition: int, offset: int | None) -> None:
+        pass
+
+
+class Index:
+    """`StateIndex`, in memory."""
+
+    def __init__(self) -> None:
+        self.starts: dict[int, int] = {}
+
+    def get(self, partition: int) -> int | None:
+        return self.starts.get(partition)
+
+    def set(self, partition: int, offset: int) -> None:
+        self.starts[partition] = offset
+
+    def close(self) -> None:
         pass
 
 
@@ -123,6 +140,7 @@ class Owners:
         assert daemon.owner is not None
         self.daemon, self.owner, self.producer = daemon, daemon.owner, producer
         self.owner._consumer = Consumer()  # type: ignore[assignment]
+        self.owner._index = Index()  # type: ignore[assignment]
         for partition in range(self.owner.partitions):
             self.owner._take(partition)
         self.read: dict[int, int] = {}  # samples partition -> next offset

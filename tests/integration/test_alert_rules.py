@@ -46,6 +46,8 @@ EXPECTED_ALERTS = {
     "DriftwatchKafkaUndecodableBatches": "page",
     "DriftwatchLabelsNotJoining": "ticket",
     "DriftwatchModelTrafficStopped": "ticket",
+    "DriftwatchModelUnowned": "page",
+    "DriftwatchModelOwnedTwice": "ticket",
 }
 RECEIVERS = {"page": "pager", "ticket": "tickets"}
 

@@ -2,9 +2,11 @@
 
 Docker and Kubernetes do not run here, so these tests read the files: hadolint lints the
 Dockerfile; every file compose mounts exists; ports, hosts, topics and paths line up across
-services (Prometheus scrapes the driftwatch service on its configured port, Grafana's data source
+services (Prometheus scrapes every driftwatch replica on its configured port, Grafana's data source
 is the prometheus service...); and the driftwatch configs of both deployments load with
-driftwatch's own config loader, given the environment and files the containers would have.
+driftwatch's own config loader, given the environment and files the containers would have. Both
+deployments run driftwatch scaled out (kafka.scale_out): two replicas in compose, three in the
+Kubernetes example, rolled one at a time, with a PodDisruptionBudget and no persistent volume.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 COMPOSE = DEPLOY / "docker-compose.yml"
 K8S = DEPLOY / "k8s"
+REPLICAS = ("driftwatch-1", "driftwatch-2")  # the driftwatch services of compose
+POD_NAME = "driftwatch-6d5f8c7b9d-x4k2p"  # what the downward API gives a pod of the Deployment
 DOCKERFILE = ROOT / "Dockerfile"
 ALERTS = ROOT / "configs" / "prometheus" / "alerts.yml"
 
@@ -171,7 +175,7 @@ def test_compose_services() -> None:
     services = compose()["services"]
     assert set(services) >= {
         "kafka",
-        "driftwatch",
+        *REPLICAS,
         "demo-producer",
         "prometheus",
         "alertmanager",
@@ -181,7 +185,7 @@ def test_compose_services() -> None:
     assert kafka["image"].startswith("apache/kafka:")
     assert "controller" in kafka["environment"]["KAFKA_PROCESS_ROLES"], "KRaft, no ZooKeeper"
     assert not any("zookeeper" in name for name in services)
-    for name in ("driftwatch", "demo-producer"):
+    for name in (*REPLICAS, "demo-producer"):
         build = services[name]["build"]
         assert (DEPLOY / build["context"] / build["dockerfile"]).resolve() == DOCKERFILE
     for name, service in services.items():
@@ -197,9 +201,30 @@ def test_compose_services() -> None:
             assert dependency in services, f"{name} depends on unknown service {dependency}"
 
 
-def test_compose_driftwatch_config(tmp_path: Path) -> None:
+def test_compose_runs_two_scaled_out_replicas() -> None:
+    """Two driftwatch services, the same image, command and config file, each with its own replica
+    name and host port, and no volume for the state directory (scaled out, the state is in Kafka)."""
     services = compose()["services"]
-    driftwatch = services["driftwatch"]
+    driftwatch = [name for name, service in services.items() if service.get("command", [None])[0] == "run"]
+    assert driftwatch == list(REPLICAS)
+    first, second = (services[name] for name in REPLICAS)
+    for key in ("image", "build", "command", "depends_on", "volumes", "tmpfs", "restart"):
+        assert first.get(key) == second.get(key), key
+    names = [services[name]["environment"]["DRIFTWATCH_REPLICA"] for name in REPLICAS]
+    assert names == list(REPLICAS)
+    assert first["environment"].keys() == second["environment"].keys()
+    published = [port for name in REPLICAS for port in services[name]["ports"]]
+    assert len({port.rsplit(":", 1)[0] for port in published}) == len(published), published
+    for name in REPLICAS:
+        assert "/var/lib/driftwatch" not in [target for _, target, _ in mounts(services[name])]
+        assert services[name]["tmpfs"] == ["/var/lib/driftwatch"]
+    assert "driftwatch-state" not in (compose().get("volumes") or {})
+
+
+@pytest.mark.parametrize("replica", REPLICAS)
+def test_compose_driftwatch_config(replica: str, tmp_path: Path) -> None:
+    services = compose()["services"]
+    driftwatch = services[replica]
     config_path = command_option(driftwatch["command"], "--config")
     config = bind_source(driftwatch, config_path)
     environ = {k: interpolate(str(v)) for k, v in driftwatch.get("environment", {}).items()}
@@ -215,10 +240,14 @@ def test_compose_driftwatch_config(tmp_path: Path) -> None:
         if not bind and target not in paths:
             paths[target] = tmp_path / source
     settings = container_config(config, paths, environ, tmp_path)
-    # published port and bind address
+    # scaled out, under the service's name
+    assert settings.kafka.scale_out.enabled
+    assert settings.kafka.scale_out.replica == replica
+    # published port (each replica on its own host port) and bind address
     port = settings.http.port
     assert settings.http.host == "0.0.0.0"
-    assert f"127.0.0.1:{port}:{port}" in driftwatch["ports"]
+    (published,) = driftwatch["ports"]
+    assert published.startswith("127.0.0.1:") and published.endswith(f":{port}")
     # Kafka: the advertised listener, the topics made by kafka-topics, what the producer writes
     kafka = services["kafka"]["environment"]
     advertised = dict(
@@ -252,13 +281,14 @@ def test_compose_prometheus(tmp_path: Path) -> None:
     # rule files are mounted, and they are the repository's alert rules
     for rule_file in config["rule_files"]:
         assert bind_source(prometheus, rule_file) == ALERTS
-    # the scrape target is the driftwatch service on its configured port, under job="driftwatch"
+    # the scrape targets are the driftwatch replicas on their configured port, under job="driftwatch"
     driftwatch_config = yaml.safe_load(
-        bind_source(services["driftwatch"], "/etc/driftwatch/config.yaml").read_text(encoding="utf-8")
+        bind_source(services[REPLICAS[0]], "/etc/driftwatch/config.yaml").read_text(encoding="utf-8")
     )
     (job,) = [job for job in config["scrape_configs"] if job["job_name"] == "driftwatch"]
     targets = [t for group in job["static_configs"] for t in group["targets"]]
-    assert targets == [f"driftwatch:{driftwatch_config['http']['port']}"]
+    assert targets == [f"{name}:{driftwatch_config['http']['port']}" for name in REPLICAS]
+    assert set(prometheus["depends_on"]) >= set(REPLICAS)
     assert 'job="driftwatch"' in ALERTS.read_text(encoding="utf-8")
     # alerts go to the alertmanager service, on the port it listens on
     alertmanager = services["alertmanager"]
@@ -322,7 +352,7 @@ def test_compose_grafana() -> None:
     model = json.loads((dashboards / "driftwatch-model.json").read_text(encoding="utf-8"))
     (url,) = [v for v in model["templating"]["list"] if v["name"] == "driftwatch_url"]
     port = url["query"].rsplit(":", 1)[1]
-    assert f"127.0.0.1:{port}:{port}" in services["driftwatch"]["ports"]
+    assert f"127.0.0.1:{port}:{port}" in services[REPLICAS[0]]["ports"]
 
 
 # ------------------------------------------------------------------------------------ Kubernetes
@@ -349,7 +379,7 @@ def subset(small: dict[str, str], big: dict[str, str]) -> bool:
 
 def test_k8s_labels_selectors_and_ports() -> None:
     m = manifests()
-    assert set(m) == {"ConfigMap", "Secret", "Deployment", "Service", "ServiceMonitor"}
+    assert set(m) == {"ConfigMap", "Secret", "Deployment", "Service", "ServiceMonitor", "PodDisruptionBudget"}
     deployment, service, monitor = m["Deployment"], m["Service"], m["ServiceMonitor"]
     pod = deployment["spec"]["template"]
     pod_labels = pod["metadata"]["labels"]
@@ -404,7 +434,7 @@ def test_k8s_config_validates(tmp_path: Path) -> None:
         paths[inside] = source
     raw = tmp_path / "configmap-config.yaml"
     raw.write_text(text, encoding="utf-8")
-    environ = {e["name"]: e["value"] for e in container["env"]}
+    environ = {e["name"]: e.get("value") or downward(e) for e in container["env"]}
     used = set(re.findall(r"\$\{(\w+)", text))
     assert used <= set(environ), f"the config uses {used - set(environ)}, which the Deployment does not set"
     settings = container_config(raw, paths, environ, tmp_path)
@@ -417,11 +447,57 @@ def test_k8s_config_validates(tmp_path: Path) -> None:
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     state_dir = str(Path(yaml.safe_load(text)["state"]["path"]).parent)
     assert state_dir in mounted, f"{state_dir} is on the read-only root filesystem"
-    assert {"emptyDir", "persistentVolumeClaim"} & set(mounted[state_dir])
+    assert "emptyDir" in mounted[state_dir], "scaled out, the state directory is scratch: an emptyDir"
     assert shlex.join(container["args"]) == "run --config /etc/driftwatch/config.yaml"
+    # scaled out, each replica named after its pod
+    assert settings.kafka.scale_out.enabled
+    assert settings.kafka.scale_out.replica == POD_NAME
+    assert settings.kafka.scale_out.partitions >= deployment["spec"]["replicas"]
 
 
-@pytest.mark.parametrize("kind", ["Deployment", "Service", "ConfigMap", "Secret", "ServiceMonitor"])
+def downward(env: dict[str, Any]) -> str:
+    """The value the downward API gives an environment variable (only the pod name is used here)."""
+    assert env["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}, env
+    return POD_NAME
+
+
+def test_k8s_runs_three_replicas_rolled_one_at_a_time_without_a_volume() -> None:
+    m = manifests()
+    deployment, budget = m["Deployment"], m["PodDisruptionBudget"]
+    spec = deployment["spec"]
+    assert spec["replicas"] == 3
+    strategy = spec["strategy"]
+    assert strategy["type"] == "RollingUpdate"
+    assert strategy["rollingUpdate"]["maxUnavailable"] == 1
+    assert strategy["rollingUpdate"]["maxSurge"] in (0, 1)
+    # voluntary disruptions too take one pod at a time
+    pod_labels = spec["template"]["metadata"]["labels"]
+    assert subset(budget["spec"]["selector"]["matchLabels"], pod_labels)
+    assert budget["spec"] in (
+        {"maxUnavailable": 1, "selector": budget["spec"]["selector"]},
+        {"minAvailable": spec["replicas"] - 1, "selector": budget["spec"]["selector"]},
+    )
+    # no persistent volume: a replaced pod starts empty and restores from Kafka
+    assert "PersistentVolumeClaim" not in m
+    assert "volumeClaimTemplates" not in spec
+    pod = spec["template"]["spec"]
+    assert not [v for v in pod["volumes"] if "persistentVolumeClaim" in v]
+    # the replica's name is its pod's name, interpolated into the config
+    (container,) = pod["containers"]
+    names = [
+        e["name"]
+        for e in container["env"]
+        if e.get("valueFrom") == {"fieldRef": {"fieldPath": "metadata.name"}}
+    ]
+    assert len(names) == 1
+    config = yaml.safe_load(m["ConfigMap"]["data"]["config.yaml"])
+    assert config["kafka"]["scale_out"]["enabled"] is True
+    assert config["kafka"]["scale_out"]["replica"] == "${" + names[0] + "}"
+
+
+@pytest.mark.parametrize(
+    "kind", ["Deployment", "Service", "ConfigMap", "Secret", "ServiceMonitor", "PodDisruptionBudget"]
+)
 def test_k8s_names_and_labels(kind: str) -> None:
     document = manifests()[kind]
     assert document["metadata"]["labels"]["app.kubernetes.io/name"] == "driftwatch"

@@ -12,6 +12,7 @@ serving.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import shutil
@@ -171,6 +172,7 @@ class Daemon:
             target=self.source.run, args=(self._stop,), name="driftwatch-kafka", daemon=True
         )
         self._started = False
+        self._intervals: dict[str, float] = {}  # model -> seconds between its checks (the longest gap)
         self.ingest = Ingest(
             self.windows,
             self.joins,
@@ -232,6 +234,8 @@ class Daemon:
                 self.forwarder,
                 clock,
                 labels=self.labels,
+                on_own=self._owned,
+                on_disown=self._disowned,
             )
             self.ingest.owns = self.owner.owns
             self._owner_thread = threading.Thread(
@@ -294,23 +298,26 @@ class Daemon:
     # lifecycle ---------------------------------------------------------------------------------
 
     def start(self) -> None:
+        triggers: dict[str, IntervalTrigger | CronTrigger] = {}
+        for name, model in self.settings.models.items():
+            schedule = model.schedule
+            triggers[name] = (
+                IntervalTrigger(seconds=schedule.every, timezone=UTC)
+                if schedule.every is not None
+                else CronTrigger.from_crontab(str(schedule.cron), timezone=UTC)
+            )
+            self._intervals[name] = _longest_gap(triggers[name], datetime.now(UTC))
         self.http.start()
         self.dispatcher.start()
         if self.scaled:
             self._owner_thread.start()  # it starts the consumer once the internal topics are there
         else:
             self._consumer_thread.start()
-        for name, model in self.settings.models.items():
-            schedule = model.schedule
-            trigger = (
-                IntervalTrigger(seconds=schedule.every, timezone=UTC)
-                if schedule.every is not None
-                else CronTrigger.from_crontab(str(schedule.cron), timezone=UTC)
-            )
+        for name, trigger in triggers.items():
             self.scheduler.add_job(self.run_check, trigger, args=[name], id=f"{name}:data_drift", name=name)
-            interval = _longest_gap(trigger, datetime.now(UTC))
-            for check_name in self.checks[name].kinds:
-                self.metrics.check_interval.labels(name, check_name).set(interval)
+            if not self.scaled:  # scaled out: the owner's series (`_owned`)
+                for check_name in self.checks[name].kinds:
+                    self.metrics.check_interval.labels(name, check_name).set(self._intervals[name])
         if self.labels is not None:
             self.scheduler.add_job(
                 self.expire_labels, IntervalTrigger(seconds=60, timezone=UTC), id="labels:expire"
@@ -390,6 +397,20 @@ class Daemon:
             return
         self.dispatcher.submit(delivery)
 
+    def _owned(self, model: str) -> None:
+        """Scaled out, this replica took ``model`` over: its schedule's series are exported here now."""
+        for check_name in self.checks[model].kinds:
+            self.metrics.check_interval.labels(model, check_name).set(self._intervals.get(model, 0.0))
+
+    def _disowned(self, model: str) -> None:
+        """Another replica owns ``model`` now: its check series go from here (they come from the owner;
+        a stale last-success time left here would look like a stuck check)."""
+        for check_name in self.checks[model].kinds:
+            for gauge in (self.metrics.check_interval, self.metrics.check_last_success):
+                with contextlib.suppress(KeyError):
+                    gauge.remove(model, check_name)
+        self.runner.frames.pop(model, None)
+
     def _run_owner(self) -> None:
         """Scaled out: create the internal topics, then consume (stage 1) and own (stage 2)."""
         assert self.owner is not None
@@ -448,7 +469,10 @@ class Daemon:
 
     def readiness(self) -> list[str]:
         """Why the daemon is not ready (empty when it is), as /readyz shows it."""
-        return readiness(self.source, self._stop.is_set())
+        problems = readiness(self.source, self._stop.is_set())
+        if self.owner is not None:
+            problems += self.owner.problems()
+        return problems
 
 
 def _longest_gap(trigger: IntervalTrigger | CronTrigger, now: datetime, runs: int = 50) -> float:

@@ -250,9 +250,11 @@ class Ingest:
                 self.versions[model] = records[-1].model_version
             for feature, count in window.type_violations().items():
                 delta = count - self._violations_exported[(model, feature)]
-                if delta:
+                if delta > 0:
                     self.metrics.feature_type_violations.labels(model, feature).inc(delta)
-                    self._violations_exported[(model, feature)] = count
+                # below what was exported: scaled out, the window moved here or away (restored or
+                # cleared); counting goes on from its count
+                self._violations_exported[(model, feature)] = count
 
     def _forward(
         self,

@@ -63,6 +63,7 @@ from driftwatch.source.exchange import (
     ExchangeProducer,
     InternalTopics,
     OwnerConsumer,
+    StateIndex,
     ThresholdFeed,
     partition_of,
     read_partition,
@@ -108,6 +109,8 @@ class _Thresholds(msgspec.Struct, frozen=True):
     slots: dict[int, float]
 
 
+_COMPACT_BYTES = 16 * 1024 * 1024  # changelog bytes after which a partition's state is rewritten whole
+_COMPACT_AGE = 3600.0  # and at least this often (seconds), well within any retention of G.state
 _THRESHOLDS = msgspec.msgpack.Encoder()
 _THRESHOLDS_DECODER = msgspec.msgpack.Decoder(_Thresholds)
 
@@ -236,7 +239,7 @@ class Forwarder:
 
     def flush(self) -> None:
         """Wait until every partial sent is acknowledged (before the input offsets are committed)."""
-        self._producer.flush()
+        self._producer.flush(self._topics.samples)
 
     def thresholds(self, model: str, value: bytes) -> None:
         """A model's thresholds as its owner published them (`ThresholdFeed`)."""
@@ -264,8 +267,12 @@ class Owner:
         forwarder: Forwarder,
         clock: Callable[[], float] = time.time,
         consumer_factory: Callable[..., Any] | None = None,
+        on_own: Callable[[str], None] | None = None,
+        on_disown: Callable[[str], None] | None = None,
         labels: LabelStore | None = None,
     ) -> None:
+        self._on_own = on_own  # the daemon's per-model series that only the owner exports
+        self._on_disown = on_disown
         self._settings = settings
         self._kafka = settings.kafka
         self.topics = topics
@@ -296,6 +303,14 @@ class Owner:
         self._lock = threading.RLock()  # windows' change logs, checkpoints, ownership
         self._held = threading.local()  # the deliveries of the check running on this thread
         self._consumer: OwnerConsumer | None = None
+        self._taking: set[int] = set()  # assigned, not restored yet (paused)
+        self._published: dict[str, dict[int, float]] = {}  # model -> thresholds last published
+        # changelog compaction: bytes written since the partition's last complete checkpoint, its size,
+        # and when it was written; where a replay starts (`StateIndex`)
+        self._since_complete: dict[int, int] = {}
+        self._complete_bytes: dict[int, int] = {}
+        self._complete_at: dict[int, float] = {}
+        self._index = StateIndex(self._kafka, topics)
         self._last_checkpoint = time.monotonic()
         self._labels_dumped: dict[int, float] = {}  # partition -> when its label join was last dumped
         self.restore_seconds: dict[int, float] = {}
@@ -313,6 +328,18 @@ class Owner:
 
     def partition(self, model: str) -> int:
         return partition_of(model, self.partitions)
+
+    def problems(self) -> list[str]:
+        """Why this replica is not ready as an owner (for /readyz): it has not joined the owners' group
+        yet, or has partitions to restore. A rolling restart waits for it before the next replica."""
+        consumer = self._consumer
+        if consumer is None or not consumer.joined:
+            return [f"scale-out: joining the owners' group {self.topics.owners_group}"]
+        with self._lock:
+            taking = sorted(self._taking | consumer.pending())
+        if taking:
+            return [f"scale-out: restoring internal partition(s) {', '.join(map(str, taking))}"]
+        return []
 
     @contextmanager
     def holding(self, model: str) -> Iterator[list[Delivery]]:
@@ -345,8 +372,11 @@ class Owner:
                     kwargs = {} if self._consumer_factory is None else {"factory": self._consumer_factory}
                     self._consumer = OwnerConsumer(self._kafka, self.topics, self._revoked, **kwargs)
                 batches = self._consumer.poll(0.5)
-                for partition in sorted(self._consumer.take_new()):
-                    self._take(partition)
+                self._taking |= self._consumer.take_new()
+                self._taking &= self._consumer.assigned()
+                for partition in sorted(self._taking):
+                    self._take(partition)  # on failure it stays to take, at the next turn
+                    self._taking.discard(partition)
                 self._apply(batches)
                 if time.monotonic() - self._last_checkpoint >= self._settings.state.checkpoint_interval:
                     self.checkpoint_all()
@@ -367,6 +397,7 @@ class Owner:
         except Exception:
             log.exception("final checkpoint of the owned models failed")
         consumer.close()
+        self._index.close()
         with self._lock:
             for partition in list(self._claims):
                 self._disown(partition)
@@ -464,8 +495,9 @@ class Owner:
                 b"claim",
                 encode_claim(Claim(claim, self.replica, self._clock())),
             )
+            start = self._index.get(partition) or 0
             replay = Replay()
-            for offset, value in read_partition(self._kafka, self.topics.state, partition, at):
+            for offset, value in read_partition(self._kafka, self.topics.state, partition, at, start=start):
                 replay.feed(offset, value)
         except Exception:
             self._metrics.ownership_restores.labels("failed").inc()
@@ -498,6 +530,8 @@ class Owner:
                 window.mark_full()  # the first checkpoint of this claim carries the whole window
                 self._owned.add(model)
                 self._metrics.model_owner.labels(model, self.replica).set(1)
+                if self._on_own is not None:
+                    self._on_own(model)
                 self._metrics.window_rows.labels(model).set(window.rows())
                 for check in self._alert_checks.get(model, ()):
                     self._metrics.alert_active.labels(model, check).set(
@@ -507,6 +541,8 @@ class Owner:
             self._labels_dumped[partition] = time.monotonic()  # what was restored is in the changelog
             self._next[partition] = replay.samples_next
             self._dirty.add(partition)
+            self._published = {m: t for m, t in self._published.items() if m not in models}
+            self._compact(partition)  # the next owner replays from this state, not from the beginning
         self._dispatcher.wake()
         assert self._consumer is not None
         self._consumer.start_reading(partition, replay.samples_next)
@@ -563,6 +599,8 @@ class Owner:
             self._dispatcher.forget(model)
             self._latest.remove(model)
             self._metrics.model_owner.remove(model, self.replica)
+            if self._on_disown is not None:
+                self._on_disown(model)
             for check in self._alert_checks.get(model, ()):
                 with suppress(KeyError):
                     self._metrics.alert_active.remove(model, check)
@@ -579,9 +617,12 @@ class Owner:
                 self.checkpoint(partition, force=force)
         self._last_checkpoint = time.monotonic()
 
-    def checkpoint(self, partition: int, force: bool = False, held: Sequence[Delivery] = ()) -> None:
+    def checkpoint(
+        self, partition: int, force: bool = False, held: Sequence[Delivery] = (), complete: bool = False
+    ) -> None:
         """Write the changes of ``partition``'s models since its last checkpoint to the changelog (and
-        ``held`` deliveries, not yet in the outbox, as pending); then publish their thresholds."""
+        ``held`` deliveries, not yet in the outbox, as pending); then publish their thresholds. A
+        ``complete`` checkpoint holds their whole state (a replay may start at it)."""
         with self._lock:
             claim = self._claims.get(partition)
             if claim is None:
@@ -596,6 +637,8 @@ class Owner:
             entries = []
             for model in models:
                 window = self._windows[model]
+                if complete:
+                    window.mark_full()
                 rows = [OutboxEntry.of(row) for row in self._store.outbox_of(model)]
                 rows += [_held_entry(d, now) for d in held if d.model == model]
                 entries.append(
@@ -617,13 +660,16 @@ class Owner:
                 checkpoint=uuid.uuid4().hex,
                 samples_next=self._next.get(partition) or 0,
                 models=entries,
+                complete=complete,
             )
+            written = 0
             try:
                 for chunk in encode_checkpoint(checkpoint):
                     self._producer.send(self.topics.state, partition, b"checkpoint", chunk)
+                    written += len(chunk)
                     self._metrics.exchange_messages.labels("state").inc()
                     self._metrics.exchange_bytes.labels("state").inc(len(chunk))
-                self._producer.flush()
+                self._producer.flush(self.topics.state)
             except Exception:
                 for model in models:
                     self._windows[model].mark_full()  # the next checkpoint must not build on a lost one
@@ -633,6 +679,33 @@ class Owner:
                 self._labels_dumped[partition] = time.monotonic()
             for model in models:
                 self._publish_thresholds(model)
+            if complete:
+                self._complete_bytes[partition] = written
+                self._since_complete[partition] = 0
+                self._complete_at[partition] = time.monotonic()
+            else:
+                self._since_complete[partition] = self._since_complete.get(partition, 0) + written
+                due = max(_COMPACT_BYTES, 2 * self._complete_bytes.get(partition, 0))
+                age = time.monotonic() - self._complete_at.get(partition, time.monotonic())
+                if self._since_complete[partition] > due or age > _COMPACT_AGE:
+                    self._compact(partition)
+
+    def _compact(self, partition: int) -> None:
+        """Open a new claim with a complete checkpoint, and move the partition's replay start to it: a
+        restore then reads one complete state and what followed, not the partition's whole history."""
+        with self._lock:
+            if partition not in self._claims:
+                return
+            claim = uuid.uuid4().hex
+            at = self._producer.send_sync(
+                self.topics.state,
+                partition,
+                b"claim",
+                encode_claim(Claim(claim, self.replica, self._clock())),
+            )
+            self._claims[partition] = claim
+            self.checkpoint(partition, force=True, complete=True)
+            self._index.set(partition, at)
 
     def _dump_labels(self, model: str) -> bytes | None:
         assert self._labels is not None
@@ -651,6 +724,9 @@ class Owner:
 
     def _publish_thresholds(self, model: str) -> None:
         slots = self._windows[model].thresholds()
+        if self._published.get(model) == slots:
+            return
+        self._published[model] = slots
         self._forwarder.thresholds(model, _THRESHOLDS.encode(_Thresholds(slots)))  # this replica at once
         value = _THRESHOLDS.encode(_Thresholds(slots))
         self._producer.send(self.topics.thresholds, self.partition(model), model.encode(), value)

@@ -39,6 +39,7 @@ __all__ = [
     "ExchangeProducer",
     "InternalTopics",
     "OwnerConsumer",
+    "StateIndex",
     "ThresholdFeed",
     "ensure_topics",
     "partition_of",
@@ -50,6 +51,9 @@ log = logging.getLogger(__name__)
 # Group membership on the owners' group: quick to notice a dead replica (the test broker joins
 # groups in about 3 s only with a short session timeout).
 _OWNER_GROUP = {"session_timeout_ms": 6000, "heartbeat_interval_ms": 1000}
+
+
+_SAMPLES_RETENTION_MS = 3 * 86_400_000  # G.samples: owners may be all down this long without a loss
 
 
 class ExchangeError(Exception):
@@ -95,7 +99,8 @@ def ensure_topics(
             time.sleep(0.5)
     try:
         wanted = {
-            topics.samples: {},
+            # what readers forwarded and owners have not applied yet; a checkpoint makes it history
+            topics.samples: {"retention.ms": str(_SAMPLES_RETENTION_MS)},
             topics.state: {},
             topics.thresholds: {"cleanup.policy": "compact"},
         }
@@ -133,7 +138,7 @@ class ExchangeProducer:
         self._factory = factory
         self._producer: Any = None
         self._lock = threading.Lock()
-        self._failed: BaseException | None = None
+        self._failed: dict[str, BaseException] = {}  # topic -> the last failed send since its flush
         self.bytes_sent = 0
         self.records_sent = 0
         if not lazy:
@@ -159,14 +164,14 @@ class ExchangeProducer:
     def send(self, topic: str, partition: int, key: bytes, value: bytes) -> None:
         """Queue a message; `flush` says whether everything queued arrived."""
         future = self._get().send(topic, value=value, key=key, partition=partition)
-        future.add_errback(self._errback)
+        future.add_errback(lambda exc: self._errback(topic, exc))
         with self._lock:
             self.bytes_sent += len(value) + len(key)
             self.records_sent += 1
 
-    def _errback(self, exc: BaseException) -> None:
+    def _errback(self, topic: str, exc: BaseException) -> None:
         with self._lock:
-            self._failed = exc
+            self._failed[topic] = exc
 
     def send_sync(self, topic: str, partition: int, key: bytes, value: bytes, timeout: float = 30.0) -> int:
         """Produce one message and wait for it; its offset."""
@@ -180,13 +185,15 @@ class ExchangeProducer:
             raise ExchangeError(f"writing to {topic}[{partition}] failed: {exc}") from exc
         return int(metadata.offset)
 
-    def flush(self, timeout: float = 30.0) -> None:
-        """Wait until everything queued is acknowledged; raise if anything failed since the last flush."""
+    def flush(self, topic: str, timeout: float = 30.0) -> None:
+        """Wait until everything queued is acknowledged; raise if a send to ``topic`` failed since its
+        last flush (each user of the producer learns of its own failures: a reader must not commit
+        input offsets after a lost partial, whoever flushed first)."""
         self._get().flush(timeout=timeout)
         with self._lock:
-            failed, self._failed = self._failed, None
+            failed = self._failed.pop(topic, None)
         if failed is not None:
-            raise ExchangeError(f"sending to an internal topic failed: {failed}")
+            raise ExchangeError(f"sending to {topic} failed: {failed}")
 
     def close(self, timeout: float = 5.0) -> None:
         with self._lock:
@@ -268,6 +275,7 @@ class OwnerConsumer:
         self._lock = threading.Lock()
         self._assigned: set[int] = set()
         self._new: set[int] = set()
+        self.joined = False  # an assignment (perhaps empty) was received since the last revocation
 
         from kafka import ConsumerRebalanceListener
 
@@ -276,6 +284,7 @@ class OwnerConsumer:
         class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
             def on_partitions_revoked(self, revoked: Any) -> None:
                 lost = {tp.partition for tp in revoked}
+                owner.joined = False
                 with owner._lock:
                     owner._assigned -= lost
                     owner._new -= lost
@@ -287,6 +296,7 @@ class OwnerConsumer:
                 with owner._lock:
                     owner._new |= gained - owner._assigned
                     owner._assigned = gained
+                    owner.joined = True
                 if gained:
                     owner._consumer.pause(*assigned)  # read nothing until restored and positioned
 
@@ -301,6 +311,11 @@ class OwnerConsumer:
         with self._lock:
             new, self._new = self._new, set()
             return new & self._assigned
+
+    def pending(self) -> set[int]:
+        """Partitions assigned and not yet handed to the owner by `take_new`."""
+        with self._lock:
+            return set(self._new)
 
     def assigned(self) -> set[int]:
         with self._lock:
@@ -381,3 +396,44 @@ class ThresholdFeed:
                 self._stop.wait(1.0)
         if consumer is not None:
             consumer.close(autocommit=False)
+
+
+class StateIndex:
+    """Where a replay of each ``G.state`` partition may start: the offset of the claim that opens its
+    latest complete checkpoint, kept as the committed offset of group ``G.state-index`` (a group with
+    no members, used only to keep these offsets). Everything before it is no longer needed."""
+
+    def __init__(
+        self, settings: KafkaSettings, topics: InternalTopics, factory: Callable[..., Any] = KafkaConsumer
+    ) -> None:
+        self._settings = settings
+        self._topic = topics.state
+        self._group = f"{topics.state}-index"
+        self._factory = factory
+        self._consumer: Any = None
+        self._lock = threading.Lock()
+
+    def _get(self) -> Any:
+        if self._consumer is None:
+            self._consumer = self._factory(
+                **connection_config(self._settings), group_id=self._group, enable_auto_commit=False
+            )
+        return self._consumer
+
+    def get(self, partition: int) -> int | None:
+        with self._lock:
+            offset = self._get().committed(TopicPartition(self._topic, partition))
+        return None if offset is None else int(offset)
+
+    def set(self, partition: int, offset: int) -> None:
+        from kafka.structs import OffsetAndMetadata
+
+        with self._lock:
+            self._get().commit({TopicPartition(self._topic, partition): OffsetAndMetadata(offset, None, -1)})
+
+    def close(self) -> None:
+        with self._lock:
+            consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            with contextlib.suppress(Exception):
+                consumer.close(autocommit=False)
