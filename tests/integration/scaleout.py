@@ -16,7 +16,7 @@ import yaml
 from kafka import KafkaProducer
 
 from driftwatch.cli.demo import _GENERATORS as GENERATORS
-from driftwatch.cli.demo import FEATURES, SECRET_ENV, reference_frame
+from driftwatch.cli.demo import FEATURES, SECRET_ENV, demo_labels, reference_frame
 
 # four models on one topic: two keyed by model (each on one partition), two unkeyed (spread over all)
 MODELS = {"credit-a": "credit-risk", "credit-b": "credit-risk", "churn-a": "churn", "churn-b": "churn"}
@@ -37,14 +37,23 @@ def write_config(
     windows: dict[str, tuple[str, int]] | None = None,
     checkpoint_interval: str = "0.5s",
     min_rows: int = 200,
+    labels_topic: str | None = None,
+    labelled: str | None = None,
+    min_labels: int = 200,
 ) -> Path:
-    """A config for the four models; ``windows`` gives a model's (length, max_rows) (default 1h, 100k)."""
+    """A config for the four models; ``windows`` gives a model's (length, max_rows) (default 1h, 100k).
+    With ``labels_topic``, the ``labelled`` model (a credit one) monitors its performance: its
+    reference gets labels (`demo_labels`) and it a performance section, as the demo's credit-risk."""
     directory.mkdir(parents=True, exist_ok=True)
     models: dict[str, Any] = {}
     for model, kind in MODELS.items():
-        reference = directory / f"{kind}.parquet"
+        with_labels = labels_topic is not None and model == labelled
+        reference = directory / (f"{model}.parquet" if with_labels else f"{kind}.parquet")
         if not reference.exists():
-            reference_frame(kind).to_parquet(reference, index=False)
+            frame = reference_frame(kind)
+            if with_labels:
+                frame["label"] = demo_labels(np.random.default_rng(8), frame["prediction"].to_numpy(), False)
+            frame.to_parquet(reference, index=False)
         length, max_rows = (windows or {}).get(model, ("1h", 100_000))
         models[model] = {
             "reference": reference.name,
@@ -54,12 +63,21 @@ def write_config(
             "schedule": {"every": every},
             "webhooks": ["retrain"],
         }
+        if with_labels:
+            models[model]["performance"] = {
+                "task": "binary_classification",
+                "label": "label",
+                "min_labels": min_labels,
+                "thresholds": {"accuracy": {"max_drop": 0.1}},
+            }
     kafka: dict[str, Any] = {
         "bootstrap_servers": [bootstrap],
         "topic": topic,
         "group_id": group,
         "options": {"session_timeout_ms": 6000, "heartbeat_interval_ms": 1000},
     }
+    if labels_topic is not None:
+        kafka["labels_topic"] = labels_topic
     if scale_out:
         kafka["scale_out"] = {"enabled": True, "partitions": 12, **({"replica": replica} if replica else {})}
     config = {
@@ -113,6 +131,26 @@ def produce(
         sent[model] += per_model
     for _ in range(junk):
         producer.send(topic, value=b"{not json")
+    producer.flush()
+    return sent
+
+
+def produce_labelled(
+    producer: KafkaProducer, topic: str, labels_topic: str, model: str, rng: np.random.Generator, n: int
+) -> int:
+    """``n`` predictions of ``model`` (unkeyed, so spread over every partition), then a label for each
+    (unkeyed, naming no model) drawn from its score; how many labels were sent."""
+    sent = 0
+    labels: list[bytes] = []
+    for value in records(model, rng, n, False, time.time()):
+        producer.send(topic, value=value)
+        record = json.loads(value)
+        (outcome,) = demo_labels(rng, np.array([record["prediction"]]), False)
+        labels.append(json.dumps({"prediction_id": record["prediction_id"], "label": int(outcome)}).encode())
+    producer.flush()
+    for value in labels:
+        producer.send(labels_topic, value=value)
+        sent += 1
     producer.flush()
     return sent
 

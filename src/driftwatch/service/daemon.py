@@ -15,11 +15,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -109,10 +112,17 @@ class Daemon:
         self.store = Store(":memory:" if self.scaled else settings.state.file)
         self.fatal: str | None = None  # set when the daemon cannot go on safely; the command exits
         self.labels: LabelStore | None = None
+        self._labels_dir: str | None = None
         if self.joins:
             joins = settings.labels
+            label_file: str | Path = settings.state.file
+            if self.scaled:
+                # the owned models' label join, private to this process: the state file may hold the rows
+                # of another time this replica owned other models (see driftwatch.service.owner)
+                self._labels_dir = tempfile.mkdtemp(prefix="driftwatch-labels-")
+                label_file = Path(self._labels_dir) / "labels.sqlite"
             self.labels = LabelStore(
-                settings.state.file,
+                label_file,
                 ttl=joins.ttl,
                 grace=joins.grace,
                 max_rows=joins.max_rows,
@@ -223,9 +233,11 @@ class Daemon:
                 self.exchange,
                 self.forwarder,
                 clock,
+                labels=self.labels,
                 on_own=self._owned,
                 on_disown=self._disowned,
             )
+            self.ingest.owns = self.owner.owns
             self._owner_thread = threading.Thread(
                 target=self._run_owner, name="driftwatch-owner", daemon=True
             )
@@ -342,6 +354,8 @@ class Daemon:
         self.store.close()
         if self.labels is not None:
             self.labels.close()
+        if self._labels_dir is not None:
+            shutil.rmtree(self._labels_dir, ignore_errors=True)
         log.info("driftwatch stopped")
 
     # data path ---------------------------------------------------------------------------------

@@ -3,7 +3,9 @@
 `Ingest.handle` takes one polled batch of Kafka messages: prediction records are decoded and validated,
 rejected ones counted and dead-lettered with their reason, good ones added to their model's window (and
 kept for the label join when the model monitors performance); label records are decoded and joined to
-the predictions they grade. `Ingest.checkpoint` stores every window's changes together with the offsets
+the predictions they grade. Scaled out (``forward`` set), a model's records, its gradable predictions
+and the labels that fit it go to the model's owner instead, which windows and joins them.
+`Ingest.checkpoint` stores every window's changes together with the offsets
 they cover, in one transaction, and `restore_windows` reads them back at start, so a record is in a
 window exactly once across restarts. Nothing here schedules checks or serves anything.
 """
@@ -39,6 +41,11 @@ log = logging.getLogger(__name__)
 _topic, _partition, _offset = attrgetter("topic"), attrgetter("partition"), attrgetter("offset")
 
 
+def _missing(value: object) -> bool:
+    """A label the join treats as none (None or NaN)."""
+    return value is None or (isinstance(value, float) and value != value)  # noqa: PLR0124 - NaN test
+
+
 def _sample_keys(messages: Sequence[Message]) -> npt.NDArray[np.float64]:
     """Each message's sample key, from its position in Kafka: the same record gets the same key in
     every replica and after every re-read, so windows are the same sample wherever they are built."""
@@ -67,6 +74,33 @@ class Forward(Protocol):
         model_version: str | None,
     ) -> int: ...
 
+    def forward_join(
+        self,
+        model: str,
+        topics: Sequence[str],
+        partitions: npt.NDArray[np.int64],
+        offsets: npt.NDArray[np.int64],
+        records: Sequence[Prediction],
+    ) -> None: ...
+
+    def forward_labels(
+        self,
+        model: str,
+        topics: Sequence[str],
+        partitions: npt.NDArray[np.int64],
+        offsets: npt.NDArray[np.int64],
+        labels: Sequence[Label],
+    ) -> None: ...
+
+
+def _positions(messages: Sequence[Message]) -> tuple[list[str], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    count = len(messages)
+    return (
+        list(map(_topic, messages)),
+        np.fromiter(map(_partition, messages), dtype=np.int64, count=count),
+        np.fromiter(map(_offset, messages), dtype=np.int64, count=count),
+    )
+
 
 class Ingest:
     """Decoded records into windows and the label join; windows into checkpoints."""
@@ -89,6 +123,8 @@ class Ingest:
     ) -> None:
         self.windows = windows
         self.forward = forward  # scaled out: records go to their model's owner, not to the windows here
+        # scaled out: whether this replica owns a model (it exports the label join state of those only)
+        self.owns: Callable[[str], bool] | None = None
         self.joins = joins
         self.decoder = decoder
         self.label_decoder = label_decoder
@@ -157,7 +193,10 @@ class Ingest:
                 self.metrics.records_consumed.labels(model).inc(count)
                 if model in self.joins:
                     joined = [self.decoder.decode(payloads[i], fallbacks[i]) for i in batch.positions]
-                    self._keep_for_join(model, [r for r in joined if isinstance(r, Prediction)], now)
+                    if self.forward is not None:
+                        self._forward_join(model, [messages[i] for i in batch.positions], joined)
+                    else:
+                        self._keep_for_join(model, [r for r in joined if isinstance(r, Prediction)], now)
                 if added < count:
                     self.metrics.records_outside_window.labels(model).inc(count - added)
                 if self.forward is None:
@@ -199,7 +238,10 @@ class Ingest:
                 continue
             self.metrics.records_consumed.labels(model).inc(len(records))
             if model in self.joins:
-                self._keep_for_join(model, records, now)
+                if self.forward is not None:
+                    self._forward_join(model, [messages[i] for i in positions[model]], records)
+                else:
+                    self._keep_for_join(model, records, now)
             if added < len(records):
                 self.metrics.records_outside_window.labels(model).inc(len(records) - added)
             if self.forward is None:
@@ -226,18 +268,49 @@ class Ingest:
     ) -> int:
         """A model's records to its owner (scaled out), with their input positions."""
         assert self.forward is not None
-        count = len(messages)
         return self.forward.forward(
             model,
-            list(map(_topic, messages)),
-            np.fromiter(map(_partition, messages), dtype=np.int64, count=count),
-            np.fromiter(map(_offset, messages), dtype=np.int64, count=count),
+            *_positions(messages),
             timestamps,
             columns,
             keys,
             now,
             model_version,
         )
+
+    def _forward_join(
+        self, model: str, messages: Sequence[Message], records: Sequence[Prediction | Rejection]
+    ) -> None:
+        """Scaled out: a model's gradable predictions (one per message) to its owner's label join. The
+        ungradable ones and those no label can ever join (no id, no inline label) stay here, with the
+        warnings `_keep_for_join` gives."""
+        assert self.forward is not None
+        monitor = self.joins[model]
+        pairs = [(m, r) for m, r in zip(messages, records, strict=True) if isinstance(r, Prediction)]
+        gradable = [(m, r) for m, r in pairs if monitor.gradable(r.prediction)]
+        if len(gradable) < len(pairs):  # counted as type violations of the prediction column by the window
+            self._rejections.warning(
+                f"ungradable:{model}",
+                "model %s: %d predictions of the wrong kind for %s are not kept for the label join",
+                model,
+                len(pairs) - len(gradable),
+                monitor.spec.task,
+            )
+        rows = [(m, r) for m, r in gradable if r.prediction_id is not None or not _missing(r.label)]
+        if len(rows) < len(gradable):
+            self._rejections.warning(
+                f"no_id:{model}",
+                "model %s: %d predictions have neither a prediction_id nor an inline label, so no label "
+                "can ever be joined to them; log a prediction_id with each prediction",
+                model,
+                len(gradable) - len(rows),
+            )
+        if not rows:
+            return
+        try:
+            self.forward.forward_join(model, *_positions([m for m, _ in rows]), [r for _, r in rows])
+        except Exception:  # the join state is secondary: drift goes on without it
+            log.exception("model %s: could not forward %d predictions for the label join", model, len(rows))
 
     def _keep_for_join(self, model: str, records: Sequence[Prediction], now: float) -> None:
         """Keep a model's predictions for the label join; an inline label joins at once."""
@@ -303,18 +376,24 @@ class Ingest:
     def _handle_labels(self, messages: Sequence[Message]) -> None:
         """Decode label records and join them to the predictions they grade."""
         good: list[Label] = []
+        read: list[Message] = []  # the message of each label in good
         for message in messages:
             outcome = self.label_decoder.decode(message.value, message.timestamp / 1000.0)
             if isinstance(outcome, Label):
                 if outcome.fits is None:
                     good.append(outcome)
+                    read.append(message)
                 else:  # names no model and fits only some: it joins those, not the others
                     good.extend(
                         msgspec.structs.replace(outcome, model=name, fits=None) for name in outcome.fits
                     )
+                    read.extend([message] * len(outcome.fits))
                 continue
             self.metrics.labels_rejected.labels(outcome.reason).inc()
             self._reject(message, outcome, "label")
+        if good and self.forward is not None:
+            self._forward_labels(read, good)
+            return
         if not good or self.labels is None:
             return
         per_model: Counter[str] = Counter()
@@ -337,6 +416,26 @@ class Ingest:
             if reason not in ("joined", "early"):  # early labels wait; they count when they join or expire
                 self.metrics.labels_rejected.labels(reason).inc(count)
 
+    def _forward_labels(self, messages: Sequence[Message], labels: Sequence[Label]) -> None:
+        """Scaled out: each label (read from the message beside it) to the owner of every model it may
+        join: the model it names, else every model with performance monitoring."""
+        assert self.forward is not None
+        by_model: dict[str, list[int]] = defaultdict(list)
+        everyone = list(self.joins)
+        for index, label in enumerate(labels):
+            for model in everyone if label.model is None else [label.model]:
+                by_model[model].append(index)
+        for model, indices in by_model.items():
+            try:
+                self.forward.forward_labels(
+                    model,
+                    *_positions([messages[i] for i in indices]),
+                    [msgspec.structs.replace(labels[i], model=model) for i in indices],
+                )
+            except Exception:
+                log.exception("model %s: could not forward %d labels", model, len(indices))
+                self.metrics.labels_rejected.labels("internal_error").inc(len(indices))
+
     def expire_labels(self) -> None:
         """Drop what the label join no longer needs (run every minute); export the join state."""
         if self.labels is None:
@@ -355,6 +454,8 @@ class Ingest:
         if self.labels is None:
             return
         for model in self.joins:
+            if self.owns is not None and not self.owns(model):
+                continue  # scaled out: the model's owner exports its join state
             self.metrics.labels_pending.labels(model).set(self.labels.pending_count(model))
             self.metrics.labels_sample_rate.labels(model).set(self.labels.rate(model))
 

@@ -14,6 +14,27 @@ With ``kafka.scale_out.enabled`` the daemon runs two stages (see `driftwatch.sou
   partial once (`PositionLedger` skips what is applied), checkpoints the models' changes to
   ``G.state[q]`` every ``state.checkpoint_interval`` and before any webhook is sent (so a new owner
   never raises an alert the old one raised), and publishes its windows' thresholds.
+
+Labels join wherever they are read: for a model with performance monitoring, stage 1 also sends the
+owner every gradable prediction it reads (`JoinRows`: id, event time, prediction, inline label) and
+every label record that fits the model (`LabelRows`), on the same samples partition. The owner applies
+them once each (a `PositionLedger` per model and kind, checkpointed with the positions as
+``join:<topic>`` and ``labels:<topic>``: a Kafka topic name holds no colon) to its own label join
+(a store private to the process, never the configured state file), counts ``labels_joined`` and
+``labels_rejected`` (for the join's reasons; a label record that does not decode is counted and
+dead-lettered by the replica that read it) and runs the realized performance checks with it. A label
+naming no model goes to the owner of every model it fits, and each judges it for its model alone:
+``labels_joined`` counts as one replica counts, but each owner whose model such a label does not
+join counts it rejected (``duplicate``, ``unknown_id``, ...), where one replica counts it rejected
+once, and only when it joins no model.
+
+The label join state itself (pending predictions, joined rows, waiting labels, sampling rate) can be
+large, so it is not in every checkpoint: a model's whole state (`LabelStore.dump`) goes with the
+checkpoint at most every minute (``LABELS_EVERY``) and with the last one before the model is given
+back, and a new owner loads the last one written. Limit: after a crash of the owner, what the join
+took in since the last such dump is lost (positions checkpointed later are not read again): the
+predictions among it still waiting for their labels (which then count as ``unknown_id`` or
+``expired``) and the labels joined since. Nothing is joined twice.
 """
 
 from __future__ import annotations
@@ -24,6 +45,7 @@ import socket
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
@@ -56,8 +78,21 @@ from driftwatch.state.changelog import (
     encode_checkpoint,
     encode_claim,
 )
+from driftwatch.state.labels import LabelStore
 from driftwatch.state.store import Store
-from driftwatch.stream.partials import Admission, PositionLedger, decode_partial, encode_partial
+from driftwatch.stream.labels import Label
+from driftwatch.stream.partials import (
+    Admission,
+    JoinRows,
+    LabelRows,
+    Partial,
+    PositionLedger,
+    decode_message,
+    encode_message,
+    join_rows,
+    label_rows,
+)
+from driftwatch.stream.records import Prediction
 from driftwatch.stream.windows import Window
 
 __all__ = ["Forwarder", "Owner", "replica_name"]
@@ -78,6 +113,19 @@ _COMPACT_BYTES = 16 * 1024 * 1024  # changelog bytes after which a partition's s
 _COMPACT_AGE = 3600.0  # and at least this often (seconds), well within any retention of G.state
 _THRESHOLDS = msgspec.msgpack.Encoder()
 _THRESHOLDS_DECODER = msgspec.msgpack.Decoder(_Thresholds)
+
+LABELS_EVERY = 60.0  # seconds between dumps of a model's label join state into its checkpoints
+
+# the changelog's positions of the join rows and labels applied: the topic prefixed by the kind
+_JOIN, _LABELS = "join:", "labels:"
+
+
+def _groups(topics: Sequence[str], partitions: npt.NDArray[np.int64]) -> dict[tuple[str, int], list[int]]:
+    """The indexes of the records of each input partition, in order."""
+    groups: dict[tuple[str, int], list[int]] = {}
+    for index, (topic, partition) in enumerate(zip(topics, partitions.tolist(), strict=True)):
+        groups.setdefault((topic, partition), []).append(index)
+    return groups
 
 
 class Forwarder:
@@ -116,10 +164,7 @@ class Forwarder:
         admission = self.admissions[model]
         inside = 0
         # one partial per input partition: the owner skips what it has applied per partition
-        groups: dict[tuple[str, int], list[int]] = {}
-        for index, (topic, partition) in enumerate(zip(topics, partitions.tolist(), strict=True)):
-            groups.setdefault((topic, partition), []).append(index)
-        for (topic, partition), indices in groups.items():
+        for (topic, partition), indices in _groups(topics, partitions).items():
             if len(indices) == len(offsets):
                 take: Any = slice(None)
             else:
@@ -139,11 +184,58 @@ class Forwarder:
                 model_version,
             )
             inside += len(positions) - outside
-            value = encode_partial(partial)
-            self._producer.send(self._topics.samples, self._partitions[model], model.encode(), value)
-            self._metrics.exchange_messages.labels("samples").inc()
-            self._metrics.exchange_bytes.labels("samples").inc(len(value) + len(model))
+            self._send(model, encode_message(partial))
         return inside
+
+    def forward_join(
+        self,
+        model: str,
+        topics: Sequence[str],
+        partitions: npt.NDArray[np.int64],
+        offsets: npt.NDArray[np.int64],
+        records: Sequence[Prediction],
+    ) -> None:
+        """Send the model's gradable predictions (one per position) to its owner's label join."""
+        for (topic, partition), indices in _groups(topics, partitions).items():
+            rows = [records[i] for i in indices]
+            message = join_rows(
+                model,
+                topic,
+                partition,
+                offsets[indices],
+                [r.prediction_id for r in rows],
+                np.array([r.timestamp for r in rows], dtype=np.float64),
+                [r.prediction for r in rows],
+                [r.label for r in rows],
+            )
+            self._send(model, encode_message(message))
+
+    def forward_labels(
+        self,
+        model: str,
+        topics: Sequence[str],
+        partitions: npt.NDArray[np.int64],
+        offsets: npt.NDArray[np.int64],
+        labels: Sequence[Label],
+    ) -> None:
+        """Send label records (one per position) that fit ``model`` to its owner's label join."""
+        for (topic, partition), indices in _groups(topics, partitions).items():
+            rows = [labels[i] for i in indices]
+            message = label_rows(
+                model,
+                topic,
+                partition,
+                offsets[indices],
+                [r.prediction_id for r in rows],
+                [r.label for r in rows],
+                np.array([r.timestamp for r in rows], dtype=np.float64),
+            )
+            self._send(model, encode_message(message))
+
+    def _send(self, model: str, value: bytes) -> None:
+        self._producer.send(self._topics.samples, self._partitions[model], model.encode(), value)
+        self._metrics.exchange_messages.labels("samples").inc()
+        self._metrics.exchange_bytes.labels("samples").inc(len(value) + len(model))
 
     def flush(self) -> None:
         """Wait until every partial sent is acknowledged (before the input offsets are committed)."""
@@ -177,6 +269,7 @@ class Owner:
         consumer_factory: Callable[..., Any] | None = None,
         on_own: Callable[[str], None] | None = None,
         on_disown: Callable[[str], None] | None = None,
+        labels: LabelStore | None = None,
     ) -> None:
         self._on_own = on_own  # the daemon's per-model series that only the owner exports
         self._on_disown = on_disown
@@ -200,7 +293,10 @@ class Owner:
         for name in windows:
             self.models_of.setdefault(partition_of(name, self.partitions), []).append(name)
         self._owned: set[str] = set()
-        self._ledgers: dict[str, PositionLedger] = {}
+        self._labels = labels  # the label join of the owned models (private to this process)
+        self._ledgers: dict[str, PositionLedger] = {}  # partials (windows)
+        self._join_ledgers: dict[str, PositionLedger] = {}  # join rows
+        self._label_ledgers: dict[str, PositionLedger] = {}  # labels
         self._next: dict[int, int | None] = {}  # internal partition -> next samples offset to apply
         self._claims: dict[int, str] = {}
         self._dirty: set[int] = set()  # partitions with changes since their last checkpoint
@@ -216,6 +312,7 @@ class Owner:
         self._complete_at: dict[int, float] = {}
         self._index = StateIndex(self._kafka, topics)
         self._last_checkpoint = time.monotonic()
+        self._labels_dumped: dict[int, float] = {}  # partition -> when its label join was last dumped
         self.restore_seconds: dict[int, float] = {}
         self.feed = ThresholdFeed(self._kafka, topics, forwarder.thresholds)
 
@@ -319,21 +416,70 @@ class Owner:
                     if record.value is None:
                         continue
                     try:
-                        partial = decode_partial(record.value)
+                        message = decode_message(record.value)
                     except Exception:
                         log.exception("skipping an unreadable partial at %d", record.offset)
                         continue
-                    model = partial.model
+                    model = message.model
                     if model not in self._owned:
                         continue  # a model no longer configured
-                    fresh = self._ledgers[model].admit(partial)
-                    if fresh is None:
-                        continue
-                    window = self._windows[model]
-                    window.add_partial(fresh, now)
-                    self._metrics.window_rows.labels(model).set(window.rows())
+                    if isinstance(message, Partial):
+                        fresh = self._ledgers[model].admit(message)
+                        if fresh is None:
+                            continue
+                        window = self._windows[model]
+                        window.add_partial(fresh, now)
+                        self._metrics.window_rows.labels(model).set(window.rows())
+                    elif isinstance(message, JoinRows):
+                        rows = self._join_ledgers[model].admit(message)
+                        if rows is not None and len(rows):
+                            self._join(rows, now)
+                    else:
+                        labels = self._label_ledgers[model].admit(message)
+                        if labels is not None and len(labels):
+                            self._join_labels(labels, now)
                 self._next[partition] = position
                 self._dirty.add(partition)
+
+    def _join(self, rows: JoinRows, now: float) -> None:
+        """Keep a model's predictions for its label join; inline labels join at once."""
+        if self._labels is None:
+            return
+        model = rows.model
+        try:
+            outcome = self._labels.add_predictions(
+                model, rows.ids, rows.row_timestamps().tolist(), rows.predictions, now, labels=rows.labels
+            )
+        except Exception:  # the join state is secondary: drift goes on without it
+            log.exception("model %s: could not keep %d predictions for the label join", model, len(rows))
+            return
+        joined = outcome["joined"] + outcome["joined_early"]
+        if joined:
+            self._metrics.labels_joined.labels(model).inc(joined)
+
+    def _join_labels(self, rows: LabelRows, now: float) -> None:
+        """Join labels to the predictions of their model (counted as `Ingest` counts them)."""
+        if self._labels is None:
+            return
+        per_model: Counter[str] = Counter()
+        try:
+            reasons = self._labels.add_labels(
+                rows.ids,
+                rows.labels,
+                now,
+                model=rows.model,
+                timestamps=rows.row_timestamps().tolist(),
+                joined_by_model=per_model,
+            )
+        except Exception:
+            log.exception("could not join %d labels", len(rows))
+            self._metrics.labels_rejected.labels("internal_error").inc(len(rows))
+            return
+        for model, count in per_model.items():
+            self._metrics.labels_joined.labels(model).inc(count)
+        for reason, count in reasons.items():
+            if reason not in ("joined", "early"):  # early labels wait; they count when they join or expire
+                self._metrics.labels_rejected.labels(reason).inc(count)
 
     # taking a partition over -------------------------------------------------------------------
 
@@ -362,11 +508,20 @@ class Owner:
                 window = self._windows[model]
                 restored = replay.restored(model)
                 self._ledgers[model] = PositionLedger()
+                self._join_ledgers[model] = PositionLedger()
+                self._label_ledgers[model] = PositionLedger()
+                if self._labels is not None:
+                    self._labels.forget(model)  # a stale copy never stays
+                    if restored is not None and restored.labels is not None:
+                        try:
+                            self._labels.load(model, restored.labels)
+                        except Exception:  # the join state is secondary: drift goes on without it
+                            log.exception("model %s: could not restore its label join state", model)
                 if restored is not None:
                     if restored.window is not None and restored.signature == window.signature():
                         window.restore(*restored.window, now=now)
-                    self._ledgers[model] = PositionLedger.from_state(
-                        (topic, part, mark) for (topic, part), mark in restored.positions.items()
+                    self._ledgers[model], self._join_ledgers[model], self._label_ledgers[model] = _ledgers_of(
+                        restored.positions
                     )
                     for check, state in restored.alerts.items():
                         self._policy.restore(model, check, state)
@@ -383,6 +538,7 @@ class Owner:
                         int(self._policy.firing(model, check))
                     )
             self._claims[partition] = claim
+            self._labels_dumped[partition] = time.monotonic()  # what was restored is in the changelog
             self._next[partition] = replay.samples_next
             self._dirty.add(partition)
             self._published = {m: t for m, t in self._published.items() if m not in models}
@@ -418,6 +574,7 @@ class Owner:
 
     def _disown(self, partition: int) -> None:
         self._claims.pop(partition, None)
+        self._labels_dumped.pop(partition, None)
         self._next.pop(partition, None)
         self._dirty.discard(partition)
         for model in self.models_of.get(partition, []):
@@ -425,6 +582,17 @@ class Owner:
                 continue
             self._owned.discard(model)
             self._ledgers.pop(model, None)
+            self._join_ledgers.pop(model, None)
+            self._label_ledgers.pop(model, None)
+            if self._labels is not None:
+                try:
+                    self._labels.forget(model)
+                except Exception:
+                    log.exception("model %s: could not forget its label join state", model)
+                with suppress(KeyError):
+                    self._metrics.labels_pending.remove(model)
+                with suppress(KeyError):
+                    self._metrics.labels_sample_rate.remove(model)
             window = self._windows[model]
             window.clear()
             self._policy.forget(model)
@@ -463,6 +631,9 @@ class Owner:
                 return
             now = self._clock()
             models = [m for m in self.models_of.get(partition, []) if m in self._owned]
+            dump_labels = self._labels is not None and (
+                force or time.monotonic() - self._labels_dumped.get(partition, 0.0) >= LABELS_EVERY
+            )
             entries = []
             for model in models:
                 window = self._windows[model]
@@ -475,12 +646,13 @@ class Owner:
                         model=model,
                         signature=window.signature(),
                         window=WindowDelta.of(window.changes()),
-                        positions=self._ledgers[model].to_state(),
+                        positions=self._positions(model),
                         alerts=[
                             (check, self._policy.state(model, check))
                             for check in self._alert_checks.get(model, ())
                         ],
                         outbox=rows,
+                        labels=self._dump_labels(model) if dump_labels else None,
                     )
                 )
             checkpoint = PartitionCheckpoint(
@@ -503,6 +675,8 @@ class Owner:
                     self._windows[model].mark_full()  # the next checkpoint must not build on a lost one
                 raise
             self._dirty.discard(partition)
+            if dump_labels:
+                self._labels_dumped[partition] = time.monotonic()
             for model in models:
                 self._publish_thresholds(model)
             if complete:
@@ -533,6 +707,21 @@ class Owner:
             self.checkpoint(partition, force=True, complete=True)
             self._index.set(partition, at)
 
+    def _dump_labels(self, model: str) -> bytes | None:
+        assert self._labels is not None
+        try:
+            return self._labels.dump(model)
+        except Exception:
+            log.exception("model %s: could not dump its label join state", model)
+            return None
+
+    def _positions(self, model: str) -> list[tuple[str, int, int]]:
+        """The model's input positions applied, of every kind, as the changelog stores them."""
+        positions = self._ledgers[model].to_state()
+        for prefix, ledgers in ((_JOIN, self._join_ledgers), (_LABELS, self._label_ledgers)):
+            positions += [(prefix + topic, p, mark) for topic, p, mark in ledgers[model].to_state()]
+        return positions
+
     def _publish_thresholds(self, model: str) -> None:
         slots = self._windows[model].thresholds()
         if self._published.get(model) == slots:
@@ -543,6 +732,22 @@ class Owner:
         self._producer.send(self.topics.thresholds, self.partition(model), model.encode(), value)
         self._metrics.exchange_messages.labels("thresholds").inc()
         self._metrics.exchange_bytes.labels("thresholds").inc(len(value) + len(model))
+
+
+def _ledgers_of(
+    positions: Mapping[tuple[str, int], int],
+) -> tuple[PositionLedger, PositionLedger, PositionLedger]:
+    """The ledgers of partials, join rows and labels from a checkpoint's positions (`Owner._positions`;
+    a checkpoint written before join rows and labels were forwarded holds partials' positions only)."""
+    kinds: dict[str, list[tuple[str, int, int]]] = {"": [], _JOIN: [], _LABELS: []}
+    for (topic, partition), mark in positions.items():
+        prefix = next((p for p in (_JOIN, _LABELS) if topic.startswith(p)), "")
+        kinds[prefix].append((topic[len(prefix) :], partition, mark))
+    return (
+        PositionLedger.from_state(kinds[""]),
+        PositionLedger.from_state(kinds[_JOIN]),
+        PositionLedger.from_state(kinds[_LABELS]),
+    )
 
 
 def _held_entry(delivery: Delivery, now: float) -> OutboxEntry:

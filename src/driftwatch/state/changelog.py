@@ -167,7 +167,9 @@ class OutboxEntry(msgspec.Struct, frozen=True):
 
 class ModelCheckpoint(msgspec.Struct, frozen=True):
     """One model's part of a checkpoint: its window delta (None when only other state changed), the
-    highest input offset applied per (topic, partition), its alert states per check, its outbox rows."""
+    highest input offset applied per (topic, partition), its alert states per check, its outbox rows,
+    and now and then its whole label join state (`driftwatch.state.labels.LabelStore.dump`; None: the
+    last one written stands)."""
 
     model: str
     signature: str  # Window.signature()
@@ -175,13 +177,14 @@ class ModelCheckpoint(msgspec.Struct, frozen=True):
     positions: list[tuple[str, int, int]] = []  # (topic, partition, highest offset applied)
     alerts: list[tuple[str, AlertState]] = []  # (check, state)
     outbox: list[OutboxEntry] = []
+    labels: bytes | None = None
 
 
 class PartitionCheckpoint(msgspec.Struct, tag="checkpoint", frozen=True):
     """The owner's state changes for one samples partition, and the next samples offset they cover.
 
     ``complete``: it holds the whole state of the partition (every model, each window full, every
-    position, alert state and outbox row kept), so replay forgets all it had before applying it, and a
+    position, alert state and outbox row kept, and the label join state of every model that has one), so replay forgets all it had before applying it, and a
     replay may start at its claim (see `Replay.start_offset`)."""
 
     claim: str
@@ -258,6 +261,7 @@ class RestoredModel:
     positions: dict[tuple[str, int], int]  # (topic, partition) -> highest input offset applied
     alerts: dict[str, AlertState]  # check -> state
     outbox: list[OutboxEntry]  # one per (target, key), in the order they were first written
+    labels: bytes | None = None  # the last label join state written (LabelStore.dump), if any
 
 
 @dataclass
@@ -284,6 +288,7 @@ class _Model:
     positions: dict[tuple[str, int], int] = field(default_factory=dict)
     alerts: dict[str, AlertState] = field(default_factory=dict)
     outbox: dict[tuple[str, str], OutboxEntry] = field(default_factory=dict)
+    labels: bytes | None = None
 
     def forget_window(self) -> None:
         self.has_window = False
@@ -461,6 +466,8 @@ class Replay:
                 model.alerts[check] = state
             for row in part.outbox:
                 model.outbox[(row.target, row.key)] = row
+            if part.labels is not None:
+                model.labels = part.labels
 
     def restored(self, model: str) -> RestoredModel | None:
         """``model``'s state (None when no checkpoint applied named it). Segments are decoded here."""
@@ -484,4 +491,5 @@ class Replay:
             dict(state.positions),
             dict(state.alerts),
             list(state.outbox.values()),
+            state.labels,
         )

@@ -296,6 +296,20 @@ class _Tombstones:
 # the store ---------------------------------------------------------------------------------------
 
 
+class _ModelState(msgspec.Struct, array_like=True, frozen=True):
+    """One model's part of the store, as `LabelStore.dump` writes it."""
+
+    level: int
+    history: list[tuple[float, int]]  # (at, level)
+    rows: list[tuple[float, int, Any, Any, float | None]]  # (ts, id hash, prediction, label, joined_at)
+    early: list[tuple[int, Any, float, int]]  # (id hash, label, received_at, used)
+    tombstones: list[tuple[float, float, bytes]]  # (start, end, bits)
+
+
+_STATE_ENCODER = msgspec.msgpack.Encoder()
+_STATE_DECODER = msgspec.msgpack.Decoder(_ModelState)
+
+
 @dataclass(slots=True)
 class _Row:
     model: int
@@ -811,6 +825,79 @@ class LabelStore:
         if len(before) > 1:
             self._history[mid] = [(at, level) for at, level in history if at >= before[-1]]
             self._db.execute("DELETE FROM label_rate_change WHERE model = ? AND at < ?", (mid, before[-1]))
+
+    def dump(self, model: str) -> bytes | None:
+        """Everything kept for ``model`` (rows, labels waiting for it, tombstones, sampling rate and its
+        history), as bytes `load` takes back (None: nothing kept). For a scaled-out owner's changelog."""
+        with self._lock:
+            mid = self._models.get(model)
+            if mid is None:
+                return None
+            db = self._db
+            state = _ModelState(
+                self._levels[mid],
+                list(self._history[mid]),
+                [
+                    (float(ts), int(h), prediction, label, None if at is None else float(at))
+                    for ts, h, prediction, label, at in db.execute(
+                        "SELECT ts, id_hash, prediction, label, joined_at FROM label_prediction "
+                        "WHERE model = ? ORDER BY ts, id_hash",
+                        (mid,),
+                    )
+                ],
+                [
+                    (int(h), label, float(at), int(used))
+                    for h, label, at, used in db.execute(
+                        "SELECT id_hash, label, received_at, used FROM label_early WHERE model = ?", (mid,)
+                    )
+                ],
+                [(t.start, t.end, t.bits.tobytes()) for t in self._tombstones.get(mid, [])],
+            )
+        return _STATE_ENCODER.encode(state)
+
+    def load(self, model: str, data: bytes) -> None:
+        """Replace what is kept for ``model`` with what `dump` gave (of this store or another one with
+        the same settings); raises `ValueError` on other bytes."""
+        state = _STATE_DECODER.decode(data)
+        self.forget(model)
+        with self._lock:
+            with self._transaction() as db:
+                mid = self._model_id(model)
+                db.execute("UPDATE label_model SET level = ? WHERE id = ?", (state.level, mid))
+                db.execute("DELETE FROM label_rate_change WHERE model = ?", (mid,))
+                db.executemany(
+                    "INSERT INTO label_rate_change (model, at, level) VALUES (?, ?, ?)",
+                    [(mid, at, level) for at, level in state.history],
+                )
+                db.executemany(
+                    "INSERT OR IGNORE INTO label_prediction (model, ts, id_hash, prediction, label, joined_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    [(mid, *row) for row in state.rows],
+                )
+                db.executemany(
+                    "INSERT OR IGNORE INTO label_early (id_hash, model, label, received_at, used) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    [(h, mid, label, at, used) for h, label, at, used in state.early],
+                )
+                db.executemany(
+                    "INSERT OR REPLACE INTO label_tombstone (model, ts_start, ts_end, bits) VALUES (?, ?, ?, ?)",
+                    [(mid, *tombstone) for tombstone in state.tombstones],
+                )
+            self._load()
+
+    def forget(self, model: str) -> None:
+        """Drop everything kept for ``model``: its pending and joined rows, the labels waiting for it,
+        its tombstones and its sampling rate (as if it had never been seen). Labels naming no model
+        stay. For a scaled-out replica that stops owning the model."""
+        with self._lock:
+            mid = self._models.get(model)
+            if mid is None:
+                return
+            with self._transaction() as db:
+                for table in ("label_prediction", "label_early", "label_tombstone", "label_rate_change"):
+                    db.execute(f"DELETE FROM {table} WHERE model = ?", (mid,))
+                db.execute("DELETE FROM label_model WHERE id = ?", (mid,))
+            self._load()
 
     # reading -----------------------------------------------------------------------------------
 

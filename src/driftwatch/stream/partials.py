@@ -19,15 +19,25 @@ below the mark is skipped; one that overlaps it is cut exactly at the mark (the 
 counts, and the rows), so every record is counted once. A stale threshold is never too low (a
 bucket's ``tau`` only falls), so a late partial from an old reader forwards at least the rows needed.
 
+For a model with performance monitoring, two more kinds travel the same way, so that labels join
+at the owner wherever they are read: `JoinRows` (the model's gradable predictions of a batch, with
+their ids, event times, predictions and inline labels: every one, not only the window's sampled rows,
+as the label join samples by itself) and `LabelRows` (the label records of a batch that fit the
+model). Both carry their input offsets and are cut at a mark exactly as a partial is; the owner keeps
+one ledger per model and kind, since a partial and a `JoinRows` of the same input range are
+different messages about the same positions.
+
 A `Partial` is a msgspec struct encoded as a compact msgpack array; float columns travel as raw
 bytes and categorical ones as lists of category keys (`driftwatch.stream.column_codec`, the form
-the window checkpoints use).
+the window checkpoints use). `encode_message` and `decode_message` handle any of the three kinds
+(tagged 1, 2, 3).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Sized
 from dataclasses import dataclass
+from typing import TypeVar
 
 import msgspec
 import numpy as np
@@ -40,15 +50,24 @@ from driftwatch.stream.column_codec import (
     float_bytes,
     from_float_bytes,
 )
+from driftwatch.stream.records import Scalar
 
 __all__ = [
     "Admission",
     "Decision",
+    "JoinRows",
+    "LabelRows",
     "Partial",
     "PositionLedger",
+    "SampleMessage",
+    "cut_partial",
+    "decode_message",
     "decode_partial",
+    "encode_message",
     "encode_partial",
     "inside_window",
+    "join_rows",
+    "label_rows",
     "time_slots",
 ]
 
@@ -123,9 +142,177 @@ class Partial(msgspec.Struct, frozen=True, array_like=True, tag=1):
     def row_columns(self) -> list[npt.NDArray[np.generic]]:
         return [decode_column(column) for column in self.columns]
 
+    def after(self, mark: int) -> Partial:
+        """The part after input offset ``mark`` (`cut_partial`)."""
+        return cut_partial(self, mark)
+
+
+Value = Scalar | dict[str, float]
+"""A prediction as the label join keeps it (a number, a class, or a map class -> probability)."""
+
+
+class JoinRows(msgspec.Struct, frozen=True, array_like=True, tag=2):
+    """One model's gradable predictions from one poll batch of one input partition, for the label
+    join at its owner: per row its input offset (int64 bytes), ``ids`` (the prediction_id, None when
+    the record has none but an inline label), event ``timestamps`` (float64 bytes), ``predictions``
+    and inline ``labels`` (None where a record has none). ``first``..``last`` is the offset range the
+    rows lie in (the owner's ledger marks ``last``)."""
+
+    model: str
+    topic: str
+    partition: int
+    first: int
+    last: int
+    offsets: bytes
+    ids: list[str | None]
+    timestamps: bytes
+    predictions: list[Value]
+    labels: list[Scalar]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def row_offsets(self) -> npt.NDArray[np.int64]:
+        return np.frombuffer(self.offsets, dtype="<i8").astype(np.int64, copy=False)
+
+    def row_timestamps(self) -> npt.NDArray[np.float64]:
+        return from_float_bytes(self.timestamps)
+
+    def after(self, mark: int) -> JoinRows:
+        """The rows after input offset ``mark``."""
+        if mark < self.first:
+            return self
+        keep = self.row_offsets() > mark
+        return msgspec.structs.replace(
+            self,
+            first=mark + 1,
+            offsets=_take_offsets(self.row_offsets(), keep),
+            ids=_take(self.ids, keep),
+            timestamps=float_bytes(self.row_timestamps()[keep]),
+            predictions=_take(self.predictions, keep),
+            labels=_take(self.labels, keep),
+        )
+
+
+class LabelRows(msgspec.Struct, frozen=True, array_like=True, tag=3):
+    """The label records of one poll batch of one labels-topic partition that fit one model, for the
+    label join at the model's owner: per record its input offset (int64 bytes), ``ids``
+    (prediction_id), ``labels`` and ``timestamps`` (float64 bytes: when the outcome was known)."""
+
+    model: str
+    topic: str
+    partition: int
+    first: int
+    last: int
+    offsets: bytes
+    ids: list[str]
+    labels: list[Scalar]
+    timestamps: bytes
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def row_offsets(self) -> npt.NDArray[np.int64]:
+        return np.frombuffer(self.offsets, dtype="<i8").astype(np.int64, copy=False)
+
+    def row_timestamps(self) -> npt.NDArray[np.float64]:
+        return from_float_bytes(self.timestamps)
+
+    def after(self, mark: int) -> LabelRows:
+        """The records after input offset ``mark``."""
+        if mark < self.first:
+            return self
+        keep = self.row_offsets() > mark
+        return msgspec.structs.replace(
+            self,
+            first=mark + 1,
+            offsets=_take_offsets(self.row_offsets(), keep),
+            ids=_take(self.ids, keep),
+            labels=_take(self.labels, keep),
+            timestamps=float_bytes(self.row_timestamps()[keep]),
+        )
+
+
+SampleMessage = Partial | JoinRows | LabelRows
+"""What a stage-1 reader sends a model's owner on the samples topic."""
+
+_T = TypeVar("_T")
+
+
+def _take(values: list[_T], keep: npt.NDArray[np.bool_]) -> list[_T]:
+    return [value for value, kept in zip(values, keep.tolist(), strict=True) if kept]
+
+
+def _take_offsets(offsets: npt.NDArray[np.int64], keep: npt.NDArray[np.bool_]) -> bytes:
+    return np.ascontiguousarray(offsets[keep], dtype="<i8").tobytes()
+
+
+def _rows_range(offsets: npt.NDArray[np.int64], columns: Sequence[Sized]) -> tuple[int, int]:
+    if len(offsets) == 0:
+        raise ValueError("no rows: send nothing rather than an empty message")
+    if any(len(column) != len(offsets) for column in columns):
+        raise ValueError("every column must have one entry per row")
+    if np.any(np.diff(offsets) <= 0):
+        raise ValueError("offsets must increase strictly")
+    return int(offsets[0]), int(offsets[-1])
+
+
+def join_rows(
+    model: str,
+    topic: str,
+    partition: int,
+    offsets: npt.NDArray[np.int64],
+    ids: Sequence[str | None],
+    timestamps: npt.NDArray[np.float64],
+    predictions: Sequence[Value],
+    labels: Sequence[Scalar],
+) -> JoinRows:
+    """The `JoinRows` of ``model``'s rows at ``offsets`` (strictly increasing) of ``topic``/``partition``."""
+    offsets = np.asarray(offsets, dtype=np.int64)
+    first, last = _rows_range(offsets, [ids, timestamps, predictions, labels])
+    return JoinRows(
+        model,
+        topic,
+        int(partition),
+        first,
+        last,
+        np.ascontiguousarray(offsets, dtype="<i8").tobytes(),
+        list(ids),
+        float_bytes(np.asarray(timestamps, dtype=np.float64)),
+        list(predictions),
+        list(labels),
+    )
+
+
+def label_rows(
+    model: str,
+    topic: str,
+    partition: int,
+    offsets: npt.NDArray[np.int64],
+    ids: Sequence[str],
+    labels: Sequence[Scalar],
+    timestamps: npt.NDArray[np.float64],
+) -> LabelRows:
+    """The `LabelRows` of the label records at ``offsets`` (strictly increasing) of ``topic``/``partition``
+    that fit ``model``."""
+    offsets = np.asarray(offsets, dtype=np.int64)
+    first, last = _rows_range(offsets, [ids, labels, timestamps])
+    return LabelRows(
+        model,
+        topic,
+        int(partition),
+        first,
+        last,
+        np.ascontiguousarray(offsets, dtype="<i8").tobytes(),
+        list(ids),
+        list(labels),
+        float_bytes(np.asarray(timestamps, dtype=np.float64)),
+    )
+
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(Partial)
+_message_decoder = msgspec.msgpack.Decoder(SampleMessage)
 
 
 def encode_partial(partial: Partial) -> bytes:
@@ -136,6 +323,17 @@ def encode_partial(partial: Partial) -> bytes:
 def decode_partial(data: bytes) -> Partial:
     """The partial `encode_partial` wrote; raises `msgspec.DecodeError` (a `ValueError`) on other bytes."""
     return _decoder.decode(data)
+
+
+def encode_message(message: SampleMessage) -> bytes:
+    """Any message for the samples topic as msgpack bytes (a `Partial` as `encode_partial` writes it)."""
+    return _encoder.encode(message)
+
+
+def decode_message(data: bytes) -> SampleMessage:
+    """The message `encode_message` (or `encode_partial`) wrote; raises `msgspec.DecodeError` (a
+    `ValueError`) on other bytes."""
+    return _message_decoder.decode(data)
 
 
 def _encode_runs(
@@ -305,10 +503,14 @@ def cut_partial(partial: Partial, mark: int) -> Partial:
     )
 
 
+_P = TypeVar("_P", Partial, JoinRows, LabelRows)
+
+
 class PositionLedger:
-    """For one model at its owner: the highest input offset applied per (topic, partition), so a
-    partial read again (a stage-1 reader replaced after a crash, with other batch boundaries) is
-    applied once.
+    """For one model (and one kind of message) at its owner: the highest input offset applied per
+    (topic, partition), so a message read again (a stage-1 reader replaced after a crash, with other
+    batch boundaries) is applied once. Keep one ledger per kind: a `Partial` and a `JoinRows` of the
+    same input range must both be applied.
 
     Offsets are assumed to only grow within a partition. A topic deleted and recreated (offsets
     starting again from 0, far below the mark) is out of scope: its partials are skipped until its
@@ -322,9 +524,10 @@ class PositionLedger:
         """The highest offset applied from ``topic``/``partition`` (None before any)."""
         return self._marks.get((topic, partition))
 
-    def admit(self, partial: Partial) -> Partial | None:
-        """What of ``partial`` is still to apply: None when it is wholly at or below the mark, the part
-        after the mark when it overlaps it, else the partial itself. The mark moves to its ``last``."""
+    def admit(self, partial: _P) -> _P | None:
+        """What of ``partial`` (or another message) is still to apply: None when it is wholly at or
+        below the mark, the part after the mark when it overlaps it, else the message itself. The mark
+        moves to its ``last``."""
         key = (partial.topic, partial.partition)
         mark = self._marks.get(key)
         if mark is not None and partial.last <= mark:
@@ -332,7 +535,8 @@ class PositionLedger:
         self._marks[key] = partial.last
         if mark is None or mark < partial.first:
             return partial
-        return cut_partial(partial, mark)
+        cut: _P = partial.after(mark)
+        return cut
 
     def forget(self, topic: str, partition: int) -> None:
         """Drop the mark of ``topic``/``partition`` (its offsets start again)."""
