@@ -441,6 +441,8 @@ class Daemon:
         assert self.forwarder is not None
         try:
             self.forwarder.flush()
+        except TimeoutError:  # still queued (the brokers are away): the offsets wait, nothing is lost
+            raise
         except Exception as exc:
             # records read since the last commit may not have reached their owners: stop, so that they
             # are read again from the committed offsets (by this replica restarted, or another one)

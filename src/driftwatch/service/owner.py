@@ -53,6 +53,7 @@ from typing import Any
 import msgspec
 import numpy as np
 import numpy.typing as npt
+from kafka.errors import KafkaError
 
 from driftwatch.alerting.policy import BreachPolicy
 from driftwatch.config import Settings
@@ -60,6 +61,7 @@ from driftwatch.service.metrics import Metrics
 from driftwatch.service.results import LatestResults
 from driftwatch.service.webhooks import Delivery, WebhookDispatcher
 from driftwatch.source.exchange import (
+    ExchangeError,
     ExchangeProducer,
     InternalTopics,
     OwnerConsumer,
@@ -381,6 +383,10 @@ class Owner:
                 if time.monotonic() - self._last_checkpoint >= self._settings.state.checkpoint_interval:
                     self.checkpoint_all()
                 backoff = 0.5
+            except (KafkaError, ExchangeError, TimeoutError) as exc:  # the brokers are away: no traceback
+                log.warning("owner: %s; retrying in %.1fs", exc, backoff)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
             except Exception:
                 log.exception("owner loop failed; retrying in %.1fs", backoff)
                 stop.wait(backoff)

@@ -162,8 +162,13 @@ class ExchangeProducer:
             return self._producer
 
     def send(self, topic: str, partition: int, key: bytes, value: bytes) -> None:
-        """Queue a message; `flush` says whether everything queued arrived."""
-        future = self._get().send(topic, value=value, key=key, partition=partition)
+        """Queue a message; `flush` says whether everything queued arrived (a message that could not
+        even be queued counts as failed there too)."""
+        try:
+            future = self._get().send(topic, value=value, key=key, partition=partition)
+        except Exception as exc:  # no broker for too long, buffer full: the next flush must fail
+            self._errback(topic, exc)
+            raise
         future.add_errback(lambda exc: self._errback(topic, exc))
         with self._lock:
             self.bytes_sent += len(value) + len(key)
@@ -189,7 +194,10 @@ class ExchangeProducer:
         """Wait until everything queued is acknowledged; raise if a send to ``topic`` failed since its
         last flush (each user of the producer learns of its own failures: a reader must not commit
         input offsets after a lost partial, whoever flushed first)."""
-        self._get().flush(timeout=timeout)
+        try:
+            self._get().flush(timeout=timeout)
+        except Exception as exc:  # not acknowledged yet (the brokers are away): still queued, not lost
+            raise TimeoutError(f"{topic}: messages not acknowledged within {timeout:g}s: {exc}") from exc
         with self._lock:
             failed = self._failed.pop(topic, None)
         if failed is not None:
