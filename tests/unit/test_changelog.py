@@ -499,6 +499,29 @@ def test_a_replay_from_the_last_complete_checkpoint_gives_the_same_state() -> No
     assert late.stats.read_bytes < full.stats.read_bytes
 
 
+def test_a_replay_says_how_much_it_read_beyond_the_last_complete_checkpoint() -> None:
+    """What an owner decides compaction on: the size of the last complete checkpoint and of the
+    checkpoints after it (a replay from the index reads both)."""
+    log = Log()
+    log.claim("a")
+    w = window(max_rows=300)
+    add(w, 0, 100, 100.0, 50.0)
+    log.checkpoint("a", "a1", 100, [part(w)])
+    before = log.replay()
+    assert before.complete_bytes == 0 and before.since_complete_bytes > 0  # no complete one yet
+    w.mark_full()
+    log.checkpoint("a", "a2", 100, [part(w)], complete=True)
+    at_complete = log.replay()
+    assert at_complete.complete_bytes > 0 and at_complete.since_complete_bytes == 0
+    sizes = []
+    for step in range(3):
+        add(w, 1000 + 100 * step, 50, 110.0 + step, 5.0)
+        sizes.append(sum(map(len, log.checkpoint("a", f"a{step + 3}", 200 + step, [part(w)]))))
+    after = log.replay()
+    assert after.complete_bytes == at_complete.complete_bytes
+    assert after.since_complete_bytes == sum(sizes)
+
+
 def test_a_complete_checkpoint_holds_full_windows() -> None:
     w = window(max_rows=100)
     add(w, 0, 10, 100.0, 5.0)

@@ -112,6 +112,7 @@ class _Thresholds(msgspec.Struct, frozen=True):
 
 
 _COMPACT_BYTES = 16 * 1024 * 1024  # changelog bytes after which a partition's state is rewritten whole
+_COMPACT_RATIO = 4  # deltas since the last complete checkpoint, in multiples of its size
 _COMPACT_AGE = 3600.0  # and at least this often (seconds), well within any retention of G.state
 _THRESHOLDS = msgspec.msgpack.Encoder()
 _THRESHOLDS_DECODER = msgspec.msgpack.Decoder(_Thresholds)
@@ -533,7 +534,6 @@ class Owner:
                         self._policy.restore(model, check, state)
                     for entry in restored.outbox:
                         self._store.outbox_put(entry.row())
-                window.mark_full()  # the first checkpoint of this claim carries the whole window
                 self._owned.add(model)
                 self._metrics.model_owner.labels(model, self.replica).set(1)
                 if self._on_own is not None:
@@ -548,7 +548,13 @@ class Owner:
             self._next[partition] = replay.samples_next
             self._dirty.add(partition)
             self._published = {m: t for m, t in self._published.items() if m not in models}
-            self._compact(partition)  # the next owner replays from this state, not from the beginning
+            # what a replay from the index reads now: compacted when it outgrew the state it describes
+            # (not at every takeover: a rebalance that hands partitions back then costs a read, no write)
+            self._complete_bytes[partition] = replay.complete_bytes
+            self._since_complete[partition] = replay.since_complete_bytes
+            self._complete_at[partition] = time.monotonic()
+            if self._compaction_due(partition):
+                self._compact(partition)
         self._dispatcher.wake()
         assert self._consumer is not None
         self._consumer.start_reading(partition, replay.samples_next)
@@ -691,10 +697,16 @@ class Owner:
                 self._complete_at[partition] = time.monotonic()
             else:
                 self._since_complete[partition] = self._since_complete.get(partition, 0) + written
-                due = max(_COMPACT_BYTES, 2 * self._complete_bytes.get(partition, 0))
-                age = time.monotonic() - self._complete_at.get(partition, time.monotonic())
-                if self._since_complete[partition] > due or age > _COMPACT_AGE:
+                if self._compaction_due(partition):
                     self._compact(partition)
+
+    def _compaction_due(self, partition: int) -> bool:
+        """A replay from the partition's index would read more than ``_COMPACT_RATIO`` times the state
+        it restores (and at least ``_COMPACT_BYTES``), or the last complete checkpoint is old."""
+        since = self._since_complete.get(partition, 0)
+        due = max(_COMPACT_BYTES, _COMPACT_RATIO * self._complete_bytes.get(partition, 0))
+        age = time.monotonic() - self._complete_at.get(partition, time.monotonic())
+        return since > due or (age > _COMPACT_AGE and since > 0)
 
     def _compact(self, partition: int) -> None:
         """Open a new claim with a complete checkpoint, and move the partition's replay start to it: a

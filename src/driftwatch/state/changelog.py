@@ -339,6 +339,9 @@ class Replay:
         self._done: OrderedDict[str, None] = OrderedDict()  # checkpoint ids of the latest claim, recent
         self._stats = ReplayStats()
 
+    complete_bytes = 0  # the size of the last complete checkpoint applied (0: none)
+    since_complete_bytes = 0  # the bytes of the checkpoints applied after it (all of them without one)
+
     @property
     def claim(self) -> Claim | None:
         """The latest claim read (the partition's owner as far as the log goes)."""
@@ -451,6 +454,9 @@ class Replay:
         if checkpoint.complete:
             self._models.clear()
             self._start = self._claim_offset
+            self.complete_bytes, self.since_complete_bytes = size, 0
+        else:
+            self.since_complete_bytes += size
         for part in checkpoint.models:
             model = self._models.get(part.model)
             if model is None:
