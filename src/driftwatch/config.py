@@ -198,6 +198,8 @@ class ScaleOutSettings(_Strict):
     enabled: bool = False
     # partitions of the internal topics: the most replicas that can share the models' checks
     partitions: int = Field(default=12, ge=1, le=10_000)
+    # replicas of each internal topic when driftwatch creates them (existing topics are left as they are)
+    replication_factor: int = Field(default=1, ge=1, le=32)
     # this replica's name in driftwatch_model_owner (default: the host name and process id)
     replica: str | None = Field(default=None, min_length=1, max_length=200)
 

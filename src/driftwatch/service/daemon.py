@@ -418,7 +418,12 @@ class Daemon:
         backoff = 0.5
         while not self._stop.is_set():
             try:
-                ensure_topics(settings, self.topics, settings.scale_out.partitions)
+                ensure_topics(
+                    settings,
+                    self.topics,
+                    settings.scale_out.partitions,
+                    replication_factor=settings.scale_out.replication_factor,
+                )
                 break
             except ExchangeError as exc:
                 if "partitions" in str(exc):  # a configuration mistake: no retry fixes it

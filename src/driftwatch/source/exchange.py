@@ -85,6 +85,7 @@ def ensure_topics(
     partitions: int,
     admin_factory: Callable[..., Any] = KafkaAdminClient,
     timeout: float = 30.0,
+    replication_factor: int = 1,
 ) -> None:
     """Create the internal topics when missing; refuse ones with another partition count (models
     would hash to other partitions than their state)."""
@@ -106,7 +107,7 @@ def ensure_topics(
         }
         existing = set(admin.list_topics())
         missing = [
-            NewTopic(name, partitions, 1, topic_configs=configs)
+            NewTopic(name, partitions, replication_factor, topic_configs=configs)
             for name, configs in wanted.items()
             if name not in existing
         ]
