@@ -8,7 +8,7 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY src ./src
 RUN python -m venv /opt/driftwatch \
- && /opt/driftwatch/bin/pip install --no-cache-dir .
+ && /opt/driftwatch/bin/pip install --no-cache-dir ".[confluent]"
 
 FROM python:3.11-slim-bookworm
 LABEL org.opencontainers.image.title="driftwatch" \

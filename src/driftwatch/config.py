@@ -185,6 +185,9 @@ _KAFKA_PASSTHROUGH = frozenset(
 )
 
 
+# kafka.options that librdkafka has no property for (kafka.client: confluent refuses them)
+_NO_LIBRDKAFKA_EQUIVALENT = frozenset({"sasl_kerberos_domain_name"})
+
 # kafka.options whose values kafka-python checks (auto_offset_reset: anything else acts as "none")
 _KAFKA_OPTION_VALUES = {
     "auto_offset_reset": ("earliest", "latest", "none"),
@@ -225,6 +228,9 @@ class KafkaSettings(_Strict):
     # "thread": kafka-python fetches and parses in the daemon's process (the default); "process": a child
     # process fetches and parses, so that work runs on another core while the daemon windows the records.
     reader: Literal["thread", "process"] = "thread"
+    # "kafka-python" (the default) or "confluent": librdkafka through confluent-kafka (driftwatch[confluent]),
+    # which fetches on its own threads and reads several times faster
+    client: Literal["kafka-python", "confluent"] = "kafka-python"
     # replicas sharing the work through internal topics named after group_id (see README "Scaling out")
     scale_out: ScaleOutSettings = Field(default_factory=ScaleOutSettings)
 
@@ -239,6 +245,22 @@ class KafkaSettings(_Strict):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _client_fits(self) -> KafkaSettings:
+        if self.client == "confluent":
+            if self.reader == "process":
+                raise ValueError(
+                    "kafka.reader: process runs kafka-python in a child process; with kafka.client: confluent "
+                    "librdkafka already fetches on its own threads: remove kafka.reader"
+                )
+            unmapped = sorted(set(self.options) & _NO_LIBRDKAFKA_EQUIVALENT)
+            if unmapped:
+                raise ValueError(
+                    f"kafka.options {', '.join(unmapped)} has no librdkafka equivalent for kafka.client: "
+                    "confluent; remove it"
+                )
+        return self
 
     @field_validator("options")
     @classmethod

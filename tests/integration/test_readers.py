@@ -1,5 +1,6 @@
-"""The thread reader and the process reader behind one consumer protocol: the same scenario, run against
-the real broker with each, delivers the same records once each and commits the same offsets."""
+"""The thread reader, the process reader and the librdkafka client behind one consumer protocol: the
+same scenario, run against the real broker with each, delivers the same records once each and commits
+the same offsets."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from kafka.structs import OffsetAndMetadata
 
 from driftwatch.cli.localbroker import LocalBroker
 from driftwatch.config import KafkaSettings
+from driftwatch.source.confluent import ConfluentConsumer
 from driftwatch.source.kafka import KafkaSource
 from driftwatch.source.protocol import Consumer
 from driftwatch.source.reader import ProcessConsumer
@@ -101,8 +103,8 @@ def consume(
     return seen, checkpoints[-1], observer
 
 
-@pytest.mark.parametrize("reader", ["thread", "process"])
-def test_both_readers_deliver_each_record_once_and_commit_what_was_checkpointed(
+@pytest.mark.parametrize("reader", ["thread", "process", "confluent"])
+def test_every_reader_delivers_each_record_once_and_commits_what_was_checkpointed(
     broker: LocalBroker, reader: str
 ) -> None:
     topic = f"readers-{reader}-{uuid.uuid4().hex[:8]}"
@@ -111,7 +113,8 @@ def test_both_readers_deliver_each_record_once_and_commit_what_was_checkpointed(
         bootstrap_servers=[broker.bootstrap],
         topic=topic,
         group_id=f"readers-{uuid.uuid4().hex[:8]}",
-        reader=reader,  # type: ignore[arg-type]
+        reader="thread" if reader == "confluent" else reader,  # type: ignore[arg-type]
+        client="confluent" if reader == "confluent" else "kafka-python",
         options={"session_timeout_ms": 6000, "heartbeat_interval_ms": 1000},
     )
     send(broker.bootstrap, topic, SENT, {})
@@ -133,9 +136,9 @@ def test_both_readers_deliver_each_record_once_and_commit_what_was_checkpointed(
     assert committed(broker.bootstrap, settings.group_id, partitions) == total
 
 
-def test_both_readers_implement_the_consumer_protocol() -> None:
+def test_every_reader_implements_the_consumer_protocol() -> None:
     """What mypy checks where the source builds them, said once more where a reader would look."""
-    readers: list[type[Consumer]] = [ThreadConsumer, ProcessConsumer]
+    readers: list[type[Consumer]] = [ThreadConsumer, ProcessConsumer, ConfluentConsumer]
     members = [name for name in dir(Consumer) if not name.startswith("_")]
     for reader in readers:
         missing = [name for name in members if not callable(getattr(reader, name, None))]

@@ -209,7 +209,16 @@ class KafkaSource:
     def _connect(self) -> Consumer:
         """The reader ``kafka.reader`` names, subscribed; the source uses either through one protocol."""
         consumer: Consumer
-        if self._settings.reader == "process":
+        if self._settings.client == "confluent":
+            from driftwatch.source.confluent import ConfluentConsumer, confluent_config
+
+            consumer = ConfluentConsumer(
+                confluent_config(self._settings, connection_config(self._settings)),
+                max_records=int(
+                    self._settings.options.get("max_poll_records", _DEFAULTS["max_poll_records"])
+                ),
+            )
+        elif self._settings.reader == "process":
             from driftwatch.source.reader import ProcessConsumer
 
             consumer = ProcessConsumer(consumer_config(self._settings))
