@@ -71,6 +71,9 @@ _DEFAULTS: Mapping[str, Any] = {
     "enable.partition.eof": False,
     "partition.assignment.strategy": "range",
     "statistics.interval.ms": 1000,
+    # once its prefetch queue is full, librdkafka waits this long before fetching again (1 s by default):
+    # a daemon that drains the queue in bursts then stalls on an empty one
+    "fetch.queue.backoff.ms": 10,
 }
 
 
@@ -188,7 +191,12 @@ class ConfluentConsumer:
     def poll(self, timeout_ms: int = 0) -> dict[Any, list[Any]]:
         from confluent_kafka import KafkaError, KafkaException
 
-        messages: list[Any] = self._consumer.consume(self._max_records, timeout_ms / 1000.0)
+        # the first record as soon as there is one, then whatever librdkafka has queued, without waiting:
+        # consume(n, timeout) alone would wait out its timeout whenever fewer than n are queued
+        first = self._consumer.poll(timeout_ms / 1000.0)
+        messages: list[Any] = (
+            [] if first is None else [first, *self._consumer.consume(self._max_records - 1, 0)]
+        )
         batches: dict[Any, list[Any]] = {}
         partitions: dict[tuple[str, int], TopicPartition] = {}
         for message in messages:
