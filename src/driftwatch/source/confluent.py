@@ -74,6 +74,8 @@ _DEFAULTS: Mapping[str, Any] = {
     # once its prefetch queue is full, librdkafka waits this long before fetching again (1 s by default):
     # a daemon that drains the queue in bursts then stalls on an empty one
     "fetch.queue.backoff.ms": 10,
+    # prefetched records kept per partition queue (librdkafka's default is 64 MiB): bounds the memory
+    "queued.max.messages.kbytes": 32 * 1024,
 }
 
 
