@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -308,6 +309,27 @@ def test_a_property_librdkafka_refuses_is_a_configuration_problem_not_an_outage(
     assert "metadata.max.age.ms" in problem.error and "kafka.options" in problem.fix
 
 
+def test_the_source_names_a_refused_config_and_does_not_call_it_an_outage(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from driftwatch.source.kafka import KafkaSource
+
+    observer = _Observer()
+    source = KafkaSource(settings(options={"metadata_max_age_ms": 0}), lambda *a: None, observer)
+    stop = threading.Event()
+    thread = threading.Thread(target=source.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: source.problem is not None, 10, "the source to name the problem")
+    finally:
+        stop.set()
+        thread.join(10)
+    assert not thread.is_alive()
+    assert source.problem is not None and source.problem.reason == "configuration"
+    assert source.down_since is None and observer.up is not True  # no outage, and no broker answered
+    assert [r for r in caplog.records if "metadata.max.age.ms" in r.getMessage()]
+
+
 # what the config refuses --------------------------------------------------------------------------
 
 
@@ -382,8 +404,10 @@ def test_settings_refuse_without_a_config_file() -> None:
 
 
 class _Observer:
+    up: bool | None = None
+
     def set_kafka_up(self, up: bool) -> None:
-        pass
+        self.up = up
 
     def set_consumer_lag(self, topic: str, partition: int, lag: int) -> None:
         pass
