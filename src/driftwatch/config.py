@@ -248,18 +248,37 @@ class KafkaSettings(_Strict):
 
     @model_validator(mode="after")
     def _client_fits(self) -> KafkaSettings:
-        if self.client == "confluent":
-            if self.reader == "process":
-                raise ValueError(
-                    "kafka.reader: process runs kafka-python in a child process; with kafka.client: confluent "
-                    "librdkafka already fetches on its own threads: remove kafka.reader"
+        if self.client != "confluent":
+            return self
+        problems: list[str] = []
+        if self.reader == "process":
+            problems.append(
+                "kafka.reader: process runs kafka-python in a child process; with kafka.client: confluent "
+                "librdkafka already fetches on its own threads: remove kafka.reader"
+            )
+        for name in sorted(set(self.options) & _NO_LIBRDKAFKA_EQUIVALENT):
+            problems.append(
+                f"kafka.options.{name} ({self.options[name]!r}) has no librdkafka equivalent "
+                "(kafka.client: confluent): remove it, or use kafka.client: kafka-python"
+            )
+        if self.sasl_mechanism == "GSSAPI":
+            problems.append(
+                "kafka.sasl_mechanism 'GSSAPI': confluent-kafka's librdkafka is built without Kerberos "
+                "(kafka.client: confluent): use kafka.client: kafka-python for GSSAPI"
+            )
+        # two options set against each other, which librdkafka refuses (kafka-python adapts or tolerates)
+        for low, high in (
+            ("session_timeout_ms", "max_poll_interval_ms"),
+            ("reconnect_backoff_ms", "reconnect_backoff_max_ms"),
+        ):
+            below, above = self.options.get(low), self.options.get(high)
+            if isinstance(below, int) and isinstance(above, int) and above < below:
+                problems.append(
+                    f"kafka.options.{high} ({above!r}) is below {low} ({below!r}), which librdkafka "
+                    f"(kafka.client: confluent) refuses: raise {high} to at least {below}"
                 )
-            unmapped = sorted(set(self.options) & _NO_LIBRDKAFKA_EQUIVALENT)
-            if unmapped:
-                raise ValueError(
-                    f"kafka.options {', '.join(unmapped)} has no librdkafka equivalent for kafka.client: "
-                    "confluent; remove it"
-                )
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     @field_validator("options")

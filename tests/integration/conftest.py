@@ -14,11 +14,11 @@ import pytest
 
 LONGEST_FIRST = (
     "test_crash_recovery.py",  # ~130-170 s: ten kill -9 restarts while 200k records are produced
-    "test_scale_out_failover.py",  # ~60-85 s: a kill -9 and a rolling restart of three replicas
+    "test_scale_out_failover.py",  # ~120-150 s: a kill -9 and a rolling restart of three replicas, with each client
     "test_reader_process.py",  # ~70 s
     "test_compression.py",  # ~70 s
     "test_scale_out_labels.py",  # ~30 s
-    "test_scale_out.py",  # ~20-30 s
+    "test_scale_out.py",  # ~30-35 s with both clients
     "test_scale_out_monitoring.py",  # ~30 s
     "test_broker_outage.py",  # ~22 s
     "test_shutdown.py",  # ~17 s

@@ -40,10 +40,12 @@ def write_config(
     labels_topic: str | None = None,
     labelled: str | None = None,
     min_labels: int = 200,
+    client: str = "kafka-python",
 ) -> Path:
     """A config for the four models; ``windows`` gives a model's (length, max_rows) (default 1h, 100k).
     With ``labels_topic``, the ``labelled`` model (a credit one) monitors its performance: its
-    reference gets labels (`demo_labels`) and it a performance section, as the demo's credit-risk."""
+    reference gets labels (`demo_labels`) and it a performance section, as the demo's credit-risk.
+    ``client`` is ``kafka.client`` (written only when it is not the default)."""
     directory.mkdir(parents=True, exist_ok=True)
     models: dict[str, Any] = {}
     for model, kind in MODELS.items():
@@ -78,6 +80,8 @@ def write_config(
     }
     if labels_topic is not None:
         kafka["labels_topic"] = labels_topic
+    if client != "kafka-python":
+        kafka["client"] = client
     if scale_out:
         kafka["scale_out"] = {"enabled": True, "partitions": 12, **({"replica": replica} if replica else {})}
     config = {

@@ -43,6 +43,7 @@ from driftwatch.config import load_settings
 from driftwatch.service.daemon import Daemon
 from driftwatch.state.store import Store
 from driftwatch.stream.records import REASONS, Prediction, RecordDecoder
+from tests.clients import CLIENTS, use_client
 from tests.kafkautil import committed, get, metric_by, read_topic, scrape, update_config, wait_for
 
 pytestmark = pytest.mark.broker
@@ -392,7 +393,7 @@ def produce(bootstrap: str, topic: str, payloads: list[bytes | None]) -> list[tu
 
 
 def configure(
-    directory: Path, bootstrap: str, topic: str, dead_letter_topic: str, port: int, group: str
+    directory: Path, bootstrap: str, topic: str, dead_letter_topic: str, port: int, group: str, client: str
 ) -> Path:
     config = write_demo_config(
         directory, bootstrap, topic, port, "http://127.0.0.1:9/unused", every="1s", window="1h"
@@ -407,7 +408,7 @@ def configure(
             model["window"]["max_rows"] = 100_000  # above the total: the window keeps every record
 
     update_config(config, change)
-    return config
+    return use_client(config, client)
 
 
 @contextmanager
@@ -453,8 +454,9 @@ def valid_records(rng: np.random.Generator, now: float) -> list[bytes | None]:
     return [value for model in MODELS for value in make_records(model, rng, VALID_PER_MODEL, False, now)]
 
 
+@CLIENTS
 def test_every_valid_record_is_windowed_and_every_invalid_one_dead_lettered(
-    broker: LocalBroker, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    broker: LocalBroker, tmp_path: Path, caplog: pytest.LogCaptureFixture, client: str
 ) -> None:
     caplog.set_level(logging.WARNING)
     # a new draw each run; DRIFTWATCH_BAD_INPUT_SEED=<seed> draws a failing run's payloads again
@@ -485,7 +487,7 @@ def test_every_valid_record_is_windowed_and_every_invalid_one_dead_lettered(
 
     port = free_port()
     group = f"bad-input-{suffix}"
-    config = configure(tmp_path, broker.bootstrap, topic, dead, port, group)
+    config = configure(tmp_path, broker.bootstrap, topic, dead, port, group, client)
     with running(config) as daemon:
         wait_for(
             lambda: windowed(daemon, expected_rows),
@@ -577,8 +579,9 @@ def test_every_valid_record_is_windowed_and_every_invalid_one_dead_lettered(
     assert not problems_logged(caplog)
 
 
+@CLIENTS
 def test_an_unwritable_dead_letter_topic_does_not_stop_or_slow_consumption(
-    broker: LocalBroker, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    broker: LocalBroker, tmp_path: Path, caplog: pytest.LogCaptureFixture, client: str
 ) -> None:
     caplog.set_level(logging.WARNING)
     now = time.time()
@@ -594,7 +597,7 @@ def test_an_unwritable_dead_letter_topic_does_not_stop_or_slow_consumption(
     port = free_port()
     # a name Kafka does not allow: the client refuses to produce there (Tansu creates any legal
     # topic on first use, so a missing topic is no failure)
-    config = configure(tmp_path, broker.bootstrap, topic, "bad topic!", port, f"bad-input-{suffix}")
+    config = configure(tmp_path, broker.bootstrap, topic, "bad topic!", port, f"bad-input-{suffix}", client)
     with running(config) as daemon:
         started = time.monotonic()
         wait_for(

@@ -29,6 +29,7 @@ from driftwatch.cli.demo import SECRET_ENV, WebhookReceiver, make_records, write
 from driftwatch.cli.localbroker import LocalBroker, free_port
 from driftwatch.config import load_settings
 from driftwatch.service.daemon import Daemon
+from tests.clients import CLIENTS, use_client
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.broker
@@ -82,13 +83,17 @@ def committed_total(broker: LocalBroker, topic: str, group: str) -> int:
         consumer.close()
 
 
+@CLIENTS
 def test_daemon_detects_drift_for_the_shifted_model_only(
-    broker: LocalBroker, setup: tuple[Path, str, int]
+    broker: LocalBroker, setup: tuple[Path, str, int], client: str
 ) -> None:
     directory, topic, port = setup
     with WebhookReceiver(SECRET.encode()) as receiver:
-        config = write_demo_config(
-            directory, broker.bootstrap, topic, port, receiver.url, every="1s", window="1h"
+        config = use_client(
+            write_demo_config(
+                directory, broker.bootstrap, topic, port, receiver.url, every="1s", window="1h"
+            ),
+            client,
         )
         settings = load_settings(config)
         sent = produce(broker, topic)
@@ -167,10 +172,14 @@ def test_daemon_detects_drift_for_the_shifted_model_only(
     assert committed_total(broker, topic, group) == sent
 
 
-def test_run_command_stops_cleanly_on_sigterm(broker: LocalBroker, setup: tuple[Path, str, int]) -> None:
+@CLIENTS
+def test_run_command_stops_cleanly_on_sigterm(
+    broker: LocalBroker, setup: tuple[Path, str, int], client: str
+) -> None:
     directory, topic, port = setup
-    config = write_demo_config(
-        directory, broker.bootstrap, topic, port, "http://127.0.0.1:9/hook", every="1s"
+    config = use_client(
+        write_demo_config(directory, broker.bootstrap, topic, port, "http://127.0.0.1:9/hook", every="1s"),
+        client,
     )
     sent = produce(broker, topic)
     env = {**os.environ, SECRET_ENV: SECRET}

@@ -21,6 +21,7 @@ from driftwatch.cli.demo import SECRET_ENV, WebhookReceiver
 from driftwatch.cli.localbroker import LocalBroker, free_port
 from driftwatch.config import load_settings
 from driftwatch.service.daemon import Daemon
+from tests.clients import CLIENTS
 from tests.integration.scaleout import MODELS, produce, write_config
 from tests.waiting import wait_for
 
@@ -48,8 +49,9 @@ def _window(daemon: Daemon, model: str) -> tuple[set[float], int]:
     return set(snapshot.frame["__key"].tolist()), snapshot.records_seen
 
 
+@CLIENTS
 def test_three_replicas_build_the_windows_one_replica_builds(
-    broker: LocalBroker, tmp_path: Path, receiver: WebhookReceiver
+    broker: LocalBroker, tmp_path: Path, receiver: WebhookReceiver, client: str
 ) -> None:
     topic = f"scale-{uuid.uuid4().hex[:8]}"
     broker.create_topic(topic, partitions=6)
@@ -68,6 +70,7 @@ def test_three_replicas_build_the_windows_one_replica_builds(
             receiver.url,
             scale_out=False,
             windows=WINDOWS,
+            client=client,
         )
     )
     replicas = [
@@ -81,6 +84,7 @@ def test_three_replicas_build_the_windows_one_replica_builds(
                 receiver.url,
                 replica=f"r{i}",
                 windows=WINDOWS,
+                client=client,
             )
         )
         for i in range(3)

@@ -31,6 +31,7 @@ from kafka import KafkaProducer
 
 from driftwatch.cli.demo import SECRET_ENV, WebhookReceiver
 from driftwatch.cli.localbroker import LocalBroker, free_port
+from tests.clients import CLIENTS
 from tests.integration.scaleout import MODELS, api_models, produce, write_config
 from tests.waiting import wait_for
 
@@ -43,9 +44,12 @@ WINDOWS = {DRIFTING: ("12s", 100_000)}
 
 
 class Replica:
-    def __init__(self, root: Path, name: str, bootstrap: str, topic: str, group: str, url: str) -> None:
+    def __init__(
+        self, root: Path, name: str, bootstrap: str, topic: str, group: str, url: str, client: str
+    ) -> None:
         self.root, self.name, self.port = root, name, free_port()
         self.args = (bootstrap, topic, group, url)
+        self.client = client
         self.generation = 0
         self.process: subprocess.Popen[bytes] | None = None
         self.logs: list[Path] = []
@@ -66,6 +70,7 @@ class Replica:
             every="1s",
             windows=WINDOWS,
             checkpoint_interval="0.3s",
+            client=self.client,
         )
         log = directory / "daemon.log"
         self.logs.append(log)
@@ -161,8 +166,9 @@ def _latest(replica: Replica, model: str) -> dict[str, Any] | None:
     return state.get("latest") if state.get("owned") else None
 
 
+@CLIENTS
 def test_owner_killed_mid_episode_and_rolling_restart(
-    broker: LocalBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    broker: LocalBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, client: str
 ) -> None:
     monkeypatch.setenv(SECRET_ENV, SECRET)
     topic = f"failover-{uuid.uuid4().hex[:8]}"
@@ -176,7 +182,7 @@ def test_owner_killed_mid_episode_and_rolling_restart(
         SECRET.encode(), status=lambda _: 503 if receiver_down.is_set() else 200
     ) as receiver:
         replicas = [
-            Replica(tmp_path, f"r{i}", broker.bootstrap, topic, group, receiver.url) for i in range(3)
+            Replica(tmp_path, f"r{i}", broker.bootstrap, topic, group, receiver.url, client) for i in range(3)
         ]
         for replica in replicas:
             replica.start()

@@ -30,6 +30,8 @@ from typing import Any
 import msgspec
 from kafka import TopicPartition
 
+from driftwatch.source.problems import ConsumerProblem, ConsumerProblemError
+
 __all__ = ["ConfluentConsumer", "Record", "confluent_config"]
 
 log = logging.getLogger(__name__)
@@ -100,12 +102,49 @@ def confluent_config(settings: Any, connection: Mapping[str, Any]) -> dict[str, 
     for ours, theirs in names.items():
         if connection.get(ours) is not None:
             config[theirs] = connection[ours]
-    for name, value in settings.options.items():
+    options = settings.options
+    for name, value in options.items():
         if name in OPTION_NAMES:
             config[OPTION_NAMES[name]] = value
-    if settings.options.get("ssl_check_hostname") is False:
+    if options.get("auto_offset_reset") == "none":  # librdkafka's name for it
+        config["auto.offset.reset"] = "error"
+    if options.get("ssl_check_hostname") is False:
         config["ssl.endpoint.identification.algorithm"] = "none"
+    # librdkafka refuses what kafka-python adapts or tolerates: its own bounds follow the options set
+    # (the config check refuses the two options set against each other)
+    if "max_poll_interval_ms" not in options and _number(options.get("session_timeout_ms")) > 300_000:
+        config["max.poll.interval.ms"] = options["session_timeout_ms"]
+    if "reconnect_backoff_max_ms" not in options:
+        backoff = _number(options.get("reconnect_backoff_ms"))
+        config["reconnect.backoff.max.ms"] = max(config["reconnect.backoff.max.ms"], backoff)
+    fetch_max = _number(options.get("fetch_max_bytes"), default=None)
+    if fetch_max is not None and fetch_max < 1_000_000:  # librdkafka's message.max.bytes default
+        config["message.max.bytes"] = max(1000, fetch_max)
+        config["fetch.max.bytes"] = max(1000, fetch_max)
     return config
+
+
+def _number(value: Any, default: Any = 0) -> Any:
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else default
+
+
+def _refused(exc: Any) -> ConsumerProblem | None:
+    """The problem of a config librdkafka refused when the consumer was built (a property out of its
+    range, two that contradict each other, a TLS file it cannot load, a SASL mechanism it was built
+    without): no retry fixes it. None for anything else. librdkafka's text names properties and files,
+    never a secret's value (the secrets are strings, which it takes as they are)."""
+    from confluent_kafka import KafkaError
+
+    error = exc.args[0] if exc.args else None
+    if not isinstance(error, KafkaError) or error.code() != KafkaError._INVALID_ARG:
+        return None
+    return ConsumerProblem(
+        "configuration",
+        f"KafkaException: {error.str()}",
+        "librdkafka (kafka.client: confluent) refuses these settings: correct the kafka settings it names "
+        "(kafka.options, with kafka-python's names; kafka.ssl_* files) and restart driftwatch",
+        broker_answered=False,
+    )
 
 
 class Record(msgspec.Struct, frozen=True, gc=False):
@@ -126,6 +165,7 @@ class ConfluentConsumer:
 
     def __init__(self, config: Mapping[str, Any], max_records: int = 5000, factory: Any = None) -> None:
         from confluent_kafka import Consumer as LibConsumer
+        from confluent_kafka import KafkaException
 
         self._lock = threading.Lock()
         self._up: bool | None = None  # from the statistics: a broker connection is up
@@ -136,9 +176,15 @@ class ConfluentConsumer:
         self._listener: Any = None
         self._assignment: set[TopicPartition] = set()
         self._max_records = max_records
-        self._consumer = (factory or LibConsumer)(
-            {**config, "stats_cb": self._stats, "error_cb": self._error, "logger": log}
-        )
+        try:
+            self._consumer = (factory or LibConsumer)(
+                {**config, "stats_cb": self._stats, "error_cb": self._error, "logger": log}
+            )
+        except KafkaException as exc:
+            problem = _refused(exc)
+            if problem is None:
+                raise
+            raise ConsumerProblemError(problem) from None
 
     # librdkafka's callbacks (they run inside poll/consume, on the polling thread)
 
