@@ -14,6 +14,7 @@ import pytest
 
 LONGEST_FIRST = (
     "test_crash_recovery.py",  # ~130-170 s: ten kill -9 restarts while 200k records are produced
+    "test_crash_recovery_confluent.py",  # ~65-80 s: five kill -9 restarts with librdkafka
     "test_scale_out_failover.py",  # ~60-85 s: a kill -9 and a rolling restart of three replicas
     "test_reader_process.py",  # ~70 s
     "test_compression.py",  # ~70 s

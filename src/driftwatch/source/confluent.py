@@ -33,6 +33,9 @@ from kafka import TopicPartition
 __all__ = ["ConfluentConsumer", "Record", "confluent_config"]
 
 log = logging.getLogger(__name__)
+# librdkafka's own log lines (a connection refused on every reconnect attempt, at its level 3, ERROR): a
+# logger of its own, as kafka-python's are under "kafka"; the source reports what they mean (kafka_up 0)
+librdkafka_log = logging.getLogger("librdkafka")
 
 # kafka-python consumer option -> librdkafka property (ms and bytes alike on both sides)
 OPTION_NAMES: Mapping[str, str] = {
@@ -135,7 +138,7 @@ class ConfluentConsumer:
         self._assignment: set[TopicPartition] = set()
         self._max_records = max_records
         self._consumer = (factory or LibConsumer)(
-            {**config, "stats_cb": self._stats, "error_cb": self._error, "logger": log}
+            {**config, "stats_cb": self._stats, "error_cb": self._error, "logger": librdkafka_log}
         )
 
     # librdkafka's callbacks (they run inside poll/consume, on the polling thread)
