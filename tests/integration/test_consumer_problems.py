@@ -102,6 +102,47 @@ def test_network_and_transient_failures_are_not_problems(exc: Exception) -> None
     assert classify(exc) is None
 
 
+# classify, on librdkafka's errors (kafka.client: confluent) ---------------------------------------
+# No record_too_large case: librdkafka fetches a batch larger than max.partition.fetch.bytes anyway.
+
+
+def librdkafka_error(name: str) -> Exception:
+    from confluent_kafka import KafkaError, KafkaException
+
+    return KafkaException(KafkaError(getattr(KafkaError, name)))
+
+
+@pytest.mark.parametrize(
+    ("name", "reason", "in_fix"),
+    [
+        ("TOPIC_AUTHORIZATION_FAILED", "not_authorized", "Read and Describe"),
+        ("GROUP_AUTHORIZATION_FAILED", "not_authorized", "consumer group 'g'"),
+        ("_AUTO_OFFSET_RESET", "no_offset", "auto_offset_reset is none"),
+        ("OFFSET_OUT_OF_RANGE", "no_offset", "earliest"),
+        ("_INVALID_ARG", "configuration", "kafka.options"),
+        ("INVALID_CONFIG", "consumer_error", "the broker refused"),
+        ("_FATAL", "consumer_error", "librdkafka cannot go on"),
+    ],
+)
+def test_librdkafka_errors_retrying_cannot_fix_are_named_with_their_fix(
+    name: str, reason: str, in_fix: str
+) -> None:
+    problem = classify(librdkafka_error(name), "g")
+    assert problem is not None
+    assert problem.reason == reason
+    assert in_fix in problem.fix
+    assert problem.error.startswith(f"{name}: ")  # librdkafka's name for it, then its text
+    assert problem.broker_answered is (reason != "configuration")  # librdkafka checks settings first
+    assert "not a network failure" in problem.describe()
+
+
+@pytest.mark.parametrize(
+    "name", ["_TRANSPORT", "_ALL_BROKERS_DOWN", "_RESOLVE", "_TIMED_OUT", "UNKNOWN_TOPIC_OR_PART"]
+)
+def test_librdkafka_network_and_transient_failures_are_not_problems(name: str) -> None:
+    assert classify(librdkafka_error(name)) is None
+
+
 def test_a_problem_crosses_the_reader_pipe_whole() -> None:
     problem = classify(TopicAuthorizationFailedError({"predictions"}), "g")
     assert problem is not None
@@ -419,8 +460,17 @@ def test_a_configuration_problem_before_any_connection_is_not_called_unreachable
 # against the real broker --------------------------------------------------------------------------
 
 
+# each reader of kafka-python, and librdkafka (kafka.client: confluent, which has no process reader);
+# what each client names the error
+CLIENTS = {
+    "thread": ("thread", "kafka-python", "NoOffsetForPartitionError"),
+    "process": ("process", "kafka-python", "NoOffsetForPartitionError"),
+    "confluent": ("thread", "confluent", "_AUTO_OFFSET_RESET"),
+}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("reader", ["thread", "process"])
+@pytest.mark.parametrize("reader", list(CLIENTS))
 def test_a_group_without_offsets_and_auto_offset_reset_none_is_a_consumer_problem(
     broker: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader: str
 ) -> None:
@@ -436,7 +486,7 @@ def test_a_group_without_offsets_and_auto_offset_reset_none_is_a_consumer_proble
 
     def change(raw: dict[str, Any]) -> None:
         raw["kafka"]["group_id"] = f"no-offset-{uuid.uuid4().hex[:8]}"  # a new group: nothing committed
-        raw["kafka"]["reader"] = reader
+        raw["kafka"]["reader"], raw["kafka"]["client"], _ = CLIENTS[reader]
         raw["kafka"].setdefault("options", {})["auto_offset_reset"] = "none"
 
     update_config(path, change)
@@ -450,7 +500,7 @@ def test_a_group_without_offsets_and_auto_offset_reset_none_is_a_consumer_proble
 
         wait_for(lambda: daemon.source.problem is not None, 60, lambda: f"the consumer problem ({readyz()})")
         (problem,) = readyz()
-        assert problem.startswith("kafka: consumer error (no_offset: NoOffsetForPartitionError")
+        assert problem.startswith(f"kafka: consumer error (no_offset: {CLIENTS[reader][2]}"), problem
         assert "auto_offset_reset is none" in problem
         assert metric(scrape(port), "driftwatch_kafka_up") == 1.0  # the broker answers
         model = next(iter(daemon.checks))
@@ -463,6 +513,55 @@ def test_a_group_without_offsets_and_auto_offset_reset_none_is_a_consumer_proble
             assert missing_topics(consumer, [topic]) == []
             assert missing_topics(consumer, [topic, "never-asked-for"]) == ["never-asked-for"]
         assert daemon.source._consumer.missing_topics() == []
+    finally:
+        daemon.stop()
+
+
+@pytest.mark.slow
+def test_a_labels_topic_librdkafka_cannot_find_is_named_and_over_once_it_is_created(
+    broker: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With kafka.client: confluent the missing topic comes from librdkafka's partition error (it reports
+    it once); it is over when its metadata shows the topic, even before a record arrives on it.
+    Only librdkafka here: kafka-python's metadata requests ask the broker to create a topic it lacks, and
+    this broker does (the scripted MetadataConsumer test above covers kafka-python's side)."""
+    from driftwatch.cli.demo import SECRET_ENV, write_demo_config
+    from driftwatch.cli.localbroker import free_port
+    from tests.kafkautil import get, metric, scrape, update_config, wait_for
+
+    monkeypatch.setenv(SECRET_ENV, "problems-test")
+    monkeypatch.setattr(kafka_source, "_MISSING_GRACE", 1.0)
+    topic = f"there-{uuid.uuid4().hex[:8]}"
+    labels = f"labels-{uuid.uuid4().hex[:8]}"
+    broker.create_topic(topic, partitions=1)
+    port = free_port()
+    path = write_demo_config(
+        tmp_path, broker.bootstrap, topic, port, "http://127.0.0.1:9/", every="1h", labels_topic=labels
+    )
+
+    def change(raw: dict[str, Any]) -> None:
+        raw["kafka"]["group_id"] = f"missing-{uuid.uuid4().hex[:8]}"
+        raw["kafka"]["client"] = "confluent"
+
+    update_config(path, change)
+    daemon = Daemon(load_settings(path))
+    daemon.start()
+    try:
+
+        def problems() -> list[str]:
+            found: list[str] = json.loads(get(port, "/readyz")[1])["problems"]
+            return found
+
+        wait_for(
+            lambda: daemon.source.problem is not None, 30, lambda: f"the missing topic named ({problems()})"
+        )
+        (problem,) = problems()
+        assert problem.startswith("kafka: consumer error (unknown_topic: UnknownTopicOrPartitionError")
+        assert repr(labels) in problem and topic not in problem and "create the topic" in problem
+        assert metric(scrape(port), "driftwatch_kafka_up") == 1.0  # the broker answers
+        broker.create_topic(labels, partitions=1)  # and nothing is written to it
+        wait_for(lambda: daemon.source.problem is None, 30, lambda: f"the problem over ({problems()})")
+        assert problems() == []
     finally:
         daemon.stop()
 

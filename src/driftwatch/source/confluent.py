@@ -12,8 +12,8 @@ the same code. What differs is said here:
   ``partition``, ``offset``, ``timestamp`` in ms, ``key``, ``value``, ``headers``).
 - Rebalance callbacks run inside `poll`, on the polling thread.
 - Whether a broker is up, each partition's log end, come from librdkafka's statistics (every second)
-  and its error callback; a subscribed topic the cluster lacks, from the per-partition errors librdkafka
-  reports for it.
+  and its error callback; a subscribed topic the cluster lacks, from the per-partition error librdkafka
+  reports for it (once), until the statistics or an assignment show partitions of it.
 - kafka-python option names under ``kafka.options`` are translated (`confluent_config`); the ones with
   no librdkafka equivalent are refused by the config check.
 """
@@ -62,6 +62,9 @@ OPTION_NAMES: Mapping[str, str] = {
     "ssl_ciphers": "ssl.cipher.suites",
     "sasl_kerberos_service_name": "sasl.kerberos.service.name",
 }
+# kafka-python option values librdkafka spells otherwise: with no committed offset, "none" raises in
+# kafka-python (NoOffsetForPartitionError); librdkafka's "error" reports it as a partition error
+OPTION_VALUES: Mapping[tuple[str, Any], Any] = {("auto_offset_reset", "none"): "error"}
 # handled here rather than passed to librdkafka
 LOCAL_OPTIONS = frozenset({"max_poll_records", "ssl_check_hostname", "api_version_auto_timeout_ms"})
 
@@ -77,6 +80,9 @@ _DEFAULTS: Mapping[str, Any] = {
     # once its prefetch queue is full, librdkafka waits this long before fetching again (1 s by default):
     # a daemon that drains the queue in bursts then stalls on an empty one
     "fetch.queue.backoff.ms": 10,
+    # a subscribed topic created after the consumer started is seen at the next metadata refresh (every
+    # 5 minutes by default; kafka-python asks again within a second while one is unknown)
+    "topic.metadata.refresh.interval.ms": 5000,
 }
 
 
@@ -103,7 +109,7 @@ def confluent_config(settings: Any, connection: Mapping[str, Any]) -> dict[str, 
             config[theirs] = connection[ours]
     for name, value in settings.options.items():
         if name in OPTION_NAMES:
-            config[OPTION_NAMES[name]] = value
+            config[OPTION_NAMES[name]] = OPTION_VALUES.get((name, value), value)
     if settings.options.get("ssl_check_hostname") is False:
         config["ssl.endpoint.identification.algorithm"] = "none"
     return config
@@ -151,13 +157,17 @@ class ConfluentConsumer:
         brokers = [b for b in stats.get("brokers", {}).values() if b.get("nodeid", -1) >= 0]
         up = any(b.get("state") == "UP" for b in brokers)
         highwater: dict[tuple[str, int], int] = {}
+        known: set[str] = set()  # topics the cluster's metadata has partitions of
         for topic, data in stats.get("topics", {}).items():
             for partition, p in data.get("partitions", {}).items():
-                if int(partition) >= 0 and p.get("hi_offset", -1) >= 0:
-                    highwater[(topic, int(partition))] = int(p["hi_offset"])
+                if int(partition) >= 0:
+                    known.add(topic)
+                    if p.get("hi_offset", -1) >= 0:
+                        highwater[(topic, int(partition))] = int(p["hi_offset"])
         with self._lock:
             self._up = up if brokers else self._up
             self._highwater.update(highwater)
+            self._missing -= known  # created since librdkafka reported it unknown (it says so once)
             self._stats_at = time.monotonic()
 
     def _error(self, error: Any) -> None:
@@ -172,6 +182,7 @@ class ConfluentConsumer:
         tps = {TopicPartition(p.topic, p.partition) for p in partitions}
         with self._lock:
             self._assignment = tps
+            self._missing -= {tp.topic for tp in tps}
         if self._listener is not None:
             self._listener.on_partitions_assigned(tps)
 
