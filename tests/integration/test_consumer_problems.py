@@ -143,6 +143,74 @@ def test_librdkafka_network_and_transient_failures_are_not_problems(name: str) -
     assert classify(librdkafka_error(name)) is None
 
 
+class LibMessage:
+    """A confluent-kafka ``Message``: a record, or a partition's error."""
+
+    def __init__(self, partition: int, offset: int, error: Any = None) -> None:
+        self._partition, self._offset, self._error = partition, offset, error
+
+    def error(self) -> Any:
+        return self._error
+
+    def topic(self) -> str:
+        return "predictions"
+
+    def partition(self) -> int:
+        return self._partition
+
+    def offset(self) -> int:
+        return self._offset
+
+    def timestamp(self) -> tuple[int, int]:
+        return (1, 0)
+
+    def key(self) -> bytes | None:
+        return None
+
+    def value(self) -> bytes | None:
+        return b"{}"
+
+    def headers(self) -> None:
+        return None
+
+
+class LibConsumer:
+    """confluent-kafka's ``Consumer`` handing over ``messages`` at the first poll, nothing after."""
+
+    def __init__(self, messages: list[LibMessage]) -> None:
+        self.messages = messages
+
+    def poll(self, timeout: float) -> LibMessage | None:
+        return self.messages.pop(0) if self.messages else None
+
+    def consume(self, count: int, timeout: float) -> list[LibMessage]:
+        taken, self.messages = self.messages[:count], self.messages[count:]
+        return taken
+
+
+def test_librdkafka_records_polled_with_a_partition_error_are_handed_over_before_it_is_raised() -> None:
+    """librdkafka has moved past records it handed over with another partition's error in the same poll:
+    raising at once would drop them; they come first, the error at the next poll (and again while that
+    partition stays assigned without an offset to start from: librdkafka reports it once)."""
+    from confluent_kafka import KafkaError, KafkaException
+
+    from driftwatch.source.confluent import ConfluentConsumer
+
+    no_offset = KafkaError(KafkaError._AUTO_OFFSET_RESET)
+    lib = LibConsumer([LibMessage(0, 7), LibMessage(1, -1001, no_offset), LibMessage(0, 8)])
+    consumer = ConfluentConsumer({}, factory=lambda config: lib)
+    consumer._assigned(None, [TP, TopicPartition("predictions", 1)])
+    batches = consumer.poll(0)
+    assert [r.offset for r in batches[TP]] == [7, 8]
+    for _ in range(2):
+        with pytest.raises(KafkaException) as raised:
+            consumer.poll(0)
+        assert raised.value.args[0].code() == KafkaError._AUTO_OFFSET_RESET
+        assert classify(raised.value) is not None
+    consumer._assigned(None, [TP])  # reassigned: librdkafka looks for the committed offsets again
+    assert consumer.poll(0) == {}
+
+
 def test_a_problem_crosses_the_reader_pipe_whole() -> None:
     problem = classify(TopicAuthorizationFailedError({"predictions"}), "g")
     assert problem is not None
@@ -479,6 +547,8 @@ def test_a_group_without_offsets_and_auto_offset_reset_none_is_a_consumer_proble
     from tests.kafkautil import get, metric, scrape, update_config, wait_for
 
     monkeypatch.setenv(SECRET_ENV, "problems-test")
+    monkeypatch.setattr(kafka_source, "_PROBLEM_RETRY", 0.1)  # polls again every 0.1 s
+    monkeypatch.setattr(kafka_source, "_PROBLEM_OVER", 0.3)  # a problem not seen again for 0.3 s is over
     topic = f"no-offset-{uuid.uuid4().hex[:8]}"
     broker.create_topic(topic, partitions=1)
     port = free_port()
@@ -513,6 +583,10 @@ def test_a_group_without_offsets_and_auto_offset_reset_none_is_a_consumer_proble
             assert missing_topics(consumer, [topic]) == []
             assert missing_topics(consumer, [topic, "never-asked-for"]) == ["never-asked-for"]
         assert daemon.source._consumer.missing_topics() == []
+        # polls go on failing, so the problem stays (librdkafka reports it once: the client says it again)
+        time.sleep(3 * kafka_source._PROBLEM_OVER)
+        assert daemon.source.problem is not None and daemon.source.problem.reason == "no_offset"
+        assert readyz() == [problem]
     finally:
         daemon.stop()
 

@@ -143,6 +143,8 @@ class ConfluentConsumer:
         self._listener: Any = None
         self._assignment: set[TopicPartition] = set()
         self._max_records = max_records
+        self._failed: Any = None  # a poll's partition error, raised at the next poll (it returned records)
+        self._no_offset: dict[tuple[str, int], Any] = {}  # partitions without an offset to start from
         self._consumer = (factory or LibConsumer)(
             {**config, "stats_cb": self._stats, "error_cb": self._error, "logger": librdkafka_log}
         )
@@ -183,6 +185,8 @@ class ConfluentConsumer:
         with self._lock:
             self._assignment = tps
             self._missing -= {tp.topic for tp in tps}
+        for tp in tps:  # librdkafka looks for their committed offsets again
+            self._no_offset.pop((tp.topic, tp.partition), None)
         if self._listener is not None:
             self._listener.on_partitions_assigned(tps)
 
@@ -207,12 +211,18 @@ class ConfluentConsumer:
 
         # the first record as soon as there is one, then whatever librdkafka has queued, without waiting:
         # consume(n, timeout) alone would wait out its timeout whenever fewer than n are queued
+        if self._failed is not None:  # the error of the previous poll, which returned records first
+            error, self._failed = self._failed, None
+            raise KafkaException(error)
+        if self._no_offset:
+            self._retry_no_offset()
         first = self._consumer.poll(timeout_ms / 1000.0)
         messages: list[Any] = (
             [] if first is None else [first, *self._consumer.consume(self._max_records - 1, 0)]
         )
         batches: dict[Any, list[Any]] = {}
         partitions: dict[tuple[str, int], TopicPartition] = {}
+        failed: Any = None
         for message in messages:
             error = message.error()
             if error is not None:
@@ -223,7 +233,10 @@ class ConfluentConsumer:
                     continue
                 if code == KafkaError._PARTITION_EOF or error.retriable():
                     continue
-                raise KafkaException(error)
+                if code == KafkaError._AUTO_OFFSET_RESET:
+                    self._no_offset[(message.topic(), message.partition())] = error
+                failed = failed or error
+                continue
             topic, partition = message.topic(), message.partition()
             key = (topic, partition)
             tp = partitions.get(key)
@@ -241,11 +254,30 @@ class ConfluentConsumer:
                     message.headers(),
                 )
             )
+        if failed is not None:
+            if not batches:
+                raise KafkaException(failed)
+            # librdkafka has moved past these records: hand them over, raise at the next poll
+            self._failed = failed
         if batches:
             with self._lock:
                 self._up = True
                 self._missing -= {tp.topic for tp in batches}
         return batches
+
+    def _retry_no_offset(self) -> None:
+        """Partitions librdkafka found no committed offset for (``auto_offset_reset: none``): it reports
+        that once and leaves them until they are assigned again, while kafka-python raises on every poll.
+        Raise the same error again while one of them is still assigned. (An offset committed for the group
+        meanwhile needs the group empty, driftwatch stopped: the next start reads from it.)"""
+        from confluent_kafka import KafkaException
+
+        with self._lock:
+            assigned = {(tp.topic, tp.partition) for tp in self._assignment}
+        for key in set(self._no_offset) - assigned:
+            del self._no_offset[key]
+        if self._no_offset:
+            raise KafkaException(next(iter(self._no_offset.values())))
 
     def assignment(self) -> set[Any]:
         with self._lock:
