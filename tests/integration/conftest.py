@@ -18,10 +18,10 @@ LONGEST_FIRST = (
     "test_scale_out_failover.py",  # ~60-85 s: a kill -9 and a rolling restart of three replicas
     "test_reader_process.py",  # ~70 s
     "test_compression.py",  # ~70 s
+    "test_broker_outage.py",  # ~45 s: with each client
     "test_scale_out_labels.py",  # ~30 s
     "test_scale_out.py",  # ~20-30 s
     "test_scale_out_monitoring.py",  # ~30 s
-    "test_broker_outage.py",  # ~22 s
     "test_shutdown.py",  # ~17 s
 )
 
