@@ -9,6 +9,15 @@ daemon's surfaces (a check's notes in /api/models, the HTML report and the webho
 event, /readyz, ``driftwatch_kafka_up``) without a broker. The same against the
 real broker (a group without offsets and ``auto_offset_reset: none``, both readers)
 is marked slow.
+
+With ``kafka.client: confluent`` (librdkafka): ``classify`` is checked on its error codes, the
+no-offset scenario runs with it on the real broker, and so does a missing topic (which librdkafka
+reports as a partition error). The scripted-consumer tests drive the source through the consumer
+protocol, the same code for either client. Not run with librdkafka, as they do not apply: a record
+too large (librdkafka fetches a batch larger than max.partition.fetch.bytes anyway), a batch kafka-python
+cannot decode (librdkafka decodes in C and reports a bad record as a partition error), kafka-python's
+cluster metadata and the reader process (kafka-python's alone: ``kafka.reader: process`` is refused
+with ``kafka.client: confluent``).
 """
 
 from __future__ import annotations
