@@ -6,7 +6,9 @@ first records are windowed. While it is down the daemon must say so
 (``driftwatch_kafka_up 0``, ``/readyz`` 503 naming Kafka, a note on each
 check) and keep serving ``/healthz``, ``/metrics`` and checks over what it
 already has. Then a broker is started again on the same port, the topic is
-created again and more records are produced: the same daemon consumes them.
+created again and more records are produced: the same daemon consumes them. It runs with each
+Kafka client (``kafka.client``): kafka-python, and librdkafka, which reconnects by itself and tells the
+daemon of the outage through its statistics and error callback.
 """
 
 from __future__ import annotations
@@ -100,8 +102,9 @@ def kafka_up(port: int) -> float | None:
     return metric(scrape(port), "driftwatch_kafka_up")
 
 
+@pytest.mark.parametrize("client", ["kafka-python", "confluent"])
 def test_daemon_recovers_when_the_broker_comes_back(
-    own_broker: LocalBroker, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    own_broker: LocalBroker, tmp_path: Path, caplog: pytest.LogCaptureFixture, client: str
 ) -> None:
     caplog.set_level(logging.WARNING)
     topic = f"outage-{uuid.uuid4().hex[:8]}"
@@ -114,6 +117,7 @@ def test_daemon_recovers_when_the_broker_comes_back(
 
     def change(raw: dict[str, Any]) -> None:
         raw["kafka"]["group_id"] = group
+        raw["kafka"]["client"] = client
         raw.pop("webhooks")
         for model in raw["models"].values():
             model["webhooks"] = []

@@ -9,6 +9,15 @@ daemon's surfaces (a check's notes in /api/models, the HTML report and the webho
 event, /readyz, ``driftwatch_kafka_up``) without a broker. The same against the
 real broker (a group without offsets and ``auto_offset_reset: none``, both readers)
 is marked slow.
+
+With ``kafka.client: confluent`` (librdkafka): ``classify`` is checked on its error codes, the
+no-offset scenario runs with it on the real broker, and so does a missing topic (which librdkafka
+reports as a partition error). The scripted-consumer tests drive the source through the consumer
+protocol, the same code for either client. Not run with librdkafka, as they do not apply: a record
+too large (librdkafka fetches a batch larger than max.partition.fetch.bytes anyway), a batch kafka-python
+cannot decode (librdkafka decodes in C and reports a bad record as a partition error), kafka-python's
+cluster metadata and the reader process (kafka-python's alone: ``kafka.reader: process`` is refused
+with ``kafka.client: confluent``).
 """
 
 from __future__ import annotations
@@ -100,6 +109,115 @@ def test_errors_retrying_cannot_fix_are_named_with_their_fix(
 )
 def test_network_and_transient_failures_are_not_problems(exc: Exception) -> None:
     assert classify(exc) is None
+
+
+# classify, on librdkafka's errors (kafka.client: confluent) ---------------------------------------
+# No record_too_large case: librdkafka fetches a batch larger than max.partition.fetch.bytes anyway.
+
+
+def librdkafka_error(name: str) -> Exception:
+    from confluent_kafka import KafkaError, KafkaException
+
+    return KafkaException(KafkaError(getattr(KafkaError, name)))
+
+
+@pytest.mark.parametrize(
+    ("name", "reason", "in_fix"),
+    [
+        ("TOPIC_AUTHORIZATION_FAILED", "not_authorized", "Read and Describe"),
+        ("GROUP_AUTHORIZATION_FAILED", "not_authorized", "consumer group 'g'"),
+        ("_AUTO_OFFSET_RESET", "no_offset", "auto_offset_reset is none"),
+        ("OFFSET_OUT_OF_RANGE", "no_offset", "earliest"),
+        ("_INVALID_ARG", "configuration", "kafka.options"),
+        ("INVALID_CONFIG", "consumer_error", "the broker refused"),
+        ("_FATAL", "consumer_error", "librdkafka cannot go on"),
+    ],
+)
+def test_librdkafka_errors_retrying_cannot_fix_are_named_with_their_fix(
+    name: str, reason: str, in_fix: str
+) -> None:
+    problem = classify(librdkafka_error(name), "g")
+    assert problem is not None
+    assert problem.reason == reason
+    assert in_fix in problem.fix
+    assert problem.error.startswith(f"{name}: ")  # librdkafka's name for it, then its text
+    assert problem.broker_answered is (reason != "configuration")  # librdkafka checks settings first
+    assert "not a network failure" in problem.describe()
+
+
+@pytest.mark.parametrize(
+    "name", ["_TRANSPORT", "_ALL_BROKERS_DOWN", "_RESOLVE", "_TIMED_OUT", "UNKNOWN_TOPIC_OR_PART"]
+)
+def test_librdkafka_network_and_transient_failures_are_not_problems(name: str) -> None:
+    assert classify(librdkafka_error(name)) is None
+
+
+class LibMessage:
+    """A confluent-kafka ``Message``: a record, or a partition's error."""
+
+    def __init__(self, partition: int, offset: int, error: Any = None) -> None:
+        self._partition, self._offset, self._error = partition, offset, error
+
+    def error(self) -> Any:
+        return self._error
+
+    def topic(self) -> str:
+        return "predictions"
+
+    def partition(self) -> int:
+        return self._partition
+
+    def offset(self) -> int:
+        return self._offset
+
+    def timestamp(self) -> tuple[int, int]:
+        return (1, 0)
+
+    def key(self) -> bytes | None:
+        return None
+
+    def value(self) -> bytes | None:
+        return b"{}"
+
+    def headers(self) -> None:
+        return None
+
+
+class LibConsumer:
+    """confluent-kafka's ``Consumer`` handing over ``messages`` at the first poll, nothing after."""
+
+    def __init__(self, messages: list[LibMessage]) -> None:
+        self.messages = messages
+
+    def poll(self, timeout: float) -> LibMessage | None:
+        return self.messages.pop(0) if self.messages else None
+
+    def consume(self, count: int, timeout: float) -> list[LibMessage]:
+        taken, self.messages = self.messages[:count], self.messages[count:]
+        return taken
+
+
+def test_librdkafka_records_polled_with_a_partition_error_are_handed_over_before_it_is_raised() -> None:
+    """librdkafka has moved past records it handed over with another partition's error in the same poll:
+    raising at once would drop them; they come first, the error at the next poll (and again while that
+    partition stays assigned without an offset to start from: librdkafka reports it once)."""
+    from confluent_kafka import KafkaError, KafkaException
+
+    from driftwatch.source.confluent import ConfluentConsumer
+
+    no_offset = KafkaError(KafkaError._AUTO_OFFSET_RESET)
+    lib = LibConsumer([LibMessage(0, 7), LibMessage(1, -1001, no_offset), LibMessage(0, 8)])
+    consumer = ConfluentConsumer({}, factory=lambda config: lib)
+    consumer._assigned(None, [TP, TopicPartition("predictions", 1)])
+    batches = consumer.poll(0)
+    assert [r.offset for r in batches[TP]] == [7, 8]
+    for _ in range(2):
+        with pytest.raises(KafkaException) as raised:
+            consumer.poll(0)
+        assert raised.value.args[0].code() == KafkaError._AUTO_OFFSET_RESET
+        assert classify(raised.value) is not None
+    consumer._assigned(None, [TP])  # reassigned: librdkafka looks for the committed offsets again
+    assert consumer.poll(0) == {}
 
 
 def test_a_problem_crosses_the_reader_pipe_whole() -> None:
@@ -419,8 +537,17 @@ def test_a_configuration_problem_before_any_connection_is_not_called_unreachable
 # against the real broker --------------------------------------------------------------------------
 
 
+# each reader of kafka-python, and librdkafka (kafka.client: confluent, which has no process reader);
+# what each client names the error
+CLIENTS = {
+    "thread": ("thread", "kafka-python", "NoOffsetForPartitionError"),
+    "process": ("process", "kafka-python", "NoOffsetForPartitionError"),
+    "confluent": ("thread", "confluent", "_AUTO_OFFSET_RESET"),
+}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("reader", ["thread", "process"])
+@pytest.mark.parametrize("reader", list(CLIENTS))
 def test_a_group_without_offsets_and_auto_offset_reset_none_is_a_consumer_problem(
     broker: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader: str
 ) -> None:
@@ -429,6 +556,8 @@ def test_a_group_without_offsets_and_auto_offset_reset_none_is_a_consumer_proble
     from tests.kafkautil import get, metric, scrape, update_config, wait_for
 
     monkeypatch.setenv(SECRET_ENV, "problems-test")
+    monkeypatch.setattr(kafka_source, "_PROBLEM_RETRY", 0.1)  # polls again every 0.1 s
+    monkeypatch.setattr(kafka_source, "_PROBLEM_OVER", 0.3)  # a problem not seen again for 0.3 s is over
     topic = f"no-offset-{uuid.uuid4().hex[:8]}"
     broker.create_topic(topic, partitions=1)
     port = free_port()
@@ -436,7 +565,7 @@ def test_a_group_without_offsets_and_auto_offset_reset_none_is_a_consumer_proble
 
     def change(raw: dict[str, Any]) -> None:
         raw["kafka"]["group_id"] = f"no-offset-{uuid.uuid4().hex[:8]}"  # a new group: nothing committed
-        raw["kafka"]["reader"] = reader
+        raw["kafka"]["reader"], raw["kafka"]["client"], _ = CLIENTS[reader]
         raw["kafka"].setdefault("options", {})["auto_offset_reset"] = "none"
 
     update_config(path, change)
@@ -450,7 +579,7 @@ def test_a_group_without_offsets_and_auto_offset_reset_none_is_a_consumer_proble
 
         wait_for(lambda: daemon.source.problem is not None, 60, lambda: f"the consumer problem ({readyz()})")
         (problem,) = readyz()
-        assert problem.startswith("kafka: consumer error (no_offset: NoOffsetForPartitionError")
+        assert problem.startswith(f"kafka: consumer error (no_offset: {CLIENTS[reader][2]}"), problem
         assert "auto_offset_reset is none" in problem
         assert metric(scrape(port), "driftwatch_kafka_up") == 1.0  # the broker answers
         model = next(iter(daemon.checks))
@@ -463,6 +592,59 @@ def test_a_group_without_offsets_and_auto_offset_reset_none_is_a_consumer_proble
             assert missing_topics(consumer, [topic]) == []
             assert missing_topics(consumer, [topic, "never-asked-for"]) == ["never-asked-for"]
         assert daemon.source._consumer.missing_topics() == []
+        # polls go on failing, so the problem stays (librdkafka reports it once: the client says it again)
+        time.sleep(3 * kafka_source._PROBLEM_OVER)
+        assert daemon.source.problem is not None and daemon.source.problem.reason == "no_offset"
+        assert readyz() == [problem]
+    finally:
+        daemon.stop()
+
+
+@pytest.mark.slow
+def test_a_labels_topic_librdkafka_cannot_find_is_named_and_over_once_it_is_created(
+    broker: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With kafka.client: confluent the missing topic comes from librdkafka's partition error (it reports
+    it once); it is over when its metadata shows the topic, even before a record arrives on it.
+    Only librdkafka here: kafka-python's metadata requests ask the broker to create a topic it lacks, and
+    this broker does (the scripted MetadataConsumer test above covers kafka-python's side)."""
+    from driftwatch.cli.demo import SECRET_ENV, write_demo_config
+    from driftwatch.cli.localbroker import free_port
+    from tests.kafkautil import get, metric, scrape, update_config, wait_for
+
+    monkeypatch.setenv(SECRET_ENV, "problems-test")
+    monkeypatch.setattr(kafka_source, "_MISSING_GRACE", 1.0)
+    topic = f"there-{uuid.uuid4().hex[:8]}"
+    labels = f"labels-{uuid.uuid4().hex[:8]}"
+    broker.create_topic(topic, partitions=1)
+    port = free_port()
+    path = write_demo_config(
+        tmp_path, broker.bootstrap, topic, port, "http://127.0.0.1:9/", every="1h", labels_topic=labels
+    )
+
+    def change(raw: dict[str, Any]) -> None:
+        raw["kafka"]["group_id"] = f"missing-{uuid.uuid4().hex[:8]}"
+        raw["kafka"]["client"] = "confluent"
+
+    update_config(path, change)
+    daemon = Daemon(load_settings(path))
+    daemon.start()
+    try:
+
+        def problems() -> list[str]:
+            found: list[str] = json.loads(get(port, "/readyz")[1])["problems"]
+            return found
+
+        wait_for(
+            lambda: daemon.source.problem is not None, 30, lambda: f"the missing topic named ({problems()})"
+        )
+        (problem,) = problems()
+        assert problem.startswith("kafka: consumer error (unknown_topic: UnknownTopicOrPartitionError")
+        assert repr(labels) in problem and topic not in problem and "create the topic" in problem
+        assert metric(scrape(port), "driftwatch_kafka_up") == 1.0  # the broker answers
+        broker.create_topic(labels, partitions=1)  # and nothing is written to it
+        wait_for(lambda: daemon.source.problem is None, 30, lambda: f"the problem over ({problems()})")
+        assert problems() == []
     finally:
         daemon.stop()
 

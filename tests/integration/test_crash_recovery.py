@@ -8,6 +8,9 @@ continues from its checkpoint. At the end each model's window holds exactly
 the records produced for it (the cap is above the total): none lost, none
 counted twice. Webhook events are deduplicated by idempotency key across
 the restarts.
+
+This file runs it with kafka-python (the default client);
+``test_crash_recovery_confluent.py`` runs the same scenario with ``kafka.client: confluent``.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -38,9 +42,19 @@ from tests.waiting import wait_for
 pytestmark = pytest.mark.broker
 
 SECRET = "crash-test-secret"
-PER_MODEL = 100_000
 CHUNK = 2_500
-KILLS = 10
+
+
+class Run(NamedTuple):
+    """How hard one client's run is: records per model, over how many seconds, how many kills."""
+
+    client: str
+    per_model: int
+    seconds: float
+    kills: int
+
+
+KAFKA_PYTHON = Run("kafka-python", 100_000, 60.0, 10)
 
 
 def models_state(port: int) -> dict[str, int] | None:
@@ -60,9 +74,9 @@ def with_log(what: str, log: Path) -> Callable[[], str]:
 class Producer(threading.Thread):
     """Writes every model's records in chunks spread over ``seconds``."""
 
-    def __init__(self, bootstrap: str, topic: str, seconds: float) -> None:
+    def __init__(self, bootstrap: str, topic: str, per_model: int, seconds: float) -> None:
         super().__init__(daemon=True)
-        self.bootstrap, self.topic, self.seconds = bootstrap, topic, seconds
+        self.bootstrap, self.topic, self.per_model, self.seconds = bootstrap, topic, per_model, seconds
         self.sent: Counter[str] = Counter()
         self.error: BaseException | None = None
 
@@ -70,7 +84,7 @@ class Producer(threading.Thread):
         try:
             producer = KafkaProducer(bootstrap_servers=self.bootstrap, linger_ms=20, batch_size=256 * 1024)
             rng = np.random.default_rng(5)
-            chunks = PER_MODEL // CHUNK
+            chunks = self.per_model // CHUNK
             for _ in range(chunks):
                 for model, shifted in (("credit-risk", True), ("churn", False)):
                     for value in make_records(model, rng, CHUNK, shifted, time.time()):
@@ -86,6 +100,12 @@ class Producer(threading.Thread):
 def test_windows_hold_every_record_exactly_once_across_kill_9(
     broker: LocalBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    kill_9_and_count(broker, tmp_path, monkeypatch, KAFKA_PYTHON)
+
+
+def kill_9_and_count(broker: LocalBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run: Run) -> None:
+    """Produce ``run.per_model`` records per model over ``run.seconds`` while a daemon using
+    ``run.client`` is killed ``run.kills`` times; then every window holds exactly what was produced."""
     monkeypatch.setenv(SECRET_ENV, SECRET)
     topic = f"crash-{uuid.uuid4().hex[:8]}"
     broker.create_topic(topic, partitions=2)
@@ -97,8 +117,9 @@ def test_windows_hold_every_record_exactly_once_across_kill_9(
         )
         raw = yaml.safe_load(config.read_text())
         for model in raw["models"].values():
-            model["window"]["max_rows"] = 3 * PER_MODEL  # above the total: every record is kept
+            model["window"]["max_rows"] = 3 * run.per_model  # above the total: every record is kept
         raw["state"]["checkpoint_interval"] = "0.2s"
+        raw["kafka"]["client"] = run.client
         config.write_text(yaml.safe_dump(raw, sort_keys=False))
 
         log = tmp_path / "daemon.log"
@@ -109,12 +130,12 @@ def test_windows_hold_every_record_exactly_once_across_kill_9(
             with log.open("ab") as out:
                 return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
 
-        producer = Producer(broker.bootstrap, topic, seconds=60.0)
+        producer = Producer(broker.bootstrap, topic, run.per_model, run.seconds)
         producer.start()
         process = start()
         restarts = 0
         try:
-            for _ in range(KILLS):
+            for _ in range(run.kills):
                 # kill at a random moment shortly after the restarted daemon consumed something new
                 # (mid-batch, mid-checkpoint or between a checkpoint and the Kafka commit)
                 wait_for(lambda: models_state(port) is not None, 60, with_log("the daemon to serve", log))
@@ -130,7 +151,7 @@ def test_windows_hold_every_record_exactly_once_across_kill_9(
             producer.join(120)
             assert producer.error is None, f"producing failed: {producer.error!r}"
             expected = dict(producer.sent)
-            assert expected == {"credit-risk": PER_MODEL, "churn": PER_MODEL}
+            assert expected == {"credit-risk": run.per_model, "churn": run.per_model}
             wait_for(
                 lambda: models_state(port) == expected,
                 180,
@@ -146,7 +167,7 @@ def test_windows_hold_every_record_exactly_once_across_kill_9(
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait(5)
-        assert restarts == KILLS
+        assert restarts == run.kills
         assert process.returncode == 0, "the last daemon did not stop cleanly on SIGTERM"
         keys = Counter(hook["key"] for hook in receiver.received)
         assert keys, "the shifted model should have fired a webhook"

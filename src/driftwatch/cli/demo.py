@@ -269,6 +269,7 @@ def run_demo(seconds: float = 90.0, shift_after: float = 30.0, linger: float = 1
 
     logging.basicConfig(level=logging.WARNING, format="  daemon %(levelname)s %(name)s: %(message)s")
     logging.getLogger("kafka").setLevel(logging.CRITICAL)
+    logging.getLogger("librdkafka").setLevel(logging.CRITICAL)
     os.environ.setdefault(SECRET_ENV, secrets.token_hex(16))
     secret = os.environ[SECRET_ENV].encode()
     started = time.time()

@@ -219,6 +219,7 @@ def _run(path: str, log_level: str | None) -> int:
         stream=sys.stderr,
     )
     logging.getLogger("kafka").setLevel(logging.CRITICAL)  # its connection errors: driftwatch reports them
+    logging.getLogger("librdkafka").setLevel(logging.CRITICAL)  # the same, with kafka.client: confluent
     from driftwatch.reference import ReferenceDataError
     from driftwatch.service.daemon import Daemon
 

@@ -12,8 +12,8 @@ the same code. What differs is said here:
   ``partition``, ``offset``, ``timestamp`` in ms, ``key``, ``value``, ``headers``).
 - Rebalance callbacks run inside `poll`, on the polling thread.
 - Whether a broker is up, each partition's log end, come from librdkafka's statistics (every second)
-  and its error callback; a subscribed topic the cluster lacks, from the per-partition errors librdkafka
-  reports for it.
+  and its error callback; a subscribed topic the cluster lacks, from the per-partition error librdkafka
+  reports for it (once), until the statistics or an assignment show partitions of it.
 - kafka-python option names under ``kafka.options`` are translated (`confluent_config`); the ones with
   no librdkafka equivalent are refused by the config check.
 """
@@ -35,6 +35,9 @@ from driftwatch.source.problems import ConsumerProblem, ConsumerProblemError
 __all__ = ["ConfluentConsumer", "Record", "confluent_config"]
 
 log = logging.getLogger(__name__)
+# librdkafka's own log lines (a connection refused on every reconnect attempt, at its level 3, ERROR): a
+# logger of its own, as kafka-python's are under "kafka"; the source reports what they mean (kafka_up 0)
+librdkafka_log = logging.getLogger("librdkafka")
 
 # kafka-python consumer option -> librdkafka property (ms and bytes alike on both sides)
 OPTION_NAMES: Mapping[str, str] = {
@@ -61,6 +64,9 @@ OPTION_NAMES: Mapping[str, str] = {
     "ssl_ciphers": "ssl.cipher.suites",
     "sasl_kerberos_service_name": "sasl.kerberos.service.name",
 }
+# kafka-python option values librdkafka spells otherwise: with no committed offset, "none" raises in
+# kafka-python (NoOffsetForPartitionError); librdkafka's "error" reports it as a partition error
+OPTION_VALUES: Mapping[tuple[str, Any], Any] = {("auto_offset_reset", "none"): "error"}
 # handled here rather than passed to librdkafka
 LOCAL_OPTIONS = frozenset({"max_poll_records", "ssl_check_hostname", "api_version_auto_timeout_ms"})
 
@@ -78,6 +84,9 @@ _DEFAULTS: Mapping[str, Any] = {
     "fetch.queue.backoff.ms": 10,
     # prefetched records kept per partition queue (librdkafka's default is 64 MiB): bounds the memory
     "queued.max.messages.kbytes": 32 * 1024,
+    # a subscribed topic created after the consumer started is seen at the next metadata refresh (every
+    # 5 minutes by default; kafka-python asks again within a second while one is unknown)
+    "topic.metadata.refresh.interval.ms": 5000,
 }
 
 
@@ -105,9 +114,7 @@ def confluent_config(settings: Any, connection: Mapping[str, Any]) -> dict[str, 
     options = settings.options
     for name, value in options.items():
         if name in OPTION_NAMES:
-            config[OPTION_NAMES[name]] = value
-    if options.get("auto_offset_reset") == "none":  # librdkafka's name for it
-        config["auto.offset.reset"] = "error"
+            config[OPTION_NAMES[name]] = OPTION_VALUES.get((name, value), value)
     if options.get("ssl_check_hostname") is False:
         config["ssl.endpoint.identification.algorithm"] = "none"
     # librdkafka refuses what kafka-python adapts or tolerates: its own bounds follow the options set
@@ -176,9 +183,11 @@ class ConfluentConsumer:
         self._listener: Any = None
         self._assignment: set[TopicPartition] = set()
         self._max_records = max_records
+        self._failed: Any = None  # a poll's partition error, raised at the next poll (it returned records)
+        self._no_offset: dict[tuple[str, int], Any] = {}  # partitions without an offset to start from
         try:
             self._consumer = (factory or LibConsumer)(
-                {**config, "stats_cb": self._stats, "error_cb": self._error, "logger": log}
+                {**config, "stats_cb": self._stats, "error_cb": self._error, "logger": librdkafka_log}
             )
         except KafkaException as exc:
             problem = _refused(exc)
@@ -196,13 +205,17 @@ class ConfluentConsumer:
         brokers = [b for b in stats.get("brokers", {}).values() if b.get("nodeid", -1) >= 0]
         up = any(b.get("state") == "UP" for b in brokers)
         highwater: dict[tuple[str, int], int] = {}
+        known: set[str] = set()  # topics the cluster's metadata has partitions of
         for topic, data in stats.get("topics", {}).items():
             for partition, p in data.get("partitions", {}).items():
-                if int(partition) >= 0 and p.get("hi_offset", -1) >= 0:
-                    highwater[(topic, int(partition))] = int(p["hi_offset"])
+                if int(partition) >= 0:
+                    known.add(topic)
+                    if p.get("hi_offset", -1) >= 0:
+                        highwater[(topic, int(partition))] = int(p["hi_offset"])
         with self._lock:
             self._up = up if brokers else self._up
             self._highwater.update(highwater)
+            self._missing -= known  # created since librdkafka reported it unknown (it says so once)
             self._stats_at = time.monotonic()
 
     def _error(self, error: Any) -> None:
@@ -217,6 +230,9 @@ class ConfluentConsumer:
         tps = {TopicPartition(p.topic, p.partition) for p in partitions}
         with self._lock:
             self._assignment = tps
+            self._missing -= {tp.topic for tp in tps}
+        for tp in tps:  # librdkafka looks for their committed offsets again
+            self._no_offset.pop((tp.topic, tp.partition), None)
         if self._listener is not None:
             self._listener.on_partitions_assigned(tps)
 
@@ -241,12 +257,18 @@ class ConfluentConsumer:
 
         # the first record as soon as there is one, then whatever librdkafka has queued, without waiting:
         # consume(n, timeout) alone would wait out its timeout whenever fewer than n are queued
+        if self._failed is not None:  # the error of the previous poll, which returned records first
+            error, self._failed = self._failed, None
+            raise KafkaException(error)
+        if self._no_offset:
+            self._retry_no_offset()
         first = self._consumer.poll(timeout_ms / 1000.0)
         messages: list[Any] = (
             [] if first is None else [first, *self._consumer.consume(self._max_records - 1, 0)]
         )
         batches: dict[Any, list[Any]] = {}
         partitions: dict[tuple[str, int], TopicPartition] = {}
+        failed: Any = None
         for message in messages:
             error = message.error()
             if error is not None:
@@ -257,7 +279,10 @@ class ConfluentConsumer:
                     continue
                 if code == KafkaError._PARTITION_EOF or error.retriable():
                     continue
-                raise KafkaException(error)
+                if code == KafkaError._AUTO_OFFSET_RESET:
+                    self._no_offset[(message.topic(), message.partition())] = error
+                failed = failed or error
+                continue
             topic, partition = message.topic(), message.partition()
             key = (topic, partition)
             tp = partitions.get(key)
@@ -275,11 +300,30 @@ class ConfluentConsumer:
                     message.headers(),
                 )
             )
+        if failed is not None:
+            if not batches:
+                raise KafkaException(failed)
+            # librdkafka has moved past these records: hand them over, raise at the next poll
+            self._failed = failed
         if batches:
             with self._lock:
                 self._up = True
                 self._missing -= {tp.topic for tp in batches}
         return batches
+
+    def _retry_no_offset(self) -> None:
+        """Partitions librdkafka found no committed offset for (``auto_offset_reset: none``): it reports
+        that once and leaves them until they are assigned again, while kafka-python raises on every poll.
+        Raise the same error again while one of them is still assigned. (An offset committed for the group
+        meanwhile needs the group empty, driftwatch stopped: the next start reads from it.)"""
+        from confluent_kafka import KafkaException
+
+        with self._lock:
+            assigned = {(tp.topic, tp.partition) for tp in self._assignment}
+        for key in set(self._no_offset) - assigned:
+            del self._no_offset[key]
+        if self._no_offset:
+            raise KafkaException(next(iter(self._no_offset.values())))
 
     def assignment(self) -> set[Any]:
         with self._lock:
