@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from typing import NamedTuple
 
 import msgspec
@@ -134,35 +134,10 @@ class OutboxEntry(msgspec.Struct, frozen=True):
 
     @classmethod
     def of(cls, row: OutboxRow) -> OutboxEntry:
-        return cls(
-            row.target,
-            row.key,
-            row.body,
-            row.created_at,
-            row.attempts,
-            row.next_at,
-            row.status,
-            row.last_error,
-            row.model,
-            row.check,
-            row.transition,
-        )
+        return cls(*astuple(row)[1:])  # the same fields in the same order, less the rowid
 
     def row(self, id: int = 0) -> OutboxRow:
-        return OutboxRow(
-            id,
-            self.target,
-            self.key,
-            self.body,
-            self.created_at,
-            self.attempts,
-            self.next_at,
-            self.status,
-            self.last_error,
-            self.model,
-            self.check,
-            self.transition,
-        )
+        return OutboxRow(id, *msgspec.structs.astuple(self))
 
 
 class ModelCheckpoint(msgspec.Struct, frozen=True):

@@ -11,7 +11,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -207,19 +207,7 @@ class Store:
                 "last_error, model, check_name, transition) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (target, idempotency_key) DO UPDATE SET attempts = excluded.attempts, "
                 "next_at = excluded.next_at, status = excluded.status, last_error = excluded.last_error",
-                (
-                    row.target,
-                    row.key,
-                    row.body,
-                    row.created_at,
-                    row.attempts,
-                    row.next_at,
-                    row.status,
-                    row.last_error,
-                    row.model,
-                    row.check,
-                    row.transition,
-                ),
+                astuple(row)[1:],  # every field but the rowid, in the table's order
             )
 
     def outbox_of(self, model: str) -> list[OutboxRow]:
