@@ -8,6 +8,9 @@ Kafka-protocol broker (Tansu; producing is not measured), then measures
 * raw: a kafka-python ``KafkaConsumer`` with driftwatch's consumer options
   (``consumer_config``), assigned every partition from the beginning (no
   group join), polling until it has counted every message;
+* raw + parse: the same raw consumer, also parsing every record with
+  msgspec into a typed struct of all its features (and dropping it): what
+  any consumer that reads the features pays at least, in one thread;
 * daemon: driftwatch's ``Daemon`` on the same topic with a new consumer group,
   from the first record windowed until the window holds every record
   (``max_rows`` is above the record count, so every record is kept), polled
@@ -52,10 +55,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import msgspec
 import numpy as np
 
 from common import (
     FakeMessage,
+    SyntheticModel,
     encode_records,
     iso_stamp,
     kafka_uses_crc32c,
@@ -140,10 +145,17 @@ def produce(bootstrap: str, topic: str, records: list[bytes], partitions: int) -
 
 
 def measure_raw(
-    settings: Settings, topic: str, partitions: int, total: int, broker_pid: int | None, timeout: float
+    settings: Settings,
+    topic: str,
+    partitions: int,
+    total: int,
+    broker_pid: int | None,
+    timeout: float,
+    parse: Callable[[bytes], object] | None = None,
 ) -> Rate:
+    """The raw client's rate; with ``parse``, each record's value is also parsed (and dropped)."""
     if settings.kafka.client == "confluent":
-        return measure_raw_confluent(settings, topic, partitions, total, broker_pid, timeout)
+        return measure_raw_confluent(settings, topic, partitions, total, broker_pid, timeout, parse)
     from kafka import KafkaConsumer, TopicPartition
 
     options = {**consumer_config(settings.kafka), "group_id": None}
@@ -158,6 +170,10 @@ def measure_raw(
         while count < total:
             batches = consumer.poll(timeout_ms=500)
             got = sum(len(records) for records in batches.values())
+            if parse is not None:
+                for records in batches.values():
+                    for record in records:
+                        parse(record.value)
             count += got
             if got and first is None:
                 first = (time.perf_counter(), count, time.process_time(), process_cpu(broker_pid))
@@ -172,7 +188,13 @@ def measure_raw(
 
 
 def measure_raw_confluent(
-    settings: Settings, topic: str, partitions: int, total: int, broker_pid: int | None, timeout: float
+    settings: Settings,
+    topic: str,
+    partitions: int,
+    total: int,
+    broker_pid: int | None,
+    timeout: float,
+    parse: Callable[[bytes], object] | None = None,
 ) -> Rate:
     """The raw rate of librdkafka: confluent-kafka's Consumer with the daemon's translated options,
     assigned every partition from the beginning, consuming (values untouched) until it has every message."""
@@ -192,7 +214,12 @@ def measure_raw_confluent(
         first: tuple[float, int, float, float] | None = None
         size = int(settings.kafka.options.get("max_poll_records", 5000))
         while count < total:
-            got = sum(1 for m in consumer.consume(size, 0.5) if m.error() is None)
+            messages = consumer.consume(size, 0.5)
+            got = sum(1 for m in messages if m.error() is None)
+            if parse is not None:
+                for message in messages:
+                    if message.error() is None:
+                        parse(message.value())
             count += got
             if got and first is None:
                 first = (time.perf_counter(), count, time.process_time(), process_cpu(broker_pid))
@@ -204,6 +231,32 @@ def measure_raw_confluent(
         consumer.close()
     assert first is not None
     return Rate(total - first[1], end - first[0], first[0] - started, cpu - first[2], broker - first[3])
+
+
+def parse_floor(model: SyntheticModel) -> Callable[[bytes], object]:
+    """msgspec's decoder of a record into a typed struct of every feature (numbers as int | float | None,
+    categories as text): parsing every value, the least any consumer that reads the features does per
+    record (the daemon's own decode is this plus validation and columns)."""
+    features = msgspec.defstruct(
+        "BenchFeatures",
+        [(name, int | float | None, None) for name in model.numeric]
+        + [(name, str | None, None) for name in model.categorical],
+        gc=False,
+    )
+    record = msgspec.defstruct(
+        "BenchRecord",
+        [
+            ("model", str),
+            ("features", features),
+            ("model_version", str | None, None),
+            ("prediction_id", str | None, None),
+            ("timestamp", str | None, None),
+            ("prediction", float | None, None),
+            ("label", int | None, None),
+        ],
+        gc=False,
+    )
+    return msgspec.json.Decoder(record).decode
 
 
 def measure_daemon(settings: Settings, total: int, broker_pid: int | None, timeout: float) -> Rate:
@@ -419,6 +472,7 @@ def main() -> int:
     )
     print(f"generated the records in {generated:.1f} s; example:\n  {records[0].decode()}")
     raws: list[Rate] = []
+    parses: list[Rate] = []  # the raw consumer parsing every record too
     daemons: list[Rate] = []
     handles: list[HandleRate] = []
     with tempfile.TemporaryDirectory(prefix="driftwatch-bench-ingest-") as tmp:
@@ -471,11 +525,17 @@ def main() -> int:
                         )
                     )
                 raw_first = run % 2 == 0  # alternate the order, so neither always runs on a warmer broker
-                for which in ("raw", "daemon") if raw_first else ("daemon", "raw"):
-                    if which == "raw":
-                        raws.append(
+                for which in ("raw", "parse", "daemon") if raw_first else ("daemon", "parse", "raw"):
+                    if which in ("raw", "parse"):
+                        (raws if which == "raw" else parses).append(
                             measure_raw(
-                                settings, topic, args.partitions, args.records, broker.pid, args.timeout
+                                settings,
+                                topic,
+                                args.partitions,
+                                args.records,
+                                broker.pid,
+                                args.timeout,
+                                parse_floor(model) if which == "parse" else None,
                             )
                         )
                     else:
@@ -512,11 +572,12 @@ def main() -> int:
                 finally:
                     close_idle(daemon)
                 del batches
-                raw, pipe, handle = raws[-1], daemons[-1], handles[-1]
+                raw, parsed, pipe, handle = raws[-1], parses[-1], daemons[-1], handles[-1]
                 print(
                     f"run {run + 1}: produced in {produced:5.1f} s | raw {raw.per_second:8,.0f} rec/s "
                     f"(set-up {raw.setup:.2f} s, CPU {100 * raw.cpu / raw.seconds:3.0f}%, broker "
-                    f"{100 * raw.broker_cpu / raw.seconds:3.0f}%) | daemon {pipe.per_second:8,.0f} rec/s "
+                    f"{100 * raw.broker_cpu / raw.seconds:3.0f}%) | raw + parse {parsed.per_second:8,.0f} "
+                    f"rec/s (CPU {100 * parsed.cpu / parsed.seconds:3.0f}%) | daemon {pipe.per_second:8,.0f} rec/s "
                     f"(start to first windowed record {pipe.setup:.2f} s, CPU {100 * pipe.cpu / pipe.seconds:3.0f}%"
                     + (f" + reader {100 * pipe.reader_cpu / pipe.seconds:3.0f}%" if pipe.reader_cpu else "")
                     + ", "
@@ -526,6 +587,12 @@ def main() -> int:
                     + (" (raw first)" if raw_first else " (daemon first)")
                 )
             raw_rate = statistics.median(r.per_second for r in raws)
+            parse_rate = statistics.median(r.per_second for r in parses)
+            cpu_us = {
+                name: statistics.median(1e6 * r.cpu / r.records for r in rates)
+                for name, rates in (("raw", raws), ("parse", parses), ("daemon", daemons))
+            }
+            reader_us = statistics.median(1e6 * r.reader_cpu / r.records for r in daemons)
             pipe_rate = statistics.median(r.per_second for r in daemons)
             join = statistics.median(r.setup for r in daemons)
             handle_rate = statistics.median(h.per_second for h in handles)
@@ -540,8 +607,16 @@ def main() -> int:
             print(
                 f"\nmedians of {args.repeats} run(s):\n"
                 f"  raw {args.client} consumer{' ' * (14 - len(args.client))}{raw_rate:9,.0f} records/s\n"
-                f"  driftwatch daemon, end to end {pipe_rate:9,.0f} records/s = {100 * ratio:.1f}% of raw "
+                f"  raw consumer + msgspec parse  {parse_rate:9,.0f} records/s = {100 * parse_rate / raw_rate:.1f}% "
+                f"of raw (every feature value parsed into a typed struct, nothing else: a ceiling for any "
+                f"consumer that reads the features in one thread)\n"
+                f"  driftwatch daemon, end to end {pipe_rate:9,.0f} records/s = {100 * ratio:.1f}% of raw, "
+                f"{100 * pipe_rate / parse_rate:.1f}% of raw + parse "
                 f"(start to first windowed record: {join:.2f} s)\n"
+                f"  CPU per record (this process; librdkafka's threads included): raw {cpu_us['raw']:.1f} us, "
+                f"raw + parse {cpu_us['parse']:.1f} us, daemon {cpu_us['daemon']:.1f} us"
+                + (f" + reader process {reader_us:.1f} us" if reader_us else "")
+                + "\n"
                 f"  Daemon.handle alone           {handle_rate:9,.0f} records/s "
                 f"({1e6 / handle_rate:.1f} us/record; raw consume {1e6 / raw_rate:.1f} us/record)\n"
                 f"  handle + checkpoints          {with_cp:9,.0f} records/s "

@@ -1,8 +1,10 @@
-"""KafkaSource without a broker: consumer lag from fetch high watermarks, and its series lifecycle."""
+"""KafkaSource without a broker: consumer lag from fetch high watermarks, and its series lifecycle;
+checkpoint writes deferred to the writer thread."""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import namedtuple
 from typing import Any
 
@@ -70,3 +72,166 @@ def test_lag_is_the_fetch_high_watermark_minus_the_position_and_is_dropped_on_re
     consumers[0].listener.on_partitions_revoked([TP("predictions", 0)])
     assert lag(metrics, 0) is None, "a partition given to another replica must not keep reporting lag"
     assert lag(metrics, 1) == 0.0
+
+
+Record = namedtuple("Record", "topic partition offset value timestamp")
+
+
+class ScriptedConsumer(FakeConsumer):
+    """One partition; each poll hands over the next batch of records (none once they run out)."""
+
+    def __init__(self, stop: threading.Event, **config: Any) -> None:
+        super().__init__(stop, **config)
+        self.partitions = [TP("predictions", 0)]
+        self.batches: list[list[Record]] = []
+        self.commits: list[dict[tuple[str, int], int]] = []
+        self.lock = threading.Lock()
+
+    def feed(self, first: int, count: int) -> None:
+        with self.lock:
+            self.batches.append([Record("predictions", 0, o, b"{}", 0) for o in range(first, first + count)])
+
+    def poll(self, timeout_ms: int) -> dict[Any, list[Any]]:
+        with self.lock:
+            batch = self.batches.pop(0) if self.batches else []
+        if not batch:
+            self.stop.wait(0.01)
+            return {}
+        return {self.partitions[0]: batch}
+
+    def highwater(self, tp: TP) -> int | None:
+        return None
+
+    def position(self, tp: TP, timeout_ms: int | None = None) -> int:
+        return 0
+
+    def commit(self, offsets: Any = None) -> None:
+        self.commits.append({(tp.topic, tp.partition): meta.offset for tp, meta in offsets.items()})
+
+
+class SlowStore:
+    """A checkpoint hook whose writes wait until released (or fail), recording what was stored."""
+
+    def __init__(self) -> None:
+        self.taken: list[dict[tuple[str, int], int]] = []
+        self.stored: list[dict[tuple[str, int], int]] = []
+        self.release = threading.Event()
+        self.writing = threading.Event()
+        self.fail = False
+
+    def take(self, offsets: dict[tuple[str, int], int]) -> Any:
+        self.taken.append(dict(offsets))
+
+        def write() -> None:
+            self.writing.set()
+            assert self.release.wait(10)
+            if self.fail:
+                raise OSError("disk full")
+            self.stored.append(dict(offsets))
+
+        return write
+
+
+def until(condition: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.01)
+
+
+def test_a_deferred_checkpoint_write_runs_while_records_are_handled_and_commits_only_what_it_stored() -> None:
+    metrics = Metrics()
+    stop = threading.Event()
+    consumer = ScriptedConsumer(stop)
+    handled: list[int] = []
+    store = SlowStore()
+    settings = KafkaSettings(bootstrap_servers=["127.0.0.1:9"], topic="predictions", group_id="g")
+    source = KafkaSource(
+        settings,
+        lambda batch: handled.extend(m.offset for m in batch),
+        metrics,
+        consumer_factory=lambda **config: consumer,
+        checkpoint=store.take,
+        checkpoint_interval=0.0,
+    )
+    consumer.feed(0, 10)
+    thread = threading.Thread(target=source.run, args=(stop,))
+    thread.start()
+    try:
+        assert store.writing.wait(10)  # the first checkpoint (offset 10) is being written
+        consumer.feed(10, 5)
+        until(lambda: len(handled) == 15)  # records go on into the windows meanwhile
+        assert store.taken == [{("predictions", 0): 10}], "one write at a time: the next waits for it"
+        assert consumer.commits == [], "nothing is committed before its checkpoint is stored"
+        store.release.set()
+        until(lambda: consumer.commits)
+        assert consumer.commits[0] == {("predictions", 0): 10}
+        until(lambda: store.stored == [{("predictions", 0): 10}, {("predictions", 0): 15}])
+        until(lambda: consumer.commits[-1] == {("predictions", 0): 15})
+    finally:
+        stop.set()
+        thread.join(10)
+    assert not thread.is_alive()
+    assert handled == list(range(15))
+
+
+def test_a_failed_deferred_write_commits_nothing_and_the_next_checkpoint_covers_its_records() -> None:
+    metrics = Metrics()
+    stop = threading.Event()
+    consumer = ScriptedConsumer(stop)
+    store = SlowStore()
+    store.fail = True
+    settings = KafkaSettings(bootstrap_servers=["127.0.0.1:9"], topic="predictions", group_id="g")
+    source = KafkaSource(
+        settings,
+        lambda batch: None,
+        metrics,
+        consumer_factory=lambda **config: consumer,
+        checkpoint=store.take,
+        checkpoint_interval=0.0,
+    )
+    consumer.feed(0, 10)
+    thread = threading.Thread(target=source.run, args=(stop,))
+    thread.start()
+    try:
+        assert store.writing.wait(10)
+        store.release.set()  # the write fails
+        until(lambda: len(store.taken) >= 2)  # taken again: its records were pending once more
+        assert store.taken[1] == {("predictions", 0): 10}
+        assert consumer.commits == [] and store.stored == []
+        store.fail = False
+        until(lambda: store.stored)
+        until(lambda: consumer.commits)
+        assert consumer.commits[-1] == {("predictions", 0): 10}
+    finally:
+        stop.set()
+        thread.join(10)
+    assert not thread.is_alive()
+
+
+def test_closing_waits_for_the_write_in_flight_and_stores_the_rest() -> None:
+    metrics = Metrics()
+    stop = threading.Event()
+    consumer = ScriptedConsumer(stop)
+    store = SlowStore()
+    settings = KafkaSettings(bootstrap_servers=["127.0.0.1:9"], topic="predictions", group_id="g")
+    source = KafkaSource(
+        settings,
+        lambda batch: None,
+        metrics,
+        consumer_factory=lambda **config: consumer,
+        checkpoint=store.take,
+        checkpoint_interval=0.0,
+    )
+    consumer.feed(0, 10)
+    thread = threading.Thread(target=source.run, args=(stop,))
+    thread.start()
+    assert store.writing.wait(10)
+    consumer.feed(10, 3)
+    until(lambda: not consumer.batches)
+    stop.set()  # the loop ends while the first write still runs
+    threading.Timer(0.2, store.release.set).start()
+    thread.join(10)
+    assert not thread.is_alive()
+    assert store.stored == [{("predictions", 0): 10}, {("predictions", 0): 13}]
+    assert consumer.commits[-1] == {("predictions", 0): 13}

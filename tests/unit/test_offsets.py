@@ -81,7 +81,9 @@ def test_a_recreated_log_starts_again_from_zero(handled_first: bool) -> None:
 def test_a_position_beyond_the_log_end_rewinds_as_auto_offset_reset_says() -> None:
     ledger = Offsets("end")
     admit(ledger, [0, 1, 2, 3])
-    ledger.stored(ledger.to_checkpoint() or {})
+    checkpoint = ledger.to_checkpoint() or {}
+    ledger.taken()
+    ledger.stored(checkpoint)
     ledger.assign([P0], stored={P0: 4})
     assert ledger.beyond_end(P0, position=4, highwater=4) is None
     assert ledger.beyond_end(P0, position=4, highwater=1) == "end"
@@ -96,12 +98,18 @@ def test_only_what_was_checkpointed_is_committed_and_only_for_partitions_still_o
     admit(ledger, [0, 1, 2], key=P1)
     offsets = ledger.to_checkpoint()
     assert offsets == {P0: 2, P1: 3}
-    admit(ledger, [2, 3])  # handled after the checkpoint was taken: not committed with it
+    ledger.taken()
+    assert ledger.to_checkpoint() is None  # nothing handled since it was taken
+    assert ledger.to_commit({P0, P1}) == {}  # taken, not stored yet (its write runs): nothing to commit
+    admit(ledger, [2, 3])  # handled while the checkpoint was written: not committed with it
     ledger.stored(offsets)
-    assert ledger.pending is False
+    assert ledger.pending is True  # but pending for the next checkpoint
     assert ledger.to_commit({P0}) == {P0: 2}
     ledger.commit_done({P0: 2})
     assert ledger.committed == {P0: 2}
+    assert ledger.to_checkpoint() == {P0: 4, P1: 3}
+    ledger.taken()
+    ledger.stored({P0: 4, P1: 3})
     assert ledger.to_checkpoint() is None
     admit(ledger, [4])
     assert ledger.to_checkpoint() == {P0: 5, P1: 3}
@@ -110,7 +118,9 @@ def test_only_what_was_checkpointed_is_committed_and_only_for_partitions_still_o
 def test_a_failed_checkpoint_keeps_the_records_pending() -> None:
     ledger = Offsets()
     admit(ledger, [0, 1])
-    assert ledger.to_checkpoint() == {P0: 2}  # taken, never stored
+    assert ledger.to_checkpoint() == {P0: 2}
+    ledger.taken()  # its write failed: never stored
+    ledger.failed()
     assert ledger.pending and ledger.to_commit({P0}) == {}
     assert ledger.to_checkpoint() == {P0: 2}
 
@@ -123,7 +133,9 @@ def test_records_handed_out_below_the_floor_make_the_floor_the_offset_to_commit(
     assert ledger.to_checkpoint() is None
     assert ledger.admit(P0, [2, 3], 10) == (2, 6)
     assert ledger.handled == {P0: 6} and ledger.pending
-    ledger.stored(ledger.to_checkpoint() or {})
+    checkpoint = ledger.to_checkpoint() or {}
+    ledger.taken()
+    ledger.stored(checkpoint)
     assert ledger.to_commit({P0}) == {P0: 6}
 
 
@@ -133,11 +145,15 @@ def test_a_partition_given_back_is_not_committed_until_it_is_read_again() -> Non
     ledger = Offsets()
     admit(ledger, [0, 1, 2, 3])
     admit(ledger, [0], key=P1)
-    ledger.stored(ledger.to_checkpoint() or {})
+    checkpoint = ledger.to_checkpoint() or {}
+    ledger.taken()
+    ledger.stored(checkpoint)
     ledger.assign([P0], stored={P0: 4})
     assert ledger.to_commit({P0, P1}) == {P1: 1}
     assert admit(ledger, [8, 9], highwater=10) == [8, 9]
-    ledger.stored(ledger.to_checkpoint() or {})
+    checkpoint = ledger.to_checkpoint() or {}
+    ledger.taken()
+    ledger.stored(checkpoint)
     assert ledger.to_commit({P0, P1}) == {P0: 10, P1: 1}
 
 
@@ -184,6 +200,7 @@ class Replica:
         if offsets is not None:
             self.stored_windows = self.windows.copy()  # windows and offsets in one transaction
             self.stored_offsets.update(offsets)  # the store upserts per partition
+            self.ledger.taken()
             self.ledger.stored(offsets)
 
 

@@ -152,7 +152,7 @@ class Daemon:
             self.handle,
             self.metrics,
             consumer_factory=consumer_factory,
-            checkpoint=self._checkpoint_scaled if scale_out.enabled else self.checkpoint,
+            checkpoint=self._checkpoint_scaled if scale_out.enabled else self._take_checkpoint,
             checkpointed=(lambda: {}) if scale_out.enabled else lambda: self.store.offsets(group),
             checkpoint_interval=settings.state.checkpoint_interval,
         )
@@ -371,6 +371,10 @@ class Daemon:
     def checkpoint(self, offsets: dict[tuple[str, int], int]) -> None:
         """Store every window's changes and the offsets they cover in one transaction."""
         self.ingest.checkpoint(offsets)
+
+    def _take_checkpoint(self, offsets: dict[tuple[str, int], int]) -> Callable[[], None]:
+        """The source's checkpoint: the windows' changes taken now, written on its writer thread."""
+        return self.ingest.take_checkpoint(offsets)
 
     def run_check(self, model: str) -> CheckResult | None:
         """One scheduled check of ``model``: every check runs; metrics, alerts and webhooks follow.

@@ -461,13 +461,24 @@ class Ingest:
 
     def checkpoint(self, offsets: dict[tuple[str, int], int]) -> None:
         """Store every window's changes and the offsets they cover in one transaction."""
+        self.take_checkpoint(offsets)()
+
+    def take_checkpoint(self, offsets: dict[tuple[str, int], int]) -> Callable[[], None]:
+        """Take every window's changes now (they match ``offsets``: the caller holds up handling) and
+        return their write, which stores them with the offsets in one transaction and may run on
+        another thread while records go on into the windows (the changes taken are never mutated). A
+        write that fails makes the next checkpoint store every window whole."""
         changes = {name: (window.signature(), window.changes()) for name, window in self.windows.items()}
-        try:
-            self.store.checkpoint(changes, self._group, offsets)
-        except Exception:
-            for window in self.windows.values():
-                window.mark_full()  # the changes just taken were not stored: store everything next time
-            raise
+
+        def write() -> None:
+            try:
+                self.store.checkpoint(changes, self._group, offsets)
+            except Exception:
+                for window in self.windows.values():
+                    window.mark_full()  # the changes taken were not stored: store everything next time
+                raise
+
+        return write
 
     def restore_windows(self) -> None:
         """Each window's rows from the last checkpoint (windows whose columns changed start empty)."""

@@ -43,7 +43,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Literal, Protocol
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.structs import OffsetAndMetadata
@@ -166,19 +167,24 @@ class KafkaSource:
         observer: SourceObserver,
         poll_timeout: float = 0.5,
         consumer_factory: Callable[..., Any] | None = None,
-        checkpoint: Callable[[dict[tuple[str, int], int]], None] | None = None,
+        checkpoint: Callable[[dict[tuple[str, int], int]], Callable[[], None] | None] | None = None,
         checkpointed: Callable[[], dict[tuple[str, int], int]] | None = None,
         checkpoint_interval: float = 1.0,
     ) -> None:
         """``checkpoint(offsets)`` must durably store what ``handler`` did up to ``offsets`` (next offset
-        per (topic, partition)) before they are committed; ``checkpointed()`` returns the offsets of the
-        last stored checkpoint. Checkpoints are taken at most every ``checkpoint_interval`` seconds."""
+        per (topic, partition)) before they are committed: at once (returning None), or by taking it at
+        once and returning its write, which the source runs on a writer thread (`commit`);
+        ``checkpointed()`` returns the offsets of the last stored checkpoint. Checkpoints are taken at
+        most every ``checkpoint_interval`` seconds."""
         self._settings = settings
         self._handler = handler
         self._checkpoint = checkpoint
         self._checkpointed = checkpointed
         self._checkpoint_interval = checkpoint_interval
         self._last_checkpoint = 0.0
+        self._in_flight: tuple[Future[None], dict[tuple[str, int], int]] | None = None  # a write running
+        self._pool: ThreadPoolExecutor | None = None  # runs the checkpoint writes the hook defers
+        self._unsent = False  # a stored checkpoint not committed to Kafka yet
         self._observer = observer
         self._poll_ms = int(poll_timeout * 1000)
         self._factory = consumer_factory
@@ -300,6 +306,8 @@ class KafkaSource:
                 log.exception("processing a polled batch failed; continuing")
                 stop.wait(0.5)
                 continue
+            if self._written():
+                self._commit_stored()  # the checkpoint written meanwhile: its offsets may go to Kafka
             if time.monotonic() - self._last_checkpoint >= self._checkpoint_interval:
                 self.commit()
         self.close()
@@ -532,27 +540,94 @@ class KafkaSource:
                 self._lag_series.discard(series)
                 self._observer.drop_consumer_lag(tp.topic, tp.partition)
 
-    def commit(self) -> None:
-        """Checkpoint what was handled, then commit the same offsets to Kafka."""
+    def commit(self, wait: bool = False) -> None:
+        """Checkpoint what was handled, then commit to Kafka what the stored checkpoints cover.
+
+        The checkpoint hook takes the windows' changes at once (with the offsets, under the lock, so they
+        match) and may hand back their durable write, which then runs on a writer thread while consuming
+        goes on: one write at a time, the next checkpoint is taken once it is done. Its offsets are
+        committed to Kafka only after it is stored (on a later pass of the loop), never before; a write
+        that fails leaves the records pending for the next checkpoint. With ``wait`` (shutdown) the write
+        in flight and this checkpoint complete before the commit."""
         if self._consumer is None:
             return
-        # the offsets are what the windows hold (not the consumer's position, which a rebalance may
-        # have moved back), stored with the windows in one transaction
+        if not self._settle(wait):
+            return  # the last write still runs: the next pass takes the checkpoint
         with self._handling:
             offsets = self._offsets.to_checkpoint()
             if offsets is None:
                 return
-            if self._checkpoint is not None:
-                try:
-                    self._checkpoint(offsets)
-                except Exception:  # not stored: do not commit either, the records will be redelivered
-                    log.exception("checkpoint failed; offsets not committed (records stay pending)")
+            write = self._take(offsets)
+            if write is False:
+                return
+            if write is not None and wait:
+                if not self._write(write):
                     return
-            self._offsets.stored(offsets)
+                write = None
+            if write is None:
+                self._offsets.stored(offsets)
+                self._unsent = True
+            else:
+                self._in_flight = (self._writer().submit(write), offsets)
         self._last_checkpoint = time.monotonic()
+        self._commit_stored()
+
+    def _take(self, offsets: dict[tuple[str, int], int]) -> Callable[[], None] | Literal[False] | None:
+        """Take a checkpoint of what was handled up to ``offsets`` (under the lock): the write still to run,
+        None when the hook stored it already, False when it failed."""
+        write = None
+        if self._checkpoint is not None:
+            try:
+                write = self._checkpoint(offsets)
+            except Exception:  # not stored: do not commit either, the records will be redelivered
+                log.exception("checkpoint failed; offsets not committed (records stay pending)")
+                return False
+        self._offsets.taken()
+        return write
+
+    def _write(self, write: Callable[[], None]) -> bool:
+        try:
+            write()
+        except Exception:
+            log.exception("checkpoint failed; offsets not committed (records stay pending)")
+            self._offsets.failed()
+            return False
+        return True
+
+    def _written(self) -> bool:
+        """Whether a checkpoint write has finished and waits to be settled."""
+        flight = self._in_flight
+        return flight is not None and flight[0].done()
+
+    def _settle(self, wait: bool) -> bool:
+        """Settle the checkpoint write in flight, if it is done (or once it is, with ``wait``): its offsets
+        count as stored, or its records as pending again if it failed. True when no write is left."""
+        with self._handling:
+            if self._in_flight is None:
+                return True
+            future, offsets = self._in_flight
+            if not wait and not future.done():
+                return False
+            self._in_flight = None
+            try:
+                future.result()
+            except Exception:
+                log.exception("checkpoint failed; offsets not committed (records stay pending)")
+                self._offsets.failed()
+                return True
+            self._offsets.stored(offsets)
+            self._unsent = True
+            return True
+
+    def _commit_stored(self) -> None:
+        """Commit to Kafka the offsets of the last stored checkpoint (of the partitions still ours)."""
+        self._settle(wait=False)
+        if self._consumer is None or not self._unsent:
+            return
         try:
             with self._handling:
                 commit = self._offsets.to_commit(_keys(self._consumer.assignment()))
+                self._unsent = False
             self._consumer.commit(_kafka_offsets(commit))
             with self._handling:
                 self._offsets.commit_done(commit)
@@ -561,9 +636,15 @@ class KafkaSource:
             self._observer.count_offset_commit("error")
             log.warning("offset commit failed (the local checkpoint keeps the position): %s", exc)
 
+    def _writer(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="driftwatch-checkpoint")
+        return self._pool
+
     def set_floors(self, assigned: Any) -> None:
         """On assignment: records below what this process handled, or below the local checkpoint of an
         earlier process, are already in the windows; the group may hand them out again."""
+        self._settle(wait=True)  # the floors count the checkpoint being written
         stored = self._checkpointed() if self._checkpointed is not None else {}
         with self._handling:
             self._offsets.assign(_keys(assigned), stored)
@@ -575,12 +656,15 @@ class KafkaSource:
             return
         try:
             with self._handling:
+                self._settle(wait=True)
                 offsets = self._offsets.to_checkpoint()
                 if offsets is not None:
-                    if self._checkpoint is not None:
-                        self._checkpoint(offsets)
+                    write = self._take(offsets)
+                    if write is False or (write is not None and not self._write(write)):
+                        raise RuntimeError("the checkpoint was not stored")
                     self._offsets.stored(offsets)
                 commit = self._offsets.to_commit(_keys([*self._consumer.assignment(), *revoked]))
+                self._unsent = False
             self._consumer.commit_async(_kafka_offsets(commit))
             with self._handling:
                 self._offsets.commit_done(commit)
@@ -589,6 +673,7 @@ class KafkaSource:
 
     def _drop_consumer(self) -> None:
         """Forget a consumer that cannot be used any more (its reader process died); nothing to commit."""
+        self._settle(wait=True)  # what it stores counts as the floors of the next consumer
         consumer, self._consumer = self._consumer, None
         self._paused.clear()  # a new consumer fetches every partition: a stalled one is retried at once
         try:
@@ -599,9 +684,14 @@ class KafkaSource:
         self._observer.set_kafka_up(False)  # no connection now: as connected says
 
     def close(self) -> None:
+        if self._consumer is not None:
+            self.commit(wait=True)
+        self._settle(wait=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
         if self._consumer is None:
             return
-        self.commit()
         try:
             self._consumer.close(autocommit=False)
         except Exception as exc:

@@ -135,10 +135,18 @@ class Offsets:
         """The offsets to store with the windows, or None when nothing was handled since the last checkpoint."""
         return dict(self.handled) if self.pending else None
 
+    def taken(self) -> None:
+        """The offsets :meth:`to_checkpoint` returned went into a checkpoint (its write may still run):
+        records handled from now on are pending for the next one."""
+        self.pending = False
+
     def stored(self, offsets: Mapping[Key, int]) -> None:
         """``offsets`` (from :meth:`to_checkpoint`) were stored with the windows: they may be committed."""
         self.checkpointed = dict(offsets)
-        self.pending = False
+
+    def failed(self) -> None:
+        """The checkpoint taken last was not stored: what was handled is pending again."""
+        self.pending = True
 
     def to_commit(self, partitions: Collection[Key]) -> dict[Key, int]:
         """What to commit to Kafka for ``partitions`` (those still ours): the last checkpoint's offsets, but
