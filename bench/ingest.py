@@ -41,6 +41,7 @@ the reader process's CPU is printed apart.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import io
 import logging
@@ -51,7 +52,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -172,8 +173,7 @@ def measure_raw(
             got = sum(len(records) for records in batches.values())
             if parse is not None:
                 for records in batches.values():
-                    for record in records:
-                        parse(record.value)
+                    list(map(parse, [record.value for record in records]))
             count += got
             if got and first is None:
                 first = (time.perf_counter(), count, time.process_time(), process_cpu(broker_pid))
@@ -215,11 +215,11 @@ def measure_raw_confluent(
         size = int(settings.kafka.options.get("max_poll_records", 5000))
         while count < total:
             messages = consumer.consume(size, 0.5)
-            got = sum(1 for m in messages if m.error() is None)
-            if parse is not None:
-                for message in messages:
-                    if message.error() is None:
-                        parse(message.value())
+            if parse is None:
+                got = sum(1 for m in messages if m.error() is None)
+            else:
+                values = [m.value() for m in messages if m.error() is None]
+                got = len(list(map(parse, values)))
             count += got
             if got and first is None:
                 first = (time.perf_counter(), count, time.process_time(), process_cpu(broker_pid))
@@ -361,6 +361,56 @@ def split_handle(daemon: Daemon, batches: list[list[FakeMessage]]) -> tuple[floa
         insert_s += time.perf_counter() - middle
         decode_s += middle - started
     return decode_s, insert_s
+
+
+def decode_breakdown(daemon: Daemon, batches: list[list[FakeMessage]]) -> dict[str, float]:
+    """Microseconds per record of each step of the columnar decode (`RecordDecoder.decode_columns`),
+    each timed on its own over ``batches``: the typed msgspec parse, the numeric and the categorical
+    feature matrices, the category keys, the event times; and the window insert. Uses the decoder's
+    internals, so it follows them (a benchmark, not an interface)."""
+    from driftwatch.drift.profile import category_keys
+    from driftwatch.stream import records
+
+    decoder = daemon.decoder
+    layouts = {name: w.columns for name, w in daemon.windows.items()}
+    window = daemon.windows[MODEL]
+    payloads = [[m.value for m in batch] for batch in batches]
+    fallbacks = [[m.timestamp / 1000.0 for m in batch] for batch in batches]
+    if decoder.decode_columns(payloads[0], fallbacks[0], layouts) is None:
+        return {}  # not the fast path: nothing to break down
+    columnar = decoder._columnar[1]  # type: ignore[index]
+    parse = columnar._decoder.decode
+    total = sum(map(len, payloads))
+    spent: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def timed(step: str) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        spent[step] = spent.get(step, 0.0) + time.perf_counter() - started
+
+    for values, fallback in zip(payloads, fallbacks, strict=True):
+        with timed("parse (msgspec, typed)"):
+            wires = list(map(parse, values))
+        layout = columnar._models[type(wires[0])]
+        features = list(map(records._FEATURES, wires))
+        with timed("numeric matrix"):
+            records._matrix(layout.numeric, features, floats=True)
+        with timed("categorical matrix"):
+            other = records._matrix(layout.other, features, floats=False)
+        with timed("category keys"):
+            for i in range(other.shape[1]):
+                category_keys(other[:, i])
+        with timed("event times"):
+            records._timestamps(list(map(records._TIMESTAMP, wires)), list(range(len(wires))), fallback)
+        for part in decoder.decode_columns(values, fallback, layouts) or []:
+            with timed("window insert"):
+                window.add_columns(part.timestamps, part.columns, daemon.clock())
+    started = time.perf_counter()
+    for values, fallback in zip(payloads, fallbacks, strict=True):
+        decoder.decode_columns(values, fallback, layouts)
+    spent["decode_columns, whole"] = time.perf_counter() - started
+    return {step: 1e6 * seconds / total for step, seconds in spent.items()}
 
 
 def top_functions(profile: cProfile.Profile, count: int) -> str:
@@ -629,6 +679,27 @@ def main() -> int:
                 f"({100 * (1 / target - 1):.0f}% of what the raw consumer spends per record), it costs "
                 f"{1e6 / with_cp:.1f}"
             )
+            if settings is not None:
+                batches = message_batches(
+                    records, args.partitions, topic, int(consumer_config(settings.kafka)["max_poll_records"])
+                )
+                daemon = Daemon(
+                    load_settings(
+                        write_config(
+                            workdir / "breakdown", [model], topic=topic, max_rows=max_rows, window="1d"
+                        )
+                    )
+                )
+                try:
+                    steps = decode_breakdown(daemon, batches)
+                finally:
+                    close_idle(daemon)
+                del batches
+                if steps:
+                    print(
+                        "  where the decode goes, us/record (each step timed on its own, one run): "
+                        + ", ".join(f"{step} {us:.2f}" for step, us in steps.items())
+                    )
             met = ratio >= target and (args.client != "confluent" or pipe_rate >= TARGET_RATE_CONFLUENT)
             verdict = "MEETS" if met else "MISSES"
             print(
