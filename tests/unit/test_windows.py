@@ -312,3 +312,76 @@ def test_records_far_in_the_future_are_not_windowed() -> None:
     )
     assert ids(window, 10_000.0) == [3]
     assert len(window._buckets) == 1
+
+
+# range snapshots and rows sampled elsewhere ------------------------------------------------------
+
+
+def test_a_range_snapshot_below_the_cap_is_the_records_of_whole_buckets_inside_the_range() -> None:
+    window = Window(NUMERIC, length=1000, max_rows=10_000, buckets=10, rng=np.random.default_rng(0))
+    timestamps = np.arange(9_000.5, 10_000.0, 1.0)
+    window.add_columns(timestamps, [np.arange(len(timestamps), dtype=np.float64), timestamps], now=10_000.0)
+    snapshot = window.snapshot(10_000.0, start=9_200.0, end=9_650.0)  # buckets 9200-9300 .. 9500-9600
+    assert sorted(snapshot.frame["x"]) == [t for t in timestamps.tolist() if 9_200 <= t < 9_600]
+    assert snapshot.records_seen == 400
+    assert (snapshot.start, snapshot.end) == (9_200.0, 9_650.0)
+    assert len(window.snapshot(10_000.0, start=9_250.0, end=9_300.0).frame) == 0  # no whole bucket
+    assert len(window.snapshot(10_000.0, end=9_100.0).frame) == 100
+    assert len(window.snapshot(10_000.0, start=9_900.0).frame) == 100
+    whole = window.snapshot(10_000.0)
+    assert (whole.start, whole.end, len(whole.frame)) == (9_000.0, 10_000.0, 1000)
+
+
+def test_a_range_snapshot_takes_the_threshold_of_its_own_buckets() -> None:
+    """After a peak, the window is sampled at the peak's rate until the peak's buckets expire (a
+    bucket of that time is still there); a range of the buckets opened since keeps all it holds."""
+    rng = np.random.default_rng(1)
+    window = Window(NUMERIC, length=1000, max_rows=1000, buckets=10, rng=rng)
+    peak = 9_000.5 + rng.random(1500) * 99  # bucket 9000-9100, trimmed to 1000 rows
+    after = 9_100.5 + rng.random(20) * 99  # bucket 9100-9200, at the peak's threshold
+    quiet = np.linspace(9_600.5, 10_099.5, 300)  # buckets opened since: threshold 1.0
+    for chunk, now in ((np.concatenate([peak, after]), 9_200.0), (quiet, 10_100.0)):  # the peak expired
+        window.add_columns(chunk, [np.zeros(len(chunk)), chunk], now)
+    whole = window.snapshot(10_100.0)
+    assert 100 < int(np.count_nonzero(whole.frame["x"] >= 9_600)) < 300
+    recent = window.snapshot(10_100.0, start=9_500.0, end=10_100.0)
+    assert sorted(recent.frame["x"]) == quiet.tolist()
+    assert recent.records_seen == 300
+
+
+def test_rows_sampled_elsewhere_end_as_if_every_record_had_been_added() -> None:
+    """`add_rows` with only the rows below the window's thresholds (what a reader forwards) and each
+    slot's count keeps exactly what `add_columns` with every record keeps."""
+    rng = np.random.default_rng(2)
+    every = Window(NUMERIC, length=1000, max_rows=300, buckets=10)
+    forwarded = Window(NUMERIC, length=1000, max_rows=300, buckets=10)
+    now = 10_000.0
+    for batch in range(20):
+        timestamps = now - rng.random(200) * 900
+        keys = rng.random(200)
+        values = [np.arange(200, dtype=np.float64) + 1000 * batch, timestamps]
+        every.add_columns(timestamps, values, now, keys)
+        slots = np.floor(timestamps / forwarded.bucket_seconds).astype(np.int64)
+        thresholds = forwarded.thresholds()
+        keep = keys < np.array([thresholds.get(s, 1.0) for s in slots.tolist()])
+        seen = dict(zip(*np.unique(slots, return_counts=True), strict=True))
+        counted = forwarded.add_rows(timestamps[keep], keys[keep], [v[keep] for v in values], seen, now)
+        assert counted == 200
+        now += 5.0
+    a, b = every.snapshot(now, keys=True).frame, forwarded.snapshot(now, keys=True).frame
+    pd.testing.assert_frame_equal(
+        a.sort_values("__key").reset_index(drop=True), b.sort_values("__key").reset_index(drop=True)
+    )
+    assert every.seen() == forwarded.seen()
+    assert forwarded.stored_rows() <= 330
+
+
+def test_add_rows_refuses_rows_beyond_their_counts() -> None:
+    window = Window(NUMERIC, length=1000, max_rows=100, buckets=10)
+    timestamps = np.array([9_950.0, 9_960.0])
+    with pytest.raises(ValueError, match="more rows than the records counted"):
+        window.add_rows(timestamps, np.array([0.1, 0.2]), [timestamps, timestamps], {99: 1}, 10_000.0)
+    with pytest.raises(ValueError, match="columns"):
+        window.add_rows(timestamps, np.array([0.1, 0.2]), [timestamps], {99: 2}, 10_000.0)
+    assert window.add_rows(timestamps, np.array([0.1, 0.2]), [timestamps, timestamps], {99: 5}, 10_000.0) == 5
+    assert window.seen() == 5 and window.rows() == 2

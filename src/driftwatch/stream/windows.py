@@ -41,8 +41,9 @@ the window from what the checkpoints stored.
 
 from __future__ import annotations
 
+import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -289,6 +290,48 @@ class Window:
                 self._trim()
             return added
 
+    def add_rows(
+        self,
+        timestamps: npt.NDArray[np.float64],
+        keys: npt.NDArray[np.float64],
+        values: Sequence[npt.NDArray[np.generic]],
+        seen: Mapping[int, int],
+        now: float,
+    ) -> int:
+        """Rows sampled elsewhere, with the records they stand for: ``seen`` maps each slot to its
+        records counted, of which these rows (their event times, keys and one array per `ColumnSpec`)
+        are the ones forwarded. Like `add_partial` without the wire form: each slot's ``seen`` grows,
+        the rows below the bucket's threshold are kept; a slot already expired at ``now`` is
+        dropped. Returns the records counted."""
+        if len(keys) != len(timestamps) or len(values) != len(self.columns):
+            raise ValueError(
+                f"{len(timestamps)} rows with {len(keys)} keys and {len(values)} columns "
+                f"for a window of {len(self.columns)} columns"
+            )
+        if any(len(column) != len(timestamps) for column in values):
+            raise ValueError("rows with columns of different lengths")
+        slots = time_slots(timestamps, self.bucket_seconds)
+        present, counts = np.unique(slots, return_counts=True)
+        short = [
+            slot
+            for slot, rows in zip(present.tolist(), counts.tolist(), strict=True)
+            if seen.get(slot, 0) < rows
+        ]
+        if short:
+            raise ValueError(f"slots {short[:5]} hold more rows than the records counted for them")
+        with self._lock:
+            horizon = now - self.length
+            self._expire(horizon)
+            added = 0
+            for slot, count in sorted(seen.items()):
+                if float(slot) * self.bucket_seconds + self.bucket_seconds <= horizon or count <= 0:
+                    continue  # expired already: `_expire` would drop it at once
+                self._insert(slot, int(count), slots == slot, timestamps, keys, values)
+                added += int(count)
+            if self._size > self._trim_at:
+                self._trim()
+            return added
+
     def _insert(
         self,
         slot: int,
@@ -465,6 +508,11 @@ class Window:
         with self._lock:
             return dict(self._type_violations)
 
+    def stored_rows(self) -> int:
+        """Rows held in memory now (a snapshot trims the slack above ``max_rows`` first)."""
+        with self._lock:
+            return self._size
+
     def rows(self) -> int:
         """Rows a snapshot would hold now: kept records below the window's sampling threshold."""
         with self._lock:
@@ -474,17 +522,29 @@ class Window:
             kept = sum(int(np.count_nonzero(k < tau)) for b in self._buckets.values() for k in b.keys)
             return min(kept, self.max_rows)  # a snapshot trims the slack first
 
-    def snapshot(self, now: float, keys: bool = False) -> WindowSnapshot:
+    def snapshot(
+        self, now: float, keys: bool = False, start: float | None = None, end: float | None = None
+    ) -> WindowSnapshot:
         """The window's sample at wall-clock ``now`` as a frame: a column per `ColumnSpec`, plus
         ``__timestamp`` (and ``__key``, the sample keys, with ``keys``). Records stamped slightly in
-        the future (producer clock skew) are included."""
+        the future (producer clock skew) are included.
+
+        With ``start`` and/or ``end``, only the buckets wholly inside ``[start, end)`` are taken,
+        below the smallest threshold *of those buckets*: a uniform sample of that period (the
+        records of a period with a bucket of lower threshold elsewhere in the window keep more rows).
+        ``records_seen`` then counts the records of those buckets, and the snapshot's start and end
+        are the ones given."""
         with self._lock:
-            end = now
-            horizon = end - self.length
+            horizon = now - self.length
             self._expire(horizon)
             if self._size > self.max_rows:
                 self._trim()
             live = list(self._buckets.values())
+            if start is not None or end is not None:
+                first = -math.inf if start is None else _slot_bound(start, self.bucket_seconds, up=True)
+                stop = math.inf if end is None else _slot_bound(end, self.bucket_seconds, up=False)
+                live = [b for slot, b in self._buckets.items() if first <= slot < stop]
+            period = (horizon if start is None else start, now if end is None else end)
             for bucket in live:
                 bucket.compact()
             tau = min((b.tau for b in live), default=1.0)
@@ -507,4 +567,14 @@ class Window:
         data["__timestamp"] = np.concatenate(parts_ts) if parts_ts else np.empty(0)
         if keys:
             data["__key"] = np.concatenate(parts_keys) if parts_keys else np.empty(0)
-        return WindowSnapshot(pd.DataFrame(data), horizon, end, seen, violations)
+        return WindowSnapshot(pd.DataFrame(data), period[0], period[1], seen, violations)
+
+
+def _slot_bound(t: float, bucket_seconds: float, up: bool) -> int:
+    """The first slot starting at or after ``t`` (``up``), or the first slot not ending at or before
+    ``t``: ``t / bucket_seconds`` rounded, exact when ``t`` is a bucket boundary up to rounding."""
+    q = t / bucket_seconds
+    nearest = round(q)
+    if math.isclose(q, nearest, rel_tol=1e-12, abs_tol=1e-12):
+        return int(nearest)
+    return math.ceil(q) if up else math.floor(q)
