@@ -848,8 +848,9 @@ def segments_html(
     model: str | None = None,
     current: str | None = None,
 ) -> str:
-    """The segments in HTML: the table of `segments_table` and its notes, then one section per segment
-    (``data-segment`` its label) with the summary of the whole file's check, of the segment's rows."""
+    """The segments in HTML: the table of `segments_table` and its notes (each once), then one section
+    per segment (``data-segment`` its label) with the summary of the whole file's check, of the segment's
+    rows, and its performance table."""
     from driftwatch.report import summary_section
 
     rows = "".join(
@@ -879,7 +880,6 @@ def segments_html(
             status=check.status,
             reason=check.reason,
             quality=quality_breaches(check),
-            notes=segment.notes,
             section_id=f"driftwatch-segment-{index}-summary",
             title=f"Segment {segment.label}",
         )

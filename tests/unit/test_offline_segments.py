@@ -413,3 +413,55 @@ def test_a_segment_breaching_quality_limits_exits_1(files: dict[str, Path], tmp_
     assert segments["country=ES"]["data_quality"]["status"] == "breach"
     assert result.returncode == 1
     assert "quality country=ES: income: missing_share 1 above its limit 0.2" in check(*args).stdout
+
+
+def test_a_saved_profile_gives_the_whole_reference_noted_once_in_every_format(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    profile = tmp_path / "profile"
+    assert driftwatch_cli("profile", "-r", str(files["ref"]), "-o", str(profile)).returncode == 0
+    args = ["-r", str(profile), "-u", str(files["cur"]), "--segment", "country", "--top-k", "3"]
+    note = "--reference is a saved profile, which keeps no rows to split by country"
+    assert check(*args).stdout.count(note) == 1
+    out = json.loads(check(*args, "-f", "json").stdout)
+    assert [n for n in out["segment_notes"] if n.startswith(note)] and json.dumps(out).count(note) == 1
+    assert {s["reference_rows"] for s in out["segments"]} == {sum(REFERENCE_COUNTS.values())}
+    page = tmp_path / "report.html"
+    check(*args, "-f", "html", "-o", str(page))
+    assert page.read_text(encoding="utf-8").count(note) == 1
+
+
+def test_a_segments_performance_is_the_ordinary_checks_of_its_rows(tmp_path: Path) -> None:
+    """With --task, each segment has the whole file's performance fields, of its rows and of the
+    reference's rows of its value: the same as the ordinary check of those rows written to files."""
+    rng = np.random.default_rng(12)
+
+    def make(n: int) -> pd.DataFrame:
+        frame = pd.DataFrame(
+            {"x": rng.normal(size=n), "tier": rng.choice(["a", "b", "c"], n, p=[0.5, 0.3, 0.2])}
+        )
+        frame["score"] = rng.uniform(size=n)
+        frame["label"] = (rng.uniform(size=n) < frame["score"]).astype(int)
+        return frame
+
+    reference, current = make(3000), make(2000)
+    reference.to_parquet(tmp_path / "ref.parquet", index=False)
+    current.to_parquet(tmp_path / "cur.parquet", index=False)
+    task = ["--task", "binary_classification", "--prediction-column", "score", "--label-column", "label"]
+    task += ["--min-rows", "100", "-f", "json"]
+    result = check(
+        "-r", str(tmp_path / "ref.parquet"), "-u", str(tmp_path / "cur.parquet"), "--segment", "tier", *task
+    )
+    segments = json.loads(result.stdout)["segments"]
+    assert [s["segment"] for s in segments] == ["tier=a", "tier=b", "tier=c"]
+    for segment in segments:
+        value = segment["segment"].split("=", 1)[1]
+        for name, frame in (("ref", reference), ("cur", current)):
+            frame[frame["tier"] == value].to_parquet(tmp_path / f"{value}-{name}.parquet", index=False)
+        plain = check(
+            "-r", str(tmp_path / f"{value}-ref.parquet"), "-u", str(tmp_path / f"{value}-cur.parquet"),
+            "--columns", "x", *task,
+        )  # fmt: skip
+        expected = json.loads(plain.stdout)
+        assert {"performance", "estimated_performance", "reference_performance"} <= set(expected)
+        assert {k: v for k, v in segment.items() if k not in ("segment", "share_of_rows")} == expected
