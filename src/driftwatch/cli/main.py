@@ -57,6 +57,11 @@ def _parser() -> argparse.ArgumentParser:
         "check",
         help="one-shot drift check of a current file against a reference "
         "(exit 0 no drift, 1 drift, 2 error or no verdict)",
+        description="Check a current file for drift against a reference, as the daemon checks a window. "
+        "With --segment COLUMN, also each segment of that categorical column: the current file's --top-k "
+        "most frequent values, COLUMN:missing and COLUMN:other, each against the reference's rows of the "
+        "same value. Exit 0: no drift; 1: drift (the whole file, or a segment with a verdict) or a quality "
+        "limit breached; 2: an error, or no verdict for the whole file.",
     )
     check.add_argument(
         "--reference", "-r", required=True, help="reference CSV/Parquet file or profile directory"
