@@ -465,3 +465,36 @@ def test_a_segments_performance_is_the_ordinary_checks_of_its_rows(tmp_path: Pat
         expected = json.loads(plain.stdout)
         assert {"performance", "estimated_performance", "reference_performance"} <= set(expected)
         assert {k: v for k, v in segment.items() if k not in ("segment", "share_of_rows")} == expected
+
+
+def test_two_segment_columns_each_leave_out_only_their_own(files: dict[str, Path]) -> None:
+    result = segmented(files, "--segment", "plan", "-f", "json")
+    segments = json.loads(result.stdout)["segments"]
+    labels = [s["segment"] for s in segments]
+    assert labels[:5] == ["country=DE", "country=FR", "country=ES", "country:missing", "country:other"]
+    assert labels[5:] == ["plan=basic", "plan=plus", "plan=pro"]  # three values: no `other`, no `missing`
+    assert sum(s["status"] == "ok" for s in segments) == 7  # all but country:missing
+    for segment in (s for s in segments if s["status"] == "ok"):  # no verdict: no column tested
+        checked = {c["column"] for c in segment["columns"]}
+        assert checked == {"age", "income", "plan", "country"} - {
+            segment["segment"].split("=")[0].split(":")[0]
+        }
+
+
+def test_the_python_apis_segment_errors_name_its_arguments(files: dict[str, Path]) -> None:
+    reference, current = pd.read_parquet(files["ref"]), pd.read_parquet(files["cur"])
+    with pytest.raises(
+        driftwatch.CheckError, match=r"^segment= 'contry': the current data has no such column"
+    ):
+        driftwatch.check(reference, current, segment="contry")
+    with pytest.raises(driftwatch.CheckError, match=r"^segment= 'age' is a numeric feature.*\(features=\)"):
+        driftwatch.check(reference, current, segment="age")
+    with pytest.raises(driftwatch.CheckError, match="top_k 0 must be from 1 to 200"):
+        driftwatch.check(reference, current, segment="country", top_k=0)
+    with pytest.raises(driftwatch.CheckError, match="1 to 3 distinct columns"):
+        driftwatch.check(reference, current, segment=["country", "country"])
+    # a numeric column that is not a checked feature may segment: each number a value
+    report = driftwatch.check(
+        reference.assign(n=1), current.assign(n=1.0), features=["age"], segment="n", min_rows=1
+    )
+    assert list(report.segments) == ["n=1"] and report.segments["n=1"].rows == len(current)
