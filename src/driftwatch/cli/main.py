@@ -348,6 +348,7 @@ def _check(args: argparse.Namespace) -> int:
     from driftwatch.drift.stattests import CATALOGUE
     from driftwatch.offline import (
         CheckError,
+        OfflineCheck,
         check_data,
         check_segments,
         format_table,
@@ -418,6 +419,25 @@ def _check(args: argparse.Namespace) -> int:
         if model is not None
         else "the default min_rows"
     )
+
+    def measure(check: OfflineCheck, min_predictions: int) -> None:
+        """The performance of ``check``'s rows, with --task (or the model's performance: section)."""
+        if task and prediction and label:
+            check.extra.update(
+                performance(
+                    check,
+                    task,
+                    prediction,
+                    label,
+                    threshold,
+                    classes,
+                    estimate=settings.estimate if settings is not None else None,
+                    calibration=settings.calibration if settings is not None else "auto",
+                    min_labels=settings.min_labels if settings is not None else 1,
+                    min_predictions=min_predictions,
+                )
+            )
+
     try:
         files = read_check_files(Path(args.reference), Path(args.current), types)
         check = check_data(
@@ -435,21 +455,7 @@ def _check(args: argparse.Namespace) -> int:
             labelled=files.labelled,
             names=(args.reference, args.current),
         )
-        if task and prediction and label:
-            check.extra.update(
-                performance(
-                    check,
-                    task,
-                    prediction,
-                    label,
-                    threshold,
-                    classes,
-                    estimate=settings.estimate if settings is not None else None,
-                    calibration=settings.calibration if settings is not None else "auto",
-                    min_labels=settings.min_labels if settings is not None else 1,
-                    min_predictions=min_rows,
-                )
-            )
+        measure(check, min_rows)
     except CheckError as exc:
         raise UserError(str(exc)) from None
     quality_breached = _quality(check, model)
@@ -477,22 +483,8 @@ def _check(args: argparse.Namespace) -> int:
                     labelled=files.labelled,
                     names=(args.reference, args.current),
                 )
-                for segment in found:
-                    if task and prediction and label:
-                        segment.check.extra.update(
-                            performance(
-                                segment.check,
-                                task,
-                                prediction,
-                                label,
-                                threshold,
-                                classes,
-                                estimate=settings.estimate if settings is not None else None,
-                                calibration=settings.calibration if settings is not None else "auto",
-                                min_labels=settings.min_labels if settings is not None else 1,
-                                min_predictions=segment_min_rows,
-                            )
-                        )
+                for segment in found:  # each segment gets what the whole file gets
+                    measure(segment.check, segment_min_rows)
                     _quality(segment.check, model)
             except CheckError as exc:
                 raise UserError(str(exc)) from None
