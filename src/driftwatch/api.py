@@ -58,6 +58,9 @@ _WORDING = offline.Wording(
     things="data frames",
     subject="the current data",
     min_labels="min_labels",
+    segment="segment=",
+    top_k="top_k=",
+    segment_min_rows="segment_min_rows=",
 )
 
 
@@ -110,6 +113,7 @@ class CheckReport:
     """
 
     _check: offline.OfflineCheck = field(repr=False)
+    _segments: tuple[offline.SegmentCheck, ...] | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
         return (
@@ -155,16 +159,27 @@ class CheckReport:
         p = self._check.prediction_drift
         return None if p is None else ColumnResult.of(p)
 
+    @property
+    def segments(self) -> dict[str, CheckReport]:
+        """With ``segment=``: each segment's report by its label ("country=DE", "country:missing",
+        "country:other"), in the order of the JSON's ``segments``; empty without."""
+        return {s.label: CheckReport(s.check) for s in self._segments or ()}
+
+    @property
+    def segment_notes(self) -> list[str]:
+        """What the segments were compared with, when not the reference's rows of their value."""
+        return offline.segment_notes(self._segments or ())
+
     def to_dict(self) -> dict[str, Any]:
         result: dict[str, Any] = json.loads(self.to_json())
         return result
 
     def to_json(self) -> str:
-        return offline.to_json(self._check)
+        return offline.to_json(self._check, self._segments)
 
     def to_html(self) -> str:
         """Evidently's HTML report of the checked columns under driftwatch's summary (needs evidently)."""
-        return offline.to_html(self._check, with_performance=False)
+        return offline.to_html(self._check, with_performance=False, segments=self._segments)
 
 
 @dataclass(frozen=True, eq=False)
@@ -283,6 +298,9 @@ def check(
     drift_share: float = 0.5,
     prediction: str | None = None,
     min_rows: int = MIN_ROWS_DEFAULT,
+    segment: str | Sequence[str] | None = None,
+    top_k: int = offline.SEGMENT_TOP_K_DEFAULT,
+    segment_min_rows: int | None = None,
 ) -> CheckReport:
     """Check ``current`` for drift against ``reference``, as ``driftwatch check`` does.
 
@@ -292,6 +310,10 @@ def check(
     method Evidently would pick; threshold None: the method's default). ``drift_share``: dataset drift
     when at least this share of the columns drifts. ``prediction``: also check the prediction column's
     drift. Below ``min_rows`` current rows there is no verdict (``status`` "not_enough_rows").
+    ``segment``: also check each segment of this categorical column (or of each of up to 3), as
+    ``driftwatch check --segment``: the current data's ``top_k`` most frequent values, its rows missing
+    the column and every other value, each against the reference's rows of the same value, with
+    ``segment_min_rows`` (default ``min_rows``); see `CheckReport.segments`.
     """
     if not isinstance(current, pd.DataFrame):
         raise CheckError(f"current must be a pandas DataFrame, not {type(current).__name__}")
@@ -318,7 +340,38 @@ def check(
         labelled=labelled,
         wording=_WORDING,
     )
-    return CheckReport(result)
+    if segment is None:
+        return CheckReport(result)
+    segment_columns = [segment] if isinstance(segment, str) else list(segment)
+    if not 1 <= len(segment_columns) <= offline.SEGMENT_COLUMNS_MAX or len(set(segment_columns)) != len(
+        segment_columns
+    ):
+        raise CheckError(
+            f"segment {segment!r} must name 1 to {offline.SEGMENT_COLUMNS_MAX} distinct columns, e.g. "
+            'segment="country"'
+        )
+    if not 1 <= top_k <= 200:
+        raise CheckError(f"top_k {top_k} must be from 1 to 200 (default {offline.SEGMENT_TOP_K_DEFAULT})")
+    if segment_min_rows is not None and segment_min_rows < 1:
+        raise CheckError(f"segment_min_rows {segment_min_rows} must be at least 1 (default: min_rows)")
+    segments: list[offline.SegmentCheck] = []
+    for column in segment_columns:
+        segments += offline.check_segments(
+            data,
+            current,
+            column,
+            top_k,
+            min_rows if segment_min_rows is None else segment_min_rows,
+            columns=columns,
+            types=dict(types or {}),
+            options=_options(columns, method, threshold),
+            share=drift_share,
+            prediction=prediction,
+            min_rows_from="min_rows" if segment_min_rows is None else "segment_min_rows",
+            labelled=labelled,
+            wording=_WORDING,
+        )
+    return CheckReport(result, tuple(segments))
 
 
 @dataclass(frozen=True)

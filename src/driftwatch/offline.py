@@ -27,7 +27,7 @@ import unicodedata
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -36,7 +36,7 @@ import pandas as pd
 from driftwatch.checks.window import CheckStatus, no_verdict_reason, verdict_status
 from driftwatch.defaults import MIN_ROWS_DEFAULT
 from driftwatch.drift.dataset import ColumnDrift, ColumnOptions, DatasetDrift, column_drift, dataset_drift
-from driftwatch.drift.profile import ColumnType, ReferenceProfile, infer_type
+from driftwatch.drift.profile import ColumnType, ReferenceProfile, category_keys, infer_type
 from driftwatch.errors import CheckError
 from driftwatch.reference import ReferenceDataError, is_profile, load_frame, load_labelled, load_profile
 
@@ -45,8 +45,11 @@ __all__ = [
     "CheckError",
     "CheckFiles",
     "OfflineCheck",
+    "SegmentCheck",
+    "SegmentKey",
     "Wording",
     "check_data",
+    "check_segments",
     "errors_section",
     "format_table",
     "incomplete",
@@ -54,6 +57,10 @@ __all__ = [
     "performance_data",
     "quality_breaches",
     "read_check_files",
+    "segment_keys",
+    "segment_notes",
+    "segments_html",
+    "segments_table",
     "shared_columns",
     "to_html",
     "to_json",
@@ -73,6 +80,9 @@ class Wording:
     things: str = "files"
     subject: str = "the current file"  # what had too few rows, in `OfflineCheck.reason`
     min_labels: str = "the model's performance.min_labels"
+    segment: str = "--segment"
+    top_k: str = "--top-k"
+    segment_min_rows: str = "--segment-min-rows"
 
 
 FILES = Wording()
@@ -285,6 +295,232 @@ def incomplete(check: OfflineCheck) -> str | None:
     return f"{len(failed)} column(s) could not be checked: " + "; ".join(
         f"{c.column}: {c.error}" for c in failed
     )
+
+
+SEGMENT_TOP_K_DEFAULT = 20  # per segment column: the current file's busiest values, as the daemon's top_k
+SEGMENT_COLUMNS_MAX = 3  # each column adds top_k + 1 checks
+
+
+@dataclass(frozen=True, order=True)
+class SegmentKey:
+    """A segment of one column: the rows of one value (its canonical category key: 1, 1.0 and "1" are one
+    value), the rows missing it, or the rows of every other value."""
+
+    column: str
+    value: str | None = None  # None for kind "missing" and "other"
+    kind: Literal["value", "missing", "other"] = "value"
+
+    @property
+    def label(self) -> str:
+        """ "country=DE", "country:missing", "country:other"."""
+        return f"{self.column}={self.value}" if self.kind == "value" else f"{self.column}:{self.kind}"
+
+
+@dataclass
+class SegmentCheck:
+    """The check of one segment's current rows: the same `OfflineCheck` a whole file gets, of the rows of
+    ``key``, against the reference's rows of the same value (``notes`` say when it was another reference,
+    and that the segment column itself is not checked)."""
+
+    key: SegmentKey
+    check: OfflineCheck
+    share: float  # of the current rows
+    notes: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        return self.key.label
+
+    @property
+    def breached(self) -> bool:
+        """Whether a quality limit is breached (the model's limits, when the command applied them)."""
+        return bool(quality_breaches(self.check))
+
+    @property
+    def alarm(self) -> bool:
+        """Drift or a quality breach, with a verdict: what makes the command exit 1."""
+        return self.check.status == "ok" and (bool(self.check.drift.dataset_drift) or self.breached)
+
+    @property
+    def verdict(self) -> str:
+        if self.check.status != "ok":
+            return "no verdict"
+        text = "DRIFT" if self.check.drift.dataset_drift else "no drift"
+        return text + (", quality breach" if self.breached else "")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"segment": self.label, "share_of_rows": self.share, **self.check.as_dict()}
+
+
+def segment_keys(values: pd.Series, top_k: int) -> tuple[list[str], npt.NDArray[np.object_]]:
+    """The ``top_k`` most frequent values of ``values`` (canonical category keys, ties broken by their
+    text; missing values are not among them) and every row's key (None: missing)."""
+    keys = category_keys(values.to_numpy(dtype=object))
+    counts = pd.Series(keys[pd.notna(keys)]).value_counts(sort=False)
+    ranked = sorted(zip(counts.index.tolist(), counts.tolist(), strict=True), key=lambda kv: (-kv[1], kv[0]))
+    return [str(value) for value, _ in ranked[:top_k]], keys
+
+
+def _masks(
+    column: str, top: Sequence[str], keys: npt.NDArray[np.object_]
+) -> list[tuple[SegmentKey, npt.NDArray[np.bool_]]]:
+    missing = pd.isna(keys)
+    known = pd.Series(keys).isin(list(top)).to_numpy()
+    out = [(SegmentKey(column, value), np.asarray(keys == value, dtype=bool)) for value in top]
+    out.append((SegmentKey(column, None, "missing"), np.asarray(missing, dtype=bool)))
+    out.append((SegmentKey(column, None, "other"), ~known & ~missing))
+    return out
+
+
+def check_segments(
+    reference: pd.DataFrame | ReferenceProfile,
+    current: pd.DataFrame,
+    column: str,
+    top_k: int = SEGMENT_TOP_K_DEFAULT,
+    min_rows: int = MIN_ROWS_DEFAULT,
+    *,
+    columns: list[str] | None = None,
+    types: dict[str, ColumnType] | None = None,
+    options: dict[str, ColumnOptions] | None = None,
+    share: float = 0.5,
+    prediction: str | None = None,
+    default: ColumnOptions | None = None,
+    label: str | None = None,
+    min_rows_from: str = "the default min_rows",
+    labelled: pd.DataFrame | None = None,
+    names: tuple[str, str] = ("", ""),
+    wording: Wording = FILES,
+) -> list[SegmentCheck]:
+    """`check_data` of each segment of ``column``: the current data's ``top_k`` most frequent values, its
+    rows missing the column (``column:missing``) and the rows of every other value (``column:other``),
+    each listed when the current data has rows of it.
+
+    Each segment's rows are checked against the reference's rows of the same value (``other``: of a
+    value not among the ``top_k``), with the arguments of `check_data` and ``min_rows`` of its own;
+    against the whole reference when the reference has no such column or rows, or is a saved profile
+    (the segment's ``notes`` say so). ``column`` is left out of the checked columns: it is constant
+    within a segment. A column absent from the current data, or a numeric feature, is a `CheckError`
+    naming ``wording.segment``.
+    """
+    have = [str(c) for c in current.columns]
+    if column not in have:
+        raise CheckError(
+            f"{wording.segment} {column!r}: {wording.subject} has no such column (it has {', '.join(have)}); "
+            "fix the name"
+        )
+    if isinstance(reference, ReferenceProfile):
+        frame: pd.DataFrame | None = None
+        available = list(reference.columns)
+    else:
+        frame = reference
+        available = [str(c) for c in reference.columns]
+    wanted = list(columns or shared_columns(available, current, prediction, label))
+    notes: list[str] = []
+    if column in wanted:
+        if isinstance(reference, ReferenceProfile) and column in reference.columns:
+            kind = reference.columns[column].type
+        elif frame is not None and column in frame.columns:
+            kind = (types or {}).get(column) or infer_type(frame[column])
+        else:
+            kind = (types or {}).get(column) or infer_type(current[column])
+        if kind == "numeric":
+            raise CheckError(
+                f"{wording.segment} {column!r} is a numeric feature; segments need a categorical column: "
+                f"type it categorical (a config's features: type: categorical), leave it out of the checked "
+                f"columns ({wording.columns}), or segment by a binned column"
+            )
+        wanted.remove(column)
+        notes.append(f"{column} is not drift-checked within its own segments (it is constant there)")
+    if not wanted:
+        raise CheckError(
+            f"{wording.segment} {column!r} is the only column checked, and within a segment it is "
+            f"constant: nothing would be left to check; check more columns ({wording.columns})"
+        )
+    reference_keys: npt.NDArray[np.object_] | None = None
+    if frame is None:
+        notes.append(
+            f"{wording.reference} is a saved profile, which keeps no rows to split by {column}: "
+            f"each {column} segment is checked against the whole reference"
+        )
+    elif column not in frame.columns:
+        notes.append(
+            f"{wording.reference} has no column {column!r}: each {column} segment is checked against "
+            "the whole reference"
+        )
+    else:
+        reference_keys = category_keys(frame[column].to_numpy(dtype=object))
+    top, keys = segment_keys(current[column], top_k)
+    reference_masks = dict(_masks(column, top, reference_keys)) if reference_keys is not None else {}
+    out = []
+    for key, mask in _masks(column, top, keys):
+        if not mask.any():
+            continue
+        rows = current[mask].reset_index(drop=True)
+        own = list(notes)
+        against: pd.DataFrame | ReferenceProfile = reference
+        against_labelled = labelled
+        if frame is not None and key in reference_masks:
+            if reference_masks[key].any():
+                against = frame[reference_masks[key]].reset_index(drop=True)
+                against_labelled = against
+            else:
+                own.append(
+                    f"{wording.reference} has no rows of {key.label}: that segment is checked against the whole reference"
+                )
+        check = check_data(
+            against,
+            rows,
+            wanted,
+            types,
+            options,
+            share,
+            prediction,
+            default,
+            label=label,
+            min_rows=min_rows,
+            min_rows_from=min_rows_from,
+            labelled=against_labelled,
+            names=names,
+            wording=replace(wording, subject=f"{wording.subject}'s segment {key.label}"),
+        )
+        out.append(SegmentCheck(key, check, len(rows) / len(current), tuple(own)))
+    return out
+
+
+def segment_notes(segments: Sequence[SegmentCheck]) -> list[str]:
+    """The segments' notes, each once, in order."""
+    return list(dict.fromkeys(note for segment in segments for note in segment.notes))
+
+
+def segments_table(segments: Sequence[SegmentCheck]) -> str:
+    """The "Segments" table under the whole file's: one row per segment, then the notes and the columns
+    a segment could not check."""
+    header = ("segment", "rows", "status", "drifted", "share", "verdict")
+    body = [
+        (
+            s.label,
+            str(s.check.rows),
+            s.check.status,
+            f"{s.check.drift.n_drifted}/{s.check.drift.n_columns}" if s.check.status == "ok" else "-",
+            f"{100 * s.share:.1f}%",
+            s.verdict,
+        )
+        for s in segments
+    ]
+    widths = [max(_width(r[i]) for r in [header, *body]) for i in range(len(header))]
+    lines = [
+        "  ".join(v + " " * (w - _width(v)) for v, w in zip(row, widths, strict=True)).rstrip()
+        for row in [header, *body]
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines.insert(0, "Segments")
+    lines += [f"note: {note}" for note in segment_notes(segments)]
+    for s in segments:
+        problem = incomplete(s.check)
+        if problem is not None:
+            lines.append(f"! {s.label}: {problem}")
+        lines += [f"quality {s.label}: {line}" for line in quality_breaches(s.check) or []]
+    return "\n".join(lines)
 
 
 def performance(
@@ -541,11 +777,16 @@ def errors_section(check: OfflineCheck) -> str:
 
 
 def to_html(
-    check: OfflineCheck, with_performance: bool, model: str | None = None, current: str | None = None
+    check: OfflineCheck,
+    with_performance: bool,
+    model: str | None = None,
+    current: str | None = None,
+    segments: Sequence[SegmentCheck] | None = None,
 ) -> str:
     """Evidently's report of the checked columns, with driftwatch's sections on top: the summary of the
-    check, the columns it could not check (Evidently would fail on them) and the performance table."""
-    from driftwatch.report import evidently_html, performance_section, summary_section, with_section
+    check, the columns it could not check (Evidently would fail on them), the performance table and,
+    with ``segments``, a section per segment (driftwatch's summary and performance table of its rows)."""
+    from driftwatch.report import evidently_html, summary_section, with_section
 
     checked = {c.column for c in check.drift.columns}
     types = {c: t for c, t in check.types.items() if c in checked}
@@ -564,19 +805,10 @@ def to_html(
         )
     else:
         text = '<!DOCTYPE html><html><head><meta charset="utf-8"></head><body></body></html>'
+    if segments:
+        text = with_section(text, segments_html(segments, with_performance, model, current))
     if with_performance:
-        extra = check.extra
-        notes = [f"calibration: {extra['calibration']['method']}"] if "calibration" in extra else []
-        notes += [extra[key] for key in ("performance_note", "estimate_note") if key in extra]
-        text = with_section(
-            text,
-            performance_section(
-                extra.get("reference_performance", {}),
-                extra.get("performance", {}),
-                extra.get("estimated_performance", {}),
-                notes,
-            ),
-        )
+        text = with_section(text, _performance_html(check))
     section = errors_section(check)
     text = with_section(text, section) if section else text
     return with_section(
@@ -595,8 +827,79 @@ def to_html(
     )
 
 
-def to_json(check: OfflineCheck) -> str:
-    return json.dumps(_json_safe(check.as_dict()), indent=2, allow_nan=False)
+def _performance_html(check: OfflineCheck, section_id: str = "driftwatch-performance") -> str:
+    from driftwatch.report import performance_section
+
+    extra = check.extra
+    notes = [f"calibration: {extra['calibration']['method']}"] if "calibration" in extra else []
+    notes += [extra[key] for key in ("performance_note", "estimate_note") if key in extra]
+    return performance_section(
+        extra.get("reference_performance", {}),
+        extra.get("performance", {}),
+        extra.get("estimated_performance", {}),
+        notes,
+        section_id=section_id,
+    )
+
+
+def segments_html(
+    segments: Sequence[SegmentCheck],
+    with_performance: bool,
+    model: str | None = None,
+    current: str | None = None,
+) -> str:
+    """The segments in HTML: the table of `segments_table` and its notes (each once), then one section
+    per segment (``data-segment`` its label) with the summary of the whole file's check, of the segment's
+    rows, and its performance table."""
+    from driftwatch.report import summary_section
+
+    rows = "".join(
+        f'<tr data-segment="{html.escape(s.label)}"><td>{html.escape(s.label)}</td><td>{s.check.rows}</td>'
+        f"<td>{s.check.status}</td>"
+        f"<td>{f'{s.check.drift.n_drifted}/{s.check.drift.n_columns}' if s.check.status == 'ok' else '-'}</td>"
+        f"<td>{100 * s.share:.1f}%</td><td>{html.escape(s.verdict)}</td></tr>"
+        for s in segments
+    )
+    notes = "".join(f"<p>{html.escape(note)}</p>" for note in segment_notes(segments))
+    parts = [
+        '<section id="driftwatch-segments" style="font-family: sans-serif; margin: 24px">'
+        "<h2>Segments (driftwatch)</h2>"
+        '<table border="1" cellpadding="6" style="border-collapse: collapse"><thead><tr><th>segment</th>'
+        "<th>rows</th><th>status</th><th>drifted</th><th>share</th><th>verdict</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table>{notes}</section>"
+    ]
+    for index, segment in enumerate(segments):
+        check = segment.check
+        body = summary_section(
+            model,
+            check.drift,
+            check.prediction_drift,
+            check.rows,
+            int(check.extra.get("reference_rows", len(check.reference_frame))),
+            current=current,
+            status=check.status,
+            reason=check.reason,
+            quality=quality_breaches(check),
+            section_id=f"driftwatch-segment-{index}-summary",
+            title=f"Segment {segment.label}",
+        )
+        if with_performance:
+            body += _performance_html(check, f"driftwatch-segment-{index}-performance")
+        parts.append(
+            f'<section id="driftwatch-segment-{index}" class="driftwatch-segment" '
+            f'data-segment="{html.escape(segment.label)}">{body}</section>'
+        )
+    return "".join(parts)
+
+
+def to_json(check: OfflineCheck, segments: Sequence[SegmentCheck] | None = None) -> str:
+    """The check as JSON; with ``segments``, also ``segments`` (each segment's result, as the whole
+    file's, with ``segment`` and ``share_of_rows``) and ``segment_notes``."""
+    out = check.as_dict()
+    if segments is not None:
+        out["segments"] = [segment.as_dict() for segment in segments]
+        out["segment_notes"] = segment_notes(segments)
+    return json.dumps(_json_safe(out), indent=2, allow_nan=False)
 
 
 def _json_safe(node: Any) -> Any:

@@ -157,6 +157,7 @@ def performance_section(
     current: Mapping[str, Number],
     estimated: Mapping[str, Mapping[str, Number]],
     notes: list[str] | None = None,
+    section_id: str = "driftwatch-performance",
 ) -> str:
     """An HTML section with one row per metric: the reference, the current value and CBPE's estimate with
     its band. Evidently's drift report has no such table; this one is driftwatch's own numbers."""
@@ -175,7 +176,7 @@ def performance_section(
         )
     extra = "".join(f"<p>{html.escape(note)}</p>" for note in notes or [])
     return (
-        '<section id="driftwatch-performance" style="font-family: sans-serif; margin: 24px">'
+        f'<section id="{html.escape(section_id)}" style="font-family: sans-serif; margin: 24px">'
         "<h2>Model performance (driftwatch)</h2>"
         '<table border="1" cellpadding="6" style="border-collapse: collapse">'
         "<thead><tr><th>metric</th><th>reference</th><th>current (realized)</th>"
@@ -216,13 +217,16 @@ def summary_section(
     reason: str | None = None,
     quality: Sequence[str] | None = None,
     notes: Sequence[str] = (),
+    section_id: str = "driftwatch-summary",
+    title: str | None = None,
 ) -> str:
     """An HTML section with what the check was about and its verdict, in driftwatch's own numbers: the
     model, the window (start, end; the daemon's) or the current file (the CLI's), the rows, dataset drift
     (or, with a ``status`` other than ok, that there is no verdict and its ``reason``), prediction drift,
     the breaches of the quality limits (``quality``: one line each; None when there are no limits) and
     every column, drifted ones first; then the check's notes (what its input may lack, e.g. records Kafka
-    did not deliver), as /api/models gives them."""
+    did not deliver), as /api/models gives them. ``section_id`` and ``title`` name the section (one per
+    segment in a page of several)."""
     if status != "ok":
         dataset = f"no verdict ({status}): {reason}"
     else:
@@ -263,13 +267,14 @@ def summary_section(
         f"<td>{'yes' if c.drift_detected else ('not tested: ' + html.escape(c.error) if c.error else 'no')}</td></tr>"
         for c in columns
     )
-    title = f"Drift check of {model}" if model else "Drift check"
+    title = title or (f"Drift check of {model}" if model else "Drift check")
+    table_id = "driftwatch-columns" if section_id == "driftwatch-summary" else f"{section_id}-columns"
     return (
-        '<section id="driftwatch-summary" style="font-family: sans-serif; margin: 24px">'
+        f'<section id="{html.escape(section_id)}" style="font-family: sans-serif; margin: 24px">'
         f"<h2>{html.escape(title)} (driftwatch)</h2>"
         f'<table cellpadding="4">{"".join(summary)}</table>'
         + "".join(f'<p class="driftwatch-note"><b>Note:</b> {html.escape(note)}</p>' for note in notes)
-        + '<h3>Columns, drifted first</h3><table id="driftwatch-columns" border="1" cellpadding="6" '
+        + f'<h3>Columns, drifted first</h3><table id="{html.escape(table_id)}" border="1" cellpadding="6" '
         'style="border-collapse: collapse"><thead><tr><th>column</th><th>type</th><th>method</th>'
         "<th>score</th><th>threshold</th><th>drift</th></tr></thead>"
         f"<tbody>{cells}</tbody></table></section>"

@@ -57,6 +57,11 @@ def _parser() -> argparse.ArgumentParser:
         "check",
         help="one-shot drift check of a current file against a reference "
         "(exit 0 no drift, 1 drift, 2 error or no verdict)",
+        description="Check a current file for drift against a reference, as the daemon checks a window. "
+        "With --segment COLUMN, also each segment of that categorical column: the current file's --top-k "
+        "most frequent values, COLUMN:missing and COLUMN:other, each against the reference's rows of the "
+        "same value. Exit 0: no drift; 1: drift (the whole file, or a segment with a verdict) or a quality "
+        "limit breached; 2: an error, or no verdict for the whole file.",
     )
     check.add_argument(
         "--reference", "-r", required=True, help="reference CSV/Parquet file or profile directory"
@@ -73,6 +78,22 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="no verdict (exit 2) on a current file of fewer rows (default: the model's window.min_rows, "
         "else the daemon's default, 500; 1: a verdict on any size)",
+    )
+    check.add_argument(
+        "--segment",
+        action="append",
+        metavar="COLUMN",
+        help="also check each segment of this categorical column (repeatable, up to 3): the current file's "
+        "--top-k most frequent values, COLUMN:missing and COLUMN:other, each against the reference's rows of "
+        "the same value; exit 1 also when a segment with a verdict drifts",
+    )
+    check.add_argument(
+        "--top-k", metavar="N", help="segments per --segment column: its N most frequent values (default 20)"
+    )
+    check.add_argument(
+        "--segment-min-rows",
+        metavar="N",
+        help="no verdict for a segment of fewer rows; listed, never exit 2 (default: as --min-rows)",
     )
     check.add_argument(
         "--task",
@@ -327,11 +348,14 @@ def _check(args: argparse.Namespace) -> int:
     from driftwatch.drift.stattests import CATALOGUE
     from driftwatch.offline import (
         CheckError,
+        OfflineCheck,
         check_data,
+        check_segments,
         format_table,
         incomplete,
         performance,
         read_check_files,
+        segments_table,
         to_html,
         to_json,
     )
@@ -352,6 +376,7 @@ def _check(args: argparse.Namespace) -> int:
         )
     model = _model_settings(args)
     min_rows = _min_rows(args.min_rows, model)
+    segment_columns, top_k, segment_min_rows = _segment_flags(args, min_rows)
     columns = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else None
     types = {}
     options = {}
@@ -387,6 +412,32 @@ def _check(args: argparse.Namespace) -> int:
         raise UserError(f"--decision-threshold {threshold} must be in (0, 1), e.g. 0.5")
     if task == "binary_classification" and classes is not None and len(classes) != 2:
         raise UserError(f"--classes {args.classes}: a binary classifier has two, NEGATIVE,POSITIVE")
+    min_rows_from = (
+        "--min-rows"
+        if args.min_rows is not None
+        else f"model {args.model}'s window.min_rows"
+        if model is not None
+        else "the default min_rows"
+    )
+
+    def measure(check: OfflineCheck, min_predictions: int) -> None:
+        """The performance of ``check``'s rows, with --task (or the model's performance: section)."""
+        if task and prediction and label:
+            check.extra.update(
+                performance(
+                    check,
+                    task,
+                    prediction,
+                    label,
+                    threshold,
+                    classes,
+                    estimate=settings.estimate if settings is not None else None,
+                    calibration=settings.calibration if settings is not None else "auto",
+                    min_labels=settings.min_labels if settings is not None else 1,
+                    min_predictions=min_predictions,
+                )
+            )
+
     try:
         files = read_check_files(Path(args.reference), Path(args.current), types)
         check = check_data(
@@ -400,50 +451,52 @@ def _check(args: argparse.Namespace) -> int:
             default,
             label=label,
             min_rows=min_rows,
-            min_rows_from="--min-rows"
-            if args.min_rows is not None
-            else f"model {args.model}'s window.min_rows"
-            if model is not None
-            else "the default min_rows",
+            min_rows_from=min_rows_from,
             labelled=files.labelled,
             names=(args.reference, args.current),
         )
-        if task and prediction and label:
-            check.extra.update(
-                performance(
-                    check,
-                    task,
-                    prediction,
-                    label,
-                    threshold,
-                    classes,
-                    estimate=settings.estimate if settings is not None else None,
-                    calibration=settings.calibration if settings is not None else "auto",
-                    min_labels=settings.min_labels if settings is not None else 1,
-                    min_predictions=min_rows,
-                )
-            )
+        measure(check, min_rows)
     except CheckError as exc:
         raise UserError(str(exc)) from None
-    quality_breached = False
-    if (
-        model is not None and model.quality_limits()
-    ):  # the model's quality: limits, as the daemon applies them
-        from driftwatch.drift.quality import data_quality
-
-        check.extra["data_quality"] = None  # too few rows: nothing measured, as in the daemon
-        if check.status != "not_enough_rows":
-            drifts = check.drift.columns + check.drift.errors
-            limits = model.quality_limits()
-            quality = data_quality([c.quality for c in drifts if c.quality is not None], limits)
-            check.extra["data_quality"] = quality.as_dict()
-            quality_breached = quality.breached
+    quality_breached = _quality(check, model)
+    segments = None
+    if segment_columns:
+        segments = []
+        for column in segment_columns:
+            try:
+                found = check_segments(
+                    files.reference,
+                    files.current,
+                    column,
+                    top_k,
+                    segment_min_rows,
+                    columns=columns,
+                    types=types,
+                    options=options,
+                    share=share,
+                    prediction=prediction,
+                    default=default,
+                    label=label,
+                    min_rows_from="--segment-min-rows"
+                    if args.segment_min_rows is not None
+                    else min_rows_from,
+                    labelled=files.labelled,
+                    names=(args.reference, args.current),
+                )
+                for segment in found:  # each segment gets what the whole file gets
+                    measure(segment.check, segment_min_rows)
+                    _quality(segment.check, model)
+            except CheckError as exc:
+                raise UserError(str(exc)) from None
+            segments += found
     if args.format == "json":
-        text = to_json(check)
+        text = to_json(check, segments)
     elif args.format == "table":
         text = format_table(check)
+        if segments is not None:
+            text += "\n\n" + segments_table(segments)
     else:
-        text = to_html(check, bool(task and prediction), args.model, args.current)
+        text = to_html(check, bool(task and prediction), args.model, args.current, segments)
     if args.output:
         try:
             Path(args.output).write_text(text + ("\n" if not text.endswith("\n") else ""), encoding="utf-8")
@@ -460,7 +513,64 @@ def _check(args: argparse.Namespace) -> int:
     problem = incomplete(check)
     if problem is not None:
         raise UserError(f"{problem}; leave such columns out with --columns")
-    return 1 if check.drift.dataset_drift or quality_breached else 0
+    segment_alarm = any(segment.alarm for segment in segments or [])
+    return 1 if check.drift.dataset_drift or quality_breached or segment_alarm else 0
+
+
+def _quality(check: Any, model: Any) -> bool:
+    """The model's quality: limits on ``check``, as the daemon applies them (``data_quality`` in its
+    extra; None when too few rows were measured); whether one is breached."""
+    if model is None or not model.quality_limits():
+        return False
+    from driftwatch.drift.quality import data_quality
+
+    check.extra["data_quality"] = None  # too few rows: nothing measured, as in the daemon
+    if check.status == "not_enough_rows":
+        return False
+    drifts = check.drift.columns + check.drift.errors
+    quality = data_quality([c.quality for c in drifts if c.quality is not None], model.quality_limits())
+    check.extra["data_quality"] = quality.as_dict()
+    return bool(quality.breached)
+
+
+def _segment_flags(args: argparse.Namespace, min_rows: int) -> tuple[list[str], int, int]:
+    """``--segment`` (up to 3 distinct columns), ``--top-k`` and ``--segment-min-rows`` (whole numbers,
+    only with --segment): the columns, top_k and the segments' min_rows."""
+    from driftwatch.offline import SEGMENT_COLUMNS_MAX, SEGMENT_TOP_K_DEFAULT
+
+    columns = list(args.segment or [])
+    if not columns:
+        for flag, value in (("--top-k", args.top_k), ("--segment-min-rows", args.segment_min_rows)):
+            if value is not None:
+                raise UserError(
+                    f"{flag} {value} applies to segments: name their column with --segment COLUMN"
+                )
+        return [], SEGMENT_TOP_K_DEFAULT, min_rows
+    if len(columns) > SEGMENT_COLUMNS_MAX:
+        raise UserError(
+            f"--segment given {len(columns)} times ({', '.join(columns)}): at most {SEGMENT_COLUMNS_MAX} "
+            "segment columns, each adds --top-k + 2 checks"
+        )
+    twice = sorted({c for c in columns if columns.count(c) > 1})
+    if twice:
+        raise UserError(f"--segment {twice[0]} is given twice; name each column once")
+    top_k = _whole(args.top_k, "--top-k", SEGMENT_TOP_K_DEFAULT, 200, "segments per column")
+    segment_min_rows = _whole(args.segment_min_rows, "--segment-min-rows", min_rows, None, "rows")
+    return columns, top_k, segment_min_rows
+
+
+def _whole(text: str | None, flag: str, default: int, most: int | None, what: str) -> int:
+    """A flag's whole number of at least 1 (and at most ``most``), or ``default`` when not given."""
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1 or (most is not None and value > most):
+        bound = f"from 1 to {most}" if most is not None else "at least 1"
+        raise UserError(f"{flag} {text!r} must be a whole number of {what}, {bound} (default {default})")
+    return value
 
 
 def _min_rows(text: str | None, model: Any) -> int:
