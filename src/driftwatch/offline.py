@@ -27,7 +27,7 @@ import unicodedata
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -39,6 +39,7 @@ from driftwatch.drift.dataset import ColumnDrift, ColumnOptions, DatasetDrift, c
 from driftwatch.drift.profile import ColumnType, ReferenceProfile, category_keys, infer_type
 from driftwatch.errors import CheckError
 from driftwatch.reference import ReferenceDataError, is_profile, load_frame, load_labelled, load_profile
+from driftwatch.scope import SegmentKey
 
 __all__ = [
     "FILES",
@@ -301,21 +302,6 @@ SEGMENT_TOP_K_DEFAULT = 20  # per segment column: the current file's busiest val
 SEGMENT_COLUMNS_MAX = 3  # each column adds top_k + 1 checks
 
 
-@dataclass(frozen=True, order=True)
-class SegmentKey:
-    """A segment of one column: the rows of one value (its canonical category key: 1, 1.0 and "1" are one
-    value), the rows missing it, or the rows of every other value."""
-
-    column: str
-    value: str | None = None  # None for kind "missing" and "other"
-    kind: Literal["value", "missing", "other"] = "value"
-
-    @property
-    def label(self) -> str:
-        """ "country=DE", "country:missing", "country:other"."""
-        return f"{self.column}={self.value}" if self.kind == "value" else f"{self.column}:{self.kind}"
-
-
 @dataclass
 class SegmentCheck:
     """The check of one segment's current rows: the same `OfflineCheck` a whole file gets, of the rows of
@@ -367,8 +353,8 @@ def _masks(
     missing = pd.isna(keys)
     known = pd.Series(keys).isin(list(top)).to_numpy()
     out = [(SegmentKey(column, value), np.asarray(keys == value, dtype=bool)) for value in top]
-    out.append((SegmentKey(column, None, "missing"), np.asarray(missing, dtype=bool)))
-    out.append((SegmentKey(column, None, "other"), ~known & ~missing))
+    out.append((SegmentKey.of(column, None), np.asarray(missing, dtype=bool)))
+    out.append((SegmentKey.other(column), ~known & ~missing))
     return out
 
 
