@@ -28,11 +28,12 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import chain
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any, Final, Generic, Protocol, TypeVar, cast
 
 import msgspec
@@ -45,11 +46,13 @@ __all__ = [
     "REASONS",
     "ColumnBatch",
     "ColumnLayout",
+    "Heads",
     "LabelRule",
     "PayloadDecoder",
     "Prediction",
     "RecordDecoder",
     "Rejection",
+    "Sample",
     "classify",
     "clip",
     "unusable_payload",
@@ -71,6 +74,18 @@ Scalar = str | int | float | bool | None
 class _Wire(msgspec.Struct, frozen=True):
     model: str
     features: dict[str, Scalar]
+    model_version: str | int | None = None
+    prediction_id: str | int | None = None
+    timestamp: str | int | float | None = None
+    prediction: Scalar | dict[str, float] = None
+    label: Scalar = None
+
+
+class _Head(msgspec.Struct, frozen=True, gc=False):
+    """A record with its features left undecoded (their JSON text, skipped by the parser)."""
+
+    model: str
+    features: msgspec.Raw
     model_version: str | int | None = None
     prediction_id: str | int | None = None
     timestamp: str | int | float | None = None
@@ -119,6 +134,57 @@ class ColumnBatch:
     timestamps: npt.NDArray[np.float64]
     columns: list[npt.NDArray[np.generic]]  # one per column of the layout, in its order
     model_version: str | None  # of the model's last record in the batch
+
+
+@dataclass(frozen=True, slots=True)
+class Heads:
+    """The records of one model in a batch, decoded and validated but for their features
+    (`RecordDecoder.decode_heads`): none of them is a rejection unless its features hold one."""
+
+    model: str
+    positions: list[int]  # of its records in the batch, in order
+    timestamps: npt.NDArray[np.float64]
+    # per record: its head (features as raw JSON), or the `Prediction` of a record decoded whole already
+    records: list[Any]
+    payloads: list[bytes]
+    fallback_timestamps: list[float]
+
+    def predictions(self, keep: Sequence[bool] | None = None) -> list[Prediction]:
+        """The records as predictions without features (``{}``): what the label join reads of them."""
+        flags = [True] * len(self.records) if keep is None else keep
+        return [
+            Prediction(
+                self.model,
+                _text(record.model_version),
+                _text(record.prediction_id),
+                timestamp,
+                {},
+                record.prediction,
+                record.label,
+            )
+            for record, timestamp, kept in zip(self.records, self.timestamps.tolist(), flags, strict=True)
+            if kept
+        ]
+
+    def model_version(self, index: int) -> str | None:
+        return _text(self.records[index].model_version)
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """The columns of one model's records with only the wanted ones' features decoded
+    (`RecordDecoder.decode_sample`)."""
+
+    # one per layout column, a value per record of the `Heads`; a record not wanted holds a missing value
+    columns: list[npt.NDArray[np.generic]]
+    rejected: list[tuple[int, Rejection]]  # (index among the heads' records, why): found in their features
+    # wanted records decoded whole (index, prediction): their columns are `Window.to_columns`'s to make,
+    # which counts their type violations
+    exact: list[tuple[int, Prediction]]
+
+
+def _text(value: str | int | None) -> str | None:
+    return value if value is None or type(value) is str else str(value)
 
 
 @dataclass(frozen=True)
@@ -253,6 +319,7 @@ class RecordDecoder(PayloadDecoder["_Wire"]):
 
     wire = _Wire
     _columnar: tuple[object, _Columnar] | None = None
+    _heads: msgspec.json.Decoder[_Head] | None = None
 
     def decode_columns(
         self,
@@ -274,14 +341,7 @@ class RecordDecoder(PayloadDecoder["_Wire"]):
         """
         if not payloads:
             return []
-        key = tuple(
-            (model, tuple((c.name, c.type, c.source) for c in columns))
-            for model, columns in layouts.items()
-            if model in self._models
-        )
-        if self._columnar is None or self._columnar[0] != key:
-            self._columnar = (key, _Columnar(layouts, self._models, self._rules))
-        columnar = self._columnar[1]
+        columnar = self._columnar_for(layouts)
         plain = _plain(payloads, self._max_bytes)
         return None if plain is None else columnar.decode(plain, fallback_timestamps)
 
@@ -339,6 +399,21 @@ class RecordDecoder(PayloadDecoder["_Wire"]):
         return self._validate(wire, fallback_timestamp)
 
     def _validate(self, wire: _Wire, fallback_timestamp: float) -> Prediction | Rejection:
+        timestamp = self._check(wire, fallback_timestamp)
+        if isinstance(timestamp, Rejection):
+            return timestamp
+        return Prediction(
+            wire.model,
+            _text(wire.model_version),
+            _text(wire.prediction_id),
+            timestamp,
+            wire.features,
+            wire.prediction,
+            wire.label,
+        )
+
+    def _check(self, wire: _Wire | _Head, fallback_timestamp: float) -> float | Rejection:
+        """A decoded record's event time, or the rejection of what its fields but the features hold."""
         if wire.model not in self._models:
             return Rejection("unknown_model", f"model {clip(wire.model)!r} is not configured")
         if isinstance(wire.prediction, int | float) and not _finite(wire.prediction):
@@ -353,16 +428,166 @@ class RecordDecoder(PayloadDecoder["_Wire"]):
             wrong = rule.problem(wire.label)
             if wrong is not None:
                 return wrong
-        version, pid = wire.model_version, wire.prediction_id
-        return Prediction(
-            wire.model,
-            version if version is None or type(version) is str else str(version),
-            pid if pid is None or type(pid) is str else str(pid),
-            timestamp,
-            wire.features,
-            wire.prediction,
-            wire.label,
+        return timestamp
+
+    # kafka.decode: sampled ----------------------------------------------------------------------
+
+    def decode_heads(
+        self, payloads: Sequence[bytes | None], fallback_timestamps: Sequence[float]
+    ) -> tuple[list[Heads], list[tuple[int, Rejection]]]:
+        """The batch decoded and validated but for the records' features: one `Heads` per model (in
+        order of first appearance) and the rejections found, by position in the batch.
+
+        A record is rejected here exactly as `decode` rejects it for what its model, model_version,
+        prediction_id, timestamp, prediction and label hold, or for not being a JSON object with a
+        ``features`` value at all; a problem inside its features is `decode_sample`'s to find. A
+        record the head decoder cannot read on its own (NaN tokens, numbers beyond float range) is
+        decoded whole by `decode`."""
+        if not payloads:
+            return [], []
+        if self._heads is None:
+            self._heads = msgspec.json.Decoder(_Head)
+        heads: list[Any] | None = None
+        plain = _plain(payloads, self._max_bytes)
+        if plain is not None:
+            try:
+                heads = list(map(self._heads.decode, plain))
+            except (msgspec.ValidationError, msgspec.DecodeError, RecursionError, ValueError):
+                heads = None
+        rejected: list[tuple[int, Rejection]] = []
+        if heads is None:  # record by record: a record the heads cannot take is decoded whole
+            heads = []
+            for index, (payload, fallback) in enumerate(zip(payloads, fallback_timestamps, strict=True)):
+                if self._usable(payload) is payload:
+                    try:
+                        heads.append(self._heads.decode(payload))
+                        continue
+                    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError, ValueError):
+                        pass
+                outcome = self.decode(payload, fallback)
+                if isinstance(outcome, Rejection):
+                    rejected.append((index, outcome))
+                    heads.append(None)
+                else:
+                    heads.append(outcome)
+        groups: dict[str, list[int]] = {}
+        for index, head in enumerate(heads):
+            if head is not None:
+                groups.setdefault(head.model, []).append(index)
+        out: list[Heads] = []
+        for model, members in groups.items():
+            positions = members
+            records = [heads[i] for i in positions]
+            fallbacks = [fallback_timestamps[i] for i in positions]
+            timestamps = self._head_times(model, records, fallbacks)
+            if timestamps is None:  # one by one: which records are rejected, and why
+                times: list[float] = []
+                kept: list[int] = []
+                for index, record, fallback in zip(positions, records, fallbacks, strict=True):
+                    when: float | Rejection = (
+                        record.timestamp if isinstance(record, Prediction) else self._check(record, fallback)
+                    )
+                    if isinstance(when, Rejection):
+                        rejected.append((index, when))
+                    else:
+                        times.append(when)
+                        kept.append(index)
+                if not kept:
+                    continue
+                positions = kept
+                records = [heads[i] for i in positions]
+                fallbacks = [fallback_timestamps[i] for i in positions]
+                timestamps = np.array(times, dtype=np.float64)
+            out.append(
+                Heads(
+                    model,
+                    positions,
+                    timestamps,
+                    records,
+                    [cast("bytes", payloads[i]) for i in positions],
+                    fallbacks,
+                )
+            )
+        rejected.sort(key=_FIRST)
+        return out, rejected
+
+    def _head_times(
+        self, model: str, records: list[Any], fallbacks: list[float]
+    ) -> npt.NDArray[np.float64] | None:
+        """The event times of a model's records when none of them is rejected for its head; else None."""
+        if model not in self._models or any(isinstance(r, Prediction) for r in records):
+            return None
+        try:
+            timestamps = _timestamps(list(map(_TIMESTAMP, records)), list(range(len(records))), fallbacks)
+        except _ExactPathError:
+            return None
+        if not _all_finite(list(map(_PREDICTION, records))):
+            return None
+        rule = self._rules.get(model)
+        if rule is not None and not rule.accepts(set(map(_LABEL, records))):
+            return None
+        return timestamps
+
+    def decode_sample(
+        self,
+        heads: Heads,
+        wanted: npt.NDArray[np.bool_],
+        layouts: Mapping[str, Sequence[ColumnLayout]],
+    ) -> Sample:
+        """The columns of ``heads``' model (its layout in ``layouts``) with the features of the
+        ``wanted`` records decoded (one flag per record), as `decode_columns` and `decode` make them.
+
+        Every record's features are looked at, not parsed: a record whose features could hold a
+        rejection (not one flat JSON object of valid UTF-8, or a second ``features`` key) is decoded
+        whole, wanted or not, so `Sample.rejected` holds every rejection the exact path would find
+        among them. The other records not wanted keep a missing value in every column (a window never
+        keeps them) and their type violations go uncounted."""
+        columnar = self._columnar_for(layouts)
+        layout = layouts[heads.model]
+        count = len(heads.records)
+        columns: list[npt.NDArray[np.generic]] = [
+            np.full(count, np.nan) if column.type == "numeric" else np.full(count, None, dtype=object)
+            for column in layout
+        ]
+        whole = np.fromiter((isinstance(r, Prediction) for r in heads.records), dtype=np.bool_, count=count)
+        clean = ~whole & _clean_features(heads)
+        rejected: list[tuple[int, Rejection]] = []
+        exact: list[tuple[int, Prediction]] = []
+        for index in np.flatnonzero(~clean).tolist():
+            record = heads.records[index]
+            if not isinstance(record, Prediction):
+                record = self.decode(heads.payloads[index], heads.fallback_timestamps[index])
+            if isinstance(record, Rejection):
+                rejected.append((index, record))
+            elif wanted[index]:
+                exact.append((index, record))
+        fast = np.flatnonzero(clean & wanted)
+        if len(fast):
+            rows = fast.tolist()
+            decoded = columnar.sample_columns(heads.model, [heads.records[i] for i in rows])
+            if decoded is None:  # whole, record by record: the exact path's columns and rejections
+                for index in rows:
+                    outcome = self.decode(heads.payloads[index], heads.fallback_timestamps[index])
+                    if isinstance(outcome, Rejection):
+                        rejected.append((index, outcome))
+                    else:
+                        exact.append((index, outcome))
+            else:
+                for column, values in zip(columns, decoded, strict=True):
+                    column[fast] = values
+        rejected.sort(key=_FIRST)
+        exact.sort(key=_FIRST)
+        return Sample(columns, rejected, exact)
+
+    def _columnar_for(self, layouts: Mapping[str, Sequence[ColumnLayout]]) -> _Columnar:
+        key = tuple(
+            (model, tuple((c.name, c.type, c.source) for c in columns))
+            for model, columns in layouts.items()
+            if model in self._models
         )
+        if self._columnar is None or self._columnar[0] != key:
+            self._columnar = (key, _Columnar(layouts, self._models, self._rules))
+        return self._columnar[1]
 
 
 def _plain(payloads: Sequence[bytes | None], max_bytes: int) -> Sequence[bytes] | None:
@@ -457,6 +682,9 @@ class _Columnar:
         labels: Mapping[str, LabelRule],
     ) -> None:
         self._models: dict[type, _ModelColumns] = {}
+        # per model: its features' strict and lenient decoders (for `sample_columns`), its layout, and
+        # whether its prediction column is numeric (None: no prediction column)
+        self._features: dict[str, tuple[Any, Any, _ModelColumns, bool | None]] = {}
         types: dict[str, list[Any]] = {"strict": [], "lenient": []}
         for n, (model, columns) in enumerate(layouts.items()):
             features: dict[str, bool] = {}
@@ -489,6 +717,7 @@ class _Columnar:
             # goes the exact way, which checks it) and lenient (such features are skipped unseen, used
             # only for batches `_flat_text` cleared)
             record_types = []
+            feature_types = []
             for strict in (True, False):
                 features_type = msgspec.defstruct(
                     f"_Features{n}{'s' if strict else 'l'}",
@@ -497,6 +726,7 @@ class _Columnar:
                     forbid_unknown_fields=strict,
                     gc=False,
                 )
+                feature_types.append(features_type)
                 record_types.append(
                     msgspec.defstruct(
                         f"_Record{n}{'s' if strict else 'l'}",
@@ -532,6 +762,12 @@ class _Columnar:
             for kind, record_type in zip(("strict", "lenient"), record_types, strict=True):
                 self._models[record_type] = layout
                 types[kind].append(record_type)
+            self._features[model] = (
+                msgspec.json.Decoder(feature_types[0]),
+                msgspec.json.Decoder(feature_types[1]),
+                layout,
+                prediction_numeric,
+            )
         self._decoder: msgspec.json.Decoder[Any] | None = None
         self._lenient: msgspec.json.Decoder[Any] | None = None
         if types["strict"]:
@@ -577,6 +813,46 @@ class _Columnar:
         except (_ExactPathError, OverflowError):
             return None
 
+    def sample_columns(self, model: str, heads: list[Any]) -> list[npt.NDArray[np.generic]] | None:
+        """The window columns of a model's records from their heads (`_Head`, features as raw JSON
+        that `_clean_features` passed), as `_columns` makes them; None when any of them needs the
+        exact path (a value of another type, or a model the fast path does not take)."""
+        entry = self._features.get(model)
+        if entry is None:
+            return None
+        strict, lenient, layout, prediction_numeric = entry
+        raws = list(map(_FEATURES, heads))
+        try:
+            try:
+                features = list(map(strict.decode, raws))
+            except msgspec.ValidationError as exc:
+                if not str(exc).startswith("Object contains unknown field"):
+                    return None
+                features = list(map(lenient.decode, raws))  # flat and UTF-8 (`_clean_features`)
+        except (msgspec.ValidationError, msgspec.DecodeError, RecursionError, UnicodeDecodeError, ValueError):
+            return None
+        predictions = list(map(_PREDICTION, heads))
+        if prediction_numeric is not None:
+            kinds = set(map(type, predictions))
+            if not kinds <= (_PLAIN_NUMBER if prediction_numeric else _PLAIN_SCALAR):
+                return None  # as the typed record structs refuse it: the exact path counts or rejects
+        try:
+            numeric = _matrix(layout.numeric, features, floats=True)
+            other = _matrix(layout.other, features, floats=False)
+            columns: list[npt.NDArray[np.generic]] = []
+            for source, index in layout.sources:
+                if source == "numeric":
+                    columns.append(numeric[:, index])
+                elif source == "other":
+                    columns.append(category_keys(other[:, index]))
+                elif index:
+                    columns.append(_floats(predictions))
+                else:
+                    columns.append(category_keys(np.array(predictions, dtype=object)))
+        except OverflowError:
+            return None
+        return columns
+
     def _columns(
         self,
         model: _ModelColumns,
@@ -613,6 +889,60 @@ class _Columnar:
             columns,
             version if version is None or type(version) is str else str(version),
         )
+
+
+_PLAIN_NUMBER = frozenset({int, float, type(None)})
+_PLAIN_SCALAR = frozenset({str, int, float, bool, type(None)})
+_FIRST = itemgetter(0)
+# "features" spelled with an escaped letter (\u0066eatures) is the same key to a JSON parser
+_ESCAPED_LETTER = re.compile(rb"\\u00[67]")
+
+
+def _clean_features(heads: Heads) -> npt.NDArray[np.bool_]:
+    """Which of the heads' records hold features that decode without a rejection whatever their
+    values: one flat JSON object (a value nested in it is a rejection), valid UTF-8 (which the parser
+    does not check in text it skips), and the record's only ``features`` key (the parser keeps the last
+    of two, the exact path rejects a bad first one). A whole batch is checked at once, record by record
+    only when it fails. A record decoded whole already (a `Prediction`) counts as not clean."""
+    records = heads.records
+    count = len(records)
+    raws = [r.features if type(r) is _Head else b"" for r in records]
+    text = b"\x00" + b"\x00".join(raws)  # NUL never occurs in JSON text the parser accepted
+    payloads = b"".join(heads.payloads)
+    if (
+        text.count(b"\x00{") == count
+        and text.count(b"{") == count
+        and b"[" not in text
+        and payloads.count(b'"features"') == count
+        and (b"\\u00" not in payloads or _ESCAPED_LETTER.search(payloads) is None)
+        and (text.isascii() or _utf8(text))
+    ):
+        return np.ones(count, dtype=np.bool_)
+    return np.fromiter(
+        (_clean_one(raw, payload) for raw, payload in zip(raws, heads.payloads, strict=True)),
+        dtype=np.bool_,
+        count=count,
+    )
+
+
+def _clean_one(raw: bytes, payload: bytes) -> bool:
+    text = bytes(raw)
+    return (
+        text[:1] == b"{"
+        and text.count(b"{") == 1
+        and b"[" not in text
+        and payload.count(b'"features"') == 1
+        and _ESCAPED_LETTER.search(payload) is None
+        and (text.isascii() or _utf8(text))
+    )
+
+
+def _utf8(text: bytes) -> bool:
+    try:
+        text.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _union(types: list[Any]) -> Any:
