@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -81,11 +80,16 @@ class _Wire(msgspec.Struct, frozen=True):
     label: Scalar = None
 
 
+class _Object(msgspec.Struct, frozen=True, gc=False):
+    """Any JSON object, its contents skipped by the parser unread."""
+
+
 class _Head(msgspec.Struct, frozen=True, gc=False):
-    """A record with its features left undecoded (their JSON text, skipped by the parser)."""
+    """A record with its features left undecoded (only found to be an object, every time the key
+    occurs: the exact path rejects a first ``features`` that is not an object, the parser keeps the last)."""
 
     model: str
-    features: msgspec.Raw
+    features: _Object
     model_version: str | int | None = None
     prediction_id: str | int | None = None
     timestamp: str | int | float | None = None
@@ -144,7 +148,7 @@ class Heads:
     model: str
     positions: list[int]  # of its records in the batch, in order
     timestamps: npt.NDArray[np.float64]
-    # per record: its head (features as raw JSON), or the `Prediction` of a record decoded whole already
+    # per record: its head (features unread), or the `Prediction` of a record decoded whole already
     records: list[Any]
     payloads: list[bytes]
     fallback_timestamps: list[float]
@@ -534,49 +538,55 @@ class RecordDecoder(PayloadDecoder["_Wire"]):
         wanted: npt.NDArray[np.bool_],
         layouts: Mapping[str, Sequence[ColumnLayout]],
     ) -> Sample:
-        """The columns of ``heads``' model (its layout in ``layouts``) with the features of the
-        ``wanted`` records decoded (one flag per record), as `decode_columns` and `decode` make them.
+        """The columns of ``heads``' model (its layout in ``layouts``) with the ``wanted`` records
+        (one flag per record) decoded whole, as `decode_columns` (or else `decode`) makes them.
 
-        Every record's features are looked at, not parsed: a record whose features could hold a
-        rejection (not one flat JSON object of valid UTF-8, or a second ``features`` key) is decoded
-        whole, wanted or not, so `Sample.rejected` holds every rejection the exact path would find
-        among them. The other records not wanted keep a missing value in every column (a window never
-        keeps them) and their type violations go uncounted."""
+        The records not wanted are looked at, not parsed: one whose text could hide a rejection in its
+        features (an object or array beyond the record, its features and a class-probability
+        prediction, or text that is not UTF-8, which the parser does not check in what it skips) is
+        decoded whole too, so `Sample.rejected` holds every rejection the exact path would find among
+        the heads. The others keep a missing value in every column (a window never keeps them), and
+        a value of the wrong kind in their features goes uncounted."""
         columnar = self._columnar_for(layouts)
         layout = layouts[heads.model]
-        count = len(heads.records)
+        records, payloads, fallbacks = heads.records, heads.payloads, heads.fallback_timestamps
+        count = len(records)
         columns: list[npt.NDArray[np.generic]] = [
             np.full(count, np.nan) if column.type == "numeric" else np.full(count, None, dtype=object)
             for column in layout
         ]
-        whole = np.fromiter((isinstance(r, Prediction) for r in heads.records), dtype=np.bool_, count=count)
-        clean = ~whole & _clean_features(heads)
         rejected: list[tuple[int, Rejection]] = []
         exact: list[tuple[int, Prediction]] = []
-        for index in np.flatnonzero(~clean).tolist():
-            record = heads.records[index]
-            if not isinstance(record, Prediction):
-                record = self.decode(heads.payloads[index], heads.fallback_timestamps[index])
-            if isinstance(record, Rejection):
-                rejected.append((index, record))
-            elif wanted[index]:
-                exact.append((index, record))
-        fast = np.flatnonzero(clean & wanted)
-        if len(fast):
-            rows = fast.tolist()
-            decoded = columnar.sample_columns(heads.model, [heads.records[i] for i in rows])
-            if decoded is None:  # whole, record by record: the exact path's columns and rejections
+        others = np.flatnonzero(~wanted).tolist()
+        flat = _flat_records([records[i] for i in others], [payloads[i] for i in others])
+        for index, skip in zip(others, flat, strict=True):
+            if skip:
+                continue
+            record = records[index]
+            outcome = (
+                record if isinstance(record, Prediction) else self.decode(payloads[index], fallbacks[index])
+            )
+            if isinstance(outcome, Rejection):
+                rejected.append((index, outcome))
+        rows = np.flatnonzero(wanted).tolist()
+        if rows:
+            decoded = columnar.decode([payloads[i] for i in rows], [fallbacks[i] for i in rows])
+            if decoded is not None and len(decoded) == 1:
+                for column, values in zip(columns, decoded[0].columns, strict=True):
+                    column[rows] = values
+            else:  # record by record: the exact path's columns and rejections
                 for index in rows:
-                    outcome = self.decode(heads.payloads[index], heads.fallback_timestamps[index])
+                    record = records[index]
+                    outcome = (
+                        record
+                        if isinstance(record, Prediction)
+                        else self.decode(payloads[index], fallbacks[index])
+                    )
                     if isinstance(outcome, Rejection):
                         rejected.append((index, outcome))
                     else:
                         exact.append((index, outcome))
-            else:
-                for column, values in zip(columns, decoded, strict=True):
-                    column[fast] = values
         rejected.sort(key=_FIRST)
-        exact.sort(key=_FIRST)
         return Sample(columns, rejected, exact)
 
     def _columnar_for(self, layouts: Mapping[str, Sequence[ColumnLayout]]) -> _Columnar:
@@ -682,9 +692,6 @@ class _Columnar:
         labels: Mapping[str, LabelRule],
     ) -> None:
         self._models: dict[type, _ModelColumns] = {}
-        # per model: its features' strict and lenient decoders (for `sample_columns`), its layout, and
-        # whether its prediction column is numeric (None: no prediction column)
-        self._features: dict[str, tuple[Any, Any, _ModelColumns, bool | None]] = {}
         types: dict[str, list[Any]] = {"strict": [], "lenient": []}
         for n, (model, columns) in enumerate(layouts.items()):
             features: dict[str, bool] = {}
@@ -717,7 +724,6 @@ class _Columnar:
             # goes the exact way, which checks it) and lenient (such features are skipped unseen, used
             # only for batches `_flat_text` cleared)
             record_types = []
-            feature_types = []
             for strict in (True, False):
                 features_type = msgspec.defstruct(
                     f"_Features{n}{'s' if strict else 'l'}",
@@ -726,7 +732,6 @@ class _Columnar:
                     forbid_unknown_fields=strict,
                     gc=False,
                 )
-                feature_types.append(features_type)
                 record_types.append(
                     msgspec.defstruct(
                         f"_Record{n}{'s' if strict else 'l'}",
@@ -762,12 +767,6 @@ class _Columnar:
             for kind, record_type in zip(("strict", "lenient"), record_types, strict=True):
                 self._models[record_type] = layout
                 types[kind].append(record_type)
-            self._features[model] = (
-                msgspec.json.Decoder(feature_types[0]),
-                msgspec.json.Decoder(feature_types[1]),
-                layout,
-                prediction_numeric,
-            )
         self._decoder: msgspec.json.Decoder[Any] | None = None
         self._lenient: msgspec.json.Decoder[Any] | None = None
         if types["strict"]:
@@ -813,46 +812,6 @@ class _Columnar:
         except (_ExactPathError, OverflowError):
             return None
 
-    def sample_columns(self, model: str, heads: list[Any]) -> list[npt.NDArray[np.generic]] | None:
-        """The window columns of a model's records from their heads (`_Head`, features as raw JSON
-        that `_clean_features` passed), as `_columns` makes them; None when any of them needs the
-        exact path (a value of another type, or a model the fast path does not take)."""
-        entry = self._features.get(model)
-        if entry is None:
-            return None
-        strict, lenient, layout, prediction_numeric = entry
-        raws = list(map(_FEATURES, heads))
-        try:
-            try:
-                features = list(map(strict.decode, raws))
-            except msgspec.ValidationError as exc:
-                if not str(exc).startswith("Object contains unknown field"):
-                    return None
-                features = list(map(lenient.decode, raws))  # flat and UTF-8 (`_clean_features`)
-        except (msgspec.ValidationError, msgspec.DecodeError, RecursionError, UnicodeDecodeError, ValueError):
-            return None
-        predictions = list(map(_PREDICTION, heads))
-        if prediction_numeric is not None:
-            kinds = set(map(type, predictions))
-            if not kinds <= (_PLAIN_NUMBER if prediction_numeric else _PLAIN_SCALAR):
-                return None  # as the typed record structs refuse it: the exact path counts or rejects
-        try:
-            numeric = _matrix(layout.numeric, features, floats=True)
-            other = _matrix(layout.other, features, floats=False)
-            columns: list[npt.NDArray[np.generic]] = []
-            for source, index in layout.sources:
-                if source == "numeric":
-                    columns.append(numeric[:, index])
-                elif source == "other":
-                    columns.append(category_keys(other[:, index]))
-                elif index:
-                    columns.append(_floats(predictions))
-                else:
-                    columns.append(category_keys(np.array(predictions, dtype=object)))
-        except OverflowError:
-            return None
-        return columns
-
     def _columns(
         self,
         model: _ModelColumns,
@@ -891,50 +850,35 @@ class _Columnar:
         )
 
 
-_PLAIN_NUMBER = frozenset({int, float, type(None)})
-_PLAIN_SCALAR = frozenset({str, int, float, bool, type(None)})
 _FIRST = itemgetter(0)
-# "features" spelled with an escaped letter (\u0066eatures) is the same key to a JSON parser
-_ESCAPED_LETTER = re.compile(rb"\\u00[67]")
 
 
-def _clean_features(heads: Heads) -> npt.NDArray[np.bool_]:
-    """Which of the heads' records hold features that decode without a rejection whatever their
-    values: one flat JSON object (a value nested in it is a rejection), valid UTF-8 (which the parser
-    does not check in text it skips), and the record's only ``features`` key (the parser keeps the last
-    of two, the exact path rejects a bad first one). A whole batch is checked at once, record by record
-    only when it fails. A record decoded whole already (a `Prediction`) counts as not clean."""
-    records = heads.records
-    count = len(records)
-    raws = [r.features if type(r) is _Head else b"" for r in records]
-    text = b"\x00" + b"\x00".join(raws)  # NUL never occurs in JSON text the parser accepted
-    payloads = b"".join(heads.payloads)
+def _flat(payload: bytes, dict_prediction: bool) -> bool:
+    """Whether a record (whose features the head decoder found to be an object) holds no object or
+    array but itself, its features and, with ``dict_prediction``, its prediction's class probabilities,
+    and is valid UTF-8: then its features, decoded, hold no rejection whatever their values (a nested
+    value is one; a brace or bracket inside a string only sends the record the whole way)."""
+    at = payload.find(b"{", payload.find(b"{", 1) + 1)
+    if dict_prediction:
+        at = payload.find(b"{", at + 1)
+    return at < 0 and b"[" not in payload and (payload.isascii() or _utf8(payload))
+
+
+def _flat_records(records: list[Any], payloads: list[bytes]) -> list[bool]:
+    """`_flat` of each record's payload (False for a record decoded whole already, a `Prediction`):
+    brackets and UTF-8 looked for in the whole batch at once, braces record by record."""
+    text = b"".join(payloads)
     if (
-        text.count(b"\x00{") == count
-        and text.count(b"{") == count
-        and b"[" not in text
-        and payloads.count(b'"features"') == count
-        and (b"\\u00" not in payloads or _ESCAPED_LETTER.search(payloads) is None)
+        b"[" not in text
         and (text.isascii() or _utf8(text))
+        and set(map(type, records)) == {_Head}
+        and dict not in set(map(type, map(_PREDICTION, records)))
     ):
-        return np.ones(count, dtype=np.bool_)
-    return np.fromiter(
-        (_clean_one(raw, payload) for raw, payload in zip(raws, heads.payloads, strict=True)),
-        dtype=np.bool_,
-        count=count,
-    )
-
-
-def _clean_one(raw: bytes, payload: bytes) -> bool:
-    text = bytes(raw)
-    return (
-        text[:1] == b"{"
-        and text.count(b"{") == 1
-        and b"[" not in text
-        and payload.count(b'"features"') == 1
-        and _ESCAPED_LETTER.search(payload) is None
-        and (text.isascii() or _utf8(text))
-    )
+        return [p.find(b"{", p.find(b"{", 1) + 1) < 0 for p in payloads]
+    return [
+        type(r) is _Head and _flat(p, type(r.prediction) is dict)
+        for r, p in zip(records, payloads, strict=True)
+    ]
 
 
 def _utf8(text: bytes) -> bool:
