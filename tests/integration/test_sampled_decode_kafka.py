@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -161,3 +162,122 @@ def test_sampled_decode_windows_what_the_default_windows(
     }
     assert len(letters["all"]) == bad_sent
     assert letters["all"] == letters["sampled"]
+
+
+def test_scaled_out_readers_with_sampled_decode_build_the_default_windows(
+    broker: LocalBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two scaled-out replicas with ``kafka.decode: sampled`` (each reader decodes the features of the
+    records it forwards as rows only, by the thresholds the owners publish) end with the windows one
+    plain replica decoding everything builds."""
+    from tests.integration.scaleout import MODELS, produce
+    from tests.integration.scaleout import write_config as scaled_config
+
+    monkeypatch.setenv(SECRET_ENV, "secret")
+    windows = {"credit-a": ("1h", 400), "churn-b": ("1h", 300)}
+    topic = f"scale-{uuid.uuid4().hex[:8]}"
+    broker.create_topic(topic, partitions=4)
+    producer = KafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=20)
+    sent = produce(producer, topic, np.random.default_rng(2), 2000, junk=10)
+    producer.close()
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    url = "http://127.0.0.1:9/"
+    single = Daemon(
+        load_settings(
+            scaled_config(
+                tmp_path / "single",
+                broker.bootstrap,
+                topic,
+                f"{group}-single",
+                free_port(),
+                url,
+                scale_out=False,
+                windows=windows,
+            )
+        )
+    )
+    paths = [
+        scaled_config(
+            tmp_path / f"r{i}",
+            broker.bootstrap,
+            topic,
+            group,
+            free_port(),
+            url,
+            replica=f"r{i}",
+            windows=windows,
+        )
+        for i in range(2)
+    ]
+
+    def sampled(raw: dict[str, object]) -> None:
+        kafka = raw["kafka"]
+        assert isinstance(kafka, dict)
+        kafka["decode"] = "sampled"
+
+    for path in paths:
+        update_config(path, sampled)
+    replicas = [Daemon(load_settings(path)) for path in paths]
+    assert all(d.ingest.sampled for d in replicas) and not single.ingest.sampled
+    skipped = [0]  # records whose features a reader did not decode
+
+    def counting(forwarder: Any) -> None:
+        decide = forwarder.sampled
+
+        def sampled_rows(*args: Any) -> Any:
+            wanted = decide(*args)
+            skipped[0] += int(np.count_nonzero(~wanted))
+            return wanted
+
+        forwarder.sampled = sampled_rows
+
+    for daemon in replicas:
+        counting(daemon.forwarder)
+    for daemon in [single, *replicas]:
+        daemon.start()
+    try:
+
+        def owner(model: str) -> Daemon | None:
+            owning = [d for d in replicas if d.owner is not None and d.owner.owns(model)]
+            return owning[0] if len(owning) == 1 else None
+
+        wait_for(
+            lambda: all(single.windows[m].seen() == sent[m] for m in MODELS),
+            90,
+            lambda: f"the single replica to window everything: {[single.windows[m].seen() for m in MODELS]}",
+        )
+        wait_for(
+            lambda: all((o := owner(m)) is not None and o.windows[m].seen() == sent[m] for m in MODELS),
+            120,
+            "one owner per model with every record",
+        )
+        # more traffic, once the owners have published the thresholds of their full windows
+        producer = KafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=20)
+        sent.update(produce(producer, topic, np.random.default_rng(3), 2000))
+        producer.close()
+        wait_for(
+            lambda: all(single.windows[m].seen() == sent[m] for m in MODELS),
+            90,
+            lambda: f"the single replica to window everything: {[single.windows[m].seen() for m in MODELS]}",
+        )
+        wait_for(
+            lambda: all((o := owner(m)) is not None and o.windows[m].seen() == sent[m] for m in MODELS),
+            120,
+            "one owner per model with every record",
+        )
+        at = time.time()
+        for model in MODELS:
+            found = owner(model)
+            assert found is not None
+            mine = found.windows[model].snapshot(at, keys=True)
+            expected = single.windows[model].snapshot(at, keys=True)
+            assert mine.records_seen == expected.records_seen == sent[model]
+            pd.testing.assert_frame_equal(
+                mine.frame.sort_values("__key").reset_index(drop=True),
+                expected.frame.sort_values("__key").reset_index(drop=True),
+            )
+        assert len(single.windows["credit-a"].snapshot(at).frame) == 400  # sampled
+        assert skipped[0] > 1000  # most of the second round's records of the sampled models
+    finally:
+        for daemon in [*replicas, single]:
+            daemon.stop(timeout=10.0)
