@@ -360,3 +360,17 @@ def test_scaled_out_readers_forward_only_decoded_rows(pair: Any) -> None:
     )
     assert outside == 0 and partial.admitted == 6 and partial.forwarded == 3
     assert np.isfinite(partial.row_columns()[0]).all()
+
+
+def test_until_a_window_samples_every_record_is_decoded(pair: Any) -> None:
+    """While no window keeps only a sample (every threshold 1), a batch is decoded as with ``all``:
+    its type violations are all counted."""
+    default, sampled = pair(max_rows=10_000)
+    messages = [
+        FakeMessage(value[:-1] + f', "timestamp": {NOW - 10}}}'.encode(), int(NOW * 1000), TOPIC, 0, i)
+        for i, value in enumerate(VIOLATIONS * 20)
+    ]
+    default.daemon.handle(messages)
+    sampled.daemon.handle(messages)
+    assert_same(default, sampled)
+    assert sampled.daemon.windows["m"].type_violations()["x"] == 40

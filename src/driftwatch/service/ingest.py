@@ -80,6 +80,8 @@ class Forward(Protocol):
         self, model: str, now: float, timestamps: npt.NDArray[np.float64], keys: npt.NDArray[np.float64]
     ) -> npt.NDArray[np.bool_]: ...
 
+    def sampling(self) -> bool: ...
+
     def forward_join(
         self,
         model: str,
@@ -164,7 +166,7 @@ class Ingest:
 
     def _handle_predictions(self, messages: Sequence[Message]) -> None:
         """Decode a batch, count rejections, add the valid records to their models' windows."""
-        if self.sampled:
+        if self.sampled and self._sampling():
             self._handle_sampled(messages)
             return
         payloads = [message.value for message in messages]
@@ -261,6 +263,13 @@ class Ingest:
             if records[-1].model_version is not None:
                 self.versions[model] = records[-1].model_version
             self._export_violations(model, window)
+
+    def _sampling(self) -> bool:
+        """Whether any window keeps only a sample of its records (a bucket's threshold below 1); until
+        one does, every record is wanted and ``kafka.decode: sampled`` decodes batches as ``all`` does."""
+        if self.forward is not None:
+            return self.forward.sampling()
+        return any(tau < 1.0 for window in self.windows.values() for tau in window.thresholds().values())
 
     def _handle_sampled(self, messages: Sequence[Message]) -> None:
         """`_handle_predictions` with ``kafka.decode: sampled``: every record is decoded and validated but

@@ -202,6 +202,12 @@ class Forwarder:
         rows (``kafka.decode: sampled`` decodes the features of those only)."""
         return self.admissions[model].decide(now, timestamps, keys).forwarded
 
+    def sampling(self) -> bool:
+        """Whether any model's owner published a threshold below 1 (its window keeps only a sample)."""
+        return any(
+            tau < 1.0 for admission in self.admissions.values() for tau in admission.thresholds.values()
+        )
+
     def forward_join(
         self,
         model: str,
