@@ -374,3 +374,20 @@ def test_until_a_window_samples_every_record_is_decoded(pair: Any) -> None:
     sampled.daemon.handle(messages)
     assert_same(default, sampled)
     assert sampled.daemon.windows["m"].type_violations()["x"] == 40
+
+
+def test_heads_of_a_one_model_batch_with_a_rejection_keep_their_payloads() -> None:
+    from driftwatch.stream.records import RecordDecoder
+
+    decoder = RecordDecoder({"m"})
+    payloads = [
+        b'{"model": "m", "features": {"x": 1}, "timestamp": 10}',
+        b'{"model": "m", "features": {"x": 2}, "timestamp": "yesterday"}',
+        b'{"model": "m", "features": {"x": 3}}',
+    ]
+    (heads,), rejected = decoder.decode_heads(payloads, [1.0, 2.0, 3.0])
+    assert [(index, rejection.reason) for index, rejection in rejected] == [(1, "bad_timestamp")]
+    assert heads.positions == [0, 2]
+    assert heads.payloads == [payloads[0], payloads[2]]
+    assert heads.fallback_timestamps == [1.0, 3.0]
+    assert heads.timestamps.tolist() == [10.0, 3.0]

@@ -5,6 +5,8 @@ rejected ones counted and dead-lettered with their reason, good ones added to th
 kept for the label join when the model monitors performance); label records are decoded and joined to
 the predictions they grade. Scaled out (``forward`` set), a model's records, its gradable predictions
 and the labels that fit it go to the model's owner instead, which windows and joins them.
+With ``kafka.decode: sampled`` (`Ingest._handle_sampled`) a record's features are decoded only when
+its window's sample may keep it; counts, rejections, dead letters and the label join stay exact.
 `Ingest.checkpoint` stores every window's changes together with the offsets
 they cover, in one transaction, and `restore_windows` reads them back at start, so a record is in a
 window exactly once across restarts. Nothing here schedules checks or serves anything.

@@ -22,6 +22,15 @@ joined rows would break every performance computation of its window.
 records decoded with per-model typed structs straight into the columns of the
 windows, with no `Prediction` made; a batch it cannot take whole (any record
 that would be a rejection or hold a type violation) goes the exact way.
+
+`RecordDecoder.decode_heads` and `RecordDecoder.decode_sample` are the daemon's
+``kafka.decode: sampled`` path: a batch is decoded and validated but for the
+records' features (only found to be objects, their values skipped unread), and
+then only the records a window's sample may keep are decoded whole into
+columns. A record not kept whose text could hide a rejection in its features
+(a nested value, text that is not UTF-8) is decoded whole too, so every
+rejection stays exactly what the exact path finds; a value of the wrong kind in
+the features of a record not decoded is not seen (not a type violation).
 """
 
 from __future__ import annotations
@@ -475,14 +484,19 @@ class RecordDecoder(PayloadDecoder["_Wire"]):
                 else:
                     heads.append(outcome)
         groups: dict[str, list[int]] = {}
-        for index, head in enumerate(heads):
-            if head is not None:
-                groups.setdefault(head.model, []).append(index)
+        models = set(map(_MODEL, heads)) if not rejected else set()
+        if len(models) == 1:  # the common case: one model's records, every one with a head
+            groups[next(iter(models))] = list(range(len(heads)))
+        else:
+            for index, head in enumerate(heads):
+                if head is not None:
+                    groups.setdefault(head.model, []).append(index)
         out: list[Heads] = []
         for model, members in groups.items():
             positions = members
-            records = [heads[i] for i in positions]
-            fallbacks = [fallback_timestamps[i] for i in positions]
+            whole = len(positions) == len(heads)
+            records = heads if whole else [heads[i] for i in positions]
+            fallbacks = list(fallback_timestamps) if whole else [fallback_timestamps[i] for i in positions]
             timestamps = self._head_times(model, records, fallbacks)
             if timestamps is None:  # one by one: which records are rejected, and why
                 times: list[float] = []
@@ -499,6 +513,7 @@ class RecordDecoder(PayloadDecoder["_Wire"]):
                 if not kept:
                     continue
                 positions = kept
+                whole = len(positions) == len(heads)
                 records = [heads[i] for i in positions]
                 fallbacks = [fallback_timestamps[i] for i in positions]
                 timestamps = np.array(times, dtype=np.float64)
@@ -508,7 +523,9 @@ class RecordDecoder(PayloadDecoder["_Wire"]):
                     positions,
                     timestamps,
                     records,
-                    [cast("bytes", payloads[i]) for i in positions],
+                    cast("list[bytes]", list(payloads))
+                    if whole
+                    else [cast("bytes", payloads[i]) for i in positions],
                     fallbacks,
                 )
             )
@@ -519,7 +536,7 @@ class RecordDecoder(PayloadDecoder["_Wire"]):
         self, model: str, records: list[Any], fallbacks: list[float]
     ) -> npt.NDArray[np.float64] | None:
         """The event times of a model's records when none of them is rejected for its head; else None."""
-        if model not in self._models or any(isinstance(r, Prediction) for r in records):
+        if model not in self._models or set(map(type, records)) != {_Head}:
             return None
         try:
             timestamps = _timestamps(list(map(_TIMESTAMP, records)), list(range(len(records))), fallbacks)
@@ -851,6 +868,7 @@ class _Columnar:
 
 
 _FIRST = itemgetter(0)
+_MODEL = attrgetter("model")
 
 
 def _flat(payload: bytes, dict_prediction: bool) -> bool:
