@@ -391,3 +391,17 @@ def test_heads_of_a_one_model_batch_with_a_rejection_keep_their_payloads() -> No
     assert heads.payloads == [payloads[0], payloads[2]]
     assert heads.fallback_timestamps == [1.0, 3.0]
     assert heads.timestamps.tolist() == [10.0, 3.0]
+
+
+def test_kafka_decode_is_all_unless_set_and_names_its_choices(tmp_path: Path) -> None:
+    from driftwatch.config import ConfigError
+
+    path = write_config(tmp_path, "all")
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace(", decode: all", ""), encoding="utf-8")
+    assert load_settings(path).kafka.decode == "all"
+    path.write_text(text.replace("decode: all", "decode: some"), encoding="utf-8")
+    with pytest.raises(
+        ConfigError, match=r"kafka\.decode: Input should be 'all' or 'sampled' \(got 'some'\)"
+    ):
+        load_settings(path)
