@@ -23,7 +23,7 @@ import pytest
 
 from driftwatch.config import load_settings
 from driftwatch.service.daemon import Daemon
-from driftwatch.stream.partials import inside_window, time_slots
+from driftwatch.stream.partials import Partial, inside_window, time_slots
 from driftwatch.stream.sample_keys import position_keys
 
 NOW = 1_800_000_000.0
@@ -405,3 +405,59 @@ def test_kafka_decode_is_all_unless_set_and_names_its_choices(tmp_path: Path) ->
         ConfigError, match=r"kafka\.decode: Input should be 'all' or 'sampled' \(got 'some'\)"
     ):
         load_settings(path)
+
+
+class _Producer:
+    """The internal topic a forwarder sends to: the messages it got, in order."""
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+
+    def send(self, topic: str, partition: int, key: bytes, value: bytes) -> None:
+        self.sent.append(value)
+
+    def flush(self, topic: str) -> None:
+        pass
+
+
+def test_scaled_out_readers_send_what_they_send_decoding_everything(pair: Any) -> None:
+    """A reader's partials (counts, rows and their values) and the label join's rows are the same with
+    ``sampled`` as with ``all``, given the same published thresholds; most records are not decoded."""
+    from types import SimpleNamespace
+
+    from driftwatch.service.owner import Forwarder
+    from driftwatch.stream.partials import decode_message
+
+    default, sampled = pair()
+    slots = range(int((NOW - 2 * LENGTH) // (LENGTH / BUCKETS)), int((NOW + LENGTH) // (LENGTH / BUCKETS)))
+    producers = []
+    for recorded in (default, sampled):
+        producer = _Producer()
+        daemon = recorded.daemon
+        forwarder = Forwarder(daemon.windows, SimpleNamespace(samples="s"), 4, producer, daemon.metrics)  # type: ignore[arg-type]
+        for admission in forwarder.admissions.values():
+            admission.update(dict.fromkeys(slots, 0.2))
+        daemon.ingest.forward = forwarder
+        producers.append(producer)
+    decided = [0, 0]
+    original = producers and sampled.daemon.ingest.forward
+    assert original is not None
+
+    def counting(*args: Any) -> Any:
+        wanted = Forwarder.sampled(original, *args)  # type: ignore[arg-type]
+        decided[0] += len(wanted)
+        decided[1] += int(np.count_nonzero(wanted))
+        return wanted
+
+    original.sampled = counting  # type: ignore[method-assign]
+    for batch in batches(21, count=8, size=100, dirt=HEAD_DIRT + list(FEATURE_DIRT)):
+        default.daemon.handle(batch)
+        sampled.daemon.handle(batch)
+    messages = [[decode_message(value) for value in producer.sent] for producer in producers]
+    assert len(messages[0]) > 20
+    assert messages[0] == messages[1]
+    kinds = {type(message).__name__ for message in messages[1]}
+    assert kinds == {"Partial", "JoinRows"}
+    assert sum(m.forwarded for m in messages[1] if isinstance(m, Partial)) > 50  # rows with values
+    assert sorted(default.dead) == sorted(sampled.dead)
+    assert 0 < decided[1] < decided[0] / 3  # most records' features were not decoded
