@@ -135,8 +135,10 @@ def write_config(
     every: str = "1h",
     http_port: int = 0,
     reference_rows: int = 5000,
+    decode: str | None = None,
 ) -> Path:
-    """Reference Parquet files and a driftwatch config for ``models`` in ``directory``; the config's path."""
+    """Reference Parquet files and a driftwatch config for ``models`` in ``directory``; the config's path
+    (``decode``: the config's kafka.decode, left out when None)."""
     directory.mkdir(parents=True, exist_ok=True)
     config: dict[str, Any] = {
         "kafka": {
@@ -150,6 +152,8 @@ def write_config(
         "state": {"path": str(directory / "state.sqlite")},
         "log_level": "WARNING",
     }
+    if decode is not None:
+        config["kafka"]["decode"] = decode
     for seed, model in enumerate(models):
         reference_frame(model, reference_rows, seed=seed).to_parquet(
             directory / f"{model.name}.parquet", index=False

@@ -489,6 +489,13 @@ def main() -> int:
         default="kafka-python",
         help="the daemon's kafka.client, and the client of the raw consumer it is compared with",
     )
+    parser.add_argument(
+        "--decode",
+        choices=("all", "sampled"),
+        default=None,
+        help="the daemon's kafka.decode (default: left out of the config, i.e. all); sampled decodes the "
+        "features of the records the window's sample may keep only",
+    )
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds allowed per measurement")
     parser.add_argument(
         "--profile",
@@ -544,6 +551,7 @@ def main() -> int:
                     window="1d",
                     max_rows=max_rows,
                     every="1h",
+                    decode=args.decode,
                 )
                 if args.reader != "thread" or args.client != "kafka-python":
                     import yaml
@@ -596,6 +604,7 @@ def main() -> int:
                     topic=topic,
                     max_rows=max_rows,
                     window="1d",
+                    decode=args.decode,
                 )
                 idle_settings = load_settings(idle_config)
                 batches = message_batches(
@@ -712,7 +721,14 @@ def main() -> int:
                     records, args.partitions, topic, int(consumer_config(settings.kafka)["max_poll_records"])
                 )
                 fresh = load_settings(
-                    write_config(workdir / "profile", [model], topic=topic, max_rows=max_rows, window="1d")
+                    write_config(
+                        workdir / "profile",
+                        [model],
+                        topic=topic,
+                        max_rows=max_rows,
+                        window="1d",
+                        decode=args.decode,
+                    )
                 )
                 profile_handle(fresh, batches, interval, args.profile)
                 profile_raw(settings, topic, args.partitions, args.records, broker.pid, args.profile)

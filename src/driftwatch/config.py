@@ -231,6 +231,11 @@ class KafkaSettings(_Strict):
     # "kafka-python" (the default) or "confluent": librdkafka through confluent-kafka (driftwatch[confluent]),
     # which fetches on its own threads and reads several times faster
     client: Literal["kafka-python", "confluent"] = "kafka-python"
+    # "all" (the default): every record's features are decoded. "sampled": every record is decoded and
+    # validated but for its features, which are decoded only for the records a window's sample may keep
+    # (key below their bucket's threshold); counts, rejections and dead letters stay exact, type
+    # violations are counted among the decoded records only (README "Decoding only the sample")
+    decode: Literal["all", "sampled"] = "all"
     # replicas sharing the work through internal topics named after group_id (see README "Scaling out")
     scale_out: ScaleOutSettings = Field(default_factory=ScaleOutSettings)
 

@@ -22,6 +22,7 @@ LONGEST_FIRST = (
     "test_scale_out_labels.py",  # ~30 s
     "test_scale_out.py",  # ~30-35 s with both clients
     "test_scale_out_monitoring.py",  # ~30 s
+    "test_sampled_decode_kafka.py",  # ~30 s: kafka.decode: sampled with each client and scaled out
     "test_shutdown.py",  # ~17 s
 )
 

@@ -186,6 +186,7 @@ class Daemon:
             settings.kafka.labels_topic,
             dead_letters,
             versions,
+            decode=settings.kafka.decode,
         )
         if not settings.kafka.scale_out.enabled:  # scaled out, the owner restores from the changelog
             self.ingest.restore_windows()

@@ -5,6 +5,8 @@ rejected ones counted and dead-lettered with their reason, good ones added to th
 kept for the label join when the model monitors performance); label records are decoded and joined to
 the predictions they grade. Scaled out (``forward`` set), a model's records, its gradable predictions
 and the labels that fit it go to the model's owner instead, which windows and joins them.
+With ``kafka.decode: sampled`` (`Ingest._handle_sampled`) a record's features are decoded only when
+its window's sample may keep it; counts, rejections, dead letters and the label join stay exact.
 `Ingest.checkpoint` stores every window's changes together with the offsets
 they cover, in one transaction, and `restore_windows` reads them back at start, so a record is in a
 window exactly once across restarts. Nothing here schedules checks or serves anything.
@@ -30,6 +32,7 @@ from driftwatch.source.kafka import Message
 from driftwatch.state.labels import LabelStore
 from driftwatch.state.store import Store
 from driftwatch.stream.labels import Label, LabelDecoder
+from driftwatch.stream.partials import Admission
 from driftwatch.stream.records import Prediction, RecordDecoder, Rejection
 from driftwatch.stream.sample_keys import position_keys
 from driftwatch.stream.windows import Window
@@ -72,7 +75,14 @@ class Forward(Protocol):
         keys: npt.NDArray[np.float64],
         now: float,
         model_version: str | None,
+        decoded: npt.NDArray[np.bool_] | None = None,
     ) -> int: ...
+
+    def sampled(
+        self, model: str, now: float, timestamps: npt.NDArray[np.float64], keys: npt.NDArray[np.float64]
+    ) -> npt.NDArray[np.bool_]: ...
+
+    def sampling(self) -> bool: ...
 
     def forward_join(
         self,
@@ -120,8 +130,11 @@ class Ingest:
         dead_letters: DeadLetters | None = None,
         versions: dict[str, str] | None = None,
         forward: Forward | None = None,
+        decode: str = "all",
     ) -> None:
         self.windows = windows
+        # kafka.decode: "sampled" decodes the features of the records a window may keep only
+        self.sampled = decode == "sampled"
         self.forward = forward  # scaled out: records go to their model's owner, not to the windows here
         # scaled out: whether this replica owns a model (it exports the label join state of those only)
         self.owns: Callable[[str], bool] | None = None
@@ -155,6 +168,9 @@ class Ingest:
 
     def _handle_predictions(self, messages: Sequence[Message]) -> None:
         """Decode a batch, count rejections, add the valid records to their models' windows."""
+        if self.sampled and self._sampling():
+            self._handle_sampled(messages)
+            return
         payloads = [message.value for message in messages]
         fallbacks = [message.timestamp / 1000.0 for message in messages]
         # the fast path: a batch of good records straight into columns (no rejection, no type violation)
@@ -248,13 +264,113 @@ class Ingest:
                 self.metrics.window_rows.labels(model).set(window.rows())
             if records[-1].model_version is not None:
                 self.versions[model] = records[-1].model_version
-            for feature, count in window.type_violations().items():
-                delta = count - self._violations_exported[(model, feature)]
-                if delta > 0:
-                    self.metrics.feature_type_violations.labels(model, feature).inc(delta)
-                # below what was exported: scaled out, the window moved here or away (restored or
-                # cleared); counting goes on from its count
-                self._violations_exported[(model, feature)] = count
+            self._export_violations(model, window)
+
+    def _sampling(self) -> bool:
+        """Whether any window keeps only a sample of its records (a bucket's threshold below 1); until
+        one does, every record is wanted and ``kafka.decode: sampled`` decodes batches as ``all`` does."""
+        if self.forward is not None:
+            return self.forward.sampling()
+        return any(tau < 1.0 for window in self.windows.values() for tau in window.thresholds().values())
+
+    def _handle_sampled(self, messages: Sequence[Message]) -> None:
+        """`_handle_predictions` with ``kafka.decode: sampled``: every record is decoded and validated but
+        for its features; a model's records are counted in its window as always, and only those its
+        window may keep (inside it, with a sample key below their bucket's threshold, read before the
+        insert: thresholds only fall, so every record the insert keeps is among them) have their
+        features decoded. Rejections are found in every record (`RecordDecoder.decode_sample`); type
+        violations among the decoded ones only."""
+        payloads = [message.value for message in messages]
+        fallbacks = [message.timestamp / 1000.0 for message in messages]
+        groups, rejected = self.decoder.decode_heads(payloads, fallbacks)
+        for index, rejection in rejected:
+            self.metrics.records_rejected.labels(rejection.reason).inc()
+            self._reject(messages[index], rejection, "record")
+        if not groups:
+            return
+        keys = _sample_keys(messages)
+        layouts = {name: window.columns for name, window in self.windows.items()}
+        now = self.clock()
+        for heads in groups:
+            model = heads.model
+            window = self.windows[model]
+            positions = np.asarray(heads.positions, dtype=np.intp)
+            group_keys = keys[positions]
+            try:
+                if self.forward is not None:
+                    wanted = self.forward.sampled(model, now, heads.timestamps, group_keys)
+                else:
+                    admission = Admission(window.length, window.bucket_seconds)
+                    admission.update(window.thresholds())
+                    wanted = admission.decide(now, heads.timestamps, group_keys).forwarded
+                sample = self.decoder.decode_sample(heads, wanted, layouts)
+            except Exception:  # a bug, not bad data: count and report it, keep consuming
+                log.exception("could not decode %d records of model %s", len(positions), model)
+                self.metrics.records_rejected.labels("internal_error").inc(len(positions))
+                continue
+            keep = np.ones(len(positions), dtype=np.bool_)
+            for index, rejection in sample.rejected:
+                keep[index] = False
+                self.metrics.records_rejected.labels(rejection.reason).inc()
+                self._reject(messages[heads.positions[index]], rejection, "record")
+            count = int(np.count_nonzero(keep))
+            if not count:
+                continue
+            columns = sample.columns
+            if sample.exact:  # decoded whole: the window makes their columns and counts type violations
+                rows = [index for index, _ in sample.exact]
+                _, values = window.to_columns([prediction for _, prediction in sample.exact])
+                for column, exact in zip(columns, values, strict=True):
+                    column[rows] = exact
+            whole = count == len(positions)
+            kept = positions if whole else positions[keep]
+            timestamps = heads.timestamps if whole else heads.timestamps[keep]
+            if not whole:
+                columns = [column[keep] for column in columns]
+            version = heads.model_version(int(np.flatnonzero(keep)[-1]))
+            try:
+                if self.forward is not None:
+                    added = self._forward(
+                        model,
+                        [messages[i] for i in kept.tolist()],
+                        timestamps,
+                        columns,
+                        keys[kept],
+                        now,
+                        version,
+                        wanted if whole else wanted[keep],
+                    )
+                else:
+                    added = window.add_columns(timestamps, columns, now, keys[kept])
+            except Exception:  # a bug, not bad data: count and report it, keep consuming
+                log.exception("could not window %d records of model %s", count, model)
+                self.metrics.records_rejected.labels("internal_error").inc(count)
+                continue
+            self.metrics.records_consumed.labels(model).inc(count)
+            if model in self.joins:
+                joined = heads.predictions(None if whole else keep.tolist())
+                if self.forward is not None:
+                    self._forward_join(model, [messages[i] for i in kept.tolist()], joined)
+                else:
+                    self._keep_for_join(model, joined, now)
+            if added < count:
+                self.metrics.records_outside_window.labels(model).inc(count - added)
+            if self.forward is None:
+                self.metrics.window_rows.labels(model).set(window.rows())
+            if version is not None:
+                self.versions[model] = version
+            if sample.exact:
+                self._export_violations(model, window)
+
+    def _export_violations(self, model: str, window: Window) -> None:
+        """The window's type violations counted since the last export, into the metric."""
+        for feature, count in window.type_violations().items():
+            delta = count - self._violations_exported[(model, feature)]
+            if delta > 0:
+                self.metrics.feature_type_violations.labels(model, feature).inc(delta)
+            # below what was exported: scaled out, the window moved here or away (restored or
+            # cleared); counting goes on from its count
+            self._violations_exported[(model, feature)] = count
 
     def _forward(
         self,
@@ -265,6 +381,7 @@ class Ingest:
         keys: npt.NDArray[np.float64],
         now: float,
         model_version: str | None,
+        decoded: npt.NDArray[np.bool_] | None = None,
     ) -> int:
         """A model's records to its owner (scaled out), with their input positions."""
         assert self.forward is not None
@@ -276,6 +393,7 @@ class Ingest:
             keys,
             now,
             model_version,
+            decoded,
         )
 
     def _forward_join(

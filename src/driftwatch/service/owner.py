@@ -162,8 +162,11 @@ class Forwarder:
         keys: npt.NDArray[np.float64],
         now: float,
         model_version: str | None,
+        decoded: npt.NDArray[np.bool_] | None = None,
     ) -> int:
-        """Send the model's records (one per position) to its owner; how many fell inside its window."""
+        """Send the model's records (one per position) to its owner; how many fell inside its window.
+        With ``decoded`` (one flag per record), only records whose columns were decoded are sent as
+        rows (`sampled` chose them); the others are counted all the same."""
         admission = self.admissions[model]
         inside = 0
         # one partial per input partition: the owner skips what it has applied per partition
@@ -185,10 +188,25 @@ class Forwarder:
                 positions,
                 [column[take] for column in columns],
                 model_version,
+                None if decoded is None else decoded[take],
             )
             inside += len(positions) - outside
             self._send(model, encode_message(partial))
         return inside
+
+    def sampled(
+        self, model: str, now: float, timestamps: npt.NDArray[np.float64], keys: npt.NDArray[np.float64]
+    ) -> npt.NDArray[np.bool_]:
+        """Which of a model's records (event ``timestamps``, sample ``keys``) its owner's window may keep
+        at the reader's ``now``, by the thresholds the owner last published: those `forward` sends as
+        rows (``kafka.decode: sampled`` decodes the features of those only)."""
+        return self.admissions[model].decide(now, timestamps, keys).forwarded
+
+    def sampling(self) -> bool:
+        """Whether any model's owner published a threshold below 1 (its window keeps only a sample)."""
+        return any(
+            tau < 1.0 for admission in self.admissions.values() for tau in admission.thresholds.values()
+        )
 
     def forward_join(
         self,

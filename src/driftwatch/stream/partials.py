@@ -435,13 +435,17 @@ class Admission:
         offsets: npt.NDArray[np.int64],
         columns: Sequence[npt.NDArray[np.generic]],
         model_version: str | None = None,
+        decoded: npt.NDArray[np.bool_] | None = None,
     ) -> tuple[Partial, int]:
         """The partial of ``model``'s records of one batch of ``topic``/``partition`` covering input
         offsets ``first``..``last``, and how many records were outside the window.
 
         ``offsets`` (strictly increasing), ``timestamps``, ``keys`` and each of ``columns`` (one per
         `ColumnSpec` of the model's window, as `Window.add_columns` takes them) describe the model's
-        records in that range; ``model_version`` is that of the last one."""
+        records in that range; ``model_version`` is that of the last one. With ``decoded`` (one flag
+        per record: its columns hold its values), only decoded records are forwarded: the reader
+        decided which records to decode by an earlier `decide`, and thresholds it received since
+        then (only ever lower for a slot) must not forward a row it did not decode."""
         offsets = np.asarray(offsets, dtype=np.int64)
         if len(offsets) != len(timestamps) or any(len(column) != len(offsets) for column in columns):
             raise ValueError("offsets, timestamps and every column must have one entry per record")
@@ -451,7 +455,7 @@ class Admission:
             raise ValueError(f"an offset range {first}..{last} is empty")
         decision = self.decide(now, timestamps, keys)
         starts, lengths, slots = _runs_of(offsets[decision.inside], decision.slots[decision.inside])
-        rows = decision.forwarded
+        rows = decision.forwarded if decoded is None else decision.forwarded & decoded
         partial = Partial(
             model=model,
             topic=topic,

@@ -22,6 +22,15 @@ joined rows would break every performance computation of its window.
 records decoded with per-model typed structs straight into the columns of the
 windows, with no `Prediction` made; a batch it cannot take whole (any record
 that would be a rejection or hold a type violation) goes the exact way.
+
+`RecordDecoder.decode_heads` and `RecordDecoder.decode_sample` are the daemon's
+``kafka.decode: sampled`` path: a batch is decoded and validated but for the
+records' features (only found to be objects, their values skipped unread), and
+then only the records a window's sample may keep are decoded whole into
+columns. A record not kept whose text could hide a rejection in its features
+(a nested value, text that is not UTF-8) is decoded whole too, so every
+rejection stays exactly what the exact path finds; a value of the wrong kind in
+the features of a record not decoded is not seen (not a type violation).
 """
 
 from __future__ import annotations
@@ -32,7 +41,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import chain
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any, Final, Generic, Protocol, TypeVar, cast
 
 import msgspec
@@ -45,11 +54,13 @@ __all__ = [
     "REASONS",
     "ColumnBatch",
     "ColumnLayout",
+    "Heads",
     "LabelRule",
     "PayloadDecoder",
     "Prediction",
     "RecordDecoder",
     "Rejection",
+    "Sample",
     "classify",
     "clip",
     "unusable_payload",
@@ -71,6 +82,23 @@ Scalar = str | int | float | bool | None
 class _Wire(msgspec.Struct, frozen=True):
     model: str
     features: dict[str, Scalar]
+    model_version: str | int | None = None
+    prediction_id: str | int | None = None
+    timestamp: str | int | float | None = None
+    prediction: Scalar | dict[str, float] = None
+    label: Scalar = None
+
+
+class _Object(msgspec.Struct, frozen=True, gc=False):
+    """Any JSON object, its contents skipped by the parser unread."""
+
+
+class _Head(msgspec.Struct, frozen=True, gc=False):
+    """A record with its features left undecoded (only found to be an object, every time the key
+    occurs: the exact path rejects a first ``features`` that is not an object, the parser keeps the last)."""
+
+    model: str
+    features: _Object
     model_version: str | int | None = None
     prediction_id: str | int | None = None
     timestamp: str | int | float | None = None
@@ -119,6 +147,57 @@ class ColumnBatch:
     timestamps: npt.NDArray[np.float64]
     columns: list[npt.NDArray[np.generic]]  # one per column of the layout, in its order
     model_version: str | None  # of the model's last record in the batch
+
+
+@dataclass(frozen=True, slots=True)
+class Heads:
+    """The records of one model in a batch, decoded and validated but for their features
+    (`RecordDecoder.decode_heads`): none of them is a rejection unless its features hold one."""
+
+    model: str
+    positions: list[int]  # of its records in the batch, in order
+    timestamps: npt.NDArray[np.float64]
+    # per record: its head (features unread), or the `Prediction` of a record decoded whole already
+    records: list[Any]
+    payloads: list[bytes]
+    fallback_timestamps: list[float]
+
+    def predictions(self, keep: Sequence[bool] | None = None) -> list[Prediction]:
+        """The records as predictions without features (``{}``): what the label join reads of them."""
+        flags = [True] * len(self.records) if keep is None else keep
+        return [
+            Prediction(
+                self.model,
+                _text(record.model_version),
+                _text(record.prediction_id),
+                timestamp,
+                {},
+                record.prediction,
+                record.label,
+            )
+            for record, timestamp, kept in zip(self.records, self.timestamps.tolist(), flags, strict=True)
+            if kept
+        ]
+
+    def model_version(self, index: int) -> str | None:
+        return _text(self.records[index].model_version)
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """The columns of one model's records with only the wanted ones' features decoded
+    (`RecordDecoder.decode_sample`)."""
+
+    # one per layout column, a value per record of the `Heads`; a record not wanted holds a missing value
+    columns: list[npt.NDArray[np.generic]]
+    rejected: list[tuple[int, Rejection]]  # (index among the heads' records, why): found in their features
+    # wanted records decoded whole (index, prediction): their columns are `Window.to_columns`'s to make,
+    # which counts their type violations
+    exact: list[tuple[int, Prediction]]
+
+
+def _text(value: str | int | None) -> str | None:
+    return value if value is None or type(value) is str else str(value)
 
 
 @dataclass(frozen=True)
@@ -253,6 +332,7 @@ class RecordDecoder(PayloadDecoder["_Wire"]):
 
     wire = _Wire
     _columnar: tuple[object, _Columnar] | None = None
+    _heads: msgspec.json.Decoder[_Head] | None = None
 
     def decode_columns(
         self,
@@ -274,14 +354,7 @@ class RecordDecoder(PayloadDecoder["_Wire"]):
         """
         if not payloads:
             return []
-        key = tuple(
-            (model, tuple((c.name, c.type, c.source) for c in columns))
-            for model, columns in layouts.items()
-            if model in self._models
-        )
-        if self._columnar is None or self._columnar[0] != key:
-            self._columnar = (key, _Columnar(layouts, self._models, self._rules))
-        columnar = self._columnar[1]
+        columnar = self._columnar_for(layouts)
         plain = _plain(payloads, self._max_bytes)
         return None if plain is None else columnar.decode(plain, fallback_timestamps)
 
@@ -339,6 +412,21 @@ class RecordDecoder(PayloadDecoder["_Wire"]):
         return self._validate(wire, fallback_timestamp)
 
     def _validate(self, wire: _Wire, fallback_timestamp: float) -> Prediction | Rejection:
+        timestamp = self._check(wire, fallback_timestamp)
+        if isinstance(timestamp, Rejection):
+            return timestamp
+        return Prediction(
+            wire.model,
+            _text(wire.model_version),
+            _text(wire.prediction_id),
+            timestamp,
+            wire.features,
+            wire.prediction,
+            wire.label,
+        )
+
+    def _check(self, wire: _Wire | _Head, fallback_timestamp: float) -> float | Rejection:
+        """A decoded record's event time, or the rejection of what its fields but the features hold."""
         if wire.model not in self._models:
             return Rejection("unknown_model", f"model {clip(wire.model)!r} is not configured")
         if isinstance(wire.prediction, int | float) and not _finite(wire.prediction):
@@ -353,16 +441,180 @@ class RecordDecoder(PayloadDecoder["_Wire"]):
             wrong = rule.problem(wire.label)
             if wrong is not None:
                 return wrong
-        version, pid = wire.model_version, wire.prediction_id
-        return Prediction(
-            wire.model,
-            version if version is None or type(version) is str else str(version),
-            pid if pid is None or type(pid) is str else str(pid),
-            timestamp,
-            wire.features,
-            wire.prediction,
-            wire.label,
+        return timestamp
+
+    # kafka.decode: sampled ----------------------------------------------------------------------
+
+    def decode_heads(
+        self, payloads: Sequence[bytes | None], fallback_timestamps: Sequence[float]
+    ) -> tuple[list[Heads], list[tuple[int, Rejection]]]:
+        """The batch decoded and validated but for the records' features: one `Heads` per model (in
+        order of first appearance) and the rejections found, by position in the batch.
+
+        A record is rejected here exactly as `decode` rejects it for what its model, model_version,
+        prediction_id, timestamp, prediction and label hold, or for not being a JSON object with a
+        ``features`` value at all; a problem inside its features is `decode_sample`'s to find. A
+        record the head decoder cannot read on its own (NaN tokens, numbers beyond float range) is
+        decoded whole by `decode`."""
+        if not payloads:
+            return [], []
+        if self._heads is None:
+            self._heads = msgspec.json.Decoder(_Head)
+        heads: list[Any] | None = None
+        plain = _plain(payloads, self._max_bytes)
+        if plain is not None:
+            try:
+                heads = list(map(self._heads.decode, plain))
+            except (msgspec.ValidationError, msgspec.DecodeError, RecursionError, ValueError):
+                heads = None
+        rejected: list[tuple[int, Rejection]] = []
+        if heads is None:  # record by record: a record the heads cannot take is decoded whole
+            heads = []
+            for index, (payload, fallback) in enumerate(zip(payloads, fallback_timestamps, strict=True)):
+                if self._usable(payload) is payload:
+                    try:
+                        heads.append(self._heads.decode(payload))
+                        continue
+                    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError, ValueError):
+                        pass
+                outcome = self.decode(payload, fallback)
+                if isinstance(outcome, Rejection):
+                    rejected.append((index, outcome))
+                    heads.append(None)
+                else:
+                    heads.append(outcome)
+        groups: dict[str, list[int]] = {}
+        models = set(map(_MODEL, heads)) if not rejected else set()
+        if len(models) == 1:  # the common case: one model's records, every one with a head
+            groups[next(iter(models))] = list(range(len(heads)))
+        else:
+            for index, head in enumerate(heads):
+                if head is not None:
+                    groups.setdefault(head.model, []).append(index)
+        out: list[Heads] = []
+        for model, members in groups.items():
+            positions = members
+            whole = len(positions) == len(heads)
+            records = heads if whole else [heads[i] for i in positions]
+            fallbacks = list(fallback_timestamps) if whole else [fallback_timestamps[i] for i in positions]
+            timestamps = self._head_times(model, records, fallbacks)
+            if timestamps is None:  # one by one: which records are rejected, and why
+                times: list[float] = []
+                kept: list[int] = []
+                for index, record, fallback in zip(positions, records, fallbacks, strict=True):
+                    when: float | Rejection = (
+                        record.timestamp if isinstance(record, Prediction) else self._check(record, fallback)
+                    )
+                    if isinstance(when, Rejection):
+                        rejected.append((index, when))
+                    else:
+                        times.append(when)
+                        kept.append(index)
+                if not kept:
+                    continue
+                positions = kept
+                whole = len(positions) == len(heads)
+                records = [heads[i] for i in positions]
+                fallbacks = [fallback_timestamps[i] for i in positions]
+                timestamps = np.array(times, dtype=np.float64)
+            out.append(
+                Heads(
+                    model,
+                    positions,
+                    timestamps,
+                    records,
+                    cast("list[bytes]", list(payloads))
+                    if whole
+                    else [cast("bytes", payloads[i]) for i in positions],
+                    fallbacks,
+                )
+            )
+        rejected.sort(key=_FIRST)
+        return out, rejected
+
+    def _head_times(
+        self, model: str, records: list[Any], fallbacks: list[float]
+    ) -> npt.NDArray[np.float64] | None:
+        """The event times of a model's records when none of them is rejected for its head; else None."""
+        if model not in self._models or set(map(type, records)) != {_Head}:
+            return None
+        try:
+            timestamps = _timestamps(list(map(_TIMESTAMP, records)), list(range(len(records))), fallbacks)
+        except _ExactPathError:
+            return None
+        if not _all_finite(list(map(_PREDICTION, records))):
+            return None
+        rule = self._rules.get(model)
+        if rule is not None and not rule.accepts(set(map(_LABEL, records))):
+            return None
+        return timestamps
+
+    def decode_sample(
+        self,
+        heads: Heads,
+        wanted: npt.NDArray[np.bool_],
+        layouts: Mapping[str, Sequence[ColumnLayout]],
+    ) -> Sample:
+        """The columns of ``heads``' model (its layout in ``layouts``) with the ``wanted`` records
+        (one flag per record) decoded whole, as `decode_columns` (or else `decode`) makes them.
+
+        The records not wanted are looked at, not parsed: one whose text could hide a rejection in its
+        features (an object or array beyond the record, its features and a class-probability
+        prediction, or text that is not UTF-8, which the parser does not check in what it skips) is
+        decoded whole too, so `Sample.rejected` holds every rejection the exact path would find among
+        the heads. The others keep a missing value in every column (a window never keeps them), and
+        a value of the wrong kind in their features goes uncounted."""
+        columnar = self._columnar_for(layouts)
+        layout = layouts[heads.model]
+        records, payloads, fallbacks = heads.records, heads.payloads, heads.fallback_timestamps
+        count = len(records)
+        columns: list[npt.NDArray[np.generic]] = [
+            np.full(count, np.nan) if column.type == "numeric" else np.full(count, None, dtype=object)
+            for column in layout
+        ]
+        rejected: list[tuple[int, Rejection]] = []
+        exact: list[tuple[int, Prediction]] = []
+        others = np.flatnonzero(~wanted).tolist()
+        flat = _flat_records([records[i] for i in others], [payloads[i] for i in others])
+        for index, skip in zip(others, flat, strict=True):
+            if skip:
+                continue
+            record = records[index]
+            outcome = (
+                record if isinstance(record, Prediction) else self.decode(payloads[index], fallbacks[index])
+            )
+            if isinstance(outcome, Rejection):
+                rejected.append((index, outcome))
+        rows = np.flatnonzero(wanted).tolist()
+        if rows:
+            decoded = columnar.decode([payloads[i] for i in rows], [fallbacks[i] for i in rows])
+            if decoded is not None and len(decoded) == 1:
+                for column, values in zip(columns, decoded[0].columns, strict=True):
+                    column[rows] = values
+            else:  # record by record: the exact path's columns and rejections
+                for index in rows:
+                    record = records[index]
+                    outcome = (
+                        record
+                        if isinstance(record, Prediction)
+                        else self.decode(payloads[index], fallbacks[index])
+                    )
+                    if isinstance(outcome, Rejection):
+                        rejected.append((index, outcome))
+                    else:
+                        exact.append((index, outcome))
+        rejected.sort(key=_FIRST)
+        return Sample(columns, rejected, exact)
+
+    def _columnar_for(self, layouts: Mapping[str, Sequence[ColumnLayout]]) -> _Columnar:
+        key = tuple(
+            (model, tuple((c.name, c.type, c.source) for c in columns))
+            for model, columns in layouts.items()
+            if model in self._models
         )
+        if self._columnar is None or self._columnar[0] != key:
+            self._columnar = (key, _Columnar(layouts, self._models, self._rules))
+        return self._columnar[1]
 
 
 def _plain(payloads: Sequence[bytes | None], max_bytes: int) -> Sequence[bytes] | None:
@@ -613,6 +865,46 @@ class _Columnar:
             columns,
             version if version is None or type(version) is str else str(version),
         )
+
+
+_FIRST = itemgetter(0)
+_MODEL = attrgetter("model")
+
+
+def _flat(payload: bytes, dict_prediction: bool) -> bool:
+    """Whether a record (whose features the head decoder found to be an object) holds no object or
+    array but itself, its features and, with ``dict_prediction``, its prediction's class probabilities,
+    and is valid UTF-8: then its features, decoded, hold no rejection whatever their values (a nested
+    value is one; a brace or bracket inside a string only sends the record the whole way)."""
+    at = payload.find(b"{", payload.find(b"{", 1) + 1)
+    if dict_prediction:
+        at = payload.find(b"{", at + 1)
+    return at < 0 and b"[" not in payload and (payload.isascii() or _utf8(payload))
+
+
+def _flat_records(records: list[Any], payloads: list[bytes]) -> list[bool]:
+    """`_flat` of each record's payload (False for a record decoded whole already, a `Prediction`):
+    brackets and UTF-8 looked for in the whole batch at once, braces record by record."""
+    text = b"".join(payloads)
+    if (
+        b"[" not in text
+        and (text.isascii() or _utf8(text))
+        and set(map(type, records)) == {_Head}
+        and dict not in set(map(type, map(_PREDICTION, records)))
+    ):
+        return [p.find(b"{", p.find(b"{", 1) + 1) < 0 for p in payloads]
+    return [
+        type(r) is _Head and _flat(p, type(r.prediction) is dict)
+        for r, p in zip(records, payloads, strict=True)
+    ]
+
+
+def _utf8(text: bytes) -> bool:
+    try:
+        text.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _union(types: list[Any]) -> Any:
