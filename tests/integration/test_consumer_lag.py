@@ -5,8 +5,8 @@ The records are produced before the daemon starts. The daemon takes them 100 per
 (``max_poll_records``) and its handling is held back (each batch waits up to 0.2 s on an event, a
 slow pipeline) until the test has read a lag above 0 over HTTP, as Prometheus would; then it runs at
 full speed, and the lag of every partition must come down to 0 with every record consumed and
-committed. Nothing of the broker is mocked: the lag is the log end the client fetched minus its
-position.
+committed. Started again with nothing left to read, the daemon exports a lag of 0 for every partition.
+Nothing of the broker is mocked: the lag is the log end the client fetched minus its position.
 """
 
 from __future__ import annotations
@@ -122,3 +122,17 @@ def test_lag_counts_the_records_waiting_and_falls_to_0_once_they_are_consumed(
         daemon.stop()
     tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
     assert committed(broker.bootstrap, group, tps) == produced
+
+    # started again with nothing left to read: every partition's lag is there, and 0 (no record is
+    # handed over from them, so the position is the committed offset the client starts from)
+    restarted = Daemon(load_settings(config))
+    restarted.start()
+    try:
+        wait_for(
+            lambda: lag(scrape(port), topic) == {str(p): 0.0 for p in produced},
+            30,
+            lambda: f"lag 0 on every partition after the restart (now {lag(scrape(port), topic)})",
+        )
+        assert consumed(scrape(port)) == 0
+    finally:
+        restarted.stop()
