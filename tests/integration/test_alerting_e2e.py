@@ -27,6 +27,7 @@ from driftwatch.config import load_settings
 from driftwatch.service.daemon import Daemon
 from tests.clients import CLIENTS, use_client
 from tests.conftest import require
+from tests.kafkautil import update_config
 from tests.promstack import (
     INSTALL_HINT,
     Alertmanager,
@@ -111,6 +112,11 @@ def test_data_drift_alert_reaches_alertmanager_receiver(
             ),
             client,
         )
+
+        def own_group(raw: dict[str, Any]) -> None:  # not the demo config's, shared by other tests
+            raw["kafka"]["group_id"] = f"alerting-{uuid.uuid4().hex[:8]}"
+
+        update_config(config, own_group)
         daemon = Daemon(load_settings(config))
         daemon.start()
         stack.callback(daemon.stop)
