@@ -16,8 +16,16 @@ feeding, at warm-up (after ``--warmup`` records, by default 1M: the windows
 are full by then), peak and final RSS, growth after warm-up, records/s, and
 separately RSS after one drift check per model at the end.
 
+``--client`` is the daemon's ``kafka.client``: with ``confluent`` the config
+says so, confluent-kafka (librdkafka) is loaded as a daemon with that client
+loads it, and the batches are the ``Record`` structs its consumer hands over
+instead of kafka-python-like records. librdkafka's own prefetch buffers
+(bounded by ``queued.max.messages.kbytes``) need a broker and are not part
+of this figure.
+
     python bench/memory.py                    # 5M records, 5 models (a few minutes)
     python bench/memory.py --quick            # 600k records, max_rows 20k
+    python bench/memory.py --quick --client confluent
 """
 
 from __future__ import annotations
@@ -29,7 +37,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -84,6 +94,24 @@ def record_pool(models: list[str], per_model: int, seed: int = 3) -> list[tuple[
     return [pool[i] for i in order]
 
 
+def kafka_python_record(value: bytes, millis: int, offset: int) -> Any:
+    """A record as kafka-python's consumer hands it over (the attributes the pipeline reads)."""
+    return FakeMessage(value, millis, TOPIC, 0, offset)
+
+
+def confluent_records() -> Callable[[bytes, int, int], Any]:
+    """Records as the librdkafka consumer hands them over (``kafka.client: confluent``), with
+    confluent-kafka loaded as in a daemon consuming with it."""
+    import confluent_kafka  # noqa: F401
+
+    from driftwatch.source.confluent import Record
+
+    def record(value: bytes, millis: int, offset: int) -> Any:
+        return Record(TOPIC, 0, offset, millis, None, value, None)
+
+    return record
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -104,6 +132,12 @@ def main() -> int:
         help="never call Daemon.checkpoint (the window change log grows)",
     )
     parser.add_argument("--quick", action="store_true", help="600k records, max_rows 20k: about a minute")
+    parser.add_argument(
+        "--client",
+        choices=("kafka-python", "confluent"),
+        default="kafka-python",
+        help="the daemon's kafka.client (the library loaded and the records its consumer hands over)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.records, args.max_rows = 600_000, 20_000
@@ -120,6 +154,14 @@ def main() -> int:
             window=f"{args.window:g}s",
             max_rows=args.max_rows,
         )
+        message: Callable[[bytes, int, int], Any] = kafka_python_record
+        if args.client != "kafka-python":
+            import yaml
+
+            raw = yaml.safe_load(config.read_text(encoding="utf-8"))
+            raw["kafka"]["client"] = args.client
+            config.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+            message = confluent_records()
         settings = load_settings(config)
         clock = SimClock(START)
         daemon = Daemon(settings, clock=clock)
@@ -131,7 +173,7 @@ def main() -> int:
         prepared = time.perf_counter() - started
         average = statistics.mean(len(p) + len(s) + len(TIMESTAMP_PLACEHOLDER) for p, s in pool)
         print(
-            f"memory: {args.records:,} records through {args.models} models (8 numeric + 2 categorical "
+            f"memory ({args.client}): {args.records:,} records through {args.models} models (8 numeric + 2 categorical "
             f"features + prediction), windows {args.window:.0f} s / max_rows {args.max_rows:,}; batches of "
             f"{args.batch:,}; the run spans {args.span:g} window lengths ({step:.2f} simulated s per batch); "
             f"records {average:,.0f} bytes on average, from a pool of {len(pool):,} encoded in {prepared:.1f} s"
@@ -170,7 +212,7 @@ def main() -> int:
             for _ in range(count):
                 prefix, suffix = pool[cursor]
                 cursor = cursor + 1 if cursor + 1 < len(pool) else 0
-                messages.append(FakeMessage(prefix + stamp + suffix, millis, TOPIC, 0, offset))
+                messages.append(message(prefix + stamp + suffix, millis, offset))
                 offset += 1
             clock.now += step
             t1 = time.perf_counter()

@@ -15,15 +15,17 @@ import pytest
 LONGEST_FIRST = (
     "test_crash_recovery.py",  # ~130-170 s: ten kill -9 restarts while 200k records are produced
     "test_scale_out_failover.py",  # ~120-150 s: a kill -9 and a rolling restart of three replicas, with each client
+    "test_reader_process.py",  # ~95 s: the rebalance scenario with each reader and librdkafka
     "test_crash_recovery_confluent.py",  # ~65-80 s: five kill -9 restarts with librdkafka
-    "test_reader_process.py",  # ~70 s
-    "test_compression.py",  # ~70 s
+    "test_compression.py",  # ~75 s
     "test_broker_outage.py",  # ~45 s: with each client
-    "test_scale_out_labels.py",  # ~30 s
+    "test_scale_out_labels.py",  # ~40 s: three replicas with each client
+    "test_shutdown.py",  # ~35 s: with each client
     "test_scale_out.py",  # ~30-35 s with both clients
     "test_scale_out_monitoring.py",  # ~30 s
     "test_sampled_decode_kafka.py",  # ~30 s: kafka.decode: sampled with each client and scaled out
-    "test_shutdown.py",  # ~17 s
+    "test_alerting_e2e.py",  # ~30 s: with each client
+    "test_consumer_lag.py",  # ~20 s: with each client
 )
 
 

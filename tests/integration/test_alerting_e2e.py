@@ -4,7 +4,7 @@ Proves that the repository's alert rules (configs/prometheus/alerts.yml, express
 only every ``for:`` cut to 1s) fire DriftwatchDataDrift for a model whose traffic drifted and not
 for one whose traffic did not, when Debian's Prometheus scrapes a running daemon fed through the
 real Kafka-protocol broker, and that Alertmanager delivers the firing alert, with its severity
-label and runbook link, to a webhook receiver.
+label and runbook link, to a webhook receiver. With each Kafka client (``kafka.client``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ from driftwatch.cli.demo import SECRET_ENV, WebhookReceiver, make_records, write
 from driftwatch.cli.localbroker import LocalBroker, free_port
 from driftwatch.config import load_settings
 from driftwatch.service.daemon import Daemon
+from tests.clients import CLIENTS, use_client
 from tests.conftest import require
+from tests.kafkautil import update_config
 from tests.promstack import (
     INSTALL_HINT,
     Alertmanager,
@@ -88,8 +90,9 @@ def topic(broker: LocalBroker, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]
     yield name
 
 
+@CLIENTS
 def test_data_drift_alert_reaches_alertmanager_receiver(
-    broker: LocalBroker, topic: str, tmp_path: Path
+    broker: LocalBroker, topic: str, tmp_path: Path, client: str
 ) -> None:
     port = free_port()
     started = time.monotonic()
@@ -103,9 +106,17 @@ def test_data_drift_alert_reaches_alertmanager_receiver(
         def logs() -> str:
             return "\n".join(server.log_tail() for server in servers)
 
-        config = write_demo_config(
-            tmp_path / "daemon", broker.bootstrap, topic, port, hooks.url, every="1s", window="1h"
+        config = use_client(
+            write_demo_config(
+                tmp_path / "daemon", broker.bootstrap, topic, port, hooks.url, every="1s", window="1h"
+            ),
+            client,
         )
+
+        def own_group(raw: dict[str, Any]) -> None:  # not the demo config's, shared by other tests
+            raw["kafka"]["group_id"] = f"alerting-{uuid.uuid4().hex[:8]}"
+
+        update_config(config, own_group)
         daemon = Daemon(load_settings(config))
         daemon.start()
         stack.callback(daemon.stop)

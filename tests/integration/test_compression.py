@@ -3,7 +3,11 @@
 Most production producers are librdkafka (or Java) clients that compress
 their batches. The confluent-kafka Producer (librdkafka) writes records with
 ``compression.type`` none, gzip, snappy, lz4 and zstd to the real broker; the
-daemon, with ``kafka.reader: thread`` and ``process``, must window every one.
+daemon, with ``kafka.reader: thread`` and ``process``, must window every one,
+and so must a daemon with ``kafka.client: confluent`` (librdkafka decodes the
+codecs itself: one run over a topic holding batches of every codec). The
+undecodable-batch scenarios below make a codec library of kafka-python's
+unavailable; librdkafka has its codecs built in, so they do not apply to it.
 
 A batch the consumer cannot decode (here: its codec library made unavailable)
 is its own error class, not a broker outage: it is counted by
@@ -30,6 +34,7 @@ from driftwatch.cli.demo import SECRET_ENV, make_records, write_demo_config
 from driftwatch.cli.localbroker import LocalBroker, free_port
 from driftwatch.config import load_settings
 from driftwatch.service.daemon import Daemon
+from tests.clients import use_client
 from tests.conftest import require
 from tests.integration.test_reader_process import readers_of
 from tests.kafkautil import get, metric, metric_by, scrape, update_config, wait_for
@@ -95,17 +100,12 @@ def rows(daemon: Daemon) -> dict[str, int]:
     return {name: window.rows() for name, window in daemon.windows.items()}
 
 
-@pytest.mark.parametrize("reader", ["thread", "process"])
-@pytest.mark.parametrize("codec", CODECS)
-def test_every_codec_of_a_librdkafka_producer_is_consumed(
-    broker: LocalBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, codec: str, reader: str
+def assert_every_record_windowed(
+    tmp_path: Path, broker: LocalBroker, topic: str, sent: Counter[str], reader: str, client: str
 ) -> None:
-    monkeypatch.setenv(SECRET_ENV, "compression-test")
-    topic = f"codec-{codec}-{uuid.uuid4().hex[:8]}"
-    broker.create_topic(topic, partitions=PARTITIONS)
-    sent = produce(broker.bootstrap, topic, codec, 400)
+    """A daemon with ``reader`` and ``client`` windows every record ``sent``, rejects none, and is ready."""
     port = free_port()
-    daemon = Daemon(load_settings(config(tmp_path, broker, topic, reader, port)))
+    daemon = Daemon(load_settings(use_client(config(tmp_path, broker, topic, reader, port), client)))
     daemon.start()
     try:
         wait_for(
@@ -121,6 +121,32 @@ def test_every_codec_of_a_librdkafka_producer_is_consumed(
     assert metric_by(samples, "driftwatch_records_rejected_total", "reason") == {}
     assert metric(samples, "driftwatch_kafka_up") == 1.0
     assert (status, json.loads(body)["ready"]) == (200, True)
+
+
+@pytest.mark.parametrize("reader", ["thread", "process"])
+@pytest.mark.parametrize("codec", CODECS)
+def test_every_codec_of_a_librdkafka_producer_is_consumed(
+    broker: LocalBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, codec: str, reader: str
+) -> None:
+    monkeypatch.setenv(SECRET_ENV, "compression-test")
+    topic = f"codec-{codec}-{uuid.uuid4().hex[:8]}"
+    broker.create_topic(topic, partitions=PARTITIONS)
+    sent = produce(broker.bootstrap, topic, codec, 400)
+    assert_every_record_windowed(tmp_path, broker, topic, sent, reader, "kafka-python")
+
+
+def test_every_codec_is_consumed_with_librdkafka(
+    broker: LocalBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``kafka.client: confluent``: librdkafka decodes the codecs itself. One topic holds batches of every
+    codec, one after the other, and one daemon windows them all (one run rather than one per codec)."""
+    monkeypatch.setenv(SECRET_ENV, "compression-test")
+    topic = f"codec-all-{uuid.uuid4().hex[:8]}"
+    broker.create_topic(topic, partitions=PARTITIONS)
+    sent: Counter[str] = Counter()
+    for codec in CODECS:
+        sent += produce(broker.bootstrap, topic, codec, 100)
+    assert_every_record_windowed(tmp_path, broker, topic, sent, "thread", "confluent")
 
 
 def stalled_state(port: int, topic: str) -> tuple[float | None, float | None, float | None, int, list[str]]:

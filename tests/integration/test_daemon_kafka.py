@@ -19,6 +19,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -30,6 +31,7 @@ from driftwatch.cli.localbroker import LocalBroker, free_port
 from driftwatch.config import load_settings
 from driftwatch.service.daemon import Daemon
 from tests.clients import CLIENTS, use_client
+from tests.kafkautil import update_config
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.broker
@@ -75,6 +77,17 @@ def setup(
     yield tmp_path, topic, free_port()
 
 
+def own_group(config: Path) -> str:
+    """A consumer group of the test's own (the demo config's group is shared by every test writing one)."""
+    group = f"daemon-{uuid.uuid4().hex[:8]}"
+
+    def change(raw: dict[str, Any]) -> None:
+        raw["kafka"]["group_id"] = group
+
+    update_config(config, change)
+    return group
+
+
 def committed_total(broker: LocalBroker, topic: str, group: str) -> int:
     consumer = KafkaConsumer(bootstrap_servers=broker.bootstrap, group_id=group, enable_auto_commit=False)
     try:
@@ -95,6 +108,7 @@ def test_daemon_detects_drift_for_the_shifted_model_only(
             ),
             client,
         )
+        own_group(config)
         settings = load_settings(config)
         sent = produce(broker, topic)
         daemon = Daemon(settings)
@@ -181,6 +195,7 @@ def test_run_command_stops_cleanly_on_sigterm(
         write_demo_config(directory, broker.bootstrap, topic, port, "http://127.0.0.1:9/hook", every="1s"),
         client,
     )
+    group = own_group(config)
     sent = produce(broker, topic)
     env = {**os.environ, SECRET_ENV: SECRET}
     process = subprocess.Popen(
@@ -216,4 +231,4 @@ def test_run_command_stops_cleanly_on_sigterm(
     assert code == 0, output
     assert elapsed < 10, f"shutdown took {elapsed:.1f}s"
     assert "Traceback" not in output
-    assert committed_total(broker, topic, "driftwatch-demo") == sent
+    assert committed_total(broker, topic, group) == sent

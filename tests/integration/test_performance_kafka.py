@@ -3,7 +3,8 @@
 The daemon runs its scheduled checks every second. Before any label it exports CBPE's label-free
 estimate only; with too few labels it reports "not enough labels"; once enough labels are joined the
 realized metrics appear (equal to scikit-learn's on the joined pairs), the drop below the reference
-fires a signed webhook for ``performance:accuracy``, and a bad label record is dead-lettered.
+fires a signed webhook for ``performance:accuracy``, and a bad label record is dead-lettered. With each
+Kafka client (``kafka.client``): the labels topic is consumed, committed and dead-lettered alike.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from driftwatch.cli.demo import SECRET_ENV, WebhookReceiver
 from driftwatch.cli.localbroker import LocalBroker, free_port
 from driftwatch.config import load_settings
 from driftwatch.service.daemon import Daemon
+from tests.clients import CLIENTS, use_client
 from tests.kafkautil import committed, read_topic, scrape, wait_for
 
 pytestmark = pytest.mark.broker
@@ -82,8 +84,9 @@ def send(bootstrap: str, topic: str, values: list[bytes]) -> None:
     producer.close()
 
 
+@CLIENTS
 def test_labels_arriving_later_turn_into_realized_performance_and_an_alert(
-    broker: LocalBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    broker: LocalBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, client: str
 ) -> None:
     monkeypatch.setenv(SECRET_ENV, SECRET)
     suffix = uuid.uuid4().hex[:8]
@@ -118,7 +121,9 @@ def test_labels_arriving_later_turn_into_realized_performance_and_an_alert(
 
     port = free_port()
     with WebhookReceiver(SECRET.encode()) as receiver:
-        settings = load_settings(write_config(tmp_path, broker.bootstrap, topics, port, receiver.url))
+        settings = load_settings(
+            use_client(write_config(tmp_path, broker.bootstrap, topics, port, receiver.url), client)
+        )
         send(broker.bootstrap, topics["predictions"], predictions)
         daemon = Daemon(settings)
         daemon.start()

@@ -3,7 +3,8 @@
 Against the real broker: exactly-once window contents across SIGKILLs of the
 daemon (whose reader process must not outlive it), a clean SIGTERM that
 commits what was checkpointed, a rebalance between two replicas that keeps
-every record exactly once, and a reader process that is killed and replaced.
+every record exactly once (run with the thread reader and with ``kafka.client:
+confluent`` too), and a reader process that is killed and replaced.
 """
 
 from __future__ import annotations
@@ -83,12 +84,22 @@ class Producer:
         self._producer.close(5)
 
 
-def config(tmp_path: Path, broker: LocalBroker, topic: str, group: str, port: int = 0) -> Path:
+def config(
+    tmp_path: Path,
+    broker: LocalBroker,
+    topic: str,
+    group: str,
+    port: int = 0,
+    reader: str = "process",
+    client: str = "kafka-python",
+) -> Path:
     path = write_demo_config(tmp_path, broker.bootstrap, topic, port, "http://127.0.0.1:9/", every="1h")
 
     def change(raw: dict[str, Any]) -> None:
         raw["kafka"]["group_id"] = group
-        raw["kafka"]["reader"] = "process"
+        raw["kafka"]["reader"] = reader
+        if client != "kafka-python":
+            raw["kafka"]["client"] = client
         raw["kafka"]["options"] = {"session_timeout_ms": 6000, "heartbeat_interval_ms": 1000}
         raw["log_level"] = "INFO"
         for model in raw["models"].values():
@@ -183,16 +194,30 @@ def rows(daemon: Daemon) -> dict[str, int]:
     return {name: window.rows() for name, window in daemon.windows.items()}
 
 
+# (kafka.reader, kafka.client): the rebalance scenario runs with each reader and with librdkafka
+REBALANCE_READERS = {
+    "process": ("process", "kafka-python"),
+    "thread": ("thread", "kafka-python"),
+    "confluent": ("thread", "confluent"),
+}
+
+
+@pytest.mark.parametrize("reader", list(REBALANCE_READERS))
 def test_rebalance_between_two_replicas_keeps_every_record_once(
-    broker: LocalBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    broker: LocalBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader: str
 ) -> None:
     monkeypatch.setenv(SECRET_ENV, "reader-test")
     topic = f"reader-rebalance-{uuid.uuid4().hex[:8]}"
     group = f"reader-rebalance-{uuid.uuid4().hex[:8]}"
     broker.create_topic(topic, partitions=PARTITIONS)
     producer = Producer(broker.bootstrap, topic)
-    first = Daemon(load_settings(config(tmp_path / "a", broker, topic, group)))
-    second = Daemon(load_settings(config(tmp_path / "b", broker, topic, group)))
+    kafka_reader, client = REBALANCE_READERS[reader]
+    first = Daemon(
+        load_settings(config(tmp_path / "a", broker, topic, group, reader=kafka_reader, client=client))
+    )
+    second = Daemon(
+        load_settings(config(tmp_path / "b", broker, topic, group, reader=kafka_reader, client=client))
+    )
     started: list[Daemon] = []
 
     def total() -> dict[str, int]:

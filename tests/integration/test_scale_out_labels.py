@@ -3,7 +3,8 @@ of a model to its predictions at the model's owner, as one plain replica joins t
 
 The predictions (with prediction ids) are spread over six partitions, their labels over the three
 partitions of a separate labels topic, both unkeyed: the replicas that read a prediction and its label
-are most often neither the same one nor the model's owner.
+are most often neither the same one nor the model's owner. The three replicas run with
+``kafka.client: confluent`` too (librdkafka reads both topics; what it read is forwarded to the owner).
 """
 
 from __future__ import annotations
@@ -50,9 +51,13 @@ def _rejected(daemon: Daemon) -> dict[str, float]:
     }
 
 
-@pytest.mark.parametrize("scaled", [True, False], ids=["three-replicas", "one-plain-replica"])
+@pytest.mark.parametrize(
+    ("scaled", "client"),
+    [(True, "kafka-python"), (False, "kafka-python"), (True, "confluent")],
+    ids=["three-replicas", "one-plain-replica", "three-replicas-confluent"],
+)
 def test_every_label_joins_at_the_models_owner(
-    broker: LocalBroker, tmp_path: Path, receiver: WebhookReceiver, scaled: bool
+    broker: LocalBroker, tmp_path: Path, receiver: WebhookReceiver, scaled: bool, client: str
 ) -> None:
     topic, labels_topic = f"preds-{uuid.uuid4().hex[:8]}", f"labels-{uuid.uuid4().hex[:8]}"
     broker.create_topic(topic, partitions=6)
@@ -77,6 +82,7 @@ def test_every_label_joins_at_the_models_owner(
                     replica=f"r{i}",
                     labels_topic=labels_topic,
                     labelled=LABELLED,
+                    client=client,
                 )
             )
         )

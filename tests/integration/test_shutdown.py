@@ -6,7 +6,8 @@ receiver that answers only after 3 s. SIGTERM arrives while that attempt is in
 flight. The daemon must stop fetching, checkpoint and commit what it handled,
 let the attempt finish (or leave it pending in the outbox, never lose it) and
 exit with status 0 within 10 s. Started again, it restores the same windows
-from its checkpoint without reading the records again.
+from its checkpoint without reading the records again. With each Kafka client
+(``kafka.client``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from kafka import KafkaProducer, TopicPartition
 from driftwatch.cli.demo import SECRET_ENV, make_records, write_demo_config
 from driftwatch.cli.localbroker import LocalBroker, free_port
 from driftwatch.state.store import Store
+from tests.clients import CLIENTS, use_client
 from tests.kafkautil import committed, get, metric_by, scrape, update_config, wait_for
 from tests.receivers import Receiver, Reply
 
@@ -103,8 +105,9 @@ def stop(process: subprocess.Popen[bytes]) -> int | None:
     return process.returncode
 
 
+@CLIENTS
 def test_sigterm_checkpoints_commits_finishes_the_attempt_in_flight_and_exits_0(
-    broker: LocalBroker, tmp_path: Path
+    broker: LocalBroker, tmp_path: Path, client: str
 ) -> None:
     topic = f"shutdown-{uuid.uuid4().hex[:8]}"
     group = f"shutdown-{uuid.uuid4().hex[:8]}"
@@ -125,6 +128,7 @@ def test_sigterm_checkpoints_commits_finishes_the_attempt_in_flight_and_exits_0(
                 model["window"]["max_rows"] = 10 * PER_MODEL  # every record stays in the window
 
         update_config(config, change)
+        use_client(config, client)
         command = [sys.executable, "-m", "driftwatch", "run", "--config", str(config)]
 
         def start() -> subprocess.Popen[bytes]:

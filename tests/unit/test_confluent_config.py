@@ -257,16 +257,58 @@ def test_librdkafka_accepts_the_secure_config_with_every_option(secure: KafkaSet
 @pytest.mark.parametrize("mechanism", ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"])
 def test_librdkafka_accepts_each_sasl_mechanism(mechanism: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DW_SASL_PASSWORD", SASL_SECRET)
-    build(
-        properties(
-            settings(
-                security_protocol="SASL_PLAINTEXT",
-                sasl_mechanism=mechanism,
-                sasl_plain_username="driftwatch",
-                sasl_plain_password={"env": "DW_SASL_PASSWORD"},
-            )
+    config = properties(
+        settings(
+            security_protocol="SASL_PLAINTEXT",
+            sasl_mechanism=mechanism,
+            sasl_plain_username="driftwatch",
+            sasl_plain_password={"env": "DW_SASL_PASSWORD"},
         )
     )
+    assert (config["sasl.mechanism"], config["sasl.username"]) == (mechanism, "driftwatch")
+    assert config["sasl.password"] == SASL_SECRET
+    build(config)
+
+
+def _secure_config_file(tmp_path: Path, tls_files: dict[str, Path], key_secret: str) -> Path:
+    """A config file as an operator writes one: SASL_SSL with PLAIN, both passwords in secret files,
+    the TLS files and the secret files given relative to the config's directory."""
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "sasl").write_text(SASL_SECRET + "\n", encoding="utf-8")
+    (tmp_path / "secrets" / "key").write_text(key_secret + "\n", encoding="utf-8")
+    (tmp_path / "ref.csv").write_text("a\n1.0\n2.0\n", encoding="utf-8")
+    kafka = {
+        "bootstrap_servers": DEAD,
+        "topic": "predictions",
+        "client": "confluent",
+        "security_protocol": "SASL_SSL",
+        "sasl_mechanism": "PLAIN",
+        "sasl_plain_username": "driftwatch",
+        "sasl_plain_password": {"file": "secrets/sasl"},
+        "ssl_password": {"file": "secrets/key"},
+        **{name: path.relative_to(tmp_path).as_posix() for name, path in tls_files.items()},
+    }
+    raw = {"kafka": kafka, "models": {"m": {"reference": "ref.csv", "features": ["a"]}}}
+    path = tmp_path / "driftwatch.yaml"
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    return path
+
+
+def test_passwords_from_secret_files_and_relative_tls_files_reach_librdkafka(
+    tmp_path: Path, tls_files: dict[str, Path]
+) -> None:
+    loaded = load_settings(_secure_config_file(tmp_path, tls_files, KEY_SECRET), {})
+    config = properties(loaded.kafka)
+    assert config["security.protocol"] == "SASL_SSL"
+    assert (config["sasl.mechanism"], config["sasl.username"]) == ("PLAIN", "driftwatch")
+    assert config["sasl.password"] == SASL_SECRET  # read from the file, without its newline
+    assert config["ssl.key.password"] == KEY_SECRET
+    assert config["ssl.ca.location"] == str(tls_files["ssl_cafile"].resolve())
+    assert config["ssl.certificate.location"] == str(tls_files["ssl_certfile"].resolve())
+    assert config["ssl.key.location"] == str(tls_files["ssl_keyfile"].resolve())
+    # librdkafka loads the files and decrypts the key with the password from its file
+    build(config)
+    ConfluentConsumer(config).close()
 
 
 # secrets ------------------------------------------------------------------------------------------
@@ -297,6 +339,49 @@ def test_secrets_appear_in_no_log_and_no_error(
     said = [str(refused.value), problem.describe(), *(r.getMessage() for r in caplog.records)]
     for text in said:
         for secret in (SASL_SECRET, KEY_SECRET, WRONG_SECRET):
+            assert secret not in text, text
+
+
+def test_a_wrong_key_password_from_a_file_is_named_without_a_secret(
+    tmp_path: Path, tls_files: dict[str, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    loaded = load_settings(_secure_config_file(tmp_path, tls_files, WRONG_SECRET), {})
+    with pytest.raises(ConsumerProblemError) as refused:
+        ConfluentConsumer(properties(loaded.kafka))
+    problem = classify(refused.value)
+    assert problem is not None and problem.reason == "configuration" and "ssl.key" in problem.error
+    said = [str(refused.value), problem.describe(), repr(loaded), *(r.getMessage() for r in caplog.records)]
+    for text in said:
+        for secret in (SASL_SECRET, KEY_SECRET, WRONG_SECRET):
+            assert secret not in text, text
+
+
+def test_a_refused_property_beside_the_secrets_is_named_without_them(
+    secure: KafkaSettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """librdkafka refuses one property of a config holding both passwords: neither its error, nor the
+    problem the source names and logs, shows them."""
+    from driftwatch.source.kafka import KafkaSource
+
+    caplog.set_level(logging.DEBUG)
+    refusing = secure.model_copy(update={"options": {**secure.options, "metadata_max_age_ms": 0}})
+    with pytest.raises(ConsumerProblemError) as refused:
+        ConfluentConsumer(properties(refusing))
+    source = KafkaSource(refusing, lambda *a: None, _Observer())
+    stop = threading.Event()
+    thread = threading.Thread(target=source.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: source.problem is not None, 10, "the source to name the problem")
+    finally:
+        stop.set()
+        thread.join(10)
+    assert source.problem is not None and "metadata.max.age.ms" in source.problem.error
+    said = [str(refused.value), source.problem.describe(), *(r.getMessage() for r in caplog.records)]
+    assert any("metadata.max.age.ms" in text for text in said[2:]), said
+    for text in said:
+        for secret in (SASL_SECRET, KEY_SECRET):
             assert secret not in text, text
 
 

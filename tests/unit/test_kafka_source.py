@@ -3,6 +3,7 @@ checkpoint writes deferred to the writer thread."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import namedtuple
@@ -235,3 +236,36 @@ def test_closing_waits_for_the_write_in_flight_and_stores_the_rest() -> None:
     assert not thread.is_alive()
     assert store.stored == [{("predictions", 0): 10}, {("predictions", 0): 13}]
     assert consumer.commits[-1] == {("predictions", 0): 13}
+
+
+def _partition_stats(**fields: Any) -> str:
+    """librdkafka's statistics JSON with partition 0 of "predictions" and the given fields."""
+    partition = {"fetch_state": "active", "fetchq_cnt": 0, "app_offset": -1001, "hi_offset": 1500, **fields}
+    return json.dumps({"topics": {"predictions": {"partitions": {"0": partition, "-1": {}}}}})
+
+
+def test_librdkafka_positions_a_partition_nothing_was_handed_over_from_where_it_starts_reading() -> None:
+    """kafka.client: confluent: librdkafka knows no position for a partition until a record of it was
+    handed over; kafka-python answers with the committed offset it starts from. After a restart with every
+    record committed, the position (so the lag, 0) comes from the next offset librdkafka fetches, while
+    nothing is fetched yet; unknown otherwise, as before any statistics or after a rebalance."""
+    from confluent_kafka import TopicPartition as LibPartition
+
+    from driftwatch.source.confluent import ConfluentConsumer
+
+    tp = TP("predictions", 0)
+    consumer = ConfluentConsumer({"bootstrap.servers": "127.0.0.1:1", "group.id": "g"})
+    try:
+        assert consumer.position(tp) is None  # no statistics yet
+        consumer._stats(_partition_stats(next_offset=1500, committed_offset=1500))
+        assert consumer.position(tp) == 1500
+        consumer._stats(_partition_stats(next_offset=1500, fetchq_cnt=3))  # fetched, not handed over
+        assert consumer.position(tp) is None
+        consumer._stats(_partition_stats(next_offset=-1001, fetch_state="offset-query"))
+        assert consumer.position(tp) is None
+        consumer._stats(_partition_stats(next_offset=0))  # no committed offset: reset to the beginning
+        assert consumer.position(tp) == 0
+        consumer._assigned(None, [LibPartition("predictions", 0)])  # statistics from before it
+        assert consumer.position(tp) is None
+    finally:
+        consumer.close()

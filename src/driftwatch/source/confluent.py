@@ -12,7 +12,9 @@ the same code. What differs is said here:
   ``partition``, ``offset``, ``timestamp`` in ms, ``key``, ``value``, ``headers``).
 - Rebalance callbacks run inside `poll`, on the polling thread.
 - Whether a broker is up, each partition's log end, come from librdkafka's statistics (every second)
-  and its error callback; a subscribed topic the cluster lacks, from the per-partition error librdkafka
+  and its error callback; so does the position of a partition nothing was handed over from since it
+  was assigned (librdkafka knows no position for it; kafka-python answers with the committed offset it
+  starts from, so a caught-up partition's lag is 0 after a restart rather than missing); a subscribed topic the cluster lacks, from the per-partition error librdkafka
   reports for it (once), until the statistics or an assignment show partitions of it.
 - kafka-python option names under ``kafka.options`` are translated (`confluent_config`); the ones with
   no librdkafka equivalent are refused by the config check.
@@ -177,6 +179,7 @@ class ConfluentConsumer:
         self._lock = threading.Lock()
         self._up: bool | None = None  # from the statistics: a broker connection is up
         self._highwater: dict[tuple[str, int], int] = {}
+        self._start: dict[tuple[str, int], int] = {}  # where reading starts, while nothing was handed over
         self._missing: set[str] = set()
         self._topics: list[str] = []
         self._stats_at = 0.0
@@ -205,6 +208,7 @@ class ConfluentConsumer:
         brokers = [b for b in stats.get("brokers", {}).values() if b.get("nodeid", -1) >= 0]
         up = any(b.get("state") == "UP" for b in brokers)
         highwater: dict[tuple[str, int], int] = {}
+        start: dict[tuple[str, int], int] = {}
         known: set[str] = set()  # topics the cluster's metadata has partitions of
         for topic, data in stats.get("topics", {}).items():
             for partition, p in data.get("partitions", {}).items():
@@ -212,9 +216,19 @@ class ConfluentConsumer:
                     known.add(topic)
                     if p.get("hi_offset", -1) >= 0:
                         highwater[(topic, int(partition))] = int(p["hi_offset"])
+                    # fetching, nothing handed over and nothing fetched yet: the next offset to fetch is
+                    # the position (the committed offset it started from, or where it was reset to)
+                    if (
+                        p.get("fetch_state") == "active"
+                        and p.get("app_offset", -1) < 0
+                        and p.get("fetchq_cnt", -1) == 0
+                        and p.get("next_offset", -1) >= 0
+                    ):
+                        start[(topic, int(partition))] = int(p["next_offset"])
         with self._lock:
             self._up = up if brokers else self._up
             self._highwater.update(highwater)
+            self._start = start
             self._missing -= known  # created since librdkafka reported it unknown (it says so once)
             self._stats_at = time.monotonic()
 
@@ -231,6 +245,7 @@ class ConfluentConsumer:
         with self._lock:
             self._assignment = tps
             self._missing -= {tp.topic for tp in tps}
+            self._start = {}  # statistics from before the assignment
         for tp in tps:  # librdkafka looks for their committed offsets again
             self._no_offset.pop((tp.topic, tp.partition), None)
         if self._listener is not None:
@@ -242,6 +257,7 @@ class ConfluentConsumer:
             self._listener.on_partitions_revoked(tps)
         with self._lock:
             self._assignment -= tps
+            self._start = {}
 
     # the protocol
 
@@ -347,7 +363,10 @@ class ConfluentConsumer:
         from confluent_kafka import TopicPartition as LibPartition
 
         (answer,) = self._consumer.position([LibPartition(tp.topic, tp.partition)])
-        return int(answer.offset) if answer.offset >= 0 else None
+        if answer.offset >= 0:
+            return int(answer.offset)
+        with self._lock:  # nothing handed over since the assignment: where it starts, if known yet
+            return self._start.get((tp.topic, tp.partition))
 
     def _lib(self, partitions: Any, offset: int | None = None) -> list[Any]:
         from confluent_kafka import TopicPartition as LibPartition
