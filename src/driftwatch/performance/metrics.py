@@ -39,6 +39,7 @@ __all__ = [
     "Task",
     "Threshold",
     "breaches",
+    "correct",
     "realized",
     "realized_performance",
 ]
@@ -162,14 +163,14 @@ def _binary_scores(
     return values
 
 
-def _binary(
+def _binary_outcomes(
     y_true: npt.ArrayLike,
     y_pred: Predictions,
     probabilities: Predictions | None,
     threshold: float,
     classes: Sequence[Hashable] | None,
-    sample_weight: FloatArray | None,
-) -> dict[str, float]:
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_], FloatArray | None]:
+    """A binary classifier's rows read as (truth is positive, predicted positive, scores or None)."""
     negative, positive = classes if classes is not None else (0, 1)
     truth = np.asarray(y_true)
     _check_labels(truth, (negative, positive), "y_true")
@@ -183,7 +184,19 @@ def _binary(
         predicted_positive = predicted == positive
         if probabilities is not None:
             scores = _scores(np.asarray(probabilities), "probabilities")
-    return _binary_scores(truth == positive, predicted_positive, scores, sample_weight)
+    return truth == positive, predicted_positive, scores
+
+
+def _binary(
+    y_true: npt.ArrayLike,
+    y_pred: Predictions,
+    probabilities: Predictions | None,
+    threshold: float,
+    classes: Sequence[Hashable] | None,
+    sample_weight: FloatArray | None,
+) -> dict[str, float]:
+    truth, predicted, scores = _binary_outcomes(y_true, y_pred, probabilities, threshold, classes)
+    return _binary_scores(truth, predicted, scores, sample_weight)
 
 
 def _table(values: Predictions) -> npt.NDArray[Any]:
@@ -234,16 +247,18 @@ def _probability_matrix(
     return matrix / sums, names
 
 
-def _multiclass(
+def _multiclass_outcomes(
     y_true: npt.ArrayLike,
     y_pred: Predictions,
     probabilities: Predictions | None,
     classes: Sequence[Hashable] | None,
-    sample_weight: FloatArray | None,
-) -> dict[str, float]:
+) -> tuple[npt.NDArray[Any], npt.NDArray[Any], FloatArray | None, list[Hashable]]:
+    """A multiclass classifier's rows read as (truth, predicted label, probability matrix or None, the
+    matrix's column classes)."""
     truth = np.asarray(y_true)
     table = probabilities if probabilities is not None else y_pred if _is_probability_table(y_pred) else None
     matrix: FloatArray | None = None
+    names: list[Hashable] = []
     if table is not None:
         matrix, names = _probability_matrix(table, classes, truth)
         _check_labels(truth, names, "y_true")
@@ -255,6 +270,17 @@ def _multiclass(
         if classes is not None:
             _check_labels(truth, classes, "y_true")
             _check_labels(predicted, classes, "y_pred")
+    return truth, predicted, matrix, names
+
+
+def _multiclass(
+    y_true: npt.ArrayLike,
+    y_pred: Predictions,
+    probabilities: Predictions | None,
+    classes: Sequence[Hashable] | None,
+    sample_weight: FloatArray | None,
+) -> dict[str, float]:
+    truth, predicted, matrix, names = _multiclass_outcomes(y_true, y_pred, probabilities, classes)
     # macro averages over the classes present in the window (truth or prediction), scikit-learn's default:
     # a class the window never saw nor predicted has no precision or recall to average in
     values = _label_metrics(truth, predicted, "macro", sample_weight)
@@ -337,6 +363,34 @@ def realized(
         return _multiclass(y_true, y_pred, probabilities, classes, weight)
     if task == "regression":
         return _regression(y_true, y_pred, weight)
+    raise ValueError(f"unknown task {task!r}; known: {', '.join(METRICS)}")
+
+
+def correct(
+    task: Task,
+    y_true: npt.ArrayLike,
+    y_pred: Predictions,
+    *,
+    probabilities: Predictions | None = None,
+    threshold: float = 0.5,
+    classes: Sequence[Hashable] | None = None,
+) -> npt.NDArray[np.bool_]:
+    """Per row, whether the predicted label is the true one: the rows whose (weighted) mean is `realized`'s
+    accuracy, read from the model's output exactly as `realized` reads it (same arguments).
+
+    What a comparison of two versions needs to pair their right and wrong answers row by row. Regression
+    has no right or wrong rows: ValueError, as for labels outside ``classes``.
+    """
+    if task == "binary_classification":
+        if classes is not None and len(classes) != 2:
+            raise ValueError(f"binary classes must be (negative, positive), got {list(classes)!r}")
+        truth, predicted, _ = _binary_outcomes(y_true, y_pred, probabilities, threshold, classes)
+        return np.asarray(truth == predicted, dtype=np.bool_)
+    if task == "multiclass_classification":
+        labels, chosen, _, _ = _multiclass_outcomes(y_true, y_pred, probabilities, classes)
+        return np.asarray(labels == chosen, dtype=np.bool_)
+    if task == "regression":
+        raise ValueError("regression predictions are not right or wrong; compare mae, rmse, mape or r2")
     raise ValueError(f"unknown task {task!r}; known: {', '.join(METRICS)}")
 
 
