@@ -22,7 +22,7 @@ positives) are 0, scikit-learn's ``zero_division=0``: a model that never says
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -121,19 +121,32 @@ def _is_scores(values: npt.NDArray[Any]) -> bool:
     return not bool(np.isin(values, (0.0, 1.0)).all())
 
 
+Only = Collection[str] | None
+"""The metrics to compute (None: every one): a caller that needs one metric many times (a bootstrap)
+skips the others' cost."""
+
+
+def _wanted(only: Only, *names: str) -> bool:
+    return only is None or any(name in only for name in names)
+
+
 def _label_metrics(
-    truth: npt.ArrayLike, predicted: npt.ArrayLike, average: str, sample_weight: FloatArray | None
+    truth: npt.ArrayLike,
+    predicted: npt.ArrayLike,
+    average: str,
+    sample_weight: FloatArray | None,
+    only: Only = None,
 ) -> dict[str, float]:
     """Accuracy, and precision, recall and f1 with scikit-learn's ``average`` (binary or macro)."""
-    precision, recall, f1, _ = skm.precision_recall_fscore_support(
-        truth, predicted, average=average, zero_division=0, sample_weight=sample_weight
-    )
-    return {
-        "accuracy": float(skm.accuracy_score(truth, predicted, sample_weight=sample_weight)),
-        "precision": float(precision),
-        "recall": float(recall),
-        "f1": float(f1),
-    }
+    values = {}
+    if _wanted(only, "accuracy"):
+        values["accuracy"] = float(skm.accuracy_score(truth, predicted, sample_weight=sample_weight))
+    if _wanted(only, "precision", "recall", "f1"):
+        precision, recall, f1, _ = skm.precision_recall_fscore_support(
+            truth, predicted, average=average, zero_division=0, sample_weight=sample_weight
+        )
+        values.update(precision=float(precision), recall=float(recall), f1=float(f1))
+    return values
 
 
 def _present(labels: npt.NDArray[Any], sample_weight: FloatArray | None) -> npt.NDArray[Any]:
@@ -147,16 +160,20 @@ def _binary_scores(
     scores: FloatArray | None,
     sample_weight: FloatArray | None,
     log_loss: bool = True,
+    only: Only = None,
 ) -> dict[str, float]:
     """Binary metrics on boolean labels (True is the positive class), and on scores when there are any."""
-    values = _label_metrics(truth, predicted, "binary", sample_weight)
+    values = _label_metrics(truth, predicted, "binary", sample_weight, only)
     if scores is not None:
-        # checked first rather than caught: older scikit-learn raises, recent versions warn
-        two_classes = len(_present(truth, sample_weight)) == 2
-        values["roc_auc"] = (
-            float(skm.roc_auc_score(truth, scores, sample_weight=sample_weight)) if two_classes else math.nan
-        )
-        if log_loss:
+        if _wanted(only, "roc_auc"):
+            # checked first rather than caught: older scikit-learn raises, recent versions warn
+            two_classes = len(_present(truth, sample_weight)) == 2
+            values["roc_auc"] = (
+                float(skm.roc_auc_score(truth, scores, sample_weight=sample_weight))
+                if two_classes
+                else math.nan
+            )
+        if log_loss and _wanted(only, "log_loss"):
             values["log_loss"] = float(
                 skm.log_loss(truth, scores, labels=[False, True], sample_weight=sample_weight)
             )
@@ -194,9 +211,10 @@ def _binary(
     threshold: float,
     classes: Sequence[Hashable] | None,
     sample_weight: FloatArray | None,
+    only: Only = None,
 ) -> dict[str, float]:
     truth, predicted, scores = _binary_outcomes(y_true, y_pred, probabilities, threshold, classes)
-    return _binary_scores(truth, predicted, scores, sample_weight)
+    return _binary_scores(truth, predicted, scores, sample_weight, only=only)
 
 
 def _table(values: Predictions) -> npt.NDArray[Any]:
@@ -279,12 +297,13 @@ def _multiclass(
     probabilities: Predictions | None,
     classes: Sequence[Hashable] | None,
     sample_weight: FloatArray | None,
+    only: Only = None,
 ) -> dict[str, float]:
     truth, predicted, matrix, names = _multiclass_outcomes(y_true, y_pred, probabilities, classes)
     # macro averages over the classes present in the window (truth or prediction), scikit-learn's default:
     # a class the window never saw nor predicted has no precision or recall to average in
-    values = _label_metrics(truth, predicted, "macro", sample_weight)
-    if matrix is not None:
+    values = _label_metrics(truth, predicted, "macro", sample_weight, only)
+    if matrix is not None and _wanted(only, "roc_auc"):
         every_class = len(_present(truth, sample_weight)) == len(names) >= 2
         if not every_class:
             values["roc_auc"] = math.nan
@@ -303,24 +322,33 @@ def _multiclass(
                     sample_weight=sample_weight,
                 )
             )
+    if matrix is not None and _wanted(only, "log_loss"):
         values["log_loss"] = float(skm.log_loss(truth, matrix, labels=names, sample_weight=sample_weight))
     return values
 
 
 def _regression(
-    y_true: npt.ArrayLike, y_pred: Predictions, sample_weight: FloatArray | None
+    y_true: npt.ArrayLike, y_pred: Predictions, sample_weight: FloatArray | None, only: Only = None
 ) -> dict[str, float]:
     truth = _floats(y_true, "y_true")
     predicted = _floats(y_pred, "y_pred")  # type: ignore[arg-type]
-    return {
-        "mae": float(skm.mean_absolute_error(truth, predicted, sample_weight=sample_weight)),
-        "rmse": float(skm.root_mean_squared_error(truth, predicted, sample_weight=sample_weight)),
+    values = {}
+    if _wanted(only, "mae"):
+        values["mae"] = float(skm.mean_absolute_error(truth, predicted, sample_weight=sample_weight))
+    if _wanted(only, "rmse"):
+        values["rmse"] = float(skm.root_mean_squared_error(truth, predicted, sample_weight=sample_weight))
+    if _wanted(only, "mape"):
         # scikit-learn divides by max(|y|, machine epsilon): a true 0 makes mape enormous, not infinite
-        "mape": float(skm.mean_absolute_percentage_error(truth, predicted, sample_weight=sample_weight)),
-        "r2": float(skm.r2_score(truth, predicted, sample_weight=sample_weight))
-        if len(truth) >= 2
-        else math.nan,
-    }
+        values["mape"] = float(
+            skm.mean_absolute_percentage_error(truth, predicted, sample_weight=sample_weight)
+        )
+    if _wanted(only, "r2"):
+        values["r2"] = (
+            float(skm.r2_score(truth, predicted, sample_weight=sample_weight))
+            if len(truth) >= 2
+            else math.nan
+        )
+    return values
 
 
 def realized(
@@ -332,6 +360,7 @@ def realized(
     threshold: float = 0.5,
     classes: Sequence[Hashable] | None = None,
     sample_weight: npt.ArrayLike | None = None,
+    only: Collection[str] | None = None,
 ) -> dict[str, float]:
     """The task's metrics (`METRICS`) over labelled rows, each equal to scikit-learn's on the same arrays.
 
@@ -349,8 +378,10 @@ def realized(
     regression
         mae, rmse, mape (a fraction, not a percentage) and r2.
 
-    ``sample_weight`` weighs rows as scikit-learn does. Raises ValueError naming the problem when labels
-    fall outside ``classes`` or values are not finite.
+    ``sample_weight`` weighs rows as scikit-learn does. ``only`` names the metrics wanted (default every
+    one): the others are not computed (precision, recall and f1 come together), the inputs are checked
+    the same. Raises ValueError naming the
+    problem when labels fall outside ``classes`` or values are not finite.
     """
     if not len(np.asarray(y_true)):
         raise ValueError("no labelled rows: performance needs at least one")
@@ -358,11 +389,11 @@ def realized(
     if task == "binary_classification":
         if classes is not None and len(classes) != 2:
             raise ValueError(f"binary classes must be (negative, positive), got {list(classes)!r}")
-        return _binary(y_true, y_pred, probabilities, threshold, classes, weight)
+        return _binary(y_true, y_pred, probabilities, threshold, classes, weight, only)
     if task == "multiclass_classification":
-        return _multiclass(y_true, y_pred, probabilities, classes, weight)
+        return _multiclass(y_true, y_pred, probabilities, classes, weight, only)
     if task == "regression":
-        return _regression(y_true, y_pred, weight)
+        return _regression(y_true, y_pred, weight, only)
     raise ValueError(f"unknown task {task!r}; known: {', '.join(METRICS)}")
 
 
