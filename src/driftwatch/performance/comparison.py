@@ -154,7 +154,9 @@ def _split(k1: float, n1: float, k2: float, n2: float, z: float) -> tuple[float,
     l1, u1 = _wilson(k1, n1, z)
     l2, u2 = _wilson(k2, n2, z)
     d = p2 - p1
-    return d - math.sqrt((p2 - l2) ** 2 + (u1 - p1) ** 2), d, d + math.sqrt((u2 - p2) ** 2 + (p1 - l1) ** 2)
+    lower = d - math.sqrt((p2 - l2) ** 2 + (u1 - p1) ** 2)
+    upper = d + math.sqrt((u2 - p2) ** 2 + (p1 - l1) ** 2)
+    return max(-1.0, lower), d, min(1.0, upper)  # rounding may overshoot by an ulp
 
 
 def newcombe_split(k1: int, n1: int, k2: int, n2: int, confidence: float = 0.95) -> Interval:
@@ -265,6 +267,7 @@ class _Rows:
             threshold=spec.decision_threshold,
             classes=spec.classes,
             sample_weight=self.weights,
+            only=(metric,),
         )
         return values.get(metric, math.nan)
 
