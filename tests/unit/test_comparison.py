@@ -569,3 +569,32 @@ def test_realized_of_only_some_metrics_equals_the_full_computation() -> None:
     multiclass = realized("multiclass_classification", names, maps)
     for metric, value in multiclass.items():
         assert realized("multiclass_classification", names, maps, only=(metric,))[metric] == value
+
+
+def test_multiclass_versions_logging_class_probabilities() -> None:
+    rng = np.random.default_rng(9)
+    classes = ["a", "b", "c"]
+    truth = rng.choice(classes, 120).tolist()
+    champion_maps = [dict(zip(classes, p, strict=True)) for p in rng.dirichlet([1, 1, 1], 120)]
+    challenger_maps = [dict(zip(classes, p, strict=True)) for p in rng.dirichlet([1, 1, 1], 120)]
+    spec = PerformanceSpec("multiclass_classification", "p")
+    ids = [f"id-{i}" for i in range(120)]
+    result = compare_versions(
+        _rows("7", truth, champion_maps, ids),
+        _rows("8", truth, challenger_maps, ids),
+        spec=spec,
+        metrics=("accuracy", "log_loss"),
+        resamples=50,
+        seed=("m",),
+    )
+    accuracy, log_loss = result.metrics["accuracy"], result.metrics["log_loss"]
+    expected = [
+        realized("multiclass_classification", truth, maps)["accuracy"]
+        for maps in (champion_maps, challenger_maps)
+    ]
+    assert (accuracy.champion, accuracy.challenger) == pytest.approx(expected)
+    assert accuracy.interval is not None and accuracy.interval.method == "newcombe-paired"
+    assert (
+        log_loss.interval is not None
+        and log_loss.interval.lower <= log_loss.interval.estimate <= log_loss.interval.upper
+    )
