@@ -22,7 +22,7 @@ positives) are 0, scikit-learn's ``zero_division=0``: a model that never says
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -39,6 +39,7 @@ __all__ = [
     "Task",
     "Threshold",
     "breaches",
+    "correct",
     "realized",
     "realized_performance",
 ]
@@ -120,19 +121,32 @@ def _is_scores(values: npt.NDArray[Any]) -> bool:
     return not bool(np.isin(values, (0.0, 1.0)).all())
 
 
+Only = Collection[str] | None
+"""The metrics to compute (None: every one): a caller that needs one metric many times (a bootstrap)
+skips the others' cost."""
+
+
+def _wanted(only: Only, *names: str) -> bool:
+    return only is None or any(name in only for name in names)
+
+
 def _label_metrics(
-    truth: npt.ArrayLike, predicted: npt.ArrayLike, average: str, sample_weight: FloatArray | None
+    truth: npt.ArrayLike,
+    predicted: npt.ArrayLike,
+    average: str,
+    sample_weight: FloatArray | None,
+    only: Only = None,
 ) -> dict[str, float]:
     """Accuracy, and precision, recall and f1 with scikit-learn's ``average`` (binary or macro)."""
-    precision, recall, f1, _ = skm.precision_recall_fscore_support(
-        truth, predicted, average=average, zero_division=0, sample_weight=sample_weight
-    )
-    return {
-        "accuracy": float(skm.accuracy_score(truth, predicted, sample_weight=sample_weight)),
-        "precision": float(precision),
-        "recall": float(recall),
-        "f1": float(f1),
-    }
+    values = {}
+    if _wanted(only, "accuracy"):
+        values["accuracy"] = float(skm.accuracy_score(truth, predicted, sample_weight=sample_weight))
+    if _wanted(only, "precision", "recall", "f1"):
+        precision, recall, f1, _ = skm.precision_recall_fscore_support(
+            truth, predicted, average=average, zero_division=0, sample_weight=sample_weight
+        )
+        values.update(precision=float(precision), recall=float(recall), f1=float(f1))
+    return values
 
 
 def _present(labels: npt.NDArray[Any], sample_weight: FloatArray | None) -> npt.NDArray[Any]:
@@ -146,30 +160,34 @@ def _binary_scores(
     scores: FloatArray | None,
     sample_weight: FloatArray | None,
     log_loss: bool = True,
+    only: Only = None,
 ) -> dict[str, float]:
     """Binary metrics on boolean labels (True is the positive class), and on scores when there are any."""
-    values = _label_metrics(truth, predicted, "binary", sample_weight)
+    values = _label_metrics(truth, predicted, "binary", sample_weight, only)
     if scores is not None:
-        # checked first rather than caught: older scikit-learn raises, recent versions warn
-        two_classes = len(_present(truth, sample_weight)) == 2
-        values["roc_auc"] = (
-            float(skm.roc_auc_score(truth, scores, sample_weight=sample_weight)) if two_classes else math.nan
-        )
-        if log_loss:
+        if _wanted(only, "roc_auc"):
+            # checked first rather than caught: older scikit-learn raises, recent versions warn
+            two_classes = len(_present(truth, sample_weight)) == 2
+            values["roc_auc"] = (
+                float(skm.roc_auc_score(truth, scores, sample_weight=sample_weight))
+                if two_classes
+                else math.nan
+            )
+        if log_loss and _wanted(only, "log_loss"):
             values["log_loss"] = float(
                 skm.log_loss(truth, scores, labels=[False, True], sample_weight=sample_weight)
             )
     return values
 
 
-def _binary(
+def _binary_outcomes(
     y_true: npt.ArrayLike,
     y_pred: Predictions,
     probabilities: Predictions | None,
     threshold: float,
     classes: Sequence[Hashable] | None,
-    sample_weight: FloatArray | None,
-) -> dict[str, float]:
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_], FloatArray | None]:
+    """A binary classifier's rows read as (truth is positive, predicted positive, scores or None)."""
     negative, positive = classes if classes is not None else (0, 1)
     truth = np.asarray(y_true)
     _check_labels(truth, (negative, positive), "y_true")
@@ -183,7 +201,20 @@ def _binary(
         predicted_positive = predicted == positive
         if probabilities is not None:
             scores = _scores(np.asarray(probabilities), "probabilities")
-    return _binary_scores(truth == positive, predicted_positive, scores, sample_weight)
+    return truth == positive, predicted_positive, scores
+
+
+def _binary(
+    y_true: npt.ArrayLike,
+    y_pred: Predictions,
+    probabilities: Predictions | None,
+    threshold: float,
+    classes: Sequence[Hashable] | None,
+    sample_weight: FloatArray | None,
+    only: Only = None,
+) -> dict[str, float]:
+    truth, predicted, scores = _binary_outcomes(y_true, y_pred, probabilities, threshold, classes)
+    return _binary_scores(truth, predicted, scores, sample_weight, only=only)
 
 
 def _table(values: Predictions) -> npt.NDArray[Any]:
@@ -234,16 +265,18 @@ def _probability_matrix(
     return matrix / sums, names
 
 
-def _multiclass(
+def _multiclass_outcomes(
     y_true: npt.ArrayLike,
     y_pred: Predictions,
     probabilities: Predictions | None,
     classes: Sequence[Hashable] | None,
-    sample_weight: FloatArray | None,
-) -> dict[str, float]:
+) -> tuple[npt.NDArray[Any], npt.NDArray[Any], FloatArray | None, list[Hashable]]:
+    """A multiclass classifier's rows read as (truth, predicted label, probability matrix or None, the
+    matrix's column classes)."""
     truth = np.asarray(y_true)
     table = probabilities if probabilities is not None else y_pred if _is_probability_table(y_pred) else None
     matrix: FloatArray | None = None
+    names: list[Hashable] = []
     if table is not None:
         matrix, names = _probability_matrix(table, classes, truth)
         _check_labels(truth, names, "y_true")
@@ -255,10 +288,22 @@ def _multiclass(
         if classes is not None:
             _check_labels(truth, classes, "y_true")
             _check_labels(predicted, classes, "y_pred")
+    return truth, predicted, matrix, names
+
+
+def _multiclass(
+    y_true: npt.ArrayLike,
+    y_pred: Predictions,
+    probabilities: Predictions | None,
+    classes: Sequence[Hashable] | None,
+    sample_weight: FloatArray | None,
+    only: Only = None,
+) -> dict[str, float]:
+    truth, predicted, matrix, names = _multiclass_outcomes(y_true, y_pred, probabilities, classes)
     # macro averages over the classes present in the window (truth or prediction), scikit-learn's default:
     # a class the window never saw nor predicted has no precision or recall to average in
-    values = _label_metrics(truth, predicted, "macro", sample_weight)
-    if matrix is not None:
+    values = _label_metrics(truth, predicted, "macro", sample_weight, only)
+    if matrix is not None and _wanted(only, "roc_auc"):
         every_class = len(_present(truth, sample_weight)) == len(names) >= 2
         if not every_class:
             values["roc_auc"] = math.nan
@@ -277,24 +322,33 @@ def _multiclass(
                     sample_weight=sample_weight,
                 )
             )
+    if matrix is not None and _wanted(only, "log_loss"):
         values["log_loss"] = float(skm.log_loss(truth, matrix, labels=names, sample_weight=sample_weight))
     return values
 
 
 def _regression(
-    y_true: npt.ArrayLike, y_pred: Predictions, sample_weight: FloatArray | None
+    y_true: npt.ArrayLike, y_pred: Predictions, sample_weight: FloatArray | None, only: Only = None
 ) -> dict[str, float]:
     truth = _floats(y_true, "y_true")
     predicted = _floats(y_pred, "y_pred")  # type: ignore[arg-type]
-    return {
-        "mae": float(skm.mean_absolute_error(truth, predicted, sample_weight=sample_weight)),
-        "rmse": float(skm.root_mean_squared_error(truth, predicted, sample_weight=sample_weight)),
+    values = {}
+    if _wanted(only, "mae"):
+        values["mae"] = float(skm.mean_absolute_error(truth, predicted, sample_weight=sample_weight))
+    if _wanted(only, "rmse"):
+        values["rmse"] = float(skm.root_mean_squared_error(truth, predicted, sample_weight=sample_weight))
+    if _wanted(only, "mape"):
         # scikit-learn divides by max(|y|, machine epsilon): a true 0 makes mape enormous, not infinite
-        "mape": float(skm.mean_absolute_percentage_error(truth, predicted, sample_weight=sample_weight)),
-        "r2": float(skm.r2_score(truth, predicted, sample_weight=sample_weight))
-        if len(truth) >= 2
-        else math.nan,
-    }
+        values["mape"] = float(
+            skm.mean_absolute_percentage_error(truth, predicted, sample_weight=sample_weight)
+        )
+    if _wanted(only, "r2"):
+        values["r2"] = (
+            float(skm.r2_score(truth, predicted, sample_weight=sample_weight))
+            if len(truth) >= 2
+            else math.nan
+        )
+    return values
 
 
 def realized(
@@ -306,6 +360,7 @@ def realized(
     threshold: float = 0.5,
     classes: Sequence[Hashable] | None = None,
     sample_weight: npt.ArrayLike | None = None,
+    only: Collection[str] | None = None,
 ) -> dict[str, float]:
     """The task's metrics (`METRICS`) over labelled rows, each equal to scikit-learn's on the same arrays.
 
@@ -323,8 +378,10 @@ def realized(
     regression
         mae, rmse, mape (a fraction, not a percentage) and r2.
 
-    ``sample_weight`` weighs rows as scikit-learn does. Raises ValueError naming the problem when labels
-    fall outside ``classes`` or values are not finite.
+    ``sample_weight`` weighs rows as scikit-learn does. ``only`` names the metrics wanted (default every
+    one): the others are not computed (precision, recall and f1 come together), the inputs are checked
+    the same. Raises ValueError naming the
+    problem when labels fall outside ``classes`` or values are not finite.
     """
     if not len(np.asarray(y_true)):
         raise ValueError("no labelled rows: performance needs at least one")
@@ -332,11 +389,39 @@ def realized(
     if task == "binary_classification":
         if classes is not None and len(classes) != 2:
             raise ValueError(f"binary classes must be (negative, positive), got {list(classes)!r}")
-        return _binary(y_true, y_pred, probabilities, threshold, classes, weight)
+        return _binary(y_true, y_pred, probabilities, threshold, classes, weight, only)
     if task == "multiclass_classification":
-        return _multiclass(y_true, y_pred, probabilities, classes, weight)
+        return _multiclass(y_true, y_pred, probabilities, classes, weight, only)
     if task == "regression":
-        return _regression(y_true, y_pred, weight)
+        return _regression(y_true, y_pred, weight, only)
+    raise ValueError(f"unknown task {task!r}; known: {', '.join(METRICS)}")
+
+
+def correct(
+    task: Task,
+    y_true: npt.ArrayLike,
+    y_pred: Predictions,
+    *,
+    probabilities: Predictions | None = None,
+    threshold: float = 0.5,
+    classes: Sequence[Hashable] | None = None,
+) -> npt.NDArray[np.bool_]:
+    """Per row, whether the predicted label is the true one: the rows whose (weighted) mean is `realized`'s
+    accuracy, read from the model's output exactly as `realized` reads it (same arguments).
+
+    What a comparison of two versions needs to pair their right and wrong answers row by row. Regression
+    has no right or wrong rows: ValueError, as for labels outside ``classes``.
+    """
+    if task == "binary_classification":
+        if classes is not None and len(classes) != 2:
+            raise ValueError(f"binary classes must be (negative, positive), got {list(classes)!r}")
+        truth, predicted, _ = _binary_outcomes(y_true, y_pred, probabilities, threshold, classes)
+        return np.asarray(truth == predicted, dtype=np.bool_)
+    if task == "multiclass_classification":
+        labels, chosen, _, _ = _multiclass_outcomes(y_true, y_pred, probabilities, classes)
+        return np.asarray(labels == chosen, dtype=np.bool_)
+    if task == "regression":
+        raise ValueError("regression predictions are not right or wrong; compare mae, rmse, mape or r2")
     raise ValueError(f"unknown task {task!r}; known: {', '.join(METRICS)}")
 
 

@@ -40,6 +40,7 @@ __all__ = [
     "PerformanceResult",
     "PerformanceSpec",
     "RealizedPerformanceCheck",
+    "graded_labels",
     "performance_result",
 ]
 
@@ -89,7 +90,7 @@ class PerformanceSpec:
     calibration: Literal["auto", "isotonic", "none"] = "auto"
 
 
-def _labels(values: npt.ArrayLike, spec: PerformanceSpec) -> npt.NDArray[Any]:
+def graded_labels(values: npt.ArrayLike, spec: PerformanceSpec) -> npt.NDArray[Any]:
     """Labels as the metrics expect them: JSON booleans of a binary classifier with default classes are 0/1."""
     array = np.asarray(values)
     if spec.task == "binary_classification" and spec.classes is None and array.dtype == object:
@@ -144,7 +145,7 @@ class PerformanceMonitor:
             )
         self.reference_rows = len(labelled)
         scores = labelled[self.prediction].to_numpy()
-        truth = _labels(labelled[spec.label].to_numpy(), spec)
+        truth = graded_labels(labelled[spec.label].to_numpy(), spec)
         # what a label must be to be accepted at ingest: one of another kind would break every metric
         self.label_rule = LabelRule.of(name, spec.task, spec.classes, truth.tolist())
         self._numeric_predictions = scores.dtype.kind in "fiu"  # the reference logs numbers, not classes
@@ -227,7 +228,7 @@ class PerformanceMonitor:
         if weights is not None and len(weights) and np.allclose(weights, weights[0]):
             weights = None  # one sampling rate throughout: weights change nothing
         try:
-            truth = _labels(labelled.labels, s)
+            truth = graded_labels(labelled.labels, s)
             result = realized_performance(
                 s.task,
                 truth,
