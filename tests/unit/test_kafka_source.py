@@ -140,23 +140,29 @@ def until(condition: Any, timeout: float = 10.0) -> None:
         time.sleep(0.01)
 
 
-def test_a_deferred_checkpoint_write_runs_while_records_are_handled_and_commits_only_what_it_stored() -> None:
-    metrics = Metrics()
-    stop = threading.Event()
-    consumer = ScriptedConsumer(stop)
-    handled: list[int] = []
-    store = SlowStore()
+def checkpointing_source(
+    consumer: ScriptedConsumer, store: SlowStore, handler: Any = lambda batch: None
+) -> tuple[KafkaSource, threading.Thread]:
+    """A source over ``consumer`` checkpointing into ``store`` at every pass, and the thread to run it."""
     settings = KafkaSettings(bootstrap_servers=["127.0.0.1:9"], topic="predictions", group_id="g")
     source = KafkaSource(
         settings,
-        lambda batch: handled.extend(m.offset for m in batch),
-        metrics,
+        handler,
+        Metrics(),
         consumer_factory=lambda **config: consumer,
         checkpoint=store.take,
         checkpoint_interval=0.0,
     )
+    return source, threading.Thread(target=source.run, args=(consumer.stop,))
+
+
+def test_a_deferred_checkpoint_write_runs_while_records_are_handled_and_commits_only_what_it_stored() -> None:
+    stop = threading.Event()
+    consumer = ScriptedConsumer(stop)
+    handled: list[int] = []
+    store = SlowStore()
+    _, thread = checkpointing_source(consumer, store, lambda batch: handled.extend(m.offset for m in batch))
     consumer.feed(0, 10)
-    thread = threading.Thread(target=source.run, args=(stop,))
     thread.start()
     try:
         assert store.writing.wait(10)  # the first checkpoint (offset 10) is being written
@@ -177,22 +183,12 @@ def test_a_deferred_checkpoint_write_runs_while_records_are_handled_and_commits_
 
 
 def test_a_failed_deferred_write_commits_nothing_and_the_next_checkpoint_covers_its_records() -> None:
-    metrics = Metrics()
     stop = threading.Event()
     consumer = ScriptedConsumer(stop)
     store = SlowStore()
     store.fail = True
-    settings = KafkaSettings(bootstrap_servers=["127.0.0.1:9"], topic="predictions", group_id="g")
-    source = KafkaSource(
-        settings,
-        lambda batch: None,
-        metrics,
-        consumer_factory=lambda **config: consumer,
-        checkpoint=store.take,
-        checkpoint_interval=0.0,
-    )
+    _, thread = checkpointing_source(consumer, store)
     consumer.feed(0, 10)
-    thread = threading.Thread(target=source.run, args=(stop,))
     thread.start()
     try:
         assert store.writing.wait(10)
@@ -211,21 +207,11 @@ def test_a_failed_deferred_write_commits_nothing_and_the_next_checkpoint_covers_
 
 
 def test_closing_waits_for_the_write_in_flight_and_stores_the_rest() -> None:
-    metrics = Metrics()
     stop = threading.Event()
     consumer = ScriptedConsumer(stop)
     store = SlowStore()
-    settings = KafkaSettings(bootstrap_servers=["127.0.0.1:9"], topic="predictions", group_id="g")
-    source = KafkaSource(
-        settings,
-        lambda batch: None,
-        metrics,
-        consumer_factory=lambda **config: consumer,
-        checkpoint=store.take,
-        checkpoint_interval=0.0,
-    )
+    _, thread = checkpointing_source(consumer, store)
     consumer.feed(0, 10)
-    thread = threading.Thread(target=source.run, args=(stop,))
     thread.start()
     assert store.writing.wait(10)
     consumer.feed(10, 3)
