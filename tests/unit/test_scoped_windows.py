@@ -376,3 +376,80 @@ def test_memory_is_bounded_with_ten_thousand_segment_values() -> None:
         assert len(segment_windows) <= bound
         assert scoped.stored_rows() <= 1.1 * sum(w.max_rows for w in windows)
     assert most > segment_rule.top_k  # retiring scopes were held
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 4)), max_size=40), min_size=1, max_size=8),
+    st.integers(0, 8),
+    st.integers(3, 60),
+    st.integers(2, 15),
+    st.integers(0, 2**32 - 1),
+)
+def test_a_seeded_window_is_the_window_built_from_the_start(
+    batches: list[list[tuple[int, int]]], seed_at: int, whole_rows: int, scope_rows: int, seed: int
+) -> None:
+    """A segment and a version promoted after some batches and seeded from the model window hold, at
+    every later point, the bottom k of their records below the model window's threshold at seeding:
+    the very window built from the start whenever the model window had kept at least that many of
+    them (and with the same records seen while it kept every record)."""
+    whole = Window(list(COLUMNS), length=1_000.0, max_rows=whole_rows, buckets=4)
+    from_start = make(rule(pinned=("a",), max_rows=scope_rows), version_max_rows=scope_rows)
+    from_start.set_versions(["1"])
+    seeded = make(rule(top_k=1, max_rows=scope_rows), version_max_rows=scope_rows)
+    rng = np.random.default_rng(seed)
+    keys_of: dict[Scope, list[float]] = {segment("a"): [], Scope(MODEL, version="1"): []}
+    threshold: float | None = None
+    for step, records in enumerate([*batches, []]):
+        if step == min(seed_at, len(batches)):
+            seeded.apply(seeded.directory.observe("country", {"a": 1.0}, lambda s: False, 0.0))
+            seeded.set_versions(["1"])
+            threshold = min(whole.thresholds().values(), default=1.0)
+            for scope in keys_of:
+                seeded.seed_from(whole, scope, NOW)
+        timestamps, values, keys = batch(
+            [COUNTRIES[c] for c, _ in records], [VERSIONS[v] for _, v in records], rng
+        )
+        timestamps = rng.random(len(records)) * 990.0 + 5.0  # every bucket of the window
+        whole.add_columns(timestamps, values, NOW, keys)
+        from_start.add_columns(timestamps, values, NOW, keys)
+        seeded.add_columns(timestamps, values, NOW, keys)
+        for country, version, key in zip(values[1].tolist(), values[2].tolist(), keys.tolist(), strict=True):
+            if country == "a":
+                keys_of[segment("a")].append(key)
+            if version == "1":
+                keys_of[Scope(MODEL, version="1")].append(key)
+        if threshold is None:
+            continue
+        for scope, all_keys in keys_of.items():
+            built, seeded_window = from_start.window(scope), seeded.window(scope)
+            below = sorted(k for k in all_keys if k < threshold)
+            assert snapshot_keys(seeded_window) == below[:scope_rows]
+            assert snapshot_keys(built) == sorted(all_keys)[:scope_rows]
+            if len(below) >= min(scope_rows, len(all_keys)):
+                assert snapshot_keys(seeded_window) == snapshot_keys(built)
+            if threshold >= 1.0:
+                assert seeded_window.seen() == built.seen()
+
+
+def test_seeding_takes_the_model_window_rows_and_estimates_what_they_stand_for() -> None:
+    whole = Window(list(COLUMNS), length=1_000.0, max_rows=100, buckets=4)
+    scoped = make(rule(top_k=1, max_rows=1_000))
+    rng = np.random.default_rng(7)
+    timestamps, values, keys = batch(["a", "b"] * 500, ["1"] * 1_000, rng)
+    whole.add_columns(timestamps, values, NOW, keys)
+    scoped.apply(scoped.directory.observe("country", {"a": 1.0}, lambda s: False, 0.0))
+    rows = scoped.seed_from(whole, segment("a"), NOW)
+    frame = whole.snapshot(NOW).frame
+    assert rows == int((frame["country"] == "a").sum()) > 20
+    (tau,) = whole.thresholds().values()
+    assert scoped.window(segment("a")).seen() == round(rows / tau)
+    assert abs(scoped.window(segment("a")).seen() - 500) < 150
+    with pytest.raises(ValueError, match="not seeded"):
+        scoped.seed_from(whole, OTHER_SCOPE, NOW)
+    with pytest.raises(KeyError, match="no window"):
+        scoped.seed_from(whole, segment("b"), NOW)
+    with pytest.raises(ValueError, match="same columns"):
+        scoped.window(segment("a")).seed_from(Window(list(COLUMNS[:2]), 1_000.0, 10, 4), "country", "a", NOW)
+    with pytest.raises(ValueError, match="only an empty window"):
+        scoped.window(segment("a")).seed_from(whole, "country", "a", NOW)

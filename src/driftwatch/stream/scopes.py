@@ -38,8 +38,10 @@ Departures from the design (issue 16, 2.3 and 8):
   of loaded states: the names to load are known only once the windows follow the restored
   directory. The caller restores the directory (and sets the versions) first; the directory's bytes
   are not restored here.
-- Not yet: rolling baselines per scope, ``add_partial`` (scale-out), ``thresholds``, ``observe``
-  and the seeding of promoted scopes from the model window (`Window.seed_from`).
+- Seeding is a separate call, `seed_from` (the caller passes the model window), not part of
+  `apply`. A seeded bucket's ``seen`` is an estimate (``rows / tau``) when the model window was
+  sampling; nothing records yet which buckets were estimated (the design's result note).
+- Not yet: rolling baselines per scope, ``add_partial`` (scale-out), ``thresholds``, ``observe``.
 """
 
 from __future__ import annotations
@@ -227,6 +229,24 @@ class ScopedWindows:
             for scope in wanted:
                 if scope not in self._windows:
                     self._new(scope)
+
+    def seed_from(self, whole: Window, scope: Scope, now: float) -> int:
+        """Give a live scope a new window seeded from the model window (`Window.seed_from`): the
+        model window's rows of the scope's value (or version), at the model window's thresholds,
+        so a scope promoted now has a verdict at once if it has enough rows. Meant right after the
+        scope got its window (`apply`, `set_versions`): rows it received since are in the model
+        window too. Not for ``other``, whose values change with the membership. Returns the rows."""
+        if scope.segment is not None and scope.version is None and scope.segment.kind != "other":
+            column, value = scope.segment.column, scope.segment.value
+        elif scope.segment is None and scope.version is not None and self.plan.version_column is not None:
+            column, value = self.plan.columns[self.plan.version_column].name, scope.version
+        else:
+            raise ValueError(f"scope {scope.key!r} of model {self.model} is not seeded from the model window")
+        with self._lock:
+            if scope not in self._windows:
+                raise KeyError(f"scope {scope.key!r} of model {self.model} has no window")
+            window = self._new(scope)
+            return window.seed_from(whole, column, value, now)
 
     # ingest ------------------------------------------------------------------------------------
 
