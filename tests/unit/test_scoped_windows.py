@@ -453,3 +453,21 @@ def test_seeding_takes_the_model_window_rows_and_estimates_what_they_stand_for()
         scoped.window(segment("a")).seed_from(Window(list(COLUMNS[:2]), 1_000.0, 10, 4), "country", "a", NOW)
     with pytest.raises(ValueError, match="only an empty window"):
         scoped.window(segment("a")).seed_from(whole, "country", "a", NOW)
+
+
+def test_observe_takes_the_shares_of_the_model_window_snapshot() -> None:
+    segment_rule = SegmentRule("country", top_k=1, min_share=0.1, promote_after=1, significance=0.0)
+    scoped = make(segment_rule)
+    frame = pd.DataFrame(
+        {"x": [1.0] * 10, "country": ["a"] * 6 + ["b"] * 3 + [None], "model_version": ["1"] * 10}
+    )
+    changes = scoped.observe(frame, lambda s: False, 60.0)
+    assert changes == [ScopeChange(segment("a"), "promoted", 60.0)]
+    assert scoped.scopes() == [segment("a"), OTHER_SCOPE]
+    # b displaces a: the windows follow in the same call
+    frame["country"] = ["b"] * 8 + ["a"] * 2
+    assert [(c.scope, c.change) for c in scoped.observe(frame, lambda s: False, 120.0)] == [
+        (segment("a"), "demoted"),
+        (segment("b"), "promoted"),
+    ]
+    assert scoped.scopes() == [segment("b"), OTHER_SCOPE]

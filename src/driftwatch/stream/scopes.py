@@ -41,7 +41,9 @@ Departures from the design (issue 16, 2.3 and 8):
 - Seeding is a separate call, `seed_from` (the caller passes the model window), not part of
   `apply`. A seeded bucket's ``seen`` is an estimate (``rows / tau``) when the model window was
   sampling; nothing records yet which buckets were estimated (the design's result note).
-- Not yet: rolling baselines per scope, ``add_partial`` (scale-out), ``thresholds``, ``observe``.
+- `observe` takes the snapshot frame and passes the sample size (``rows``) on, as
+  `ScopeDirectory.observe` needs for its significance test (design 10.1).
+- Not yet: rolling baselines per scope, ``add_partial`` (scale-out), ``thresholds``.
 """
 
 from __future__ import annotations
@@ -53,9 +55,10 @@ from typing import cast
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from driftwatch.scope import Scope, SegmentKey, window_name
-from driftwatch.stream.segments import OTHER, ScopeChange, ScopeDirectory, SegmentRule
+from driftwatch.stream.segments import OTHER, ScopeChange, ScopeDirectory, SegmentRule, value_shares
 from driftwatch.stream.windows import BucketState, ColumnSpec, Segment, Window, WindowChanges
 
 __all__ = ["LoadedWindow", "ScopePlan", "ScopedWindows", "SegmentColumn", "WindowEntry"]
@@ -149,7 +152,7 @@ class ScopedWindows:
         self.plan = plan
         self.directory = directory
         self._max_rows = {s.rule.column: s.rule.max_rows for s in plan.segments}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._windows: dict[Scope, Window] = {}
         self._versions: list[str] = []
         self._dropped: set[str] = set()  # window names dropped since the last `changes`
@@ -215,6 +218,21 @@ class ScopedWindows:
                     self._drop(scope)
                     self._versions = [v for v in self._versions if v != scope.version]
             self._follow_directory()
+
+    def observe(self, frame: pd.DataFrame, firing: Callable[[Scope], bool], now: float) -> list[ScopeChange]:
+        """One scheduled check: each segment column's value shares in ``frame`` (the model window's
+        snapshot) go to `ScopeDirectory.observe` (with the sample size), and the windows follow
+        the changes, under the lock that ingest's routing takes, so no batch is routed with one
+        membership and added with another. Returns the changes, column by column."""
+        changes: list[ScopeChange] = []
+        with self._lock:
+            for column in self.plan.segments:
+                name = column.rule.column
+                values = frame[name].to_numpy(dtype=object) if name in frame else np.empty(0, dtype=object)
+                shares = value_shares(values)
+                changes += self.directory.observe(name, shares, firing, now, rows=len(frame))
+            self.apply(changes)
+        return changes
 
     def set_versions(self, live: Sequence[str]) -> None:
         """The live versions (`VersionTracker.live`): a new one gets an empty window, one no longer
