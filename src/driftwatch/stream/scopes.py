@@ -9,15 +9,17 @@ version's scope, with its position key. A scope window is thus a bottom-k sample
 scope received since the window was made, whatever the batching (the same records give the same
 rows), like the model window is of the model's.
 
-Membership is decided elsewhere (`ScopeDirectory.observe`, `VersionTracker.live`); `apply` and
-`set_versions` make the windows follow it: a promoted scope gets a new empty window (a retiring value
-promoted back keeps its window), a demoted or retired one is dropped, and ``other`` keeps receiving
-every value that no member takes. Memory is bounded: per segment column at most ``top_k + 1 +
-ceil(top_k / 4)`` windows of at most 1.1 x ``max_rows`` rows each, per live version one of 1.1 x
-the version ``max_rows``.
+Membership is decided by the directory (`ScopedWindows.observe` gives it a check's value shares)
+and by `VersionTracker.live`; `observe`, `apply` and `set_versions` make the windows follow it: a
+promoted scope gets a new empty window (a retiring value promoted back keeps its window), a
+demoted or retired one is dropped, and ``other`` keeps receiving every value that no member takes.
+Memory is bounded: per segment column at most ``top_k + 1 + ceil(top_k / 4)`` windows of at most
+1.1 x ``max_rows`` rows each, per live version one of 1.1 x the version ``max_rows``.
 
 For checkpoints, `changes` gives each live window's `WindowChanges` under its `window_name`, and the
-names of the windows dropped since the last call; `restore` loads them back.
+names of the windows dropped since the last call; `restore` loads them back. `Store.checkpoint`
+has no entry for a dropped window yet (WP-D): storing it as an empty full change under an empty
+signature works today (the next `Store.load_window` of that name forgets it).
 
 Departures from the design (issue 16, 2.3 and 8):
 
@@ -32,8 +34,8 @@ Departures from the design (issue 16, 2.3 and 8):
 - `apply` makes the segment windows follow the directory's membership after the check (the net
   effect of its changes: a value demoted and promoted back in one check keeps its window, its
   records never stopped going to it), and drops a ``version_left`` version; live versions are set
-  by `set_versions` (``version_appeared`` only announces a version). A scope the directory routes to before `apply` is called (an
-  ``observe`` racing with ingest) gets its window at once.
+  by `set_versions` (``version_appeared`` only announces a version). A scope the directory routes
+  to before `apply` is called (the directory observed directly) gets its window at once.
 - `restore` takes a loader, ``load(name, signature)`` (`Store.load_window`), rather than a mapping
   of loaded states: the names to load are known only once the windows follow the restored
   directory. The caller restores the directory (and sets the versions) first; the directory's bytes
@@ -146,7 +148,8 @@ class ScopedWindows:
         planned = sorted(s.rule.column for s in plan.segments)
         if planned != sorted(directory.columns):
             raise ValueError(
-                f"model {model}: the plan has segment columns {planned}, the directory {sorted(directory.columns)}"
+                f"model {model}: the plan has segment columns {planned}, "
+                f"the directory {sorted(directory.columns)}"
             )
         self.model = model
         self.plan = plan
