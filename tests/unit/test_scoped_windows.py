@@ -471,3 +471,27 @@ def test_observe_takes_the_shares_of_the_model_window_snapshot() -> None:
         (segment("b"), "promoted"),
     ]
     assert scoped.scopes() == [segment("b"), OTHER_SCOPE]
+
+
+def test_each_segment_column_routes_every_row() -> None:
+    """Two segment columns: a row goes to one scope of each, so each column's windows partition the
+    model's records."""
+    columns = (*COLUMNS, ColumnSpec("device", "categorical"))
+    rules = [
+        SegmentRule("country", pinned=("a",), max_rows=1_000),
+        SegmentRule("device", pinned=("ios", "web"), max_rows=1_000),
+    ]
+    plan = ScopePlan(columns, 1_000.0, 4, (SegmentColumn(rules[0], 1), SegmentColumn(rules[1], 3)))
+    scoped = ScopedWindows(MODEL, plan, ScopeDirectory(MODEL, rules))
+    rng = np.random.default_rng(8)
+    timestamps, values, keys = batch(["a", "b", "a", None, "c"], ["1"] * 5, rng)
+    values.append(np.array(["ios", "web", "android", "ios", None], dtype=object))
+    scoped.add_columns(timestamps, values, NOW, keys)
+    seen = {scope.segment.label: scoped.window(scope).seen() for scope in scoped.scopes() if scope.segment}
+    assert seen == {
+        "country=a": 2,
+        "country:other": 3,
+        "device=ios": 2,
+        "device=web": 1,
+        "device:other": 2,
+    }
