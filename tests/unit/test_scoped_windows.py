@@ -432,7 +432,7 @@ def test_a_seeded_window_is_the_window_built_from_the_start(
                 assert seeded_window.seen() == built.seen()
 
 
-def test_seeding_takes_the_model_window_rows_and_estimates_what_they_stand_for() -> None:
+def test_seeding_takes_the_model_window_rows_and_estimates_what_they_stand_for(tmp_path: Path) -> None:
     whole = Window(list(COLUMNS), length=1_000.0, max_rows=100, buckets=4)
     scoped = make(rule(top_k=1, max_rows=1_000))
     rng = np.random.default_rng(7)
@@ -445,6 +445,14 @@ def test_seeding_takes_the_model_window_rows_and_estimates_what_they_stand_for()
     (tau,) = whole.thresholds().values()
     assert scoped.window(segment("a")).seen() == round(rows / tau)
     assert abs(scoped.window(segment("a")).seen() - 500) < 150
+    # a seeded window is checkpointed like any other
+    store = Store(tmp_path / "state.sqlite")
+    checkpoint(store, scoped, 0)
+    back = make(rule(top_k=1, max_rows=1_000))
+    back.directory.restore(scoped.directory.state())
+    assert back.restore(store.load_window, NOW) == rows
+    assert snapshot_keys(back.window(segment("a"))) == snapshot_keys(scoped.window(segment("a")))
+    assert back.window(segment("a")).seen() == scoped.window(segment("a")).seen()
     with pytest.raises(ValueError, match="not seeded"):
         scoped.seed_from(whole, OTHER_SCOPE, NOW)
     with pytest.raises(KeyError, match="no window"):
