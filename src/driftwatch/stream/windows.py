@@ -332,6 +332,55 @@ class Window:
                 self._trim()
             return added
 
+    def seed_from(self, source: Window, column: str, value: str | None, now: float) -> int:
+        """Fill this empty window with ``source``'s rows whose ``column`` holds ``value`` (a canonical
+        category key, None for missing): a scope promoted now starts with what the model window kept
+        of its records. Each bucket takes the source bucket's threshold, so it holds exactly the
+        scope's records of that bucket below it (a threshold sample, as if the scope had been fed
+        from the start and sampled at the source's rate); its ``seen`` is estimated as ``rows /
+        tau`` (exact while the source kept every record). The two windows must have the same
+        columns and buckets. Returns the rows kept."""
+        if source is self or source.signature() != self.signature():
+            raise ValueError("a window is seeded from another window of the same columns and buckets")
+        index = next((i for i, spec in enumerate(self.columns) if spec.name == column), None)
+        if index is None:
+            raise KeyError(f"column {column!r} is not a column of the window")
+        with source._lock:
+            source._expire(now - source.length)
+            copied: list[tuple[int, float, float, Segment | None]] = []
+            for slot, bucket in sorted(source._buckets.items()):
+                bucket.compact()
+                rows = None
+                if bucket.keys:
+                    cells = bucket.columns[0][index].tolist()
+                    mask = np.fromiter(
+                        ((c is None) if value is None else (c == value) for c in cells),
+                        dtype=bool,
+                        count=len(cells),
+                    )
+                    if mask.any():
+                        parts = [c[mask] for c in bucket.columns[0]]
+                        rows = Segment(bucket.timestamps[0][mask], bucket.keys[0][mask], parts)
+                copied.append((slot, bucket.start, bucket.tau, rows))
+        with self._lock:
+            if self._buckets:
+                raise ValueError("only an empty window is seeded")
+            for slot, start, tau, rows in copied:
+                kept = 0 if rows is None else len(rows.keys)
+                seen = kept if tau >= 1.0 else round(kept / tau)
+                bucket = self._buckets[slot] = _Bucket(start=start, tau=tau, seen=seen)
+                self._touched.add(slot)
+                if rows is not None:
+                    bucket.timestamps.append(rows.timestamps)
+                    bucket.keys.append(rows.keys)
+                    bucket.columns.append(rows.columns)
+                    self._appended.setdefault(slot, []).append(rows)
+                    bucket.stored += kept
+                    self._size += kept
+            if self._size > self._trim_at:
+                self._trim()
+            return self._size
+
     def _insert(
         self,
         slot: int,
