@@ -54,7 +54,9 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from operator import attrgetter, methodcaller
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -154,73 +156,53 @@ def measure_raw(
     timeout: float,
     parse: Callable[[bytes], object] | None = None,
 ) -> Rate:
-    """The raw client's rate; with ``parse``, each record's value is also parsed (and dropped)."""
-    if settings.kafka.client == "confluent":
-        return measure_raw_confluent(settings, topic, partitions, total, broker_pid, timeout, parse)
-    from kafka import KafkaConsumer, TopicPartition
-
-    options = {**consumer_config(settings.kafka), "group_id": None}
+    """The raw client's rate: a consumer of ``settings.kafka.client`` with the daemon's options (for
+    librdkafka, translated as the daemon translates them), assigned every partition from the beginning
+    (no group join), consuming until it has every message; with ``parse``, each record's value is also
+    parsed (and dropped)."""
     started = time.perf_counter()
-    consumer = KafkaConsumer(**options)
-    try:
+    if settings.kafka.client == "confluent":
+        from confluent_kafka import OFFSET_BEGINNING, Consumer
+        from confluent_kafka import TopicPartition as LibPartition
+
+        from driftwatch.source.confluent import confluent_config
+        from driftwatch.source.kafka import connection_config
+
+        config = confluent_config(settings.kafka, connection_config(settings.kafka))
+        config.pop("statistics.interval.ms", None)
+        lib = Consumer(config)
+        lib.assign([LibPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
+        size = int(settings.kafka.options.get("max_poll_records", 5000))
+
+        def poll() -> list[Any]:
+            return [m for m in lib.consume(size, 0.5) if m.error() is None]
+
+        value: Callable[[Any], bytes] = methodcaller("value")
+        close: Callable[[], None] = lib.close
+    else:
+        from kafka import KafkaConsumer, TopicPartition
+
+        consumer = KafkaConsumer(**{**consumer_config(settings.kafka), "group_id": None})
         assigned = [TopicPartition(topic, p) for p in range(partitions)]
         consumer.assign(assigned)
         consumer.seek_to_beginning(*assigned)
-        count = 0
-        first: tuple[float, int, float, float] | None = None
-        while count < total:
-            batches = consumer.poll(timeout_ms=500)
-            got = sum(len(records) for records in batches.values())
-            if parse is not None:
-                for records in batches.values():
-                    list(map(parse, [record.value for record in records]))
-            count += got
-            if got and first is None:
-                first = (time.perf_counter(), count, time.process_time(), process_cpu(broker_pid))
-            if time.perf_counter() - started > timeout:
-                raise TimeoutError(f"raw consumer: {count}/{total} messages after {timeout:.0f}s")
-        end = time.perf_counter()
-        cpu, broker = time.process_time(), process_cpu(broker_pid)
-    finally:
-        consumer.close(autocommit=False)
-    assert first is not None
-    return Rate(total - first[1], end - first[0], first[0] - started, cpu - first[2], broker - first[3])
 
+        def poll() -> list[Any]:
+            return [r for records in consumer.poll(timeout_ms=500).values() for r in records]
 
-def measure_raw_confluent(
-    settings: Settings,
-    topic: str,
-    partitions: int,
-    total: int,
-    broker_pid: int | None,
-    timeout: float,
-    parse: Callable[[bytes], object] | None = None,
-) -> Rate:
-    """The raw rate of librdkafka: confluent-kafka's Consumer with the daemon's translated options,
-    assigned every partition from the beginning, consuming (values untouched) until it has every message."""
-    from confluent_kafka import OFFSET_BEGINNING, Consumer
-    from confluent_kafka import TopicPartition as LibPartition
+        value = attrgetter("value")
 
-    from driftwatch.source.confluent import confluent_config
-    from driftwatch.source.kafka import connection_config
+        def close() -> None:
+            consumer.close(autocommit=False)
 
-    config = confluent_config(settings.kafka, connection_config(settings.kafka))
-    config.pop("statistics.interval.ms", None)
-    started = time.perf_counter()
-    consumer = Consumer(config)
     try:
-        consumer.assign([LibPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
         count = 0
         first: tuple[float, int, float, float] | None = None
-        size = int(settings.kafka.options.get("max_poll_records", 5000))
         while count < total:
-            messages = consumer.consume(size, 0.5)
-            if parse is None:
-                got = sum(1 for m in messages if m.error() is None)
-            else:
-                values = [m.value() for m in messages if m.error() is None]
-                got = len(list(map(parse, values)))
-            count += got
+            got = poll()  # the records (their values untouched unless parsed)
+            if parse is not None:
+                list(map(parse, map(value, got)))
+            count += len(got)
             if got and first is None:
                 first = (time.perf_counter(), count, time.process_time(), process_cpu(broker_pid))
             if time.perf_counter() - started > timeout:
@@ -228,7 +210,7 @@ def measure_raw_confluent(
         end = time.perf_counter()
         cpu, broker = time.process_time(), process_cpu(broker_pid)
     finally:
-        consumer.close()
+        close()
     assert first is not None
     return Rate(total - first[1], end - first[0], first[0] - started, cpu - first[2], broker - first[3])
 
