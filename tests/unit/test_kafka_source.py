@@ -255,3 +255,19 @@ def test_librdkafka_positions_a_partition_nothing_was_handed_over_from_where_it_
         assert consumer.position(tp) is None
     finally:
         consumer.close()
+
+
+def test_closing_commits_the_write_in_flight_when_nothing_was_handled_after_it() -> None:
+    stop = threading.Event()
+    consumer = ScriptedConsumer(stop)
+    store = SlowStore()
+    _, thread = checkpointing_source(consumer, store)
+    consumer.feed(0, 10)
+    thread.start()
+    assert store.writing.wait(10)
+    stop.set()  # nothing more to handle: closing has only the write in flight to settle and commit
+    threading.Timer(0.2, store.release.set).start()
+    thread.join(10)
+    assert not thread.is_alive()
+    assert store.stored == [{("predictions", 0): 10}]
+    assert consumer.commits == [{("predictions", 0): 10}], "the group's offset must not lag the store"

@@ -555,22 +555,17 @@ class KafkaSource:
             return  # the last write still runs: the next pass takes the checkpoint
         with self._handling:
             offsets = self._offsets.to_checkpoint()
-            if offsets is None:
-                return
-            write = self._take(offsets)
-            if write is False:
-                return
-            if write is not None and wait:
-                if not self._write(write):
-                    return
-                write = None
-            if write is None:
-                self._offsets.stored(offsets)
-                self._unsent = True
-            else:
-                self._in_flight = (self._writer().submit(write), offsets)
-        self._last_checkpoint = time.monotonic()
-        self._commit_stored()
+            write = None if offsets is None else self._take(offsets)
+            if offsets is not None and write is not False:
+                self._last_checkpoint = time.monotonic()
+                if write is not None and wait and not self._write(write):
+                    write = False
+                elif write is not None and not wait:
+                    self._in_flight = (self._writer().submit(write), offsets)
+                else:
+                    self._offsets.stored(offsets)
+                    self._unsent = True
+        self._commit_stored()  # what is stored now, a write settled above included
 
     def _take(self, offsets: dict[tuple[str, int], int]) -> Callable[[], None] | Literal[False] | None:
         """Take a checkpoint of what was handled up to ``offsets`` (under the lock): the write still to run,
