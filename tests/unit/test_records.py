@@ -299,3 +299,31 @@ def test_arbitrary_record_like_objects_never_raise(value: dict[str, Any], max_by
     check_outcome(outcome)
     if len(payload) > max_bytes:
         assert isinstance(outcome, Rejection) and outcome.reason == "oversize"
+
+
+def test_a_deeply_nested_record_gets_one_reason_whatever_the_callers_stack() -> None:
+    """The lenient retry (a NaN token) recurses: a record nested far deeper than any record is refused
+    before it, so its reason does not depend on how deep the decoding thread's stack already is."""
+    import threading
+
+    decoder = RecordDecoder({"churn"})
+    payloads = [
+        b'{"model": "churn", "features": {}, "prediction": ' + b"[" * depth + b"NaN" + b"]" * depth + b"}"
+        for depth in (5, 65, 900)
+    ] + [b'{"model": "churn", "features": {"a": "[[[[{{{{"}, "prediction": NaN}']
+
+    def reasons() -> list[str | None]:
+        outcomes = [decoder.decode(p, 0.0) for p in payloads]
+        return [o.reason if isinstance(o, Rejection) else None for o in outcomes]
+
+    def deep(levels: int) -> list[str | None]:
+        return reasons() if levels == 0 else deep(levels - 1)
+
+    here = reasons()
+    assert here == ["wrong_type", "undecodable", "undecodable", "non_finite"]
+    assert deep(600) == here
+    seen: list[list[str | None]] = []
+    thread = threading.Thread(target=lambda: seen.append(reasons()))
+    thread.start()
+    thread.join()
+    assert seen == [here]

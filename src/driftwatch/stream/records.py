@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -398,7 +399,11 @@ class RecordDecoder(PayloadDecoder["_Wire"]):
             if not _may_hold_non_finite(exc, usable):
                 return classify(exc)
             # NaN / Infinity tokens (Python's json.dumps writes them) or numbers beyond float range:
-            # the slow, lenient parser reads them; a non-finite feature then counts as missing.
+            # the slow, lenient parser reads them; a non-finite feature then counts as missing. It
+            # recurses: a record nested deeper than any record can be is refused before it, so that
+            # the reason does not depend on how deep the calling thread's stack already is.
+            if _nested_deeper(usable, _LENIENT_DEPTH):
+                return Rejection("undecodable", f"JSON nested deeper than {_LENIENT_DEPTH} levels")
             try:
                 loose = json.loads(usable)
                 msgspec.json.encode(loose)  # refuses what msgspec refused: lone UTF-16 surrogates
@@ -638,6 +643,24 @@ def _may_hold_non_finite(exc: Exception, payload: bytes) -> bool:
     if text.startswith("Number out of range"):
         return True
     return isinstance(exc, msgspec.DecodeError) and (b"NaN" in payload or b"Infinity" in payload)
+
+
+_LENIENT_DEPTH: Final = 64  # a record is an object of flat features and a flat prediction: 3 levels
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_BRACKET = re.compile(rb"[\[\]{}]")
+
+
+def _nested_deeper(payload: bytes, limit: int) -> bool:
+    """Whether the JSON text nests arrays and objects deeper than ``limit`` (brackets inside strings
+    do not count)."""
+    if payload.count(b"[") + payload.count(b"{") <= limit:
+        return False
+    depth = 0
+    for bracket in _BRACKET.findall(_STRING.sub(b'""', payload)):
+        depth += 1 if bracket in (b"[", b"{") else -1
+        if depth > limit:
+            return True
+    return False
 
 
 def _undecodable(exc: BaseException) -> Rejection:
