@@ -156,6 +156,17 @@ def checkpointing_source(
     return source, threading.Thread(target=source.run, args=(consumer.stop,))
 
 
+def writing_first_checkpoint() -> tuple[ScriptedConsumer, SlowStore, threading.Thread]:
+    """A running source whose first checkpoint (offset 10) is being written, held until released."""
+    consumer = ScriptedConsumer(threading.Event())
+    store = SlowStore()
+    _, thread = checkpointing_source(consumer, store)
+    consumer.feed(0, 10)
+    thread.start()
+    assert store.writing.wait(10)
+    return consumer, store, thread
+
+
 def test_a_deferred_checkpoint_write_runs_while_records_are_handled_and_commits_only_what_it_stored() -> None:
     stop = threading.Event()
     consumer = ScriptedConsumer(stop)
@@ -207,16 +218,10 @@ def test_a_failed_deferred_write_commits_nothing_and_the_next_checkpoint_covers_
 
 
 def test_closing_waits_for_the_write_in_flight_and_stores_the_rest() -> None:
-    stop = threading.Event()
-    consumer = ScriptedConsumer(stop)
-    store = SlowStore()
-    _, thread = checkpointing_source(consumer, store)
-    consumer.feed(0, 10)
-    thread.start()
-    assert store.writing.wait(10)
+    consumer, store, thread = writing_first_checkpoint()
     consumer.feed(10, 3)
     until(lambda: not consumer.batches)
-    stop.set()  # the loop ends while the first write still runs
+    consumer.stop.set()  # the loop ends while the first write still runs
     threading.Timer(0.2, store.release.set).start()
     thread.join(10)
     assert not thread.is_alive()
@@ -258,14 +263,8 @@ def test_librdkafka_positions_a_partition_nothing_was_handed_over_from_where_it_
 
 
 def test_closing_commits_the_write_in_flight_when_nothing_was_handled_after_it() -> None:
-    stop = threading.Event()
-    consumer = ScriptedConsumer(stop)
-    store = SlowStore()
-    _, thread = checkpointing_source(consumer, store)
-    consumer.feed(0, 10)
-    thread.start()
-    assert store.writing.wait(10)
-    stop.set()  # nothing more to handle: closing has only the write in flight to settle and commit
+    consumer, store, thread = writing_first_checkpoint()
+    consumer.stop.set()  # nothing more to handle: closing has only the write in flight to settle and commit
     threading.Timer(0.2, store.release.set).start()
     thread.join(10)
     assert not thread.is_alive()
