@@ -50,7 +50,7 @@ def scrape(port: int) -> Samples:
     status, body = get(port, "/metrics")
     assert status == 200, f"/metrics answered {status}"
     return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        (sample.name, tuple(sorted((k, v) for k, v in sample.labels.items() if v))): sample.value
         for family in text_string_to_metric_families(body.decode())
         for sample in family.samples
     }

@@ -341,7 +341,11 @@ def _input_series(before: str, after: str, minutes: int) -> list[dict[str, str]]
             for s in family.samples:
                 if s.name.endswith(("_created", "_bucket")) or not s.name.startswith("driftwatch_"):
                     continue
-                labels = {"job": "driftwatch", "instance": "dw:9108", **s.labels}
+                labels = {
+                    "job": "driftwatch",
+                    "instance": "dw:9108",
+                    **{k: v for k, v in s.labels.items() if v},
+                }
                 inner = ",".join(f"{k}={json.dumps(v)}" for k, v in sorted(labels.items()))
                 out[f"{s.name}{{{inner}}}"] = s.value
         return out

@@ -31,7 +31,7 @@ NOW = 1_800_000_000.0
 def scrape(registry: CollectorRegistry) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     text = generate_latest(registry).decode()
     return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
+        (s.name, tuple(sorted((k, v) for k, v in s.labels.items() if v))): s.value
         for family in text_string_to_metric_families(text)
         for s in family.samples
     }

@@ -130,7 +130,7 @@ def scraped(daemon: Daemon) -> dict[tuple[str, tuple[tuple[str, str], ...]], flo
     """Every sample of /metrics: (name, sorted labels) -> value."""
     text = get(daemon, "/metrics").decode()
     return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
+        (s.name, tuple(sorted((k, v) for k, v in s.labels.items() if v))): s.value
         for family in text_string_to_metric_families(text)
         for s in family.samples
     }

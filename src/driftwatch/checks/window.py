@@ -114,6 +114,18 @@ class CheckResult:
     # the other parts' results stand
     errors: dict[str, str] = field(default_factory=dict)
     data_quality: DataQuality | None = None  # models (or features) with quality limits only
+    # a scoped result (segments, versions, rolling baselines): the scope's key ("" for the whole
+    # model), its label values, and what the window was compared with ("" the training reference,
+    # "rolling" the model's own trailing period)
+    scope: str = ""
+    model_version: str = ""
+    segment: str = ""
+    baseline: str = ""
+
+    @property
+    def scoped(self) -> bool:
+        """True for the result of a segment or version scope, or of a rolling-baseline comparison."""
+        return bool(self.scope or self.baseline)
 
     def as_dict(self) -> dict[str, Any]:
         def iso(ts: float) -> str:
@@ -139,6 +151,16 @@ class CheckResult:
             "performance": None if self.performance is None else self.performance.as_dict(),
             "errors": dict(self.errors),
             "data_quality": None if self.data_quality is None else self.data_quality.as_dict(),
+            **(
+                {
+                    "scope": self.scope,
+                    "model_version": self.model_version or None,
+                    "segment": self.segment or None,
+                    "baseline": self.baseline or "reference",
+                }
+                if self.scoped
+                else {}
+            ),
         }
 
 

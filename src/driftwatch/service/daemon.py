@@ -257,10 +257,10 @@ class Daemon:
                 self.metrics.webhook_deliveries.labels(target, outcome)
         for name in [] if self.scaled else settings.models:  # scaled out: only on the model's owner
             for check_name in self._alert_checks(name):
-                self.metrics.alert_active.labels(name, check_name).set(
+                self.metrics.alert_active.labels(name, check_name, "", "").set(
                     int(self.policy.firing(name, check_name))
                 )
-            self.metrics.window_rows.labels(name).set(self.windows[name].rows())
+            self.metrics.window_rows.labels(name, "", "").set(self.windows[name].rows())
         for name in settings.models:
             self.metrics.records_consumed.labels(name)
             for feature, limits in self.checks[name].quality_limits.items():
@@ -462,8 +462,8 @@ class Daemon:
     def _alert_changed(self, model: str, check: str, before: State, after: State) -> None:
         entered = "resolved" if after == "ok" and before == "firing" else after
         if entered != "ok":
-            self.metrics.alert_transitions.labels(model, check, entered).inc()
-        self.metrics.alert_active.labels(model, check).set(int(after == "firing"))
+            self.metrics.alert_transitions.labels(model, check, entered, "", "").inc()
+        self.metrics.alert_active.labels(model, check, "", "").set(int(after == "firing"))
         log.info("alert %s/%s: %s -> %s", model, check, before, after)
 
     def _notify(self, event: AlertEvent, result: CheckResult) -> None:

@@ -216,7 +216,7 @@ class Ingest:
                 if added < count:
                     self.metrics.records_outside_window.labels(model).inc(count - added)
                 if self.forward is None:
-                    self.metrics.window_rows.labels(model).set(window.rows())
+                    self.metrics.window_rows.labels(model, "", "").set(window.rows())
                 if batch.model_version is not None:
                     self.versions[model] = batch.model_version
             return
@@ -261,7 +261,7 @@ class Ingest:
             if added < len(records):
                 self.metrics.records_outside_window.labels(model).inc(len(records) - added)
             if self.forward is None:
-                self.metrics.window_rows.labels(model).set(window.rows())
+                self.metrics.window_rows.labels(model, "", "").set(window.rows())
             if records[-1].model_version is not None:
                 self.versions[model] = records[-1].model_version
             self._export_violations(model, window)
@@ -356,7 +356,7 @@ class Ingest:
             if added < count:
                 self.metrics.records_outside_window.labels(model).inc(count - added)
             if self.forward is None:
-                self.metrics.window_rows.labels(model).set(window.rows())
+                self.metrics.window_rows.labels(model, "", "").set(window.rows())
             if version is not None:
                 self.versions[model] = version
             if sample.exact:

@@ -97,7 +97,11 @@ class Metrics:
 
         # windows
         self.window_rows = Gauge(
-            "driftwatch_window_rows", "Rows currently sampled in a model's window.", ["model"], registry=r
+            "driftwatch_window_rows",
+            "Rows currently sampled in a model's window (model_version and segment: a scope's window; "
+            "empty: the whole model's).",
+            ["model", "model_version", "segment"],
+            registry=r,
         )
 
         # scale-out (kafka.scale_out): who owns which model, what the exchange costs
@@ -209,14 +213,15 @@ class Metrics:
         # alerts
         self.alert_active = Gauge(
             "driftwatch_alert_active",
-            "1 while the alert of a model's check is firing, else 0.",
-            ["model", "check"],
+            "1 while the alert of a model's check is firing, else 0 (model_version and segment: the "
+            "alert of a scope; empty: the whole model's).",
+            ["model", "check", "model_version", "segment"],
             registry=r,
         )
         self.alert_transitions = Counter(
             "driftwatch_alert_transitions_total",
-            "Alert state changes, by the state entered (pending, firing, resolved).",
-            ["model", "check", "state"],
+            "Alert state changes, by the state entered (pending, firing, resolved, retired).",
+            ["model", "check", "state", "model_version", "segment"],
             registry=r,
         )
 

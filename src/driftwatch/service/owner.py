@@ -454,7 +454,7 @@ class Owner:
                             continue
                         window = self._windows[model]
                         window.add_partial(fresh, now)
-                        self._metrics.window_rows.labels(model).set(window.rows())
+                        self._metrics.window_rows.labels(model, "", "").set(window.rows())
                     elif isinstance(message, JoinRows):
                         rows = self._join_ledgers[model].admit(message)
                         if rows is not None and len(rows):
@@ -556,9 +556,9 @@ class Owner:
                 self._metrics.model_owner.labels(model, self.replica).set(1)
                 if self._on_own is not None:
                     self._on_own(model)
-                self._metrics.window_rows.labels(model).set(window.rows())
+                self._metrics.window_rows.labels(model, "", "").set(window.rows())
                 for check in self._alert_checks.get(model, ()):
-                    self._metrics.alert_active.labels(model, check).set(
+                    self._metrics.alert_active.labels(model, check, "", "").set(
                         int(self._policy.firing(model, check))
                     )
             self._claims[partition] = claim
@@ -633,9 +633,9 @@ class Owner:
                 self._on_disown(model)
             for check in self._alert_checks.get(model, ()):
                 with suppress(KeyError):
-                    self._metrics.alert_active.remove(model, check)
+                    self._metrics.alert_active.remove(model, check, "", "")
             with suppress(KeyError):
-                self._metrics.window_rows.remove(model)
+                self._metrics.window_rows.remove(model, "", "")
         log.info("owner: gave internal partition %d back", partition)
 
     # checkpoints -------------------------------------------------------------------------------

@@ -88,7 +88,7 @@ class Runner:
             m.check_runs.labels(model, name, "error").inc()
         if checks.check not in result.errors:
             m.check_runs.labels(model, checks.check, "ok").inc()
-        m.window_rows.labels(model).set(run.window.rows())
+        m.window_rows.labels(model, "", "").set(run.window.rows())
         try:
             self._export_reference_quality(result)
         except Exception as exc:
