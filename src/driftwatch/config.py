@@ -37,6 +37,7 @@ from pydantic import (
 from driftwatch.alerting.templates import BUILTIN, TemplateError, load_template
 from driftwatch.defaults import MIN_LABELS_DEFAULT, MIN_ROWS_DEFAULT
 from driftwatch.errors import ConfigError
+from driftwatch.stream.segments import SegmentRule
 
 __all__ = [
     "ConfigError",
@@ -101,6 +102,14 @@ OptionalWait = Annotated[
     ),
 ]
 """A duration that may be 0 (off)."""
+
+
+def _seconds(value: float) -> str:
+    """A duration as the config would write it: 90 -> '90s', 3600 -> '1h'."""
+    for unit, size in (("w", 604800.0), ("d", 86400.0), ("h", 3600.0), ("m", 60.0), ("s", 1.0)):
+        if value >= size and (value / size).is_integer():
+            return f"{int(value / size)}{unit}"
+    return f"{value:g}s"
 
 
 class _Strict(BaseModel):
@@ -546,6 +555,201 @@ class LabelSettings(_Strict):
     max_rows: int = Field(default=1_000_000, ge=100)
 
 
+_SEGMENT_COLUMN_NAME = re.compile(r"^[^:=;%\x00-\x1f]+$")
+
+
+class SegmentStability(_Strict):
+    """How a segment value enters and leaves the top K (see `driftwatch.stream.segments`): a candidate is
+    promoted after ``promote_after`` checks in a row, displaces a member only when its share exceeds the
+    member's by ``margin`` (and by several standard errors), a member leaves after ``demote_after``
+    checks below ``min_share``; a firing member that leaves keeps its window until it resolves, at most
+    ``retire_after``."""
+
+    promote_after: int = Field(default=2, ge=1, le=100)
+    demote_after: int = Field(default=3, ge=1, le=100)
+    margin: float = Field(default=0.25, ge=0, le=10)
+    retire_after: OptionalWait = 86_400.0
+
+
+class SegmentColumnSettings(_Strict):
+    """One segment column: a feature of the record (monitored or not) or a key of its ``metadata``."""
+
+    column: str = Field(min_length=1, max_length=64)
+    source: Literal["feature", "metadata"] = "feature"
+    top_k: int | None = Field(default=None, ge=1, le=200)
+    pinned: list[str] = Field(default_factory=list)
+    min_share: float | None = Field(default=None, ge=0, lt=1)
+    max_rows: int | None = Field(default=None, ge=10)
+    min_rows: int | None = Field(default=None, ge=1)
+    # segment: a segment's drift is judged against the reference's rows of the same value (when the
+    # reference has the column); model: against the whole model's reference
+    reference: Literal["segment", "model"] = "segment"
+
+    @field_validator("column")
+    @classmethod
+    def _label_safe(cls, value: str) -> str:
+        if not _SEGMENT_COLUMN_NAME.match(value):
+            raise ValueError(
+                f"{value!r} holds ':', '=', ';', '%' or a control character, which segment labels use as "
+                "separators; rename the column the producer logs, or log a copy under a plain name"
+            )
+        return value
+
+
+def _segment_column(value: object) -> object:
+    return {"column": value} if isinstance(value, str) else value
+
+
+class SegmentSettings(_Strict):
+    """A model's segments: per segment column, the ``top_k`` busiest values get a window, checks, alert
+    states and series of their own; every other value counts in the column's ``other`` scope."""
+
+    columns: list[
+        Annotated[
+            SegmentColumnSettings,
+            BeforeValidator(
+                _segment_column,
+                json_schema_input_type=Annotated[str, StringConstraints(min_length=1)]
+                | SegmentColumnSettings,
+            ),
+        ]
+    ] = Field(min_length=1)
+    top_k: int = Field(default=20, ge=1, le=200)
+    max_rows: int | None = Field(
+        default=None, ge=10
+    )  # per segment window; default min(window.max_rows, 10 x min_rows)
+    min_rows: int | None = Field(default=None, ge=1)  # default window.min_rows
+    min_share: float = Field(default=0.001, ge=0, lt=1)
+    stability: SegmentStability = Field(default_factory=SegmentStability)
+    # whole: per-feature series only for the whole model and versions; all: for segments too
+    feature_series: Literal["whole", "all"] = "whole"
+
+    @field_validator("columns")
+    @classmethod
+    def _few_unique(cls, value: list[SegmentColumnSettings]) -> list[SegmentColumnSettings]:
+        if len(value) > 3:
+            raise ValueError(
+                f"at most 3 segment columns (got {len(value)}): each column adds top_k + 1 windows and their "
+                "series; segment by the columns that matter most"
+            )
+        names = [c.column for c in value]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"segment column {twice[0]!r} is listed twice; list each column once")
+        return value
+
+    def column_rule(self, index: int, window: WindowSettings) -> SegmentRule:
+        """The merged `SegmentRule` of segment column ``index``, given the model's window."""
+        column = self.columns[index]
+        min_rows = column.min_rows or self.min_rows or window.min_rows
+        max_rows = column.max_rows or self.max_rows or max(min_rows, min(window.max_rows, 10 * min_rows))
+        return SegmentRule(
+            column=column.column,
+            top_k=column.top_k or self.top_k,
+            min_share=self.min_share if column.min_share is None else column.min_share,
+            pinned=tuple(column.pinned),
+            promote_after=self.stability.promote_after,
+            demote_after=self.stability.demote_after,
+            margin=self.stability.margin,
+            retire_after=self.stability.retire_after,
+            max_rows=max_rows,
+            min_rows=min_rows,
+            source=column.source,
+        )
+
+
+class VersionWindowSettings(_Strict):
+    max_rows: int | None = Field(default=None, ge=10)  # default min(window.max_rows, 20000)
+
+
+class ChallengerAlertSettings(_Strict):
+    """When the challenger's difference alerts: its interval wholly below ``-worse_by`` (or wholly above
+    ``better_by``); ``prediction_drift``: also when the two versions' predictions are distributed
+    differently."""
+
+    worse_by: float | None = Field(default=0.0, ge=0)
+    better_by: float | None = Field(default=None, ge=0)
+    prediction_drift: bool = False
+
+
+class ChampionChallengerSettings(_Strict):
+    """Compare two versions served side by side on the same period of labelled traffic: the challenger's
+    realized metric minus the champion's, with a confidence interval (Newcombe's for accuracy, a seeded
+    bootstrap for the other metrics), and their prediction distributions."""
+
+    champion: str = Field(min_length=1)
+    challenger: str = Field(min_length=1)
+    metrics: list[str] = Field(default_factory=lambda: ["accuracy"])
+    confidence: float = Field(default=0.95, ge=0.5, le=0.999)
+    bootstrap: int = Field(default=1000, ge=100, le=10_000)
+    alert: ChallengerAlertSettings = Field(default_factory=ChallengerAlertSettings)
+
+    @model_validator(mode="after")
+    def _two(self) -> ChampionChallengerSettings:
+        if self.champion == self.challenger:
+            raise ValueError(f"champion and challenger are both {self.champion!r}; name two versions")
+        return self
+
+
+class VersionSettings(_Strict):
+    """Windows, references and results per ``model_version``: the ``max_live`` versions seen most recently
+    (named ones always among them) are each a scope."""
+
+    max_live: int = Field(default=3, ge=1, le=20)
+    window: VersionWindowSettings = Field(default_factory=VersionWindowSettings)
+    references: dict[str, Path] = Field(default_factory=dict)  # version -> its reference; else the model's
+    announce: bool = True  # a webhook event the first time a version is seen
+    expire_after: Duration | None = None  # default 2 x window.length without rows
+    champion_challenger: ChampionChallengerSettings | None = None
+
+    @field_validator("references", mode="before")
+    @classmethod
+    def _text_keys(cls, value: object) -> object:
+        if isinstance(value, dict):  # `7: ref.parquet` in YAML is an integer key: versions are text
+            return {str(k): v for k, v in value.items()}
+        return value
+
+    def named(self) -> list[str]:
+        """The versions the config names (references, champion and challenger)."""
+        names = list(self.references)
+        if self.champion_challenger is not None:
+            names += [self.champion_challenger.champion, self.champion_challenger.challenger]
+        return list(dict.fromkeys(names))
+
+
+class BaselineFeatureSettings(_Strict):
+    method: str | None = None
+    threshold: float | None = Field(default=None, gt=0)
+
+    @field_validator("method")
+    @classmethod
+    def _known_method(cls, value: str | None) -> str | None:
+        return None if value is None else FeatureSettings._known_method(value)
+
+
+BaselineScope = Literal["model", "versions", "segments"]
+
+
+def _model_scope() -> list[BaselineScope]:
+    return ["model"]
+
+
+class BaselineSettings(_Strict):
+    """Compare the window with the stream's own trailing period ``[now - lag - rolling, now - lag)``, kept
+    as a bounded sample: recent drift, beside the training reference's skew."""
+
+    rolling: Duration
+    lag: OptionalWait = 0.0
+    max_rows: int = Field(default=20_000, ge=10)
+    min_rows: int | None = Field(default=None, ge=1)  # default window.min_rows
+    min_coverage: float = Field(default=0.5, gt=0, le=1)
+    scopes: list[BaselineScope] = Field(default_factory=_model_scope, min_length=1)
+    drift: DriftSettings | None = None  # default: the model's
+    features: dict[str, BaselineFeatureSettings] = Field(default_factory=dict)
+    prediction: bool = True
+    alert: AlertSettings | None = None  # default: the model's
+
+
 class ModelSettings(_Strict):
     reference: Path
     features: list[
@@ -565,6 +769,14 @@ class ModelSettings(_Strict):
     webhooks: list[str] = Field(default_factory=list)
     performance: PerformanceSettings | None = None
     quality: QualityLimits = Field(default_factory=QualityLimits)  # limits of every feature
+    segments: SegmentSettings | None = None
+    versions: VersionSettings | None = None
+    baseline: BaselineSettings | None = None
+
+    @property
+    def scoped(self) -> bool:
+        """Whether the model watches segments, versions or a rolling baseline."""
+        return self.segments is not None or self.versions is not None or self.baseline is not None
 
     def quality_limits(self) -> dict[str, dict[str, float]]:
         """Feature -> measure -> limit, for the features with any limit: empty without data-quality limits."""
@@ -579,6 +791,108 @@ class ModelSettings(_Strict):
                 "that holds what the model logs as 'prediction' (a score, a class or class probabilities)"
             )
         return self
+
+    @model_validator(mode="after")
+    def _scopes_consistent(self) -> ModelSettings:
+        problems = [*self._segment_problems(), *self._version_problems(), *self._baseline_problems()]
+        if problems:  # one line each, under its own key (`_format_validation_error` splits them)
+            raise ValueError("\n".join(problems))
+        return self
+
+    def _segment_problems(self) -> list[str]:
+        segments = self.segments
+        if segments is None:
+            return []
+        problems = []
+        types = {f.name: f.type for f in self.features}
+        for i, column in enumerate(segments.columns):
+            where = f"segments.columns[{i}]"
+            if column.source == "feature" and types.get(column.column) == "numeric":
+                problems.append(
+                    f"{where}.column: {column.column!r} is a numeric feature; segments need a categorical "
+                    "column: set the feature's type: categorical, or segment by a binned column the producer logs"
+                )
+            top_k = column.top_k or segments.top_k
+            if len(column.pinned) > top_k:
+                problems.append(
+                    f"{where}.pinned: {len(column.pinned)} pinned values for top_k {top_k}; pinned values count "
+                    "among the top_k: raise top_k or pin fewer"
+                )
+            if len(set(column.pinned)) != len(column.pinned):
+                problems.append(f"{where}.pinned: a value is pinned twice; pin each value once")
+            rule = segments.column_rule(i, self.window)
+            if rule.min_rows > rule.max_rows:
+                problems.append(
+                    f"segments.min_rows: {rule.min_rows} is above segments.max_rows {rule.max_rows} (column "
+                    f"{column.column!r}): no segment window would ever reach it; raise max_rows or lower min_rows"
+                )
+        return problems
+
+    def _version_problems(self) -> list[str]:
+        versions = self.versions
+        if versions is None:
+            return []
+        problems = []
+        named = versions.named()
+        if len(named) > versions.max_live:
+            problems.append(
+                f"versions.max_live: {versions.max_live} is below the {len(named)} versions the config names "
+                f"({', '.join(named)}); raise max_live to at least {len(named)}"
+            )
+        contest = versions.champion_challenger
+        if contest is not None:
+            performance = self.performance
+            if performance is None:
+                if contest.metrics:
+                    problems.append(
+                        f"versions.champion_challenger.metrics: needs a performance: section (labels) for "
+                        f"{', '.join(contest.metrics)}; add one, or set metrics: [] (prediction distributions "
+                        "are compared without labels)"
+                    )
+            else:
+                known = _PERFORMANCE_METRICS[performance.task]
+                unknown = [m for m in contest.metrics if m not in known]
+                if unknown:
+                    problems.append(
+                        f"versions.champion_challenger.metrics: {', '.join(unknown)} is not a metric of "
+                        f"{performance.task}; use {', '.join(known)}"
+                    )
+            if not contest.metrics and not contest.alert.prediction_drift and not self.prediction:
+                problems.append(
+                    "versions.champion_challenger: compares nothing (no metrics, and the model has no "
+                    "prediction column); give metrics with a performance: section, or set prediction"
+                )
+        return problems
+
+    def _baseline_problems(self) -> list[str]:
+        baseline = self.baseline
+        if baseline is None:
+            return []
+        problems = []
+        if baseline.rolling < self.window.length:
+            problems.append(
+                f"baseline.rolling: {_seconds(baseline.rolling)} is shorter than window.length "
+                f"{_seconds(self.window.length)}: the baseline would be noisier than the window it judges; make "
+                f"rolling at least {_seconds(self.window.length)}"
+            )
+        names = [f.name for f in self.features]
+        for feature in baseline.features:
+            if feature not in names:
+                problems.append(
+                    f"baseline.features.{feature}: not a feature of the model; use one of {', '.join(names)}"
+                )
+        for scope, section in (("segments", self.segments), ("versions", self.versions)):
+            if scope in baseline.scopes and section is None:
+                problems.append(
+                    f"baseline.scopes: {scope} needs a {scope}: section; add one or remove {scope} from scopes"
+                )
+        min_rows = baseline.min_rows or self.window.min_rows
+        if min_rows > baseline.max_rows:
+            problems.append(
+                f"baseline.min_rows: {min_rows} is above baseline.max_rows {baseline.max_rows}: the baseline never "
+                "holds that many rows; raise max_rows or lower min_rows"
+            )
+        return problems
 
     @field_validator("features")
     @classmethod
@@ -672,6 +986,17 @@ class Settings(_Strict):
         return self
 
     @model_validator(mode="after")
+    def _scopes_single_process(self) -> Settings:
+        if self.kafka.scale_out.enabled:
+            scoped = sorted(name for name, model in self.models.items() if model.scoped)
+            if scoped:
+                raise ValueError(
+                    f"models.{scoped[0]}: segments, versions and baseline are not supported with "
+                    "kafka.scale_out yet; run the scoped models in a daemon without scale_out, or remove those sections"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _references(self) -> Settings:
         for name, model in self.models.items():
             for target in model.webhooks:
@@ -733,10 +1058,13 @@ _FIXES = {
 
 
 def _format_validation_error(exc: ValidationError, source: str) -> str:
-    lines = [f"{source}: invalid configuration ({exc.error_count()} problem(s)):"]
+    lines: list[str] = []
     for error in exc.errors(include_url=False):
         where = _format_location(tuple(error["loc"]))
         message = error["msg"].removeprefix("Value error, ")
+        if "\n" in message:  # several problems of one section, each "relative.key: message"
+            lines += [f"  - {where}.{line}" for line in message.splitlines()]
+            continue
         value = error.get("input")
         secret = any(str(part) in _SECRET_KEYS for part in error["loc"])
         hidden = secret or error["type"] == "missing" or isinstance(value, dict | list)
@@ -745,7 +1073,7 @@ def _format_validation_error(exc: ValidationError, source: str) -> str:
         if error["type"] == "extra_forbidden":
             message = "unknown key"
         lines.append(f"  - {where}: {message}{shown}" + (f"; {fix}" if fix else ""))
-    return "\n".join(lines)
+    return "\n".join([f"{source}: invalid configuration ({len(lines)} problem(s)):", *lines])
 
 
 class UniqueKeyLoader(yaml.SafeLoader):
@@ -841,7 +1169,19 @@ def _resolve_paths(settings: Settings, base: Path) -> tuple[Settings, list[str]]
                 f"  - models.{name}.reference: {str(model.reference)!r} is neither .parquet nor .csv; "
                 "convert the reference to Parquet or CSV"
             )
-        models[name] = model.model_copy(update={"reference": reference})
+        update: dict[str, Any] = {"reference": reference}
+        if model.versions is not None and model.versions.references:
+            references = {}
+            for version, path in model.versions.references.items():
+                absolute = path if path.is_absolute() else base / path
+                if not (absolute.is_file() or (absolute / "profile.json").is_file()):
+                    problems.append(
+                        f"  - models.{name}.versions.references.{version}: file {str(path)!r} not found (looked "
+                        f"at {absolute}); give a Parquet or CSV file of version {version}'s reference data"
+                    )
+                references[version] = absolute
+            update["versions"] = model.versions.model_copy(update={"references": references})
+        models[name] = model.model_copy(update=update)
     kafka = settings.kafka
     tls = {
         name: (value if value is None or value.is_absolute() else base / value)

@@ -200,6 +200,7 @@ def _validate(path: str) -> int:
         method_problems,
         reference_columns,
         reference_problems,
+        scope_problems,
     )
 
     # Everything the daemon checks at start-up, and what it would only find at run time: one line per
@@ -212,8 +213,10 @@ def _validate(path: str) -> int:
         except ReferenceDataError as exc:
             problems.append(f"  - {exc}")
             continue
-        found = reference_problems(name, model, reference_columns(model.reference))
+        columns = reference_columns(model.reference)
+        found = reference_problems(name, model, columns)
         found += method_problems(name, model, types)
+        found += scope_problems(name, model, columns, types)
         if model.performance is not None and not found:
             try:
                 performance_monitor(name, model)

@@ -48,6 +48,7 @@ from driftwatch.service.preflight import (
     method_problems,
     reference_columns,
     reference_problems,
+    scope_problems,
 )
 from driftwatch.service.results import LatestResults
 from driftwatch.service.runner import ModelRun, Runner
@@ -87,8 +88,10 @@ class Daemon:
             profile, types = load_model_reference(name, model)
             # a missing prediction column or a method that misfits its feature would fail only at run time
             # (the label column: PerformanceMonitor below)
-            problems = reference_problems(name, model, reference_columns(model.reference), labels=False)
+            columns = reference_columns(model.reference)
+            problems = reference_problems(name, model, columns, labels=False)
             problems += method_problems(name, model, types)
+            problems += scope_problems(name, model, columns, types)
             if problems:
                 raise ReferenceDataError(
                     f"invalid configuration ({len(problems)} problem(s)):\n" + "\n".join(problems)

@@ -19,7 +19,13 @@ from driftwatch.drift.profile import ColumnType, ReferenceProfile
 from driftwatch.drift.stattests import CATALOGUE
 from driftwatch.reference import load_reference
 
-__all__ = ["load_model_reference", "method_problems", "reference_columns", "reference_problems"]
+__all__ = [
+    "load_model_reference",
+    "method_problems",
+    "reference_columns",
+    "reference_problems",
+    "scope_problems",
+]
 
 
 def load_model_reference(name: str, model: ModelSettings) -> tuple[ReferenceProfile, dict[str, ColumnType]]:
@@ -87,4 +93,59 @@ def method_problems(name: str, model: ModelSettings, types: Mapping[str, ColumnT
             f"{kind} features (got {feature.method!r}; the type is {source}); use auto or one of "
             f"{', '.join(fitting)}"
         )
+    return problems
+
+
+def scope_problems(
+    name: str, model: ModelSettings, columns: list[str], types: Mapping[str, ColumnType]
+) -> list[str]:
+    """What the model's ``segments:``, ``versions:`` and ``baseline:`` sections ask of its reference:
+    a feature-sourced segment column must be a feature of the model or a column of its reference, and
+    categorical; a segment judged against its own rows of the reference needs the reference's rows."""
+    problems: list[str] = []
+    segments = model.segments
+    features = [f.name for f in model.features]
+    where = f"models.{name}"
+    if segments is not None:
+        for i, column in enumerate(segments.columns):
+            key = f"{where}.segments.columns[{i}]"
+            if column.source == "feature":
+                if column.column not in features and column.column not in columns:
+                    problems.append(
+                        f"  - {key}.column: {column.column!r} is not a feature of the model (features: "
+                        f"{', '.join(features)}) nor a column of its reference; fix the name, or add "
+                        'source: metadata if records carry it under "metadata"'
+                    )
+                    continue
+                if types.get(column.column) == "numeric":
+                    problems.append(
+                        f"  - {key}.column: {column.column!r} is a numeric feature; segments need a categorical "
+                        "column: set the feature's type: categorical, or segment by a binned column the "
+                        "producer logs"
+                    )
+            if column.reference == "segment" and model.reference.is_dir() and column.column in columns:
+                problems.append(
+                    f"  - {key}.reference: segment needs the reference's rows, but {where}.reference is a saved "
+                    "profile; set reference: model, or point reference at the Parquet or CSV file"
+                )
+    versions = model.versions
+    if versions is not None:
+        for version, path in versions.references.items():
+            try:
+                found = reference_columns(path)
+            except (OSError, ValueError) as exc:
+                problems.append(
+                    f"  - {where}.versions.references.{version}: cannot read {path} ({exc}); give a Parquet "
+                    "or CSV file of that version's reference data"
+                )
+                continue
+            missing = [f for f in features if f not in found]
+            if model.prediction and model.prediction not in found:
+                missing.append(model.prediction)
+            if missing:
+                problems.append(
+                    f"  - {where}.versions.references.{version}: {path} has no column {', '.join(map(repr, missing))} "
+                    f"(it has {', '.join(found)}); give version {version}'s reference with the model's features "
+                    "and prediction column"
+                )
     return problems
