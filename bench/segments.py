@@ -215,10 +215,18 @@ def scrape(daemon: Any) -> dict[str, Any]:
     segments: set[str] = set()
     versions: set[str] = set()
     rows: dict[tuple[str, str], float] = {}
+    try:
+        from driftwatch.service.metrics import BUDGET_FAMILIES
+    except ImportError:
+        families: frozenset[str] | None = None
+    else:
+        families = frozenset(BUDGET_FAMILIES)
+    budgeted = 0
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             if sample.labels.get("model") != MODEL:
                 continue
+            budgeted += families is not None and sample.name in families
             segments.add(sample.labels.get("segment", ""))
             versions.add(sample.labels.get("model_version", ""))
             if sample.name == "driftwatch_window_rows":
@@ -227,10 +235,12 @@ def scrape(daemon: Any) -> dict[str, Any]:
                 )
     segment_rows = [v for (version, segment), v in rows.items() if segment and not segment.endswith(":other")]
     return {
-        "series": series,
+        "series": series,  # every sample line naming the model (histogram buckets, _created included)
+        "budgeted_series": budgeted if families is not None else None,  # of the families series_budget bounds
         "segment_labels": len(segments - {""}),
         "version_labels": len(versions - {""}),
         "whole_rows": rows.get(("", ""), 0.0),
+        "total_rows": sum(rows.values()),
         "version_rows": sorted(v for (version, segment), v in rows.items() if version and not segment),
         "segment_rows": [min(segment_rows), statistics.median(segment_rows), max(segment_rows)]
         if segment_rows
@@ -238,13 +248,15 @@ def scrape(daemon: Any) -> dict[str, Any]:
     }
 
 
-def series_budget(settings: Any) -> int | None:
-    """The design's bound (`driftwatch.service.metrics.series_budget`), when this version has it."""
+def budgets(settings: Any) -> tuple[int | None, int | None]:
+    """The design's bounds on the model's series and window rows (`series_budget_of`, `row_budget_of`
+    of `driftwatch.service.metrics`), when this version has them."""
     try:
-        from driftwatch.service.metrics import series_budget as budget
+        from driftwatch.service.metrics import row_budget_of, series_budget_of
     except ImportError:
-        return None
-    return int(budget(settings.models[MODEL]))
+        return None, None
+    model = settings.models[MODEL]
+    return int(series_budget_of(model)), int(row_budget_of(model))
 
 
 def run_one(config: str, plan: Plan) -> dict[str, Any]:
@@ -293,7 +305,7 @@ def run_one(config: str, plan: Plan) -> dict[str, Any]:
             clock.now += 1.0
         figures = scrape(daemon)
         rss = rss_bytes()
-        budget = series_budget(settings)
+        budget, row_budget = budgets(settings)
         daemon.http.start()  # `stop` waits for a serving loop
         daemon.stop()
     return {
@@ -310,6 +322,7 @@ def run_one(config: str, plan: Plan) -> dict[str, Any]:
         "rss_started": rss_started,
         "rss": rss,
         "budget": budget,
+        "row_budget": row_budget,
         **figures,
     }
 
@@ -395,6 +408,14 @@ def main() -> int:
             f"{mib(median(done, 'rss')):>9} {mib(growth):>11}  {last['whole_rows']:,.0f}; {version_rows}; "
             f"{segment_rows}"
         )
+    for config, done in runs.items():
+        last = done[-1]
+        if last["row_budget"] is not None:
+            print(
+                f"{config}: window rows of every scope {last['total_rows']:,.0f} (row_budget {last['row_budget']:,}), "
+                f"series of the budgeted families {last['budgeted_series']:,} (series_budget {last['budget']:,}; "
+                f"{last['series']:,} series name the model in all)"
+            )
     wired = any(run["segment_labels"] > 0 for done in runs.values() for run in done)
     if not wired:
         print(
