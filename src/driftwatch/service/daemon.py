@@ -230,7 +230,9 @@ class Daemon:
             self.labels,
             lambda: source_notes(self.source),
             scoped=self.scoped,
-            notify_version=self.notifier.notify_version,
+            notify_version=lambda model, version, first: self.notifier.notify_version(  # noqa: PLW0108
+                model, version, first
+            ),
         )
         self.owner: Owner | None = None
         self.forwarder: Forwarder | None = None
