@@ -190,6 +190,9 @@ class ScopedModel:
             Scope, float
         ] = {}  # each segment scope's share of the model window at the last check
         self.values: dict[str, int] = {}  # distinct values of each segment column at the last check
+        self.comparison: dict[str, Any] | None = (
+            None  # the latest champion/challenger comparison, as /api shows it
+        )
 
     # ingest ------------------------------------------------------------------------------------
 
@@ -356,6 +359,50 @@ class ScopedModel:
                 shares[Scope(self.name, segment=segment)] = float(counts[i]) / rows
             shares[Scope(self.name, segment=SegmentKey.other(column))] = float(counts[len(segments)]) / rows
         self.shares = shares
+
+    def info(self) -> dict[str, Any]:
+        """What /api shows of the model's scopes beyond their results: per segment column its members,
+        retiring values, distinct values and each scope's traffic share; the live and known versions;
+        the rolling baseline's period; the latest champion/challenger comparison."""
+        out: dict[str, Any] = {"epoch": self.directory.epoch}
+        if self.rules:
+            out["segments"] = {
+                column: {
+                    "top_k": rule.top_k,
+                    "members": self.directory.members(column),
+                    "retiring": self.directory.retiring(column),
+                    "values": self.values.get(column),
+                    "shares": {
+                        scope.key: round(share, 6)
+                        for scope, share in self.shares.items()
+                        if scope.segment is not None and scope.segment.column == column
+                    },
+                }
+                for column, rule in self.rules.items()
+            }
+        if self.tracker is not None:
+            out["versions"] = {
+                "live": list(self.live_versions),
+                "seen": [
+                    {
+                        "version": version,
+                        "first_seen": self.tracker.first_seen(version),
+                        "last_seen": self.tracker.last_seen(version),
+                        "role": self.role(version) or None,
+                    }
+                    for version in reversed(self.tracker.known())
+                ],
+            }
+        baseline = self.settings.baseline
+        if baseline is not None:
+            out["baseline"] = {
+                "rolling": baseline.rolling,
+                "lag": baseline.lag,
+                "scopes": list(baseline.scopes),
+            }
+        if self.comparison is not None:
+            out["comparison"] = self.comparison
+        return out
 
     # checks ------------------------------------------------------------------------------------
 
