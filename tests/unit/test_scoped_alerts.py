@@ -363,6 +363,40 @@ def test_a_retired_version_says_so(validator: Draft202012Validator) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("scope", "top_k", "expected"),
+    [
+        (
+            DE_V8,
+            20,
+            "Retired: segment country=DE of version 8 of model m left the top 20 by traffic while its "
+            "data_drift alert was firing; it is no longer watched on its own (its records count in "
+            "country:other).",
+        ),
+        (
+            DE_V8,
+            None,
+            "Retired: version 8 of model m stopped being live while its data_drift alert on segment "
+            "country=DE was firing; it is no longer watched on its own.",
+        ),
+        (
+            DE,
+            None,
+            "Retired: segment country=DE of model m left the top segments by traffic while its data_drift "
+            "alert was firing; it is no longer watched on its own (its records count in country:other).",
+        ),
+        (
+            "country:other",
+            5,
+            "Retired: segment country:other of model m left the top 5 by traffic while its data_drift "
+            "alert was firing; it is no longer watched on its own.",
+        ),
+    ],
+)
+def test_retired_summaries(scope: str, top_k: int | None, expected: str) -> None:
+    assert retired_event("k", "m", scope, "data_drift", NOW, NOW, top_k)["summary"] == expected
+
+
 def test_a_version_event_validates(validator: Draft202012Validator) -> None:
     event = version_event("k", "credit-risk", "8", 0.034, NOW - 60, NOW)
     assert schema_errors(validator, event) == []

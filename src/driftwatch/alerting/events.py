@@ -69,10 +69,6 @@ def _names(items: Sequence[str], limit: int = 5) -> str:
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
-def _scope(model: str, key: str) -> Scope:
-    return Scope.parse(model, key)
-
-
 def scope_name(scope: Scope) -> str:
     """``segment country=DE``, ``version 8``, ``segment country=DE, version 8``; "" for the whole model."""
     parts = []
@@ -98,7 +94,7 @@ def summary(
     """One line a human reads in Slack or a ticket; ``scope`` (default: the result's) is named."""
     parsed = _Check(check)
     title = parsed.title
-    on = _on(model, _scope(model, scope if scope is not None else result.scope if result else ""))
+    on = _on(model, Scope.parse(model, scope if scope is not None else result.scope if result else ""))
     if transition == "resolved":
         return f"Resolved: {title.lower()} on {on}; the latest checks are clean."
     if transition == "test":
@@ -158,18 +154,26 @@ def _performance_summary(title: str, on: str, kind: str, metric: str, result: Ch
 def retired_summary(model: str, scope: str, check: CheckId | str, top_k: int | None = None) -> str:
     """Why an alert of a scope that is no longer watched on its own ended (design 2.5): ``Retired:
     segment country=LU of model credit-risk left the top 20 by traffic while its data_drift alert was
-    firing; it is no longer watched on its own (its records count in country:other).``"""
-    parsed = _scope(model, scope)
+    firing; it is no longer watched on its own (its records count in country:other).``
+
+    ``top_k`` given: a segment left the top K of its column (within its version, for a segment of a
+    version). None: the scope's version is no longer live (for a scope with a version), else a segment
+    left the segments watched (K not known)."""
+    parsed = Scope.parse(model, scope)
     segment, version = parsed.segment, parsed.version
-    while_firing = f"while its {check} alert was firing; it is no longer watched on its own"
-    if segment is None:
-        return f"Retired: version {version} of model {model} stopped being live {while_firing}."
-    within = f" of version {version}" if version is not None else ""
-    ranked = f"the top {top_k}" if top_k is not None else "the top segments"
-    rest = f" (its records count in {segment.column}:other)" if segment.kind != "other" else ""
+    watched = "it is no longer watched on its own"
+    if segment is not None and (top_k is not None or version is None):
+        within = f" of version {version}" if version is not None else ""
+        ranked = f"the top {top_k}" if top_k is not None else "the top segments"
+        rest = f" (its records count in {segment.column}:other)" if segment.kind != "other" else ""
+        return (
+            f"Retired: segment {segment.label}{within} of model {model} left {ranked} by traffic "
+            f"while its {check} alert was firing; {watched}{rest}."
+        )
+    on = f" on segment {segment.label}" if segment is not None else ""
     return (
-        f"Retired: segment {segment.label}{within} of model {model} left {ranked} by traffic "
-        f"{while_firing}{rest}."
+        f"Retired: version {version} of model {model} stopped being live while its {check} alert{on} "
+        f"was firing; {watched}."
     )
 
 
@@ -223,7 +227,7 @@ def _event(
         )
     event.update(sent_by=f"driftwatch/{__version__}", result=None if result is None else result.as_dict())
     if scope or parsed.rolling or reason is not None:
-        parts = _scope(model, scope)
+        parts = Scope.parse(model, scope)
         if parts.version is not None:
             event["model_version"] = parts.version
         event["segment"] = None if parts.segment is None else parts.segment.label
