@@ -30,7 +30,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from driftwatch import __version__
-from driftwatch.alerting.policy import AlertEvent, BreachPolicy, PolicyRule, State
+from driftwatch.alerting.policy import AlertEvent, BreachPolicy, PolicyRule, ScopeState, State
 from driftwatch.alerting.templates import Template, load_template
 from driftwatch.checks.window import CheckResult
 from driftwatch.config import ModelSettings, Settings
@@ -230,8 +230,8 @@ class Daemon:
             self.labels,
             lambda: source_notes(self.source),
             scoped=self.scoped,
-            notify_version=lambda model, version, first: self.notifier.notify_version(  # noqa: PLW0108
-                model, version, first
+            notify_version=lambda model, version, share, first: self.notifier.notify_version(  # noqa: PLW0108
+                model, version, share, first
             ),
         )
         self.owner: Owner | None = None
@@ -500,7 +500,9 @@ class Daemon:
         self.metrics.alert_active.labels(model, check, "", "").set(int(after == "firing"))
         log.info("alert %s/%s: %s -> %s", model, check, before, after)
 
-    def _scope_alert_changed(self, model: str, scope: str, check: str, before: State, after: str) -> None:
+    def _scope_alert_changed(
+        self, model: str, scope: str, check: str, before: State, after: ScopeState
+    ) -> None:
         """A scope's alert state changed: its series carry the scope's version and segment labels."""
         version, segment = Scope.parse(model, scope).labels()
         entered = "resolved" if after == "ok" and before == "firing" else after
@@ -514,6 +516,14 @@ class Daemon:
         log.info("alert %s/%s [%s]: %s -> %s", model, check, scope, before, after)
 
     def _notify(self, event: AlertEvent, result: CheckResult) -> None:
+        if event.reason == "retired":  # the summary names the top K the scope left
+            segment = Scope.parse(event.model, event.scope).segment
+            scoped = self.scoped.get(event.model)
+            top_k = None
+            if segment is not None and scoped is not None and segment.column in scoped.rules:
+                top_k = scoped.rules[segment.column].top_k
+            self.notifier.notify(event, result, top_k=top_k)
+            return
         self.notifier.notify(event, result)
 
     # views -------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from driftwatch.service.log_limits import RateLimitedLog
 from driftwatch.service.metrics import Metrics
 from driftwatch.service.model_checks import ModelCheck
 from driftwatch.service.results import LatestResults
-from driftwatch.service.scoped import ScopedModel
+from driftwatch.service.scoped import VERSION_COLUMN, ScopedModel
 from driftwatch.state.labels import LabelStore
 from driftwatch.stream.windows import Window, WindowSnapshot
 
@@ -59,7 +59,7 @@ class Runner:
         labels: LabelStore | None = None,
         source_notes: Callable[[], list[str]] = list,
         scoped: Mapping[str, ScopedModel] | None = None,
-        notify_version: Callable[[str, str, float], None] | None = None,
+        notify_version: Callable[[str, str, float | None, float], None] | None = None,
     ) -> None:
         self.models = models
         self.metrics = metrics
@@ -133,11 +133,15 @@ class Runner:
             m.check_runs.labels(model, "scopes", "error").inc()
             log.exception("model %s: the scope membership could not be updated", model)
             return
+        frame = snapshot.frame
         for version, first_seen in events.new_versions:
             log.info("model %s: version %s seen for the first time", model, version)
+            share = None
+            if VERSION_COLUMN in frame and len(frame):
+                share = float((frame[VERSION_COLUMN] == version).mean())
             if self._notify_version is not None:
                 try:
-                    self._notify_version(model, version, first_seen)
+                    self._notify_version(model, version, share, first_seen)
                 except Exception:
                     log.exception("model %s: the new version %s could not be announced", model, version)
         for change in events.changes:
