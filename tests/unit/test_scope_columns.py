@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 from typing import Any, Final
 
 import msgspec
+import msgspec.structs
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, event, given, settings
@@ -354,3 +356,16 @@ def test_exact_fast_and_sampled_paths_agree_on_generated_records(
                     [[g for g, w in zip(got, wanted, strict=True) if w]],
                     [[v for v, w in zip(want, wanted, strict=True) if w]],
                 ), spec.name
+
+
+def test_the_readme_record_example_decodes_with_its_metadata() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Records\n", 1)[1]
+    example = section.split("```json\n", 1)[1].split("```", 1)[0]
+    records = RecordDecoder({"credit-risk"}, metadata_models={"credit-risk"})
+    outcome = records.decode(example.encode(), NOW)
+    assert isinstance(outcome, Prediction)
+    assert outcome.metadata == {"app_version": "5.2", "region": "eu"}
+    assert RecordDecoder({"credit-risk"}).decode(example.encode(), NOW) == msgspec.structs.replace(
+        outcome, metadata=None
+    )
