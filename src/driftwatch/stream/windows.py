@@ -45,6 +45,7 @@ import math
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
@@ -58,15 +59,30 @@ __all__ = ["BucketState", "ColumnSpec", "Segment", "Window", "WindowChanges", "W
 
 
 _PLAIN_NUMBERS = frozenset({float, int, type(None)})
+SOURCES: Final = ("feature", "prediction", "metadata", "version")
 
 
 @dataclass(frozen=True)
 class ColumnSpec:
-    """A column the window keeps: a feature, or the model's prediction."""
+    """A column the window keeps, by ``source``: ``"feature"`` (the record's feature ``name``; a
+    categorical one the checks do not monitor can be kept to segment by), ``"prediction"`` (the
+    model's prediction), ``"metadata"`` (``record["metadata"][name]``, missing when the record has no
+    metadata or not that key; its model must be named in ``RecordDecoder(metadata_models=...)``) or
+    ``"version"`` (the record's own ``model_version`` as text; 7 and "7" are one value). Metadata and
+    version columns are categorical: their values are canonical category keys, as a categorical
+    feature's."""
 
     name: str
     type: ColumnType
-    source: str = "feature"  # "feature" or "prediction"
+    source: str = "feature"
+
+    def __post_init__(self) -> None:
+        if self.source not in SOURCES:
+            raise ValueError(
+                f"column {self.name!r}: source {self.source!r} is not one of {', '.join(SOURCES)}"
+            )
+        if self.source in ("metadata", "version") and self.type != "categorical":
+            raise ValueError(f"column {self.name!r}: a column of source {self.source!r} is categorical")
 
 
 @dataclass
@@ -206,7 +222,13 @@ class Window:
         values = [
             self._column_values(
                 spec,
-                by_name.get(spec.name, ()) if spec.source == "feature" else [r.prediction for r in records],
+                by_name.get(spec.name, ())
+                if spec.source == "feature"
+                else [r.prediction for r in records]
+                if spec.source == "prediction"
+                else [r.model_version for r in records]
+                if spec.source == "version"
+                else [None if r.metadata is None else r.metadata.get(spec.name) for r in records],
             )
             for spec in self.columns
         ]
