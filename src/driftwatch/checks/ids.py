@@ -99,6 +99,4 @@ class CheckId:
             raise ValueError(f"unknown check {text!r}; its kind is one of {', '.join(CHECK_KINDS)}")
         if at and baseline not in BASELINES:
             raise ValueError(f"unknown baseline in check {text!r}; one of {', '.join(BASELINES)}")
-        return cls(
-            cast(CheckKind, kind), metric if separator else None, cast(Baseline, baseline) if at else None
-        )
+        return cls(kind, metric if separator else None, cast(Baseline, baseline) if at else None)
