@@ -122,7 +122,8 @@ def events(daemon: Daemon) -> list[tuple[AlertEvent, CheckResult]]:
     return captured
 
 
-SEGMENTS = """    segments:
+SEGMENTS = """    drift: {share: 0.3}
+    segments:
       columns: [country]
       top_k: 5
       min_rows: 300
@@ -132,7 +133,14 @@ SEGMENTS = """    segments:
 
 def test_only_the_drifting_segment_alerts_and_other_scopes_keep_quiet(tmp_path: Path) -> None:
     clock = Clock()
-    daemon = make(tmp_path, SEGMENTS, clock)
+    # x is judged by its Wasserstein distance (in reference standard deviations) against 0.2: PL's shift
+    # of 1.5 moves the whole model's x by ~0.15 (PL is 10% of the traffic), the segment's by 1.5
+    daemon = make(
+        tmp_path,
+        SEGMENTS,
+        clock,
+        features="[{name: x, method: wasserstein, threshold: 0.2}, y, {name: country, type: categorical}]",
+    )
     sent = events(daemon)
     daemon.handle(records(8000, 1))
     daemon.run_check("m")  # the first check promotes the top 5 (and seeds them from the model window)
@@ -141,22 +149,25 @@ def test_only_the_drifting_segment_alerts_and_other_scopes_keep_quiet(tmp_path: 
         *(f"country={c}" for c in sorted(["DE", "FR", "IT", "ES", "PL"])),
         "country:other",
     ]
-    daemon.handle(records(8000, 2, shift={"FR": 1.5}, offset=8000))
+    daemon.handle(records(8000, 2, shift={"PL": 1.5}, offset=8000))
     for _ in range(3):
         whole = daemon.run_check("m")
     assert whole is not None and whole.answered and not whole.drift.dataset_drift
     firing = [(e.model, e.check, r.scope) for e, r in sent if e.transition == "firing"]
-    assert firing == [("m", "data_drift", "country=FR")]
-    assert sample(daemon, "driftwatch_alert_active", model="m", check="data_drift", segment="country=FR") == 1
+    assert firing == [("m", "data_drift", "country=PL")]
+    assert sample(daemon, "driftwatch_alert_active", model="m", check="data_drift", segment="country=PL") == 1
     assert sample(daemon, "driftwatch_alert_active", model="m", check="data_drift", segment="country=DE") == 0
     assert sample(daemon, "driftwatch_alert_active", model="m", check="data_drift") == 0
     # every scope has a result of its own, and /api agrees with /metrics
     results = daemon.latest.scoped("m")
     other = results[("country:other", "")]
     assert other.segment == "country:other" and other.rows > 0
-    fr = results[("country=FR", "")]
-    assert fr.answered and fr.drift.dataset_drift
-    assert sample(daemon, "driftwatch_window_rows", model="m", segment="country=FR") == fr.rows
+    pl = results[("country=PL", "")]
+    assert pl.answered and pl.drift.dataset_drift
+    assert sample(daemon, "driftwatch_window_rows", model="m", segment="country=PL") == pl.rows
+    assert sample(daemon, "driftwatch_dataset_drift_detected", model="m", segment="country=PL") == 1
+    api = daemon.results()["m"]
+    assert api["scopes"]["country=PL"]["dataset_drift"] is True
 
 
 def test_a_segment_window_is_the_model_window_filtered_while_nothing_is_trimmed(tmp_path: Path) -> None:
@@ -202,7 +213,7 @@ def test_versions_get_windows_references_results_and_one_announcement(tmp_path: 
         clock,
     )
     announced: list[tuple[str, str, float]] = []
-    daemon.notifier.notify_version = lambda m, v, t: announced.append((m, v, t))  # type: ignore[method-assign]
+    daemon.notifier.notify_version = lambda m, v, s, t: announced.append((m, v, t))  # type: ignore[method-assign]
     daemon.handle(records(4000, 1, version=lambda i: 7 if i % 2 else "8"))
     daemon.run_check("m")
     daemon.handle(records(4000, 2, version=lambda i: "7" if i % 2 else 8, offset=4000))

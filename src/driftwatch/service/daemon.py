@@ -82,7 +82,12 @@ class Daemon:
         self.clock = clock
         self.metrics = Metrics()
         self.latest = LatestResults()  # each model's latest check result: metrics, API, report read it
-        self.metrics.registry.register(ResultsCollector(self.latest))
+        self.metrics.registry.register(
+            ResultsCollector(
+                self.latest,
+                feature_series=lambda model: _segment_feature_series(settings.models.get(model)),
+            )
+        )
         self.checks: dict[str, ModelCheck] = {}
         self.joins: dict[str, PerformanceMonitor] = {}  # models with performance monitoring
         self.windows: dict[str, Window] = {}
@@ -138,6 +143,11 @@ class Daemon:
                 grace=joins.grace,
                 max_rows=joins.max_rows,
                 retention=max([joins.ttl] + [self._lookback(name) for name in self.joins]),
+                segments={
+                    name: [(c.column, c.source) for c in model.segments.columns]
+                    for name, model in settings.models.items()
+                    if model.segments is not None and name in self.joins
+                },
             )
         self.label_decoder = LabelDecoder(set(self.joins), rules=label_rules)
         # models with segments, versions or a rolling baseline
@@ -274,6 +284,7 @@ class Daemon:
             self.joins,
             self.metrics,
             None if self.owner is None else self.owner.owns,
+            scope_info=lambda model: self.scoped[model].info() if model in self.scoped else None,
         )
         for target in settings.webhooks:  # so increase() sees a target's first failure
             self.metrics.webhook_outbox_pending.labels(target)
@@ -563,6 +574,11 @@ def _longest_gap(trigger: IntervalTrigger | CronTrigger, now: datetime, runs: in
         previous = fire
     gaps = [(b - a).total_seconds() for a, b in pairwise(times)]
     return max(gaps, default=0.0)
+
+
+def _segment_feature_series(model: ModelSettings | None) -> bool:
+    """Whether a model's segment scopes export per-feature series (segments.feature_series: all)."""
+    return model is not None and model.segments is not None and model.segments.feature_series == "all"
 
 
 def _column_specs(model: ModelSettings, types: dict[str, Any]) -> list[ColumnSpec]:

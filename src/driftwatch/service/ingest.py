@@ -204,10 +204,11 @@ class Ingest:
                         )
                     else:
                         batch_keys = keys if whole else keys[batch.positions]
-                        added = window.add_columns(batch.timestamps, batch.columns, now, batch_keys)
                         scoped = self.scoped.get(model)
                         if scoped is not None:
-                            scoped.add_columns(batch.timestamps, batch.columns, now, batch_keys)
+                            added = scoped.add_columns(batch.timestamps, batch.columns, now, batch_keys)
+                        else:
+                            added = window.add_columns(batch.timestamps, batch.columns, now, batch_keys)
                 except Exception:  # a bug, not bad data: count and report it, keep consuming
                     log.exception("could not window %d records of model %s", count, model)
                     self.metrics.records_rejected.labels("internal_error").inc(count)
@@ -255,8 +256,7 @@ class Ingest:
                 elif model in self.scoped:
                     model_keys = keys if whole else keys[positions[model]]
                     timestamps, values = window.to_columns(records)
-                    added = window.add_columns(timestamps, values, now, model_keys)
-                    self.scoped[model].add_columns(timestamps, values, now, model_keys)
+                    added = self.scoped[model].add_columns(timestamps, values, now, model_keys)
                 else:
                     added = window.add(records, now, keys if whole else keys[positions[model]])
             except Exception:  # a bug, not bad data: count and report it, keep consuming

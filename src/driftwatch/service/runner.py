@@ -155,16 +155,24 @@ class Runner:
             result = outcome.result
             for name in result.errors:
                 m.check_runs.labels(model, name, "error").inc()
-            self.latest.put(result)
-            self._feed_scope(result, outcome.breaches, outcome.rule)
+            if outcome.store:
+                self.latest.put(result)
+            scope = Scope.parse(model, result.scope)
+            if not outcome.store:
+                alerts = [c for c in scoped.alert_ids(scope) if c.startswith("challenger:")]
+            elif result.baseline == "rolling":
+                alerts = scoped.rolling_ids()
+            else:
+                alerts = [c for c in scoped.alert_ids(scope) if not c.startswith("challenger:")]
+            self._feed_scope(result, outcome.breaches, outcome.rule, alerts)
             version, segment = result.model_version, result.segment
-            if result.baseline == "rolling":
+            if not outcome.store:  # the champion/challenger comparison
+                self._export_comparison(scoped, version)
+            elif result.baseline == "rolling":
                 m.baseline_rows.labels(model, version, segment).set(result.baseline_rows or 0)
                 m.baseline_coverage.labels(model, version, segment).set(result.baseline_coverage or 0.0)
             else:
-                m.window_rows.labels(model, version, segment).set(
-                    scoped.windows.window(Scope.parse(model, result.scope)).rows()
-                )
+                m.window_rows.labels(model, version, segment).set(scoped.windows.window(scope).rows())
         for scope, share in scoped.shares.items():
             version, segment = scope.labels()
             m.segment_share.labels(model, version, segment).set(share)
@@ -173,7 +181,27 @@ class Runner:
         for version in scoped.live_versions:
             m.model_version_info.labels(model, version, scoped.role(version)).set(1)
 
-    def _feed_scope(self, result: CheckResult, breaches: Mapping[str, bool], rule: PolicyRule) -> None:
+    def _export_comparison(self, scoped: ScopedModel, challenger: str) -> None:
+        m, model = self.metrics, scoped.name
+        for gauge in (m.challenger_difference, m.challenger_difference_lower, m.challenger_difference_upper):
+            for labels in [k for k in _label_values(gauge) if k[0] == model]:
+                if labels[2] not in scoped.differences:
+                    gauge.remove(*labels)
+        for metric, (difference, lower, upper) in scoped.differences.items():
+            m.challenger_difference.labels(model, challenger, metric).set(difference)
+            m.challenger_difference_lower.labels(model, challenger, metric).set(lower)
+            m.challenger_difference_upper.labels(model, challenger, metric).set(upper)
+        for labels in [k for k in _label_values(m.challenger_prediction_drift) if k[0] == model]:
+            m.challenger_prediction_drift.remove(*labels)
+        if scoped.prediction_difference is not None:
+            method, score = scoped.prediction_difference
+            m.challenger_prediction_drift.labels(model, challenger, method).set(score)
+
+    def _feed_scope(
+        self, result: CheckResult, breaches: Mapping[str, bool], rule: PolicyRule, alerts: list[str]
+    ) -> None:
+        """Feed a scope's breaches to the policy under its scope; every alert of the scope (``alerts``,
+        breached or without evidence this time) exports its state."""
         for check, breaching in breaches.items():
             try:
                 event = self.policy.observe(
@@ -183,6 +211,11 @@ class Runner:
                     self._notify(event, result)
             except Exception as exc:
                 self.latest.put(self._failed(result, check, exc))
+        for check in dict.fromkeys([*alerts, *breaches]):
+            firing = self.policy.firing(result.model, check, scope=result.scope)
+            self.metrics.alert_active.labels(result.model, check, result.model_version, result.segment).set(
+                int(firing)
+            )
 
     def _forget_scope(self, scoped: ScopedModel, scope: Scope, now: float, retired: bool) -> None:
         """A scope left: a firing alert of it is retired (a resolved event saying so), then its results,
@@ -252,6 +285,11 @@ class Runner:
                 self.metrics.feature_missing_share_reference.labels(result.model, column.column).set(
                     column.quality.missing_share_reference
                 )
+
+
+def _label_values(gauge: Any) -> list[tuple[str, ...]]:
+    """The label values of a labelled gauge's children (prometheus-client keeps them in ``_metrics``)."""
+    return list(gauge._metrics)
 
 
 def _scope_summary(scoped: ScopedModel) -> list[str]:

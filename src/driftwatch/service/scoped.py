@@ -50,7 +50,8 @@ from driftwatch.checks.window import (
 from driftwatch.config import ModelSettings
 from driftwatch.drift.dataset import ColumnOptions
 from driftwatch.drift.profile import ColumnType, ReferenceProfile, category_keys
-from driftwatch.performance.monitor import PerformanceMonitor
+from driftwatch.performance.challenger import ChallengerCheck, ChallengerSettings, VersionTraffic
+from driftwatch.performance.monitor import PerformanceMonitor, PerformanceSpec
 from driftwatch.reference import is_profile, load_frame, load_reference
 from driftwatch.scope import Scope, SegmentKey, window_name
 from driftwatch.service.model_checks import ModelCheck, performance_monitor
@@ -95,6 +96,7 @@ class ScopedOutcome:
     parts: dict[CheckKind, PartResult[Any]]
     breaches: dict[str, bool]
     rule: PolicyRule
+    store: bool = True  # the scope's latest result (the champion/challenger comparison is not one)
 
 
 @dataclass
@@ -136,6 +138,9 @@ class ScopedModel:
         self.types = types
         self._labels = labels if checks.monitor is not None else None
         self._lock = threading.RLock()
+        self._feed = (
+            threading.RLock()
+        )  # ingest's batch into every window vs a check seeding from the model window
         window = settings.window
         segments = settings.segments
         rules = (
@@ -202,9 +207,22 @@ class ScopedModel:
         values: list[npt.NDArray[np.generic]],
         now: float,
         keys: npt.NDArray[np.float64],
+    ) -> int:
+        """A batch of the model's records: into the model window, then the scope windows, the model's
+        baseline, and the versions seen, under the lock that seeding takes (a scope seeded from the
+        model window never gets a row twice). Returns the rows the model window added."""
+        with self._feed:
+            added = self.whole.add_columns(timestamps, values, now, keys)
+            self._add_scoped(timestamps, values, now, keys)
+        return added
+
+    def _add_scoped(
+        self,
+        timestamps: npt.NDArray[np.float64],
+        values: list[npt.NDArray[np.generic]],
+        now: float,
+        keys: npt.NDArray[np.float64],
     ) -> None:
-        """The arrays the model window was just given: to the scope windows, the model's baseline, and
-        the versions seen."""
         if len(timestamps) == 0:
             return
         if self.tracker is not None and self._version_index is not None:
@@ -315,6 +333,12 @@ class ScopedModel:
         events = ScopeEvents()
         with self._lock:
             events.new_versions, self._announce = self._announce, []
+        with self._feed:
+            return self._follow(frame, firing, now, events)
+
+    def _follow(
+        self, frame: pd.DataFrame, firing: Callable[[Scope], bool], now: float, events: ScopeEvents
+    ) -> ScopeEvents:
         _, left = self._follow_versions(now)
         events.left += [Scope(self.name, version=v) for v in left]
         if self.rules:
@@ -334,6 +358,14 @@ class ScopedModel:
                     events.left.append(scope)
                     if change.change == "retired":
                         events.retired.append(scope)
+            for column in dict.fromkeys(
+                c.scope.segment.column
+                for c in changes
+                if c.scope.segment is not None and c.change in ("promoted", "demoted", "retired")
+            ):
+                other = Scope(self.name, segment=SegmentKey.other(column))
+                self.windows.reseed_other(self.whole, column, now)
+                self._seeded[other] = now
             for column in self.rules:
                 values = (
                     frame[column].to_numpy(dtype=object) if column in frame else np.empty(0, dtype=object)
@@ -417,14 +449,105 @@ class ScopedModel:
             yield self._rolling(
                 Scope(self.name), whole_snapshot, self.baseline, now, self.settings.window.min_rows
             )
+        versions: dict[str, tuple[WindowSnapshot, CheckResult]] = {}
         for scope in self.scopes():
             window = self.windows.window(scope)
             snapshot = window.snapshot(now)
             outcome = self._scope_checks(scope, snapshot, now, lookback)
+            if scope.version is not None and scope.segment is None:
+                versions[scope.version] = (snapshot, outcome.result)
             yield outcome
             baseline = self.windows.baseline(scope)
             if baseline is not None:
                 yield self._rolling(scope, snapshot, baseline, now, self._min_rows(scope))
+        contest = self._contest(versions, lookback)
+        if contest is not None:
+            yield contest
+
+    def _contest(
+        self, versions: dict[str, tuple[WindowSnapshot, CheckResult]], lookback: float
+    ) -> ScopedOutcome | None:
+        """The champion/challenger comparison on the same look-back of labelled traffic, and of the two
+        versions' window predictions; its alerts are the challenger version scope's."""
+        settings = self.settings.versions
+        contest = None if settings is None else settings.champion_challenger
+        if contest is None or contest.champion not in versions or contest.challenger not in versions:
+            return None
+        monitor = self.checks.monitor
+        champion_snapshot, _ = versions[contest.champion]
+        challenger_snapshot, challenger_result = versions[contest.challenger]
+        end = max(champion_snapshot.end, challenger_snapshot.end)
+        prediction = self.settings.prediction
+
+        def traffic(version: str, snapshot: WindowSnapshot) -> VersionTraffic:
+            read = self._labelled(Scope(self.name, version=version), end - lookback)
+            labelled = read() if read is not None else Labelled(np.array([]), np.array([]))
+            frame = snapshot.frame
+            predictions = frame[prediction] if prediction and prediction in frame else None
+            return VersionTraffic(labelled, None, predictions)
+
+        if monitor is None or not contest.metrics:
+            spec = PerformanceSpec(
+                task="regression" if self._numeric_prediction() else "multiclass_classification",
+                prediction=prediction or "",
+                min_predictions=self.settings.window.min_rows,
+            )
+            metrics: tuple[str, ...] = ("mae",) if spec.task == "regression" else ("accuracy",)
+            margins: tuple[float | None, float | None] = (None, None)
+        else:
+            spec = monitor.spec
+            metrics = tuple(contest.metrics)
+            margins = (contest.alert.worse_by, contest.alert.better_by)
+        check = ChallengerCheck(
+            self.name,
+            spec,
+            ChallengerSettings(
+                contest.champion,
+                contest.challenger,
+                metrics=metrics,
+                confidence=contest.confidence,
+                bootstrap=contest.bootstrap,
+                worse_by=margins[0],
+                better_by=margins[1],
+                prediction_drift=contest.alert.prediction_drift,
+            ),
+            self.checks.prediction_profile,
+        )
+        part = check.run(
+            traffic(contest.champion, champion_snapshot),
+            traffic(contest.challenger, challenger_snapshot),
+            end,
+        )
+        comparison = part.value
+        shown: dict[str, Any] = {"status": part.status, "note": part.note}
+        if comparison is not None:
+            shown.update(comparison.as_dict())
+            if monitor is None or not contest.metrics:
+                shown["metrics"] = {}
+        shown["status"] = part.status
+        self.comparison = shown
+        self.differences = {}
+        if comparison is not None and monitor is not None and contest.metrics:
+            self.differences = {
+                metric: (d.interval.estimate, d.interval.lower, d.interval.upper)
+                for metric, d in comparison.metrics.items()
+                if d.interval is not None
+            }
+        drift = None if comparison is None else comparison.prediction_drift
+        self.prediction_difference = (
+            None if drift is None or drift.error is not None else (drift.method, drift.score)
+        )
+        breaches = {str(c): b for c, b in part.breaches.items()}
+        result = replace(
+            challenger_result,
+            check="challenger",
+            notes=(*challenger_result.notes, *([part.note] if part.note else [])),
+        )
+        return ScopedOutcome(result, {"challenger": part}, breaches, self._rule(), store=False)
+
+    def _numeric_prediction(self) -> bool:
+        profile = self.checks.prediction_profile
+        return profile is not None and profile.type == "numeric"
 
     def _min_rows(self, scope: Scope) -> int:
         if scope.segment is not None:
@@ -494,7 +617,17 @@ class ScopedModel:
         return PolicyRule(alert.consecutive, alert.cooldown or 0.0, alert.resolve_after)
 
     def alert_ids(self, scope: Scope) -> list[str]:
-        return [str(c) for c in self._reference(scope).checks.alert_ids]
+        ids = [str(c) for c in self._reference(scope).checks.alert_ids]
+        versions = self.settings.versions
+        contest = None if versions is None else versions.champion_challenger
+        if contest is not None and scope.segment is None and scope.version == contest.challenger:
+            if self.checks.monitor is not None and (
+                contest.alert.worse_by is not None or contest.alert.better_by is not None
+            ):
+                ids += [f"challenger:{metric}" for metric in contest.metrics]
+            if contest.alert.prediction_drift:
+                ids.append("challenger:prediction_drift")
+        return ids
 
     def role(self, version: str) -> str:
         """``champion``, ``challenger`` or ``""``: a version's part in the champion/challenger comparison."""

@@ -304,6 +304,19 @@ class ScopedWindows:
             window = self._new(scope)
             return window.seed_from(whole, column, value, now)
 
+    def reseed_other(self, whole: Window, column: str, now: float) -> int:
+        """Rebuild ``column``'s ``other`` window from the model window after its membership changed: the
+        model window's rows of every value without a scope of its own, at the model window's thresholds.
+        (Its old rows include values promoted since, which no longer belong to it, and miss those of
+        values demoted since.) Returns the rows."""
+        scope = Scope(self.model, segment=SegmentKey.other(column))
+        with self._lock:
+            if scope not in self._windows:
+                raise KeyError(f"scope {scope.key!r} of model {self.model} has no window")
+            members = [segment.value for segment in self.directory.segments(column)]
+            window = self._new(scope)
+            return window.seed_from(whole, column, None, now, others=members)
+
     # ingest ------------------------------------------------------------------------------------
 
     def add_columns(

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -354,14 +354,23 @@ class Window:
                 self._trim()
             return added
 
-    def seed_from(self, source: Window, column: str, value: str | None, now: float) -> int:
+    def seed_from(
+        self,
+        source: Window,
+        column: str,
+        value: str | None,
+        now: float,
+        others: Collection[str | None] | None = None,
+    ) -> int:
         """Fill this empty window with ``source``'s rows whose ``column`` holds ``value`` (a canonical
         category key, None for missing): a scope promoted now starts with what the model window kept
         of its records. Each bucket takes the source bucket's threshold, so it holds exactly the
         scope's records of that bucket below it (a threshold sample, as if the scope had been fed
         from the start and sampled at the source's rate); its ``seen`` is estimated as ``rows /
         tau`` (exact while the source kept every record). The two windows must have the same
-        columns and buckets. Returns the rows kept."""
+        columns and buckets. With ``others``, the rows whose ``column`` holds none of those values
+        (``value`` is then ignored): a column's ``other`` scope after its membership changed. Returns
+        the rows kept."""
         if source is self or source.signature() != self.signature():
             raise ValueError("a window is seeded from another window of the same columns and buckets")
         index = next((i for i, spec in enumerate(self.columns) if spec.name == column), None)
@@ -375,11 +384,15 @@ class Window:
                 rows = None
                 if bucket.keys:
                     cells = bucket.columns[0][index].tolist()
-                    mask = np.fromiter(
-                        ((c is None) if value is None else (c == value) for c in cells),
-                        dtype=bool,
-                        count=len(cells),
-                    )
+                    if others is not None:
+                        excluded = set(others)
+                        mask = np.fromiter((c not in excluded for c in cells), dtype=bool, count=len(cells))
+                    else:
+                        mask = np.fromiter(
+                            ((c is None) if value is None else (c == value) for c in cells),
+                            dtype=bool,
+                            count=len(cells),
+                        )
                     if mask.any():
                         parts = [c[mask] for c in bucket.columns[0]]
                         rows = Segment(bucket.timestamps[0][mask], bucket.keys[0][mask], parts)
