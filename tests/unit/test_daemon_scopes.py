@@ -418,3 +418,23 @@ def test_a_firing_segment_that_leaves_the_top_k_is_retired_with_a_resolved_event
     assert (
         sample(daemon, "driftwatch_alert_active", model="m", check="data_drift", segment="country=FR") is None
     )
+
+
+def test_a_firing_segment_alert_survives_a_restart_without_firing_again(tmp_path: Path) -> None:
+    clock = Clock()
+    features = "[{name: x, method: wasserstein, threshold: 0.2}, y, {name: country, type: categorical}]"
+    daemon = make(tmp_path, SEGMENTS, clock, features=features)
+    sent = events(daemon)
+    daemon.handle(records(8000, 1, shift={"PL": 1.5}))
+    daemon.run_check("m")
+    daemon.run_check("m")
+    assert [(e.transition, r.scope) for e, r in sent] == [("firing", "country=PL")]
+    daemon.checkpoint({("predictions", 0): 8000})
+    daemon.store.close()
+    again = make(tmp_path, SEGMENTS, clock, features=features)
+    assert again.policy.firing("m", "data_drift", scope="country=PL")
+    assert sample(again, "driftwatch_alert_active", model="m", check="data_drift", segment="country=PL") == 1
+    resent = events(again)
+    again.run_check("m")
+    assert resent == []  # still firing: no second event
+    assert again.latest.get("m", "country=PL").drift.dataset_drift  # type: ignore[union-attr]
