@@ -406,8 +406,11 @@ def test_a_firing_segment_that_leaves_the_top_k_is_retired_with_a_resolved_event
         m for m in records(6000, 2, shift=rng_shift, at=clock.now - 1, offset=6000) if b'"FR"' not in m.value
     ]  # type: ignore[operator]
     daemon.handle(batch)
-    for _ in range(3):
+    fr = {"model": "m", "check": "data_drift", "segment": "country=FR"}
+    for _ in range(5):
         daemon.run_check("m")
+        if any(e.reason == "retired" for e, _ in sent):
+            break
     retired = [
         (e.check, e.transition, e.reason)
         for e, r in sent
@@ -415,9 +418,12 @@ def test_a_firing_segment_that_leaves_the_top_k_is_retired_with_a_resolved_event
     ]
     assert retired == [("data_drift", "resolved", "retired")]
     assert daemon.latest.get("m", "country=FR") is None
-    assert (
-        sample(daemon, "driftwatch_alert_active", model="m", check="data_drift", segment="country=FR") is None
-    )
+    # a scrape now sees the alert end and the retirement counted; the scope's series go at the next check
+    assert sample(daemon, "driftwatch_alert_active", **fr) == 0
+    assert sample(daemon, "driftwatch_alert_transitions_total", state="retired", **fr) == 1
+    daemon.run_check("m")
+    assert sample(daemon, "driftwatch_alert_active", **fr) is None
+    assert sample(daemon, "driftwatch_alert_transitions_total", state="retired", **fr) is None
 
 
 def test_a_firing_segment_alert_survives_a_restart_without_firing_again(tmp_path: Path) -> None:

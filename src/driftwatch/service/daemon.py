@@ -516,11 +516,7 @@ class Daemon:
         entered = "resolved" if after == "ok" and before == "firing" else after
         if entered != "ok":
             self.metrics.alert_transitions.labels(model, check, entered, version, segment).inc()
-        if after == "retired":
-            with contextlib.suppress(KeyError):
-                self.metrics.alert_active.remove(model, check, version, segment)
-        else:
-            self.metrics.alert_active.labels(model, check, version, segment).set(int(after == "firing"))
+        self.metrics.alert_active.labels(model, check, version, segment).set(int(after == "firing"))
         log.info("alert %s/%s [%s]: %s -> %s", model, check, scope, before, after)
 
     def _notify(self, event: AlertEvent, result: CheckResult) -> None:
