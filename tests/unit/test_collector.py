@@ -20,7 +20,8 @@ from driftwatch.drift.profile import ReferenceProfile
 from driftwatch.performance.cbpe import Estimate, EstimatedPerformance
 from driftwatch.performance.metrics import RealizedPerformance
 from driftwatch.performance.monitor import PerformanceResult
-from driftwatch.service.collector import ResultsCollector, result_samples
+from driftwatch.scope import Scope, SegmentKey
+from driftwatch.service.collector import ResultsCollector, feature_series_of, result_samples
 from driftwatch.service.metrics import (
     BUDGET_FAMILIES,
     CHECK_STATUS,
@@ -28,6 +29,7 @@ from driftwatch.service.metrics import (
     Metrics,
     row_budget,
     row_budget_of,
+    scope_labels,
     series_budget,
     series_budget_of,
 )
@@ -443,3 +445,27 @@ def test_row_budget_follows_the_windows_of_the_scopes() -> None:
         baseline_scopes=1,
         baseline_max_rows=20_000,
     ) == math.ceil(1.1 * 260_000)
+
+
+def test_feature_series_follow_the_models_segments_setting_and_scope_labels_name_the_scope() -> None:
+    base = {"reference": "unused.csv", "features": ["x", "country"]}
+    models = {
+        "all": ModelSettings.model_validate(
+            {**base, "segments": {"columns": ["country"], "feature_series": "all"}}
+        ),
+        "whole": ModelSettings.model_validate({**base, "segments": {"columns": ["country"]}}),
+        "plain": ModelSettings.model_validate(base),
+    }
+    wanted = feature_series_of(models)
+    assert [wanted(name) for name in ("all", "whole", "plain", "gone")] == [True, False, False, False]
+    scope = Scope("m", "8", SegmentKey("country", "DE"))
+    assert scope_labels(scope) == {"model_version": "8", "segment": "country=DE"}
+    assert scope_labels(Scope("m")) == {"model_version": "", "segment": ""}
+    metrics = Metrics()
+    metrics.window_rows.labels(model="m", **scope_labels(scope)).set(3)
+    assert (
+        metrics.registry.get_sample_value(
+            "driftwatch_window_rows", {"model": "m", "model_version": "8", "segment": "country=DE"}
+        )
+        == 3
+    )

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from driftwatch.alerting.policy import AlertEvent
 from driftwatch.checks.window import CheckResult
@@ -295,3 +296,151 @@ def test_an_unscoped_model_exports_what_it_did(tmp_path: Path) -> None:
     result = daemon.run_check("m")
     assert result is not None and "scope" not in result.as_dict()
     assert sample(daemon, "driftwatch_window_rows", model="m") == 500
+
+
+def labelled_records(
+    rows: int, seed: int, flip: dict[str, float], offset: int = 0
+) -> tuple[list[Msg], dict[str, list[tuple[int, int]]]]:
+    """Records of versions 7 and 8 alternating, each with its label inline; version v's predictions are
+    wrong with probability ``flip[v]``. Returns the messages and, per version, (label, prediction) pairs."""
+    rng = np.random.default_rng(seed)
+    out, pairs = [], {"7": [], "8": []}  # type: dict[str, list[tuple[int, int]]]
+    for i in range(rows):
+        version = "7" if i % 2 else "8"
+        label = int(rng.integers(0, 2))
+        prediction = label if rng.uniform() >= flip[version] else 1 - label
+        record = {
+            "model": "m",
+            "model_version": version,
+            "prediction_id": f"{seed}-{i}",
+            "timestamp": NOW - 1,
+            "features": {"x": float(rng.normal()), "y": float(rng.normal()), "country": "DE"},
+            "prediction": prediction,
+            "label": label,
+        }
+        out.append(Msg(json.dumps(record).encode(), offset=offset + i))
+        pairs[version].append((label, prediction))
+    return out, pairs
+
+
+def test_the_challengers_accuracy_difference_comes_with_newcombes_interval_and_alerts(tmp_path: Path) -> None:
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
+    rng = np.random.default_rng(3)
+    n = 3000
+    label = rng.integers(0, 2, n)
+    pd.DataFrame(
+        {"x": rng.normal(size=n), "y": rng.normal(size=n), "country": "DE", "score": label, "label": label}
+    ).to_csv(tmp_path / "ref.csv", index=False)
+    (tmp_path / "c.yaml").write_text(
+        """
+kafka: {bootstrap_servers: "127.0.0.1:9", topic: predictions}
+http: {port: 0}
+models:
+  m:
+    reference: ref.csv
+    features: [x, y, {name: country, type: categorical}]
+    prediction: score
+    window: {length: 1h, max_rows: 20000, min_rows: 200}
+    performance: {task: binary_classification, label: label, min_labels: 100}
+    versions:
+      champion_challenger: {champion: "7", challenger: "8", metrics: [accuracy], alert: {worse_by: 0.0}}
+state: {path: state.sqlite}
+""",
+        encoding="utf-8",
+    )
+    daemon = Daemon(load_settings(tmp_path / "c.yaml"), clock=Clock())
+    sent = events(daemon)
+    messages, pairs = labelled_records(4000, 1, {"7": 0.05, "8": 0.2})
+    daemon.handle(messages)
+    daemon.run_check("m")
+    daemon.run_check("m")
+    hits = {v: sum(a == b for a, b in p) for v, p in pairs.items()}
+    counts = {v: len(p) for v, p in pairs.items()}
+    lower, upper = confint_proportions_2indep(
+        hits["8"], counts["8"], hits["7"], counts["7"], method="newcomb", compare="diff", alpha=0.05
+    )
+    difference = hits["8"] / counts["8"] - hits["7"] / counts["7"]
+    comparison = daemon.results()["m"]["comparison"]
+    accuracy = comparison["metrics"]["accuracy"]
+    assert comparison["design"] == "split"
+    assert accuracy["interval"]["estimate"] == pytest.approx(difference)
+    assert accuracy["interval"]["lower"] == pytest.approx(lower)
+    assert accuracy["interval"]["upper"] == pytest.approx(upper)
+    labels = {"model": "m", "model_version": "8", "metric": "accuracy"}
+    assert sample(daemon, "driftwatch_challenger_difference", **labels) == pytest.approx(difference)
+    assert sample(daemon, "driftwatch_challenger_difference_lower", **labels) == pytest.approx(lower)
+    # realized accuracy per version: each version's own labelled rows
+    for version in ("7", "8"):
+        realized = sample(
+            daemon, "driftwatch_performance", model="m", metric="accuracy", model_version=version
+        )
+        assert realized == pytest.approx(hits[version] / counts[version])
+    fired = [(e.check, e.transition, r.model_version) for e, r in sent]
+    assert fired.count(("challenger:accuracy", "firing", "8")) == 1
+    assert (
+        sample(daemon, "driftwatch_alert_active", model="m", check="challenger:accuracy", model_version="8")
+        == 1
+    )
+
+
+def test_a_firing_segment_that_leaves_the_top_k_is_retired_with_a_resolved_event(tmp_path: Path) -> None:
+    clock = Clock()
+    daemon = make(
+        tmp_path,
+        SEGMENTS.replace("top_k: 5", "top_k: 2").replace(
+            "stability: {promote_after: 1}", "stability: {promote_after: 1, demote_after: 1, retire_after: 0}"
+        ),
+        clock,
+        features="[{name: x, method: wasserstein, threshold: 0.2}, y, {name: country, type: categorical}]",
+    )
+    sent = events(daemon)
+    daemon.handle(records(6000, 1, shift={"FR": 2.0}))
+    daemon.run_check("m")
+    daemon.run_check("m")
+    assert ("data_drift", "firing", "country=FR") in [(e.check, e.transition, r.scope) for e, r in sent]
+    # an hour later FR's traffic is gone: DE and IT take the top 2, FR's firing alert is retired
+    clock.now = NOW + 3700
+    rng_shift = {"FR": 0.0}
+    batch = [
+        m for m in records(6000, 2, shift=rng_shift, at=clock.now - 1, offset=6000) if b'"FR"' not in m.value
+    ]  # type: ignore[operator]
+    daemon.handle(batch)
+    fr = {"model": "m", "check": "data_drift", "segment": "country=FR"}
+    for _ in range(5):
+        daemon.run_check("m")
+        if any(e.reason == "retired" for e, _ in sent):
+            break
+    retired = [
+        (e.check, e.transition, e.reason)
+        for e, r in sent
+        if e.scope == "country=FR" and e.transition == "resolved"
+    ]
+    assert retired == [("data_drift", "resolved", "retired")]
+    assert daemon.latest.get("m", "country=FR") is None
+    # a scrape now sees the alert end and the retirement counted; the scope's series go at the next check
+    assert sample(daemon, "driftwatch_alert_active", **fr) == 0
+    assert sample(daemon, "driftwatch_alert_transitions_total", state="retired", **fr) == 1
+    daemon.run_check("m")
+    assert sample(daemon, "driftwatch_alert_active", **fr) is None
+    assert sample(daemon, "driftwatch_alert_transitions_total", state="retired", **fr) is None
+
+
+def test_a_firing_segment_alert_survives_a_restart_without_firing_again(tmp_path: Path) -> None:
+    clock = Clock()
+    features = "[{name: x, method: wasserstein, threshold: 0.2}, y, {name: country, type: categorical}]"
+    daemon = make(tmp_path, SEGMENTS, clock, features=features)
+    sent = events(daemon)
+    daemon.handle(records(8000, 1, shift={"PL": 1.5}))
+    daemon.run_check("m")
+    daemon.run_check("m")
+    assert [(e.transition, r.scope) for e, r in sent] == [("firing", "country=PL")]
+    daemon.checkpoint({("predictions", 0): 8000})
+    daemon.store.close()
+    again = make(tmp_path, SEGMENTS, clock, features=features)
+    assert again.policy.firing("m", "data_drift", scope="country=PL")
+    assert sample(again, "driftwatch_alert_active", model="m", check="data_drift", segment="country=PL") == 1
+    resent = events(again)
+    again.run_check("m")
+    assert resent == []  # still firing: no second event
+    assert again.latest.get("m", "country=PL").drift.dataset_drift  # type: ignore[union-attr]

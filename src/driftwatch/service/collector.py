@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from driftwatch.checks.window import STATUSES, CheckResult
+from driftwatch.config import ModelSettings
 from driftwatch.service import metrics as m
 from driftwatch.service.results import LatestResults
 
-__all__ = ["ResultsCollector", "check_name", "result_samples"]
+__all__ = ["ResultsCollector", "check_name", "feature_series_of", "result_samples"]
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,18 @@ class ResultsCollector(Collector):
             for labels, value in series.items():
                 family.add_metric(labels, value)
             yield family
+
+
+def feature_series_of(models: Mapping[str, ModelSettings]) -> Callable[[str], bool]:
+    """`ResultsCollector`'s ``feature_series`` for configured models: a model's segment scopes export
+    per-feature families when its ``segments.feature_series`` is ``all``."""
+
+    def wanted(model: str) -> bool:
+        settings = models.get(model)
+        segments = None if settings is None else settings.segments
+        return segments is not None and segments.feature_series == "all"
+
+    return wanted
 
 
 def _scope_text(result: CheckResult) -> str:

@@ -37,7 +37,7 @@ from driftwatch.config import ModelSettings, Settings
 from driftwatch.performance.monitor import PerformanceMonitor
 from driftwatch.reference import ReferenceDataError
 from driftwatch.scope import Scope
-from driftwatch.service.collector import ResultsCollector
+from driftwatch.service.collector import ResultsCollector, feature_series_of
 from driftwatch.service.http import HttpServer
 from driftwatch.service.ingest import Ingest
 from driftwatch.service.metrics import Metrics
@@ -83,10 +83,7 @@ class Daemon:
         self.metrics = Metrics()
         self.latest = LatestResults()  # each model's latest check result: metrics, API, report read it
         self.metrics.registry.register(
-            ResultsCollector(
-                self.latest,
-                feature_series=lambda model: _segment_feature_series(settings.models.get(model)),
-            )
+            ResultsCollector(self.latest, feature_series=feature_series_of(settings.models))
         )
         self.checks: dict[str, ModelCheck] = {}
         self.joins: dict[str, PerformanceMonitor] = {}  # models with performance monitoring
@@ -519,11 +516,7 @@ class Daemon:
         entered = "resolved" if after == "ok" and before == "firing" else after
         if entered != "ok":
             self.metrics.alert_transitions.labels(model, check, entered, version, segment).inc()
-        if after == "retired":
-            with contextlib.suppress(KeyError):
-                self.metrics.alert_active.remove(model, check, version, segment)
-        else:
-            self.metrics.alert_active.labels(model, check, version, segment).set(int(after == "firing"))
+        self.metrics.alert_active.labels(model, check, version, segment).set(int(after == "firing"))
         log.info("alert %s/%s [%s]: %s -> %s", model, check, scope, before, after)
 
     def _notify(self, event: AlertEvent, result: CheckResult) -> None:
@@ -574,11 +567,6 @@ def _longest_gap(trigger: IntervalTrigger | CronTrigger, now: datetime, runs: in
         previous = fire
     gaps = [(b - a).total_seconds() for a, b in pairwise(times)]
     return max(gaps, default=0.0)
-
-
-def _segment_feature_series(model: ModelSettings | None) -> bool:
-    """Whether a model's segment scopes export per-feature series (segments.feature_series: all)."""
-    return model is not None and model.segments is not None and model.segments.feature_series == "all"
 
 
 def _column_specs(model: ModelSettings, types: dict[str, Any]) -> list[ColumnSpec]:

@@ -456,6 +456,7 @@ class Ingest:
                 ungradable,
                 monitor.spec.task,
             )
+        scoped = model in self.scoped  # its rows carry their version and segment values
         try:
             outcome = self.labels.add_predictions(
                 model,
@@ -464,6 +465,8 @@ class Ingest:
                 [r.prediction for r in records],
                 now,
                 labels=[r.label for r in records],
+                versions=[r.model_version for r in records] if scoped else None,
+                segments=self.labels.segment_values(model, records) if scoped else None,
             )
         except Exception:  # the join state is secondary: drift goes on without it
             log.exception("model %s: could not keep %d predictions for the label join", model, len(records))

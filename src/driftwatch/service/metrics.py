@@ -35,6 +35,7 @@ from driftwatch import __version__
 
 if TYPE_CHECKING:
     from driftwatch.config import ModelSettings
+    from driftwatch.scope import Scope
 
 __all__ = [
     "BUDGET_FAMILIES",
@@ -45,6 +46,7 @@ __all__ = [
     "baseline_series",
     "row_budget",
     "row_budget_of",
+    "scope_labels",
     "scope_series",
     "segment_scopes",
     "series_budget",
@@ -64,6 +66,13 @@ class ResultMetric:
 SCOPE_LABELS: tuple[str, ...] = ("model", "model_version", "segment")
 """The labels of a scope's series: its model and label values (`driftwatch.scope.Scope.labels`), both
 empty for the whole model (Prometheus stores an empty label as absent)."""
+
+
+def scope_labels(scope: Scope) -> dict[str, str]:
+    """The scope labels of ``scope``'s series as keywords: ``family.labels(model=m, check=c,
+    **scope_labels(scope))``; empty values for the whole model."""
+    version, segment = scope.labels()
+    return {"model_version": version, "segment": segment}
 
 
 def _label_sets(family: Gauge | Counter, names: tuple[str, ...]) -> list[tuple[str, ...]]:

@@ -9,7 +9,6 @@ alert policy the same way, whatever the kind of check. The policy's events go to
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 from collections.abc import Callable, Mapping
@@ -72,6 +71,7 @@ class Runner:
         self._warnings = RateLimitedLog(60.0, clock, log)
         self.frames: dict[str, pd.DataFrame] = {}  # the window sample of each model's latest check
         self.scoped: Mapping[str, ScopedModel] = scoped or {}
+        self._departed: dict[str, set[Scope]] = {}  # model -> scopes that left at its last check
         self._notify_version = notify_version
 
     def run(self, model: str) -> CheckResult:
@@ -127,6 +127,7 @@ class Runner:
             checks = [*scoped.alert_ids(scope), *scoped.rolling_ids()]
             return any(self.policy.firing(model, check, scope=scope.key) for check in checks)
 
+        self._drop_departed(scoped)
         try:
             events = scoped.follow(snapshot.frame, firing, now)
         except Exception:
@@ -235,10 +236,19 @@ class Runner:
         self.latest.remove_scope(model, scope.key)
         self.policy.forget_scope(model, scope.key)
         version, segment = scope.labels()
-        self.metrics.forget_scope(model, version, segment)
-        if scope.version is not None and scope.segment is None:
-            with contextlib.suppress(KeyError):
-                self.metrics.model_version_info.remove(model, scope.version, scoped.role(scope.version))
+        # its alerts read 0 until the next check, so that a scrape sees the alert end (and counts the
+        # retirement) before the scope's series go
+        for check in [*scoped.alert_ids(scope), *scoped.rolling_ids()]:
+            self.metrics.alert_active.labels(model, check, version, segment).set(0)
+        self._departed.setdefault(model, set()).add(scope)
+
+    def _drop_departed(self, scoped: ScopedModel) -> None:
+        """The series of the scopes that left at the previous check (and did not come back) go."""
+        live = set(scoped.scopes())
+        for scope in self._departed.pop(scoped.name, set()):
+            if scope not in live:
+                version, segment = scope.labels()
+                self.metrics.forget_scope(scoped.name, version, segment)
 
     def _labelled(self, model: str, start: float) -> Callable[[], Labelled] | None:
         """Reads the labelled predictions since ``start`` (prediction time), for the checks that grade."""

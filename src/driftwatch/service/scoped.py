@@ -195,9 +195,12 @@ class ScopedModel:
             Scope, float
         ] = {}  # each segment scope's share of the model window at the last check
         self.values: dict[str, int] = {}  # distinct values of each segment column at the last check
-        self.comparison: dict[str, Any] | None = (
-            None  # the latest champion/challenger comparison, as /api shows it
-        )
+        # the latest champion/challenger comparison, as /api shows it; its differences (metric ->
+        # difference, lower, upper) and the prediction distributions' (method, score)
+        self.comparison: dict[str, Any] | None = None
+        self.differences: dict[str, tuple[float, float, float]] = {}
+        self.prediction_difference: tuple[str, float] | None = None
+        self.failures: dict[str, str] = {}  # scope key -> why its checks could not run at the last check
 
     # ingest ------------------------------------------------------------------------------------
 
@@ -434,6 +437,8 @@ class ScopedModel:
             }
         if self.comparison is not None:
             out["comparison"] = self.comparison
+        if self.failures:
+            out["failures"] = dict(self.failures)
         return out
 
     # checks ------------------------------------------------------------------------------------
@@ -453,7 +458,13 @@ class ScopedModel:
         for scope in self.scopes():
             window = self.windows.window(scope)
             snapshot = window.snapshot(now)
-            outcome = self._scope_checks(scope, snapshot, now, lookback)
+            try:
+                outcome = self._scope_checks(scope, snapshot, now, lookback)
+            except Exception as exc:  # a scope's reference or check that cannot be built: the others go on
+                log.exception("model %s: the checks of scope %s failed", self.name, scope.key)
+                self.failures[scope.key] = f"{type(exc).__name__}: {exc}"
+                continue
+            self.failures.pop(scope.key, None)
             if scope.version is not None and scope.segment is None:
                 versions[scope.version] = (snapshot, outcome.result)
             yield outcome
