@@ -65,6 +65,8 @@ def test_the_example_config_is_valid(workdir: Path) -> None:
     assert (model.baseline.rolling, model.baseline.lag) == (7 * 86400.0, 86400.0)
     result = driftwatch_cli("validate-config", str(path))
     assert (result.returncode, result.stderr) == (0, ""), result.stderr
+    (bounds,) = [line for line in documented_lines() if line.startswith("model credit-risk: at most")]
+    assert bounds in result.stdout.splitlines(), result.stdout
 
 
 def _mutated(raw: dict[str, Any], line: str) -> dict[str, Any]:
@@ -81,11 +83,14 @@ def _mutated(raw: dict[str, Any], line: str) -> dict[str, Any]:
     return raw
 
 
-def documented_problems() -> list[str]:
+def documented_lines() -> list[str]:
+    """The lines of the section's untyped code blocks (command output)."""
     blocks = re.findall(r"^```(\w*)\n(.*?)^```$", section(), re.S | re.M)
-    return [
-        line for kind, block in blocks if not kind for line in block.splitlines() if line.startswith("  - ")
-    ]
+    return [line for kind, block in blocks if not kind for line in block.splitlines()]
+
+
+def documented_problems() -> list[str]:
+    return [line for line in documented_lines() if line.startswith("  - ")]
 
 
 @pytest.mark.parametrize("line", documented_problems())
