@@ -553,9 +553,10 @@ class RecordDecoder(PayloadDecoder["_Wire"]):
             reads = model in self._metadata_models
             timestamps = self._head_times(model, records, fallbacks)
             metadata: list[Any] | None = None
-            if timestamps is not None and reads:
-                metadata = list(map(self._metadata_of, records))
-                if any(isinstance(m, Rejection) for m in metadata):
+            if timestamps is not None and reads:  # every record a head: its metadata as text
+                texts = list(map(_METADATA, records))
+                metadata = list(map(read_metadata, texts)) if any(map(len, texts)) else [None] * len(texts)
+                if Rejection in set(map(type, metadata)):
                     timestamps = None
             if timestamps is None:  # one by one: which records are rejected, and why
                 times: list[float] = []
@@ -714,6 +715,10 @@ def read_metadata(raw: msgspec.Raw) -> dict[str, Scalar] | Rejection | None:
     number beyond float range is read as infinite (a missing value, as in the features)."""
     if not len(raw):
         return None
+    try:  # the common case, in C: an object of scalars (msgspec never makes a non-finite float)
+        return _METADATA_JSON.decode(raw)
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError, ValueError):
+        pass
     try:
         value = _ANY_JSON.decode(raw)
     except msgspec.ValidationError as exc:  # "Number out of range": Python's parser reads it as infinite
@@ -741,6 +746,7 @@ def read_metadata(raw: msgspec.Raw) -> dict[str, Scalar] | Rejection | None:
 
 
 _ANY_JSON: Final = msgspec.json.Decoder()
+_METADATA_JSON: Final = msgspec.json.Decoder(dict[str, Scalar] | None)
 
 
 def _json_kind(value: object) -> str:
@@ -907,19 +913,6 @@ class _Columnar:
             if model not in models or clash:
                 continue  # its records take the exact path
             reads = model in metadata_models
-            # a model that reads metadata: a struct of the keys its window keeps (the others skipped,
-            # `_metadata_plain` checks what they hold); any other model: the text, skipped unread
-            metadata: Any = (
-                msgspec.defstruct(
-                    f"_Metadata{n}",
-                    [(f"m{i}", Scalar, None) for i in range(len(keys))],
-                    rename={f"m{i}": key for key, i in keys.items()},
-                    gc=False,
-                )
-                | None
-                if reads
-                else msgspec.Raw
-            )
             names = list(features)
             prediction: Any = (
                 Scalar | dict[str, float]
@@ -933,6 +926,21 @@ class _Columnar:
             # only for batches `_flat_text` cleared)
             record_types = []
             for strict in (True, False):
+                # a model that reads metadata: a struct of the keys its window keeps (strict: another key
+                # is an error; lenient: skipped, `_metadata_plain` checks what it holds); any other
+                # model: the text, skipped unread
+                metadata: Any = (
+                    msgspec.defstruct(
+                        f"_Metadata{n}{'s' if strict else 'l'}",
+                        [(f"m{i}", Scalar, None) for i in range(len(keys))],
+                        rename={f"m{i}": key for key, i in keys.items()},
+                        forbid_unknown_fields=strict,
+                        gc=False,
+                    )
+                    | None
+                    if reads
+                    else msgspec.Raw
+                )
                 features_type = msgspec.defstruct(
                     f"_Features{n}{'s' if strict else 'l'}",
                     [(f"f{i}", _NUMBER if features[name] else Scalar, None) for i, name in enumerate(names)],
@@ -993,6 +1001,7 @@ class _Columnar:
     ) -> list[ColumnBatch] | None:
         if self._decoder is None or self._lenient is None:
             return None
+        lenient = False
         try:  # message by message (in C): one message can never run into the next
             wires = list(map(self._decoder.decode, payloads))
         except msgspec.ValidationError as exc:
@@ -1007,6 +1016,7 @@ class _Columnar:
                 wires = list(map(self._lenient.decode, payloads))
             except (msgspec.ValidationError, msgspec.DecodeError, RecursionError, ValueError):
                 return None
+            lenient = True
             # records with a metadata object: the braces of a model's that it skips unread do not count
             # (the metadata a model reads is `_metadata_plain`'s to check, with its braces)
             if not flat and not all(map(_flat_beside_metadata, payloads, wires)):
@@ -1029,6 +1039,7 @@ class _Columnar:
                     payloads if len(groups) == 1 else [payloads[i] for i in positions],
                     positions,
                     fallback_timestamps,
+                    lenient,
                 )
                 for kind, positions in groups.items()
             ]
@@ -1042,9 +1053,10 @@ class _Columnar:
         payloads: Sequence[bytes],
         positions: list[int],
         fallback_timestamps: Sequence[float],
+        lenient: bool,
     ) -> ColumnBatch:
-        if model.reads_metadata and not _metadata_plain(payloads, wires):
-            raise _ExactPathError  # a metadata value its struct skipped may be a rejection
+        if lenient and model.reads_metadata and not _metadata_plain(payloads, wires):
+            raise _ExactPathError  # a metadata value (or a feature) the lenient structs skipped may be a rejection
         timestamps = _timestamps(list(map(_TIMESTAMP, wires)), positions, fallback_timestamps)
         predictions = list(map(_PREDICTION, wires))
         if not _all_finite(predictions):
@@ -1185,7 +1197,7 @@ def _metadata_plain(payloads: Sequence[bytes], wires: list[Any]) -> bool:
     objects = 2 * len(wires)
     objects += sum(1 for wire in wires if wire.metadata is not None)
     objects += sum(1 for wire in wires if type(wire.prediction) is dict)
-    return text.count(b"{") == objects
+    return int(np.count_nonzero(np.frombuffer(text, dtype=np.uint8) == ord("{"))) == objects
 
 
 def _metadata_matrix(fields: tuple[attrgetter[Any], int] | None, structs: list[Any]) -> npt.NDArray[Any]:
