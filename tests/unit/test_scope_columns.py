@@ -272,10 +272,19 @@ def test_batch_model_version_is_the_last_records() -> None:
     assert {b.model: b.model_version for b in batches} == {"scoped": "8", "plain": None}
 
 
-def test_a_window_reading_metadata_needs_the_decoder_told() -> None:
-    payloads = [encode(scoped("7", {"app_version": "5.2"}))]
-    with pytest.raises(ValueError, match="metadata_models"):
-        RecordDecoder(set(LAYOUTS)).decode_columns(payloads, [NOW], LAYOUTS)
+def test_a_decoder_not_told_learns_the_metadata_models_from_the_layouts() -> None:
+    """Named in ``metadata_models`` or not, a model whose layout reads metadata has its records' metadata
+    read and checked on every path once a layout was given (the daemon's first batch gives it)."""
+    records = RecordDecoder(set(LAYOUTS))
+    bad = encode(scoped("7", {"app_version": [1]}))
+    assert isinstance(records.decode(bad, NOW), Prediction)  # no layout seen yet: ignored
+    good = [encode(scoped("7", {"app_version": "5.2"}))]
+    batches = records.decode_columns(good, [NOW], LAYOUTS)
+    assert batches is not None
+    assert batches[0].columns[3].tolist() == ["5.2"]
+    assert records.decode(bad, NOW) == decoder().decode(bad, NOW)
+    assert isinstance(records.decode(bad, NOW), Rejection)
+    assert isinstance(records.decode(encode(plain({"a": [1]})), NOW), Prediction)
 
 
 def test_column_specs_of_the_new_sources_are_categorical() -> None:

@@ -352,7 +352,9 @@ class RecordDecoder(PayloadDecoder["_Wire"]):
     """Decode raw messages into `Prediction` or `Rejection`; reusable and cheap per message. ``rules``
     holds the label rule of each model with performance monitoring (inline labels are checked by it);
     ``metadata_models`` the models whose window reads the records' ``metadata`` (`reads_metadata`):
-    only their records have it checked and kept."""
+    only their records have it checked and kept. (A model whose layout, given to `decode_columns` or
+    `decode_sample`, reads metadata is added to them then: name it here so that the records decoded
+    before that, by `decode` or `decode_heads`, are checked too.)"""
 
     wire = _Wire
     _columnar: tuple[object, _Columnar] | None = None
@@ -689,16 +691,14 @@ class RecordDecoder(PayloadDecoder["_Wire"]):
             if model in self._models
         )
         if self._columnar is None or self._columnar[0] != key:
-            unread = sorted(
+            # a model whose window reads metadata though the decoder was not told: from now on its
+            # records have their metadata read and checked on every path (`metadata_models` makes that
+            # so from the first record, before any layout is seen)
+            self._metadata_models |= {
                 model
                 for model, columns in layouts.items()
-                if model in self._models and reads_metadata(columns) and model not in self._metadata_models
-            )
-            if unread:  # its records would be rejected for their metadata on one path and not the other
-                raise ValueError(
-                    f"the window of model {unread[0]!r} reads record metadata, but the decoder was not "
-                    "told: name the model in RecordDecoder(metadata_models=...)"
-                )
+                if model in self._models and reads_metadata(columns)
+            }
             self._columnar = (key, _Columnar(layouts, self._models, self._rules, self._metadata_models))
         return self._columnar[1]
 
