@@ -869,7 +869,6 @@ class _ModelColumns:
     # of a model that reads metadata (its records' ``metadata`` is a struct of the keys its window
     # keeps, None when absent): the keys' fields of that struct and how many (None: no key kept)
     metadata: tuple[attrgetter[Any], int] | None = None
-    reads_metadata: bool = False
 
 
 class _Columnar:
@@ -927,7 +926,7 @@ class _Columnar:
             record_types = []
             for strict in (True, False):
                 # a model that reads metadata: a struct of the keys its window keeps (strict: another key
-                # is an error; lenient: skipped, `_metadata_plain` checks what it holds); any other
+                # is an error; lenient: skipped, `_flat_beside_metadata` checks what it holds); any other
                 # model: the text, skipped unread
                 metadata: Any = (
                     msgspec.defstruct(
@@ -985,7 +984,6 @@ class _Columnar:
                 ],
                 labels.get(model),
                 (attrgetter(*(f"m{i}" for i in range(len(keys)))), len(keys)) if keys else None,
-                reads,
             )
             for kind, record_type in zip(("strict", "lenient"), record_types, strict=True):
                 self._models[record_type] = layout
@@ -1001,7 +999,6 @@ class _Columnar:
     ) -> list[ColumnBatch] | None:
         if self._decoder is None or self._lenient is None:
             return None
-        lenient = False
         try:  # message by message (in C): one message can never run into the next
             wires = list(map(self._decoder.decode, payloads))
         except msgspec.ValidationError as exc:
@@ -1016,10 +1013,8 @@ class _Columnar:
                 wires = list(map(self._lenient.decode, payloads))
             except (msgspec.ValidationError, msgspec.DecodeError, RecursionError, ValueError):
                 return None
-            lenient = True
-            # records with a metadata object: the braces of a model's that it skips unread do not count
-            # (the metadata a model reads is `_metadata_plain`'s to check, with its braces)
-            if not flat and not all(map(_flat_beside_metadata, payloads, wires)):
+            # records with a metadata object: what a model's holds that it skips unread does not count
+            if not flat and not _flat_beside_metadata(payloads, wires):
                 return None
         except (msgspec.DecodeError, RecursionError, UnicodeDecodeError, ValueError):
             return None
@@ -1039,7 +1034,6 @@ class _Columnar:
                     payloads if len(groups) == 1 else [payloads[i] for i in positions],
                     positions,
                     fallback_timestamps,
-                    lenient,
                 )
                 for kind, positions in groups.items()
             ]
@@ -1053,10 +1047,7 @@ class _Columnar:
         payloads: Sequence[bytes],
         positions: list[int],
         fallback_timestamps: Sequence[float],
-        lenient: bool,
     ) -> ColumnBatch:
-        if lenient and model.reads_metadata and not _metadata_plain(payloads, wires):
-            raise _ExactPathError  # a metadata value (or a feature) the lenient structs skipped may be a rejection
         timestamps = _timestamps(list(map(_TIMESTAMP, wires)), positions, fallback_timestamps)
         predictions = list(map(_PREDICTION, wires))
         if not _all_finite(predictions):
@@ -1170,34 +1161,29 @@ def _flat_text(payload: bytes) -> bool:
     return True
 
 
-def _flat_beside_metadata(payload: bytes, wire: Any) -> bool:
-    """`_flat_text` of a record with a metadata object: valid UTF-8, and no object or array but the
-    record, its features and its metadata. The metadata of a model that does not read it (its text) is
-    skipped unread on every path, so what it holds does not count; a model's that it reads is checked
-    by `_metadata_plain`."""
-    raw = wire.metadata
-    if not isinstance(raw, msgspec.Raw):
-        return True
-    text = bytes(raw)
-    return (
-        payload.count(b"{") - text.count(b"{") == 2
-        and payload.count(b"[") == text.count(b"[")
-        and (payload.isascii() or _utf8(payload))
-    )
-
-
-def _metadata_plain(payloads: Sequence[bytes], wires: list[Any]) -> bool:
-    """Whether the records of a model that reads metadata hold no object or array but each record, its
-    features, its metadata and a class-probability prediction, and are valid UTF-8: then the metadata
-    keys its struct skipped hold no value `read_metadata` rejects (nor do features the lenient struct
-    skipped). A brace or bracket inside a string only sends the batch the exact way."""
+def _flat_beside_metadata(payloads: Sequence[bytes], wires: list[Any]) -> bool:
+    """`_flat_text` for a batch decoded by the lenient structs whose records may hold a metadata object:
+    valid UTF-8, and no object or array but each record, its features and, for a model that reads
+    metadata, its metadata and a class-probability prediction. What the metadata of a model that does
+    not read it holds (its text, skipped unread on every path) does not count; a model that reads it
+    has its struct skip the keys its window does not keep, so their values must be scalars too. Then
+    nothing the lenient structs skipped holds a rejection. Counted over the batch at once (each record
+    holds at least the objects counted for it, so equal totals mean equal counts record by record);
+    a brace or bracket inside a string only sends the batch the exact way."""
     text = b"".join(payloads)
-    if b"[" in text or not (text.isascii() or _utf8(text)):
+    if not (text.isascii() or _utf8(text)):
         return False
-    objects = 2 * len(wires)
-    objects += sum(1 for wire in wires if wire.metadata is not None)
-    objects += sum(1 for wire in wires if type(wire.prediction) is dict)
-    return int(np.count_nonzero(np.frombuffer(text, dtype=np.uint8) == ord("{"))) == objects
+    skipped = b"".join(bytes(w.metadata) for w in wires if type(w.metadata) is msgspec.Raw)
+    objects = 2 * len(wires) + _count(skipped, b"{")
+    for wire in wires:
+        if type(wire.metadata) is not msgspec.Raw:  # a model that reads metadata
+            objects += (wire.metadata is not None) + (type(wire.prediction) is dict)
+    return _count(text, b"[") == _count(skipped, b"[") and _count(text, b"{") == objects
+
+
+def _count(text: bytes, byte: bytes) -> int:
+    """How many times ``byte`` occurs in ``text`` (vectorized: `bytes.count` is slow for one byte)."""
+    return int(np.count_nonzero(np.frombuffer(text, dtype=np.uint8) == ord(byte)))
 
 
 def _metadata_matrix(fields: tuple[attrgetter[Any], int] | None, structs: list[Any]) -> npt.NDArray[Any]:
