@@ -1006,7 +1006,7 @@ class _Columnar:
             # when no message can hide a nested value or bad UTF-8 in them
             if not str(exc).startswith("Object contains unknown field"):
                 return None
-            flat = all(map(_flat_text, payloads))
+            flat = _flat_text(payloads)  # (it counts once the lenient structs decoded the batch)
             if not flat and not any(b'"metadata"' in payload for payload in payloads):
                 return None
             try:
@@ -1143,22 +1143,16 @@ def _union(types: list[Any]) -> Any:
     return union
 
 
-def _flat_text(payload: bytes) -> bool:
-    """Whether a message is valid UTF-8 and holds no object or array but the record and its features
-    (a brace or bracket inside a string only sends it the exact way). Then the typed structs, which
-    skip features the window does not keep without looking into them, see everything the exact path
-    would: a nested value in any feature is a rejection there, and a skipped string is not checked for
-    UTF-8 by msgspec. Producers commonly log more features than a model's window keeps: this keeps
-    their records on the fast path."""
-    if payload.count(b"{") != 2 or b"[" in payload:
-        return False
-    if payload.isascii():
-        return True
-    try:
-        payload.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
+def _flat_text(payloads: Sequence[bytes]) -> bool:
+    """Whether the messages are valid UTF-8 and hold no object or array but each record and its features
+    (a brace or bracket inside a string only sends the batch the exact way). Then the typed structs,
+    which skip features the window does not keep without looking into them, see everything the exact
+    path would: a nested value in any feature is a rejection there, and a skipped string is not checked
+    for UTF-8 by msgspec. Producers commonly log more features than a model's window keeps: this keeps
+    their records on the fast path. Counted over the batch at once: it counts only for a batch the
+    lenient structs decoded, whose every message holds at least a record and its features."""
+    text = b"".join(payloads)
+    return b"[" not in text and _count(text, b"{") == 2 * len(payloads) and (text.isascii() or _utf8(text))
 
 
 def _flat_beside_metadata(payloads: Sequence[bytes], wires: list[Any]) -> bool:
