@@ -378,3 +378,12 @@ def test_the_readme_record_example_decodes_with_its_metadata() -> None:
     assert RecordDecoder({"credit-risk"}).decode(example.encode(), NOW) == msgspec.structs.replace(
         outcome, metadata=None
     )
+
+
+def test_heads_give_the_label_join_each_records_metadata() -> None:
+    payloads = [encode(r) for r in MIXED[:4]]
+    heads, _ = decoder().decode_heads(payloads, [NOW] * 4)
+    exact = [o for o in decoder().decode_batch(payloads, [NOW] * 4) if isinstance(o, Prediction)]
+    joined = heads[0].predictions([True, False, True, True])
+    assert [p.metadata for p in joined] == [exact[i].metadata for i in (0, 2, 3)]
+    assert [p.model_version for p in joined] == ["7", None, "8"]

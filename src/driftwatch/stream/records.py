@@ -185,8 +185,10 @@ class Heads:
     metadata: list[dict[str, Scalar] | None] | None = None
 
     def predictions(self, keep: Sequence[bool] | None = None) -> list[Prediction]:
-        """The records as predictions without features (``{}``): what the label join reads of them."""
+        """The records as predictions without features (``{}``), with their metadata for a model that
+        reads it: what the label join reads of them."""
         flags = [True] * len(self.records) if keep is None else keep
+        metadata = self.metadata if self.metadata is not None else [None] * len(self.records)
         return [
             Prediction(
                 self.model,
@@ -196,8 +198,11 @@ class Heads:
                 {},
                 record.prediction,
                 record.label,
+                found,
             )
-            for record, timestamp, kept in zip(self.records, self.timestamps.tolist(), flags, strict=True)
+            for record, timestamp, found, kept in zip(
+                self.records, self.timestamps.tolist(), metadata, flags, strict=True
+            )
             if kept
         ]
 
