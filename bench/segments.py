@@ -24,7 +24,11 @@ them over), each batch stamped with a simulated clock that is also the daemon's.
    ``driftwatch_window_rows``, and the RSS.
 
 Each measurement runs in a fresh child process (so RSS is that configuration's), ``--repeats``
-times, interleaved; medians are reported. The configurations:
+times, interleaved; medians are reported. The ingest cost of segments is also measured paired: one
+child process holds a daemon of each of ``scoped``, ``no-segments`` and ``plain`` and hands every
+batch to each of them in turn (the order rotating), so a slower spell of a shared machine costs all
+three alike; its difference ``scoped`` - ``no-segments`` per record is the figure reported. The
+configurations:
 
 * ``scoped``: segments + versions + rolling baseline, as above;
 * ``no-segments``: the same model without ``segments:`` (versions and baseline kept): the ingest
@@ -68,6 +72,7 @@ TOPIC = "predictions"
 START = 1_795_000_000.0  # 2026-11-18, a fixed simulated start
 BATCH = 5000
 CONFIGS = ("scoped", "no-segments", "plain", "10k-values")
+PAIRED = ("scoped", "no-segments", "plain")  # the configurations of the paired ingest run
 CHECK_TARGET_S = 3.0
 INGEST_TARGET_US = 0.5  # per segment column per record
 
@@ -327,6 +332,50 @@ def run_one(config: str, plan: Plan) -> dict[str, Any]:
     }
 
 
+def run_paired(plan: Plan) -> dict[str, Any]:
+    """The ingest cost of each of `PAIRED` on the very same batches, in one process: one daemon per
+    configuration, each batch handed to every daemon in turn (the order rotating per batch), so a
+    slower spell of the machine costs every configuration alike. Warm-up and its two checks as in
+    `run_one`; checkpoints are not taken (the same for every daemon)."""
+    logging.basicConfig(level=logging.WARNING, format="  %(levelname)s %(name)s: %(message)s")
+    from driftwatch.config import load_settings
+    from driftwatch.service.daemon import Daemon
+
+    with tempfile.TemporaryDirectory(prefix="driftwatch-bench-segments-") as tmp:
+        clock = SimClock(START)
+        daemons = {}
+        for config in PAIRED:
+            directory = Path(tmp) / config
+            directory.mkdir()
+            daemons[config] = Daemon(load_settings(write_config(directory, config, plan)), clock=clock)
+        records = Records(plan)
+        spent = dict.fromkeys(PAIRED, 0.0)
+
+        def feed(count: int, seconds: float, timed: bool) -> None:
+            batches = -(-count // BATCH)
+            step = seconds / batches
+            for index in range(batches):
+                messages = records.batch(min(BATCH, count - index * BATCH), clock.now)
+                clock.now += step
+                order = PAIRED[index % len(PAIRED) :] + PAIRED[: index % len(PAIRED)]
+                for config in order:
+                    t0 = time.perf_counter()
+                    daemons[config].handle(messages)
+                    if timed:
+                        spent[config] += time.perf_counter() - t0
+
+        feed(plan.warmup, 1800.0, timed=False)
+        for _ in range(2):
+            for daemon in daemons.values():
+                daemon.run_check(MODEL)
+            clock.now += 1.0
+        feed(plan.records, 3600.0, timed=True)
+        for daemon in daemons.values():
+            daemon.http.start()
+            daemon.stop()
+    return {config: 1e6 * seconds / plan.records for config, seconds in spent.items()}
+
+
 def child(config: str, args: argparse.Namespace) -> dict[str, Any]:
     command = [sys.executable, __file__, "--run", config, "--checks", str(args.checks)]
     command += ["--values", str(args.values), "--top-k", str(args.top_k)]
@@ -362,8 +411,11 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=None, help="records of the warm-up half hour (50,000)")
     parser.add_argument("--only", choices=CONFIGS, action="append", help="run only these configurations")
     parser.add_argument("--quick", action="store_true", help="a fifth of every size, 1 repeat")
-    parser.add_argument("--run", choices=CONFIGS, help=argparse.SUPPRESS)
+    parser.add_argument("--run", choices=(*CONFIGS, "paired"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.run == "paired":
+        print(json.dumps(run_paired(plan_of(args, "scoped"))))
+        return 0
     if args.run is not None:
         print(json.dumps(run_one(args.run, plan_of(args, args.run))))
         return 0
@@ -380,7 +432,14 @@ def main() -> int:
         f"hour (timed), then {plan.checks} timed checks; {args.repeats} repeat(s), {os.cpu_count()} CPUs"
     )
     runs: dict[str, list[dict[str, Any]]] = {config: [] for config in configs}
+    paired: list[dict[str, Any]] = []
     for repeat in range(args.repeats):
+        if "scoped" in configs and "no-segments" in configs:
+            paired.append(child("paired", args))
+            print(
+                f"  [{repeat + 1}] paired ingest, same batches in one process: "
+                + ", ".join(f"{config} {us:.2f} us/record" for config, us in paired[-1].items())
+            )
         for config in configs:  # interleaved, so a slower spell of the machine hits every configuration
             run = child(config, args)
             runs[config].append(run)
@@ -428,8 +487,14 @@ def main() -> int:
         verdicts.append(
             f"scheduled check {check:.2f} s ({'meets' if check < CHECK_TARGET_S else 'MISSES'} < {CHECK_TARGET_S:g} s)"
         )
-    if "scoped" in runs and "no-segments" in runs:
-        cost = median(runs["scoped"], "us_per_record") - median(runs["no-segments"], "us_per_record")
+    if paired:
+        costs = [run["scoped"] - run["no-segments"] for run in paired]
+        print(
+            "paired ingest (median us/record): "
+            + ", ".join(f"{config} {median(paired, config):.2f}" for config in PAIRED)
+            + f"; segments on - off per run: {', '.join(f'{c:+.2f}' for c in costs)} us"
+        )
+        cost = statistics.median(costs)
         verdicts.append(
             f"segments add {cost:.2f} us per record for 1 column "
             f"({'meets' if cost < INGEST_TARGET_US else 'MISSES'} < {INGEST_TARGET_US:g} us per column)"

@@ -585,3 +585,20 @@ def test_loader_and_schema_both_refuse(workdir: Path, sections: dict[str, Any]) 
     with pytest.raises(ConfigError):
         load_settings(write(workdir, raw), {})
     assert json_schema_errors(raw) != []
+
+
+def test_validate_config_prints_the_bounds_of_a_scoped_model_only(workdir: Path) -> None:
+    from driftwatch.service.metrics import row_budget_of, series_budget_of
+
+    raw = yaml.safe_load(FULL)
+    raw["models"]["plain"] = {"reference": "ref.csv", "features": ["age"]}
+    path = write(workdir, raw)
+    model = load_settings(path, {}).models["credit-risk"]
+    result = driftwatch_cli("validate-config", str(path))
+    assert (result.returncode, result.stderr) == (0, ""), result.stderr
+    # country: 20 + other + 5 retiring; app_version: 10 + other + 3 retiring
+    assert (
+        f"model credit-risk: at most 40 segment scopes; 3 versions; at most {series_budget_of(model):,} series; "
+        f"at most {row_budget_of(model):,} window rows"
+    ) in result.stdout.splitlines()
+    assert not any(line.startswith("model plain: at most") for line in result.stdout.splitlines())

@@ -65,6 +65,8 @@ def test_the_example_config_is_valid(workdir: Path) -> None:
     assert (model.baseline.rolling, model.baseline.lag) == (7 * 86400.0, 86400.0)
     result = driftwatch_cli("validate-config", str(path))
     assert (result.returncode, result.stderr) == (0, ""), result.stderr
+    (bounds,) = [line for line in documented_lines() if line.startswith("model credit-risk: at most")]
+    assert bounds in result.stdout.splitlines(), result.stdout
 
 
 def _mutated(raw: dict[str, Any], line: str) -> dict[str, Any]:
@@ -81,11 +83,14 @@ def _mutated(raw: dict[str, Any], line: str) -> dict[str, Any]:
     return raw
 
 
-def documented_problems() -> list[str]:
+def documented_lines() -> list[str]:
+    """The lines of the section's untyped code blocks (command output)."""
     blocks = re.findall(r"^```(\w*)\n(.*?)^```$", section(), re.S | re.M)
-    return [
-        line for kind, block in blocks if not kind for line in block.splitlines() if line.startswith("  - ")
-    ]
+    return [line for kind, block in blocks if not kind for line in block.splitlines()]
+
+
+def documented_problems() -> list[str]:
+    return [line for line in documented_lines() if line.startswith("  - ")]
 
 
 @pytest.mark.parametrize("line", documented_problems())
@@ -95,29 +100,35 @@ def test_the_documented_problems_are_what_validate_config_prints(workdir: Path, 
     assert line in result.stderr.splitlines(), result.stderr
 
 
-def test_the_budget_table_follows_the_formulas() -> None:
+def test_the_budget_table_is_what_the_budget_functions_say() -> None:
+    from driftwatch.service.metrics import row_budget, segment_scopes, series_budget
+
     # the table's assumptions, as the text states them
-    features, prediction, alerts, realized, estimated, quality = 25, 1, 5, 6, 5, 0
-    whole, versions, version_rows, segment_rows, baseline_rows, compared = 50_000, 2, 20_000, 5_000, 20_000, 1
-    per_scope = 1 + 2 + 2 * prediction + 3 + alerts + 3 * alerts + realized + 3 * estimated + 1
-    assert per_scope == 50
-    per_baseline = 3 * features + 2 + 2 * prediction + 3 + 4 * (1 + prediction) + 2
+    model = {"features": 25, "prediction": True, "alert_ids": 6, "realized": 6, "estimated": 5}
+    scoped = {"versions": 2, "baseline_scopes": 1, "challenger_metrics": 1, "challenger_alerts": 1}
+    rows = {"window_max_rows": 50_000, "versions": 2, "version_max_rows": 20_000}
+    cells = r"([\d,]+|-)"
     table = {
-        match.group(1): [int(cell.replace(",", "")) for cell in match.group(2, 3, 4, 5)]
+        match.group(1): [None if c == "-" else int(c.replace(",", "")) for c in match.group(2, 3, 4, 5)]
         for match in re.finditer(
-            r"^\| K = (\d+) \| (\d+) \| ([\d,]+) \| ~\d+ MiB \| ([\d,]+) \| ([\d,]+) \|$", section(), re.M
+            rf"^\| (K = \d+|none \(the model today\)) \| {cells} \| {cells} \| {cells} \| {cells} \|$",
+            section(),
+            re.M,
         )
     }
-    assert set(table) == {"20", "50"}
-    for k, (scopes, rows, series, series_all) in table.items():
-        top_k = int(k)
-        assert scopes == top_k + 1 + math.ceil(top_k / 4)
-        assert rows == whole + versions * version_rows + scopes * segment_rows + baseline_rows
-        common = (
-            (1 + versions) * (per_scope + 5 * features + quality) + per_baseline + 3 * compared + 2 + versions
-        )
-        assert series == common + scopes * per_scope
-        assert series_all == common + scopes * (per_scope + 5 * features)
+    scopes, window_rows, series, series_all = table["none (the model today)"]
+    assert scopes is None and series_all is None
+    assert window_rows is not None and abs(window_rows - row_budget(window_max_rows=50_000)) <= 1
+    assert series == series_budget(**model)
+    assert {key for key in table if key.startswith("K = ")} == {"K = 20", "K = 50"}
+    for key in ("K = 20", "K = 50"):
+        k = int(key.removeprefix("K = "))
+        scopes, window_rows, series, series_all = table[key]
+        assert scopes == segment_scopes([k]) == k + 1 + math.ceil(k / 4)
+        expected_rows = row_budget(**rows, segments=[(k, 5000)], baseline_scopes=1, baseline_max_rows=20_000)
+        assert window_rows is not None and abs(window_rows - expected_rows) <= 1  # 1.1 x in floating point
+        assert series == series_budget(**model, **scoped, segment_top_k=[k])
+        assert series_all == series_budget(**model, **scoped, segment_top_k=[k], feature_series_all=True)
 
 
 def test_the_section_documents_problems() -> None:
