@@ -433,18 +433,21 @@ def test_series_budget_bounds_a_scrape_of_every_scope_at_its_fullest(store: Late
 def test_row_budget_follows_the_windows_of_the_scopes() -> None:
     settings = scoped_settings()
     # model window 50k, 2 versions x 20k, (3 + 1 + 1) segments x 5k (10 x min_rows 500), 3 baselines x 20k
-    assert row_budget_of(settings) == math.ceil(1.1 * (50_000 + 2 * 20_000 + 5 * 5_000 + 3 * 20_000))
+    assert row_budget_of(settings) == (50_000 + 2 * 20_000 + 5 * 5_000 + 3 * 20_000) * 11 // 10
     plain = ModelSettings.model_validate({"reference": "unused.csv", "features": ["x"]})
-    assert row_budget_of(plain) == math.ceil(1.1 * 50_000)
+    assert row_budget_of(plain) == 55_000
     # the design's example: 25 features, top_k 20 (5 retiring), 3 versions, a baseline on the model
-    assert row_budget(
-        window_max_rows=50_000,
-        versions=3,
-        version_max_rows=20_000,
-        segments=[(20, 5_000)],
-        baseline_scopes=1,
-        baseline_max_rows=20_000,
-    ) == math.ceil(1.1 * 260_000)
+    assert (
+        row_budget(
+            window_max_rows=50_000,
+            versions=3,
+            version_max_rows=20_000,
+            segments=[(20, 5_000)],
+            baseline_scopes=1,
+            baseline_max_rows=20_000,
+        )
+        == 286_000
+    )
 
 
 def test_feature_series_follow_the_models_segments_setting_and_scope_labels_name_the_scope() -> None:

@@ -677,7 +677,7 @@ def row_budget(
     rows = window_max_rows + versions * version_max_rows
     rows += sum(segment_scopes([k]) * s for k, s in segments)
     rows += baseline_scopes * baseline_max_rows
-    return math.ceil(1.1 * rows)
+    return -(-11 * rows // 10)  # 1.1 x rows, rounded up in integers (1.1 * 50,000 is 55,000.000000000007)
 
 
 def _baseline_scopes(model: ModelSettings) -> int:
