@@ -1,0 +1,263 @@
+"""One segment drifts while the model as a whole does not: only that segment's alert fires, once.
+
+A shop model watches features x, y and country (12 values, skewed). Segments by country: the four
+busiest values and the pinned country=LU get a scope each, every other country counts in
+country:other. Country FR (about 13% of the traffic) has x shifted by one standard deviation: enough
+to drift FR's window against the reference's FR rows, too little (x's whole-model distance is about
+0.13 for a threshold of 0.3) to drift the whole model. LU has fewer rows than ``segments.min_rows``:
+it reports ``not_enough_rows`` and never alerts. The daemon reads the real broker; the test runs its
+checks itself and reads what a user would: the webhook receiver, ``/metrics`` and ``/api``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import wasserstein_distance
+
+from driftwatch.cli.localbroker import LocalBroker, free_port
+from driftwatch.config import load_settings
+from driftwatch.service.daemon import Daemon
+from tests.integration.scoped import api_model, events, label_values, produce, write_config
+from tests.kafkautil import metric, scrape, wait_for
+from tests.receivers import Receiver
+
+pytestmark = pytest.mark.broker
+
+SECRET = b"segments-test-secret"
+MODEL = "shop"
+ROWS = 6000
+REFERENCE_ROWS = 20_000
+COUNTRIES = {
+    "DE": 0.24,
+    "FR": 0.13,
+    "IT": 0.11,
+    "ES": 0.10,
+    "US": 0.08,
+    "GB": 0.07,
+    "NL": 0.06,
+    "BE": 0.05,
+    "PL": 0.045,
+    "SE": 0.04,
+    "AT": 0.03,
+    "LU": 0.015,
+}
+SHIFTED = "FR"
+SHIFT = 1.0  # standard deviations of x
+THRESHOLD = 0.3  # wasserstein (normed) of x and y
+SHARE = 0.3  # one drifted feature of three drifts the dataset
+TOP_K = 5
+PINNED = "LU"
+MIN_ROWS = 150  # segments.min_rows
+
+
+def countries(rng: np.random.Generator, n: int) -> np.ndarray:
+    p = np.array(list(COUNTRIES.values()))
+    return rng.choice(list(COUNTRIES), size=n, p=p / p.sum())
+
+
+def setup(directory: Path, bootstrap: str, topic: str, port: int, hook: str) -> Path:
+    rng = np.random.default_rng(20)
+    pd.DataFrame(
+        {
+            "x": rng.normal(size=REFERENCE_ROWS),
+            "y": rng.normal(size=REFERENCE_ROWS),
+            "country": countries(rng, REFERENCE_ROWS),
+        }
+    ).to_csv(directory / "ref.csv", index=False)
+    return write_config(
+        directory,
+        {
+            "kafka": {
+                "bootstrap_servers": [bootstrap],
+                "topic": topic,
+                "group_id": f"segments-{uuid.uuid4().hex[:8]}",
+            },
+            "http": {"host": "127.0.0.1", "port": port},
+            "models": {
+                MODEL: {
+                    "reference": "ref.csv",
+                    "features": [
+                        {"name": "x", "method": "wasserstein", "threshold": THRESHOLD},
+                        {"name": "y", "method": "wasserstein", "threshold": THRESHOLD},
+                        {"name": "country", "type": "categorical"},
+                    ],
+                    "window": {"length": "1h", "max_rows": 50_000, "min_rows": 500},
+                    "schedule": {"every": "1h"},  # the test runs the checks
+                    "drift": {"share": SHARE},
+                    "webhooks": ["retrain"],
+                    "segments": {
+                        "columns": [{"column": "country", "pinned": [PINNED]}],
+                        "top_k": TOP_K,
+                        "min_rows": MIN_ROWS,
+                        "max_rows": 10_000,  # every record of a segment stays in its window
+                        "stability": {"promote_after": 1},
+                    },
+                }
+            },
+            "webhooks": {"retrain": {"url": hook, "secret": {"env": "SEGMENTS_TEST_SECRET"}}},
+            "state": {"path": str(directory / "state.sqlite")},
+        },
+    )
+
+
+def traffic(rng: np.random.Generator, now: float) -> tuple[list[bytes], pd.DataFrame]:
+    frame = pd.DataFrame(
+        {"x": rng.normal(size=ROWS), "y": rng.normal(size=ROWS), "country": countries(rng, ROWS)}
+    )
+    frame.loc[frame["country"] == SHIFTED, "x"] += SHIFT
+    records = [
+        json.dumps(
+            {
+                "model": MODEL,
+                "prediction_id": f"p-{i}",
+                "timestamp": now - 60 + i * 1e-3,
+                "features": {"x": float(row.x), "y": float(row.y), "country": str(row.country)},
+            }
+        ).encode()
+        for i, row in enumerate(frame.itertuples(index=False))
+    ]
+    return records, frame
+
+
+def test_only_the_drifting_segment_alerts_once(
+    broker: LocalBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SEGMENTS_TEST_SECRET", SECRET.decode())
+    topic = f"segments-{uuid.uuid4().hex[:8]}"
+    broker.create_topic(topic, partitions=2)
+    records, frame = traffic(np.random.default_rng(21), time.time())
+    counts = Counter(frame["country"])
+    # the oracle of the top K: the pinned value and the busiest others (ties by text)
+    busiest = sorted((c for c in counts if c != PINNED), key=lambda c: (-counts[c], c))[: TOP_K - 1]
+    members = {*busiest, PINNED}
+    assert SHIFTED in members and counts[PINNED] < MIN_ROWS <= min(counts[c] for c in busiest)
+    others = sorted(set(counts) - members)
+    expected_rows = {f"country={c}": counts[c] for c in members} | {
+        "country:other": sum(counts[c] for c in others)
+    }
+    # the premise, from the data alone: FR's x is far from the reference, the whole model's x is not
+    rng = np.random.default_rng(20)
+    reference_x = rng.normal(size=REFERENCE_ROWS)
+    whole_distance = wasserstein_distance(reference_x, frame["x"]) / np.std(reference_x)
+    fr_distance = wasserstein_distance(reference_x, frame.loc[frame["country"] == SHIFTED, "x"])
+    assert whole_distance < THRESHOLD < fr_distance / np.std(reference_x)
+
+    port = free_port()
+    with Receiver(SECRET) as receiver:
+        settings = load_settings(setup(tmp_path, broker.bootstrap, topic, port, receiver.url))
+        produce(broker.bootstrap, topic, records)
+        daemon = Daemon(settings)
+        daemon.start()
+        try:
+            wait_for(
+                lambda: metric(scrape(port), "driftwatch_records_consumed_total", model=MODEL) == ROWS,
+                60,
+                "every record consumed",
+            )
+
+            def fr_firing() -> bool:
+                value = metric(
+                    scrape(port),
+                    "driftwatch_alert_active",
+                    model=MODEL,
+                    check="data_drift",
+                    segment=f"country={SHIFTED}",
+                )
+                return value == 1.0
+
+            checks = 0
+            while not fr_firing():
+                assert checks < 4, (
+                    f"no data_drift alert for country={SHIFTED} after {checks} checks: "
+                    f"{json.dumps(api_model(port, MODEL).get('scopes'), default=str)[:2000]}"
+                )
+                daemon.run_check(MODEL)
+                checks += 1
+            receiver.wait_for(1, 15)
+            for _ in range(5):  # the drift persists: no second event
+                daemon.run_check(MODEL)
+            wait_for(
+                lambda: metric(scrape(port), "driftwatch_webhook_outbox_pending", target="retrain") == 0.0,
+                15,
+                "the outbox to be empty",
+            )
+            samples = scrape(port)
+            model = api_model(port, MODEL)
+        finally:
+            daemon.stop()
+
+    got = events(receiver)
+    assert all(request.valid for request in receiver.received)
+    assert len(got) == 1, [(e.get("check"), e.get("segment"), e.get("transition")) for e in got]
+    (event,) = got
+    assert event["type"] == "driftwatch.alert" and event["transition"] == "firing"
+    assert (event["model"], event["check"]) == (MODEL, "data_drift")
+    assert event["segment"] == f"country={SHIFTED}"
+    assert event["baseline"] == "reference"
+    assert event["result"]["dataset_drift"] is True
+    assert "x" in event["drifted_features"]
+
+    # series: one per scope, the whole model's without the scope labels
+    segments = label_values(samples, "driftwatch_window_rows", "segment", model=MODEL)
+    assert segments == set(expected_rows)
+    assert metric(samples, "driftwatch_window_rows", model=MODEL) == ROWS
+    for segment, rows in expected_rows.items():
+        assert metric(samples, "driftwatch_window_rows", model=MODEL, segment=segment) == rows, segment
+    assert metric(samples, "driftwatch_alert_active", model=MODEL, check="data_drift") == 0.0
+    for segment in expected_rows:
+        active = metric(samples, "driftwatch_alert_active", model=MODEL, check="data_drift", segment=segment)
+        assert active == (1.0 if segment == f"country={SHIFTED}" else 0.0), segment
+    assert metric(samples, "driftwatch_dataset_drift_detected", model=MODEL) == 0.0
+    assert (
+        metric(samples, "driftwatch_dataset_drift_detected", model=MODEL, segment=f"country={SHIFTED}") == 1.0
+    )
+    for segment in sorted(set(expected_rows) - {f"country={SHIFTED}", f"country={PINNED}"}):
+        detected = metric(samples, "driftwatch_dataset_drift_detected", model=MODEL, segment=segment)
+        assert detected == 0.0, segment
+    status = {
+        s: metric(
+            samples,
+            "driftwatch_check_status",
+            model=MODEL,
+            check="data_drift",
+            status="not_enough_rows",
+            segment=s,
+        )
+        for s in expected_rows
+    }
+    assert status == {s: float(s == f"country={PINNED}") for s in expected_rows}
+    assert (
+        metric(
+            samples,
+            "driftwatch_check_status",
+            model=MODEL,
+            check="data_drift",
+            status="ok",
+            segment="country=FR",
+        )
+        == 1.0
+    )
+    shares = {s: metric(samples, "driftwatch_segment_share", model=MODEL, segment=s) for s in expected_rows}
+    assert shares == pytest.approx({s: rows / ROWS for s, rows in expected_rows.items()}, abs=1e-9)
+
+    # /api: the whole model as before, and every scope's own result
+    latest: dict[str, Any] = model["latest"]
+    assert latest["rows"] == ROWS and latest["dataset_drift"] is False
+    scopes: dict[str, dict[str, Any]] = model["scopes"]
+    assert set(scopes) == set(expected_rows)
+    for segment, rows in expected_rows.items():
+        assert scopes[segment]["rows"] == rows, segment
+    assert scopes[f"country={PINNED}"]["status"] == "not_enough_rows"
+    assert scopes[f"country={PINNED}"]["dataset_drift"] is None
+    assert scopes[f"country={SHIFTED}"]["status"] == "ok"
+    assert scopes[f"country={SHIFTED}"]["dataset_drift"] is True
+    assert [s for s, r in scopes.items() if r["dataset_drift"]] == [f"country={SHIFTED}"]
