@@ -33,11 +33,21 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from driftwatch.alerting.templates import BUILTIN, TemplateError, load_template
 from driftwatch.defaults import MIN_LABELS_DEFAULT, MIN_ROWS_DEFAULT
 from driftwatch.errors import ConfigError
 from driftwatch.stream.segments import SegmentRule
+
+# The error type of a validator that finds several problems of one section, each a line
+# "relative.key: message" (`_format_validation_error` prefixes each with the section's key).
+_PROBLEMS = "problems"
+
+
+def _problems(lines: list[str]) -> PydanticCustomError:
+    return PydanticCustomError(_PROBLEMS, "{problems}", {"problems": "\n".join(lines)})
+
 
 __all__ = [
     "ConfigError",
@@ -558,6 +568,24 @@ class LabelSettings(_Strict):
 _SEGMENT_COLUMN_NAME = re.compile(r"^[^:=;%\x00-\x1f]+$")
 
 
+def _category_text(value: object) -> object:
+    """A YAML scalar naming a version or a segment value as the text records are keyed by: ``7``,
+    ``7.0`` and ``"7"`` are one value (as `driftwatch.drift.profile.category_keys` has it), so an
+    unquoted ``champion: 7`` or ``pinned: [5.2]`` means what it says."""
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+CategoryText = Annotated[
+    str, BeforeValidator(_category_text, json_schema_input_type=str | int | float), Field(min_length=1)
+]
+
+
 class SegmentStability(_Strict):
     """How a segment value enters and leaves the top K (see `driftwatch.stream.segments`): a candidate is
     promoted after ``promote_after`` checks in a row, displaces a member only when its share exceeds the
@@ -577,7 +605,7 @@ class SegmentColumnSettings(_Strict):
     column: str = Field(min_length=1, max_length=64)
     source: Literal["feature", "metadata"] = "feature"
     top_k: int | None = Field(default=None, ge=1, le=200)
-    pinned: list[str] = Field(default_factory=list)
+    pinned: list[CategoryText] = Field(default_factory=list)
     min_share: float | None = Field(default=None, ge=0, lt=1)
     max_rows: int | None = Field(default=None, ge=10)
     min_rows: int | None = Field(default=None, ge=1)
@@ -677,8 +705,8 @@ class ChampionChallengerSettings(_Strict):
     realized metric minus the champion's, with a confidence interval (Newcombe's for accuracy, a seeded
     bootstrap for the other metrics), and their prediction distributions."""
 
-    champion: str = Field(min_length=1)
-    challenger: str = Field(min_length=1)
+    champion: CategoryText
+    challenger: CategoryText
     metrics: list[str] = Field(default_factory=lambda: ["accuracy"])
     confidence: float = Field(default=0.95, ge=0.5, le=0.999)
     bootstrap: int = Field(default=1000, ge=100, le=10_000)
@@ -706,7 +734,7 @@ class VersionSettings(_Strict):
     @classmethod
     def _text_keys(cls, value: object) -> object:
         if isinstance(value, dict):  # `7: ref.parquet` in YAML is an integer key: versions are text
-            return {str(k): v for k, v in value.items()}
+            return {_category_text(k): v for k, v in value.items()}
         return value
 
     def named(self) -> list[str]:
@@ -796,7 +824,7 @@ class ModelSettings(_Strict):
     def _scopes_consistent(self) -> ModelSettings:
         problems = [*self._segment_problems(), *self._version_problems(), *self._baseline_problems()]
         if problems:  # one line each, under its own key (`_format_validation_error` splits them)
-            raise ValueError("\n".join(problems))
+            raise _problems(problems)
         return self
 
     def _segment_problems(self) -> list[str]:
@@ -813,18 +841,25 @@ class ModelSettings(_Strict):
                     "column: set the feature's type: categorical, or segment by a binned column the producer logs"
                 )
             top_k = column.top_k or segments.top_k
+            pinned = len(column.pinned) > top_k or len(set(column.pinned)) != len(column.pinned)
             if len(column.pinned) > top_k:
                 problems.append(
                     f"{where}.pinned: {len(column.pinned)} pinned values for top_k {top_k}; pinned values count "
                     "among the top_k: raise top_k or pin fewer"
                 )
             if len(set(column.pinned)) != len(column.pinned):
-                problems.append(f"{where}.pinned: a value is pinned twice; pin each value once")
+                twice = sorted({v for v in column.pinned if column.pinned.count(v) > 1})
+                problems.append(f"{where}.pinned: {twice[0]!r} is pinned twice; pin each value once")
+            if pinned:
+                continue  # the rule would refuse the same pinned values, without the key
             rule = segments.column_rule(i, self.window)
             if rule.min_rows > rule.max_rows:
+                # the key the user wrote: the column's own override, else the section's
+                low = f"{where}.min_rows" if column.min_rows else "segments.min_rows"
+                high = f"{where}.max_rows" if column.max_rows else "segments.max_rows"
                 problems.append(
-                    f"segments.min_rows: {rule.min_rows} is above segments.max_rows {rule.max_rows} (column "
-                    f"{column.column!r}): no segment window would ever reach it; raise max_rows or lower min_rows"
+                    f"{low}: {rule.min_rows} is above {high} {rule.max_rows} (column {column.column!r}): no "
+                    "segment window would ever reach it; raise max_rows or lower min_rows"
                 )
         return problems
 
@@ -990,9 +1025,13 @@ class Settings(_Strict):
         if self.kafka.scale_out.enabled:
             scoped = sorted(name for name, model in self.models.items() if model.scoped)
             if scoped:
-                raise ValueError(
-                    f"models.{scoped[0]}: segments, versions and baseline are not supported with "
-                    "kafka.scale_out yet; run the scoped models in a daemon without scale_out, or remove those sections"
+                raise _problems(
+                    [
+                        f"models.{name}: segments, versions and baseline are not supported with "
+                        "kafka.scale_out yet; run the scoped models in a daemon without scale_out, or remove "
+                        "those sections"
+                        for name in scoped
+                    ]
                 )
         return self
 
@@ -1062,8 +1101,9 @@ def _format_validation_error(exc: ValidationError, source: str) -> str:
     for error in exc.errors(include_url=False):
         where = _format_location(tuple(error["loc"]))
         message = error["msg"].removeprefix("Value error, ")
-        if "\n" in message:  # several problems of one section, each "relative.key: message"
-            lines += [f"  - {where}.{line}" for line in message.splitlines()]
+        if error["type"] == _PROBLEMS:  # problems of one section, each "relative.key: message"
+            prefix = f"{where}." if error["loc"] else ""
+            lines += [f"  - {prefix}{line}" for line in message.splitlines()]
             continue
         value = error.get("input")
         secret = any(str(part) in _SECRET_KEYS for part in error["loc"])

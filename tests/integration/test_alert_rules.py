@@ -35,6 +35,8 @@ EXPECTED_ALERTS = {
     "DriftwatchDataQuality": "ticket",
     "DriftwatchPerformanceDegraded": "page",
     "DriftwatchEstimatedPerformanceDegraded": "ticket",
+    "DriftwatchRecentDrift": "ticket",
+    "DriftwatchChallengerWorse": "ticket",
     "DriftwatchDown": "page",
     "DriftwatchChecksStale": "ticket",
     "DriftwatchChecksNeverSucceeded": "ticket",

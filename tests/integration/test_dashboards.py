@@ -182,6 +182,49 @@ def test_variables_of_the_model_dashboard() -> None:
     assert overview["model"]["multi"] and overview["model"]["includeAll"]
 
 
+SELECTOR = re.compile(r"\b(driftwatch_[a-z_]+)\{((?:[^{}]|\$\{[^{}]*\})*)\}")  # ${var:fmt} inside
+SCOPED = {spec.name for spec in RESULT_METRICS} | {
+    "driftwatch_window_rows",
+    "driftwatch_alert_active",
+    "driftwatch_alert_transitions_total",
+}
+BASELINE = {spec.name for spec in RESULT_METRICS if "baseline" in spec.labels}
+
+
+def test_scope_variables_of_the_model_dashboard() -> None:
+    """version and segment list the model's scopes; "All" (the default) is the whole model: its custom
+    all value ^$ matches the empty label, which is how Prometheus sees the whole model's series."""
+    found = variables(load("driftwatch-model.json"))
+    for name, label in (("version", "model_version"), ("segment", "segment")):
+        var = found[name]
+        assert var["type"] == "query" and var["includeAll"] and not var["multi"], name
+        assert var["allValue"] == "^$", name
+        assert var["current"] == {"text": "All", "value": "$__all"}, name
+        assert var["query"] == f'label_values(driftwatch_window_rows{{model="$model"}}, {label})', name
+
+
+def test_every_scoped_series_is_selected_by_scope() -> None:
+    """A family with scope labels is never aggregated across scopes by accident: on the model dashboard
+    every selector of one names the segment and the version (the variables, or a pinned value) and the
+    drift families their baseline; on the overview the result families are the whole model's."""
+    for panel, target in queries(load("driftwatch-model.json")):
+        for name, inner in SELECTOR.findall(target["expr"]):
+            if name not in SCOPED or name in {"driftwatch_segment_share"}:
+                continue
+            if name != "driftwatch_check_status" or "check=~" not in inner:  # the status table: every scope
+                assert "segment" in inner and "model_version" in inner, (panel["title"], target["expr"])
+            if name in BASELINE:
+                assert "baseline=" in inner, (panel["title"], target["expr"])
+    for panel, target in queries(load("driftwatch-overview.json")):
+        for name, inner in SELECTOR.findall(target["expr"]):
+            if name in SCOPED and name not in {
+                "driftwatch_alert_active",
+                "driftwatch_alert_transitions_total",
+            }:
+                assert 'segment=""' in inner and 'model_version=""' in inner, (panel["title"], target["expr"])
+                assert name not in BASELINE or 'baseline=""' in inner, (panel["title"], target["expr"])
+
+
 def test_links_to_report_and_runbooks() -> None:
     document = load("driftwatch-model.json")
     found = variables(document)

@@ -61,6 +61,12 @@ SCALE_OUT_METRICS = (
     "driftwatch_exchange_bytes_total",
     "driftwatch_ownership_restores_total",
 )
+# The rows of the model dashboard about scopes (segments:, versions:, baseline: in a model's config) and
+# its variables listing them: a daemon without scoped models exports none of their series, so their
+# queries must be valid but may be empty; once a model of the config below is scoped they must return
+# series like the rest.
+SCOPE_ROWS = ("Segments", "Versions", "Rolling baseline")
+SCOPE_VARIABLES = ("$version", "$segment")
 VARIABLE = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)\]\]")
 LABEL_VALUES = re.compile(r"^label_values\((.*),\s*(\w+)\)$")
 
@@ -165,6 +171,18 @@ def panels(dashboard: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield from panel.get("panels", [])
 
 
+def scope_panels(dashboard: dict[str, Any]) -> set[str]:
+    """Titles of the panels under the scope rows (`SCOPE_ROWS`)."""
+    titles: set[str] = set()
+    row = ""
+    for panel in panels(dashboard):
+        if panel["type"] == "row":
+            row = panel["title"]
+        elif row in SCOPE_ROWS:
+            titles.add(panel["title"])
+    return titles
+
+
 def regex_escape(value: str) -> str:
     """Grafana's escaping of a value inside a Prometheus regex."""
     return re.sub(r"([\\^$*+?.()|{}\[\]])", r"\\\\\1", value)
@@ -182,6 +200,11 @@ class Substitution:
         self.values[variable["name"]] = values
         if variable.get("multi") or variable.get("includeAll"):
             self.multi.add(variable["name"])
+
+    def set_raw(self, variable: dict[str, Any], value: str) -> None:
+        """A custom all value: Grafana puts it in the query as it is, unescaped."""
+        self.values[variable["name"]] = [value]
+        self.multi.discard(variable["name"])
 
     def __call__(self, text: str) -> str:
         def one(match: re.Match[str]) -> str:
@@ -242,6 +265,12 @@ def run_dashboard(
                 missing = set(chosen[variable["name"]]) - set(values)
                 assert not missing, f"variable ${variable['name']} does not list {missing}: {values}"
                 values = chosen[variable["name"]]
+            elif variable.get("allValue") and variable.get("current", {}).get("value") in (
+                "$__all",
+                ["$__all"],
+            ):
+                substitute.set_raw(variable, variable["allValue"])  # "All" with a custom all value
+                continue
             substitute.set(variable, values)
         else:
             raise AssertionError(f"variable type {variable['type']} is not handled by this test")
@@ -343,6 +372,16 @@ def test_every_dashboard_query_returns_series(
     if not settings.kafka.scale_out.enabled:
         empty = [line for line in empty if line not in scale_out]
         assert scale_out, "the scale-out panels were not run"
+    if not any(model.scoped for model in settings.models.values()):
+        titles = scope_panels(json.loads((DASHBOARDS / "driftwatch-model.json").read_text(encoding="utf-8")))
+        scoped = [
+            line
+            for line in empty
+            if any(f": {title} [" in line for title in titles)
+            or any(f"variable {name}:" in line for name in SCOPE_VARIABLES)
+        ]
+        empty = [line for line in empty if line not in scoped]
+        assert scoped, "the scope panels were not run"
     performance = [line for line in empty if any(name in line for name in PERFORMANCE_METRICS)]
     other = [line for line in empty if line not in performance]
     report = (

@@ -486,6 +486,8 @@ def _stat_panels() -> list[tuple[str, str, dict[str, str]]]:
                     for value, option in mapping.get("options", {}).items()
                 }
                 expr = panel["targets"][0]["expr"].replace("$model", "m")
+                for scope in ("${version:regex}", "${segment:regex}"):  # "All": the whole model
+                    expr = expr.replace(scope, "^$")
                 panels.append((f"{path.name}: {panel['title']}", expr, mappings))
     return panels
 

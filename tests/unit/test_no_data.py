@@ -290,6 +290,9 @@ def test_min_rows_config(tmp_path: Path) -> None:
         load_settings(path)
 
 
+WHOLE_ACCURACY = {"model": "m", "metric": "accuracy", "model_version": "", "segment": ""}  # the whole model's
+
+
 def test_an_estimate_without_predictions_leaves_no_stale_series(tmp_path: Path) -> None:
     """CBPE estimates the window's predictions: once the window is empty its series go too."""
     from tests.conformance.test_daemon_performance import Clock as PerformanceClock
@@ -308,15 +311,13 @@ def test_an_estimate_without_predictions_leaves_no_stale_series(tmp_path: Path) 
             "driftwatch_estimated_performance_upper",
         ]
         for name in names:
-            assert daemon.metrics.registry.get_sample_value(name, {"model": "m", "metric": "accuracy"})
+            assert daemon.metrics.registry.get_sample_value(name, WHOLE_ACCURACY)
         clock.now += 2 * 3600
         second = daemon.run_check("m")
         assert second.status == "no_data"
         assert second.performance is not None and second.performance.estimated is None
         for name in names:
-            assert (
-                daemon.metrics.registry.get_sample_value(name, {"model": "m", "metric": "accuracy"}) is None
-            )
+            assert daemon.metrics.registry.get_sample_value(name, WHOLE_ACCURACY) is None
     finally:
         daemon.store.close()
         if daemon.labels is not None:

@@ -16,7 +16,14 @@ from jsonschema import Draft202012Validator
 
 from driftwatch import __version__
 from driftwatch.alerting.events import alert_event, probe_event
-from driftwatch.alerting.templates import BUILTIN, EVENT_FIELDS, Template, TemplateError, load_template
+from driftwatch.alerting.templates import (
+    BUILTIN,
+    EVENT_FIELDS,
+    SCOPE_FIELDS,
+    Template,
+    TemplateError,
+    load_template,
+)
 from driftwatch.checks.ids import CheckId
 from driftwatch.checks.window import CheckResult
 from driftwatch.config import ModelSettings, WindowSettings
@@ -290,9 +297,9 @@ def test_a_placeholder_is_never_evaluated_again(tmp_path: Path, event: dict[str,
 
 
 def test_every_event_field_is_a_valid_placeholder(tmp_path: Path, event: dict[str, Any]) -> None:
-    assert set(event) == EVENT_FIELDS
+    assert set(event) == EVENT_FIELDS - SCOPE_FIELDS  # the whole model's event has no scope fields
     template = user_template(tmp_path, {name: f"{{{{ {name} }}}}" for name in EVENT_FIELDS})
-    assert render(template, event) == event
+    assert render(template, event) == {**event, **dict.fromkeys(SCOPE_FIELDS)}
 
 
 def test_relative_template_path_uses_the_base(tmp_path: Path) -> None:

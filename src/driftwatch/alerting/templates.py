@@ -12,7 +12,8 @@ its receiver expects:
     delivered.
 ``github``
     a repository dispatch body, ``{"event_type": "driftwatch-<transition>",
-    "client_payload": {...}}`` with the ten fields GitHub allows.
+    "client_payload": {...}}`` with the ten fields GitHub allows (a segment or version scope's
+    event names its scope in the summary, so it keeps those ten).
 ``slack``
     an incoming-webhook message, ``{"text": ...}``, for humans.
 a path to a JSON file
@@ -35,7 +36,7 @@ from typing import Any
 
 from driftwatch.errors import TemplateError
 
-__all__ = ["BUILTIN", "EVENT_FIELDS", "Template", "TemplateError", "load_template"]
+__all__ = ["BUILTIN", "EVENT_FIELDS", "SCOPE_FIELDS", "Template", "TemplateError", "load_template"]
 
 BUILTIN = ("generic", "airflow", "github", "slack")
 
@@ -60,8 +61,14 @@ EVENT_FIELDS = frozenset(
         "quality_breaches",
         "sent_by",
         "result",
+        "segment",
+        "baseline",
+        "reason",
     }
 )
+# Present only in the events of a segment or version scope or of a rolling-baseline check (reason only
+# in a retired one's): a placeholder naming them is null, or empty text, in the whole model's events.
+SCOPE_FIELDS = frozenset({"segment", "baseline", "reason"})
 _SCALAR_FIELDS = EVENT_FIELDS - {"drifted_features", "quality_breaches", "result"}
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
@@ -80,7 +87,13 @@ _GITHUB_FIELDS = (
     "occurred_at",
 )  # GitHub refuses a client_payload with more than 10 top-level properties
 
-_SLACK_ICONS = {"firing": ":rotating_light:", "resolved": ":white_check_mark:", "test": ":wave:"}
+_SLACK_ICONS = {
+    "firing": ":rotating_light:",
+    "resolved": ":white_check_mark:",
+    "test": ":wave:",
+    "new_version": ":new:",
+}
+_SLACK_RETIRED = ":heavy_minus_sign:"  # resolved because the scope is no longer watched, not by clean checks
 
 
 @dataclass(frozen=True)
@@ -105,6 +118,8 @@ class Template:
             }
         elif self.name == "slack":
             icon = _SLACK_ICONS.get(str(event["transition"]), ":bell:")
+            if event.get("reason") == "retired":
+                icon = _SLACK_RETIRED
             body = {"text": f"{icon} {event['summary']}"}
         else:
             body = _fill(self.document, event)

@@ -108,6 +108,8 @@ class CheckResult:
     @property
     def reason(self) -> str | None:
         """Why there is no verdict, in words (None when there is one)."""
+        if self.why is not None and not self.answered:
+            return self.why
         return no_verdict_reason(self.status, self.rows, self.min_rows)
 
     # parts of the check that failed (data_drift, prediction_drift, performance, ...) -> what went wrong;
@@ -121,6 +123,11 @@ class CheckResult:
     model_version: str = ""
     segment: str = ""
     baseline: str = ""
+    why: str | None = None  # why there is no verdict, when it is not the window's size (a rolling baseline's)
+    baseline_rows: int | None = (
+        None  # a rolling comparison: the baseline's rows and its coverage of the period
+    )
+    baseline_coverage: float | None = None
 
     @property
     def scoped(self) -> bool:
@@ -157,6 +164,11 @@ class CheckResult:
                     "model_version": self.model_version or None,
                     "segment": self.segment or None,
                     "baseline": self.baseline or "reference",
+                    **(
+                        {"baseline_rows": self.baseline_rows, "baseline_coverage": self.baseline_coverage}
+                        if self.baseline == "rolling"
+                        else {}
+                    ),
                 }
                 if self.scoped
                 else {}

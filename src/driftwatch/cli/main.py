@@ -16,9 +16,12 @@ import sys
 import threading
 from collections.abc import Sequence
 from types import FrameType
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from driftwatch import __version__
+
+if TYPE_CHECKING:
+    from driftwatch.config import ModelSettings
 
 __all__ = ["main"]
 
@@ -226,6 +229,8 @@ def _validate(path: str) -> int:
         summary.append(
             f"model {name}: reference {model.reference} ({profile.rows} rows, {len(model.features)} features)"
         )
+        if model.scoped:
+            summary.append(_scope_bounds(name, model))
     if problems:
         raise UserError(
             f"{path}: invalid configuration ({len(problems)} problem(s)):\n" + "\n".join(problems)
@@ -233,6 +238,26 @@ def _validate(path: str) -> int:
     print("\n".join(summary))
     print(f"{path}: valid")
     return 0
+
+
+def _scope_bounds(name: str, model: ModelSettings) -> str:
+    """What a scoped model may cost at most: its scopes, series and window rows (README "Segments")."""
+    from driftwatch.service.metrics import row_budget_of, series_budget_of
+
+    parts = []
+    segments = model.segments
+    if segments is not None:
+        scopes = sum(
+            rule.top_k + 1 + rule.retiring_slots
+            for rule in (segments.column_rule(i, model.window) for i in range(len(segments.columns)))
+        )
+        parts.append(f"at most {scopes} segment scopes")
+    if model.versions is not None:
+        parts.append(f"{model.versions.max_live} versions")
+    rows = row_budget_of(model)
+    parts.append(f"at most {series_budget_of(model):,} series")
+    parts.append(f"at most {rows:,} window rows")
+    return f"model {name}: " + "; ".join(parts)
 
 
 def _run(path: str, log_level: str | None) -> int:

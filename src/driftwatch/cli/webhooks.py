@@ -72,8 +72,9 @@ def _when(ts: float) -> str:
 
 def list_deliveries(store: Store, statuses: Sequence[str], as_json: bool, out: list[str]) -> int:
     rows = [row for row in store.outbox() if row.status in statuses]
+    scoped = any(row.scope for row in rows)  # the SCOPE column only when a segment or version alert is listed
     if as_json:
-        out.append(json.dumps([_row_dict(row) for row in rows], indent=2))
+        out.append(json.dumps([_row_dict(row, scoped) for row in rows], indent=2))
         return 0
     if not rows:
         out.append(f"no {' or '.join(statuses)} webhook deliveries in {store.path}")
@@ -83,6 +84,7 @@ def list_deliveries(store: Store, statuses: Sequence[str], as_json: bool, out: l
         "STATUS",
         "TARGET",
         "MODEL",
+        *(("SCOPE",) if scoped else ()),
         "CHECK",
         "TRANSITION",
         "ATTEMPTS",
@@ -100,6 +102,7 @@ def list_deliveries(store: Store, statuses: Sequence[str], as_json: bool, out: l
                 row.status,
                 row.target,
                 row.model or "-",
+                *((row.scope or "-",) if scoped else ()),
                 row.check or "-",
                 row.transition or "-",
                 str(row.attempts),
@@ -115,13 +118,14 @@ def list_deliveries(store: Store, statuses: Sequence[str], as_json: bool, out: l
     return 0
 
 
-def _row_dict(row: OutboxRow) -> dict[str, object]:
+def _row_dict(row: OutboxRow, scoped: bool = False) -> dict[str, object]:
     return {
         "id": row.id,
         "status": row.status,
         "target": row.target,
         "idempotency_key": row.key,
         "model": row.model,
+        **({"scope": row.scope} if scoped else {}),
         "check": row.check,
         "transition": row.transition,
         "attempts": row.attempts,

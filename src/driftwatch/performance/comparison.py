@@ -63,6 +63,7 @@ import numpy as np
 import numpy.typing as npt
 
 from driftwatch.checks.base import Labelled
+from driftwatch.drift.dataset import ColumnDrift
 from driftwatch.performance.metrics import METRICS, correct, direction, realized
 from driftwatch.performance.monitor import PerformanceSpec, graded_labels
 
@@ -393,7 +394,9 @@ class VersionComparison:
 
     ``rows``: the rows compared per version (the pairs, twice, in the paired design). ``shared``: the
     share of labelled prediction ids both versions hold, which decided ``design``. ``metrics`` is empty
-    when ``status`` is ``not_enough_data`` (``note`` says why).
+    when ``status`` is ``not_enough_data`` (``note`` says why). ``prediction_drift``: the challenger's
+    window predictions against the champion's (`driftwatch.performance.challenger.ChallengerCheck`),
+    None when not compared.
     """
 
     champion: str
@@ -404,6 +407,7 @@ class VersionComparison:
     metrics: dict[str, Difference] = field(default_factory=dict)
     status: Literal["ok", "not_enough_data"] = "ok"
     note: str | None = None
+    prediction_drift: ColumnDrift | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -415,6 +419,7 @@ class VersionComparison:
             "status": self.status,
             "note": self.note,
             "metrics": {name: difference.as_dict() for name, difference in self.metrics.items()},
+            "prediction_drift": None if self.prediction_drift is None else self.prediction_drift.as_dict(),
         }
 
 

@@ -30,13 +30,14 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from driftwatch import __version__
-from driftwatch.alerting.policy import AlertEvent, BreachPolicy, PolicyRule, State
+from driftwatch.alerting.policy import AlertEvent, BreachPolicy, PolicyRule, ScopeState, State
 from driftwatch.alerting.templates import Template, load_template
 from driftwatch.checks.window import CheckResult
 from driftwatch.config import ModelSettings, Settings
 from driftwatch.performance.monitor import PerformanceMonitor
 from driftwatch.reference import ReferenceDataError
-from driftwatch.service.collector import ResultsCollector
+from driftwatch.scope import Scope
+from driftwatch.service.collector import ResultsCollector, feature_series_of
 from driftwatch.service.http import HttpServer
 from driftwatch.service.ingest import Ingest
 from driftwatch.service.metrics import Metrics
@@ -52,6 +53,7 @@ from driftwatch.service.preflight import (
 )
 from driftwatch.service.results import LatestResults
 from driftwatch.service.runner import ModelRun, Runner
+from driftwatch.service.scoped import ScopedModel, scope_columns
 from driftwatch.service.views import Views, readiness, source_notes
 from driftwatch.service.webhooks import Delivery, WebhookDispatcher
 from driftwatch.source.deadletter import DeadLetters
@@ -80,10 +82,13 @@ class Daemon:
         self.clock = clock
         self.metrics = Metrics()
         self.latest = LatestResults()  # each model's latest check result: metrics, API, report read it
-        self.metrics.registry.register(ResultsCollector(self.latest))
+        self.metrics.registry.register(
+            ResultsCollector(self.latest, feature_series=feature_series_of(settings.models))
+        )
         self.checks: dict[str, ModelCheck] = {}
         self.joins: dict[str, PerformanceMonitor] = {}  # models with performance monitoring
         self.windows: dict[str, Window] = {}
+        types_of: dict[str, dict[str, Any]] = {}
         for name, model in settings.models.items():
             profile, types = load_model_reference(name, model)
             # a missing prediction column or a method that misfits its feature would fail only at run time
@@ -100,9 +105,14 @@ class Daemon:
             if monitor is not None:
                 self.joins[name] = monitor
             self.checks[name] = ModelCheck(name, model, profile, monitor)
+            specs = _column_specs(model, types)
             self.windows[name] = Window(
-                _column_specs(model, types), model.window.length, model.window.max_rows, model.window.buckets
+                [*specs, *scope_columns(model, specs)],
+                model.window.length,
+                model.window.max_rows,
+                model.window.buckets,
             )
+            types_of[name] = types
         self.templates: dict[str, Template] = {
             name: load_template(hook.template) for name, hook in settings.webhooks.items()
         }
@@ -130,9 +140,22 @@ class Daemon:
                 grace=joins.grace,
                 max_rows=joins.max_rows,
                 retention=max([joins.ttl] + [self._lookback(name) for name in self.joins]),
+                segments={
+                    name: [(c.column, c.source) for c in model.segments.columns]
+                    for name, model in settings.models.items()
+                    if model.segments is not None and name in self.joins
+                },
             )
         self.label_decoder = LabelDecoder(set(self.joins), rules=label_rules)
-        self.policy = BreachPolicy(self.store, clock, on_state=self._alert_changed)
+        # models with segments, versions or a rolling baseline
+        self.scoped: dict[str, ScopedModel] = {
+            name: ScopedModel(name, model, self.windows[name], self.checks[name], types_of[name], self.labels)
+            for name, model in settings.models.items()
+            if model.scoped
+        }
+        self.policy = BreachPolicy(
+            self.store, clock, on_state=self._alert_changed, on_scope_state=self._scope_alert_changed
+        )
         versions: dict[str, str] = {}  # model -> the model_version of its latest record (ingest sets it)
         self.notifier = Notifier(
             settings.webhooks,
@@ -190,6 +213,7 @@ class Daemon:
             dead_letters,
             versions,
             decode=settings.kafka.decode,
+            scoped=self.scoped,
         )
         if not settings.kafka.scale_out.enabled:  # scaled out, the owner restores from the changelog
             self.ingest.restore_windows()
@@ -212,6 +236,10 @@ class Daemon:
             clock,
             self.labels,
             lambda: source_notes(self.source),
+            scoped=self.scoped,
+            notify_version=lambda model, version, share, first: self.notifier.notify_version(  # noqa: PLW0108
+                model, version, share, first
+            ),
         )
         self.owner: Owner | None = None
         self.forwarder: Forwarder | None = None
@@ -253,6 +281,7 @@ class Daemon:
             self.joins,
             self.metrics,
             None if self.owner is None else self.owner.owns,
+            scope_info=lambda model: self.scoped[model].info() if model in self.scoped else None,
         )
         for target in settings.webhooks:  # so increase() sees a target's first failure
             self.metrics.webhook_outbox_pending.labels(target)
@@ -264,6 +293,16 @@ class Daemon:
                     int(self.policy.firing(name, check_name))
                 )
             self.metrics.window_rows.labels(name, "", "").set(self.windows[name].rows())
+        for name, scoped in self.scoped.items():  # restored scopes: their alert states as stored
+            for scope in scoped.scopes():
+                version, segment = scope.labels()
+                for check_name in [*scoped.alert_ids(scope), *scoped.rolling_ids()]:
+                    firing = self.policy.firing(name, check_name, scope=scope.key)
+                    self.metrics.alert_active.labels(name, check_name, version, segment).set(int(firing))
+            if scoped.baseline is not None:
+                for check_name in scoped.rolling_ids():
+                    firing = self.policy.firing(name, check_name)
+                    self.metrics.alert_active.labels(name, check_name, "", "").set(int(firing))
         for name in settings.models:
             self.metrics.records_consumed.labels(name)
             for feature, limits in self.checks[name].quality_limits.items():
@@ -469,7 +508,26 @@ class Daemon:
         self.metrics.alert_active.labels(model, check, "", "").set(int(after == "firing"))
         log.info("alert %s/%s: %s -> %s", model, check, before, after)
 
+    def _scope_alert_changed(
+        self, model: str, scope: str, check: str, before: State, after: ScopeState
+    ) -> None:
+        """A scope's alert state changed: its series carry the scope's version and segment labels."""
+        version, segment = Scope.parse(model, scope).labels()
+        entered = "resolved" if after == "ok" and before == "firing" else after
+        if entered != "ok":
+            self.metrics.alert_transitions.labels(model, check, entered, version, segment).inc()
+        self.metrics.alert_active.labels(model, check, version, segment).set(int(after == "firing"))
+        log.info("alert %s/%s [%s]: %s -> %s", model, check, scope, before, after)
+
     def _notify(self, event: AlertEvent, result: CheckResult) -> None:
+        if event.reason == "retired":  # the summary names the top K the scope left
+            segment = Scope.parse(event.model, event.scope).segment
+            scoped = self.scoped.get(event.model)
+            top_k = None
+            if segment is not None and scoped is not None and segment.column in scoped.rules:
+                top_k = scoped.rules[segment.column].top_k
+            self.notifier.notify(event, result, top_k=top_k)
+            return
         self.notifier.notify(event, result)
 
     # views -------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ import numpy.typing as npt
 from driftwatch.performance.monitor import PerformanceMonitor
 from driftwatch.service.log_limits import RateLimitedLog
 from driftwatch.service.metrics import Metrics
+from driftwatch.service.scoped import ScopedModel
 from driftwatch.source.deadletter import DeadLetters
 from driftwatch.source.kafka import Message
 from driftwatch.state.labels import LabelStore
@@ -131,10 +132,16 @@ class Ingest:
         versions: dict[str, str] | None = None,
         forward: Forward | None = None,
         decode: str = "all",
+        scoped: Mapping[str, ScopedModel] | None = None,
     ) -> None:
         self.windows = windows
-        # kafka.decode: "sampled" decodes the features of the records a window may keep only
-        self.sampled = decode == "sampled"
+        # models with segments, versions or a rolling baseline: their scope windows take what the model
+        # window takes, with the same keys
+        self.scoped: Mapping[str, ScopedModel] = scoped or {}
+        # kafka.decode: "sampled" decodes the features of the records a window may keep only; a scope
+        # window keeps more of its scope's records than the model window does, so with scoped models
+        # every record is decoded
+        self.sampled = decode == "sampled" and not self.scoped
         self.forward = forward  # scaled out: records go to their model's owner, not to the windows here
         # scaled out: whether this replica owns a model (it exports the label join state of those only)
         self.owns: Callable[[str], bool] | None = None
@@ -196,12 +203,12 @@ class Ingest:
                             batch.model_version,
                         )
                     else:
-                        added = window.add_columns(
-                            batch.timestamps,
-                            batch.columns,
-                            now,
-                            keys if whole else keys[batch.positions],
-                        )
+                        batch_keys = keys if whole else keys[batch.positions]
+                        scoped = self.scoped.get(model)
+                        if scoped is not None:
+                            added = scoped.add_columns(batch.timestamps, batch.columns, now, batch_keys)
+                        else:
+                            added = window.add_columns(batch.timestamps, batch.columns, now, batch_keys)
                 except Exception:  # a bug, not bad data: count and report it, keep consuming
                     log.exception("could not window %d records of model %s", count, model)
                     self.metrics.records_rejected.labels("internal_error").inc(count)
@@ -246,6 +253,10 @@ class Ingest:
                         now,
                         records[-1].model_version,
                     )
+                elif model in self.scoped:
+                    model_keys = keys if whole else keys[positions[model]]
+                    timestamps, values = window.to_columns(records)
+                    added = self.scoped[model].add_columns(timestamps, values, now, model_keys)
                 else:
                     added = window.add(records, now, keys if whole else keys[positions[model]])
             except Exception:  # a bug, not bad data: count and report it, keep consuming
@@ -445,6 +456,7 @@ class Ingest:
                 ungradable,
                 monitor.spec.task,
             )
+        scoped = model in self.scoped  # its rows carry their version and segment values
         try:
             outcome = self.labels.add_predictions(
                 model,
@@ -453,6 +465,8 @@ class Ingest:
                 [r.prediction for r in records],
                 now,
                 labels=[r.label for r in records],
+                versions=[r.model_version for r in records] if scoped else None,
+                segments=self.labels.segment_values(model, records) if scoped else None,
             )
         except Exception:  # the join state is secondary: drift goes on without it
             log.exception("model %s: could not keep %d predictions for the label join", model, len(records))
@@ -587,13 +601,25 @@ class Ingest:
         another thread while records go on into the windows (the changes taken are never mutated). A
         write that fails makes the next checkpoint store every window whole."""
         changes = {name: (window.signature(), window.changes()) for name, window in self.windows.items()}
+        dropped: list[str] = []
+        blobs: dict[str, bytes] = {}
+        for scoped in self.scoped.values():
+            windows, gone, state = scoped.changes()
+            changes.update(windows)
+            dropped += gone
+            blobs.update(state)
 
         def write() -> None:
             try:
-                self.store.checkpoint(changes, self._group, offsets)
+                if self.scoped:
+                    self.store.checkpoint(changes, self._group, offsets, dropped=dropped, blobs=blobs)
+                else:
+                    self.store.checkpoint(changes, self._group, offsets)
             except Exception:
                 for window in self.windows.values():
                     window.mark_full()  # the changes taken were not stored: store everything next time
+                for scoped in self.scoped.values():
+                    scoped.mark_full()
                 raise
 
         return write
@@ -611,3 +637,7 @@ class Ingest:
             log.info(
                 "model %s: restored %d window rows from the checkpoint in %s", name, rows, self.store.path
             )
+        for name, scoped in self.scoped.items():
+            rows = scoped.restore(self.store.load_window, self.store.load_blob, now)
+            if rows:
+                log.info("model %s: restored %d rows of its scope windows and baselines", name, rows)

@@ -799,4 +799,5 @@ def _held_entry(delivery: Delivery, now: float) -> OutboxEntry:
         model=delivery.model,
         check=delivery.check,
         transition=delivery.transition,
+        scope=delivery.scope,
     )

@@ -142,10 +142,12 @@ def scope_problems(
             missing = [f for f in features if f not in found]
             if model.prediction and model.prediction not in found:
                 missing.append(model.prediction)
+            if model.performance is not None and model.performance.label not in found:
+                missing.append(model.performance.label)
             if missing:
                 problems.append(
                     f"  - {where}.versions.references.{version}: {path} has no column {', '.join(map(repr, missing))} "
                     f"(it has {', '.join(found)}); give version {version}'s reference with the model's features "
-                    "and prediction column"
+                    "and prediction column (and its label column with a performance: section)"
                 )
     return problems

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -21,12 +21,14 @@ from driftwatch.alerting.policy import AlertEvent, BreachPolicy, PolicyRule
 from driftwatch.checks.base import Labelled, PartResult, part_error
 from driftwatch.checks.ids import CheckKind
 from driftwatch.checks.window import CheckResult
+from driftwatch.scope import Scope
 from driftwatch.service.log_limits import RateLimitedLog
 from driftwatch.service.metrics import Metrics
 from driftwatch.service.model_checks import ModelCheck
 from driftwatch.service.results import LatestResults
+from driftwatch.service.scoped import VERSION_COLUMN, ScopedModel
 from driftwatch.state.labels import LabelStore
-from driftwatch.stream.windows import Window
+from driftwatch.stream.windows import Window, WindowSnapshot
 
 __all__ = ["ModelRun", "Runner"]
 
@@ -55,6 +57,8 @@ class Runner:
         clock: Callable[[], float],
         labels: LabelStore | None = None,
         source_notes: Callable[[], list[str]] = list,
+        scoped: Mapping[str, ScopedModel] | None = None,
+        notify_version: Callable[[str, str, float | None, float], None] | None = None,
     ) -> None:
         self.models = models
         self.metrics = metrics
@@ -66,6 +70,9 @@ class Runner:
         self._source_notes = source_notes
         self._warnings = RateLimitedLog(60.0, clock, log)
         self.frames: dict[str, pd.DataFrame] = {}  # the window sample of each model's latest check
+        self.scoped: Mapping[str, ScopedModel] = scoped or {}
+        self._departed: dict[str, set[Scope]] = {}  # model -> scopes that left at its last check
+        self._notify_version = notify_version
 
     def run(self, model: str) -> CheckResult:
         """One scheduled check of ``model``: every check, its result exported and fed to the policy."""
@@ -75,6 +82,9 @@ class Runner:
             try:
                 snapshot = run.window.snapshot(self._clock())
                 parts, result = checks.run_parts(snapshot, self._labelled(model, snapshot.end - run.lookback))
+                scoped = self.scoped.get(model)
+                if scoped is not None:
+                    result = replace(result, notes=(*result.notes, *_scope_summary(scoped)))
                 notes = self._source_notes()
                 if notes:
                     result = replace(result, notes=(*result.notes, *notes))
@@ -99,7 +109,146 @@ class Runner:
             if part.completed:
                 m.check_last_success.labels(model, kind).set(now)
         _log_result(result, self._warnings)
-        return self._feed(result, parts, run.rule)
+        result = self._feed(result, parts, run.rule)
+        if scoped is not None:
+            with m.check_duration.labels(model, "scopes").time():
+                self._run_scopes(scoped, snapshot, run)
+        return result
+
+    # scopes ------------------------------------------------------------------------------------
+
+    def _run_scopes(self, scoped: ScopedModel, snapshot: WindowSnapshot, run: ModelRun) -> None:
+        """The scoped part of a model's check: membership (versions announced, scopes entering and
+        leaving), then every scope's checks and rolling comparisons, each result stored, exported and
+        fed to the policy under its scope, as the model's own is."""
+        model, m, now = scoped.name, self.metrics, self._clock()
+
+        def firing(scope: Scope) -> bool:
+            checks = [*scoped.alert_ids(scope), *scoped.rolling_ids()]
+            return any(self.policy.firing(model, check, scope=scope.key) for check in checks)
+
+        self._drop_departed(scoped)
+        try:
+            events = scoped.follow(snapshot.frame, firing, now)
+        except Exception:
+            m.check_runs.labels(model, "scopes", "error").inc()
+            log.exception("model %s: the scope membership could not be updated", model)
+            return
+        frame = snapshot.frame
+        for version, first_seen in events.new_versions:
+            log.info("model %s: version %s seen for the first time", model, version)
+            share = None
+            if VERSION_COLUMN in frame and len(frame):
+                share = float((frame[VERSION_COLUMN] == version).mean())
+            if self._notify_version is not None:
+                try:
+                    self._notify_version(model, version, share, first_seen)
+                except Exception:
+                    log.exception("model %s: the new version %s could not be announced", model, version)
+        for change in events.changes:
+            if change.change in ("promoted", "demoted", "retired"):
+                column = change.scope.segment.column if change.scope.segment is not None else ""
+                m.segment_changes.labels(model, column, change.change).inc()
+                log.info("model %s: segment %s %s", model, change.scope.key, change.change)
+        for scope in events.left:
+            self._forget_scope(scoped, scope, now, retired=scope in events.retired)
+        for outcome in scoped.run(now, run.lookback, snapshot):
+            result = outcome.result
+            for name in result.errors:
+                m.check_runs.labels(model, name, "error").inc()
+            if outcome.store:
+                self.latest.put(result)
+            scope = Scope.parse(model, result.scope)
+            if not outcome.store:
+                alerts = [c for c in scoped.alert_ids(scope) if c.startswith("challenger:")]
+            elif result.baseline == "rolling":
+                alerts = scoped.rolling_ids()
+            else:
+                alerts = [c for c in scoped.alert_ids(scope) if not c.startswith("challenger:")]
+            self._feed_scope(result, outcome.breaches, outcome.rule, alerts)
+            version, segment = result.model_version, result.segment
+            if not outcome.store:  # the champion/challenger comparison
+                self._export_comparison(scoped, version)
+            elif result.baseline == "rolling":
+                m.baseline_rows.labels(model, version, segment).set(result.baseline_rows or 0)
+                m.baseline_coverage.labels(model, version, segment).set(result.baseline_coverage or 0.0)
+            else:
+                m.window_rows.labels(model, version, segment).set(scoped.windows.window(scope).rows())
+        for scope, share in scoped.shares.items():
+            version, segment = scope.labels()
+            m.segment_share.labels(model, version, segment).set(share)
+        for column, count in scoped.values.items():
+            m.segment_values.labels(model, column).set(count)
+        for version in scoped.live_versions:
+            m.model_version_info.labels(model, version, scoped.role(version)).set(1)
+
+    def _export_comparison(self, scoped: ScopedModel, challenger: str) -> None:
+        m, model = self.metrics, scoped.name
+        for gauge in (m.challenger_difference, m.challenger_difference_lower, m.challenger_difference_upper):
+            for labels in [k for k in _label_values(gauge) if k[0] == model]:
+                if labels[2] not in scoped.differences:
+                    gauge.remove(*labels)
+        for metric, (difference, lower, upper) in scoped.differences.items():
+            m.challenger_difference.labels(model, challenger, metric).set(difference)
+            m.challenger_difference_lower.labels(model, challenger, metric).set(lower)
+            m.challenger_difference_upper.labels(model, challenger, metric).set(upper)
+        for labels in [k for k in _label_values(m.challenger_prediction_drift) if k[0] == model]:
+            m.challenger_prediction_drift.remove(*labels)
+        if scoped.prediction_difference is not None:
+            method, score = scoped.prediction_difference
+            m.challenger_prediction_drift.labels(model, challenger, method).set(score)
+
+    def _feed_scope(
+        self, result: CheckResult, breaches: Mapping[str, bool], rule: PolicyRule, alerts: list[str]
+    ) -> None:
+        """Feed a scope's breaches to the policy under its scope; every alert of the scope (``alerts``,
+        breached or without evidence this time) exports its state."""
+        for check, breaching in breaches.items():
+            try:
+                event = self.policy.observe(
+                    result.model, check, breaching, result.window_end, rule, scope=result.scope
+                )
+                if event is not None:
+                    self._notify(event, result)
+            except Exception as exc:
+                self.latest.put(self._failed(result, check, exc))
+        for check in dict.fromkeys([*alerts, *breaches]):
+            firing = self.policy.firing(result.model, check, scope=result.scope)
+            self.metrics.alert_active.labels(result.model, check, result.model_version, result.segment).set(
+                int(firing)
+            )
+
+    def _forget_scope(self, scoped: ScopedModel, scope: Scope, now: float, retired: bool) -> None:
+        """A scope left: a firing alert of it is retired (a resolved event saying so), then its results,
+        series and alert states go."""
+        model = scoped.name
+        latest = self.latest.get(model, scope.key)
+        if retired and latest is not None:
+            for check in [*scoped.alert_ids(scope), *scoped.rolling_ids()]:
+                try:
+                    event = self.policy.retire(model, scope.key, check, now)
+                    if event is not None:
+                        self._notify(event, latest)
+                except Exception:
+                    log.exception(
+                        "model %s: the alert %s of scope %s could not be retired", model, check, scope.key
+                    )
+        self.latest.remove_scope(model, scope.key)
+        self.policy.forget_scope(model, scope.key)
+        version, segment = scope.labels()
+        # its alerts read 0 until the next check, so that a scrape sees the alert end (and counts the
+        # retirement) before the scope's series go
+        for check in [*scoped.alert_ids(scope), *scoped.rolling_ids()]:
+            self.metrics.alert_active.labels(model, check, version, segment).set(0)
+        self._departed.setdefault(model, set()).add(scope)
+
+    def _drop_departed(self, scoped: ScopedModel) -> None:
+        """The series of the scopes that left at the previous check (and did not come back) go."""
+        live = set(scoped.scopes())
+        for scope in self._departed.pop(scoped.name, set()):
+            if scope not in live:
+                version, segment = scope.labels()
+                self.metrics.forget_scope(scoped.name, version, segment)
 
     def _labelled(self, model: str, start: float) -> Callable[[], Labelled] | None:
         """Reads the labelled predictions since ``start`` (prediction time), for the checks that grade."""
@@ -146,6 +295,22 @@ class Runner:
                 self.metrics.feature_missing_share_reference.labels(result.model, column.column).set(
                     column.quality.missing_share_reference
                 )
+
+
+def _label_values(gauge: Any) -> list[tuple[str, ...]]:
+    """The label values of a labelled gauge's children (prometheus-client keeps them in ``_metrics``)."""
+    return list(gauge._metrics)
+
+
+def _scope_summary(scoped: ScopedModel) -> list[str]:
+    """A note on the model's result naming its scopes (their results are under /api's ``scopes``)."""
+    scopes = scoped.scopes()
+    if not scopes:
+        return []
+    return [
+        f"{len(scopes)} scope(s) checked on their own: {', '.join(s.key for s in scopes[:10])}"
+        + (", ..." if len(scopes) > 10 else "")
+    ]
 
 
 def _log_result(result: CheckResult, warnings: RateLimitedLog) -> None:

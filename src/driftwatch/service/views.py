@@ -45,8 +45,11 @@ class Views:
         joins: Mapping[str, PerformanceMonitor],
         metrics: Metrics,
         owner: Callable[[str], bool] | None = None,
+        scope_info: Callable[[str], dict[str, Any] | None] = lambda model: None,
     ) -> None:
         self.owner = owner  # scaled out: whether this replica owns a model
+        # a scoped model's segments, versions and champion/challenger comparison, as /api shows them
+        self.scope_info = scope_info
         self.checks = checks
         self.windows = windows
         self.latest = latest
@@ -159,6 +162,29 @@ class Views:
             if self.owner is not None:  # scaled out: only the model's owner has its window and results
                 out[name]["owned"] = self.owner(name)
                 out[name]["records_seen"] = self.windows[name].seen()
+            out[name].update(self.scopes(name))
+        return out
+
+    def scopes(self, model: str) -> dict[str, Any]:
+        """A scoped model's latest results per scope and rolling-baseline comparison, and what the
+        ``scope_info`` provider says about its segments, versions and comparison; empty for a model
+        without scopes, whose answer stays as it was.
+
+        ``scopes``: scope key (``v=7``, ``country=DE``, ``country:other``) -> the scope's latest result
+        against its reference; ``rolling``: scope key (``""`` the whole model) -> the latest comparison
+        with the scope's own trailing period."""
+        scoped: dict[str, dict[str, Any]] = {}
+        rolling: dict[str, dict[str, Any]] = {}
+        for (scope, baseline), result in sorted(self.latest.scoped(model).items()):
+            if baseline:
+                rolling[scope] = result.as_dict()
+            elif scope:
+                scoped[scope] = result.as_dict()
+        info = self.scope_info(model) or {}
+        out: dict[str, Any] = {}
+        if scoped or rolling or info:
+            out = {"scopes": scoped, "rolling": rolling}
+        out.update(info)
         return out
 
 

@@ -6,8 +6,10 @@ Each POST carries two headers a receiver relies on:
     signed with the target's secret, so the receiver can check the body came
     from driftwatch and is fresh (reject a ``t`` older than a few minutes).
 ``Idempotency-Key``
-    a stable id of (model, check, window end, transition); a receiver that
-    dedups on it acts on each breach once although delivery is at-least-once.
+    a stable id of (model, check, window end, transition, and the scope of a
+    segment or version scope's alert); a receiver that dedups on it acts on each
+    breach once although delivery is at-least-once. A new model version's event
+    has the id of (model, version), so it is announced once.
 
 Delivery runs on its own thread so a slow receiver never delays a check:
 connection errors, timeouts, 5xx, 408 and 429 are retried with exponential
@@ -47,6 +49,7 @@ __all__ = [
     "sign",
     "target_delivery",
     "verify",
+    "version_key",
 ]
 
 log = logging.getLogger(__name__)
@@ -73,9 +76,20 @@ def verify(secret: bytes, body: bytes, header: str, now: float, tolerance: float
     return hmac.compare_digest(expected, fields.get("v1", "").encode("utf-8", "replace"))
 
 
-def idempotency_key(model: str, check: str, window_end: float, transition: str) -> str:
-    material = f"{model}\x1f{check}\x1f{window_end:.3f}\x1f{transition}".encode()
-    return hashlib.sha256(material).hexdigest()[:32]
+def idempotency_key(model: str, check: str, window_end: float, transition: str, scope: str = "") -> str:
+    """The id of one alert event. A segment or version scope's (``scope``, its `Scope.key`, not "")
+    adds ``\\x1f<scope>`` to the material, so the whole model's keys are those of before scopes."""
+    material = f"{model}\x1f{check}\x1f{window_end:.3f}\x1f{transition}"
+    if scope:
+        material += f"\x1f{scope}"
+    return hashlib.sha256(material.encode()).hexdigest()[:32]
+
+
+def version_key(model: str, version: str) -> str:
+    """The id of the event announcing ``version`` of ``model``: one per version, whichever replica or
+    process sends it, so a receiver that dedups on it hears of each version once."""
+    material = f"{model}\x1f{version}\x1fnew_version"
+    return hashlib.sha256(material.encode()).hexdigest()[:32]
 
 
 @dataclass
@@ -97,6 +111,7 @@ class Delivery:
     model: str | None = None
     check: str | None = None
     transition: str | None = None
+    scope: str | None = None  # the scope key of a segment or version scope's event
     attempts: int = 0
     not_before: float = 0.0
     created_at: float | None = None
@@ -207,6 +222,7 @@ class WebhookDispatcher:
             delivery.model,
             delivery.check,
             delivery.transition,
+            delivery.scope,
         ):
             log.info(
                 "webhook %s: %s was already queued or sent; not sending it twice",
@@ -398,6 +414,7 @@ def target_delivery(
     model: str | None = None,
     check: str | None = None,
     transition: str | None = None,
+    scope: str | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Delivery:
     """A delivery of ``body`` to target ``name`` with its current settings; secrets (the signing
@@ -431,6 +448,7 @@ def target_delivery(
         model=model,
         check=check,
         transition=transition,
+        scope=scope,
     )
 
 

@@ -131,6 +131,7 @@ class OutboxEntry(msgspec.Struct, frozen=True):
     model: str | None = None
     check: str | None = None
     transition: str | None = None
+    scope: str | None = None  # a segment or version scope's key (`OutboxRow.scope`)
 
     @classmethod
     def of(cls, row: OutboxRow) -> OutboxEntry:

@@ -48,6 +48,21 @@ How a late label is recognised
     nothing is joined on a filter's word. Without the filters a late label, the commonest failure of a
     label pipeline, would be indistinguishable from a label for an id that never existed.
 
+Per version and per segment
+    Each kept prediction also stores its model version (``version``) and the values of up to three
+    segment columns of its model (``seg0``..``seg2``, configured per model with the ``segments``
+    argument: a record's feature or metadata field), as canonical category keys
+    (`driftwatch.drift.profile.category_keys`: ``1``, ``1.0`` and ``"1"`` are one value; NULL for a
+    missing one). `LabelStore.joined` then reads the realized rows of one version, of one value of a
+    segment column, or of its ``other`` bucket (every value that is not one of the given members). A
+    state file made before these columns existed gains them with ``ALTER TABLE ADD COLUMN`` (no rebuild);
+    its rows hold NULLs: they belong to no version and to the missing value of every segment column.
+
+    Limit: rows are still unique per (model, prediction id). Shadow traffic, where two versions of one
+    model score the same request under the same prediction id, keeps the first version's prediction and
+    counts the second as a ``duplicate``: the paired champion/challenger design needs them in two models
+    (or distinct ids). An empty model version names no version (stored as NULL), as for scopes.
+
 Durability
     Everything lives in SQLite (WAL, ``synchronous=NORMAL``, like `driftwatch.state.store.Store`), and each
     batch is one transaction: a restart continues with the same pending predictions, early labels,
@@ -66,12 +81,14 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Final, NamedTuple
 
 import msgspec
 import numpy as np
 import numpy.typing as npt
 
+from driftwatch.drift.profile import category_keys
 from driftwatch.state.store import open_state_db
 from driftwatch.stream.records import Prediction, Scalar
 
@@ -79,6 +96,8 @@ __all__ = [
     "EXPIRE_COUNTS",
     "LABEL_REASONS",
     "PREDICTION_OUTCOMES",
+    "SEGMENT_COLUMNS",
+    "SEGMENT_SOURCES",
     "Joined",
     "LabelStore",
     "id_hash",
@@ -120,6 +139,15 @@ EXPIRE_COUNTS: Final = (
 Value = Scalar | Mapping[str, float]
 """A prediction (a number, a class name, or a map class -> probability) or a label."""
 
+SEGMENT_COLUMNS: Final = 3
+"""Segment columns a model may have in the join (``seg0``..``seg2``)."""
+
+SEGMENT_SOURCES: Final = ("feature", "metadata")
+"""Where a segment column's value is read: ``record.features[column]`` or ``record.metadata[column]``."""
+
+SegmentValues = tuple[str | None, ...]
+"""One row's segment values, canonical category keys in the order of its model's segment columns."""
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS label_model (
     id INTEGER PRIMARY KEY,
@@ -138,6 +166,10 @@ CREATE TABLE IF NOT EXISTS label_prediction (
     prediction NOT NULL,            -- REAL or INTEGER, TEXT (a class), BLOB (JSON map of probabilities)
     label,                          -- NULL while pending
     joined_at REAL,                 -- NULL while pending; whole seconds (stored in 4 bytes, not 8)
+    version TEXT,                   -- the model version; NULL: none (added to older files, _ADDED)
+    seg0 TEXT,                      -- canonical keys of the model's segment columns; NULL: missing
+    seg1 TEXT,
+    seg2 TEXT,
     PRIMARY KEY (model, ts, id_hash)
 ) WITHOUT ROWID;
 CREATE UNIQUE INDEX IF NOT EXISTS label_prediction_id ON label_prediction (id_hash, model);
@@ -158,6 +190,12 @@ CREATE TABLE IF NOT EXISTS label_tombstone (
     PRIMARY KEY (model, ts_start)
 );
 """
+
+# columns of label_prediction an older state file lacks: added in place, NULL in its existing rows
+_ADDED: Final = (("version", "TEXT"), ("seg0", "TEXT"), ("seg1", "TEXT"), ("seg2", "TEXT"))
+_SCOPE_COLUMNS: Final = "version, seg0, seg1, seg2"
+_NO_SCOPE: Final = (None, None, None, None)
+_NO_SEGMENTS: Mapping[str, Sequence[tuple[str, str]]] = MappingProxyType({})
 
 _HASH_BITS: Final = 63  # an SQLite INTEGER is signed 64-bit: 63 bits keep every hash non-negative
 _MAX_LEVEL: Final = 40  # a rate of 2**-40: far below any useful sample
@@ -304,6 +342,10 @@ class _ModelState(msgspec.Struct, array_like=True, frozen=True):
     rows: list[tuple[float, int, Any, Any, float | None]]  # (ts, id hash, prediction, label, joined_at)
     early: list[tuple[int, Any, float, int]]  # (id hash, label, received_at, used)
     tombstones: list[tuple[float, float, bytes]]  # (start, end, bits)
+    # one (version, seg0, seg1, seg2) per row of ``rows``, in its order; empty when every row has none
+    # (a trailing field with a default: a dump written before it existed loads with NULLs, and a reader
+    # that predates it ignores it)
+    scopes: list[tuple[str | None, str | None, str | None, str | None]] = []
 
 
 _STATE_ENCODER = msgspec.msgpack.Encoder()
@@ -325,7 +367,10 @@ class LabelStore:
     joined) per model above which the model is hash-sampled. ``retention``: how long (prediction time)
     joined rows are kept for `joined`, default ``ttl``. ``tombstones_for``: how long after leaving
     the store an id is still recognised as expired, default ``ttl``. ``tombstone_error``: the Bloom
-    filters' false-positive rate.
+    filters' false-positive rate. ``segments``: per model, up to `SEGMENT_COLUMNS` segment columns as
+    ``(column, source)`` pairs, source ``"feature"`` (the record's ``features[column]``) or
+    ``"metadata"`` (its ``metadata[column]``), in the order of ``seg0``..``seg2``; `add_records` reads
+    their values from the records (`segment_values`), `add_predictions` takes them from the caller.
 
     Thread-safe: one lock around the connection; each call is one transaction. Times are unix seconds;
     ``now`` is passed in (the daemon's clock) so that tests and replays control it.
@@ -341,7 +386,19 @@ class LabelStore:
         retention: float | None = None,
         tombstones_for: float | None = None,
         tombstone_error: float = 0.01,
+        segments: Mapping[str, Sequence[tuple[str, str]]] = _NO_SEGMENTS,
     ) -> None:
+        for name, columns in segments.items():
+            if len(columns) > SEGMENT_COLUMNS or any(source not in SEGMENT_SOURCES for _, source in columns):
+                raise ValueError(
+                    f"labels: model {name!r} has segment columns {list(columns)}: at most "
+                    f"{SEGMENT_COLUMNS} (column, source) pairs, source one of {', '.join(SEGMENT_SOURCES)}"
+                )
+        self.segments: dict[str, tuple[tuple[str, str], ...]] = {
+            name: tuple((str(column), str(source)) for column, source in columns)
+            for name, columns in segments.items()
+            if columns
+        }
         if ttl <= 0 or grace < 0 or max_rows < 1 or not 0 < tombstone_error < 1:
             raise ValueError("labels: ttl and max_rows must be positive, grace >= 0, 0 < tombstone_error < 1")
         self.ttl = float(ttl)
@@ -357,6 +414,10 @@ class LabelStore:
         self.path = str(path)
         try:
             self._db = open_state_db(self.path, _SCHEMA)
+            present = {row[1] for row in self._db.execute("PRAGMA table_info(label_prediction)")}
+            for name, kind in _ADDED:
+                if name not in present:
+                    self._db.execute(f"ALTER TABLE label_prediction ADD COLUMN {name} {kind}")
         except sqlite3.Error as exc:
             raise OSError(
                 f"labels: cannot open SQLite state file {self.path} ({exc}); point it at a writable location"
@@ -428,22 +489,52 @@ class LabelStore:
         predictions: Sequence[Value],
         now: float,
         labels: Sequence[Scalar] | None = None,
+        versions: Sequence[str | None] | None = None,
+        segments: Sequence[Sequence[object]] | None = None,
     ) -> Counter[str]:
         """Keep a batch of one model's predictions for the join; ``labels`` are inline labels (None where
         a record has none). Returns how many had each outcome (`PREDICTION_OUTCOMES`).
+
+        ``versions``: each prediction's model version (None or ``""``: none). ``segments``: each
+        prediction's values of the model's segment columns, in their order (at most `SEGMENT_COLUMNS`;
+        fewer: the rest are missing), raw or canonical: they are stored as canonical category keys
+        (`segment_values` reads them from records). Without them the rows have no version and missing
+        segment values.
 
         A prediction with an inline label is joined at once, one whose label came first is joined with
         it, the others wait. Inline-labelled rows obey the hash sample too: otherwise, under sampling,
         they would outweigh the rows labelled through the label topic.
         """
-        if not len(ids) == len(timestamps) == len(predictions) or (
-            labels is not None and len(labels) != len(ids)
+        if (
+            not len(ids) == len(timestamps) == len(predictions)
+            or (labels is not None and len(labels) != len(ids))
+            or (versions is not None and len(versions) != len(ids))
+            or (segments is not None and len(segments) != len(ids))
         ):
-            raise ValueError("add_predictions: ids, timestamps, predictions (and labels) differ in length")
+            raise ValueError(
+                "add_predictions: ids, timestamps, predictions (and labels, versions, segments) differ in length"
+            )
+        scopes = _scopes(len(ids), versions, segments)
         outcome: Counter[str] = Counter()
         with self._lock, self._transaction():
-            self._add_predictions(model, ids, timestamps, predictions, labels, now, outcome)
+            self._add_predictions(model, ids, timestamps, predictions, labels, scopes, now, outcome)
         return +outcome
+
+    def segment_values(self, model: str, records: Sequence[Prediction]) -> list[SegmentValues]:
+        """The values of ``model``'s segment columns in ``records`` (of that model), one tuple per record
+        (empty without segment columns): what `add_records` stores, for callers of `add_predictions`.
+        A feature or metadata field the record lacks is missing (None)."""
+        columns = self.segments.get(model, ())
+        if not columns:
+            return [() for _ in records]
+        keys = []
+        for column, source in columns:
+            if source == "feature":
+                raw = [r.features.get(column) for r in records]
+            else:
+                raw = [_metadata(r).get(column) for r in records]
+            keys.append(category_keys(raw).tolist())
+        return list(zip(*keys, strict=True))
 
     def add_records(self, records: Iterable[Prediction], now: float) -> Counter[str]:
         """`add_predictions` for decoded prediction records of any models, in one transaction."""
@@ -453,12 +544,16 @@ class LabelStore:
         outcome: Counter[str] = Counter()
         with self._lock, self._transaction():
             for model, batch in by_model.items():
+                scopes = _scopes(
+                    len(batch), [r.model_version for r in batch], self.segment_values(model, batch)
+                )
                 self._add_predictions(
                     model,
                     [r.prediction_id for r in batch],
                     [r.timestamp for r in batch],
                     [r.prediction for r in batch],
                     [r.label for r in batch],
+                    scopes,
                     now,
                     outcome,
                 )
@@ -471,6 +566,7 @@ class LabelStore:
         timestamps: Sequence[float],
         predictions: Sequence[Value],
         labels: Sequence[Scalar] | None,
+        scopes: Sequence[_Scope] | None,
         now: float,
         outcome: Counter[str],
     ) -> None:
@@ -480,7 +576,7 @@ class LabelStore:
         # never below what expire already dropped (should a caller's clock step back)
         oldest_pending = max(now - self.ttl, self._expired_to.get((mid, False), -math.inf))
         oldest_joined = max(now - self.retention, self._expired_to.get((mid, True), -math.inf))
-        rows: list[tuple[int, float, float | int | str | bytes, Scalar]] = []
+        rows: list[tuple[int, float, float | int | str | bytes, Scalar, _Scope]] = []
         for i, prediction in enumerate(predictions):
             if _missing(prediction):
                 outcome["no_prediction"] += 1
@@ -501,7 +597,7 @@ class LabelStore:
             elif ts < (oldest_pending if label is None else oldest_joined):
                 outcome["expired"] += 1
             else:
-                rows.append((h, ts, _encode(prediction), label))
+                rows.append((h, ts, _encode(prediction), label, _NO_SCOPE if scopes is None else scopes[i]))
         if not rows:
             return
         waiting: dict[int, tuple[int, Any]] = {}
@@ -516,19 +612,20 @@ class LabelStore:
                         waiting[h] = (int(owner), waiting_label)
         pending, inline, early, used = [], [], [], []
         joined_at = float(round(now))
-        for h, ts, stored, inline_label in rows:
+        for h, ts, stored, inline_label, scope in rows:
             if h in waiting:
                 used.append((h, waiting[h][0]))
             if inline_label is not None:  # it wins over a waiting label, which then counts as used
-                inline.append((mid, ts, h, stored, _encode(inline_label), joined_at))
+                inline.append((mid, ts, h, stored, _encode(inline_label), joined_at, *scope))
             elif h in waiting:
-                early.append((mid, ts, h, stored, waiting[h][1], joined_at))
+                early.append((mid, ts, h, stored, waiting[h][1], joined_at, *scope))
             else:
-                pending.append((mid, ts, h, stored))
+                pending.append((mid, ts, h, stored, *scope))
         db = self._db
         # INSERT OR IGNORE on the unique (id_hash, model) index: a repeated id keeps its first prediction
         added = db.executemany(
-            "INSERT OR IGNORE INTO label_prediction (model, ts, id_hash, prediction) VALUES (?, ?, ?, ?)",
+            f"INSERT OR IGNORE INTO label_prediction (model, ts, id_hash, prediction, {_SCOPE_COLUMNS}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             pending,
         ).rowcount
         outcome["pending"] += added
@@ -536,8 +633,9 @@ class LabelStore:
         inserted = added
         for kind, batch in (("joined", inline), ("joined_early", early)):
             added = db.executemany(
-                "INSERT OR IGNORE INTO label_prediction (model, ts, id_hash, prediction, label, joined_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO label_prediction "
+                f"(model, ts, id_hash, prediction, label, joined_at, {_SCOPE_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 batch,
             ).rowcount
             outcome[kind] += added
@@ -834,17 +932,20 @@ class LabelStore:
             if mid is None:
                 return None
             db = self._db
+            rows, scopes = [], []
+            for ts, h, prediction, label, at, *scope in db.execute(
+                f"SELECT ts, id_hash, prediction, label, joined_at, {_SCOPE_COLUMNS} FROM label_prediction "
+                "WHERE model = ? ORDER BY ts, id_hash",
+                (mid,),
+            ):
+                rows.append((float(ts), int(h), prediction, label, None if at is None else float(at)))
+                scopes.append((scope[0], scope[1], scope[2], scope[3]))
+            if all(scope == _NO_SCOPE for scope in scopes):
+                scopes = []
             state = _ModelState(
                 self._levels[mid],
                 list(self._history[mid]),
-                [
-                    (float(ts), int(h), prediction, label, None if at is None else float(at))
-                    for ts, h, prediction, label, at in db.execute(
-                        "SELECT ts, id_hash, prediction, label, joined_at FROM label_prediction "
-                        "WHERE model = ? ORDER BY ts, id_hash",
-                        (mid,),
-                    )
-                ],
+                rows,
                 [
                     (int(h), label, float(at), int(used))
                     for h, label, at, used in db.execute(
@@ -852,6 +953,7 @@ class LabelStore:
                     )
                 ],
                 [(t.start, t.end, t.bits.tobytes()) for t in self._tombstones.get(mid, [])],
+                scopes,
             )
         return _STATE_ENCODER.encode(state)
 
@@ -859,6 +961,9 @@ class LabelStore:
         """Replace what is kept for ``model`` with what `dump` gave (of this store or another one with
         the same settings); raises `ValueError` on other bytes."""
         state = _STATE_DECODER.decode(data)
+        if state.scopes and len(state.scopes) != len(state.rows):
+            raise ValueError(f"labels: a dump of {len(state.rows)} rows with {len(state.scopes)} scopes")
+        scopes = state.scopes or [_NO_SCOPE] * len(state.rows)
         self.forget(model)
         with self._lock:
             with self._transaction() as db:
@@ -870,9 +975,10 @@ class LabelStore:
                     [(mid, at, level) for at, level in state.history],
                 )
                 db.executemany(
-                    "INSERT OR IGNORE INTO label_prediction (model, ts, id_hash, prediction, label, joined_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    [(mid, *row) for row in state.rows],
+                    "INSERT OR IGNORE INTO label_prediction "
+                    f"(model, ts, id_hash, prediction, label, joined_at, {_SCOPE_COLUMNS}) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(mid, *row, *scope) for row, scope in zip(state.rows, scopes, strict=True)],
                 )
                 db.executemany(
                     "INSERT OR IGNORE INTO label_early (id_hash, model, label, received_at, used) "
@@ -901,20 +1007,41 @@ class LabelStore:
 
     # reading -----------------------------------------------------------------------------------
 
-    def joined(self, model: str, start: float, end: float) -> Joined:
-        """The model's joined rows whose prediction time is in [start, end), oldest first."""
+    def joined(
+        self,
+        model: str,
+        start: float,
+        end: float,
+        version: str | None = None,
+        segment: tuple[int, str | None] | None = None,
+        other: tuple[int, Sequence[str | None]] | None = None,
+    ) -> Joined:
+        """The model's joined rows whose prediction time is in [start, end), oldest first.
+
+        ``version``: only that model version's rows (None: every row, versioned or not). ``segment``:
+        ``(index, value)``, only the rows whose segment column ``index`` (0..2, in the order of the
+        model's ``segments``) holds ``value``, a canonical category key, or None for the rows missing it.
+        ``other``: ``(index, members)``, the column's ``other`` bucket: the rows whose value is none of
+        ``members`` (canonical keys; a missing value counts as other unless None is a member). Filters
+        combine (a version's segment). Each row keeps its own weight.
+        """
+        conditions, parameters, members = self._scope_filter(version, segment, other)
         with self._lock:
             mid = self._models.get(model)
             rows = (
                 []
                 if mid is None
                 else self._db.execute(
-                    "SELECT ts, prediction, label FROM label_prediction WHERE model = ? AND ts >= ? "
-                    "AND ts < ? AND joined_at IS NOT NULL ORDER BY ts, id_hash",
-                    (mid, start, end),
+                    "SELECT ts, prediction, label"
+                    + ("" if members is None else f", seg{members[0]}")
+                    + " FROM label_prediction WHERE model = ? AND ts >= ? AND ts < ? "
+                    "AND joined_at IS NOT NULL" + conditions + " ORDER BY ts, id_hash",
+                    (mid, start, end, *parameters),
                 ).fetchall()
             )
             history = list(self._history.get(mid, [])) if mid is not None else []
+        if members is not None:  # too many members for one IN list: the other bucket is cut here
+            rows = [row for row in rows if row[3] not in members[1]]
         timestamps = np.array([r[0] for r in rows], dtype=np.float64)
         return Joined(
             timestamps,
@@ -922,6 +1049,44 @@ class LabelStore:
             _column([_decode(r[2]) for r in rows]),
             _weights(history, timestamps),
         )
+
+    @staticmethod
+    def _scope_filter(
+        version: str | None,
+        segment: tuple[int, str | None] | None,
+        other: tuple[int, Sequence[str | None]] | None,
+    ) -> tuple[str, list[str], tuple[int, frozenset[str | None]] | None]:
+        """The SQL conditions and parameters of `joined`'s filters, and the members of an ``other``
+        bucket too large for one ``IN`` list (column index, members), to exclude while reading."""
+        conditions, parameters = "", []
+        if version is not None:
+            conditions += " AND version = ?"
+            parameters.append(version)
+        for index, _ in [x for x in (segment, other) if x is not None]:
+            if not (isinstance(index, int) and 0 <= index < SEGMENT_COLUMNS):
+                raise ValueError(f"labels: segment column index {index!r}: one of 0..{SEGMENT_COLUMNS - 1}")
+        if segment is not None:
+            index, value = segment
+            if value is None:
+                conditions += f" AND seg{index} IS NULL"
+            else:
+                conditions += f" AND seg{index} = ?"
+                parameters.append(value)
+        if other is None:
+            return conditions, parameters, None
+        index, given = other
+        values = sorted({m for m in given if m is not None})
+        missing_is_member = len(values) < len(set(given))
+        if len(values) > _CHUNK - len(parameters):
+            return conditions, parameters, (index, frozenset(given))
+        column = f"seg{index}"
+        kept = f"{column} NOT IN ({_marks(values)})" if values else None
+        if missing_is_member:
+            conditions += f" AND {column} IS NOT NULL" + (f" AND {kept}" if kept else "")
+        elif kept:
+            conditions += f" AND ({column} IS NULL OR {kept})"
+        parameters.extend(values)
+        return conditions, parameters, None
 
     def rate(self, model: str) -> float:
         """The model's current hash-sample rate (1.0 until it first exceeds max_rows)."""
@@ -960,6 +1125,33 @@ class LabelStore:
             self._db.close()
 
 
+_Scope = tuple[str | None, str | None, str | None, str | None]  # (version, seg0, seg1, seg2)
+
+
+def _scopes(
+    rows: int, versions: Sequence[str | None] | None, segments: Sequence[Sequence[object]] | None
+) -> list[_Scope] | None:
+    """Each row's stored (version, seg0, seg1, seg2), the segment values as canonical keys; None when
+    neither is given (every row has none)."""
+    if versions is None and segments is None:
+        return None
+    texts = [None] * rows if versions is None else [None if not v else str(v) for v in versions]
+    columns: list[list[Any]] = [[None] * rows for _ in range(SEGMENT_COLUMNS)]
+    if segments is not None:
+        width = max((len(values) for values in segments), default=0)
+        if width > SEGMENT_COLUMNS:
+            raise ValueError(f"labels: at most {SEGMENT_COLUMNS} segment values per prediction, got {width}")
+        for j in range(width):
+            raw = [values[j] if j < len(values) else None for values in segments]
+            columns[j] = category_keys(raw).tolist()
+    return list(zip(texts, *columns, strict=True))
+
+
+def _metadata(record: Prediction) -> Mapping[str, Any]:
+    metadata = getattr(record, "metadata", None)  # a field of newer records
+    return metadata if isinstance(metadata, Mapping) else {}
+
+
 def _level_since(history: list[tuple[float, int]], since: float) -> int:
     """The highest sampling level in force at any time from ``since`` on."""
     current = [level for at, level in history if at <= since][-1:] or [0]
@@ -985,5 +1177,5 @@ def _chunks(values: list[int]) -> Iterator[list[int]]:
         yield values[i : i + _CHUNK]
 
 
-def _marks(chunk: list[int]) -> str:
+def _marks(chunk: Sequence[object]) -> str:
     return ",".join("?" * len(chunk))

@@ -1,5 +1,11 @@
 """Durable local state in SQLite: alert state per (model, check), so a restart neither forgets
-a firing alert nor fires it again.
+a firing alert nor fires it again; the webhook outbox; window checkpoints and the Kafka offsets they
+cover.
+
+The model-wide alert states stay in ``alert_state`` as before scopes existed; a segment or version
+scope's (`driftwatch.scope.Scope.key` not ``""``) are in ``scope_alert_state``. Scope windows are
+stored in the window tables under their `driftwatch.scope.window_name`, and opaque named state a
+checkpoint writes with them (a model's segment directory) in ``scope_state``.
 
 One file, opened by the daemon; every write commits at once (WAL mode), so a
 crash loses nothing that was reported as done.
@@ -10,9 +16,10 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import astuple, dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -37,6 +44,21 @@ CREATE TABLE IF NOT EXISTS alert_state (
     cleans INTEGER NOT NULL,
     last_event_at REAL,
     PRIMARY KEY (model, check_name)
+);
+CREATE TABLE IF NOT EXISTS scope_alert_state (
+    model TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    check_name TEXT NOT NULL,
+    state TEXT NOT NULL,
+    since REAL NOT NULL,
+    breaches INTEGER NOT NULL,
+    cleans INTEGER NOT NULL,
+    last_event_at REAL,
+    PRIMARY KEY (model, scope, check_name)
+);
+CREATE TABLE IF NOT EXISTS scope_state (
+    name TEXT PRIMARY KEY,
+    data BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS outbox (
     target TEXT NOT NULL,
@@ -83,10 +105,11 @@ CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_at);
 CREATE INDEX IF NOT EXISTS window_segment_slot ON window_segment (model, slot);
 """
 # Columns added after the first release of the outbox table: (name, SQL type).
-_OUTBOX_ADDED = (("model", "TEXT"), ("check_name", "TEXT"), ("transition", "TEXT"))
+_OUTBOX_ADDED = (("model", "TEXT"), ("check_name", "TEXT"), ("transition", "TEXT"), ("scope", "TEXT"))
+_NO_BLOBS: Mapping[str, bytes | None] = MappingProxyType({})
 _ROW = (
     "SELECT rowid, target, idempotency_key, body, created_at, attempts, next_at, status, last_error, "
-    "model, check_name, transition FROM outbox"
+    "model, check_name, transition, scope FROM outbox"
 )
 
 
@@ -104,10 +127,13 @@ class OutboxRow:
     model: str | None = None
     check: str | None = None
     transition: str | None = None
+    scope: str | None = None  # the scope key of a segment or version scope's event; None for the whole model
 
 
 def _row(r: Any) -> OutboxRow:
-    return OutboxRow(int(r[0]), r[1], r[2], bytes(r[3]), r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11])
+    return OutboxRow(
+        int(r[0]), r[1], r[2], bytes(r[3]), r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12]
+    )
 
 
 def _encode_segment(segment: Segment) -> bytes:
@@ -125,6 +151,11 @@ def _decode_segment(data: bytes) -> Segment:
 
     timestamps, keys, columns = msgspec.msgpack.decode(data)
     return Segment(from_float_bytes(timestamps), from_float_bytes(keys), [decode_column(c) for c in columns])
+
+
+def _delete_window(db: sqlite3.Connection, name: str) -> None:
+    for table in ("window_segment", "window_bucket", "window_meta"):
+        db.execute(f"DELETE FROM {table} WHERE model = ?", (name,))
 
 
 def open_state_db(path: str, schema: str) -> sqlite3.Connection:
@@ -180,6 +211,59 @@ class Store:
                 (model, check, state.state, state.since, state.breaches, state.cleans, state.last_event_at),
             )
 
+    def load_scope_alert(self, model: str, scope: str, check: str) -> AlertState | None:
+        """The alert state of ``check`` on a segment or version scope (key ``scope``, not "")."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT state, since, breaches, cleans, last_event_at FROM scope_alert_state "
+                "WHERE model = ? AND scope = ? AND check_name = ?",
+                (model, scope, check),
+            ).fetchone()
+        if row is None:
+            return None
+        return AlertState(state=row[0], since=row[1], breaches=row[2], cleans=row[3], last_event_at=row[4])
+
+    def save_scope_alert(self, model: str, scope: str, check: str, state: AlertState) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO scope_alert_state (model, scope, check_name, state, since, breaches, cleans, "
+                "last_event_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (model, scope, check_name) DO UPDATE SET "
+                "state = excluded.state, since = excluded.since, breaches = excluded.breaches, "
+                "cleans = excluded.cleans, last_event_at = excluded.last_event_at",
+                (
+                    model,
+                    scope,
+                    check,
+                    state.state,
+                    state.since,
+                    state.breaches,
+                    state.cleans,
+                    state.last_event_at,
+                ),
+            )
+
+    def delete_scope_alerts(self, model: str, scope: str, check: str | None = None) -> int:
+        """Forget a scope's alert states (of one check, or all); how many were stored."""
+        query = "DELETE FROM scope_alert_state WHERE model = ? AND scope = ?"
+        params: tuple[str, ...] = (model, scope)
+        if check is not None:
+            query += " AND check_name = ?"
+            params += (check,)
+        with self._lock:
+            return int(self._db.execute(query, params).rowcount)
+
+    def scope_alerts(self, model: str) -> list[tuple[str, str, AlertState]]:
+        """Every stored scope alert state of ``model``: (scope, check, state), ordered by scope and check
+        (the whole model's are `load_alert`'s)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT scope, check_name, state, since, breaches, cleans, last_event_at "
+                "FROM scope_alert_state WHERE model = ? ORDER BY scope, check_name",
+                (model,),
+            ).fetchall()
+        return [(str(r[0]), str(r[1]), AlertState(r[2], r[3], r[4], r[5], r[6])) for r in rows]
+
     def outbox_add(
         self,
         target: str,
@@ -189,13 +273,14 @@ class Store:
         model: str | None = None,
         check: str | None = None,
         transition: str | None = None,
+        scope: str | None = None,
     ) -> bool:
         """Persist a delivery before any attempt; False when (target, key) is already there (a duplicate)."""
         with self._lock:
             cursor = self._db.execute(
                 "INSERT OR IGNORE INTO outbox (target, idempotency_key, body, created_at, next_at, "
-                "model, check_name, transition) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (target, key, body, now, now, model, check, transition),
+                "model, check_name, transition, scope) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (target, key, body, now, now, model, check, transition, scope),
             )
             return cursor.rowcount == 1
 
@@ -204,7 +289,7 @@ class Store:
         with self._lock:
             self._db.execute(
                 "INSERT INTO outbox (target, idempotency_key, body, created_at, attempts, next_at, status, "
-                "last_error, model, check_name, transition) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "last_error, model, check_name, transition, scope) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (target, idempotency_key) DO UPDATE SET attempts = excluded.attempts, "
                 "next_at = excluded.next_at, status = excluded.status, last_error = excluded.last_error",
                 astuple(row)[1:],  # every field but the rowid, in the table's order
@@ -302,13 +387,31 @@ class Store:
         windows: Mapping[str, tuple[str, WindowChanges]],
         group_id: str,
         offsets: Mapping[tuple[str, int], int],
+        *,
+        dropped: Sequence[str] = (),
+        blobs: Mapping[str, bytes | None] = _NO_BLOBS,
     ) -> None:
-        """Store window changes (model -> (signature, changes)) and the Kafka offsets they cover in one
-        transaction: after a crash, the stored windows hold exactly the records before the offsets."""
+        """Store window changes (window name -> (signature, changes)) and the Kafka offsets they cover
+        in one transaction: after a crash, the stored windows hold exactly the records before the
+        offsets. In the same transaction, the windows named in ``dropped`` are deleted (a scope that
+        left; before ``windows`` are written, so a name in both holds what ``windows`` gives), and each
+        named blob of ``blobs`` is written (None deletes it), e.g. a model's segment directory, read
+        back with `load_blob`."""
         with self._lock:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
             try:
+                for name in dropped:
+                    _delete_window(db, name)
+                for name, data in blobs.items():
+                    if data is None:
+                        db.execute("DELETE FROM scope_state WHERE name = ?", (name,))
+                    else:
+                        db.execute(
+                            "INSERT INTO scope_state (name, data) VALUES (?, ?) "
+                            "ON CONFLICT (name) DO UPDATE SET data = excluded.data",
+                            (name, data),
+                        )
                 for model, (signature, changes) in windows.items():
                     if changes.full:
                         db.execute("DELETE FROM window_segment WHERE model = ?", (model,))
@@ -358,8 +461,7 @@ class Store:
             if meta is None:
                 return None
             if meta[0] != signature:
-                for table in ("window_segment", "window_bucket", "window_meta"):
-                    self._db.execute(f"DELETE FROM {table} WHERE model = ?", (model,))
+                _delete_window(self._db, model)
                 return None
             buckets = [
                 BucketState(int(r[0]), float(r[1]), float(r[2]), int(r[3]))
@@ -374,6 +476,24 @@ class Store:
                 )
             ]
         return buckets, segments, {str(k): int(v) for k, v in json.loads(meta[1]).items()}
+
+    def forget_window(self, name: str) -> None:
+        """Delete the stored window ``name`` (a scope window no longer kept), at once; `checkpoint`'s
+        ``dropped`` does the same within a checkpoint."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                _delete_window(self._db, name)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def load_blob(self, name: str) -> bytes | None:
+        """The named state last written by `checkpoint`'s ``blobs`` (None when there is none)."""
+        with self._lock:
+            row = self._db.execute("SELECT data FROM scope_state WHERE name = ?", (name,)).fetchone()
+        return None if row is None else bytes(row[0])
 
     def offsets(self, group_id: str) -> dict[tuple[str, int], int]:
         """Next offset to read per (topic, partition), as of the last checkpoint of this consumer group."""

@@ -5,7 +5,16 @@ A record on the predictions topic is a JSON object::
     {"model": "credit-risk", "model_version": "7", "prediction_id": "a1b2",
      "timestamp": "2026-11-27T03:00:00Z",
      "features": {"age": 42, "income": 5100.5, "country": "DE"},
-     "prediction": 0.83, "label": null}
+     "prediction": 0.83, "label": null,
+     "metadata": {"app_version": "5.2", "region": "eu"}}
+
+``metadata`` is optional: an object of scalar values (text, numbers, booleans, null) that the
+producer logs beside the features, read by a model whose window keeps a column of source
+``"metadata"`` (a segment of its traffic, `driftwatch.stream.windows.ColumnSpec`); such a model is
+named to the decoder (``RecordDecoder(metadata_models=...)``). For that model a ``metadata`` that is
+not an object, or that holds an object or array, rejects the record as ``wrong_type`` (text in it
+that is not UTF-8: ``undecodable``), and `Prediction.metadata` holds the object. For any other model
+``metadata`` is skipped unread, like every unknown field, and `Prediction.metadata` is None.
 
 Decoding never raises: every message becomes either a `Prediction` or a
 `Rejection` with a reason from the small closed set `REASONS` (they are
@@ -38,7 +47,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import chain
@@ -64,6 +73,8 @@ __all__ = [
     "Sample",
     "classify",
     "clip",
+    "read_metadata",
+    "reads_metadata",
     "unusable_payload",
 ]
 
@@ -79,6 +90,10 @@ REASONS: Final = (
 
 Scalar = str | int | float | bool | None
 
+# a record's ``metadata``, captured as its JSON text unread (a model that does not read metadata
+# ignores it whatever it holds); this empty one when the record has none
+_NO_METADATA: Final = msgspec.Raw()
+
 
 class _Wire(msgspec.Struct, frozen=True):
     model: str
@@ -88,6 +103,7 @@ class _Wire(msgspec.Struct, frozen=True):
     timestamp: str | int | float | None = None
     prediction: Scalar | dict[str, float] = None
     label: Scalar = None
+    metadata: msgspec.Raw = _NO_METADATA
 
 
 class _Object(msgspec.Struct, frozen=True, gc=False):
@@ -105,6 +121,7 @@ class _Head(msgspec.Struct, frozen=True, gc=False):
     timestamp: str | int | float | None = None
     prediction: Scalar | dict[str, float] = None
     label: Scalar = None
+    metadata: msgspec.Raw = _NO_METADATA
 
 
 class Prediction(msgspec.Struct, frozen=True, gc=False):
@@ -118,6 +135,8 @@ class Prediction(msgspec.Struct, frozen=True, gc=False):
     features: dict[str, Scalar]
     prediction: Scalar | dict[str, float]
     label: Scalar
+    # the record's metadata object, for a model that reads metadata (None when it has none); else None
+    metadata: dict[str, Scalar] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +155,7 @@ class ColumnLayout(Protocol):
     def type(self) -> str: ...  # "numeric" or "categorical"
 
     @property
-    def source(self) -> str: ...  # "feature" or "prediction"
+    def source(self) -> str: ...  # "feature", "prediction", "metadata" or "version"
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +181,8 @@ class Heads:
     records: list[Any]
     payloads: list[bytes]
     fallback_timestamps: list[float]
+    # per record, its metadata object (None when it has none), for a model that reads metadata; else None
+    metadata: list[dict[str, Scalar] | None] | None = None
 
     def predictions(self, keep: Sequence[bool] | None = None) -> list[Prediction]:
         """The records as predictions without features (``{}``): what the label join reads of them."""
@@ -329,11 +350,23 @@ class PayloadDecoder(Generic[W]):
 
 class RecordDecoder(PayloadDecoder["_Wire"]):
     """Decode raw messages into `Prediction` or `Rejection`; reusable and cheap per message. ``rules``
-    holds the label rule of each model with performance monitoring (inline labels are checked by it)."""
+    holds the label rule of each model with performance monitoring (inline labels are checked by it);
+    ``metadata_models`` the models whose window reads the records' ``metadata`` (`reads_metadata`):
+    only their records have it checked and kept."""
 
     wire = _Wire
     _columnar: tuple[object, _Columnar] | None = None
     _heads: msgspec.json.Decoder[_Head] | None = None
+
+    def __init__(
+        self,
+        models: frozenset[str] | set[str],
+        max_bytes: int = 1_048_576,
+        rules: Mapping[str, LabelRule] | None = None,
+        metadata_models: Collection[str] = (),
+    ) -> None:
+        super().__init__(models, max_bytes, rules)
+        self._metadata_models = frozenset(metadata_models) & self._models
 
     def decode_columns(
         self,
@@ -407,6 +440,8 @@ class RecordDecoder(PayloadDecoder["_Wire"]):
             try:
                 loose = json.loads(usable)
                 msgspec.json.encode(loose)  # refuses what msgspec refused: lone UTF-16 surrogates
+                if isinstance(loose, dict) and "metadata" in loose:  # kept as JSON text, non-finite as null
+                    loose["metadata"] = msgspec.Raw(msgspec.json.encode(loose["metadata"]))
                 wire = msgspec.convert(loose, _Wire)
             except msgspec.ValidationError as retry:
                 return _classify(str(retry))
@@ -420,6 +455,13 @@ class RecordDecoder(PayloadDecoder["_Wire"]):
         timestamp = self._check(wire, fallback_timestamp)
         if isinstance(timestamp, Rejection):
             return timestamp
+        metadata = (
+            read_metadata(wire.metadata)
+            if self._metadata_models and wire.model in self._metadata_models
+            else None
+        )
+        if isinstance(metadata, Rejection):
+            return metadata
         return Prediction(
             wire.model,
             _text(wire.model_version),
@@ -428,7 +470,12 @@ class RecordDecoder(PayloadDecoder["_Wire"]):
             wire.features,
             wire.prediction,
             wire.label,
+            metadata,
         )
+
+    def _metadata_of(self, record: _Head | Prediction) -> dict[str, Scalar] | Rejection | None:
+        """The metadata of a record (a head, or decoded whole already) of a model that reads it."""
+        return record.metadata if isinstance(record, Prediction) else read_metadata(record.metadata)
 
     def _check(self, wire: _Wire | _Head, fallback_timestamp: float) -> float | Rejection:
         """A decoded record's event time, or the rejection of what its fields but the features hold."""
@@ -457,10 +504,11 @@ class RecordDecoder(PayloadDecoder["_Wire"]):
         order of first appearance) and the rejections found, by position in the batch.
 
         A record is rejected here exactly as `decode` rejects it for what its model, model_version,
-        prediction_id, timestamp, prediction and label hold, or for not being a JSON object with a
-        ``features`` value at all; a problem inside its features is `decode_sample`'s to find. A
-        record the head decoder cannot read on its own (NaN tokens, numbers beyond float range) is
-        decoded whole by `decode`."""
+        prediction_id, timestamp, prediction, label and (for a model that reads it) metadata hold, or
+        for not being a JSON object with a ``features`` value at all; a problem inside its features is
+        `decode_sample`'s to find. A record the head decoder cannot read on its own (NaN tokens,
+        numbers beyond float range) is decoded whole by `decode`. For a model that reads metadata,
+        `Heads.metadata` holds every record's."""
         if not payloads:
             return [], []
         if self._heads is None:
@@ -502,19 +550,33 @@ class RecordDecoder(PayloadDecoder["_Wire"]):
             whole = len(positions) == len(heads)
             records = heads if whole else [heads[i] for i in positions]
             fallbacks = list(fallback_timestamps) if whole else [fallback_timestamps[i] for i in positions]
+            reads = model in self._metadata_models
             timestamps = self._head_times(model, records, fallbacks)
+            metadata: list[Any] | None = None
+            if timestamps is not None and reads:
+                metadata = list(map(self._metadata_of, records))
+                if any(isinstance(m, Rejection) for m in metadata):
+                    timestamps = None
             if timestamps is None:  # one by one: which records are rejected, and why
                 times: list[float] = []
                 kept: list[int] = []
+                metadata = [] if reads else None
                 for index, record, fallback in zip(positions, records, fallbacks, strict=True):
                     when: float | Rejection = (
                         record.timestamp if isinstance(record, Prediction) else self._check(record, fallback)
                     )
+                    found = None
+                    if reads and not isinstance(when, Rejection):
+                        found = self._metadata_of(record)
+                        if isinstance(found, Rejection):
+                            when = found
                     if isinstance(when, Rejection):
                         rejected.append((index, when))
                     else:
                         times.append(when)
                         kept.append(index)
+                        if metadata is not None:
+                            metadata.append(found)
                 if not kept:
                     continue
                 positions = kept
@@ -532,6 +594,7 @@ class RecordDecoder(PayloadDecoder["_Wire"]):
                     if whole
                     else [cast("bytes", payloads[i]) for i in positions],
                     fallbacks,
+                    metadata,
                 )
             )
         rejected.sort(key=_FIRST)
@@ -567,8 +630,9 @@ class RecordDecoder(PayloadDecoder["_Wire"]):
         features (an object or array beyond the record, its features and a class-probability
         prediction, or text that is not UTF-8, which the parser does not check in what it skips) is
         decoded whole too, so `Sample.rejected` holds every rejection the exact path would find among
-        the heads. The others keep a missing value in every column (a window never keeps them), and
-        a value of the wrong kind in their features goes uncounted."""
+        the heads. The others keep a missing value in every feature and prediction column (a window
+        never keeps them), and a value of the wrong kind in their features goes uncounted. Columns of
+        source ``"version"`` and ``"metadata"`` come from the heads: they hold every record's value."""
         columnar = self._columnar_for(layouts)
         layout = layouts[heads.model]
         records, payloads, fallbacks = heads.records, heads.payloads, heads.fallback_timestamps
@@ -577,6 +641,12 @@ class RecordDecoder(PayloadDecoder["_Wire"]):
             np.full(count, np.nan) if column.type == "numeric" else np.full(count, None, dtype=object)
             for column in layout
         ]
+        for i, spec in enumerate(layout):
+            if spec.source == "version":
+                columns[i] = _version_keys(records)
+            elif spec.source == "metadata":
+                found = heads.metadata if heads.metadata is not None else [None] * count
+                columns[i] = category_keys([None if m is None else m.get(spec.name) for m in found])
         rejected: list[tuple[int, Rejection]] = []
         exact: list[tuple[int, Prediction]] = []
         others = np.flatnonzero(~wanted).tolist()
@@ -618,8 +688,76 @@ class RecordDecoder(PayloadDecoder["_Wire"]):
             if model in self._models
         )
         if self._columnar is None or self._columnar[0] != key:
-            self._columnar = (key, _Columnar(layouts, self._models, self._rules))
+            unread = sorted(
+                model
+                for model, columns in layouts.items()
+                if model in self._models and reads_metadata(columns) and model not in self._metadata_models
+            )
+            if unread:  # its records would be rejected for their metadata on one path and not the other
+                raise ValueError(
+                    f"the window of model {unread[0]!r} reads record metadata, but the decoder was not "
+                    "told: name the model in RecordDecoder(metadata_models=...)"
+                )
+            self._columnar = (key, _Columnar(layouts, self._models, self._rules, self._metadata_models))
         return self._columnar[1]
+
+
+def reads_metadata(layout: Sequence[ColumnLayout]) -> bool:
+    """Whether a window of this layout reads the records' ``metadata`` (a column of that source): its
+    model is to be named in ``RecordDecoder(metadata_models=...)``."""
+    return any(column.source == "metadata" for column in layout)
+
+
+def read_metadata(raw: msgspec.Raw) -> dict[str, Scalar] | Rejection | None:
+    """A record's ``metadata`` (its JSON text; empty when the record has none) for a model that reads
+    it: None when absent or null, else an object of scalar values, or the rejection of what is not. A
+    number beyond float range is read as infinite (a missing value, as in the features)."""
+    if not len(raw):
+        return None
+    try:
+        value = _ANY_JSON.decode(raw)
+    except msgspec.ValidationError as exc:  # "Number out of range": Python's parser reads it as infinite
+        try:
+            value = json.loads(bytes(raw))
+        except (ValueError, RecursionError):
+            return _undecodable(exc)
+    except (msgspec.DecodeError, RecursionError, ValueError) as exc:  # text that is not UTF-8
+        return _undecodable(exc)
+    if value is None:
+        return None
+    if type(value) is not dict:
+        return Rejection("wrong_type", f"metadata is {_json_kind(value)}, not an object of scalar values")
+    for name, item in value.items():
+        kind = type(item)
+        if kind is dict or kind is list:
+            return Rejection(
+                "wrong_type",
+                f"metadata.{clip(name, 100)} is {_json_kind(item)}: metadata values are text, numbers, "
+                "booleans or null",
+            )
+        if kind is float and not math.isfinite(item):
+            value[name] = None
+    return cast("dict[str, Scalar]", value)
+
+
+_ANY_JSON: Final = msgspec.json.Decoder()
+
+
+def _json_kind(value: object) -> str:
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, bool):
+        return "a boolean"
+    return "a number"
+
+
+def _version_keys(records: Sequence[Any]) -> npt.NDArray[np.object_]:
+    """The records' model_version as canonical category keys (7 and "7" are one value; None missing)."""
+    return category_keys(np.array([_text(r.model_version) for r in records], dtype=object))
 
 
 def _plain(payloads: Sequence[bytes | None], max_bytes: int) -> Sequence[bytes] | None:
@@ -706,6 +844,7 @@ _FEATURES = attrgetter("features")
 _TIMESTAMP = attrgetter("timestamp")
 _PREDICTION = attrgetter("prediction")
 _LABEL = attrgetter("label")
+_METADATA = attrgetter("metadata")
 
 
 class _ExactPathError(Exception):
@@ -717,9 +856,14 @@ class _ModelColumns:
     model: str
     numeric: tuple[attrgetter[Any], int] | None  # the numeric features' fields of the struct, and how many
     other: tuple[attrgetter[Any], int] | None  # the categorical features' fields, and how many
-    # per layout column: ("numeric" or "other", index among those fields), or ("prediction", numeric)
+    # per layout column: ("numeric" or "other", index among those fields), ("prediction", numeric),
+    # ("metadata", index among the metadata keys) or ("version", 0)
     sources: list[tuple[str, int]]
     labels: LabelRule | None  # of a model with performance monitoring
+    # of a model that reads metadata (its records' ``metadata`` is a struct of the keys its window
+    # keeps, None when absent): the keys' fields of that struct and how many (None: no key kept)
+    metadata: tuple[attrgetter[Any], int] | None = None
+    reads_metadata: bool = False
 
 
 class _Columnar:
@@ -730,12 +874,16 @@ class _Columnar:
         layouts: Mapping[str, Sequence[ColumnLayout]],
         models: frozenset[str],
         labels: Mapping[str, LabelRule],
+        metadata_models: frozenset[str] = frozenset(),
     ) -> None:
         self._models: dict[type, _ModelColumns] = {}
         types: dict[str, list[Any]] = {"strict": [], "lenient": []}
         for n, (model, columns) in enumerate(layouts.items()):
             features: dict[str, bool] = {}
-            sources: list[tuple[int, bool]] = []  # (feature field index or -1 for the prediction, numeric)
+            keys: dict[str, int] = {}  # metadata key -> its field
+            # (feature field index, -1 for the prediction, -2 - i for metadata key i, or None for the
+            # version; numeric)
+            sources: list[tuple[int | None, bool]] = []
             prediction_numeric: bool | None = None
             clash = False
             for column in columns:
@@ -746,12 +894,32 @@ class _Columnar:
                     prediction_numeric = numeric
                     sources.append((-1, numeric))
                     continue
-                if column.name in features:
+                if column.source == "version":
+                    sources.append((None, False))
+                    continue
+                if column.source == "metadata":
+                    sources.append((-2 - keys.setdefault(column.name, len(keys)), False))
+                    continue
+                if column.name in features or column.source != "feature":
                     clash = True
                 features[column.name] = numeric
                 sources.append((list(features).index(column.name), numeric))
             if model not in models or clash:
                 continue  # its records take the exact path
+            reads = model in metadata_models
+            # a model that reads metadata: a struct of the keys its window keeps (the others skipped,
+            # `_metadata_plain` checks what they hold); any other model: the text, skipped unread
+            metadata: Any = (
+                msgspec.defstruct(
+                    f"_Metadata{n}",
+                    [(f"m{i}", Scalar, None) for i in range(len(keys))],
+                    rename={f"m{i}": key for key, i in keys.items()},
+                    gc=False,
+                )
+                | None
+                if reads
+                else msgspec.Raw
+            )
             names = list(features)
             prediction: Any = (
                 Scalar | dict[str, float]
@@ -782,6 +950,7 @@ class _Columnar:
                             ("timestamp", str | int | float | None, None),
                             ("prediction", prediction, None),
                             ("label", Scalar, None),
+                            ("metadata", metadata, None if reads else _NO_METADATA),
                         ],
                         tag_field="model",
                         tag=model,
@@ -795,7 +964,11 @@ class _Columnar:
                 (attrgetter(*numeric_fields), len(numeric_fields)) if numeric_fields else None,
                 (attrgetter(*other_fields), len(other_fields)) if other_fields else None,
                 [
-                    ("prediction", int(numeric))
+                    ("version", 0)
+                    if i is None
+                    else ("metadata", -2 - i)
+                    if i < -1
+                    else ("prediction", int(numeric))
                     if i < 0
                     else ("numeric", numeric_fields.index(f"f{i}"))
                     if numeric
@@ -803,6 +976,8 @@ class _Columnar:
                     for i, numeric in sources
                 ],
                 labels.get(model),
+                (attrgetter(*(f"m{i}" for i in range(len(keys)))), len(keys)) if keys else None,
+                reads,
             )
             for kind, record_type in zip(("strict", "lenient"), record_types, strict=True):
                 self._models[record_type] = layout
@@ -823,11 +998,18 @@ class _Columnar:
         except msgspec.ValidationError as exc:
             # features the window does not keep (producers often log more than is monitored): skip them
             # when no message can hide a nested value or bad UTF-8 in them
-            if not str(exc).startswith("Object contains unknown field") or not all(map(_flat_text, payloads)):
+            if not str(exc).startswith("Object contains unknown field"):
+                return None
+            flat = all(map(_flat_text, payloads))
+            if not flat and not any(b'"metadata"' in payload for payload in payloads):
                 return None
             try:
                 wires = list(map(self._lenient.decode, payloads))
             except (msgspec.ValidationError, msgspec.DecodeError, RecursionError, ValueError):
+                return None
+            # records with a metadata object: the braces of a model's that it skips unread do not count
+            # (the metadata a model reads is `_metadata_plain`'s to check, with its braces)
+            if not flat and not all(map(_flat_beside_metadata, payloads, wires)):
                 return None
         except (msgspec.DecodeError, RecursionError, UnicodeDecodeError, ValueError):
             return None
@@ -844,6 +1026,7 @@ class _Columnar:
                 self._columns(
                     self._models[kind],
                     wires if len(groups) == 1 else [wires[i] for i in positions],
+                    payloads if len(groups) == 1 else [payloads[i] for i in positions],
                     positions,
                     fallback_timestamps,
                 )
@@ -856,9 +1039,12 @@ class _Columnar:
         self,
         model: _ModelColumns,
         wires: list[Any],
+        payloads: Sequence[bytes],
         positions: list[int],
         fallback_timestamps: Sequence[float],
     ) -> ColumnBatch:
+        if model.reads_metadata and not _metadata_plain(payloads, wires):
+            raise _ExactPathError  # a metadata value its struct skipped may be a rejection
         timestamps = _timestamps(list(map(_TIMESTAMP, wires)), positions, fallback_timestamps)
         predictions = list(map(_PREDICTION, wires))
         if not _all_finite(predictions):
@@ -870,12 +1056,19 @@ class _Columnar:
         # passes over a batch larger than the CPU caches cost more than the lookups)
         numeric = _matrix(model.numeric, features, floats=True)
         other = _matrix(model.other, features, floats=False)
+        metadata: npt.NDArray[Any] | None = None
         columns: list[npt.NDArray[np.generic]] = []
         for source, index in model.sources:
             if source == "numeric":
                 columns.append(numeric[:, index])
             elif source == "other":
                 columns.append(category_keys(other[:, index]))
+            elif source == "metadata":
+                if metadata is None:
+                    metadata = _metadata_matrix(model.metadata, list(map(_METADATA, wires)))
+                columns.append(category_keys(metadata[:, index]))
+            elif source == "version":
+                columns.append(_version_keys(wires))
             elif index:  # a numeric prediction
                 columns.append(_floats(predictions))
             else:
@@ -894,11 +1087,20 @@ _FIRST = itemgetter(0)
 _MODEL = attrgetter("model")
 
 
-def _flat(payload: bytes, dict_prediction: bool) -> bool:
+def _flat(payload: bytes, dict_prediction: bool, metadata: msgspec.Raw = _NO_METADATA) -> bool:
     """Whether a record (whose features the head decoder found to be an object) holds no object or
     array but itself, its features and, with ``dict_prediction``, its prediction's class probabilities,
     and is valid UTF-8: then its features, decoded, hold no rejection whatever their values (a nested
-    value is one; a brace or bracket inside a string only sends the record the whole way)."""
+    value is one; a brace or bracket inside a string only sends the record the whole way). What its
+    ``metadata`` holds does not count: a model that reads it had it checked with the head, any other
+    skips it unread."""
+    if len(metadata):
+        text = bytes(metadata)
+        return (
+            payload.count(b"{") - text.count(b"{") <= 2 + dict_prediction
+            and payload.count(b"[") == text.count(b"[")
+            and (payload.isascii() or _utf8(payload))
+        )
     at = payload.find(b"{", payload.find(b"{", 1) + 1)
     if dict_prediction:
         at = payload.find(b"{", at + 1)
@@ -914,10 +1116,11 @@ def _flat_records(records: list[Any], payloads: list[bytes]) -> list[bool]:
         and (text.isascii() or _utf8(text))
         and set(map(type, records)) == {_Head}
         and dict not in set(map(type, map(_PREDICTION, records)))
+        and not any(map(len, map(_METADATA, records)))
     ):
         return [p.find(b"{", p.find(b"{", 1) + 1) < 0 for p in payloads]
     return [
-        type(r) is _Head and _flat(p, type(r.prediction) is dict)
+        type(r) is _Head and _flat(p, type(r.prediction) is dict, r.metadata)
         for r, p in zip(records, payloads, strict=True)
     ]
 
@@ -953,6 +1156,48 @@ def _flat_text(payload: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+def _flat_beside_metadata(payload: bytes, wire: Any) -> bool:
+    """`_flat_text` of a record with a metadata object: valid UTF-8, and no object or array but the
+    record, its features and its metadata. The metadata of a model that does not read it (its text) is
+    skipped unread on every path, so what it holds does not count; a model's that it reads is checked
+    by `_metadata_plain`."""
+    raw = wire.metadata
+    if not isinstance(raw, msgspec.Raw):
+        return True
+    text = bytes(raw)
+    return (
+        payload.count(b"{") - text.count(b"{") == 2
+        and payload.count(b"[") == text.count(b"[")
+        and (payload.isascii() or _utf8(payload))
+    )
+
+
+def _metadata_plain(payloads: Sequence[bytes], wires: list[Any]) -> bool:
+    """Whether the records of a model that reads metadata hold no object or array but each record, its
+    features, its metadata and a class-probability prediction, and are valid UTF-8: then the metadata
+    keys its struct skipped hold no value `read_metadata` rejects (nor do features the lenient struct
+    skipped). A brace or bracket inside a string only sends the batch the exact way."""
+    text = b"".join(payloads)
+    if b"[" in text or not (text.isascii() or _utf8(text)):
+        return False
+    objects = 2 * len(wires)
+    objects += sum(1 for wire in wires if wire.metadata is not None)
+    objects += sum(1 for wire in wires if type(wire.prediction) is dict)
+    return text.count(b"{") == objects
+
+
+def _metadata_matrix(fields: tuple[attrgetter[Any], int] | None, structs: list[Any]) -> npt.NDArray[Any]:
+    """The kept metadata keys of every record as a (records, keys) object array (None where a record
+    has no metadata)."""
+    if fields is None:
+        return np.empty((len(structs), 0), dtype=object)
+    getter, width = fields
+    absent: Any = None if width == 1 else (None,) * width
+    rows = [absent if struct is None else getter(struct) for struct in structs]
+    values = rows if width == 1 else chain.from_iterable(rows)
+    return np.fromiter(values, dtype=object, count=width * len(structs)).reshape(-1, width)
 
 
 def _floats(values: list[Any]) -> npt.NDArray[np.float64]:

@@ -60,10 +60,11 @@ import numpy.typing as npt
 import pandas as pd
 
 from driftwatch.scope import Scope, SegmentKey, window_name
+from driftwatch.stream.baseline import RollingBaseline
 from driftwatch.stream.segments import OTHER, ScopeChange, ScopeDirectory, SegmentRule, value_shares
 from driftwatch.stream.windows import BucketState, ColumnSpec, Segment, Window, WindowChanges
 
-__all__ = ["LoadedWindow", "ScopePlan", "ScopedWindows", "SegmentColumn", "WindowEntry"]
+__all__ = ["BaselinePlan", "LoadedWindow", "ScopePlan", "ScopedWindows", "SegmentColumn", "WindowEntry"]
 
 LoadedWindow = tuple[list[BucketState], list[tuple[int, Segment]], dict[str, int]]
 """A window's checkpointed state, as `Store.load_window` returns it."""
@@ -81,6 +82,21 @@ class SegmentColumn:
 
 
 @dataclass(frozen=True)
+class BaselinePlan:
+    """The rolling baselines of a model's scopes: which kinds of scope have one (``versions``,
+    ``segments``), the trailing period and lag, and each baseline's ``max_rows``."""
+
+    rolling: float
+    lag: float
+    max_rows: int
+    versions: bool = False
+    segments: bool = False
+
+    def covers(self, scope: Scope) -> bool:
+        return self.segments if scope.segment is not None else self.versions
+
+
+@dataclass(frozen=True)
 class ScopePlan:
     """What a model's scope windows are made of: the model window's columns, length and bucket count
     (every scope window has the same layout), the segment columns and the version column (indexes
@@ -92,6 +108,7 @@ class ScopePlan:
     segments: tuple[SegmentColumn, ...] = ()
     version_column: int | None = None
     version_max_rows: int = 20_000
+    baseline: BaselinePlan | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -120,6 +137,7 @@ class ScopePlan:
         rules: Sequence[SegmentRule],
         version_column: str | None = None,
         version_max_rows: int = 20_000,
+        baseline: BaselinePlan | None = None,
     ) -> ScopePlan:
         """The plan of a model window: the segment and version columns found by name among its
         columns (KeyError naming the column when one is not there)."""
@@ -136,6 +154,7 @@ class ScopePlan:
             segments=tuple(SegmentColumn(rule, index[rule.column]) for rule in rules),
             version_column=None if version_column is None else index[version_column],
             version_max_rows=version_max_rows,
+            baseline=baseline,
         )
 
 
@@ -157,6 +176,7 @@ class ScopedWindows:
         self._max_rows = {s.rule.column: s.rule.max_rows for s in plan.segments}
         self._lock = threading.RLock()
         self._windows: dict[Scope, Window] = {}
+        self._baselines: dict[Scope, RollingBaseline] = {}
         self._versions: list[str] = []
         self._dropped: set[str] = set()  # window names dropped since the last `changes`
         with self._lock:
@@ -174,6 +194,11 @@ class ScopedWindows:
         with self._lock:
             return self._windows[scope]
 
+    def baseline(self, scope: Scope) -> RollingBaseline | None:
+        """The rolling baseline of a live scope (None when its kind of scope has none)."""
+        with self._lock:
+            return self._baselines.get(scope)
+
     def versions(self) -> list[str]:
         """The live versions, as last set."""
         with self._lock:
@@ -190,11 +215,21 @@ class ScopedWindows:
         window.mark_full()
         self._windows[scope] = window
         self._dropped.discard(window_name(scope))
+        plan = self.plan.baseline
+        if plan is not None and plan.covers(scope) and scope not in self._baselines:
+            baseline = RollingBaseline(
+                self.plan.columns, plan.rolling, plan.lag, plan.max_rows, window.bucket_seconds
+            )
+            baseline.mark_full()
+            self._baselines[scope] = baseline
+            self._dropped.discard(window_name(scope, rolling=True))
         return window
 
     def _drop(self, scope: Scope) -> None:
         if self._windows.pop(scope, None) is not None:
             self._dropped.add(window_name(scope))
+        if self._baselines.pop(scope, None) is not None:
+            self._dropped.add(window_name(scope, rolling=True))
 
     def _follow_directory(self) -> None:
         """A window for every segment scope of the directory, none for a scope it no longer has.
@@ -269,6 +304,19 @@ class ScopedWindows:
             window = self._new(scope)
             return window.seed_from(whole, column, value, now)
 
+    def reseed_other(self, whole: Window, column: str, now: float) -> int:
+        """Rebuild ``column``'s ``other`` window from the model window after its membership changed: the
+        model window's rows of every value without a scope of its own, at the model window's thresholds.
+        (Its old rows include values promoted since, which no longer belong to it, and miss those of
+        values demoted since.) Returns the rows."""
+        scope = Scope(self.model, segment=SegmentKey.other(column))
+        with self._lock:
+            if scope not in self._windows:
+                raise KeyError(f"scope {scope.key!r} of model {self.model} has no window")
+            members = [segment.value for segment in self.directory.segments(column)]
+            window = self._new(scope)
+            return window.seed_from(whole, column, None, now, others=members)
+
     # ingest ------------------------------------------------------------------------------------
 
     def add_columns(
@@ -319,7 +367,11 @@ class ScopedWindows:
         window = self._windows.get(scope)
         if window is None:  # routed by a membership not applied yet: promoted meanwhile
             window = self._new(scope)
-        window.add_columns(timestamps[mask], [v[mask] for v in values], now, keys[mask])
+        rows = [v[mask] for v in values]
+        window.add_columns(timestamps[mask], rows, now, keys[mask])
+        baseline = self._baselines.get(scope)
+        if baseline is not None:
+            baseline.add_columns(timestamps[mask], rows, now, keys[mask])
 
     # checkpoints -------------------------------------------------------------------------------
 
@@ -331,11 +383,30 @@ class ScopedWindows:
                 (window_name(scope), window.signature(), window.changes(), False)
                 for scope, window in sorted(self._windows.items())
             ]
+            live += [
+                (window_name(scope, rolling=True), baseline.signature(), baseline.changes(), False)
+                for scope, baseline in sorted(self._baselines.items())
+            ]
             dropped: list[WindowEntry] = [(name, "", None, True) for name in sorted(self._dropped)]
             self._dropped = set()
         return live + dropped
 
-    def restore(self, load: Callable[[str, str], LoadedWindow | None], now: float) -> int:
+    def first_fed(self) -> dict[str, float]:
+        """Per baseline window name, the start of the first bucket it was ever fed (its coverage
+        starts there): stored beside the windows, given back to `restore`."""
+        with self._lock:
+            return {
+                window_name(scope, rolling=True): first
+                for scope, baseline in self._baselines.items()
+                if (first := baseline.first_fed) is not None
+            }
+
+    def restore(
+        self,
+        load: Callable[[str, str], LoadedWindow | None],
+        now: float,
+        first_fed: dict[str, float] | None = None,
+    ) -> int:
         """Load the checkpointed scope windows, after the directory was restored and the versions
         set: the windows follow the directory, then each is loaded with ``load(name, signature)``
         (`Store.load_window`: None when nothing, or something of another layout, is stored). A
@@ -351,6 +422,14 @@ class ScopedWindows:
                     continue
                 buckets, segments, violations = loaded
                 restored += window.restore(buckets, segments, violations, now)
+            for scope, baseline in sorted(self._baselines.items()):
+                name = window_name(scope, rolling=True)
+                loaded = load(name, baseline.signature())
+                if loaded is None:
+                    baseline.clear()
+                    continue
+                buckets, segments, violations = loaded
+                restored += baseline.restore(buckets, segments, violations, now, (first_fed or {}).get(name))
         return restored
 
     def mark_full(self) -> None:
@@ -358,6 +437,8 @@ class ScopedWindows:
         with self._lock:
             for window in self._windows.values():
                 window.mark_full()
+            for baseline in self._baselines.values():
+                baseline.mark_full()
 
     def clear(self) -> None:
         """Forget every row of every scope window (the model moved to another replica); the
@@ -365,8 +446,12 @@ class ScopedWindows:
         with self._lock:
             for window in self._windows.values():
                 window.clear()
+            for baseline in self._baselines.values():
+                baseline.clear()
 
     def stored_rows(self) -> int:
         """Rows held in memory by all the scope windows."""
         with self._lock:
-            return sum(window.stored_rows() for window in self._windows.values())
+            return sum(window.stored_rows() for window in self._windows.values()) + sum(
+                baseline.stored_rows() for baseline in self._baselines.values()
+            )

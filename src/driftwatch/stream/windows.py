@@ -43,8 +43,9 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
@@ -58,15 +59,30 @@ __all__ = ["BucketState", "ColumnSpec", "Segment", "Window", "WindowChanges", "W
 
 
 _PLAIN_NUMBERS = frozenset({float, int, type(None)})
+SOURCES: Final = ("feature", "prediction", "metadata", "version")
 
 
 @dataclass(frozen=True)
 class ColumnSpec:
-    """A column the window keeps: a feature, or the model's prediction."""
+    """A column the window keeps, by ``source``: ``"feature"`` (the record's feature ``name``; a
+    categorical one the checks do not monitor can be kept to segment by), ``"prediction"`` (the
+    model's prediction), ``"metadata"`` (``record["metadata"][name]``, missing when the record has no
+    metadata or not that key; its model must be named in ``RecordDecoder(metadata_models=...)``) or
+    ``"version"`` (the record's own ``model_version`` as text; 7 and "7" are one value). Metadata and
+    version columns are categorical: their values are canonical category keys, as a categorical
+    feature's."""
 
     name: str
     type: ColumnType
-    source: str = "feature"  # "feature" or "prediction"
+    source: str = "feature"
+
+    def __post_init__(self) -> None:
+        if self.source not in SOURCES:
+            raise ValueError(
+                f"column {self.name!r}: source {self.source!r} is not one of {', '.join(SOURCES)}"
+            )
+        if self.source in ("metadata", "version") and self.type != "categorical":
+            raise ValueError(f"column {self.name!r}: a column of source {self.source!r} is categorical")
 
 
 @dataclass
@@ -206,7 +222,13 @@ class Window:
         values = [
             self._column_values(
                 spec,
-                by_name.get(spec.name, ()) if spec.source == "feature" else [r.prediction for r in records],
+                by_name.get(spec.name, ())
+                if spec.source == "feature"
+                else [r.prediction for r in records]
+                if spec.source == "prediction"
+                else [r.model_version for r in records]
+                if spec.source == "version"
+                else [None if r.metadata is None else r.metadata.get(spec.name) for r in records],
             )
             for spec in self.columns
         ]
@@ -332,14 +354,23 @@ class Window:
                 self._trim()
             return added
 
-    def seed_from(self, source: Window, column: str, value: str | None, now: float) -> int:
+    def seed_from(
+        self,
+        source: Window,
+        column: str,
+        value: str | None,
+        now: float,
+        others: Collection[str | None] | None = None,
+    ) -> int:
         """Fill this empty window with ``source``'s rows whose ``column`` holds ``value`` (a canonical
         category key, None for missing): a scope promoted now starts with what the model window kept
         of its records. Each bucket takes the source bucket's threshold, so it holds exactly the
         scope's records of that bucket below it (a threshold sample, as if the scope had been fed
         from the start and sampled at the source's rate); its ``seen`` is estimated as ``rows /
         tau`` (exact while the source kept every record). The two windows must have the same
-        columns and buckets. Returns the rows kept."""
+        columns and buckets. With ``others``, the rows whose ``column`` holds none of those values
+        (``value`` is then ignored): a column's ``other`` scope after its membership changed. Returns
+        the rows kept."""
         if source is self or source.signature() != self.signature():
             raise ValueError("a window is seeded from another window of the same columns and buckets")
         index = next((i for i, spec in enumerate(self.columns) if spec.name == column), None)
@@ -353,11 +384,15 @@ class Window:
                 rows = None
                 if bucket.keys:
                     cells = bucket.columns[0][index].tolist()
-                    mask = np.fromiter(
-                        ((c is None) if value is None else (c == value) for c in cells),
-                        dtype=bool,
-                        count=len(cells),
-                    )
+                    if others is not None:
+                        excluded = set(others)
+                        mask = np.fromiter((c not in excluded for c in cells), dtype=bool, count=len(cells))
+                    else:
+                        mask = np.fromiter(
+                            ((c is None) if value is None else (c == value) for c in cells),
+                            dtype=bool,
+                            count=len(cells),
+                        )
                     if mask.any():
                         parts = [c[mask] for c in bucket.columns[0]]
                         rows = Segment(bucket.timestamps[0][mask], bucket.keys[0][mask], parts)
