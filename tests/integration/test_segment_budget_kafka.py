@@ -6,7 +6,8 @@ most K + ceil(K / 4) per column, retiring ones included) and ``store_id:other`` 
 series: the number of distinct values must not show in the scrape. The traffic arrives in rounds
 through the real broker with a check after each: after a warm-up the membership no longer changes
 although every round moves the window's sample (no flapping), and the rows held by all the model's
-windows stay within the design's memory bound (design 3.1).
+windows stay within the design's memory bound (design 3.1), as ``series_budget_of`` and
+``row_budget_of`` (what ``validate-config`` prints) compute them for this model.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from driftwatch.cli.localbroker import LocalBroker, free_port
-from driftwatch.config import ModelSettings, load_settings
+from driftwatch.config import load_settings
 from driftwatch.service.daemon import Daemon
+from driftwatch.service.metrics import BUDGET_FAMILIES, row_budget_of, series_budget_of
 from tests.integration.scoped import api_model, label_values, produce, samples_of, write_config
 from tests.kafkautil import get, metric, scrape, wait_for
 
@@ -84,42 +86,17 @@ def setup(directory: Path, bootstrap: str, topic: str, port: int, names: np.ndar
     )
 
 
-def scoped_series(port: int) -> int:
-    """The model's series in the families that carry a ``segment`` label (empty for the whole model) and
-    driftwatch_model_version_info: what design 3.2 counts. ``_created`` companions are not series of
-    their own in Prometheus' sense here (they are not exported by every client)."""
+def budget_series(port: int) -> int:
+    """The model's series in the families the series budget counts (`BUDGET_FAMILIES`: those with a
+    series per scope; a counter's ``_created`` sample is not one)."""
     status, body = get(port, "/metrics")
     assert status == 200
-    count = 0
-    for family in text_string_to_metric_families(body.decode()):
-        samples = [
-            s for s in family.samples if s.labels.get("model") == MODEL and not s.name.endswith("_created")
-        ]
-        if (
-            any("segment" in s.labels for s in family.samples)
-            or family.name == "driftwatch_model_version_info"
-        ):
-            count += len(samples)
-    return count
-
-
-def budgets(settings: ModelSettings) -> tuple[int, int]:
-    """(series, rows) the model may have, by design 3.2 and 3.1, for this test's model: segments on one
-    column, no versions, no rolling baseline, no prediction, no performance, no quality limits."""
-    segments = settings.segments
-    assert segments is not None and len(segments.columns) == 1
-    assert settings.versions is None and settings.baseline is None and settings.performance is None
-    assert settings.prediction is None and not settings.quality_limits()
-    rule = segments.column_rule(0, settings.window)
-    scopes = rule.top_k + 1 + rule.retiring_slots  # K + 1 + D
-    features = len(settings.features)
-    alerts = 1  # data_drift
-    summary = (
-        1 + 2 + 3 + alerts + 3 * alerts + 1
-    )  # window rows, dataset share/detected, status, alerts, labelled rows
-    series = (summary + 5 * features) + scopes * summary  # whole model (feature_series: whole), segments
-    rows = 1.1 * (settings.window.max_rows + scopes * rule.max_rows)
-    return series, math.floor(rows)
+    return sum(
+        1
+        for family in text_string_to_metric_families(body.decode())
+        for sample in family.samples
+        if sample.name in BUDGET_FAMILIES and sample.labels.get("model") == MODEL
+    )
 
 
 def test_series_within_budget_with_10000_values(broker: LocalBroker, tmp_path: Path) -> None:
@@ -142,7 +119,7 @@ def test_series_within_budget_with_10000_values(broker: LocalBroker, tmp_path: P
     port = free_port()
     settings = load_settings(setup(tmp_path, broker.bootstrap, topic, port, names))
     model_settings = settings.models[MODEL]
-    series_budget, row_budget = budgets(model_settings)
+    series_budget, row_budget = series_budget_of(model_settings), row_budget_of(model_settings)
     retiring = math.ceil(TOP_K / 4)
     most_segments = TOP_K + 1 + retiring
     daemon = Daemon(settings)
@@ -168,7 +145,7 @@ def test_series_within_budget_with_10000_values(broker: LocalBroker, tmp_path: P
             scopes = set(api_model(port, MODEL)["scopes"])
             assert scopes == segments, (sorted(scopes), sorted(segments))
             memberships.append(frozenset(segments))
-            series.append(scoped_series(port))
+            series.append(budget_series(port))
             rows.append(sum(samples_of(samples, "driftwatch_window_rows", model=MODEL).values()))
     finally:
         daemon.stop()
