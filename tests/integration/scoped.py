@@ -21,6 +21,7 @@ from tests.kafkautil import Samples, get
 from tests.receivers import Receiver
 
 __all__ = [
+    "GROUP_OPTIONS",
     "Clock",
     "api_model",
     "events",
@@ -29,6 +30,9 @@ __all__ = [
     "samples_of",
     "write_config",
 ]
+
+# a consumer group that forms in about a second (the client defaults take ~20 s with this broker)
+GROUP_OPTIONS: dict[str, Any] = {"session_timeout_ms": 6000, "heartbeat_interval_ms": 1000}
 
 
 class Clock:

@@ -35,7 +35,7 @@ from scipy.stats import wasserstein_distance
 from driftwatch.cli.localbroker import LocalBroker, free_port
 from driftwatch.config import Settings, load_settings
 from driftwatch.service.daemon import Daemon
-from tests.integration.scoped import Clock, events, produce, samples_of, write_config
+from tests.integration.scoped import GROUP_OPTIONS, Clock, events, produce, samples_of, write_config
 from tests.kafkautil import Samples, metric, scrape, wait_for
 from tests.receivers import Receiver
 
@@ -68,7 +68,7 @@ def setup(directory: Path, bootstrap: str, topic: str, port: int, hook: str) -> 
                 "bootstrap_servers": [bootstrap],
                 "topic": topic,
                 "group_id": f"rolling-{uuid.uuid4().hex[:8]}",
-                "options": {"session_timeout_ms": 6000, "heartbeat_interval_ms": 1000},
+                "options": GROUP_OPTIONS,
             },
             "http": {"host": "127.0.0.1", "port": port},
             "models": {

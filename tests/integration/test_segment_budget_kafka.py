@@ -29,7 +29,7 @@ from driftwatch.cli.localbroker import LocalBroker, free_port
 from driftwatch.config import load_settings
 from driftwatch.service.daemon import Daemon
 from driftwatch.service.metrics import BUDGET_FAMILIES, row_budget_of, series_budget_of
-from tests.integration.scoped import api_model, label_values, produce, samples_of, write_config
+from tests.integration.scoped import GROUP_OPTIONS, api_model, label_values, produce, samples_of, write_config
 from tests.kafkautil import get, metric, scrape, wait_for
 
 pytestmark = pytest.mark.broker
@@ -38,8 +38,8 @@ MODEL = "stores"
 VALUES = 10_000
 EXPONENT = 1.1
 TOP_K = 20
-ROUNDS = 20
-PER_ROUND = 6_000  # 120,000 records in all
+ROUNDS = 25
+PER_ROUND = 8_000  # 200,000 records in all
 WARM_UP = 6  # rounds after which the membership must hold still
 WINDOW_ROWS = 20_000  # window.max_rows: the window samples once it holds more
 SEGMENT_ROWS = 500  # segments.max_rows
@@ -64,6 +64,7 @@ def setup(directory: Path, bootstrap: str, topic: str, port: int, names: np.ndar
                 "bootstrap_servers": [bootstrap],
                 "topic": topic,
                 "group_id": f"budget-{uuid.uuid4().hex[:8]}",
+                "options": GROUP_OPTIONS,
             },
             "http": {"host": "127.0.0.1", "port": port},
             "models": {
@@ -158,7 +159,7 @@ def test_series_within_budget_with_10000_values(broker: LocalBroker, tmp_path: P
     busiest = {f"store_id={name}" for name in counts.index[:5]}
     assert busiest <= final, sorted(busiest - final)
     # no flapping: after the warm-up every check keeps the same members, though each round moved the
-    # window's sample (the model window samples 20,000 of up to 120,000 records)
+    # window's sample (the model window samples 20,000 of up to 200,000 records)
     changes = [  # (the check that changed it, the scopes that came or went)
         (check, sorted(a ^ b))
         for check, (a, b) in enumerate(itertools.pairwise(memberships), start=2)

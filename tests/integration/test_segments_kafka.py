@@ -26,7 +26,7 @@ from scipy.stats import wasserstein_distance
 from driftwatch.cli.localbroker import LocalBroker, free_port
 from driftwatch.config import load_settings
 from driftwatch.service.daemon import Daemon
-from tests.integration.scoped import api_model, events, label_values, produce, write_config
+from tests.integration.scoped import GROUP_OPTIONS, api_model, events, label_values, produce, write_config
 from tests.kafkautil import metric, scrape, wait_for
 from tests.receivers import Receiver
 
@@ -80,6 +80,7 @@ def setup(directory: Path, bootstrap: str, topic: str, port: int, hook: str) -> 
                 "bootstrap_servers": [bootstrap],
                 "topic": topic,
                 "group_id": f"segments-{uuid.uuid4().hex[:8]}",
+                "options": GROUP_OPTIONS,
             },
             "http": {"host": "127.0.0.1", "port": port},
             "models": {

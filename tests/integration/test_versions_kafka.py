@@ -35,7 +35,7 @@ from driftwatch.cli.localbroker import LocalBroker, free_port
 from driftwatch.config import load_settings
 from driftwatch.performance.comparison import newcombe_paired
 from driftwatch.service.daemon import Daemon
-from tests.integration.scoped import api_model, events, produce, samples_of, write_config
+from tests.integration.scoped import GROUP_OPTIONS, api_model, events, produce, samples_of, write_config
 from tests.kafkautil import Samples, metric, scrape, wait_for
 from tests.receivers import Receiver
 
@@ -89,6 +89,7 @@ def setup(
                 "topic": topics["predictions"],
                 "labels_topic": topics["labels"],
                 "group_id": f"versions-{uuid.uuid4().hex[:8]}",
+                "options": GROUP_OPTIONS,
             },
             "http": {"host": "127.0.0.1", "port": port},
             "models": {
