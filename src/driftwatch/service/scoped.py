@@ -188,6 +188,7 @@ class ScopedModel:
         self._announce: list[tuple[str, float]] = []  # versions seen for the first time, not yet announced
         self._references: dict[Scope, _Reference] = {}
         self._frame: pd.DataFrame | None = None  # the reference's rows, for segment references (lazy)
+        self._keys: dict[str, list[str | None]] = {}  # a segment column's canonical keys in the reference
         self._version_checks: dict[str, ModelCheck] = {}
         self._seeded: dict[Scope, float] = {}  # scope -> when it was seeded from the model window
         self.live_versions: list[str] = []
@@ -712,12 +713,16 @@ class ScopedModel:
                 self._with(settings, self.checks.profile),
                 note=f"the reference has no column {segment.column!r}: this segment is judged against the whole reference",
             )
-        keys = category_keys(frame[segment.column].to_numpy(dtype=object))
+        keys = self._keys.get(segment.column)
+        if keys is None:
+            keys = self._keys[segment.column] = category_keys(
+                frame[segment.column].to_numpy(dtype=object)
+            ).tolist()
         if segment.kind == "other":
             members = {s.value for s in self.directory.segments(segment.column)}
-            mask = np.array([k not in members for k in keys.tolist()], dtype=bool)
+            mask = np.fromiter((k not in members for k in keys), dtype=bool, count=len(keys))
         else:
-            mask = np.array([k == segment.value for k in keys.tolist()], dtype=bool)
+            mask = np.fromiter((k == segment.value for k in keys), dtype=bool, count=len(keys))
         rows = int(mask.sum())
         if rows < max(self._min_rows(scope), 1):
             return _Reference(
