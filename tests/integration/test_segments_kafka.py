@@ -204,6 +204,7 @@ def test_only_the_drifting_segment_alerts_once(
     assert (event["model"], event["check"]) == (MODEL, "data_drift")
     assert event["segment"] == f"country={SHIFTED}"
     assert event["baseline"] == "reference"
+    assert f"segment country={SHIFTED}" in event["summary"], event["summary"]
     assert event["result"]["dataset_drift"] is True
     assert "x" in event["drifted_features"]
 

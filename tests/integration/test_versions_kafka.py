@@ -279,7 +279,12 @@ def assert_versions_and_comparison(
     shown = comparison["metrics"]["accuracy"]
     bounds = shown.get("interval") or shown  # the bounds beside the difference, or in its interval
     assert (bounds["lower"], bounds["upper"]) == pytest.approx((lower, upper), abs=1e-9)
-    # events: one new_version per version, one challenger:accuracy firing
+    # events: a scope's alert names its segment and baseline, the whole model's is as it was (neither key)
+    for event in got:
+        if event.get("type") == "driftwatch.alert":
+            assert ("segment" in event) == ("baseline" in event), event
+            assert ("segment" in event) == (event["summary"].count("(version ") == 1), event["summary"]
+    # one new_version per version, one challenger:accuracy firing
     announced = [e for e in got if e.get("type") == "driftwatch.version"]
     assert sorted(e["model_version"] for e in announced) == [CHAMPION, CHALLENGER], announced
     assert {(e["model"], e["transition"]) for e in announced} == {(MODEL, "new_version")}
