@@ -4,8 +4,8 @@ A shop model watches features x, y and country (12 values, skewed). Segments by 
 busiest values and the pinned country=LU get a scope each, every other country counts in
 country:other. Country FR (about 13% of the traffic) has x shifted by one standard deviation: enough
 to drift FR's window against the reference's FR rows, too little (x's whole-model distance is about
-0.13 for a threshold of 0.3) to drift the whole model. LU has fewer rows than ``segments.min_rows``:
-it reports ``not_enough_rows`` and never alerts. The daemon reads the real broker; the test runs its
+0.2 for a threshold of 0.3) to drift the whole model. LU's x is shifted by three, but LU has fewer
+rows than ``segments.min_rows``: it reports ``not_enough_rows`` and never alerts. The daemon reads the real broker; the test runs its
 checks itself and reads what a user would: the webhook receiver, ``/metrics`` and ``/api``.
 """
 
@@ -52,6 +52,7 @@ COUNTRIES = {
 }
 SHIFTED = "FR"
 SHIFT = 1.0  # standard deviations of x
+SMALL_SHIFT = 3.0  # the pinned small segment's x: it would drift, had it enough rows for a verdict
 THRESHOLD = 0.3  # wasserstein (normed) of x and y
 SHARE = 0.3  # one drifted feature of three drifts the dataset
 TOP_K = 5
@@ -115,6 +116,7 @@ def traffic(rng: np.random.Generator, now: float) -> tuple[list[bytes], pd.DataF
         {"x": rng.normal(size=ROWS), "y": rng.normal(size=ROWS), "country": countries(rng, ROWS)}
     )
     frame.loc[frame["country"] == SHIFTED, "x"] += SHIFT
+    frame.loc[frame["country"] == PINNED, "x"] += SMALL_SHIFT
     records = [
         json.dumps(
             {
@@ -149,8 +151,9 @@ def test_only_the_drifting_segment_alerts_once(
     rng = np.random.default_rng(20)
     reference_x = rng.normal(size=REFERENCE_ROWS)
     whole_distance = wasserstein_distance(reference_x, frame["x"]) / np.std(reference_x)
-    fr_distance = wasserstein_distance(reference_x, frame.loc[frame["country"] == SHIFTED, "x"])
-    assert whole_distance < THRESHOLD < fr_distance / np.std(reference_x)
+    for country in (SHIFTED, PINNED):
+        distance = wasserstein_distance(reference_x, frame.loc[frame["country"] == country, "x"])
+        assert whole_distance < THRESHOLD < distance / np.std(reference_x), country
 
     port = free_port()
     with Receiver(SECRET) as receiver:
