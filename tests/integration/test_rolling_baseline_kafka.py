@@ -177,7 +177,7 @@ def test_step_caught_then_absorbed(
 
     clock = Clock(start)
     port = free_port()
-    seen: list[tuple[float | None, float | None, float | None, float | None]] = []
+    seen: list[tuple[float | None, ...]] = []
     with Receiver(SECRET) as receiver:
         settings = setup(tmp_path, broker.bootstrap, topic, port, receiver.url)
         daemon = Daemon(settings, clock=clock)
@@ -219,6 +219,10 @@ def test_step_caught_then_absorbed(
                         metric(samples, "driftwatch_baseline_rows", model=MODEL),
                         metric(samples, "driftwatch_baseline_coverage_ratio", model=MODEL),
                         metric(samples, "driftwatch_alert_active", model=MODEL, check=ROLLING_CHECK),
+                        metric(samples, "driftwatch_dataset_drift_detected", model=MODEL, baseline="rolling"),
+                        metric(
+                            samples, "driftwatch_check_status", model=MODEL, check=ROLLING_CHECK, status="ok"
+                        ),
                     )
                 )
                 assert metric(samples, "driftwatch_alert_active", model=MODEL, check="data_drift") == 0.0
@@ -237,12 +241,16 @@ def test_step_caught_then_absorbed(
             daemon.stop()
 
     # check by check, the daemon's rolling comparison is the oracle's
-    for k, (check, (score, rows, coverage, active)) in enumerate(zip(expected, seen, strict=True), start=1):
+    for k, (check, (score, rows, coverage, active, detected, ok)) in enumerate(
+        zip(expected, seen, strict=True), start=1
+    ):
         where = f"check {k} at T{check.now - change:+.0f}s"
+        assert ok == float(check.score is not None), where  # a verdict, or why not (status)
         if check.score is None:
-            assert score is None, where
+            assert score is None and detected is None, where
         else:
             assert score == pytest.approx(check.score, abs=1e-9), where
+            assert detected == float(check.breach), where
             assert rows == check.baseline_rows, where
         if coverage is not None or check.score is not None:
             assert coverage == pytest.approx(check.coverage, abs=1e-9), where
