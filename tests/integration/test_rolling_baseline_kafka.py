@@ -35,7 +35,15 @@ from scipy.stats import wasserstein_distance
 from driftwatch.cli.localbroker import LocalBroker, free_port
 from driftwatch.config import Settings, load_settings
 from driftwatch.service.daemon import Daemon
-from tests.integration.scoped import GROUP_OPTIONS, Clock, events, produce, samples_of, write_config
+from tests.integration.scoped import (
+    GROUP_OPTIONS,
+    Clock,
+    api_model,
+    events,
+    produce,
+    samples_of,
+    write_config,
+)
 from tests.kafkautil import Samples, metric, scrape, wait_for
 from tests.receivers import Receiver
 
@@ -109,7 +117,7 @@ class Expected:
 
     @property
     def breach(self) -> bool:
-        return self.score is not None and self.score >= THRESHOLD
+        return self.score is not None and bool(self.score >= THRESHOLD)
 
 
 def oracle(times: np.ndarray, x: np.ndarray, now: float, first: float) -> Expected:
@@ -231,6 +239,7 @@ def test_step_caught_then_absorbed(
                     daemon = Daemon(settings, clock=clock)
                     daemon.start()
                     base = k
+            model = api_model(port, MODEL)
             wait_for(lambda: len(receiver.received) >= 2, 15, "the firing and the resolved webhooks")
             wait_for(
                 lambda: metric(scrape(port), "driftwatch_webhook_outbox_pending", target="retrain") == 0.0,
@@ -259,6 +268,14 @@ def test_step_caught_then_absorbed(
             if i < k:
                 should = 1.0 if transition == "firing" else 0.0
         assert active == should, where
+
+    # /api: the whole model's rolling comparison beside its result against the training reference
+    last = expected[-1]
+    rolling = model["rolling"][""]
+    assert (rolling["check"], rolling["baseline"], rolling["status"]) == (ROLLING_CHECK, "rolling", "ok")
+    assert rolling["dataset_drift"] is last.breach is False
+    assert rolling["rows"] == last.window_rows == model["latest"]["rows"]
+    assert model["latest"]["dataset_drift"] is False
 
     got = events(receiver)
     assert all(request.valid for request in receiver.received)
