@@ -14,7 +14,7 @@ baseline those of the period, and the score scipy's Wasserstein distance over th
 deviation. Nothing is sampled (every max_rows is above the records), so the daemon must agree with it
 check by check; the alert's transitions follow from the oracle's breaches with the alert rule.
 A second run restarts the daemon in the middle of the episode: the baseline, restored from the state
-file, continues, and the alert still fires once and resolves once.
+file, continues, and the alert still fires once and resolves once. With each Kafka client.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from scipy.stats import wasserstein_distance
 from driftwatch.cli.localbroker import LocalBroker, free_port
 from driftwatch.config import Settings, load_settings
 from driftwatch.service.daemon import Daemon
+from tests.clients import CLIENTS, use_client
 from tests.integration.scoped import (
     GROUP_OPTIONS,
     Clock,
@@ -66,7 +67,7 @@ MIN_COVERAGE = 0.5
 ROLLING_CHECK = "data_drift@rolling"
 
 
-def setup(directory: Path, bootstrap: str, topic: str, port: int, hook: str) -> Settings:
+def setup(directory: Path, bootstrap: str, topic: str, port: int, hook: str, client: str) -> Settings:
     rng = np.random.default_rng(40)
     pd.DataFrame({"x": rng.normal(size=5000)}).to_csv(directory / "ref.csv", index=False)
     path = write_config(
@@ -102,7 +103,7 @@ def setup(directory: Path, bootstrap: str, topic: str, port: int, hook: str) -> 
             "state": {"path": str(directory / "state.sqlite")},
         },
     )
-    return load_settings(path)
+    return load_settings(use_client(path, client))
 
 
 @dataclass(frozen=True)
@@ -156,9 +157,10 @@ def rolling_score(samples: Samples) -> float | None:
     return next(iter(found.values()), None)
 
 
+@CLIENTS
 @pytest.mark.parametrize("restart", [False, True], ids=["steady", "restarted"])
 def test_step_caught_then_absorbed(
-    broker: LocalBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, restart: bool
+    broker: LocalBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, restart: bool, client: str
 ) -> None:
     monkeypatch.setenv("ROLLING_TEST_SECRET", SECRET.decode())
     topic = f"rolling-{uuid.uuid4().hex[:8]}"
@@ -187,7 +189,7 @@ def test_step_caught_then_absorbed(
     port = free_port()
     seen: list[tuple[float | None, ...]] = []
     with Receiver(SECRET) as receiver:
-        settings = setup(tmp_path, broker.bootstrap, topic, port, receiver.url)
+        settings = setup(tmp_path, broker.bootstrap, topic, port, receiver.url, client)
         daemon = Daemon(settings, clock=clock)
         daemon.start()
         base = 0  # steps read by the daemons before this one

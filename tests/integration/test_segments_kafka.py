@@ -6,7 +6,8 @@ country:other. Country FR (about 13% of the traffic) has x shifted by one standa
 to drift FR's window against the reference's FR rows, too little (x's whole-model distance is about
 0.2 for a threshold of 0.3) to drift the whole model. LU's x is shifted by three, but LU has fewer
 rows than ``segments.min_rows``: it reports ``not_enough_rows`` and never alerts. The daemon reads the real broker; the test runs its
-checks itself and reads what a user would: the webhook receiver, ``/metrics`` and ``/api``.
+checks itself and reads what a user would: the webhook receiver, ``/metrics`` and ``/api``. With each
+Kafka client (``kafka.client``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from scipy.stats import wasserstein_distance
 from driftwatch.cli.localbroker import LocalBroker, free_port
 from driftwatch.config import load_settings
 from driftwatch.service.daemon import Daemon
+from tests.clients import CLIENTS, use_client
 from tests.integration.scoped import GROUP_OPTIONS, api_model, events, label_values, produce, write_config
 from tests.kafkautil import metric, scrape, wait_for
 from tests.receivers import Receiver
@@ -131,8 +133,9 @@ def traffic(rng: np.random.Generator, now: float) -> tuple[list[bytes], pd.DataF
     return records, frame
 
 
+@CLIENTS
 def test_only_the_drifting_segment_alerts_once(
-    broker: LocalBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    broker: LocalBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, client: str
 ) -> None:
     monkeypatch.setenv("SEGMENTS_TEST_SECRET", SECRET.decode())
     topic = f"segments-{uuid.uuid4().hex[:8]}"
@@ -157,7 +160,9 @@ def test_only_the_drifting_segment_alerts_once(
 
     port = free_port()
     with Receiver(SECRET) as receiver:
-        settings = load_settings(setup(tmp_path, broker.bootstrap, topic, port, receiver.url))
+        settings = load_settings(
+            use_client(setup(tmp_path, broker.bootstrap, topic, port, receiver.url), client)
+        )
         produce(broker.bootstrap, topic, records)
         daemon = Daemon(settings)
         daemon.start()

@@ -12,7 +12,7 @@ compare="diff")``) on the same counts.
 Shadow traffic: both versions score every request (same prediction id, one label grades both), so the
 comparison is paired; statsmodels has no paired Newcombe interval, so the oracle is
 `newcombe_paired` (pinned to Newcombe's published example by the unit tests) on the 2x2 table of
-right/wrong pairs counted here from the produced data.
+right/wrong pairs counted here from the produced data. With each Kafka client (``kafka.client``).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from driftwatch.cli.localbroker import LocalBroker, free_port
 from driftwatch.config import load_settings
 from driftwatch.performance.comparison import newcombe_paired
 from driftwatch.service.daemon import Daemon
+from tests.clients import CLIENTS, use_client
 from tests.integration.scoped import GROUP_OPTIONS, api_model, events, produce, samples_of, write_config
 from tests.kafkautil import Samples, metric, scrape, wait_for
 from tests.receivers import Receiver
@@ -144,7 +145,7 @@ class Run:
     events: list[dict[str, Any]]
 
 
-def run(broker: LocalBroker, directory: Path, frame: pd.DataFrame, shadow: bool) -> Run:
+def run(broker: LocalBroker, directory: Path, frame: pd.DataFrame, shadow: bool, client: str) -> Run:
     """The daemon reads the predictions, then their labels, and runs checks until the comparison covers
     every labelled prediction of both versions; then three more (the challenger stays worse)."""
     suffix = uuid.uuid4().hex[:8]
@@ -173,7 +174,9 @@ def run(broker: LocalBroker, directory: Path, frame: pd.DataFrame, shadow: bool)
     rows = [int((frame["version"] == v).sum()) for v in (CHAMPION, CHALLENGER)]
     port = free_port()
     with Receiver(SECRET) as receiver:
-        settings = load_settings(setup(directory, broker.bootstrap, topics, port, receiver.url, shadow))
+        settings = load_settings(
+            use_client(setup(directory, broker.bootstrap, topics, port, receiver.url, shadow), client)
+        )
         produce(broker.bootstrap, topics["predictions"], predictions)
         daemon = Daemon(settings)
         daemon.start()
@@ -295,8 +298,9 @@ def assert_versions_and_comparison(
     assert list(active.values()) == [1.0], active
 
 
+@CLIENTS
 def test_interleaved_versions_windows_references_and_comparison(
-    broker: LocalBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    broker: LocalBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, client: str
 ) -> None:
     monkeypatch.setenv("VERSIONS_TEST_SECRET", SECRET.decode())
     frame = split_traffic(np.random.default_rng(31))
@@ -316,7 +320,7 @@ def test_interleaved_versions_windows_references_and_comparison(
     )
     assert upper < 0.0, "the challenger is meant to be worse beyond doubt"
 
-    result = run(broker, tmp_path, frame, shadow=False)
+    result = run(broker, tmp_path, frame, shadow=False, client=client)
 
     assert_versions_and_comparison(result, frame, "split", lower, upper)
     # version 8 is checked against its own reference: no drift there, though the model's would say so
@@ -338,7 +342,8 @@ def test_shadow_versions_are_compared_pair_by_pair(
     broker: LocalBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Both versions score every request (same prediction id, one label grades both): the paired design,
-    whose interval is far narrower than the split one on the same rows."""
+    whose interval is far narrower than the split one on the same rows. One client: the pairing is the
+    label join's and the comparison's, not the consumer's."""
     monkeypatch.setenv("VERSIONS_TEST_SECRET", SECRET.decode())
     frame = shadow_traffic(np.random.default_rng(32))
     champion = frame[frame["version"] == CHAMPION].set_index("id")
@@ -356,6 +361,6 @@ def test_shadow_versions_are_compared_pair_by_pair(
     )
     assert paired.upper < 0.0 and paired.upper - paired.lower < split_upper - split_lower
 
-    result = run(broker, tmp_path, frame, shadow=True)
+    result = run(broker, tmp_path, frame, shadow=True, client="kafka-python")
 
     assert_versions_and_comparison(result, frame, "paired", paired.lower, paired.upper)
