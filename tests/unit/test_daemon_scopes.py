@@ -444,3 +444,30 @@ def test_a_firing_segment_alert_survives_a_restart_without_firing_again(tmp_path
     again.run_check("m")
     assert resent == []  # still firing: no second event
     assert again.latest.get("m", "country=PL").drift.dataset_drift  # type: ignore[union-attr]
+
+
+def test_a_segment_column_from_record_metadata_gets_its_scopes(tmp_path: Path) -> None:
+    daemon = make(
+        tmp_path,
+        """    segments:
+      columns: [{column: region, source: metadata, reference: model}]
+      max_rows: 20000
+      top_k: 2
+      min_rows: 100
+      stability: {promote_after: 1}
+""",
+        Clock(),
+    )
+    daemon.handle(records(3000, 1, metadata=True))
+    daemon.run_check("m")
+    daemon.handle(records(3000, 2, metadata=True, offset=3000))
+    daemon.run_check("m")
+    results = daemon.latest.scoped("m")
+    whole = daemon.latest.get("m")
+    assert whole is not None
+    eu, rest = results[("region=eu", "")], results[("region=rest", "")]
+    frame = daemon.windows["m"].snapshot(NOW).frame
+    assert eu.rows == int((frame["region"] == "eu").sum()) and eu.rows + rest.rows == whole.rows
+    # the region is not a feature: it is never drift-tested, in the model or in its segments
+    assert "region" not in [c.column for c in whole.drift.columns]
+    assert "region" not in [c.column for c in eu.drift.columns]

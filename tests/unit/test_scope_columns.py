@@ -272,10 +272,19 @@ def test_batch_model_version_is_the_last_records() -> None:
     assert {b.model: b.model_version for b in batches} == {"scoped": "8", "plain": None}
 
 
-def test_a_window_reading_metadata_needs_the_decoder_told() -> None:
-    payloads = [encode(scoped("7", {"app_version": "5.2"}))]
-    with pytest.raises(ValueError, match="metadata_models"):
-        RecordDecoder(set(LAYOUTS)).decode_columns(payloads, [NOW], LAYOUTS)
+def test_a_decoder_not_told_learns_the_metadata_models_from_the_layouts() -> None:
+    """Named in ``metadata_models`` or not, a model whose layout reads metadata has its records' metadata
+    read and checked on every path once a layout was given (the daemon's first batch gives it)."""
+    records = RecordDecoder(set(LAYOUTS))
+    bad = encode(scoped("7", {"app_version": [1]}))
+    assert isinstance(records.decode(bad, NOW), Prediction)  # no layout seen yet: ignored
+    good = [encode(scoped("7", {"app_version": "5.2"}))]
+    batches = records.decode_columns(good, [NOW], LAYOUTS)
+    assert batches is not None
+    assert batches[0].columns[3].tolist() == ["5.2"]
+    assert records.decode(bad, NOW) == decoder().decode(bad, NOW)
+    assert isinstance(records.decode(bad, NOW), Rejection)
+    assert isinstance(records.decode(encode(plain({"a": [1]})), NOW), Prediction)
 
 
 def test_column_specs_of_the_new_sources_are_categorical() -> None:
@@ -369,3 +378,12 @@ def test_the_readme_record_example_decodes_with_its_metadata() -> None:
     assert RecordDecoder({"credit-risk"}).decode(example.encode(), NOW) == msgspec.structs.replace(
         outcome, metadata=None
     )
+
+
+def test_heads_give_the_label_join_each_records_metadata() -> None:
+    payloads = [encode(r) for r in MIXED[:4]]
+    heads, _ = decoder().decode_heads(payloads, [NOW] * 4)
+    exact = [o for o in decoder().decode_batch(payloads, [NOW] * 4) if isinstance(o, Prediction)]
+    joined = heads[0].predictions([True, False, True, True])
+    assert [p.metadata for p in joined] == [exact[i].metadata for i in (0, 2, 3)]
+    assert [p.model_version for p in joined] == ["7", None, "8"]

@@ -62,7 +62,7 @@ from driftwatch.source.kafka import KafkaSource, Message
 from driftwatch.state.labels import LabelStore
 from driftwatch.state.store import Store
 from driftwatch.stream.labels import LabelDecoder
-from driftwatch.stream.records import RecordDecoder
+from driftwatch.stream.records import RecordDecoder, reads_metadata
 from driftwatch.stream.windows import ColumnSpec, Window
 
 __all__ = ["Daemon"]
@@ -117,7 +117,11 @@ class Daemon:
             name: load_template(hook.template) for name, hook in settings.webhooks.items()
         }
         label_rules = {name: monitor.label_rule for name, monitor in self.joins.items()}
-        self.decoder = RecordDecoder(set(settings.models), rules=label_rules)
+        self.decoder = RecordDecoder(
+            set(settings.models),
+            rules=label_rules,
+            metadata_models={name for name, window in self.windows.items() if reads_metadata(window.columns)},
+        )
         scale_out = settings.kafka.scale_out
         self.scaled = scale_out.enabled
         # scaled out, alert states and the outbox live in the changelog of the replica owning the model

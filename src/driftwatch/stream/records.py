@@ -185,8 +185,10 @@ class Heads:
     metadata: list[dict[str, Scalar] | None] | None = None
 
     def predictions(self, keep: Sequence[bool] | None = None) -> list[Prediction]:
-        """The records as predictions without features (``{}``): what the label join reads of them."""
+        """The records as predictions without features (``{}``), with their metadata for a model that
+        reads it: what the label join reads of them."""
         flags = [True] * len(self.records) if keep is None else keep
+        metadata = self.metadata if self.metadata is not None else [None] * len(self.records)
         return [
             Prediction(
                 self.model,
@@ -196,8 +198,11 @@ class Heads:
                 {},
                 record.prediction,
                 record.label,
+                found,
             )
-            for record, timestamp, kept in zip(self.records, self.timestamps.tolist(), flags, strict=True)
+            for record, timestamp, found, kept in zip(
+                self.records, self.timestamps.tolist(), metadata, flags, strict=True
+            )
             if kept
         ]
 
@@ -352,7 +357,9 @@ class RecordDecoder(PayloadDecoder["_Wire"]):
     """Decode raw messages into `Prediction` or `Rejection`; reusable and cheap per message. ``rules``
     holds the label rule of each model with performance monitoring (inline labels are checked by it);
     ``metadata_models`` the models whose window reads the records' ``metadata`` (`reads_metadata`):
-    only their records have it checked and kept."""
+    only their records have it checked and kept. (A model whose layout, given to `decode_columns` or
+    `decode_sample`, reads metadata is added to them then: name it here so that the records decoded
+    before that, by `decode` or `decode_heads`, are checked too.)"""
 
     wire = _Wire
     _columnar: tuple[object, _Columnar] | None = None
@@ -553,9 +560,10 @@ class RecordDecoder(PayloadDecoder["_Wire"]):
             reads = model in self._metadata_models
             timestamps = self._head_times(model, records, fallbacks)
             metadata: list[Any] | None = None
-            if timestamps is not None and reads:
-                metadata = list(map(self._metadata_of, records))
-                if any(isinstance(m, Rejection) for m in metadata):
+            if timestamps is not None and reads:  # every record a head: its metadata as text
+                texts = list(map(_METADATA, records))
+                metadata = list(map(read_metadata, texts)) if any(map(len, texts)) else [None] * len(texts)
+                if Rejection in set(map(type, metadata)):
                     timestamps = None
             if timestamps is None:  # one by one: which records are rejected, and why
                 times: list[float] = []
@@ -688,16 +696,14 @@ class RecordDecoder(PayloadDecoder["_Wire"]):
             if model in self._models
         )
         if self._columnar is None or self._columnar[0] != key:
-            unread = sorted(
+            # a model whose window reads metadata though the decoder was not told: from now on its
+            # records have their metadata read and checked on every path (`metadata_models` makes that
+            # so from the first record, before any layout is seen)
+            self._metadata_models |= {
                 model
                 for model, columns in layouts.items()
-                if model in self._models and reads_metadata(columns) and model not in self._metadata_models
-            )
-            if unread:  # its records would be rejected for their metadata on one path and not the other
-                raise ValueError(
-                    f"the window of model {unread[0]!r} reads record metadata, but the decoder was not "
-                    "told: name the model in RecordDecoder(metadata_models=...)"
-                )
+                if model in self._models and reads_metadata(columns)
+            }
             self._columnar = (key, _Columnar(layouts, self._models, self._rules, self._metadata_models))
         return self._columnar[1]
 
@@ -714,6 +720,10 @@ def read_metadata(raw: msgspec.Raw) -> dict[str, Scalar] | Rejection | None:
     number beyond float range is read as infinite (a missing value, as in the features)."""
     if not len(raw):
         return None
+    try:  # the common case, in C: an object of scalars (msgspec never makes a non-finite float)
+        return _METADATA_JSON.decode(raw)
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError, ValueError):
+        pass
     try:
         value = _ANY_JSON.decode(raw)
     except msgspec.ValidationError as exc:  # "Number out of range": Python's parser reads it as infinite
@@ -741,6 +751,7 @@ def read_metadata(raw: msgspec.Raw) -> dict[str, Scalar] | Rejection | None:
 
 
 _ANY_JSON: Final = msgspec.json.Decoder()
+_METADATA_JSON: Final = msgspec.json.Decoder(dict[str, Scalar] | None)
 
 
 def _json_kind(value: object) -> str:
@@ -863,7 +874,6 @@ class _ModelColumns:
     # of a model that reads metadata (its records' ``metadata`` is a struct of the keys its window
     # keeps, None when absent): the keys' fields of that struct and how many (None: no key kept)
     metadata: tuple[attrgetter[Any], int] | None = None
-    reads_metadata: bool = False
 
 
 class _Columnar:
@@ -907,19 +917,6 @@ class _Columnar:
             if model not in models or clash:
                 continue  # its records take the exact path
             reads = model in metadata_models
-            # a model that reads metadata: a struct of the keys its window keeps (the others skipped,
-            # `_metadata_plain` checks what they hold); any other model: the text, skipped unread
-            metadata: Any = (
-                msgspec.defstruct(
-                    f"_Metadata{n}",
-                    [(f"m{i}", Scalar, None) for i in range(len(keys))],
-                    rename={f"m{i}": key for key, i in keys.items()},
-                    gc=False,
-                )
-                | None
-                if reads
-                else msgspec.Raw
-            )
             names = list(features)
             prediction: Any = (
                 Scalar | dict[str, float]
@@ -933,6 +930,21 @@ class _Columnar:
             # only for batches `_flat_text` cleared)
             record_types = []
             for strict in (True, False):
+                # a model that reads metadata: a struct of the keys its window keeps (strict: another key
+                # is an error; lenient: skipped, `_flat_beside_metadata` checks what it holds); any other
+                # model: the text, skipped unread
+                metadata: Any = (
+                    msgspec.defstruct(
+                        f"_Metadata{n}{'s' if strict else 'l'}",
+                        [(f"m{i}", Scalar, None) for i in range(len(keys))],
+                        rename={f"m{i}": key for key, i in keys.items()},
+                        forbid_unknown_fields=strict,
+                        gc=False,
+                    )
+                    | None
+                    if reads
+                    else msgspec.Raw
+                )
                 features_type = msgspec.defstruct(
                     f"_Features{n}{'s' if strict else 'l'}",
                     [(f"f{i}", _NUMBER if features[name] else Scalar, None) for i, name in enumerate(names)],
@@ -977,7 +989,6 @@ class _Columnar:
                 ],
                 labels.get(model),
                 (attrgetter(*(f"m{i}" for i in range(len(keys)))), len(keys)) if keys else None,
-                reads,
             )
             for kind, record_type in zip(("strict", "lenient"), record_types, strict=True):
                 self._models[record_type] = layout
@@ -1000,16 +1011,15 @@ class _Columnar:
             # when no message can hide a nested value or bad UTF-8 in them
             if not str(exc).startswith("Object contains unknown field"):
                 return None
-            flat = all(map(_flat_text, payloads))
+            flat = _flat_text(payloads)  # (it counts once the lenient structs decoded the batch)
             if not flat and not any(b'"metadata"' in payload for payload in payloads):
                 return None
             try:
                 wires = list(map(self._lenient.decode, payloads))
             except (msgspec.ValidationError, msgspec.DecodeError, RecursionError, ValueError):
                 return None
-            # records with a metadata object: the braces of a model's that it skips unread do not count
-            # (the metadata a model reads is `_metadata_plain`'s to check, with its braces)
-            if not flat and not all(map(_flat_beside_metadata, payloads, wires)):
+            # records with a metadata object: what a model's holds that it skips unread does not count
+            if not flat and not _flat_beside_metadata(payloads, wires):
                 return None
         except (msgspec.DecodeError, RecursionError, UnicodeDecodeError, ValueError):
             return None
@@ -1043,8 +1053,6 @@ class _Columnar:
         positions: list[int],
         fallback_timestamps: Sequence[float],
     ) -> ColumnBatch:
-        if model.reads_metadata and not _metadata_plain(payloads, wires):
-            raise _ExactPathError  # a metadata value its struct skipped may be a rejection
         timestamps = _timestamps(list(map(_TIMESTAMP, wires)), positions, fallback_timestamps)
         predictions = list(map(_PREDICTION, wires))
         if not _all_finite(predictions):
@@ -1140,52 +1148,41 @@ def _union(types: list[Any]) -> Any:
     return union
 
 
-def _flat_text(payload: bytes) -> bool:
-    """Whether a message is valid UTF-8 and holds no object or array but the record and its features
-    (a brace or bracket inside a string only sends it the exact way). Then the typed structs, which
-    skip features the window does not keep without looking into them, see everything the exact path
-    would: a nested value in any feature is a rejection there, and a skipped string is not checked for
-    UTF-8 by msgspec. Producers commonly log more features than a model's window keeps: this keeps
-    their records on the fast path."""
-    if payload.count(b"{") != 2 or b"[" in payload:
-        return False
-    if payload.isascii():
-        return True
-    try:
-        payload.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
-def _flat_beside_metadata(payload: bytes, wire: Any) -> bool:
-    """`_flat_text` of a record with a metadata object: valid UTF-8, and no object or array but the
-    record, its features and its metadata. The metadata of a model that does not read it (its text) is
-    skipped unread on every path, so what it holds does not count; a model's that it reads is checked
-    by `_metadata_plain`."""
-    raw = wire.metadata
-    if not isinstance(raw, msgspec.Raw):
-        return True
-    text = bytes(raw)
-    return (
-        payload.count(b"{") - text.count(b"{") == 2
-        and payload.count(b"[") == text.count(b"[")
-        and (payload.isascii() or _utf8(payload))
-    )
-
-
-def _metadata_plain(payloads: Sequence[bytes], wires: list[Any]) -> bool:
-    """Whether the records of a model that reads metadata hold no object or array but each record, its
-    features, its metadata and a class-probability prediction, and are valid UTF-8: then the metadata
-    keys its struct skipped hold no value `read_metadata` rejects (nor do features the lenient struct
-    skipped). A brace or bracket inside a string only sends the batch the exact way."""
+def _flat_text(payloads: Sequence[bytes]) -> bool:
+    """Whether the messages are valid UTF-8 and hold no object or array but each record and its features
+    (a brace or bracket inside a string only sends the batch the exact way). Then the typed structs,
+    which skip features the window does not keep without looking into them, see everything the exact
+    path would: a nested value in any feature is a rejection there, and a skipped string is not checked
+    for UTF-8 by msgspec. Producers commonly log more features than a model's window keeps: this keeps
+    their records on the fast path. Counted over the batch at once: it counts only for a batch the
+    lenient structs decoded, whose every message holds at least a record and its features."""
     text = b"".join(payloads)
-    if b"[" in text or not (text.isascii() or _utf8(text)):
+    return b"[" not in text and _count(text, b"{") == 2 * len(payloads) and (text.isascii() or _utf8(text))
+
+
+def _flat_beside_metadata(payloads: Sequence[bytes], wires: list[Any]) -> bool:
+    """`_flat_text` for a batch decoded by the lenient structs whose records may hold a metadata object:
+    valid UTF-8, and no object or array but each record, its features and, for a model that reads
+    metadata, its metadata and a class-probability prediction. What the metadata of a model that does
+    not read it holds (its text, skipped unread on every path) does not count; a model that reads it
+    has its struct skip the keys its window does not keep, so their values must be scalars too. Then
+    nothing the lenient structs skipped holds a rejection. Counted over the batch at once (each record
+    holds at least the objects counted for it, so equal totals mean equal counts record by record);
+    a brace or bracket inside a string only sends the batch the exact way."""
+    text = b"".join(payloads)
+    if not (text.isascii() or _utf8(text)):
         return False
-    objects = 2 * len(wires)
-    objects += sum(1 for wire in wires if wire.metadata is not None)
-    objects += sum(1 for wire in wires if type(wire.prediction) is dict)
-    return text.count(b"{") == objects
+    skipped = b"".join(bytes(w.metadata) for w in wires if type(w.metadata) is msgspec.Raw)
+    objects = 2 * len(wires) + _count(skipped, b"{")
+    for wire in wires:
+        if type(wire.metadata) is not msgspec.Raw:  # a model that reads metadata
+            objects += (wire.metadata is not None) + (type(wire.prediction) is dict)
+    return _count(text, b"[") == _count(skipped, b"[") and _count(text, b"{") == objects
+
+
+def _count(text: bytes, byte: bytes) -> int:
+    """How many times ``byte`` occurs in ``text`` (vectorized: `bytes.count` is slow for one byte)."""
+    return int(np.count_nonzero(np.frombuffer(text, dtype=np.uint8) == ord(byte)))
 
 
 def _metadata_matrix(fields: tuple[attrgetter[Any], int] | None, structs: list[Any]) -> npt.NDArray[Any]:

@@ -67,7 +67,7 @@ class ColumnSpec:
     """A column the window keeps, by ``source``: ``"feature"`` (the record's feature ``name``; a
     categorical one the checks do not monitor can be kept to segment by), ``"prediction"`` (the
     model's prediction), ``"metadata"`` (``record["metadata"][name]``, missing when the record has no
-    metadata or not that key; its model must be named in ``RecordDecoder(metadata_models=...)``) or
+    metadata or not that key; its model is to be named in ``RecordDecoder(metadata_models=...)``) or
     ``"version"`` (the record's own ``model_version`` as text; 7 and "7" are one value). Metadata and
     version columns are categorical: their values are canonical category keys, as a categorical
     feature's."""
