@@ -7,7 +7,8 @@ to drift FR's window against the reference's FR rows, too little (x's whole-mode
 0.2 for a threshold of 0.3) to drift the whole model. LU's x is shifted by three, but LU has fewer
 rows than ``segments.min_rows``: it reports ``not_enough_rows`` and never alerts. The daemon reads the real broker; the test runs its
 checks itself and reads what a user would: the webhook receiver, ``/metrics`` and ``/api``. With each
-Kafka client (``kafka.client``).
+Kafka client (``kafka.client``), and with country a feature of the records or a key of their
+``metadata`` (``source: metadata``: segmented by, never drift-tested).
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def countries(rng: np.random.Generator, n: int) -> np.ndarray:
     return rng.choice(list(COUNTRIES), size=n, p=p / p.sum())
 
 
-def setup(directory: Path, bootstrap: str, topic: str, port: int, hook: str) -> Path:
+def setup(directory: Path, bootstrap: str, topic: str, port: int, hook: str, source: str) -> Path:
     rng = np.random.default_rng(20)
     pd.DataFrame(
         {
@@ -92,14 +93,15 @@ def setup(directory: Path, bootstrap: str, topic: str, port: int, hook: str) -> 
                     "features": [
                         {"name": "x", "method": "wasserstein", "threshold": THRESHOLD},
                         {"name": "y", "method": "wasserstein", "threshold": THRESHOLD},
-                        {"name": "country", "type": "categorical"},
+                        # a metadata column is not a feature: its segments, not its values, are watched
+                        *([{"name": "country", "type": "categorical"}] if source == "feature" else []),
                     ],
                     "window": {"length": "1h", "max_rows": 50_000, "min_rows": 500},
                     "schedule": {"every": "1h"},  # the test runs the checks
                     "drift": {"share": SHARE},
                     "webhooks": ["retrain"],
                     "segments": {
-                        "columns": [{"column": "country", "pinned": [PINNED]}],
+                        "columns": [{"column": "country", "pinned": [PINNED], "source": source}],
                         "top_k": TOP_K,
                         "min_rows": MIN_ROWS,
                         "max_rows": 10_000,  # every record of a segment stays in its window
@@ -113,34 +115,38 @@ def setup(directory: Path, bootstrap: str, topic: str, port: int, hook: str) -> 
     )
 
 
-def traffic(rng: np.random.Generator, now: float) -> tuple[list[bytes], pd.DataFrame]:
+def traffic(rng: np.random.Generator, now: float, source: str) -> tuple[list[bytes], pd.DataFrame]:
+    """The records, with country among the features or in the record's ``metadata`` (``source``)."""
     frame = pd.DataFrame(
         {"x": rng.normal(size=ROWS), "y": rng.normal(size=ROWS), "country": countries(rng, ROWS)}
     )
     frame.loc[frame["country"] == SHIFTED, "x"] += SHIFT
     frame.loc[frame["country"] == PINNED, "x"] += SMALL_SHIFT
-    records = [
-        json.dumps(
-            {
-                "model": MODEL,
-                "prediction_id": f"p-{i}",
-                "timestamp": now - 60 + i * 1e-3,
-                "features": {"x": float(row.x), "y": float(row.y), "country": str(row.country)},
-            }
-        ).encode()
-        for i, row in enumerate(frame.itertuples(index=False))
-    ]
+    records = []
+    for i, row in enumerate(frame.itertuples(index=False)):
+        record: dict[str, Any] = {
+            "model": MODEL,
+            "prediction_id": f"p-{i}",
+            "timestamp": now - 60 + i * 1e-3,
+            "features": {"x": float(row.x), "y": float(row.y)},
+        }
+        if source == "feature":
+            record["features"]["country"] = str(row.country)
+        else:
+            record["metadata"] = {"country": str(row.country), "region": "eu"}
+        records.append(json.dumps(record).encode())
     return records, frame
 
 
 @CLIENTS
+@pytest.mark.parametrize("source", ["feature", "metadata"])
 def test_only_the_drifting_segment_alerts_once(
-    broker: LocalBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, client: str
+    broker: LocalBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, client: str, source: str
 ) -> None:
     monkeypatch.setenv("SEGMENTS_TEST_SECRET", SECRET.decode())
     topic = f"segments-{uuid.uuid4().hex[:8]}"
     broker.create_topic(topic, partitions=2)
-    records, frame = traffic(np.random.default_rng(21), time.time())
+    records, frame = traffic(np.random.default_rng(21), time.time(), source)
     counts = Counter(frame["country"])
     # the oracle of the top K: the pinned value and the busiest others (ties by text)
     busiest = sorted((c for c in counts if c != PINNED), key=lambda c: (-counts[c], c))[: TOP_K - 1]
@@ -161,7 +167,7 @@ def test_only_the_drifting_segment_alerts_once(
     port = free_port()
     with Receiver(SECRET) as receiver:
         settings = load_settings(
-            use_client(setup(tmp_path, broker.bootstrap, topic, port, receiver.url), client)
+            use_client(setup(tmp_path, broker.bootstrap, topic, port, receiver.url, source), client)
         )
         produce(broker.bootstrap, topic, records)
         daemon = Daemon(settings)
