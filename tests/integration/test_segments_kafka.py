@@ -14,9 +14,11 @@ Kafka client (``kafka.client``), and with country a feature of the records or a 
 from __future__ import annotations
 
 import json
+import math
 import time
 import uuid
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,15 @@ from driftwatch.cli.localbroker import LocalBroker, free_port
 from driftwatch.config import load_settings
 from driftwatch.service.daemon import Daemon
 from tests.clients import CLIENTS, use_client
-from tests.integration.scoped import GROUP_OPTIONS, api_model, events, label_values, produce, write_config
+from tests.integration.scoped import (
+    GROUP_OPTIONS,
+    Clock,
+    api_model,
+    events,
+    label_values,
+    produce,
+    write_config,
+)
 from tests.kafkautil import metric, scrape, wait_for
 from tests.receivers import Receiver
 
@@ -277,3 +287,156 @@ def test_only_the_drifting_segment_alerts_once(
     assert scopes[f"country={SHIFTED}"]["status"] == "ok"
     assert scopes[f"country={SHIFTED}"]["dataset_drift"] is True
     assert [s for s, r in scopes.items() if r["dataset_drift"]] == [f"country={SHIFTED}"]
+
+
+# a firing segment that leaves the top K ------------------------------------------------------------
+
+STEP = 5.0  # seconds between checks: one window bucket
+RETIRE_AFTER = 20.0
+PER_STEP = 400
+BEFORE = 4  # steps with FR's traffic
+STEPS = 20
+LOUD = {"DE": 0.45, "FR": 0.3, "IT": 0.15, "ES": 0.1}  # FR's x shifted by RETIRING_SHIFT
+QUIET = {"DE": 0.55, "IT": 0.3, "ES": 0.15}  # FR's traffic has stopped
+RETIRING_SHIFT = 1.2
+RETIRING_THRESHOLD = 0.5  # x's whole-model distance is 0.3 x 1.2 = 0.36 while FR drifts: below it
+
+
+def retiring_config(directory: Path, bootstrap: str, port: int, hook: str, topic: str) -> Path:
+    rng = np.random.default_rng(60)
+    countries = rng.choice(list(LOUD), size=4000, p=list(LOUD.values()))
+    pd.DataFrame({"x": rng.normal(size=4000), "country": countries}).to_csv(
+        directory / "ref.csv", index=False
+    )
+    return write_config(
+        directory,
+        {
+            "kafka": {
+                "bootstrap_servers": [bootstrap],
+                "topic": topic,
+                "group_id": f"retiring-{uuid.uuid4().hex[:8]}",
+                "options": GROUP_OPTIONS,
+            },
+            "http": {"host": "127.0.0.1", "port": port},
+            "models": {
+                MODEL: {
+                    "reference": "ref.csv",
+                    # country: a column of the records and the reference, segmented by, not drift-tested
+                    "features": [{"name": "x", "method": "wasserstein", "threshold": RETIRING_THRESHOLD}],
+                    "window": {"length": "30s", "buckets": 6, "max_rows": 20_000, "min_rows": 100},
+                    "schedule": {"every": "1h"},  # the test runs the checks
+                    "webhooks": ["retrain"],
+                    "segments": {
+                        "columns": [{"column": "country", "reference": "model"}],
+                        "top_k": 2,
+                        "min_rows": 50,
+                        "min_share": 0.05,
+                        "max_rows": 10_000,
+                        "stability": {"promote_after": 1, "demote_after": 1, "retire_after": "20s"},
+                    },
+                }
+            },
+            "webhooks": {"retrain": {"url": hook, "secret": {"env": "SEGMENTS_TEST_SECRET"}}},
+            "state": {"path": str(directory / "state.sqlite")},
+        },
+    )
+
+
+def test_a_firing_segment_that_leaves_the_top_k_is_retired(
+    broker: LocalBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FR drifts and fires, then its traffic stops: once its records have left the window it leaves the
+    top 2 while still firing, keeps its scope (retiring) without rows to resolve on, and after
+    ``retire_after`` is retired: one ``resolved`` event with reason ``retired``, and its scope goes.
+    IT takes the free place and stays quiet."""
+    monkeypatch.setenv("SEGMENTS_TEST_SECRET", SECRET.decode())
+    topic = f"retiring-{uuid.uuid4().hex[:8]}"
+    broker.create_topic(topic, partitions=2)
+    rng = np.random.default_rng(61)
+    start = math.floor((time.time() - 60.0) / STEP) * STEP  # the clock stays near real time (signatures)
+    clock = Clock(start)
+    port = free_port()
+    scopes_seen: list[set[str]] = []
+    retiring: list[bool] = []  # per check: FR has left the top 2 but keeps its scope while it fires
+    fr_series: list[tuple[float | None, float | None]] = []  # per check: FR's alert active, retired count
+    with Receiver(SECRET) as receiver:
+        settings = load_settings(retiring_config(tmp_path, broker.bootstrap, port, receiver.url, topic))
+        daemon = Daemon(settings, clock=clock)
+        daemon.start()
+        try:
+            for k in range(1, STEPS + 1):
+                now = start + k * STEP
+                clock.set(now)
+                shares = LOUD if k <= BEFORE else QUIET
+                country = rng.choice(list(shares), size=PER_STEP, p=list(shares.values()))
+                x = rng.normal(size=PER_STEP) + np.where(country == "FR", RETIRING_SHIFT, 0.0)
+                times = now - STEP + rng.uniform(0.01, STEP - 0.01, size=PER_STEP)
+                produce(
+                    broker.bootstrap,
+                    topic,
+                    (
+                        json.dumps(
+                            {
+                                "model": MODEL,
+                                "timestamp": float(t),
+                                "features": {"x": float(v), "country": str(c)},
+                            }
+                        ).encode()
+                        for t, v, c in zip(times, x, country, strict=True)
+                    ),
+                )
+                wait_for(
+                    lambda k=k: (
+                        metric(scrape(port), "driftwatch_records_consumed_total", model=MODEL) == k * PER_STEP
+                    ),
+                    30,
+                    f"the records of step {k} consumed",
+                )
+                daemon.run_check(MODEL)
+                model = api_model(port, MODEL)
+                scopes_seen.append(set(model.get("scopes", {})))
+                retiring.append("FR" in model["segments"]["country"]["retiring"])
+                samples = scrape(port)
+                fr = {"model": MODEL, "check": "data_drift", "segment": "country=FR"}
+                fr_series.append(
+                    (
+                        metric(samples, "driftwatch_alert_active", **fr),
+                        metric(samples, "driftwatch_alert_transitions_total", **fr, state="retired"),
+                    )
+                )
+            wait_for(lambda: len(receiver.received) >= 2, 15, "the firing and the retired webhooks")
+            wait_for(
+                lambda: metric(scrape(port), "driftwatch_webhook_outbox_pending", target="retrain") == 0.0,
+                15,
+                "the outbox to be empty",
+            )
+            samples = scrape(port)
+        finally:
+            daemon.stop()
+
+    got = events(receiver)
+    assert [(e["check"], e.get("segment"), e["transition"], e.get("reason")) for e in got] == [
+        ("data_drift", "country=FR", "firing", None),
+        ("data_drift", "country=FR", "resolved", "retired"),
+    ]
+    fired, retired = (
+        datetime.fromisoformat(e["occurred_at"].replace("Z", "+00:00")).timestamp() for e in got
+    )
+    assert fired <= start + BEFORE * STEP  # while FR's traffic drifted
+    # FR leaves the top 2 after its traffic stops (displaced by IT, or gone from the window), keeps its
+    # scope while its alert fires with no rows to resolve on, and is retired RETIRE_AFTER later
+    assert True in retiring, retiring
+    left = start + (retiring.index(True) + 1) * STEP
+    assert left > start + BEFORE * STEP
+    assert left + RETIRE_AFTER <= retired <= left + RETIRE_AFTER + STEP, (retired - left, retiring)
+    assert "country=FR" in scopes_seen[BEFORE] and "country=FR" not in scopes_seen[-1]
+    assert {"country=DE", "country=IT", "country:other"} <= scopes_seen[-1]
+    # the check that retired it shows the alert over and the retirement counted
+    (at,) = [i for i in range(STEPS) if start + (i + 1) * STEP == retired]
+    assert fr_series[at] == (0.0, 1.0), fr_series
+    assert fr_series[at - 1][0] == 1.0 and fr_series[at - 1][1] in (None, 0.0), fr_series
+    assert (
+        metric(samples, "driftwatch_alert_active", model=MODEL, check="data_drift", segment="country=IT")
+        == 0.0
+    )
+    assert metric(samples, "driftwatch_alert_active", model=MODEL, check="data_drift") == 0.0
