@@ -835,6 +835,12 @@ class ModelSettings(_Strict):
         types = {f.name: f.type for f in self.features}
         for i, column in enumerate(segments.columns):
             where = f"segments.columns[{i}]"
+            if column.source == "metadata" and (column.column in types or column.column == self.prediction):
+                problems.append(
+                    f"{where}.column: {column.column!r} is also a feature or the prediction of the model, and the "
+                    "model window keeps one column per name; segment by the feature (source: feature), or rename "
+                    "the metadata key"
+                )
             if column.source == "feature" and types.get(column.column) == "numeric":
                 problems.append(
                     f"{where}.column: {column.column!r} is a numeric feature; segments need a categorical "

@@ -102,6 +102,13 @@ def assert_one_line(lines: list[str], key: str, value: str, fix: str) -> None:
 # (case, sections of the model, key, the value as shown, the fix)
 LOADER_CASES: list[tuple[str, dict[str, Any], str, str, str]] = [
     (
+        "metadata segment column named like a feature",
+        {"segments": {"columns": [{"column": "country", "source": "metadata"}]}},
+        f"{MODEL}.segments.columns[0].column",
+        "'country'",
+        "segment by the feature (source: feature), or rename the metadata key",
+    ),
+    (
         "numeric feature as segment column",
         {
             "features": [{"name": "age", "type": "numeric"}, "income", "country"],

@@ -50,6 +50,7 @@ Departures from the design (issue 16, 2.3 and 8):
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -156,6 +157,32 @@ class ScopePlan:
             version_max_rows=version_max_rows,
             baseline=baseline,
         )
+
+
+_Rows = tuple[npt.NDArray[np.float64], list[npt.NDArray[np.generic]], npt.NDArray[np.float64]]
+
+
+def _groups(
+    codes: npt.NDArray[np.int64],
+    timestamps: npt.NDArray[np.float64],
+    values: Sequence[npt.NDArray[np.generic]],
+    keys: npt.NDArray[np.float64],
+) -> list[tuple[int, _Rows]]:
+    """The rows of each route code, in batch order within a code: one stable sort and a slice per code
+    (views), so splitting a batch among S scopes costs one pass over its columns, not S."""
+    first = int(codes[0])
+    if (codes == first).all():
+        return [(first, (timestamps, list(values), keys))]
+    order = np.argsort(codes, kind="stable")
+    ordered = codes[order]
+    cuts = np.flatnonzero(ordered[1:] != ordered[:-1]) + 1
+    bounds = [0, *cuts.tolist(), len(codes)]
+    timestamps, keys = timestamps[order], keys[order]
+    columns = [v[order] for v in values]
+    return [
+        (int(ordered[a]), (timestamps[a:b], [c[a:b] for c in columns], keys[a:b]))
+        for a, b in itertools.pairwise(bounds)
+    ]
 
 
 class ScopedWindows:
@@ -341,37 +368,26 @@ class ScopedWindows:
                 name = column.rule.column
                 codes = self.directory.route(name, cast("npt.NDArray[np.object_]", values[column.index]))
                 segments = self.directory.segments(name)
-                for code in np.unique(codes).tolist():
+                for code, rows in _groups(codes, timestamps, values, keys):
                     segment = SegmentKey.other(name) if code == OTHER else segments[code]
-                    self._add(
-                        Scope(self.model, segment=segment), codes == code, timestamps, values, now, keys
-                    )
+                    self._add(Scope(self.model, segment=segment), rows, now)
             if self.plan.version_column is not None and self._versions:
                 table = {v: i for i, v in enumerate(self._versions)}
                 items = values[self.plan.version_column].tolist()
                 codes = np.fromiter((table.get(v, -1) for v in items), dtype=np.int64, count=len(items))
-                for code in np.unique(codes).tolist():
+                for code, rows in _groups(codes, timestamps, values, keys):
                     if code >= 0:
-                        scope = Scope(self.model, version=self._versions[code])
-                        self._add(scope, codes == code, timestamps, values, now, keys)
+                        self._add(Scope(self.model, version=self._versions[code]), rows, now)
 
-    def _add(
-        self,
-        scope: Scope,
-        mask: npt.NDArray[np.bool_],
-        timestamps: npt.NDArray[np.float64],
-        values: Sequence[npt.NDArray[np.generic]],
-        now: float,
-        keys: npt.NDArray[np.float64],
-    ) -> None:
+    def _add(self, scope: Scope, rows: _Rows, now: float) -> None:
+        timestamps, values, keys = rows
         window = self._windows.get(scope)
         if window is None:  # routed by a membership not applied yet: promoted meanwhile
             window = self._new(scope)
-        rows = [v[mask] for v in values]
-        window.add_columns(timestamps[mask], rows, now, keys[mask])
+        window.add_columns(timestamps, values, now, keys)
         baseline = self._baselines.get(scope)
         if baseline is not None:
-            baseline.add_columns(timestamps[mask], rows, now, keys[mask])
+            baseline.add_columns(timestamps, values, now, keys)
 
     # checkpoints -------------------------------------------------------------------------------
 
