@@ -9,10 +9,9 @@ come from independent oracles on the produced data: scikit-learn's accuracy per 
 pairs, and statsmodels' Newcombe interval (``confint_proportions_2indep(method="newcomb",
 compare="diff")``) on the same counts.
 
-Shadow traffic: both versions score every request (same prediction id, one label grades both), so the
-comparison is paired; statsmodels has no paired Newcombe interval, so the oracle is
-`newcombe_paired` (pinned to Newcombe's published example by the unit tests) on the 2x2 table of
-right/wrong pairs counted here from the produced data. With each Kafka client (``kafka.client``).
+With each Kafka client (``kafka.client``). (Shadow traffic, both versions scoring the same request
+under one prediction id, is not compared pair by pair: the label join keeps one prediction per id and
+model; see the README's limits.)
 """
 
 from __future__ import annotations
@@ -33,7 +32,6 @@ from statsmodels.stats.proportion import confint_proportions_2indep
 
 from driftwatch.cli.localbroker import LocalBroker, free_port
 from driftwatch.config import load_settings
-from driftwatch.performance.comparison import newcombe_paired
 from driftwatch.service.daemon import Daemon
 from tests.clients import CLIENTS, use_client
 from tests.integration.scoped import GROUP_OPTIONS, api_model, events, produce, samples_of, write_config
@@ -64,9 +62,7 @@ def reference(rng: np.random.Generator, offset: float) -> pd.DataFrame:
     )
 
 
-def setup(
-    directory: Path, bootstrap: str, topics: dict[str, str], port: int, hook: str, shadow: bool
-) -> Path:
+def setup(directory: Path, bootstrap: str, topics: dict[str, str], port: int, hook: str) -> Path:
     rng = np.random.default_rng(30)
     reference(rng, 0.0).to_csv(directory / "ref.csv", index=False)
     reference(rng, OFFSET).to_csv(directory / "ref-v8.csv", index=False)
@@ -80,8 +76,7 @@ def setup(
             "alert": {"worse_by": 0.0},
         },
     }
-    if not shadow:  # shadow traffic: both versions score the same inputs, one reference
-        versions["references"] = {CHALLENGER: "ref-v8.csv"}
+    versions["references"] = {CHALLENGER: "ref-v8.csv"}
     return write_config(
         directory,
         {
@@ -124,20 +119,6 @@ def split_traffic(rng: np.random.Generator) -> pd.DataFrame:
     )
 
 
-def shadow_traffic(rng: np.random.Generator) -> pd.DataFrame:
-    """Every request scored by both versions (same id, same input, one label); version 8 flips some."""
-    requests = ROWS // 2
-    x = rng.normal(size=requests)
-    truth = sigmoid(x)
-    label = (rng.uniform(size=requests) < truth).astype(int)
-    flip = rng.uniform(size=requests) < FLIPPED
-    ids = [f"req-{i}" for i in range(requests)]
-    champion = pd.DataFrame({"id": ids, "version": CHAMPION, "x": x, "score": truth, "label": label})
-    challenger = champion.assign(version=CHALLENGER, score=np.where(flip, 1.0 - truth, truth))
-    both = pd.concat([champion, challenger]).sort_index(kind="stable")  # each request twice in a row
-    return both.reset_index(drop=True)
-
-
 @dataclass
 class Run:
     samples: Samples
@@ -145,7 +126,7 @@ class Run:
     events: list[dict[str, Any]]
 
 
-def run(broker: LocalBroker, directory: Path, frame: pd.DataFrame, shadow: bool, client: str) -> Run:
+def run(broker: LocalBroker, directory: Path, frame: pd.DataFrame, client: str) -> Run:
     """The daemon reads the predictions, then their labels, and runs checks until the comparison covers
     every labelled prediction of both versions; then three more (the challenger stays worse)."""
     suffix = uuid.uuid4().hex[:8]
@@ -175,7 +156,7 @@ def run(broker: LocalBroker, directory: Path, frame: pd.DataFrame, shadow: bool,
     port = free_port()
     with Receiver(SECRET) as receiver:
         settings = load_settings(
-            use_client(setup(directory, broker.bootstrap, topics, port, receiver.url, shadow), client)
+            use_client(setup(directory, broker.bootstrap, topics, port, receiver.url), client)
         )
         produce(broker.bootstrap, topics["predictions"], predictions)
         daemon = Daemon(settings)
@@ -320,7 +301,7 @@ def test_interleaved_versions_windows_references_and_comparison(
     )
     assert upper < 0.0, "the challenger is meant to be worse beyond doubt"
 
-    result = run(broker, tmp_path, frame, shadow=False, client=client)
+    result = run(broker, tmp_path, frame, client=client)
 
     assert_versions_and_comparison(result, frame, "split", lower, upper)
     # version 8 is checked against its own reference: no drift there, though the model's would say so
@@ -336,31 +317,3 @@ def test_interleaved_versions_windows_references_and_comparison(
     assert not [
         e for e in result.events if e.get("check") == "data_drift" and e.get("model_version") == CHALLENGER
     ]
-
-
-def test_shadow_versions_are_compared_pair_by_pair(
-    broker: LocalBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Both versions score every request (same prediction id, one label grades both): the paired design,
-    whose interval is far narrower than the split one on the same rows. One client: the pairing is the
-    label join's and the comparison's, not the consumer's."""
-    monkeypatch.setenv("VERSIONS_TEST_SECRET", SECRET.decode())
-    frame = shadow_traffic(np.random.default_rng(32))
-    champion = frame[frame["version"] == CHAMPION].set_index("id")
-    challenger = frame[frame["version"] == CHALLENGER].set_index("id").loc[champion.index]
-    right1 = ((champion["score"] >= 0.5).astype(int) == champion["label"]).to_numpy()
-    right2 = ((challenger["score"] >= 0.5).astype(int) == challenger["label"]).to_numpy()
-    cells = [
-        int((a & b).sum())
-        for a, b in ((right1, right2), (right1, ~right2), (~right1, right2), (~right1, ~right2))
-    ]
-    paired = newcombe_paired(*cells, confidence=0.95)
-    n = len(champion)
-    split_lower, split_upper = confint_proportions_2indep(
-        int(right2.sum()), n, int(right1.sum()), n, method="newcomb", compare="diff", alpha=0.05
-    )
-    assert paired.upper < 0.0 and paired.upper - paired.lower < split_upper - split_lower
-
-    result = run(broker, tmp_path, frame, shadow=True, client="kafka-python")
-
-    assert_versions_and_comparison(result, frame, "paired", paired.lower, paired.upper)

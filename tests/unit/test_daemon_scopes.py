@@ -159,6 +159,14 @@ def test_only_the_drifting_segment_alerts_and_other_scopes_keep_quiet(tmp_path: 
     assert sample(daemon, "driftwatch_alert_active", model="m", check="data_drift", segment="country=PL") == 1
     assert sample(daemon, "driftwatch_alert_active", model="m", check="data_drift", segment="country=DE") == 0
     assert sample(daemon, "driftwatch_alert_active", model="m", check="data_drift") == 0
+    # no baseline: no rolling alert anywhere
+    rolling = [
+        s.labels
+        for family in daemon.metrics.registry.collect()
+        for s in family.samples
+        if s.name == "driftwatch_alert_active" and s.labels["check"].endswith("@rolling")
+    ]
+    assert rolling == []
     # every scope has a result of its own, and /api agrees with /metrics
     results = daemon.latest.scoped("m")
     other = results[("country:other", "")]

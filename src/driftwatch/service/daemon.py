@@ -300,11 +300,11 @@ class Daemon:
         for name, scoped in self.scoped.items():  # restored scopes: their alert states as stored
             for scope in scoped.scopes():
                 version, segment = scope.labels()
-                for check_name in [*scoped.alert_ids(scope), *scoped.rolling_ids()]:
+                for check_name in [*scoped.alert_ids(scope), *scoped.rolling_ids(scope)]:
                     firing = self.policy.firing(name, check_name, scope=scope.key)
                     self.metrics.alert_active.labels(name, check_name, version, segment).set(int(firing))
             if scoped.baseline is not None:
-                for check_name in scoped.rolling_ids():
+                for check_name in scoped.rolling_ids(Scope(name)):
                     firing = self.policy.firing(name, check_name)
                     self.metrics.alert_active.labels(name, check_name, "", "").set(int(firing))
         for name in settings.models:

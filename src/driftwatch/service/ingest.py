@@ -474,6 +474,15 @@ class Ingest:
         joined = outcome["joined"] + outcome["joined_early"]
         if joined:
             self.metrics.labels_joined.labels(model).inc(joined)
+        if outcome["duplicate"] and scoped:
+            self._rejections.warning(
+                f"duplicate:{model}",
+                "model %s: %d predictions reuse a prediction_id already kept for the label join, so only the "
+                "first is graded (two versions scoring the same request in shadow? give each version's "
+                "predictions their own ids for per-version performance)",
+                model,
+                outcome["duplicate"],
+            )
         if outcome["no_id"]:
             self._rejections.warning(
                 f"no_id:{model}",

@@ -124,7 +124,7 @@ class Runner:
         model, m, now = scoped.name, self.metrics, self._clock()
 
         def firing(scope: Scope) -> bool:
-            checks = [*scoped.alert_ids(scope), *scoped.rolling_ids()]
+            checks = [*scoped.alert_ids(scope), *scoped.rolling_ids(scope)]
             return any(self.policy.firing(model, check, scope=scope.key) for check in checks)
 
         self._drop_departed(scoped)
@@ -162,7 +162,7 @@ class Runner:
             if not outcome.store:
                 alerts = [c for c in scoped.alert_ids(scope) if c.startswith("challenger:")]
             elif result.baseline == "rolling":
-                alerts = scoped.rolling_ids()
+                alerts = scoped.rolling_ids(scope)
             else:
                 alerts = [c for c in scoped.alert_ids(scope) if not c.startswith("challenger:")]
             self._feed_scope(result, outcome.breaches, outcome.rule, alerts)
@@ -224,7 +224,7 @@ class Runner:
         model = scoped.name
         latest = self.latest.get(model, scope.key)
         if retired and latest is not None:
-            for check in [*scoped.alert_ids(scope), *scoped.rolling_ids()]:
+            for check in [*scoped.alert_ids(scope), *scoped.rolling_ids(scope)]:
                 try:
                     event = self.policy.retire(model, scope.key, check, now)
                     if event is not None:
@@ -238,7 +238,7 @@ class Runner:
         version, segment = scope.labels()
         # its alerts read 0 until the next check, so that a scrape sees the alert end (and counts the
         # retirement) before the scope's series go
-        for check in [*scoped.alert_ids(scope), *scoped.rolling_ids()]:
+        for check in [*scoped.alert_ids(scope), *scoped.rolling_ids(scope)]:
             self.metrics.alert_active.labels(model, check, version, segment).set(0)
         self._departed.setdefault(model, set()).add(scope)
 

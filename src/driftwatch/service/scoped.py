@@ -651,7 +651,12 @@ class ScopedModel:
             return "challenger"
         return ""
 
-    def rolling_ids(self) -> list[str]:
+    def rolling_ids(self, scope: Scope) -> list[str]:
+        """The rolling-baseline alerts of ``scope``: none unless the baseline covers its kind of scope."""
+        plan = self.plan.baseline
+        covered = self.baseline is not None if scope.whole else plan is not None and plan.covers(scope)
+        if not covered:
+            return []
         ids = ["data_drift@rolling"]
         if (
             self.settings.prediction
