@@ -8,6 +8,13 @@ keeps traffic and rollouts away from a replica that cannot see Kafka.
 ``/api/models`` and ``/api/models/<name>`` return the latest check results;
 ``/reports/<name>/latest.html`` is Evidently's HTML report of the latest check.
 
+With ``http.web_config_file`` (exporter-toolkit's web config, see driftwatch.webconfig) the server
+speaks TLS, optionally verifies client certificates, and asks for basic auth: a request without valid
+credentials gets 401 with ``WWW-Authenticate: Basic realm="driftwatch"`` and an error, never data.
+``http.api`` and ``http.reports`` can turn /api and /reports off (404) or require credentials;
+``http.probes`` decides whether /healthz and /readyz need them too. The TLS handshake runs in the
+request's thread, so a slow or broken client never holds up the others.
+
 GET and HEAD are served; any other method gets a JSON 405 naming them, and every error is JSON.
 The ``Server`` header names driftwatch and its version only. A client that goes away mid-request
 is logged at debug level, through the logging module, never as a traceback on stderr.
@@ -18,6 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import ssl
 import sys
 import threading
 from collections.abc import Callable
@@ -31,6 +39,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from driftwatch import __version__
 from driftwatch.errors import ReportUnavailableError
 from driftwatch.service.metrics import Metrics
+from driftwatch.webconfig import AUTH_REALM, BasicAuth, WebAccess
 
 __all__ = ["HttpServer", "LoggingHTTPServer", "ReportUnavailableError"]
 
@@ -41,12 +50,32 @@ Results = Callable[[], dict[str, dict[str, Any]]]
 Reports = Callable[[str], str | None]  # the HTML report of a model's latest check; None when there is none
 
 ALLOWED_METHODS = ("GET", "HEAD")
+HANDSHAKE_TIMEOUT = 10.0  # seconds a client gets to finish the TLS handshake
 
 
 class LoggingHTTPServer(ThreadingHTTPServer):
     """A threading HTTP server whose request failures go through the logging module (see handle_error)."""
 
     daemon_threads = True
+    tls: ssl.SSLContext | None = None  # set before serving: every accepted connection speaks TLS
+
+    def get_request(self) -> tuple[Any, Any]:
+        sock, address = super().get_request()
+        if self.tls is None:
+            return sock, address
+        # no handshake here, in the accepting thread: finish_request does it in the request's thread
+        return self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), address
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        if isinstance(request, ssl.SSLSocket):
+            request.settimeout(HANDSHAKE_TIMEOUT)
+            try:
+                request.do_handshake()
+            except (ssl.SSLError, OSError) as exc:  # plain HTTP, an unknown CA, no client certificate...
+                log.debug("http: TLS handshake with %s failed: %s", client_address[0], exc)
+                return
+            request.settimeout(None)
+        super().finish_request(request, client_address)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that disconnected is routine (a scraper timed out, a browser tab closed): a debug line.
@@ -67,8 +96,12 @@ class HttpServer:
         readiness: Readiness,
         results: Results,
         reports: Reports | None = None,
+        access: WebAccess | None = None,
     ) -> None:
-        handler = _handler(metrics, readiness, results, reports)
+        access = access or WebAccess()
+        tls = access.web.tls if access.web is not None else None
+        context = tls.context() if tls is not None else None  # checked by load_settings: loads here
+        handler = _handler(metrics, readiness, results, reports, access)
         try:
             self._server = LoggingHTTPServer((host, port), handler)
         except OSError as exc:
@@ -76,6 +109,8 @@ class HttpServer:
                 f"http: cannot listen on {host}:{port} ({exc.strerror}); "
                 "set http.port to a free port or stop the process using it"
             ) from None
+        self._server.tls = context
+        self.scheme = "https" if context is not None else "http"
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="driftwatch-http", daemon=True
         )
@@ -95,8 +130,16 @@ class HttpServer:
 
 
 def _handler(
-    metrics: Metrics, readiness: Readiness, results: Results, reports: Reports | None
+    metrics: Metrics, readiness: Readiness, results: Results, reports: Reports | None, access: WebAccess
 ) -> type[BaseHTTPRequestHandler]:
+    auth = BasicAuth(access.users)
+    extra_headers = dict(access.web.headers) if access.web is not None else {}
+    endpoints = [
+        endpoint
+        for endpoint in ("/metrics", "/healthz", "/readyz", "/api/models", "/reports/<model>/latest.html")
+        if access.rule(endpoint) != "off"
+    ]
+
     class Handler(BaseHTTPRequestHandler):
         server_version = f"driftwatch/{__version__}"
 
@@ -105,7 +148,16 @@ def _handler(
 
         def do_GET(self) -> None:
             path = urlsplit(self.path).path.rstrip("/") or "/"
-            if path == "/metrics":
+            rule = access.rule(path)
+            if rule == "auth" and not auth.check(self.headers.get("Authorization")):
+                self._json(
+                    401,
+                    {"error": "authentication required: give a user and password of the web config"},
+                    {"WWW-Authenticate": f'Basic realm="{AUTH_REALM}"'},
+                )
+            elif rule == "off":
+                self._json(404, {"error": "not found", "endpoints": endpoints})
+            elif path == "/metrics":
                 self._send(200, generate_latest(metrics.registry), CONTENT_TYPE_LATEST)
             elif path == "/healthz":
                 self._json(200, {"status": "ok"})
@@ -124,7 +176,6 @@ def _handler(
             elif reports is not None and path.startswith("/reports/") and path.endswith("/latest.html"):
                 self._report(unquote(path.removeprefix("/reports/").removesuffix("/latest.html")))
             else:
-                endpoints = ["/metrics", "/healthz", "/readyz", "/api/models", "/reports/<model>/latest.html"]
                 self._json(404, {"error": "not found", "endpoints": endpoints})
 
         def do_HEAD(self) -> None:
@@ -190,7 +241,7 @@ def _handler(
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
-            for name, value in (headers or {}).items():
+            for name, value in {**extra_headers, **(headers or {})}.items():
                 self.send_header(name, value)
             self.end_headers()
             if self.command != "HEAD":
