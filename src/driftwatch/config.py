@@ -356,6 +356,17 @@ class KafkaSettings(_Strict):
         return self
 
 
+def _yaml_off(value: object) -> object:
+    """YAML 1.1 reads a bare ``off`` as false (and ``on`` as true): take them as the words written."""
+    return {False: "off", True: "on"}.get(value, value) if isinstance(value, bool) else value
+
+
+_Access = Annotated[
+    Literal["open", "auth", "off"],
+    BeforeValidator(_yaml_off, json_schema_input_type=Literal["open", "auth", "off", False]),
+]
+
+
 class HttpSettings(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=9308, ge=0, le=65535)
@@ -363,8 +374,8 @@ class HttpSettings(_Strict):
     web_config_file: Path | None = None
     # open: served like /metrics (behind basic auth when the web config has users); auth: credentials
     # required (the web config must have users); off: 404
-    api: Literal["open", "auth", "off"] = "open"
-    reports: Literal["open", "auth", "off"] = "open"
+    api: _Access = "open"
+    reports: _Access = "open"
     # /healthz and /readyz: open even when the web config has users, so Kubernetes probes need no
     # credentials; auth puts them behind basic auth like every other path
     probes: Literal["open", "auth"] = "open"

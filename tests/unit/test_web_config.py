@@ -417,3 +417,28 @@ def test_client_certificate_required(certs: Certs, tmp_path: Path) -> None:
             assert response.status == 200
     finally:
         server.stop()
+
+
+def test_bare_off_in_yaml_is_off(workdir: Path) -> None:
+    """YAML 1.1 reads `off` as false: `api: off` written bare still means off."""
+    raw = (
+        "kafka: {bootstrap_servers: '127.0.0.1:9092', topic: predictions}\n"
+        "models: {m: {reference: ref.csv, features: [a]}}\n"
+        "http: {api: off, reports: off}\n"
+    )
+    path = workdir / "driftwatch.yaml"
+    path.write_text(raw, encoding="utf-8")
+    http = load_settings(path, {}).http
+    assert (http.api, http.reports) == ("off", "off")
+    path.write_text(raw.replace("api: off", "api: on"), encoding="utf-8")
+    assert "http.api" in config_error(path)
+
+
+def test_the_readme_example_loads(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("`web.yml`:\n\n```\n", 1)[1].split("```", 1)[0]
+    make_certs(tmp_path / "tls")
+    web = load_web_config(write_web(tmp_path, block))
+    assert web.tls is not None and web.tls.cert_file == tmp_path / "tls" / "server.crt"
+    assert set(web.users) == {"prometheus"} and web.headers == {"X-Content-Type-Options": "nosniff"}
+    assert BasicAuth(web.users).check(basic("prometheus", "change-me"))
