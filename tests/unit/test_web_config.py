@@ -380,6 +380,19 @@ def test_tls_server_asks_for_credentials(tls_server: HttpServer, certs: Certs) -
     assert status == 200  # probes stay open
 
 
+def test_other_methods_ask_for_credentials_first(tls_server: HttpServer, certs: Certs) -> None:
+    host, port = tls_server.address
+    context = ssl.create_default_context(cafile=str(certs.ca))
+    for authorization, expected in ((None, 401), (basic("prometheus", PASSWORD), 405)):
+        req = urllib.request.Request(f"https://{host}:{port}/metrics", data=b"x", method="POST")
+        if authorization:
+            req.add_header("Authorization", authorization)
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(req, timeout=5, context=context).close()
+        with info.value:
+            assert info.value.code == expected
+
+
 def test_plain_http_to_the_tls_port_gets_nothing(tls_server: HttpServer, certs: Certs) -> None:
     host, port = tls_server.address
     with pytest.raises((urllib.error.URLError, ConnectionError)):

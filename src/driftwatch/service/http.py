@@ -149,13 +149,9 @@ def _handler(
         def do_GET(self) -> None:
             path = urlsplit(self.path).path.rstrip("/") or "/"
             rule = access.rule(path)
-            if rule == "auth" and not auth.check(self.headers.get("Authorization")):
-                self._json(
-                    401,
-                    {"error": "authentication required: give a user and password of the web config"},
-                    {"WWW-Authenticate": f'Basic realm="{AUTH_REALM}"'},
-                )
-            elif rule == "off":
+            if self._refused(rule):
+                return
+            if rule == "off":
                 self._json(404, {"error": "not found", "endpoints": endpoints})
             elif path == "/metrics":
                 self._send(200, generate_latest(metrics.registry), CONTENT_TYPE_LATEST)
@@ -187,7 +183,20 @@ def _handler(
                 return self._not_allowed
             raise AttributeError(name)
 
+        def _refused(self, rule: str) -> bool:
+            """Answer 401, and say so, when the path needs credentials and the request has no valid ones."""
+            if rule != "auth" or auth.check(self.headers.get("Authorization")):
+                return False
+            self._json(
+                401,
+                {"error": "authentication required: give a user and password of the web config"},
+                {"WWW-Authenticate": f'Basic realm="{AUTH_REALM}"'},
+            )
+            return True
+
         def _not_allowed(self) -> None:
+            if self._refused(access.rule(urlsplit(self.path).path.rstrip("/") or "/")):
+                return
             self._json(
                 405,
                 {"error": f"method {self.command} is not allowed", "allow": list(ALLOWED_METHODS)},
