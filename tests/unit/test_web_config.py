@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import ssl
 import urllib.error
 import urllib.request
@@ -18,10 +19,12 @@ import pytest
 import yaml
 
 from driftwatch.config import ConfigError, load_settings
+from driftwatch.service import http as http_module
 from driftwatch.service.http import HttpServer
 from driftwatch.service.metrics import Metrics
 from driftwatch.webconfig import BasicAuth, WebAccess, WebConfigError, load_web_config
 from tests.tlscerts import Certs, make_certs
+from tests.waiting import wait_for
 
 PASSWORD = "correct horse"
 HASH = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4)).decode()  # cost 4: fast tests
@@ -455,3 +458,43 @@ def test_the_readme_example_loads(tmp_path: Path) -> None:
     assert web.tls is not None and web.tls.cert_file == tmp_path / "tls" / "server.crt"
     assert set(web.users) == {"prometheus"} and web.headers == {"X-Content-Type-Options": "nosniff"}
     assert BasicAuth(web.users).check(basic("prometheus", "change-me"))
+
+
+def test_a_changed_web_config_is_read_again(
+    certs: Certs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(http_module, "RELOAD_CHECK", 0.0)
+    document: dict[str, Any] = {
+        "tls_server_config": {"cert_file": str(certs.server_cert), "key_file": str(certs.server_key)},
+        "basic_auth_users": {"prometheus": HASH},
+    }
+    path = write_web(tmp_path, document)
+    server = HttpServer(
+        "127.0.0.1", 0, Metrics(), lambda: [], lambda: {}, access=WebAccess(load_web_config(path))
+    )
+    server.start()
+    try:
+        new_password = "rotated password"
+        assert request(server, "/metrics", certs.ca, basic("prometheus", PASSWORD))[0] == 200
+        document["basic_auth_users"] = {
+            "prometheus": bcrypt.hashpw(new_password.encode(), bcrypt.gensalt(4)).decode()
+        }
+        write_web(tmp_path, document)
+        wait_for(
+            lambda: request(server, "/metrics", certs.ca, basic("prometheus", new_password))[0] == 200,
+            10,
+            "the new password to be accepted",
+        )
+        assert request(server, "/metrics", certs.ca, basic("prometheus", PASSWORD))[0] == 401
+        with caplog.at_level(logging.ERROR, logger="driftwatch.service.http"):
+            path.write_text("basic_auth_users: {prometheus: not-a-hash}\n", encoding="utf-8")
+
+            def logged() -> bool:
+                request(server, "/healthz", certs.ca)  # a request makes the server look at the file
+                return "stays in force" in caplog.text
+
+            wait_for(logged, 10, "the invalid file to be logged")
+        assert "not-a-hash" not in caplog.text and "basic_auth_users.prometheus" in caplog.text
+        assert request(server, "/metrics", certs.ca, basic("prometheus", new_password))[0] == 200
+    finally:
+        server.stop()

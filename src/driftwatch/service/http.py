@@ -12,7 +12,8 @@ With ``http.web_config_file`` (exporter-toolkit's web config, see driftwatch.web
 speaks TLS, optionally verifies client certificates, and asks for basic auth: a request without valid
 credentials gets 401 with ``WWW-Authenticate: Basic realm="driftwatch"`` and an error, never data.
 ``http.api`` and ``http.reports`` can turn /api and /reports off (404) or require credentials;
-``http.probes`` decides whether /healthz and /readyz need them too. The TLS handshake runs in the
+``http.probes`` decides whether /healthz and /readyz need them too. A changed web config file is read
+again (see `LiveAccess`). The TLS handshake runs in the
 request's thread, so a slow or broken client never holds up the others.
 
 GET and HEAD are served; any other method gets a JSON 405 naming them, and every error is JSON.
@@ -28,7 +29,9 @@ import socket
 import ssl
 import sys
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import replace
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -39,7 +42,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from driftwatch import __version__
 from driftwatch.errors import ReportUnavailableError
 from driftwatch.service.metrics import Metrics
-from driftwatch.webconfig import AUTH_REALM, BasicAuth, WebAccess
+from driftwatch.webconfig import AUTH_REALM, BasicAuth, WebAccess, WebConfigError, load_web_config
 
 __all__ = ["HttpServer", "LoggingHTTPServer", "ReportUnavailableError"]
 
@@ -51,6 +54,7 @@ Reports = Callable[[str], str | None]  # the HTML report of a model's latest che
 
 ALLOWED_METHODS = ("GET", "HEAD")
 HANDSHAKE_TIMEOUT = 10.0  # seconds a client gets to finish the TLS handshake
+RELOAD_CHECK = 1.0  # seconds between looks at the web config file's (and its TLS files') modification
 
 
 class LoggingHTTPServer(ThreadingHTTPServer):
@@ -58,9 +62,12 @@ class LoggingHTTPServer(ThreadingHTTPServer):
 
     daemon_threads = True
     tls: ssl.SSLContext | None = None  # set before serving: every accepted connection speaks TLS
+    live: LiveAccess | None = None  # re-reads the web config file when it changes
 
     def get_request(self) -> tuple[Any, Any]:
         sock, address = super().get_request()
+        if self.live is not None:
+            self.live.refresh()  # new certificates take effect from the next connection
         if self.tls is None:
             return sock, address
         # no handshake here, in the accepting thread: finish_request does it in the request's thread
@@ -101,7 +108,8 @@ class HttpServer:
         access = access or WebAccess()
         tls = access.web.tls if access.web is not None else None
         context = tls.context() if tls is not None else None  # checked by load_settings: loads here
-        handler = _handler(metrics, readiness, results, reports, access)
+        live = LiveAccess(access, context)
+        handler = _handler(metrics, readiness, results, reports, live)
         try:
             self._server = LoggingHTTPServer((host, port), handler)
         except OSError as exc:
@@ -110,6 +118,8 @@ class HttpServer:
                 "set http.port to a free port or stop the process using it"
             ) from None
         self._server.tls = context
+        self._server.live = live
+        live.server = self._server
         self.scheme = "https" if context is not None else "http"
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="driftwatch-http", daemon=True
@@ -129,11 +139,87 @@ class HttpServer:
         self._server.server_close()
 
 
+class LiveAccess:
+    """The web config in force. Its file and the TLS files it names are looked at (stat only) at most
+    once a second, before a connection is served; when one changed, the file is read again, as
+    exporter-toolkit does, so rotated certificates and changed users take effect without a restart.
+    A file that no longer loads is logged as an error and the previous config stays in force;
+    switching between TLS and plain HTTP takes a restart."""
+
+    def __init__(self, access: WebAccess, context: ssl.SSLContext | None) -> None:
+        self.access = access
+        self.auth = BasicAuth(access.users)
+        self.headers = dict(access.web.headers) if access.web is not None else {}
+        self.server: LoggingHTTPServer | None = None
+        self._tls = context is not None
+        self._lock = threading.Lock()
+        self._checked = time.monotonic()
+        self._stamps = self._stat()
+
+    def _stat(self) -> tuple[tuple[int, int, int] | None, ...]:
+        web = self.access.web
+        if web is None:
+            return ()
+        files = [web.path]
+        if web.tls is not None:
+            files += [web.tls.cert_file, web.tls.key_file]
+            files += [web.tls.client_ca_file] if web.tls.client_ca_file is not None else []
+        stamps: list[tuple[int, int, int] | None] = []
+        for path in files:
+            try:
+                stat = path.stat()
+            except OSError:
+                stamps.append(None)
+            else:
+                stamps.append((stat.st_ino, stat.st_mtime_ns, stat.st_size))
+        return tuple(stamps)
+
+    def refresh(self) -> None:
+        web = self.access.web
+        if web is None or time.monotonic() - self._checked < RELOAD_CHECK:
+            return
+        with self._lock:
+            self._checked = time.monotonic()
+            stamps = self._stat()
+            if stamps == self._stamps:
+                return
+            self._stamps = stamps
+            try:
+                fresh = load_web_config(web.path)
+                context = fresh.tls.context() if fresh.tls is not None else None
+            except WebConfigError as exc:
+                log.error(
+                    "http: %s changed and is invalid; the previous web config stays in force: %s",
+                    web.path,
+                    "; ".join(exc.problems),
+                )
+                return
+            except (ssl.SSLError, OSError) as exc:
+                log.error(
+                    "http: the TLS files of %s changed and do not load (%s); the previous ones stay in force",
+                    web.path,
+                    exc,
+                )
+                return
+            if (context is not None) != self._tls:
+                log.error(
+                    "http: %s changed between TLS and plain HTTP, which takes a restart; the previous "
+                    "web config stays in force",
+                    web.path,
+                )
+                return
+            self.access = replace(self.access, web=fresh)
+            self.auth = BasicAuth(fresh.users)
+            self.headers = dict(fresh.headers)
+            if self.server is not None:
+                self.server.tls = context
+            log.info("http: reloaded %s", web.path)
+
+
 def _handler(
-    metrics: Metrics, readiness: Readiness, results: Results, reports: Reports | None, access: WebAccess
+    metrics: Metrics, readiness: Readiness, results: Results, reports: Reports | None, live: LiveAccess
 ) -> type[BaseHTTPRequestHandler]:
-    auth = BasicAuth(access.users)
-    extra_headers = dict(access.web.headers) if access.web is not None else {}
+    access = live.access  # http.api/reports/probes do not change
     endpoints = [
         endpoint
         for endpoint in ("/metrics", "/healthz", "/readyz", "/api/models", "/reports/<model>/latest.html")
@@ -185,7 +271,8 @@ def _handler(
 
         def _refused(self, rule: str) -> bool:
             """Answer 401, and say so, when the path needs credentials and the request has no valid ones."""
-            if rule != "auth" or auth.check(self.headers.get("Authorization")):
+            live.refresh()  # on a kept-alive connection too
+            if rule != "auth" or live.auth.check(self.headers.get("Authorization")):
                 return False
             self._json(
                 401,
@@ -250,7 +337,7 @@ def _handler(
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
-            for name, value in {**extra_headers, **(headers or {})}.items():
+            for name, value in {**live.headers, **(headers or {})}.items():
                 self.send_header(name, value)
             self.end_headers()
             if self.command != "HEAD":
