@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import bcrypt
 import yaml
 
 __all__ = [
@@ -112,7 +113,8 @@ class TlsServerConfig:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = TLS_VERSIONS[self.min_version]
         context.maximum_version = TLS_VERSIONS[self.max_version]
-        context.load_cert_chain(self.cert_file, self.key_file)
+        # an encrypted key fails here rather than prompting for its passphrase on the terminal
+        context.load_cert_chain(self.cert_file, self.key_file, password=lambda: b"")
         if self.client_ca_file is not None:
             context.load_verify_locations(cafile=self.client_ca_file)
         context.verify_mode = CLIENT_AUTH[self.client_auth_type]
@@ -349,8 +351,6 @@ class BasicAuth:
         with self._lock:
             if hashed is not None and digest in self._verified:
                 return True
-        import bcrypt
-
         try:
             ok = bcrypt.checkpw(password, hashed if hashed is not None else self._dummy_hash())
         except ValueError:  # a password over 72 bytes, which bcrypt refuses
@@ -365,8 +365,6 @@ class BasicAuth:
 
     def _dummy_hash(self) -> bytes:
         if self._dummy is None:
-            import bcrypt
-
             costs = [int(hashed.split(b"$")[2]) for hashed in self._users.values()]
             self._dummy = bcrypt.hashpw(b"driftwatch-no-such-user", bcrypt.gensalt(max(costs, default=10)))
         return self._dummy

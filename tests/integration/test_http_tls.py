@@ -37,7 +37,7 @@ from tests.promstack import INSTALL_HINT, Prometheus, StackError, prometheus_bin
 from tests.tlscerts import make_certs
 from tests.waiting import wait_for
 
-pytestmark = [pytest.mark.broker]
+pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 USER = "prometheus"
 PASSWORD = "scrape-me-please"

@@ -498,3 +498,19 @@ def test_a_changed_web_config_is_read_again(
         assert request(server, "/metrics", certs.ca, basic("prometheus", new_password))[0] == 200
     finally:
         server.stop()
+
+
+def test_an_encrypted_key_is_refused_without_a_prompt(certs: Certs, tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    key = serialization.load_pem_private_key(certs.server_key.read_bytes(), None)
+    encrypted = tmp_path / "encrypted.key"
+    encrypted.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"passphrase"),
+        )
+    )
+    line = only_problem(write_web(tmp_path, tls_with(certs, key_file=str(encrypted))))
+    assert "cannot load" in line and "unencrypted PEM private key" in line
