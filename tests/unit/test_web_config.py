@@ -514,3 +514,24 @@ def test_an_encrypted_key_is_refused_without_a_prompt(certs: Certs, tmp_path: Pa
     )
     line = only_problem(write_web(tmp_path, tls_with(certs, key_file=str(encrypted))))
     assert "cannot load" in line and "unencrypted PEM private key" in line
+
+
+def test_users_added_by_a_reload_close_the_server(
+    certs: Certs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(http_module, "RELOAD_CHECK", 0.0)
+    tls = {"cert_file": str(certs.server_cert), "key_file": str(certs.server_key)}
+    path = write_web(tmp_path, {"tls_server_config": tls})
+    server = HttpServer(
+        "127.0.0.1", 0, Metrics(), lambda: [], lambda: {}, access=WebAccess(load_web_config(path))
+    )
+    server.start()
+    try:
+        assert request(server, "/metrics", certs.ca)[0] == 200
+        write_web(tmp_path, {"tls_server_config": tls, "basic_auth_users": {"prometheus": HASH}})
+        wait_for(
+            lambda: request(server, "/metrics", certs.ca)[0] == 401, 10, "/metrics to ask for credentials"
+        )
+        assert request(server, "/healthz", certs.ca)[0] == 200
+    finally:
+        server.stop()

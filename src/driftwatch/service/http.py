@@ -219,11 +219,10 @@ class LiveAccess:
 def _handler(
     metrics: Metrics, readiness: Readiness, results: Results, reports: Reports | None, live: LiveAccess
 ) -> type[BaseHTTPRequestHandler]:
-    access = live.access  # http.api/reports/probes do not change
-    endpoints = [
+    endpoints = [  # off depends on http.api/reports only, which a reload does not change
         endpoint
         for endpoint in ("/metrics", "/healthz", "/readyz", "/api/models", "/reports/<model>/latest.html")
-        if access.rule(endpoint) != "off"
+        if live.access.rule(endpoint) != "off"
     ]
 
     class Handler(BaseHTTPRequestHandler):
@@ -234,7 +233,7 @@ def _handler(
 
         def do_GET(self) -> None:
             path = urlsplit(self.path).path.rstrip("/") or "/"
-            rule = access.rule(path)
+            rule = live.access.rule(path)  # the users may change with the web config file
             if self._refused(rule):
                 return
             if rule == "off":
@@ -282,7 +281,7 @@ def _handler(
             return True
 
         def _not_allowed(self) -> None:
-            if self._refused(access.rule(urlsplit(self.path).path.rstrip("/") or "/")):
+            if self._refused(live.access.rule(urlsplit(self.path).path.rstrip("/") or "/")):
                 return
             self._json(
                 405,
