@@ -39,6 +39,7 @@ from driftwatch.alerting.templates import BUILTIN, TemplateError, load_template
 from driftwatch.defaults import MIN_LABELS_DEFAULT, MIN_ROWS_DEFAULT
 from driftwatch.errors import ConfigError
 from driftwatch.stream.segments import SegmentRule
+from driftwatch.webconfig import WebConfigError, load_web_config
 
 # The error type of a validator that finds several problems of one section, each a line
 # "relative.key: message" (`_format_validation_error` prefixes each with the section's key).
@@ -355,9 +356,29 @@ class KafkaSettings(_Strict):
         return self
 
 
+def _yaml_off(value: object) -> object:
+    """YAML 1.1 reads a bare ``off`` as false (and ``on`` as true): take them as the words written."""
+    return {False: "off", True: "on"}.get(value, value) if isinstance(value, bool) else value
+
+
+_Access = Annotated[
+    Literal["open", "auth", "off"],
+    BeforeValidator(_yaml_off, json_schema_input_type=Literal["open", "auth", "off", False]),
+]
+
+
 class HttpSettings(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=9308, ge=0, le=65535)
+    # exporter-toolkit's web config (TLS, client certificates, basic auth users), see driftwatch.webconfig
+    web_config_file: Path | None = None
+    # open: served like /metrics (behind basic auth when the web config has users); auth: credentials
+    # required (the web config must have users); off: 404
+    api: _Access = "open"
+    reports: _Access = "open"
+    # /healthz and /readyz: open even when the web config has users, so Kubernetes probes need no
+    # credentials; auth puts them behind basic auth like every other path
+    probes: Literal["open", "auth"] = "open"
 
 
 class WindowSettings(_Strict):
@@ -1262,7 +1283,47 @@ def _resolve_paths(settings: Settings, base: Path) -> tuple[Settings, list[str]]
     state = settings.state.path
     if state is not None and not state.is_absolute():
         update["state"] = settings.state.model_copy(update={"path": base / state})
+    http, http_problems = _resolve_web_config(settings.http, base)
+    update["http"] = http
+    problems += http_problems
     return settings.model_copy(update=update), problems
+
+
+def _resolve_web_config(http: HttpSettings, base: Path) -> tuple[HttpSettings, list[str]]:
+    """``http.web_config_file`` relative to the config file, read and checked now so that a bad one stops
+    the daemon at start-up; ``http.api/reports/probes: auth`` need users in it."""
+    problems: list[str] = []
+    users = False
+    given = http.web_config_file
+    if given is not None:
+        path = given if given.is_absolute() else base / given
+        http = http.model_copy(update={"web_config_file": path})
+        if not path.is_file():
+            problems.append(
+                f"  - http.web_config_file: file {str(given)!r} not found (looked at {path}); give the path "
+                "of a web config file (exporter-toolkit's format), relative to this config file, or remove "
+                "the key to serve plain HTTP"
+            )
+        else:
+            try:
+                users = bool(load_web_config(path).users)
+            except WebConfigError as exc:
+                problems += [f"  - {line}" for line in exc.problems]
+                users = True  # do not add "auth needs users" lines on top of the file's own problems
+    if not users:
+        for name in ("api", "reports", "probes"):
+            if getattr(http, name) == "auth":
+                problems.append(
+                    f"  - http.{name}: 'auth' but "
+                    + (
+                        "no http.web_config_file is set"
+                        if given is None
+                        else "the web config has no basic_auth_users"
+                    )
+                    + " to check credentials against; add users under basic_auth_users in a web config file "
+                    f"(http.web_config_file) or set http.{name} to open or off"
+                )
+    return http, problems
 
 
 _Ref = TypeVar("_Ref", bound=SecretRef)

@@ -33,7 +33,7 @@ from driftwatch import __version__
 from driftwatch.alerting.policy import AlertEvent, BreachPolicy, PolicyRule, ScopeState, State
 from driftwatch.alerting.templates import Template, load_template
 from driftwatch.checks.window import CheckResult
-from driftwatch.config import ModelSettings, Settings
+from driftwatch.config import HttpSettings, ModelSettings, Settings
 from driftwatch.performance.monitor import PerformanceMonitor
 from driftwatch.reference import ReferenceDataError
 from driftwatch.scope import Scope
@@ -64,6 +64,7 @@ from driftwatch.state.store import Store
 from driftwatch.stream.labels import LabelDecoder
 from driftwatch.stream.records import RecordDecoder, reads_metadata
 from driftwatch.stream.windows import ColumnSpec, Window
+from driftwatch.webconfig import WebAccess, load_web_config
 
 __all__ = ["Daemon"]
 
@@ -193,6 +194,7 @@ class Daemon:
             self.readiness,
             self.results,
             self.report_html,
+            access=_web_access(settings.http),
         )
         self.scheduler = BackgroundScheduler(
             timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1}
@@ -373,9 +375,10 @@ class Daemon:
         self._started = True
         host, port = self.http.address
         log.info(
-            "driftwatch %s watching %d model(s); metrics on http://%s:%d/metrics",
+            "driftwatch %s watching %d model(s); metrics on %s://%s:%d/metrics",
             __version__,
             len(self.checks),
+            self.http.scheme,
             host,
             port,
         )
@@ -580,3 +583,9 @@ def _column_specs(model: ModelSettings, types: dict[str, Any]) -> list[ColumnSpe
             ColumnSpec(model.prediction, types.get(model.prediction, "numeric"), source="prediction")
         )
     return specs
+
+
+def _web_access(http: HttpSettings) -> WebAccess:
+    """The web config file (checked by load_settings) read at start-up, with the access settings."""
+    web = load_web_config(http.web_config_file) if http.web_config_file is not None else None
+    return WebAccess(web=web, api=http.api, reports=http.reports, probes=http.probes)
