@@ -40,13 +40,15 @@ typecheck: dev
 	$(VENV)/bin/mypy --strict src
 
 # Prometheus, promtool, Alertmanager and amtool for the alert-rule and end-to-end alerting tests
-# (Debian's prometheus and prometheus-alertmanager; apt installs them without starting them here).
+# (Debian's prometheus and prometheus-alertmanager; apt installs them without starting them here),
+# and stunnel, the TLS endpoint in front of the test broker for the Kafka TLS test (Debian's stunnel4).
 system-deps:
 	@command -v promtool >/dev/null && command -v amtool >/dev/null && command -v prometheus >/dev/null \
-	  && { command -v prometheus-alertmanager >/dev/null || command -v alertmanager >/dev/null; } && exit 0; \
+	  && { command -v prometheus-alertmanager >/dev/null || command -v alertmanager >/dev/null; } \
+	  && { command -v stunnel4 >/dev/null || command -v stunnel >/dev/null; } && exit 0; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager >/dev/null; \
-	else echo "prometheus/alertmanager not found: install them (sudo apt-get install prometheus prometheus-alertmanager); the alerting tests are skipped without them (fail under CI=true)"; fi
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager stunnel4 >/dev/null; \
+	else echo "prometheus/alertmanager/stunnel not found: install them (sudo apt-get install prometheus prometheus-alertmanager stunnel4); the alerting and Kafka TLS tests are skipped without them (fail under CI=true)"; fi
 
 # Type-checks grafana/dashboards/*.json against Grafana's schema types (@grafana/schema, tsc --strict),
 # with the versions pinned in grafana/schema-check/package-lock.json. As root it installs Debian's

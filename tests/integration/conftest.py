@@ -20,6 +20,7 @@ LONGEST_FIRST = (
     "test_compression.py",  # ~75 s
     "test_broker_outage.py",  # ~45 s: with each client
     "test_scale_out_labels.py",  # ~40 s: three replicas with each client
+    "test_kafka_tls.py",  # ~40 s: TLS and mutual TLS through stunnel with each client
     "test_shutdown.py",  # ~35 s: with each client
     "test_scale_out.py",  # ~30-35 s with both clients
     "test_scale_out_monitoring.py",  # ~30 s
