@@ -38,7 +38,7 @@ from driftwatch.performance.monitor import PerformanceMonitor
 from driftwatch.reference import ReferenceDataError
 from driftwatch.scope import Scope
 from driftwatch.service.collector import ResultsCollector, feature_series_of
-from driftwatch.service.history import CheckHistory
+from driftwatch.service.history import CheckHistory, api_history
 from driftwatch.service.http import HttpServer
 from driftwatch.service.ingest import Ingest
 from driftwatch.service.metrics import Metrics
@@ -215,6 +215,7 @@ class Daemon:
             self.results,
             self.report_html,
             access=_web_access(settings.http),
+            history=self.history_api,
         )
         self.scheduler = BackgroundScheduler(
             timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1}
@@ -574,6 +575,11 @@ class Daemon:
     def report_html(self, model: str) -> str | None:
         """The HTML report of the model's latest check (see `Views.report_html`)."""
         return self.views.report_html(model)
+
+    def history_api(self, model: str, params: dict[str, list[str]]) -> tuple[int, object]:
+        """/api/models/<model>/history (see `api_history`)."""
+        store = None if self.history is None else self.history.store
+        return api_history(store, list(self.settings.models), model, params)
 
     def results(self) -> dict[str, dict[str, Any]]:
         """Every model's latest check result, as /api/models shows it."""

@@ -28,7 +28,15 @@ from driftwatch.service.metrics import Metrics
 from driftwatch.service.webhooks import Delivery, idempotency_key, version_key
 from driftwatch.state.history import HistoryCheck, HistoryStore
 
-__all__ = ["CheckHistory", "HistoryQuery", "HistoryQueryError", "config_hash", "parse_time", "reference_hash"]
+__all__ = [
+    "CheckHistory",
+    "HistoryQuery",
+    "HistoryQueryError",
+    "api_history",
+    "config_hash",
+    "parse_time",
+    "reference_hash",
+]
 
 log = logging.getLogger(__name__)
 
@@ -287,3 +295,22 @@ def parse_since(value: str, now: float) -> float:
         return now - parse_duration(value)
     except ValueError:
         raise HistoryQueryError(f"--since: {value!r} is not a duration; write e.g. 30m, 12h or 7d") from None
+
+
+def api_history(
+    store: HistoryStore | None, models: Sequence[str], name: str, params: Mapping[str, Sequence[str]]
+) -> tuple[int, object]:
+    """``GET /api/models/<name>/history``: (HTTP status, JSON body). 404 for a model not in the config
+    (or with the history off), 400 naming the parameter for a bad one, else the check rows in ran_at
+    order with their transitions and deliveries."""
+    if name not in models:
+        return 404, {"error": f"no model named {name!r}", "models": sorted(models)}
+    if store is None:
+        return 404, {
+            "error": "the check history is off (history.enabled: false); set it to true to record checks"
+        }
+    try:
+        query = HistoryQuery.of_params(params)
+    except HistoryQueryError as exc:
+        return 400, {"error": str(exc)}
+    return 200, [row.as_dict() for row in query.run(store, name)]

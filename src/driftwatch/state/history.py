@@ -224,8 +224,6 @@ class HistoryStore:
                 "point history.path at a writable location"
             ) from None
         self._lock = threading.Lock()
-        self._compress = zstandard.ZstdCompressor(level=_ZSTD_LEVEL)
-        self._decompress = zstandard.ZstdDecompressor()
 
     # writes --------------------------------------------------------------------------------------
 
@@ -253,7 +251,8 @@ class HistoryStore:
         checks: Sequence[str] = (),
     ) -> int:
         """Store one check result (``result``: its `CheckResult.as_dict`); returns the row's id."""
-        blob = self._compress.compress(_json(result).encode())
+        # a compressor per call: zstandard's are not thread-safe, and checks of several models run at once
+        blob = zstandard.ZstdCompressor(level=_ZSTD_LEVEL).compress(_json(result).encode())
         row = (
             ran_at,
             model,
@@ -435,7 +434,8 @@ class HistoryStore:
             by_key.setdefault(d[1], []).append(
                 HistoryDelivery(d[0], d[1], d[2], int(d[3]), d[4], d[5], float(d[6]), float(d[7]))
             )
-        return [self._check(row, by_check.get(int(row[0]), []), by_key) for row in rows]
+        decompressor = zstandard.ZstdDecompressor()
+        return [self._check(row, by_check.get(int(row[0]), []), by_key, decompressor) for row in rows]
 
     def count(self) -> int:
         """Stored check rows (every model's)."""
@@ -466,6 +466,7 @@ class HistoryStore:
         row: Sequence[Any],
         transitions: list[HistoryTransition],
         by_key: Mapping[str, list[HistoryDelivery]],
+        decompressor: zstandard.ZstdDecompressor,
     ) -> HistoryCheck:
         keys = dict.fromkeys(t.idempotency_key for t in transitions)
         return HistoryCheck(
@@ -488,7 +489,7 @@ class HistoryStore:
             positions={str(k): int(v) for k, v in json.loads(row[16]).items()},
             breaches={str(k): bool(v) for k, v in json.loads(row[17]).items()},
             checks=[str(c) for c in json.loads(row[18])],
-            result=json.loads(self._decompress.decompress(bytes(row[19]))),
+            result=json.loads(decompressor.decompress(bytes(row[19]))),
             transitions=transitions,
             deliveries=[d for key in keys for d in by_key.get(key, [])],
         )
