@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from driftwatch.service.history import api_history, parse_time
+from driftwatch.service.history_query import api_history, parse_time
 from driftwatch.service.http import HttpServer
 from driftwatch.service.metrics import Metrics
 from driftwatch.state.history import HistoryStore

@@ -23,6 +23,8 @@ def result(model: str = "m", share: float = 0.5, scope: str = "") -> dict[str, A
         "status": "ok",
         "dataset_drift": share > 0.4,
         "drift_share": share,
+        "n_drifted": round(share * 25),
+        "n_columns": 25,
         "columns": [{"column": f"f{i}", "score": 0.01 * i, "drift_detected": False} for i in range(25)],
         "scope": scope,
     }

@@ -38,7 +38,8 @@ from driftwatch.performance.monitor import PerformanceMonitor
 from driftwatch.reference import ReferenceDataError
 from driftwatch.scope import Scope
 from driftwatch.service.collector import ResultsCollector, feature_series_of
-from driftwatch.service.history import CheckHistory, api_history
+from driftwatch.service.history import CheckHistory
+from driftwatch.service.history_query import api_history
 from driftwatch.service.http import HttpServer
 from driftwatch.service.ingest import Ingest
 from driftwatch.service.metrics import Metrics
