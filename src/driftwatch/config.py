@@ -510,9 +510,11 @@ class StateSettings(_Strict):
         return self.path or Path("driftwatch-state.sqlite")
 
 
-# The history file's bound on stored check rows: at about 2 MB per 10,000 checks of a 25-feature
-# model (bench/history.py), 1,000,000 rows stay around a couple of hundred MB.
-HISTORY_MAX_CHECKS = 1_000_000
+# The history file's bound on stored check rows. bench/history.py measures 16 MiB per 10,000 rows of
+# a 25-feature model and 20 MiB for a segmented one's (its scopes' rows are larger): 150,000 rows keep
+# the file at 240-300 MiB. At one row per 5-minute check that is 52 days of one model; more models or
+# scopes reach the bound sooner than history.retention, and their oldest rows go first.
+HISTORY_MAX_CHECKS = 150_000
 
 
 class HistorySettings(_Strict):
