@@ -178,7 +178,8 @@ def test_history_off_records_nothing(tmp_path: Path) -> None:
     off = Daemon(load_settings(tmp_path / "c.yaml"), clock=Clock())
     assert off.history is None and off.runner.history is None
     off.handle(records(500, 1))
-    off.run_check("m")
+    assert off.run_check("m") is not None
+    assert daemon.history.store.count() == 0  # the file the first daemon opened got nothing
 
 
 def test_a_delivery_error_naming_the_url_loses_its_credentials(
