@@ -117,10 +117,24 @@ def test_history_lists_every_check_and_what_the_receiver_got_across_a_restart(
             first.stop()
         runs = check_runs(first)
 
+        # a row past history.retention (90 days) is forgotten at start, and hourly after that
+        old = HistoryStore(settings.history.file(settings.state.file))
+        old.record_check(
+            ran_at=time.time() - 91 * 86400, result={}, model="churn", status="ok", answered=True, reason=None,
+            window_start=0.0, window_end=0.0, rows=0, config_hash="", reference_hash="", driftwatch_version="",
+        )  # fmt: skip
+        old.close()
+
         # a restart on the same state; the episode resolves once the window holds traffic like the reference
         second = Daemon(settings)
         second.start()
         try:
+            assert (
+                second.history is not None
+                and second.history.store.checks("churn", until=time.time() - 86400) == []
+            )
+            prune = second.scheduler.get_job("history:prune")
+            assert prune is not None and prune.trigger.interval.total_seconds() == 3600
             wait_for(
                 lambda: (
                     time.time() > shifted_at + WINDOW + 1
