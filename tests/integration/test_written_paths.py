@@ -9,7 +9,8 @@ ENV of the Dockerfile's final stage (with /tmp and /var/lib/driftwatch mapped to
 directories), HOME and the working directory pointed at one directory (in the image both are the state
 directory; here a separate one, so that a write there shows), TMPDIR at another. The daemon is driven
 through checks against the real broker, an alert delivered to a webhook, /metrics, /api, the probes
-and an Evidently report, then stopped with SIGTERM.
+and an Evidently report, and probed by ``driftwatch health`` (the image's HEALTHCHECK, audited too),
+then stopped with SIGTERM.
 
 Every written path must be under the state directory or TMPDIR. Writes the hook cannot see (SQLite's
 -wal/-shm files, C libraries) would land in HOME, the working directory or the config directory:
@@ -212,6 +213,17 @@ def test_the_daemon_writes_only_to_its_state_directory_and_tmpdir(
             assert get(port, path)[0] == 200, path
         status, body = get(port, "/reports/credit-risk/latest.html", timeout=120)
         assert status == 200 and b"<html" in body.lower(), body[:300]
+        # the image's HEALTHCHECK, under the same audit
+        health = subprocess.run(
+            [sys.executable, "-m", "driftwatch", "health", "--config", str(config)],
+            cwd=dirs.home,
+            env=environment(dirs),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert health.returncode == 0, health.stderr
         process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0, log_tail()
     writes = written_paths(dirs)
