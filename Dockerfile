@@ -4,8 +4,8 @@
 #
 # The root filesystem can be read-only. The daemon writes only its state, in the volume
 # /var/lib/driftwatch (DRIFTWATCH_STATE_PATH, which the config's state.path reads), and temporary
-# files in /tmp (scaled out with labels, the label join); bytecode is compiled when installing, never
-# written at run time (tests/integration/test_written_paths.py proves the list):
+# files in /tmp (scaled out with labels, the label join); no bytecode is written at run time
+# (PYTHONDONTWRITEBYTECODE). tests/integration/test_written_paths.py proves the list. Run it with:
 #   docker run --read-only --tmpfs /tmp -v driftwatch-state:/var/lib/driftwatch -p 9308:9308 \
 #     -e DRIFTWATCH_KAFKA_BOOTSTRAP=kafka:9092 -e DRIFTWATCH_DEMO_WEBHOOK_SECRET=... driftwatch
 # Mount your own config at /etc/driftwatch/config.yaml (the HEALTHCHECK reads its http section).
