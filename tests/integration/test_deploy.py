@@ -302,6 +302,10 @@ def test_compose_driftwatch_config(replica: str, tmp_path: Path) -> None:
         if not bind and target not in paths:
             paths[target] = tmp_path / source
     settings = container_config(config, paths, environ, tmp_path)
+    # the image's HEALTHCHECK reads the config the replica runs with, and finds its port
+    assert "healthcheck" not in driftwatch
+    assert command_option(healthcheck_command(), "--config") == config_path
+    assert load_http_settings(config, {**image_environment(), **environ}).port == settings.http.port
     # read-only root filesystem: every directory the daemon writes is a tmpfs or a writable volume
     assert driftwatch["read_only"] is True
     state_path = yaml.safe_load(config.read_text(encoding="utf-8"))["state"]["path"]
