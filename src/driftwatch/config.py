@@ -499,11 +499,17 @@ class AlertSettings(_Strict):
 
 class StateSettings(_Strict):
     # SQLite file for alert state, the webhook outbox and window checkpoints. A relative path is relative to the config file; unset, the file is
-    # driftwatch-state.sqlite in the working directory (a config directory is often read-only).
+    # driftwatch-state.sqlite in the working directory (a config directory is often read-only). Empty
+    # is unset, so that `${NAME:-}` leaves the default when NAME is not set (configs/demo.yaml).
     path: Path | None = None
     # How often windows and the Kafka offsets they cover are checkpointed into the state file (offsets
     # are committed to Kafka right after). After a crash, at most this much traffic is read again.
     checkpoint_interval: Duration = Field(default=1.0, ge=0.05, le=300)
+
+    @field_validator("path", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
 
     @property
     def file(self) -> Path:
