@@ -144,6 +144,8 @@ def test_client_certificate(tmp_path: Path, certs: Certs, serve: Any) -> None:
     without = driftwatch("health", "--config", str(config))
     assert without.returncode == 1
     assert "requires a client certificate" in without.stderr and "--cert" in without.stderr
+    key_only = driftwatch("health", "--config", str(config), "--key", str(certs.client_key))
+    assert key_only.returncode == 1 and "--key needs --cert" in key_only.stderr
     result = driftwatch(
         "health", "--config", str(config), "--cert", str(certs.client_cert), "--key", str(certs.client_key)
     )

@@ -63,6 +63,8 @@ def read_probe(
     environ: Mapping[str, str],
 ) -> HealthProbe:
     """What to ask and how, from the config's ``http`` section and the options; `HealthProbeError`."""
+    if key is not None and cert is None:
+        raise HealthProbeError("--key needs --cert: give the client certificate it belongs to")
     http = HttpSettings()
     web: WebConfig | None = None
     if config is not None:
