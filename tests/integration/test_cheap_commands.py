@@ -1,10 +1,11 @@
 """Commands that only read the config, the outbox and the check history stay cheap: no scipy, no pandas.
 
 ``driftwatch webhooks list`` is what an on-call engineer runs next to a stuck delivery,
-``driftwatch history`` what they run to see when a model began drifting, and
-``driftwatch --help`` what anyone runs first; neither needs the statistics stack, whose import costs
-more than a second. Each runs in a fresh interpreter (the test process has long imported both) with
-the command called in-process there, and ``sys.modules`` is checked afterwards.
+``driftwatch history`` what they run to see when a model began drifting, ``driftwatch --help`` what
+anyone runs first, ``driftwatch health`` what the image's HEALTHCHECK runs every 30 s; none needs the
+statistics stack, whose import costs more than a second. Each runs in a fresh interpreter (the test
+process has long imported both) with the command called in-process there, and ``sys.modules`` is
+checked afterwards.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from driftwatch.cli.localbroker import free_port
 from driftwatch.state.history import HistoryStore
 from driftwatch.state.store import Store
 
@@ -94,6 +96,19 @@ def test_history_imports_neither_scipy_nor_pandas(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     (row,) = result.stdout.splitlines()[1:]
     assert row.startswith("1,2023-11-14T22:13:20Z,churn,") and ",data_drift," in row
+
+
+def test_health_imports_neither_scipy_nor_pandas(tmp_path: Path) -> None:
+    """The image's HEALTHCHECK runs it every 30 s."""
+    config = write_config(tmp_path)
+    raw = yaml.safe_load(config.read_text(encoding="utf-8"))
+    raw["http"] = {"port": free_port()}  # nothing listens there: unhealthy, and still light
+    config.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    result = run_in_fresh_interpreter(["health", "-c", str(config), "--timeout", "5"])
+    assert "imported" not in result.stderr, result.stderr
+    assert result.returncode == 1 and result.stderr.startswith(
+        f"unhealthy: http://127.0.0.1:{raw['http']['port']}/"
+    )
 
 
 def test_help_imports_neither_scipy_nor_pandas() -> None:
