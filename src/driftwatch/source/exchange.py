@@ -483,10 +483,9 @@ class HistoryFeed:
         consumer.assign(tps)
         known = self._positions()
         for tp in tps:
-            if tp.partition in known:
-                consumer.seek(tp, known[tp.partition])
-            else:
-                consumer.seek_to_beginning(tp)
+            # offset 0 rather than the broker's earliest offset (not relied on); one the topic no longer
+            # has is reset to its earliest (auto_offset_reset)
+            consumer.seek(tp, known.get(tp.partition, 0))
         return consumer
 
     def _run(self) -> None:
