@@ -6,7 +6,8 @@ file: it publishes one entry per check row, alert transition and delivery update
 partitioned by model, and every replica applies every entry to its own file (`HistoryStore.apply`).
 An entry carries a globally unique ``uid`` (a transition also the ``check_uid`` of its check row), so
 applying it twice stores it once, and a transition read before its check is linked when the check
-comes. Encoding and decoding only; no I/O.
+comes. An entry is msgpack, zstd-compressed (a check's result is most of it: about 9 kB of JSON for
+25 features, 1.3 kB compressed). Encoding and decoding only; no I/O.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import uuid
 from typing import Any
 
 import msgspec
+import zstandard
 
 __all__ = [
     "CheckEntry",
@@ -96,11 +98,12 @@ def new_uid() -> str:
 
 
 def encode_history_entry(entry: HistoryEntry) -> bytes:
-    return _encoder.encode(entry)
+    # a compressor per call: zstandard's are not thread-safe (checks and deliveries publish at once)
+    return zstandard.ZstdCompressor(level=3).compress(_encoder.encode(entry))
 
 
 def decode_history_entry(value: bytes) -> HistoryEntry:
     try:
-        return _decoder.decode(value)
-    except msgspec.DecodeError as exc:  # ValidationError is a DecodeError
+        return _decoder.decode(zstandard.ZstdDecompressor().decompress(value))
+    except (zstandard.ZstdError, msgspec.DecodeError) as exc:  # ValidationError is a DecodeError
         raise HistoryLogError(f"not a history entry: {exc}") from None
