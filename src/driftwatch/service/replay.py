@@ -45,7 +45,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _BATCH = 5000  # records per ingest batch at most
-_SPREAD = 60.0  # seconds of event time one ingest batch spans at most
+_SPREAD = 300.0  # seconds of event time one ingest batch spans at most (and a window bucket's at most)
 
 # result fields that differ between two runs of the same check for reasons other than its data
 _VOLATILE = frozenset({"duration_seconds", "notes"})
@@ -212,6 +212,8 @@ class Replay:
         self.settings = replay_settings(settings, Path(self._dir.name) / "state.sqlite", models)
         self.clock = _Clock()
         self.daemon = _ReplayDaemon(self.settings, self.clock)
+        # a batch is fed at the clock of its latest record: its earliest is then still inside every window
+        self._spread = min([_SPREAD, *(w.bucket_seconds for w in self.daemon.windows.values())])
         self._fed = 0
         self._seconds = 0.0
         self._failures: list[str] = []
@@ -306,7 +308,7 @@ class Replay:
             first = records[start].event
             stop = start + 1
             limit = min(len(records), start + _BATCH)
-            while stop < limit and records[stop].event - first <= _SPREAD:
+            while stop < limit and records[stop].event - first <= self._spread:
                 stop += 1
             self._handle(records[start:stop], records[stop - 1].event)
             start = stop
