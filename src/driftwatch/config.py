@@ -54,6 +54,7 @@ __all__ = [
     "ConfigError",
     "DriftSettings",
     "FeatureSettings",
+    "HistorySettings",
     "HttpSettings",
     "KafkaSettings",
     "ModelSettings",
@@ -507,6 +508,47 @@ class StateSettings(_Strict):
     @property
     def file(self) -> Path:
         return self.path or Path("driftwatch-state.sqlite")
+
+
+# The history file's bound on stored check rows: at about 2 MB per 10,000 checks of a 25-feature
+# model (bench/history.py), 1,000,000 rows stay around a couple of hundred MB.
+HISTORY_MAX_CHECKS = 1_000_000
+
+
+class HistorySettings(_Strict):
+    """The check history (`driftwatch.state.history`): every scheduled check's result, the alert events
+    it caused and their webhook deliveries, kept in a SQLite file of its own for ``retention``."""
+
+    enabled: bool = True
+    # A relative path is relative to the config file; unset, the file is next to the state file, named
+    # after it: driftwatch-state.history.sqlite for driftwatch-state.sqlite.
+    path: Path | None = None
+    retention: Duration = 90 * 86400.0
+    # stored check rows at most (every model's, scopes included); the oldest go first
+    max_checks: int = HISTORY_MAX_CHECKS
+
+    @field_validator("retention")
+    @classmethod
+    def _retention_bounds(cls, value: float) -> float:
+        if value < 3600.0:
+            raise ValueError("must be at least 1h, so a check's history outlives its alert; write e.g. '90d'")
+        return value
+
+    @field_validator("max_checks", mode="before")
+    @classmethod
+    def _max_checks_bounds(cls, value: object) -> object:
+        if isinstance(value, bool) or not isinstance(value, int) or not 1000 <= value <= 100_000_000:
+            raise ValueError(
+                "must be a whole number of check rows between 1000 and 100000000; "
+                f"write e.g. {HISTORY_MAX_CHECKS}"
+            )
+        return value
+
+    def file(self, state_file: Path) -> Path:
+        """The history file: ``path``, or next to ``state_file`` named after it."""
+        if self.path is not None:
+            return self.path
+        return state_file.with_name(f"{state_file.stem}.history.sqlite")
 
 
 class DriftSettings(_Strict):
@@ -1035,6 +1077,7 @@ class Settings(_Strict):
     models: dict[str, ModelSettings] = Field(min_length=1)
     webhooks: dict[str, WebhookSettings] = Field(default_factory=dict)
     state: StateSettings = Field(default_factory=StateSettings)
+    history: HistorySettings = Field(default_factory=HistorySettings)
     labels: LabelSettings = Field(default_factory=LabelSettings)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -1283,6 +1326,9 @@ def _resolve_paths(settings: Settings, base: Path) -> tuple[Settings, list[str]]
     state = settings.state.path
     if state is not None and not state.is_absolute():
         update["state"] = settings.state.model_copy(update={"path": base / state})
+    history = settings.history.path
+    if history is not None and not history.is_absolute():
+        update["history"] = settings.history.model_copy(update={"path": base / history})
     http, http_problems = _resolve_web_config(settings.http, base)
     update["http"] = http
     problems += http_problems

@@ -11,6 +11,7 @@ never created.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ import pytest
 
 from driftwatch.cli.main import main
 from driftwatch.config import load_settings
+from driftwatch.service.daemon import Daemon
 from driftwatch.service.replay import Replay, differences
 from driftwatch.source.recorded import read_files
 
@@ -125,6 +127,14 @@ def replay(tmp_path: Path, *args: str, capsys: pytest.CaptureFixture[str]) -> tu
     code = main(["replay", "--config", str(tmp_path / "c.yaml"), *args])
     out, err = capsys.readouterr()
     return code, out, err
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = BASE
+
+    def __call__(self) -> float:
+        return self.now
 
 
 def iso(t: float) -> str:
@@ -241,7 +251,10 @@ def test_table_output_has_one_line_per_check_and_a_summary(
             "no kafka.labels_topic",
         ),
         (["--from", "now-1d", "--to", "now", "--labels", "c.yaml"], "--labels reads labels from files"),
-        (["--from", "now-1d", "--to", "now", "--input", "c.yaml", "--reproduce"], "--reproduce compares"),
+        (
+            ["--from", "now-1d", "--to", "now", "--input", "c.yaml", "--reproduce"],
+            "--reproduce: no check history",
+        ),
     ],
 )
 def test_bad_arguments_are_one_line_and_exit_2(
@@ -261,27 +274,62 @@ def test_bad_arguments_are_one_line_and_exit_2(
     assert not (tmp_path / "state.sqlite").exists()
 
 
-def test_reproduce_feeds_up_to_the_recorded_positions_and_compares(tmp_path: Path) -> None:
-    """A recorded history: the checks of a first replay, each with the positions it had read. Replayed
-    at those times and positions they reproduce; a recorded result changed by hand is told apart."""
-    rows = records()
-    settings = load_settings(write_config(tmp_path))
-    found = read_files([write_jsonl(tmp_path / "p.jsonl", rows)], "predictions")
-    with Replay(settings, ["m"]) as run:
-        first = run.run(found, run.schedule(T1, T2)).checks
+@dataclass
+class FakeMessage:
+    value: bytes
+    timestamp: int
+    offset: int
+    topic: str = "predictions"
+    partition: int = 0
 
-    class Recorded:
-        def __init__(self, ran_at: float, result: dict[str, Any]) -> None:
-            self.ran_at, self.model, self.scope, self.result = ran_at, "m", "", result
-            # what the daemon had read when it ran: every record stamped up to then (offsets in time order)
-            self.positions = {"predictions:0": sum(r.event <= ran_at for r in found)}
 
-    history = [Recorded(c.ran_at, c.result.as_dict()) for c in first]
-    history[3].result = {**history[3].result, "rows": 1}
-    with Replay(settings, ["m"]) as run:
-        report = run.reproduce(found, history)
-    assert [c.differs for c in report.checks] == [[]] * 3 + [["rows"]] + [[]] * 7
-    assert [(e.check, e.transition) for c in report.checks for e in c.events] == [
-        ("data_drift", "firing"),
-        ("data_drift", "resolved"),
+def live_history(tmp_path: Path, rows: list[dict[str, Any]]) -> Path:
+    """Run the daemon as it runs live on the records (fed as they come, checked every 30 minutes, the
+    Kafka positions as its source keeps them): its check history file."""
+    settings = load_settings(tmp_path / "c.yaml")
+    clock = Clock()
+    daemon = Daemon(settings, clock=clock, driven=True)
+    messages = [
+        FakeMessage(json.dumps(r).encode(), int((BASE + 5 + 10 * i) * 1000), i) for i, r in enumerate(rows)
     ]
+    fed = 0
+    for k in range(11):
+        clock.now = T1 + k * HOUR / 2
+        upto = sum(m.timestamp / 1000 <= clock.now for m in messages)
+        daemon.handle(messages[fed:upto])
+        fed = upto
+        daemon.source._offsets.handled[("predictions", 0)] = fed  # as the Kafka source would have it
+        daemon.run_check("m")
+    daemon.stop()
+    path = settings.history.file(settings.state.file)
+    assert path.exists()
+    return path
+
+
+def test_reproduce_runs_at_the_recorded_times_and_positions_and_compares(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A history the daemon recorded live is reproduced check by check; with a changed drift share the
+    replay says which fields differ."""
+    config = write_config(tmp_path)
+    rows = records()
+    data = write_jsonl(tmp_path / "p.jsonl", rows)
+    live_history(tmp_path, rows)
+    args = ["--from", iso(T1), "--to", iso(T2), "-m", "m", "--input", str(data), "--reproduce"]
+    code, out, err = replay(tmp_path, *args, "-f", "json", capsys=capsys)
+    assert code == 0, err
+    checks = json.loads(out)
+    assert [c["ran_at"] for c in checks] == [iso(T1 + k * HOUR / 2) for k in range(11)]
+    assert [(c["reproduced"], c["differs"]) for c in checks] == [(True, [])] * 11, out
+    assert "11/11 reproduced" in err
+    events = [(c["ran_at"], e["transition"]) for c in checks for e in c["events"]]
+    assert events == [(iso(BASE + 4 * HOUR), "firing"), (iso(BASE + 6 * HOUR), "resolved")]
+
+    stricter = config.read_text().replace("    alert: {", "    drift: {share: 1.0}\n    alert: {")
+    config.write_text(stricter, encoding="utf-8")
+    code, out, _ = replay(tmp_path, *args, capsys=capsys)
+    assert code == 0
+    lines = out.strip().splitlines()
+    # both features drift in the step, so the verdicts stand: every check differs in its threshold alone
+    assert len(lines) == 12 and all(line.endswith("  DIFFERS: share_threshold") for line in lines[:-1]), out
+    assert "0/11 reproduced" in lines[-1]

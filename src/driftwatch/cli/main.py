@@ -1,4 +1,5 @@
-"""The ``driftwatch`` command: run | validate-config | schema | check | profile | replay | webhooks | demo.
+"""The ``driftwatch`` command: run | validate-config | schema | check | profile | replay | webhooks | history |
+demo.
 
 Errors a user can cause (bad config, unreadable reference, busy port) are
 printed as one clear message and exit with status 2, never as a traceback.
@@ -180,6 +181,31 @@ def _parser() -> argparse.ArgumentParser:
     retry.add_argument("--dead", action="store_true", help="every dead delivery")
     retry.add_argument("--target", help="only deliveries to this target")
 
+    history = sub.add_parser(
+        "history",
+        help="a model's check history: every check, its alert events and their webhook deliveries",
+        description="Show the checks the daemon recorded for MODEL (history.path), in the order they ran, with "
+        "the alert events each caused and their webhook deliveries. Works while the daemon runs. Exit 0 "
+        "(also when nothing was recorded in the period), 2 on an error.",
+    )
+    history.add_argument("model", metavar="MODEL", help="a model under `models:` in the config")
+    history.add_argument("--config", "-c", required=True, help="YAML config file (for history.path)")
+    history.add_argument("--since", metavar="DURATION", help="checks of the last DURATION, e.g. 7d or 12h")
+    history.add_argument(
+        "--from", dest="start", metavar="TIME", help="checks from TIME (unix seconds or RFC 3339)"
+    )
+    history.add_argument(
+        "--to", dest="end", metavar="TIME", help="checks up to TIME (unix seconds or RFC 3339)"
+    )
+    history.add_argument("--check", metavar="ID", help="only checks of this alert check id, e.g. data_drift")
+    history.add_argument(
+        "--scope",
+        metavar="SCOPE",
+        help="only this scope, e.g. country=DE or v=7 ('' for the model's own checks)",
+    )
+    history.add_argument("--limit", metavar="N", help="only the latest N checks")
+    history.add_argument("--format", "-f", choices=["table", "json", "csv"], default="table")
+
     demo = sub.add_parser("demo", help="run the whole pipeline locally on generated data and show drift")
     demo.add_argument("--seconds", type=float, default=90.0, help="stop after this long (default 90)")
     demo.add_argument("--shift-after", type=float, default=30.0, help="start drifting after this long")
@@ -206,6 +232,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _replay(args)
         if args.command == "webhooks":
             return _webhooks(args)
+        if args.command == "history":
+            return _history(args)
         if args.command == "demo":
             from driftwatch.cli.demo import run_demo
 
@@ -355,6 +383,41 @@ def _replay(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     print(text)
     print(summary, file=sys.stderr if args.format == "json" else sys.stdout)
+    return 0
+
+
+def _history(args: argparse.Namespace) -> int:
+    import time
+
+    from driftwatch.cli.history import HistoryCommandError, read_history, render
+    from driftwatch.service.history_query import (
+        HistoryQuery,
+        HistoryQueryError,
+        parse_limit,
+        parse_since,
+        parse_time,
+    )
+
+    if args.since is not None and (args.start is not None or args.end is not None):
+        raise UserError(
+            f"--since {args.since!r} and --from/--to both given; give --since alone, or --from and --to"
+        )
+    settings = _load(args.config)
+    try:
+        since = parse_since(args.since, time.time()) if args.since is not None else None
+        if args.start is not None:
+            since = parse_time("--from", args.start)
+        until = parse_time("--to", args.end) if args.end is not None else None
+        if since is not None and until is not None and until < since:
+            raise HistoryQueryError(f"--to: {args.end!r} is before --from {args.start!r}; swap them")
+        limit = parse_limit("--limit", args.limit) if args.limit is not None else None
+        rows = read_history(settings, args.model, HistoryQuery(since, until, args.check, args.scope, limit))
+    except (HistoryQueryError, HistoryCommandError) as exc:
+        raise UserError(str(exc)) from None
+    if isinstance(rows, str):
+        print(rows)
+        return 0
+    print(render(rows, args.format))
     return 0
 
 

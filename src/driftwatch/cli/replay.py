@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["ReplayCommandError", "format_summary", "format_table", "parse_time", "replay_command"]
 
 _RELATIVE = re.compile(r"^now\s*-\s*(.+)$")
+_AHEAD = 300.0  # seconds a record may be stamped ahead of a check and still be in its window
 _TIME_HELP = "give ISO 8601 (2026-11-29T00:00:00Z), epoch seconds, now or now-7d"
 
 
@@ -108,7 +109,10 @@ def replay_command(
     except (ReferenceDataError, OSError) as exc:
         raise ReplayCommandError(str(exc)) from None
     with replay:
+        history = _history(settings, chosen or list(settings.models), start, end) if reproduce else []
         since = start - lookback_of(replay.settings)
+        # reproducing, the records read up to the recorded positions may be stamped ahead of a check
+        until = end + _AHEAD if reproduce else end
         read_started = time.perf_counter()
         try:
             if inputs:
@@ -116,17 +120,15 @@ def replay_command(
                 if labels:
                     assert labels_topic is not None
                     records += read_files([Path(p) for p in labels], labels_topic)
-                records = [r for r in records if since <= r.event <= end and wanted(r)]
+                records = [r for r in records if since <= r.event <= until and wanted(r)]
             else:
                 topics = [settings.kafka.topic] + ([labels_topic] if labels_topic else [])
-                records = read_kafka(settings.kafka, topics, since, end, idle=idle, wanted=wanted)
+                records = read_kafka(settings.kafka, topics, since, until, idle=idle, wanted=wanted)
         except RecordedError as exc:
             raise ReplayCommandError(str(exc)) from None
         read_seconds = time.perf_counter() - read_started
         if reproduce:
-            report = replay.reproduce(
-                records, _history(settings, chosen or list(settings.models), start, end)
-            )
+            report = replay.reproduce(records, history)
         else:
             report = replay.run(records, replay.schedule(start, end))
     text = (
@@ -138,19 +140,31 @@ def replay_command(
 
 
 def _history(settings: Settings, models: Sequence[str], start: float, end: float) -> list[RecordedCheck]:
-    """The recorded checks of ``models`` from ``start`` to ``end`` (the history store's)."""
-    try:
-        from driftwatch.state import history  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
+    """The recorded checks of ``models`` from ``start`` to ``end``, from the check history file."""
+    from driftwatch.state.history import HistoryStore
+
+    path = settings.history.file(settings.state.file)
+    if not path.exists():
         raise ReplayCommandError(
-            "--reproduce compares with the recorded check history (driftwatch.state.history), which this "
-            "build does not have; replay without --reproduce"
-        ) from None
-    store = history.HistoryStore(history.history_path(settings))  # pragma: no cover - with the history store
-    found: list[RecordedCheck] = []  # pragma: no cover
-    for model in models:  # pragma: no cover
-        found += store.checks(model, start, end)
-    return found  # pragma: no cover
+            f"--reproduce: no check history at {path} (history.path); the daemon writes it as it runs checks "
+            "(history.enabled), or replay without --reproduce"
+        )
+    try:
+        store = HistoryStore(path)
+    except OSError as exc:
+        raise ReplayCommandError(f"--reproduce: {exc}") from None
+    try:
+        found: list[RecordedCheck] = []
+        for model in models:
+            found += store.checks(model, start, end)
+    finally:
+        store.close()
+    if not found:
+        raise ReplayCommandError(
+            f"--reproduce: the check history {path} has no checks of {', '.join(models)} from "
+            f"{_iso(start)} to {_iso(end)}; give a period the daemon ran in"
+        )
+    return found
 
 
 def _iso(ts: float) -> str:

@@ -38,6 +38,8 @@ from driftwatch.performance.monitor import PerformanceMonitor
 from driftwatch.reference import ReferenceDataError
 from driftwatch.scope import Scope
 from driftwatch.service.collector import ResultsCollector, feature_series_of
+from driftwatch.service.history import CheckHistory
+from driftwatch.service.history_query import api_history
 from driftwatch.service.http import HttpServer
 from driftwatch.service.ingest import Ingest
 from driftwatch.service.metrics import Metrics
@@ -59,6 +61,7 @@ from driftwatch.service.webhooks import Delivery, WebhookDispatcher
 from driftwatch.source.deadletter import DeadLetters
 from driftwatch.source.exchange import ExchangeError, ExchangeProducer, InternalTopics, ensure_topics
 from driftwatch.source.kafka import KafkaSource, Message
+from driftwatch.state.history import HistoryStore
 from driftwatch.state.labels import LabelStore
 from driftwatch.state.store import Store
 from driftwatch.stream.labels import LabelDecoder
@@ -69,6 +72,8 @@ from driftwatch.webconfig import WebAccess, load_web_config
 __all__ = ["Daemon", "fire_times", "trigger_of"]
 
 log = logging.getLogger(__name__)
+
+HISTORY_PRUNE_INTERVAL = 3600.0  # seconds between prunes of the check history (and one at start)
 
 
 class Daemon:
@@ -132,6 +137,16 @@ class Daemon:
         # scaled out, alert states and the outbox live in the changelog of the replica owning the model
         # (`Owner` restores them); the local file would hold another replica's stale copy
         self.store = Store(":memory:" if self.scaled else settings.state.file)
+        # the check history: every check's rows, the events they caused and their deliveries
+        self.history: CheckHistory | None = None
+        if settings.history.enabled:
+            history = settings.history
+            self.history = CheckHistory(
+                HistoryStore(history.file(settings.state.file), history.retention, history.max_checks),
+                self.metrics,
+                settings.models,
+                clock,
+            )
         self.fatal: str | None = None  # set when the daemon cannot go on safely; the command exits
         self.labels: LabelStore | None = None
         self._labels_dir: str | None = None
@@ -175,7 +190,13 @@ class Daemon:
             versions,
             lambda delivery: self._submit(delivery),  # noqa: PLW0108 (looked up per call)
         )
-        self.dispatcher = WebhookDispatcher(self.metrics, clock, self.store, self.notifier.resume)
+        self.dispatcher = WebhookDispatcher(
+            self.metrics,
+            clock,
+            self.store,
+            self.notifier.resume,
+            on_delivery=None if self.history is None else self.history.delivery,
+        )
         group = settings.kafka.group_id
         dead_letters = (
             DeadLetters(settings.kafka, self.metrics, dead_letter_factory)
@@ -203,6 +224,7 @@ class Daemon:
                 self.results,
                 self.report_html,
                 access=_web_access(settings.http),
+                history=self.history_api,
             )
         )
         self.scheduler = BackgroundScheduler(
@@ -255,6 +277,9 @@ class Daemon:
             notify_version=lambda model, version, share, first: self.notifier.notify_version(  # noqa: PLW0108
                 model, version, share, first
             ),
+            history=self.history,
+            # scaled out, the windows are fed from the internal topics: their positions are not the source's
+            hold=None if self.scaled else self.source.holding,
         )
         self.owner: Owner | None = None
         self.forwarder: Forwarder | None = None
@@ -377,6 +402,13 @@ class Daemon:
             self.scheduler.add_job(
                 self.expire_labels, IntervalTrigger(seconds=60, timezone=UTC), id="labels:expire"
             )
+        if self.history is not None:
+            self.history.prune()
+            self.scheduler.add_job(
+                self.history.prune,
+                IntervalTrigger(seconds=HISTORY_PRUNE_INTERVAL, timezone=UTC),
+                id="history:prune",
+            )
         self.scheduler.start()
         self._started = True
         host, port = self.http.address
@@ -409,6 +441,8 @@ class Daemon:
         if self.http is not None:
             self.http.stop()
         self.store.close()
+        if self.history is not None:
+            self.history.close()
         if self.labels is not None:
             self.labels.close()
         if self._labels_dir is not None:
@@ -549,6 +583,11 @@ class Daemon:
     def report_html(self, model: str) -> str | None:
         """The HTML report of the model's latest check (see `Views.report_html`)."""
         return self.views.report_html(model)
+
+    def history_api(self, model: str, params: dict[str, list[str]]) -> tuple[int, object]:
+        """/api/models/<model>/history (see `api_history`)."""
+        store = None if self.history is None else self.history.store
+        return api_history(store, list(self.settings.models), model, params)
 
     def results(self) -> dict[str, dict[str, Any]]:
         """Every model's latest check result, as /api/models shows it."""

@@ -5,7 +5,8 @@
 answered the last poll and no partition is stalled behind a batch that cannot be
 decoded; otherwise 503 with the reasons, so an orchestrator
 keeps traffic and rollouts away from a replica that cannot see Kafka.
-``/api/models`` and ``/api/models/<name>`` return the latest check results;
+``/api/models`` and ``/api/models/<name>`` return the latest check results, and
+``/api/models/<name>/history`` the model's check history (``?from=&to=&check=&scope=&limit=``);
 ``/reports/<name>/latest.html`` is Evidently's HTML report of the latest check.
 
 With ``http.web_config_file`` (exporter-toolkit's web config, see driftwatch.webconfig) the server
@@ -35,7 +36,7 @@ from dataclasses import replace
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -51,6 +52,8 @@ log = logging.getLogger(__name__)
 Readiness = Callable[[], list[str]]  # the reasons the daemon is not ready; empty when ready
 Results = Callable[[], dict[str, dict[str, Any]]]
 Reports = Callable[[str], str | None]  # the HTML report of a model's latest check; None when there is none
+# a model's check history for the query parameters given: (HTTP status, JSON body)
+History = Callable[[str, dict[str, list[str]]], tuple[int, object]]
 
 ALLOWED_METHODS = ("GET", "HEAD")
 HANDSHAKE_TIMEOUT = 10.0  # seconds a client gets to finish the TLS handshake
@@ -104,12 +107,13 @@ class HttpServer:
         results: Results,
         reports: Reports | None = None,
         access: WebAccess | None = None,
+        history: History | None = None,
     ) -> None:
         access = access or WebAccess()
         tls = access.web.tls if access.web is not None else None
         context = tls.context() if tls is not None else None  # checked by load_settings: loads here
         live = LiveAccess(access, context)
-        handler = _handler(metrics, readiness, results, reports, live)
+        handler = _handler(metrics, readiness, results, reports, live, history)
         try:
             self._server = LoggingHTTPServer((host, port), handler)
         except OSError as exc:
@@ -217,13 +221,18 @@ class LiveAccess:
 
 
 def _handler(
-    metrics: Metrics, readiness: Readiness, results: Results, reports: Reports | None, live: LiveAccess
+    metrics: Metrics,
+    readiness: Readiness,
+    results: Results,
+    reports: Reports | None,
+    live: LiveAccess,
+    history: History | None = None,
 ) -> type[BaseHTTPRequestHandler]:
-    endpoints = [  # off depends on http.api/reports only, which a reload does not change
-        endpoint
-        for endpoint in ("/metrics", "/healthz", "/readyz", "/api/models", "/reports/<model>/latest.html")
-        if live.access.rule(endpoint) != "off"
-    ]
+    paths = ["/metrics", "/healthz", "/readyz", "/api/models"]
+    paths += ["/api/models/<model>/history"] if history is not None else []
+    paths += ["/reports/<model>/latest.html"]
+    # off depends on http.api/reports only, which a reload does not change
+    endpoints = [endpoint for endpoint in paths if live.access.rule(endpoint) != "off"]
 
     class Handler(BaseHTTPRequestHandler):
         server_version = f"driftwatch/{__version__}"
@@ -247,6 +256,10 @@ def _handler(
                 self._json(503 if problems else 200, {"ready": not problems, "problems": problems})
             elif path == "/api/models":
                 self._json(200, results())
+            elif history is not None and path.startswith("/api/models/") and path.endswith("/history"):
+                name = unquote(path.removeprefix("/api/models/").removesuffix("/history"))
+                query = parse_qs(urlsplit(self.path).query, keep_blank_values=True)
+                self._json(*history(name, query))
             elif path.startswith("/api/models/"):
                 name = unquote(path.removeprefix("/api/models/"))
                 latest = results()

@@ -371,6 +371,24 @@ class Metrics:
             registry=r,
         )
 
+        # check history (history: in the config)
+        self.history_checks = Gauge(
+            "driftwatch_history_checks",
+            "Check rows stored in the history file (every model's, scopes included).",
+            registry=r,
+        )
+        self.history_size = Gauge(
+            "driftwatch_history_size_bytes",
+            "Bytes of the history file in use, as of its last prune (hourly).",
+            registry=r,
+        )
+        self.history_write_errors = Counter(
+            "driftwatch_history_write_errors_total",
+            "Writes to the history file that failed (a check row, an alert transition, a delivery, a "
+            "prune); the check and its alerts went on without them.",
+            registry=r,
+        )
+
     def forget_scope(self, model: str, model_version: str, segment: str) -> None:
         """Remove every pushed series of one scope of ``model`` (its label values ``model_version`` and
         ``segment``): the scope left, or its model is no longer this replica's. A version scope

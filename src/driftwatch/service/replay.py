@@ -121,8 +121,8 @@ class ReplayReport:
 
 class RecordedCheck(Protocol):
     """A check as a history recorded it (`driftwatch.state.history.HistoryCheck`): when it ran, what it
-    had read of each partition ("topic:partition" -> next offset) and its result
-    (`CheckResult.as_dict`)."""
+    had read of each partition ("topic:partition" -> next offset), the breaches it fed to the policy and
+    its result (`CheckResult.as_dict`)."""
 
     @property
     def ran_at(self) -> float: ...
@@ -134,7 +134,13 @@ class RecordedCheck(Protocol):
     def scope(self) -> str: ...
 
     @property
+    def baseline(self) -> str: ...
+
+    @property
     def positions(self) -> Mapping[str, int]: ...
+
+    @property
+    def breaches(self) -> Mapping[str, bool]: ...
 
     @property
     def result(self) -> Mapping[str, Any]: ...
@@ -149,8 +155,9 @@ class _Clock:
 
 
 def replay_settings(settings: Settings, state_file: Path, models: Sequence[str] | None = None) -> Settings:
-    """``settings`` for a replay: the state in ``state_file``, no dead-letter topic, not scaled out, only
-    ``models`` (all when None). Webhook targets stay: the deliveries are prepared, never sent."""
+    """``settings`` for a replay: the state in ``state_file``, no check history, no dead-letter topic, not
+    scaled out, only ``models`` (all when None). Webhook targets stay: the deliveries are prepared, never
+    sent."""
     kafka = settings.kafka.model_copy(
         update={
             "dead_letter_topic": None,
@@ -159,7 +166,8 @@ def replay_settings(settings: Settings, state_file: Path, models: Sequence[str] 
     )
     state = settings.state.model_copy(update={"path": state_file})
     chosen = settings.models if models is None else {name: settings.models[name] for name in models}
-    return settings.model_copy(update={"kafka": kafka, "state": state, "models": chosen})
+    history = settings.history.model_copy(update={"enabled": False})
+    return settings.model_copy(update={"kafka": kafka, "state": state, "history": history, "models": chosen})
 
 
 def lookback_of(settings: Settings) -> float:
@@ -261,19 +269,27 @@ class Replay:
 
     def reproduce(self, records: Iterable[Recorded], recorded: Sequence[RecordedCheck]) -> ReplayReport:
         """Run the checks of a recorded history at their recorded times, each after every partition was
-        fed up to the position the recorded check had read; each whole-model result is compared with the
-        recorded one (`ReplayedCheck.differs`)."""
+        fed up to the positions the recorded check had read (in event-time order, at the check's time);
+        each result with a recorded one of the same scope and baseline is compared with it
+        (`ReplayedCheck.differs`: its result's fields and its breaches)."""
         by_partition: dict[str, list[Recorded]] = {}
         for record in records:
             by_partition.setdefault(f"{record.topic}:{record.partition}", []).append(record)
         for found in by_partition.values():
             found.sort(key=lambda r: r.offset)
         done = dict.fromkeys(by_partition, 0)  # index of the next record to feed, per partition
+        runs: dict[tuple[float, str], list[RecordedCheck]] = {}  # one check run and its recorded rows
+        for entry in recorded:
+            runs.setdefault((entry.ran_at, entry.model), []).append(entry)
         started = time.perf_counter()
         checks: list[ReplayedCheck] = []
-        for entry in sorted(recorded, key=lambda c: c.ran_at):
+        for (at, model), rows in sorted(runs.items()):
+            positions: dict[str, int] = {}
+            for row in rows:  # the model's own row holds them (a scope's window has none of its own)
+                for key, upto in row.positions.items():
+                    positions[key] = max(upto, positions.get(key, 0))
             batch: list[Recorded] = []
-            for key, upto in entry.positions.items():
+            for key, upto in positions.items():
                 found = by_partition.get(key, [])
                 k = done.get(key, 0)
                 while k < len(found) and found[k].offset < upto:
@@ -281,14 +297,22 @@ class Replay:
                     k += 1
                 done[key] = k
             batch.sort(key=lambda r: r.event)
-            self.clock.now = entry.ran_at
             for start in range(0, len(batch), _BATCH):
-                self._handle(batch[start : start + _BATCH], entry.ran_at)
-            ran = self._check(entry.ran_at, entry.model)
+                self._handle(batch[start : start + _BATCH], at)
+            ran = self._check(at, model)
+            wanted = {(row.scope, row.baseline): row for row in rows}
             for check in ran:
-                if check.scope == entry.scope and not check.baseline:
-                    check.differs = differences(entry.result, check.result.as_dict())
-            checks += [c for c in ran if c.scope == entry.scope and not c.baseline]
+                kept = wanted.pop((check.scope, check.baseline), None)
+                if kept is not None:
+                    check.differs = differences(kept.result, check.result.as_dict()) + [
+                        f"breaches.{name}"
+                        for name in sorted(set(kept.breaches) | set(check.breaches))
+                        if kept.breaches.get(name) != check.breaches.get(name)
+                    ]
+            for scope, baseline in wanted:
+                label = f"{scope or model}" + (f"@{baseline}" if baseline else "")
+                self._failures.append(f"{_iso(at)} {model}: the recorded result of {label} was not replayed")
+            checks += ran
         self._seconds += time.perf_counter() - started
         return self.report(checks)
 

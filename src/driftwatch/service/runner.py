@@ -5,13 +5,21 @@ prepared check of the model on it (a check that fails gives an ``error`` result 
 run), puts the model's result in the latest results (which the metrics collector, the JSON API, the
 report and the webhooks read), records which checks completed, and feeds every check's breaches to the
 alert policy the same way, whatever the kind of check. The policy's events go to ``notify``.
+
+With a check history (`driftwatch.service.history.CheckHistory`), every result it stores (the model's,
+and each scope's, rolling comparison's and champion/challenger comparison's) is recorded with the
+breaches it fed to the policy, before they are fed, so the events the policy emits are recorded at
+that row. The window's snapshot is taken while ``hold`` holds up ingestion, which gives the Kafka
+positions the snapshot holds (rows of scope windows, snapshotted later, are stored without them).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from typing import Any
 
@@ -22,6 +30,7 @@ from driftwatch.checks.base import Labelled, PartResult, part_error
 from driftwatch.checks.ids import CheckKind
 from driftwatch.checks.window import CheckResult
 from driftwatch.scope import Scope
+from driftwatch.service.history import CheckHistory
 from driftwatch.service.log_limits import RateLimitedLog
 from driftwatch.service.metrics import Metrics
 from driftwatch.service.model_checks import ModelCheck
@@ -59,6 +68,8 @@ class Runner:
         source_notes: Callable[[], list[str]] = list,
         scoped: Mapping[str, ScopedModel] | None = None,
         notify_version: Callable[[str, str, float | None, float], None] | None = None,
+        history: CheckHistory | None = None,
+        hold: Callable[[], AbstractContextManager[Mapping[str, int]]] | None = None,
     ) -> None:
         self.models = models
         self.metrics = metrics
@@ -76,6 +87,8 @@ class Runner:
         # (model, scope key, baseline) of a result (as `LatestResults` keys them) -> the breaches its latest
         # check fed to the policy (check id -> breaching)
         self.breaches: dict[tuple[str, str, str], dict[str, bool]] = {}
+        self.history = history
+        self._hold = hold or _no_positions
 
     def run(self, model: str) -> CheckResult:
         """One scheduled check of ``model``: every check, its result exported and fed to the policy."""
@@ -83,7 +96,10 @@ class Runner:
         checks, m = run.checks, self.metrics
         with m.check_duration.labels(model, checks.check).time():
             try:
-                snapshot = run.window.snapshot(self._clock())
+                at = self._clock()
+                with self._hold() as held:
+                    snapshot = run.window.snapshot(at)
+                    positions = dict(held)
                 parts, result = checks.run_parts(snapshot, self._labelled(model, snapshot.end - run.lookback))
                 scoped = self.scoped.get(model)
                 if scoped is not None:
@@ -112,18 +128,51 @@ class Runner:
             if part.completed:
                 m.check_last_success.labels(model, kind).set(now)
         _log_result(result, self._warnings)
-        result = self._feed(result, parts, run.rule)
+        row = self._record(
+            result,
+            at,
+            {str(check_id): b for part in parts.values() for check_id, b in part.breaches.items()},
+            [str(check_id) for check_id in checks.alert_ids],
+            positions,
+        )
+        result = self._feed(result, parts, run.rule, row)
         if scoped is not None:
             with m.check_duration.labels(model, "scopes").time():
-                self._run_scopes(scoped, snapshot, run)
+                self._run_scopes(scoped, snapshot, run, row, positions)
         return result
+
+    def _record(
+        self,
+        result: CheckResult,
+        at: float,
+        breaches: Mapping[str, bool],
+        alerts: list[str],
+        positions: Mapping[str, int],
+    ) -> int | None:
+        """Record ``result`` in the history (None without one, or when the write failed)."""
+        if self.history is None:
+            return None
+        return self.history.check(result, at, breaches, alerts, positions)
+
+    def _transition(self, event: AlertEvent, row: int | None) -> None:
+        if self.history is not None:
+            self.history.transition(event, row)
 
     # scopes ------------------------------------------------------------------------------------
 
-    def _run_scopes(self, scoped: ScopedModel, snapshot: WindowSnapshot, run: ModelRun) -> None:
+    def _run_scopes(
+        self,
+        scoped: ScopedModel,
+        snapshot: WindowSnapshot,
+        run: ModelRun,
+        row: int | None = None,
+        positions: Mapping[str, int] | None = None,
+    ) -> None:
         """The scoped part of a model's check: membership (versions announced, scopes entering and
         leaving), then every scope's checks and rolling comparisons, each result stored, exported and
-        fed to the policy under its scope, as the model's own is."""
+        fed to the policy under its scope, as the model's own is. ``row``: the history row of the
+        model's own result (new versions and retirements are recorded at it); ``positions``: what its
+        snapshot held."""
         model, m, now = scoped.name, self.metrics, self._clock()
 
         def firing(scope: Scope) -> bool:
@@ -143,6 +192,8 @@ class Runner:
             share = None
             if VERSION_COLUMN in frame and len(frame):
                 share = float((frame[VERSION_COLUMN] == version).mean())
+            if self.history is not None:
+                self.history.new_version(model, version, row)
             if self._notify_version is not None:
                 try:
                     self._notify_version(model, version, share, first_seen)
@@ -154,7 +205,7 @@ class Runner:
                 m.segment_changes.labels(model, column, change.change).inc()
                 log.info("model %s: segment %s %s", model, change.scope.key, change.change)
         for scope in events.left:
-            self._forget_scope(scoped, scope, now, retired=scope in events.retired)
+            self._forget_scope(scoped, scope, now, retired=scope in events.retired, row=row)
         for outcome in scoped.run(now, run.lookback, snapshot):
             result = outcome.result
             for name in result.errors:
@@ -168,7 +219,11 @@ class Runner:
                 alerts = scoped.rolling_ids(scope)
             else:
                 alerts = [c for c in scoped.alert_ids(scope) if not c.startswith("challenger:")]
-            self._feed_scope(result, outcome.breaches, outcome.rule, alerts)
+            # the whole model's rolling comparison is of the model window's snapshot; a scope's window
+            # is snapshotted later, without holding up ingestion: its positions are not known
+            held = (positions or {}) if not result.scope else {}
+            scope_row = self._record(result, now, outcome.breaches, list(alerts), held)
+            self._feed_scope(result, outcome.breaches, outcome.rule, alerts, scope_row)
             version, segment = result.model_version, result.segment
             if not outcome.store:  # the champion/challenger comparison
                 self._export_comparison(scoped, version)
@@ -202,7 +257,12 @@ class Runner:
             m.challenger_prediction_drift.labels(model, challenger, method).set(score)
 
     def _feed_scope(
-        self, result: CheckResult, breaches: Mapping[str, bool], rule: PolicyRule, alerts: list[str]
+        self,
+        result: CheckResult,
+        breaches: Mapping[str, bool],
+        rule: PolicyRule,
+        alerts: list[str],
+        row: int | None = None,
     ) -> None:
         """Feed a scope's breaches to the policy under its scope; every alert of the scope (``alerts``,
         breached or without evidence this time) exports its state."""
@@ -213,6 +273,7 @@ class Runner:
                     result.model, check, breaching, result.window_end, rule, scope=result.scope
                 )
                 if event is not None:
+                    self._transition(event, row)
                     self._notify(event, result)
             except Exception as exc:
                 self.latest.put(self._failed(result, check, exc))
@@ -222,7 +283,9 @@ class Runner:
                 int(firing)
             )
 
-    def _forget_scope(self, scoped: ScopedModel, scope: Scope, now: float, retired: bool) -> None:
+    def _forget_scope(
+        self, scoped: ScopedModel, scope: Scope, now: float, retired: bool, row: int | None = None
+    ) -> None:
         """A scope left: a firing alert of it is retired (a resolved event saying so), then its results,
         series and alert states go."""
         model = scoped.name
@@ -232,6 +295,7 @@ class Runner:
                 try:
                     event = self.policy.retire(model, scope.key, check, now)
                     if event is not None:
+                        self._transition(event, row)
                         self._notify(event, latest)
                 except Exception:
                     log.exception(
@@ -267,7 +331,11 @@ class Runner:
         return read
 
     def _feed(
-        self, result: CheckResult, parts: dict[CheckKind, PartResult[Any]], rule: PolicyRule
+        self,
+        result: CheckResult,
+        parts: dict[CheckKind, PartResult[Any]],
+        rule: PolicyRule,
+        row: int | None = None,
     ) -> CheckResult:
         """Feed every check's breaches to the alert policy; a check without a comparison feeds none (the
         absence of evidence neither raises nor resolves an alert)."""
@@ -283,6 +351,7 @@ class Runner:
                         result.model, str(check_id), breaching, result.window_end, rule
                     )
                     if event is not None:
+                        self._transition(event, row)
                         self._notify(event, result)
                 except Exception as exc:
                     result = self._failed(result, str(check_id), exc)
@@ -304,6 +373,11 @@ class Runner:
                 self.metrics.feature_missing_share_reference.labels(result.model, column.column).set(
                     column.quality.missing_share_reference
                 )
+
+
+def _no_positions() -> AbstractContextManager[Mapping[str, int]]:
+    """No source to hold up (scaled out, or tests): positions unknown."""
+    return contextlib.nullcontext({})
 
 
 def _label_values(gauge: Any) -> list[tuple[str, ...]]:

@@ -189,8 +189,12 @@ class WebhookDispatcher:
         clock: Callable[[], float] = time.time,
         store: Store | None = None,
         resume: Callable[[OutboxRow], Delivery | None] | None = None,
+        on_delivery: Callable[[Delivery, str, int | None, str | None], None] | None = None,
     ) -> None:
         self._store = store or Store(":memory:")
+        # told of each delivery queued (pending) and of each attempt's end: (delivery, status, the HTTP
+        # status of the attempt or None, the error text); the check history keeps them past the outbox
+        self._on_delivery = on_delivery
         self._own_store = store is None
         self._resume = resume
         self._metrics = metrics
@@ -232,6 +236,8 @@ class WebhookDispatcher:
             return
         delivery.created_at = now
         self._submitted[(delivery.target, delivery.key)] = delivery
+        if self._on_delivery is not None:
+            self._on_delivery(delivery, "pending", None, None)
         self._refresh_pending()
         self._wake.set()
 
@@ -330,10 +336,12 @@ class WebhookDispatcher:
         for target in self._targets:
             self._metrics.webhook_outbox_pending.labels(target).set(counts.get(target, 0))
 
-    def _finish(self, delivery: Delivery, status: str, error: str | None) -> None:
+    def _finish(self, delivery: Delivery, status: str, error: str | None, code: int | None = None) -> None:
         self._store.outbox_update(
             delivery.target, delivery.key, status, delivery.attempts, delivery.not_before, error
         )
+        if self._on_delivery is not None:
+            self._on_delivery(delivery, status, code, error)
         if status != "pending":
             self._submitted.pop((delivery.target, delivery.key), None)
         self._refresh_pending()
@@ -352,7 +360,7 @@ class WebhookDispatcher:
         self._metrics.webhook_delivery_seconds.labels(delivery.target).observe(response.seconds)
         status = response.status
         if response.ok or status in delivery.delivered_statuses:
-            self._finish(delivery, "delivered", None)
+            self._finish(delivery, "delivered", None, status)
             self._metrics.webhook_deliveries.labels(delivery.target, "delivered").inc()
             log.info(
                 "webhook %s: delivered %s (attempt %d, HTTP %d)",
@@ -370,7 +378,7 @@ class WebhookDispatcher:
             if delay is None:
                 delay = _backoff(delivery.backoff, delivery.attempts)
             delivery.not_before = self._clock() + delay
-            self._finish(delivery, "pending", why)
+            self._finish(delivery, "pending", why, status)
             log.warning(
                 "webhook %s: %s (%s), attempt %d/%d; retrying in %.1fs",
                 delivery.target,
@@ -382,7 +390,7 @@ class WebhookDispatcher:
             )
             return
         self._metrics.webhook_deliveries.labels(delivery.target, "failed").inc()
-        self._finish(delivery, "dead", why)
+        self._finish(delivery, "dead", why, status)
         hint = (
             "; a 4xx means the receiver refused it: check the target's URL, template, headers and secret"
             if 400 <= status < 500

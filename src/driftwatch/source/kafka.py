@@ -42,8 +42,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any, Literal, Protocol
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
@@ -495,6 +496,17 @@ class KafkaSource:
     def _unstall(self, key: tuple[str, int]) -> None:
         self.undecodable.pop(key, None)
         self._stalled_since.pop(key, None)
+
+    @contextmanager
+    def holding(self) -> Iterator[dict[str, int]]:
+        """Hold up the handling of polled batches (one in progress finishes first) and yield, for each
+        partition read, ``"topic:partition"`` -> the next offset after the last record handed to the
+        windows: what a window snapshot taken meanwhile holds."""
+        with self._handling:
+            yield {
+                f"{topic}:{partition}": offset
+                for (topic, partition), offset in sorted(self._offsets.handled.items())
+            }
 
     def stalls(self) -> list[tuple[UndecodableBatch, float]]:
         """The batches partitions are stalled behind, each with the wall-clock time it stalled."""

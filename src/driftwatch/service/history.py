@@ -1,0 +1,200 @@
+"""The daemon's side of the check history (`driftwatch.state.history`): what it records, and reading it.
+
+`CheckHistory` records each scheduled check's rows, the alert events they caused and their webhook
+deliveries in the history file, with what a row was computed from: the model's config (a hash of its
+settings, so editing another model changes nothing) and reference (a hash of the file or profile
+directory it loaded), the driftwatch version, and the Kafka positions its window held. A write that
+fails is logged and counted (``driftwatch_history_write_errors_total``), never raised: the history
+must not fail a check or an alert. `driftwatch.service.history_query` reads it for the API and the CLI.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from driftwatch import __version__
+from driftwatch.alerting.policy import AlertEvent
+from driftwatch.checks.window import CheckResult
+from driftwatch.config import ModelSettings
+from driftwatch.service.metrics import Metrics
+from driftwatch.service.webhooks import Delivery, idempotency_key, version_key
+from driftwatch.state.history import HistoryStore
+
+__all__ = ["CheckHistory", "config_hash", "reference_hash"]
+
+log = logging.getLogger(__name__)
+
+
+def config_hash(model: ModelSettings) -> str:
+    """sha256 of a model's settings as canonical JSON (sorted keys, paths as resolved)."""
+    text = json.dumps(model.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def reference_hash(path: Path) -> str:
+    """sha256 of a reference file's content; of a profile directory, of its files' names and contents."""
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        if path.is_dir():
+            digest.update(file.relative_to(path).as_posix().encode() + b"\x00")
+        with file.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+class CheckHistory:
+    """Records checks, transitions and deliveries in a `HistoryStore`; every method swallows (logs and
+    counts) a failed write."""
+
+    def __init__(
+        self,
+        store: HistoryStore,
+        metrics: Metrics,
+        models: Mapping[str, ModelSettings],
+        clock: Callable[[], float],
+    ) -> None:
+        self.store = store
+        self._metrics = metrics
+        self._models = models
+        self._clock = clock
+        self._configs = {name: config_hash(model) for name, model in models.items()}
+        self._references: dict[Path, str] = {}
+        self._rows = 0
+        try:
+            self._rows = store.count()
+        except Exception:
+            self._failed("counting the stored checks")
+        metrics.history_checks.set(self._rows)
+
+    def check(
+        self,
+        result: CheckResult,
+        ran_at: float,
+        breaches: Mapping[str, bool],
+        checks: Sequence[str],
+        positions: Mapping[str, int],
+    ) -> int | None:
+        """Store one check result; its row id (None when the write failed)."""
+        try:
+            row = self.store.record_check(
+                ran_at=ran_at,
+                result=result.as_dict(),
+                model=result.model,
+                scope=result.scope,
+                baseline=result.baseline,
+                model_version=result.model_version,
+                segment=result.segment,
+                status=result.status,
+                answered=result.answered,
+                reason=result.reason,
+                window_start=result.window_start,
+                window_end=result.window_end,
+                rows=result.rows,
+                config_hash=self._configs.get(result.model, ""),
+                reference_hash=self._reference(result.model, result.model_version),
+                driftwatch_version=__version__,
+                positions=positions,
+                breaches=breaches,
+                checks=checks,
+            )
+        except Exception:
+            self._failed(f"storing a check of model {result.model}")
+            return None
+        self._rows += 1
+        self._metrics.history_checks.set(self._rows)
+        return row
+
+    def transition(self, event: AlertEvent, check_id: int | None) -> None:
+        """Store an alert event the policy emitted at the check row ``check_id``."""
+        key = idempotency_key(event.model, event.check, event.window_end, event.transition, event.scope)
+        try:
+            self.store.record_transition(
+                check_id=check_id,
+                model=event.model,
+                scope=event.scope,
+                check=event.check,
+                transition=event.transition,
+                at=self._clock(),
+                idempotency_key=key,
+                window_end=event.window_end,
+                reason=event.reason,
+            )
+        except Exception:
+            self._failed(f"storing the {event.transition} event of {event.model}/{event.check}")
+
+    def new_version(self, model: str, version: str, check_id: int | None) -> None:
+        """Store the announcement of a new version of ``model`` seen at the check row ``check_id``."""
+        try:
+            self.store.record_transition(
+                check_id=check_id,
+                model=model,
+                scope="",
+                check="model_version",
+                transition="new_version",
+                at=self._clock(),
+                idempotency_key=version_key(model, version),
+                reason=f"version {version}",
+            )
+        except Exception:
+            self._failed(f"storing the new_version event of {model}")
+
+    def delivery(self, delivery: Delivery, status: str, last_status: int | None, error: str | None) -> None:
+        """A webhook delivery was queued (``pending``, no attempt yet) or an attempt of it finished."""
+        try:
+            self.store.record_delivery(
+                target=delivery.target,
+                idempotency_key=delivery.key,
+                status=status,
+                attempts=delivery.attempts,
+                at=self._clock(),
+                last_status=last_status or None,
+                last_error=error,
+            )
+        except Exception:
+            self._failed(f"storing delivery {delivery.key} to {delivery.target}")
+
+    def prune(self) -> None:
+        """Forget what is past the retention or beyond max_checks (run hourly and at start)."""
+        try:
+            gone = self.store.prune(self._clock())
+            self._rows = self.store.count()
+            self._metrics.history_checks.set(self._rows)
+            self._metrics.history_size.set(self.store.size_bytes())
+        except Exception:
+            self._failed("pruning")
+            return
+        if gone:
+            log.info("history: forgot %d check rows past history.retention or history.max_checks", gone)
+
+    def close(self) -> None:
+        try:
+            self.store.close()
+        except Exception:
+            log.exception("history: closing %s failed", self.store.path)
+
+    def _reference(self, model: str, version: str) -> str:
+        settings = self._models.get(model)
+        if settings is None:
+            return ""
+        path = settings.reference
+        if version and settings.versions is not None and version in settings.versions.references:
+            path = settings.versions.references[version]
+        digest = self._references.get(path)
+        if digest is None:
+            try:
+                digest = reference_hash(path)
+            except OSError as exc:
+                log.warning("history: cannot hash the reference %s of model %s: %s", path, model, exc)
+                digest = ""
+            self._references[path] = digest
+        return digest
+
+    def _failed(self, what: str) -> None:
+        self._metrics.history_write_errors.inc()
+        log.exception("history: %s failed (the check and its alerts go on)", what)
