@@ -333,3 +333,48 @@ def test_reproduce_runs_at_the_recorded_times_and_positions_and_compares(
     # both features drift in the step, so the verdicts stand: every check differs in its threshold alone
     assert len(lines) == 12 and all(line.endswith("  DIFFERS: share_threshold") for line in lines[:-1]), out
     assert "0/11 reproduced" in lines[-1]
+
+
+def test_labels_from_files_grade_the_predictions_alike_in_json_lines_and_parquet(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With kafka.labels_topic and a performance section, --labels files join the predictions: each check
+    grades the predictions of its hour whose label came by then (a label comes 60 s after its
+    prediction), from JSON-lines and from Parquet alike."""
+    config = write_config(tmp_path)
+    ref = reference()
+    ref["label"] = (ref["score"] > 0.5).astype(int)
+    ref.to_csv(tmp_path / "ref.csv", index=False)
+    text = config.read_text().replace("topic: predictions}", "topic: predictions, labels_topic: labels}")
+    text = text.replace(
+        "    webhooks: [retrain]\n",
+        "    webhooks: [retrain]\n    performance: {task: binary_classification, label: label, min_labels: 30}\n",
+    )
+    config.write_text(text, encoding="utf-8")
+    rows = records()
+    labels = [
+        {
+            "prediction_id": r["prediction_id"],
+            "label": int(r["prediction"] > 0.5),
+            "timestamp": BASE + 65 + 10 * i,
+        }
+        for i, r in enumerate(rows)
+    ]
+    predictions = write_jsonl(tmp_path / "p.jsonl", rows)
+    as_lines = write_jsonl(tmp_path / "labels.jsonl", labels)
+    as_parquet = tmp_path / "labels.parquet"
+    pq.write_table(pa.Table.from_pylist(labels), as_parquet)
+    outcomes = []
+    for path in (as_lines, as_parquet):
+        args = ["--from", iso(T1), "--to", iso(T2), "-m", "m", "-i", str(predictions), "--labels", str(path)]
+        code, out, err = replay(tmp_path, *args, "-f", "json", capsys=capsys)
+        assert code == 0, err
+        outcomes.append(json.loads(out))
+        read = len(rows) + sum(label["timestamp"] <= T2 for label in labels)  # the labels of the period
+        assert f"{read:,} records read" in err
+    a, b = outcomes
+    for x, y in zip(a, b, strict=True):
+        assert differences(x["result"], y["result"]) == []
+    realized = [c["result"]["performance"]["realized"] for c in a]
+    assert [r["labelled_rows"] for r in realized] == [354] * 11
+    assert all(r["values"]["accuracy"] == 1.0 for r in realized)  # the labels say what was predicted

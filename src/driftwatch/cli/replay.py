@@ -119,7 +119,7 @@ def replay_command(
                 records = read_files([Path(p) for p in inputs], settings.kafka.topic)
                 if labels:
                     assert labels_topic is not None
-                    records += read_files([Path(p) for p in labels], labels_topic)
+                    records += read_files([Path(p) for p in labels], labels_topic, labels=True)
                 records = [r for r in records if since <= r.event <= until and wanted(r)]
             else:
                 topics = [settings.kafka.topic] + ([labels_topic] if labels_topic else [])

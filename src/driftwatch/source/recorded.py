@@ -90,12 +90,14 @@ def event_of(value: bytes | None, kafka_ms: int) -> tuple[float, str | None]:
 # files ---------------------------------------------------------------------------------------------
 
 
-def read_files(paths: Sequence[Path], topic: str) -> list[Recorded]:
+def read_files(paths: Sequence[Path], topic: str, labels: bool = False) -> list[Recorded]:
     """The records of JSON-lines or Parquet files (by extension: .parquet, .pq; else JSON-lines), as
-    recorded on ``topic``, partition 0, at their index among all of them."""
+    recorded on ``topic``, partition 0, at their index among all of them; ``labels``: label records
+    (in Parquet: ``prediction_id``, ``label``, ``timestamp`` and ``model``, the last two optional)."""
     out: list[Recorded] = []
     for path in paths:
-        values = _parquet_values(path) if path.suffix.lower() in (".parquet", ".pq") else _lines(path)
+        parquet = path.suffix.lower() in (".parquet", ".pq")
+        values = _parquet_values(path, labels) if parquet else _lines(path)
         for value in values:
             when, model = event_of(value, 0)
             out.append(Recorded(topic, 0, len(out), 0, value, when, model))
@@ -115,8 +117,8 @@ def _lines(path: Path) -> list[bytes]:
 _COLUMNS = ("model", "model_version", "prediction_id", "timestamp", "prediction", "label", "metadata")
 
 
-def _parquet_values(path: Path) -> list[bytes]:
-    """A Parquet file's rows as the JSON records they stand for."""
+def _parquet_values(path: Path, labels: bool = False) -> list[bytes]:
+    """A Parquet file's rows as the JSON records they stand for (``labels``: label records)."""
     try:
         import pyarrow.parquet as pq
     except ImportError:  # pragma: no cover - pyarrow is a dependency of the reference readers
@@ -128,6 +130,8 @@ def _parquet_values(path: Path) -> list[bytes]:
             f"{path}: not a readable Parquet file ({exc}); give Parquet or JSON-lines"
         ) from None
     names = set(table.column_names)
+    if labels:
+        return _label_values(path, table)
     if "model" not in names:
         raise RecordedError(
             f"{path}: no 'model' column; a Parquet file of records has the columns {', '.join(_COLUMNS)} "
@@ -151,6 +155,24 @@ def _parquet_values(path: Path) -> list[bytes]:
         record = {k: v for k, v in row.items() if v is not None or k in ("label", "features")}
         values.append(encoder.encode(record))
     return values
+
+
+_LABEL_COLUMNS = ("prediction_id", "label", "timestamp", "model")
+
+
+def _label_values(path: Path, table: Any) -> list[bytes]:
+    missing = [c for c in _LABEL_COLUMNS[:2] if c not in table.column_names]
+    if missing:
+        raise RecordedError(
+            f"{path}: no {', '.join(repr(c) for c in missing)} column; a Parquet file of labels has the "
+            f"columns {', '.join(_LABEL_COLUMNS)} (the last two optional)"
+        )
+    columns = [c for c in _LABEL_COLUMNS if c in table.column_names]
+    encoder = msgspec.json.Encoder(enc_hook=_plain)
+    return [
+        encoder.encode({k: v for k, v in row.items() if v is not None or k == "label"})
+        for row in table.select(columns).to_pylist()
+    ]
 
 
 def _plain(value: Any) -> Any:
