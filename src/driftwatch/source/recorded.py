@@ -11,7 +11,7 @@ the beginning of the partition when the broker has no usable answer (some answer
 records are kept when their event time is in the period. A partition is done once a record's event
 time is past the period's end by ``margin`` (later records are not read), or when the whole read is
 idle for ``idle`` seconds (the end of the log: some brokers under-report ``end_offsets``, so it is
-not trusted). Both clients are supported (``kafka.client``), configured as the daemon's consumers
+not trusted; before the first records come, it waits 10 seconds). Both clients are supported (``kafka.client``), configured as the daemon's consumers
 are, TLS and SASL included, with no group id on kafka-python.
 
 Files: JSON-lines (one record per line, as on the topic: predictions or labels) and Parquet, one row
@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 _EARLY = 3600.0  # seconds before the period a record may have been produced and still be stamped in it
 _POLL_MS = 500
+_FIRST = 10.0  # seconds the read waits for its first records (then ``idle`` seconds between them)
 
 
 class RecordedError(Exception):
@@ -205,13 +206,14 @@ def read_kafka(
         consumer.assign(starts)
         live = set(partitions)
         quiet_since = time.monotonic()
+        wait = max(idle, _FIRST)  # the first records may take a while: connecting, fetching metadata
         while live:
             batch = consumer.poll()
             if not batch:
-                if time.monotonic() - quiet_since >= idle:
+                if time.monotonic() - quiet_since >= wait:
                     break
                 continue
-            quiet_since = time.monotonic()
+            quiet_since, wait = time.monotonic(), idle
             done: set[tuple[str, int]] = set()
             for record in batch:
                 key = (record.topic, record.partition)
