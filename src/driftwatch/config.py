@@ -65,6 +65,7 @@ __all__ = [
     "Settings",
     "WebhookSettings",
     "WindowSettings",
+    "load_http_settings",
     "load_settings",
     "load_yaml",
     "parse_duration",
@@ -499,20 +500,28 @@ class AlertSettings(_Strict):
 
 class StateSettings(_Strict):
     # SQLite file for alert state, the webhook outbox and window checkpoints. A relative path is relative to the config file; unset, the file is
-    # driftwatch-state.sqlite in the working directory (a config directory is often read-only).
+    # driftwatch-state.sqlite in the working directory (a config directory is often read-only). Empty
+    # is unset, so that `${NAME:-}` leaves the default when NAME is not set (configs/demo.yaml).
     path: Path | None = None
     # How often windows and the Kafka offsets they cover are checkpointed into the state file (offsets
     # are committed to Kafka right after). After a crash, at most this much traffic is read again.
     checkpoint_interval: Duration = Field(default=1.0, ge=0.05, le=300)
+
+    @field_validator("path", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
 
     @property
     def file(self) -> Path:
         return self.path or Path("driftwatch-state.sqlite")
 
 
-# The history file's bound on stored check rows: at about 2 MB per 10,000 checks of a 25-feature
-# model (bench/history.py), 1,000,000 rows stay around a couple of hundred MB.
-HISTORY_MAX_CHECKS = 1_000_000
+# The history file's bound on stored check rows. bench/history.py measures 16 MiB per 10,000 rows of
+# a 25-feature model and 20 MiB for a segmented one's (its scopes' rows are larger): 150,000 rows keep
+# the file at 240-300 MiB. At one row per 5-minute check that is 52 days of one model; more models or
+# scopes reach the bound sooner than history.retention, and their oldest rows go first.
+HISTORY_MAX_CHECKS = 150_000
 
 
 class HistorySettings(_Strict):
@@ -1222,14 +1231,8 @@ def load_yaml(text: str) -> Any:
     return yaml.load(text, Loader=UniqueKeyLoader)  # a SafeLoader subclass: no tags that run code
 
 
-def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) -> Settings:
-    """Read, interpolate and validate a config file; raise `ConfigError` with every problem found.
-
-    Relative paths inside the file (references, TLS files, secret files) are
-    resolved against the file's directory, so a config works from any cwd.
-    """
-    environ = os.environ if environ is None else environ
-    path = Path(path)
+def _read_config(path: Path) -> dict[str, Any]:
+    """The config file's YAML mapping, before interpolation; `ConfigError` when it cannot be had."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -1247,7 +1250,18 @@ def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) ->
         raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping with keys kafka, models, ...")
-    raw = _interpolate(raw, environ, "")
+    return raw
+
+
+def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read, interpolate and validate a config file; raise `ConfigError` with every problem found.
+
+    Relative paths inside the file (references, TLS files, secret files) are
+    resolved against the file's directory, so a config works from any cwd.
+    """
+    environ = os.environ if environ is None else environ
+    path = Path(path)
+    raw = _interpolate(_read_config(path), environ, "")
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as exc:
@@ -1259,6 +1273,30 @@ def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) ->
             f"{path}: invalid configuration ({len(problems)} problem(s)):\n" + "\n".join(problems)
         )
     return settings
+
+
+class _HttpSection(_Strict):
+    http: HttpSettings = Field(default_factory=HttpSettings)
+
+
+def load_http_settings(path: str | Path, environ: Mapping[str, str] | None = None) -> HttpSettings:
+    """The ``http`` section of a config file alone, read as `load_settings` reads it (interpolated, the
+    web config file resolved against the file's directory and checked): what a client of the daemon's
+    HTTP server needs (``driftwatch health``), without the references and secrets of the other sections."""
+    environ = os.environ if environ is None else environ
+    path = Path(path)
+    raw = _read_config(path)
+    section = {"http": raw["http"]} if raw.get("http") is not None else {}
+    try:
+        http = _HttpSection.model_validate(_interpolate(section, environ, "")).http
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(exc, str(path))) from None
+    http, problems = _resolve_web_config(http, path.parent.resolve())
+    if problems:
+        raise ConfigError(
+            f"{path}: invalid configuration ({len(problems)} problem(s)):\n" + "\n".join(problems)
+        )
+    return http
 
 
 def _resolve_paths(settings: Settings, base: Path) -> tuple[Settings, list[str]]:

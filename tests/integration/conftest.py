@@ -18,6 +18,7 @@ LONGEST_FIRST = (
     "test_reader_process.py",  # ~95 s: the rebalance scenario with each reader and librdkafka
     "test_crash_recovery_confluent.py",  # ~65-80 s: five kill -9 restarts with librdkafka
     "test_compression.py",  # ~75 s
+    "test_written_paths.py",  # ~50 s: three daemons under a write audit, each rendering a report
     "test_broker_outage.py",  # ~45 s: with each client
     "test_scale_out_labels.py",  # ~40 s: three replicas with each client
     "test_kafka_tls.py",  # ~40 s: TLS and mutual TLS through stunnel with each client

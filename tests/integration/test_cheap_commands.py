@@ -1,9 +1,11 @@
-"""Commands that only read the config and the outbox stay cheap: no scipy, no pandas.
+"""Commands that only read the config, the outbox and the check history stay cheap: no scipy, no pandas.
 
-``driftwatch webhooks list`` is what an on-call engineer runs next to a stuck delivery, and
-``driftwatch --help`` what anyone runs first; neither needs the statistics stack, whose import costs
-more than a second. Each runs in a fresh interpreter (the test process has long imported both) with
-the command called in-process there, and ``sys.modules`` is checked afterwards.
+``driftwatch webhooks list`` is what an on-call engineer runs next to a stuck delivery,
+``driftwatch history`` what they run to see when a model began drifting, ``driftwatch --help`` what
+anyone runs first, ``driftwatch health`` what the image's HEALTHCHECK runs every 30 s; none needs the
+statistics stack, whose import costs more than a second. Each runs in a fresh interpreter (the test
+process has long imported both) with the command called in-process there, and ``sys.modules`` is
+checked afterwards.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from pathlib import Path
 
 import yaml
 
+from driftwatch.cli.localbroker import free_port
+from driftwatch.state.history import HistoryStore
 from driftwatch.state.store import Store
 
 HEAVY = ("scipy", "pandas", "sklearn")
@@ -67,6 +71,44 @@ def test_webhooks_list_without_an_outbox_yet(tmp_path: Path) -> None:
     result = run_in_fresh_interpreter(["webhooks", "list", "-c", str(config), "--all", "--json"])
     assert result.returncode == 0, result.stderr
     assert "does not exist yet" in result.stdout
+
+
+def test_history_imports_neither_scipy_nor_pandas(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    store = HistoryStore(tmp_path / "state.history.sqlite")
+    store.record_check(
+        ran_at=1_700_000_000.0,
+        result={"model": "churn", "dataset_drift": True, "drift_share": 1.0, "n_drifted": 1, "n_columns": 1},
+        model="churn",
+        status="ok",
+        answered=True,
+        reason=None,
+        window_start=1_699_996_400.0,
+        window_end=1_700_000_000.0,
+        rows=600,
+        config_hash="",
+        reference_hash="",
+        driftwatch_version="",
+        breaches={"data_drift": True},
+    )
+    store.close()
+    result = run_in_fresh_interpreter(["history", "churn", "-c", str(config), "-f", "csv"])
+    assert result.returncode == 0, result.stderr
+    (row,) = result.stdout.splitlines()[1:]
+    assert row.startswith("1,2023-11-14T22:13:20Z,churn,") and ",data_drift," in row
+
+
+def test_health_imports_neither_scipy_nor_pandas(tmp_path: Path) -> None:
+    """The image's HEALTHCHECK runs it every 30 s."""
+    config = write_config(tmp_path)
+    raw = yaml.safe_load(config.read_text(encoding="utf-8"))
+    raw["http"] = {"port": free_port()}  # nothing listens there: unhealthy, and still light
+    config.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    result = run_in_fresh_interpreter(["health", "-c", str(config), "--timeout", "5"])
+    assert "imported" not in result.stderr, result.stderr
+    assert result.returncode == 1 and result.stderr.startswith(
+        f"unhealthy: http://127.0.0.1:{raw['http']['port']}/"
+    )
 
 
 def test_help_imports_neither_scipy_nor_pandas() -> None:

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import yaml
 
-from driftwatch.config import HttpSettings, Settings, load_settings
+from driftwatch.config import HttpSettings, Settings, load_http_settings, load_settings
 from driftwatch.service.preflight import load_model_reference
 from tests.conftest import require
 
@@ -71,6 +71,40 @@ def image_paths() -> dict[str, Path]:
     return copies
 
 
+def image_environment() -> dict[str, str]:
+    """The ENV of the final stage (``$VAR`` references left as they are)."""
+    env: dict[str, str] = {}
+    for word, args in final_stage():
+        if word == "ENV":
+            for item in shlex.split(args):
+                name, _, value = item.partition("=")
+                env[name] = value
+    return env
+
+
+def healthcheck_command() -> list[str]:
+    options = dict(final_stage())["HEALTHCHECK"]
+    command: list[str] = json.loads(options.split("CMD", 1)[1])
+    return command
+
+
+def written_directories(state_path: str | None, workdir: str, environ: dict[str, str]) -> set[str]:
+    """The directories the daemon writes, in a container: state.path's directory (its default file is in
+    the working directory) and the temporary directory (TMPDIR, else /tmp).
+    tests/integration/test_written_paths.py proves that it writes nowhere else."""
+    state = Path(state_path or "driftwatch-state.sqlite")
+    if not state.is_absolute():
+        state = Path(workdir) / state
+    return {str(state.parent), environ.get("TMPDIR") or "/tmp"}
+
+
+def image_config() -> Settings:
+    """The image's config (configs/demo.yaml at /etc/driftwatch/config.yaml), with the image's ENV."""
+    environ = {**image_environment(), "DRIFTWATCH_DEMO_WEBHOOK_SECRET": "s"}
+    (config,) = [source for inside, source in image_paths().items() if inside.endswith("config.yaml")]
+    return load_settings(config, environ)
+
+
 def test_hadolint() -> None:
     binary = shutil.which("hadolint") or shutil.which("hadolint", path=str(Path(sys.executable).parent))
     if binary is None:
@@ -90,12 +124,39 @@ def test_dockerfile_image() -> None:
     for tool in ("gcc", "build-essential", "make ", "g++", "curl", "wget"):
         assert tool not in final_text, f"{tool} in the runtime image"
     assert final["EXPOSE"].split() == [str(HttpSettings().port)]
-    health = final["HEALTHCHECK"]
-    assert "urllib.request" in health and f":{HttpSettings().port}/healthz" in health
     assert json.loads(final["ENTRYPOINT"]) == ["driftwatch"]
     assert json.loads(final["CMD"]) == ["run", "--config", "/etc/driftwatch/config.yaml"]
+    # the health check asks /healthz where the config the daemon runs with says (TLS, auth: see
+    # tests/unit/test_health_command.py), and that config's port is the exposed one
+    config = command_option(json.loads(final["CMD"]), "--config")
+    assert healthcheck_command() == ["driftwatch", "health", "--config", config]
+    (source,) = [source for inside, source in image_paths().items() if inside == config]
+    assert load_http_settings(source, image_environment()).port == HttpSettings().port
     for source in image_paths().values():
         assert source.exists(), source
+
+
+def test_dockerfile_runs_on_a_read_only_root_filesystem() -> None:
+    """Every directory the daemon writes is a VOLUME (the state) or /tmp (a tmpfs, `docker run --tmpfs
+    /tmp`, documented at the top of the Dockerfile); no bytecode is written at run time."""
+    final = dict(final_stage())
+    env = image_environment()
+    assert env["PYTHONDONTWRITEBYTECODE"] == "1"
+    volumes = set(json.loads(final["VOLUME"]))
+    state = image_config().state.path
+    assert state is not None and state.is_absolute(), "the image's config puts the state in its volume"
+    written = written_directories(str(state), final["WORKDIR"], env)
+    assert written - volumes == {"/tmp"}, written
+    # the user's home and the working directory are the volume too: nothing else of theirs is writable
+    assert final["WORKDIR"] in volumes
+    assert f"--home-dir {final['WORKDIR']}" in dict(final_stage())["RUN"]
+    header = DOCKERFILE.read_text(encoding="utf-8").split("\nFROM", 1)[0]
+    run = re.search(r"docker run (.*?) driftwatch$", header.replace("\\\n#", ""), re.MULTILINE | re.DOTALL)
+    assert run is not None, "the header shows how to run the image read-only"
+    options = run.group(1).split()
+    assert "--read-only" in options
+    assert options[options.index("--tmpfs") + 1] == "/tmp"
+    assert options[options.index("-v") + 1].endswith(f":{state.parent}")
 
 
 def test_dockerignore_keeps_what_the_dockerfile_copies() -> None:
@@ -217,7 +278,8 @@ def test_compose_runs_two_scaled_out_replicas() -> None:
     assert len({port.rsplit(":", 1)[0] for port in published}) == len(published), published
     for name in REPLICAS:
         assert "/var/lib/driftwatch" not in [target for _, target, _ in mounts(services[name])]
-        assert services[name]["tmpfs"] == ["/var/lib/driftwatch"]
+        assert sorted(services[name]["tmpfs"]) == ["/tmp", "/var/lib/driftwatch"]
+        assert services[name]["read_only"] is True
     assert "driftwatch-state" not in (compose().get("volumes") or {})
 
 
@@ -240,6 +302,20 @@ def test_compose_driftwatch_config(replica: str, tmp_path: Path) -> None:
         if not bind and target not in paths:
             paths[target] = tmp_path / source
     settings = container_config(config, paths, environ, tmp_path)
+    # the image's HEALTHCHECK reads the config the replica runs with, and finds its port
+    assert "healthcheck" not in driftwatch
+    assert command_option(healthcheck_command(), "--config") == config_path
+    assert load_http_settings(config, {**image_environment(), **environ}).port == settings.http.port
+    # read-only root filesystem: every directory the daemon writes is a tmpfs or a writable volume
+    assert driftwatch["read_only"] is True
+    state_path = yaml.safe_load(config.read_text(encoding="utf-8"))["state"]["path"]
+    writable = set(driftwatch["tmpfs"]) | {
+        volume.split(":")[1] for volume in driftwatch["volumes"] if not volume.endswith(":ro")
+    }
+    written = written_directories(
+        state_path, dict(final_stage())["WORKDIR"], {**image_environment(), **environ}
+    )
+    assert written <= writable, f"{written - writable} on the read-only root filesystem"
     # scaled out, under the service's name
     assert settings.kafka.scale_out.enabled
     assert settings.kafka.scale_out.replica == replica
@@ -443,16 +519,45 @@ def test_k8s_config_validates(tmp_path: Path) -> None:
     # the http port is the container port the Service and probes use
     assert {p["containerPort"] for p in container["ports"]} == {settings.http.port}
     assert settings.http.host == "0.0.0.0"
-    # the state file is on a writable volume (the root filesystem is read-only)
+    # every directory the daemon writes is a writable volume (the root filesystem is read-only)
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
-    state_dir = str(Path(yaml.safe_load(text)["state"]["path"]).parent)
-    assert state_dir in mounted, f"{state_dir} is on the read-only root filesystem"
-    assert "emptyDir" in mounted[state_dir], "scaled out, the state directory is scratch: an emptyDir"
+    state_path = yaml.safe_load(text)["state"]["path"]
+    workdir = container.get("workingDir") or dict(final_stage())["WORKDIR"]
+    written = written_directories(state_path, workdir, {**image_environment(), **environ})
+    read_only = {v["mountPath"] for v in container["volumeMounts"] if v.get("readOnly")}
+    for directory in written:
+        assert directory in mounted, f"{directory} is on the read-only root filesystem"
+        assert directory not in read_only, f"{directory} is mounted read-only"
+        assert "emptyDir" in mounted[directory], "scratch: an emptyDir (scaled out, the state is in Kafka)"
+    state_dir = str(Path(state_path).parent)
+    assert state_dir in written and "/tmp" in written
     assert shlex.join(container["args"]) == "run --config /etc/driftwatch/config.yaml"
     # scaled out, each replica named after its pod
     assert settings.kafka.scale_out.enabled
     assert settings.kafka.scale_out.replica == POD_NAME
     assert settings.kafka.scale_out.partitions >= deployment["spec"]["replicas"]
+
+
+def test_k8s_security_context() -> None:
+    """Non-root as the image's user, no privilege escalation, no capabilities, the runtime's seccomp
+    profile, a read-only root filesystem; the volumes are the pod's group's (fsGroup)."""
+    pod = manifests()["Deployment"]["spec"]["template"]["spec"]
+    user, group = dict(final_stage())["USER"].split(":")
+    assert pod["securityContext"] == {
+        "runAsNonRoot": True,
+        "runAsUser": int(user),
+        "runAsGroup": int(group),
+        "fsGroup": int(group),
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    (container,) = pod["containers"]
+    assert container["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    assert "privileged" not in container["securityContext"]
+    assert not pod.get("hostNetwork") and not pod.get("hostPID") and not pod.get("hostIPC")
 
 
 def downward(env: dict[str, Any]) -> str:

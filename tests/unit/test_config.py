@@ -658,3 +658,23 @@ def test_webhook_max_age_durations(workdir: Path, text: object, seconds: float) 
 def test_webhook_max_age_must_be_a_duration(workdir: Path) -> None:
     message = webhook_error(workdir, max_age="forever")
     assert "webhooks.retrain.max_age" in message and "forever" in message
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({}, Path("driftwatch-state.sqlite")),  # unset: the default, in the working directory
+        ({"STATE": ""}, Path("driftwatch-state.sqlite")),
+        ({"STATE": "/var/lib/driftwatch/s.sqlite"}, Path("/var/lib/driftwatch/s.sqlite")),
+        ({"STATE": "s.sqlite"}, None),  # relative: to the config file, as written in it
+    ],
+)
+def test_an_empty_state_path_is_the_default(
+    workdir: Path, environ: dict[str, str], expected: Path | None
+) -> None:
+    """`state.path: ${STATE:-}` (configs/demo.yaml, the image's config): the image sets it, a local run
+    keeps the default file in the working directory."""
+    raw = minimal()
+    raw["state"] = {"path": "${STATE:-}"}
+    settings = load_settings(write(workdir, raw), environ)
+    assert settings.state.file == (expected or workdir / "s.sqlite")

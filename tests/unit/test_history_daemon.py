@@ -178,4 +178,21 @@ def test_history_off_records_nothing(tmp_path: Path) -> None:
     off = Daemon(load_settings(tmp_path / "c.yaml"), clock=Clock())
     assert off.history is None and off.runner.history is None
     off.handle(records(500, 1))
-    off.run_check("m")
+    assert off.run_check("m") is not None
+    assert daemon.history.store.count() == 0  # the file the first daemon opened got nothing
+
+
+def test_a_delivery_error_naming_the_url_loses_its_credentials(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    daemon = make(tmp_path, "", Clock())
+    url = "http://user:s3cret@127.0.0.1:9/hook?token=abc"
+    monkeypatch.setattr(
+        webhooks, "send", lambda delivery, now: Response(0, "", b"", 0.01, error=f"no route to {url}")
+    )
+    delivery = Delivery(target="hook", url=url, body=b"{}", key="k1", max_attempts=1)
+    daemon.dispatcher.submit(delivery)
+    daemon.dispatcher._attempt(delivery)
+    assert daemon.history is not None
+    (row,) = daemon.history.store._db.execute("SELECT status, last_error FROM history_delivery").fetchall()
+    assert row == ("dead", "unreachable: no route to http://127.0.0.1:9/hook")

@@ -204,7 +204,7 @@ def test_prune_keeps_at_most_max_checks_the_oldest_going_first(tmp_path: Path) -
 
 def test_pruned_space_is_given_back(tmp_path: Path) -> None:
     store = HistoryStore(tmp_path / "h.sqlite", retention=3600.0)
-    for i in range(500):
+    for i in range(2000):
         record(store, T0 + i)
     full = store.size_bytes()
     store.prune(T0 + 10 * 3600)

@@ -1,5 +1,5 @@
-"""The ``driftwatch`` command: run | validate-config | schema | check | profile | replay | webhooks | history |
-demo.
+"""The ``driftwatch`` command: run | health | validate-config | schema | check | profile | replay | webhooks |
+history | demo.
 
 Errors a user can cause (bad config, unreadable reference, busy port) are
 printed as one clear message and exit with status 2, never as a traceback.
@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -51,6 +52,28 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the daemon")
     run.add_argument("--config", "-c", required=True, help="YAML config file")
     run.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="override log_level")
+
+    health = sub.add_parser(
+        "health",
+        help="ask a running daemon's /healthz (exit 0 healthy, 1 not): the image's HEALTHCHECK",
+        description="Ask a running daemon's /healthz where its config says it listens: http.port, on the "
+        "loopback address when http.host is a wildcard, over TLS with basic auth as http.web_config_file "
+        "and http.probes say. Only the config's http section is read. Over TLS the daemon's certificate is "
+        "verified against the configured cert_file (or --cafile). Exit 0: /healthz answered 200; 1: it "
+        "did not, or the probe could not be made (Docker's HEALTHCHECK reserves 2).",
+    )
+    health.add_argument("--config", "-c", help="YAML config file (default: plain HTTP on 127.0.0.1:9308)")
+    health.add_argument("--url", help="probe this URL instead of the one the config gives")
+    health.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for the answer (2)")
+    health.add_argument("--cafile", help="verify the daemon's certificate against this CA (PEM)")
+    health.add_argument(
+        "--cert", help="client certificate (PEM), for client_auth_type RequireAndVerifyClientCert"
+    )
+    health.add_argument("--key", help="the client certificate's private key (PEM; default: in --cert)")
+    health.add_argument("--user", help="basic auth user, for http.probes: auth")
+    health.add_argument(
+        "--password-file", help="file holding --user's password (default: $DRIFTWATCH_HEALTH_PASSWORD)"
+    )
 
     validate = sub.add_parser("validate-config", help="check a config file and exit (0 = valid)")
     validate.add_argument("config", help="YAML config file")
@@ -217,6 +240,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _run(args.config, args.log_level)
+        if args.command == "health":
+            return _health(args)
         if args.command == "validate-config":
             return _validate(args.config)
         if args.command == "schema":
@@ -256,6 +281,28 @@ def _load(path: str):  # type: ignore[no-untyped-def]
         return load_settings(path)
     except ConfigError as exc:
         raise UserError(str(exc)) from None
+
+
+def _health(args: argparse.Namespace) -> int:
+    from driftwatch.cli.health import HealthProbeError, probe_health, read_probe
+
+    try:
+        probe = read_probe(
+            args.config,
+            args.url,
+            cafile=args.cafile,
+            cert=args.cert,
+            key=args.key,
+            user=args.user,
+            password_file=args.password_file,
+            environ=os.environ,
+        )
+    except HealthProbeError as exc:
+        print(f"driftwatch health: {exc}", file=sys.stderr)
+        return 1  # unhealthy, not a usage error: Docker's HEALTHCHECK reserves 2
+    code, line = probe_health(probe, args.timeout)
+    print(line, file=sys.stdout if code == 0 else sys.stderr)
+    return code
 
 
 def _validate(path: str) -> int:

@@ -21,7 +21,7 @@ from driftwatch.alerting.policy import AlertEvent
 from driftwatch.checks.window import CheckResult
 from driftwatch.config import ModelSettings
 from driftwatch.service.metrics import Metrics
-from driftwatch.service.webhooks import Delivery, idempotency_key, version_key
+from driftwatch.service.webhooks import Delivery, idempotency_key, safe_url, version_key
 from driftwatch.state.history import HistoryStore
 
 __all__ = ["CheckHistory", "config_hash", "reference_hash"]
@@ -154,7 +154,9 @@ class CheckHistory:
                 attempts=delivery.attempts,
                 at=self._clock(),
                 last_status=last_status or None,
-                last_error=error,
+                # the dispatcher's texts name no URL; one that did (a client library's message) would
+                # lose its credentials and query string here, as the logs do
+                last_error=None if error is None else error.replace(delivery.url, safe_url(delivery.url)),
             )
         except Exception:
             self._failed(f"storing delivery {delivery.key} to {delivery.target}")

@@ -208,14 +208,13 @@ class HistoryStore:
     Thread-safe (one connection under a lock): the scheduler records checks and transitions, the
     webhook thread deliveries. Another process may read it at the same time (WAL)."""
 
-    def __init__(
-        self, path: Path | str, retention: float = 90 * 86400.0, max_checks: int = 1_000_000
-    ) -> None:
+    def __init__(self, path: Path | str, retention: float = 90 * 86400.0, max_checks: int = 150_000) -> None:
         self.path = str(path)
         self.retention = retention
         self.max_checks = max_checks
         try:
-            self._db = open_state_db(self.path, _SCHEMA)
+            # rows of 1-2 kB fill 8 kB pages better than the default 4 kB ones (a fifth less disk)
+            self._db = open_state_db(self.path, _SCHEMA, page_size=8192)
             self._db.execute("PRAGMA busy_timeout = 5000")
         except (sqlite3.Error, OSError) as exc:
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc

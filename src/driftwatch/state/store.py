@@ -158,15 +158,18 @@ def _delete_window(db: sqlite3.Connection, name: str) -> None:
         db.execute(f"DELETE FROM {table} WHERE model = ?", (name,))
 
 
-def open_state_db(path: str, schema: str) -> sqlite3.Connection:
+def open_state_db(path: str, schema: str, page_size: int | None = None) -> sqlite3.Connection:
     """A SQLite connection for driftwatch's state, with ``schema`` applied; raises `sqlite3.Error`.
 
     In WAL mode a committed transaction survives the process being killed; NORMAL only skips the fsync
     per commit (a power loss may lose the last moments), which keeps per-batch writes cheap.
+    ``page_size`` applies to a new file only (it must be set before WAL mode).
     """
     if path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    if page_size is not None:
+        db.execute(f"PRAGMA page_size={int(page_size)}")
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
     db.executescript(schema)
