@@ -378,3 +378,37 @@ def test_labels_from_files_grade_the_predictions_alike_in_json_lines_and_parquet
     realized = [c["result"]["performance"]["realized"] for c in a]
     assert [r["labelled_rows"] for r in realized] == [354] * 11
     assert all(r["values"]["accuracy"] == 1.0 for r in realized)  # the labels say what was predicted
+
+
+def test_a_segmented_models_scopes_are_listed_with_their_own_events(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Segments on c: each check lists the whole model's result, then each scope's; the step's new
+    category becomes a scope of its own, and its alert fires with the model's, on its own line."""
+    config = write_config(tmp_path)
+    config.write_text(
+        config.read_text().replace(
+            "    webhooks: [retrain]\n",
+            "    webhooks: [retrain]\n"
+            "    segments: {columns: [c], top_k: 3, min_rows: 50, stability: {promote_after: 1}}\n",
+        ),
+        encoding="utf-8",
+    )
+    data = write_jsonl(tmp_path / "p.jsonl", records())
+    code, out, err = replay(
+        tmp_path, "--from", iso(T1), "--to", iso(T2), "-m", "m", "-i", str(data), "-f", "json", capsys=capsys
+    )
+    assert code == 0, err
+    checks = json.loads(out)
+    first = [c for c in checks if c["ran_at"] == iso(T1)]
+    assert [c["scope"] for c in first] == ["", "c:other", "c=a", "c=b", "c=c"]
+    assert [c["result"]["rows"] for c in first] == [360, 0, 120, 120, 120]
+    assert all(c["result"].get("scope", "") == c["scope"] for c in checks)
+    fired = [
+        (c["ran_at"], c["scope"], e["check"])
+        for c in checks
+        for e in c["events"]
+        if e["transition"] == "firing"
+    ]
+    assert fired == [(iso(BASE + 4 * HOUR), "", "data_drift"), (iso(BASE + 4 * HOUR), "c=z", "data_drift")]
+    assert all(e["scope"] == c["scope"] for c in checks for e in c["events"])
