@@ -10,45 +10,48 @@ spread (min..max over seeds) are printed.
    default), ``window: {length: 1h, max_rows: 50000}``, checks every 5 minutes (the default
    ``schedule``), fed 2,000 records a minute straight into its windows (`ScopedModel.add_columns`, the
    call ingest makes after decoding), each drawn from the generator the reference was drawn from
-   (20,000 rows, a fresh sample per seed). ``region`` has 50 values with Zipf(1.1) shares (28% for the
-   busiest, 0.4% for the 50th), the same in the reference, so each segment is judged against its own
-   reference rows (``reference: segment``, the default). Every alert event of the policy is recorded
-   (`BreachPolicy.observe` is wrapped): the firings of segment scopes (``region=...``, ``region:other``)
-   per segment-day and per model-day. One hour of traffic before the first check; the first two
-   checks promote the segments (``promote_after`` 2); firings are counted from then on, over
-   ``--hours`` hours per seed.
-   Alternatives: each check's per-feature scores are recorded, and the decisions and the alert
-   policy are replayed with another rule (``alert.consecutive`` 2 or 3, p-value thresholds at 0.01,
-   a verdict floor of 1,000 rows); the replay of the defaults must give the daemon's own firings
-   (checked). ``segments.min_rows: 1000`` changes the segments' references (a segment whose
-   reference holds fewer rows than ``min_rows`` is judged against the whole reference) and their
-   ``max_rows`` (10 x ``min_rows``), so it is a daemon run of its own.
-2. **Segments, drift in one segment.** The same runs go on for 2 more hours after the stationary
-   hours with a step change in three segments of about 20%, 5% and 2% of the traffic: numeric
-   features x 1.15 (count features with their rate x 1.15) and the prediction's logit + 0.3. The delay
-   of each segment's ``data_drift`` firing from the step (checks and minutes); "-" when it did not
-   fire within the 2 hours.
+   (20,000 rows, a fresh sample per seed). ``region`` has 50 values with Zipf(1.1) shares (26% for the
+   busiest, 0.35% for the 50th), the same in the reference, so each segment is judged against its own
+   reference rows (``reference: segment``, the default) when it has ``segments.min_rows`` of them.
+   Every alert event of the policy is recorded (`BreachPolicy.observe` is wrapped): the firings of
+   segment scopes (``region=...``, ``region:other``) per segment-day and per model-day, and what each
+   was decided on (check, method, own or whole reference). One hour of traffic before the first
+   check; the first two checks promote the segments (``promote_after`` 2); firings are counted from
+   then on, over ``--hours`` hours per seed. Daemon runs: ``segments.min_rows`` 500 (the old default,
+   ``window.min_rows``), the default (1000) and 2000, each with the default ``max_rows`` 5000.
+   Alternatives replayed on the same runs: each check's per-feature and prediction scores are
+   recorded, and the decisions and the alert policy are replayed with another rule (``alert.consecutive``
+   2 or 3; on the old default also p-value tests at 0.01, distance tests at 0.15, a verdict only from
+   2,000 rows); the replay of the rule as run must give the daemon's own firings (checked and printed).
+2. **Segments, drift in one segment.** The same runs go on for ``--drift-hours`` (1.5) after the
+   stationary hours with a step change in three segments of about 26%, 4.4% and 2.1% of the traffic
+   (the Zipf ranks nearest 20%, 5% and 2%): numeric features x 1.15 (count features with their rate x
+   1.15) and the prediction's logit + 0.3. The delay of each segment's ``data_drift`` firing from the
+   step (checks and minutes), through the same rules; "missed" when it did not fire in time.
 3. **Membership churn.** The segment directory (`ScopeDirectory`, with the defaults of
    ``stability``) observing each check's sample of the model window (a `Window` of the segment column
    alone, fed the same 2,000 records a minute): promotions and demotions per day after the first
    hour, with 50 values (as above) and with 10,000 Zipf(1.1) values, ``--churn-hours`` per seed.
 4. **Champion/challenger.** `ChallengerCheck` as `ScopedModel` builds it (binary classifier, accuracy,
-   Newcombe's interval at ``confidence`` 0.95, ``worse_by`` 0: the config's defaults) run every 5
+   Newcombe's interval at ``confidence`` 0.95, ``worse_by`` 0.01: the config's defaults) run every 5
    minutes on the labelled traffic of the 1 h look-back of two versions splitting the traffic 50/50,
    with ``--labelled`` of the records labelled (default 10%: 100 labels a minute per version), both
    of accuracy 0.80; firings per day through the alert policy (``consecutive`` 1) over
-   ``--challenger-days`` per seed. Then the challenger drops to 0.77: the delay of the firing.
-   Alternatives: ``confidence`` 0.99, ``worse_by`` 0.01, ``consecutive`` 2.
+   ``--challenger-days`` (5) per seed. Then the challenger drops to 0.77: the delay of the firing.
+   Alternatives: ``worse_by`` 0 (the old default) with ``confidence`` 0.99 and/or ``consecutive`` 2,
+   ``worse_by`` 0.02.
 5. **Rolling baseline, stationary stream.** The daemon of 1. (defaults) also has ``baseline: {rolling:
    2h, lag: 30m}`` (every other key at its default: ``min_rows`` 500, ``min_coverage`` 0.5):
    ``data_drift@rolling`` and ``prediction_drift@rolling`` firings of the whole model per day, from
    the first check with a verdict (the baseline covers half its period 1.5 h after the start).
 
-Bounds, to keep the whole bench under ~10 minutes on 2 cores: 5 seeds; 8 stationary hours + 2 drift
-hours of daemon checks per seed and configuration (a check of 21 scopes takes about 0.4 s); the
-rolling baseline only over those hours; churn over 24 h per seed; challenger 3 days per seed.
+Bounds, to keep the whole bench near 10 minutes on 2 cores: 5 seeds; 6 stationary + 1.5 drift hours of
+daemon checks per seed and configuration (a check of 21 scopes takes about 0.5 s), so 1.2 model-days
+per configuration: a rate of one firing a week is below what it resolves (0 firings in 1.2 days
+bounds the rate at 2.5 a day at 95%); the rolling baseline only over those hours; churn over 24 h
+per seed; challenger 5 days per seed (25 days per setting).
 
-    python bench/scope_false_alarms.py            # 5 seeds, about 8 minutes on 2 cores
+    python bench/scope_false_alarms.py            # 5 seeds: 16 minutes of CPU, 8 on 2 idle cores
     python bench/scope_false_alarms.py --quick    # 3 seeds, 3 + 1 hours: about 2 minutes
 """
 
@@ -125,10 +128,12 @@ def rows_of(model: Any, n: int, rng: np.random.Generator, shifted: bool = False)
 
 
 CONFIGS: dict[str, dict[str, Any]] = {
-    "defaults": {},
-    "min_rows 1000": {"min_rows": 1000, "max_rows": 5000},
+    "min_rows 500 (old default)": {"min_rows": 500},  # max_rows 5000 by default, as now
+    "defaults (min_rows 1000)": {},
     "min_rows 2000": {"min_rows": 2000, "max_rows": 5000},
 }
+OLD = "min_rows 500 (old default)"
+DEFAULTS = "defaults (min_rows 1000)"
 
 
 def write_config(directory: Path, config: str, seed: int) -> Path:
@@ -144,7 +149,7 @@ def write_config(directory: Path, config: str, seed: int) -> Path:
         "window": {"length": "1h", "max_rows": 50_000},
         "segments": {"columns": ["region"], **CONFIGS[config]},
     }
-    if config == "defaults":
+    if config == DEFAULTS:
         section["baseline"] = {"rolling": "2h", "lag": "30m"}
     raw = {
         "kafka": {"bootstrap_servers": ["127.0.0.1:9"], "topic": "predictions"},
@@ -465,12 +470,12 @@ class Contest:
 
 
 CONTESTS = (
-    Contest("defaults (0.95, worse_by 0, consecutive 1)"),
-    Contest("confidence 0.99", confidence=0.99),
-    Contest("worse_by 0.01", worse_by=0.01),
+    Contest("worse_by 0 (old default)"),
+    Contest("worse_by 0, confidence 0.99", confidence=0.99),
+    Contest("worse_by 0, consecutive 2", consecutive=2),
+    Contest("worse_by 0, confidence 0.99, consecutive 2", confidence=0.99, consecutive=2),
+    Contest("defaults (0.95, worse_by 0.01)", worse_by=0.01),
     Contest("worse_by 0.02", worse_by=0.02),
-    Contest("consecutive 2", consecutive=2),
-    Contest("confidence 0.99 + consecutive 2", confidence=0.99, consecutive=2),
 )
 
 
@@ -628,7 +633,7 @@ def main() -> int:
     for config in args.configs:
         done = [runs[(config, s)] for s in seeds]
         for rule in REPLAYS:
-            if config != "defaults" and rule.name not in ("as run", "consecutive 2", "consecutive 3"):
+            if config != OLD and rule.name not in ("as run", "consecutive 2", "consecutive 3"):
                 continue
             label = config if rule.name == "as run" else f"{config}, {rule.name}"
             rows.append((label, done, rule.name))
@@ -697,8 +702,8 @@ def main() -> int:
             f"{delay_text([r['delays'][contest.name] for r in contests]):>32}"
         )
 
-    if "defaults" in args.configs:
-        done = [runs[("defaults", s)] for s in seeds]
+    if DEFAULTS in args.configs:
+        done = [runs[(DEFAULTS, s)] for s in seeds]
         print("\n5. Rolling baseline (rolling 2h, lag 30m, defaults), stationary stream: whole-model firings")
         checks = sum(r["rolling_checks"] for r in done)
         fired = sum(r["rolling_firings"] for r in done)
