@@ -52,7 +52,7 @@ bounds the rate at 2.5 a day at 95%); the rolling baseline only over those hours
 per seed; challenger 5 days per seed (25 days per setting).
 
     python bench/scope_false_alarms.py            # 5 seeds: 16 minutes of CPU, 8 on 2 idle cores
-    python bench/scope_false_alarms.py --quick    # 3 seeds, 3 + 1 hours: about 2 minutes
+    python bench/scope_false_alarms.py --quick    # 3 seeds, 3 + 1 hours: about 4 minutes on 2 cores
 """
 
 from __future__ import annotations
@@ -628,7 +628,7 @@ def main() -> int:
         contests = [job.result() for job in contest_jobs]
 
     print("\n1. Segments, stationary stream equal to the reference: segment alert firings")
-    print(f"{'setting':<40}{'per segment-day':>22}{'per model-day':>22}{'pooled per model-week':>23}")
+    print(f"{'setting':<52}{'per segment-day':>22}{'per model-day':>22}{'pooled per model-week':>23}")
     rows: list[tuple[str, list[dict[str, Any]], str]] = []
     for config in args.configs:
         done = [runs[(config, s)] for s in seeds]
@@ -641,7 +641,7 @@ def main() -> int:
         model_day = [per_day(r["replays"][rule_name], r["days"]) for r in done]
         segment_day = [m / max(r["segment_scopes"], 1) for m, r in zip(model_day, done, strict=True)]
         pooled = 7 * sum(r["replays"][rule_name] for r in done) / sum(r["days"] for r in done)
-        print(f"{label:<40}{spread(segment_day, '{:.3f}'):>22}{spread(model_day):>22}{pooled:>23.1f}")
+        print(f"{label:<52}{spread(segment_day, '{:.3f}'):>22}{spread(model_day):>22}{pooled:>23.1f}")
     for config in args.configs:
         done = [runs[(config, s)] for s in seeds]
         checks = collections.Counter()
@@ -668,10 +668,10 @@ def main() -> int:
         "data_drift firing delay, median checks / minutes (min..max)"
     )
     shares = runs[(args.configs[0], seeds[0])]["shares"]
-    print(f"{'setting':<34}" + "".join(f"{f'segment {100 * s:.1f}%':>30}" for s in shares))
+    print(f"{'setting':<52}" + "".join(f"{f'segment {100 * s:.1f}%':>30}" for s in shares))
     for label, done, rule_name in rows:
         print(
-            f"{label:<34}"
+            f"{label:<52}"
             + "".join(
                 f"{delay_text([r['delays'][rule_name][i] for r in done]):>30}" for i in range(len(shares))
             )
@@ -698,7 +698,7 @@ def main() -> int:
         day = [per_day(r["fired"][contest.name], r["days"]) for r in contests]
         pooled = 7 * sum(r["fired"][contest.name] for r in contests) / sum(r["days"] for r in contests)
         print(
-            f"{contest.name:<44}{spread(day):>22}{pooled:>17.1f}"
+            f"{contest.name:<44}{spread(day):>22}{pooled:>17.1f}  "
             f"{delay_text([r['delays'][contest.name] for r in contests]):>32}"
         )
 
