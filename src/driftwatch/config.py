@@ -36,7 +36,12 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from driftwatch.alerting.templates import BUILTIN, TemplateError, load_template
-from driftwatch.defaults import MIN_LABELS_DEFAULT, MIN_ROWS_DEFAULT, SEGMENT_MIN_ROWS_DEFAULT
+from driftwatch.defaults import (
+    CHALLENGER_WORSE_BY_DEFAULT,
+    MIN_LABELS_DEFAULT,
+    MIN_ROWS_DEFAULT,
+    SEGMENT_MIN_ROWS_DEFAULT,
+)
 from driftwatch.errors import ConfigError
 from driftwatch.stream.segments import SegmentRule
 from driftwatch.webconfig import WebConfigError, load_web_config
@@ -773,7 +778,7 @@ class ChallengerAlertSettings(_Strict):
 
     # 0.01: a margin of 1 point; at 0 (any significant degradation) two equally good versions fired about
     # 19 times a week at 0.95 confidence, measured by bench/scope_false_alarms.py (README)
-    worse_by: float | None = Field(default=0.01, ge=0)
+    worse_by: float | None = Field(default=CHALLENGER_WORSE_BY_DEFAULT, ge=0)
     better_by: float | None = Field(default=None, ge=0)
     prediction_drift: bool = False
 
