@@ -36,7 +36,12 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from driftwatch.alerting.templates import BUILTIN, TemplateError, load_template
-from driftwatch.defaults import MIN_LABELS_DEFAULT, MIN_ROWS_DEFAULT
+from driftwatch.defaults import (
+    CHALLENGER_WORSE_BY_DEFAULT,
+    MIN_LABELS_DEFAULT,
+    MIN_ROWS_DEFAULT,
+    SEGMENT_MIN_ROWS_DEFAULT,
+)
 from driftwatch.errors import ConfigError
 from driftwatch.stream.segments import SegmentRule
 from driftwatch.webconfig import WebConfigError, load_web_config
@@ -717,8 +722,9 @@ class SegmentSettings(_Strict):
     top_k: int = Field(default=20, ge=1, le=200)
     max_rows: int | None = Field(
         default=None, ge=10
-    )  # per segment window; default min(window.max_rows, 10 x min_rows)
-    min_rows: int | None = Field(default=None, ge=1)  # default window.min_rows
+    )  # per segment window; default min(window.max_rows, 10 x (the given min_rows, else window.min_rows))
+    # default max(window.min_rows, 1000), at most max_rows: measured, see SEGMENT_MIN_ROWS_DEFAULT
+    min_rows: int | None = Field(default=None, ge=1)
     min_share: float = Field(default=0.001, ge=0, lt=1)
     stability: SegmentStability = Field(default_factory=SegmentStability)
     # whole: per-feature series only for the whole model and versions; all: for segments too
@@ -741,8 +747,11 @@ class SegmentSettings(_Strict):
     def column_rule(self, index: int, window: WindowSettings) -> SegmentRule:
         """The merged `SegmentRule` of segment column ``index``, given the model's window."""
         column = self.columns[index]
-        min_rows = column.min_rows or self.min_rows or window.min_rows
-        max_rows = column.max_rows or self.max_rows or max(min_rows, min(window.max_rows, 10 * min_rows))
+        given = column.min_rows or self.min_rows
+        base = given or window.min_rows
+        max_rows = column.max_rows or self.max_rows or max(base, min(window.max_rows, 10 * base))
+        # unset: the measured default, never below the window's nor above what the segment window holds
+        min_rows = given or max(window.min_rows, min(SEGMENT_MIN_ROWS_DEFAULT, max_rows))
         return SegmentRule(
             column=column.column,
             top_k=column.top_k or self.top_k,
@@ -767,7 +776,9 @@ class ChallengerAlertSettings(_Strict):
     ``better_by``); ``prediction_drift``: also when the two versions' predictions are distributed
     differently."""
 
-    worse_by: float | None = Field(default=0.0, ge=0)
+    # 0.01: a margin of 1 point; at 0 (any significant degradation) two equally good versions fired about
+    # 19 times a week at 0.95 confidence, measured by bench/scope_false_alarms.py (README)
+    worse_by: float | None = Field(default=CHALLENGER_WORSE_BY_DEFAULT, ge=0)
     better_by: float | None = Field(default=None, ge=0)
     prediction_drift: bool = False
 

@@ -42,6 +42,7 @@ EXPECTED_ALERTS = {
     "DriftwatchChecksNeverSucceeded": "ticket",
     "DriftwatchWebhookFailing": "page",
     "DriftwatchWebhookOutboxBacklog": "ticket",
+    "DriftwatchHistoryWriteFailing": "ticket",
     "DriftwatchInvalidRecordRateHigh": "ticket",
     "DriftwatchKafkaDown": "page",
     "DriftwatchConsumerLagHigh": "ticket",

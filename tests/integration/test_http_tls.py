@@ -97,7 +97,8 @@ def get(url: str, ca: Path, password: str | None = None) -> tuple[int, dict[str,
         request.add_header("Authorization", f"Basic {token}")
     context = ssl.create_default_context(cafile=str(ca))
     try:
-        with urllib.request.urlopen(request, timeout=10, context=context) as response:
+        # a report renders in seconds, more on a loaded machine: the client waits as a browser would
+        with urllib.request.urlopen(request, timeout=60, context=context) as response:
             return response.status, dict(response.headers), response.read()
     except urllib.error.HTTPError as exc:
         with exc:

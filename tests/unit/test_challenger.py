@@ -262,3 +262,12 @@ def test_bad_data_is_an_error_status_and_bad_settings_are_refused() -> None:
     ):
         with pytest.raises(ValueError, match="champion_challenger"):
             ChallengerSettings(**({"champion": "7", "challenger": "8"} | settings))
+
+
+def test_the_library_and_the_config_file_default_to_the_same_margins() -> None:
+    """A comparison built in a notebook alerts as one configured in a file with the keys left out."""
+    from driftwatch.config import ChallengerAlertSettings
+
+    library, configured = ChallengerSettings("7", "8"), ChallengerAlertSettings()
+    assert (library.worse_by, library.better_by) == (configured.worse_by, configured.better_by)
+    assert library.prediction_drift == configured.prediction_drift

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from driftwatch.cli.main import main
-from driftwatch.config import ConfigError, json_schema, load_settings
+from driftwatch.config import ChallengerAlertSettings, ConfigError, json_schema, load_settings
 from tests.clirun import driftwatch_cli
 
 MODEL = "models.credit-risk"
@@ -461,7 +461,7 @@ def test_a_full_example_parses(workdir: Path) -> None:
     assert [c.column for c in segments.columns] == ["country", "app_version"]
     assert segments.columns[0].source == "feature" and segments.columns[0].reference == "segment"
     country, app = segments.column_rule(0, model.window), segments.column_rule(1, model.window)
-    assert (country.top_k, country.max_rows, country.min_rows, country.pinned) == (20, 5000, 500, ())
+    assert (country.top_k, country.max_rows, country.min_rows, country.pinned) == (20, 5000, 1000, ())
     assert (app.top_k, app.source, app.pinned) == (10, "metadata", ("5.2", "6", "7"))
     assert segments.stability.retire_after == 86400.0
     assert versions.references == {"8": workdir.resolve() / "ref-v8.parquet"}
@@ -485,10 +485,23 @@ def test_defaults_of_the_sections(workdir: Path) -> None:
     model = load_settings(path, {}).models["credit-risk"]
     assert model.segments is not None and model.versions is not None and model.baseline is not None
     rule = model.segments.column_rule(0, model.window)
-    # min_rows: the window's; max_rows: min(window.max_rows, 10 x min_rows)
-    assert (rule.top_k, rule.min_rows, rule.max_rows, rule.min_share) == (20, 500, 5000, 0.001)
+    # min_rows: max(window.min_rows, 1000) (measured: bench/scope_false_alarms.py; it was window.min_rows,
+    # 500); max_rows: min(window.max_rows, 10 x window.min_rows), as before
+    assert (rule.top_k, rule.min_rows, rule.max_rows, rule.min_share) == (20, 1000, 5000, 0.001)
+    window = model.window
+    given = model.segments.model_copy(update={"min_rows": 800})
+    assert (given.column_rule(0, window).min_rows, given.column_rule(0, window).max_rows) == (800, 8000)
+    small = model.segments.model_copy(update={"max_rows": 700})  # the window holds 700: its verdict floor
+    assert (small.column_rule(0, window).min_rows, small.column_rule(0, window).max_rows) == (700, 700)
+    wide = window.model_copy(update={"min_rows": 1500})  # never below the window's own floor
+    assert (model.segments.column_rule(0, wide).min_rows, model.segments.column_rule(0, wide).max_rows) == (
+        1500,
+        15000,
+    )
     assert (model.versions.max_live, model.versions.announce, model.versions.references) == (3, True, {})
     assert model.versions.champion_challenger is None
+    # worse_by: 0.01 (measured: bench/scope_false_alarms.py; at 0, two equal versions fired weekly)
+    assert (ChallengerAlertSettings().worse_by, ChallengerAlertSettings().better_by) == (0.01, None)
     assert (model.baseline.lag, model.baseline.max_rows, model.baseline.scopes) == (0.0, 20000, ["model"])
     assert not load_settings(write(workdir, base()), {}).models["credit-risk"].scoped
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import socket
+import ssl
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -17,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from driftwatch import __version__
 from driftwatch.drift.dataset import dataset_drift
 from driftwatch.drift.profile import ReferenceProfile
-from driftwatch.service.http import HttpServer
+from driftwatch.service.http import HttpServer, LoggingHTTPServer
 from driftwatch.service.metrics import Metrics
 
 RESULTS: dict[str, dict[str, Any]] = {
@@ -172,3 +174,33 @@ def test_busy_port_is_a_clear_error(server: HttpServer, metrics: Metrics) -> Non
     host, port = server.address
     with pytest.raises(OSError, match=rf"cannot listen on 127\.0\.0\.1:{port}.*http\.port"):
         HttpServer(host, port, metrics, lambda: [], lambda: {})
+
+
+@pytest.mark.parametrize(
+    "gone",
+    [
+        BrokenPipeError(32, "Broken pipe"),
+        ConnectionResetError(104, "reset"),
+        ssl.SSLEOFError(8, "EOF occurred"),
+    ],
+)
+def test_a_client_that_hung_up_is_a_debug_line_not_an_error(
+    gone: BaseException, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A scraper or browser that gave up mid-answer (over TLS: an SSL EOF) is routine; a real failure is
+    logged as an error with its traceback."""
+    server = LoggingHTTPServer.__new__(LoggingHTTPServer)  # handle_error uses no server state
+    caplog.set_level(logging.DEBUG, logger="driftwatch.service.http")
+    try:
+        raise gone
+    except BaseException:
+        server.handle_error(None, ("127.0.0.1", 1234))
+    assert [r.levelno for r in caplog.records] == [logging.DEBUG]
+    assert "went away" in caplog.records[0].getMessage()
+    caplog.clear()
+    try:
+        raise ValueError("a bug")
+    except ValueError:
+        server.handle_error(None, ("127.0.0.1", 1234))
+    assert [r.levelno for r in caplog.records] == [logging.ERROR]
+    assert caplog.records[0].exc_info is not None

@@ -1,4 +1,5 @@
-"""The ``driftwatch`` command: run | health | validate-config | schema | check | profile | webhooks | history | demo.
+"""The ``driftwatch`` command: run | health | validate-config | schema | check | profile | replay | webhooks |
+history | demo.
 
 Errors a user can cause (bad config, unreadable reference, busy port) are
 printed as one clear message and exit with status 2, never as a traceback.
@@ -153,6 +154,40 @@ def _parser() -> argparse.ArgumentParser:
     )
     profile.add_argument("--label-column", help="the ground truth: kept row by row with the prediction")
 
+    replay = sub.add_parser(
+        "replay",
+        help="what the config would have done over a past period: every check and alert, nothing sent",
+        description="Replay a past period through the daemon's own checks and alert policy on a virtual clock: "
+        "each model's checks run at its schedule's times from --from to --to, each on the records stamped up to "
+        "then; every result and every alert event (with the webhook targets it would have gone to) is printed. "
+        "Nothing is sent or committed and the state file is not touched. Records come from the config's "
+        "Kafka topics, or from JSON-lines / Parquet files (--input, --labels).",
+    )
+    replay.add_argument(
+        "--config", "-c", required=True, help="YAML config file (thresholds, policy, schedule)"
+    )
+    replay.add_argument(
+        "--from", dest="start", required=True, help="start: ISO 8601 (naive: UTC), epoch seconds, now-7d"
+    )
+    replay.add_argument("--to", dest="end", required=True, help="end: as --from, or now")
+    replay.add_argument("--model", "-m", action="append", help="only this model (repeatable; default: all)")
+    replay.add_argument(
+        "--input",
+        "-i",
+        action="append",
+        default=[],
+        help="predictions file, JSON-lines or .parquet (repeatable)",
+    )
+    replay.add_argument(
+        "--labels", action="append", default=[], help="labels file, JSON-lines or .parquet (repeatable)"
+    )
+    replay.add_argument("--format", "-f", choices=["table", "json"], default="table")
+    replay.add_argument(
+        "--reproduce",
+        action="store_true",
+        help="run at the recorded check times and positions of the check history and compare the results",
+    )
+
     hooks = sub.add_parser("webhooks", help="try a webhook target; list and re-queue deliveries")
     hooks_sub = hooks.add_subparsers(dest="webhooks_command", required=True, metavar="ACTION")
     test = hooks_sub.add_parser("test", help="send a signed test event to TARGET now and print the answer")
@@ -218,6 +253,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check(args)
         if args.command == "profile":
             return _profile(args)
+        if args.command == "replay":
+            return _replay(args)
         if args.command == "webhooks":
             return _webhooks(args)
         if args.command == "history":
@@ -366,6 +403,33 @@ def _run(path: str, log_level: str | None) -> int:
     daemon.stop(timeout=10.0)
     if daemon.fatal is not None:
         raise UserError(daemon.fatal)
+    return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from driftwatch.cli.replay import ReplayCommandError, replay_command
+
+    settings = _load(args.config)
+    logging.basicConfig(
+        level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)
+    try:
+        text, summary = replay_command(
+            settings,
+            args.config,
+            args.start,
+            args.end,
+            args.model,
+            args.input,
+            args.labels,
+            args.format,
+            args.reproduce,
+        )
+    except ReplayCommandError as exc:
+        raise UserError(str(exc)) from None
+    print(text)
+    print(summary, file=sys.stderr if args.format == "json" else sys.stdout)
     return 0
 
 

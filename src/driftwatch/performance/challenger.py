@@ -46,6 +46,7 @@ import pandas as pd
 
 from driftwatch.checks.base import Labelled, PartResult, PartStatus, part_error
 from driftwatch.checks.ids import CheckId, CheckKind
+from driftwatch.defaults import CHALLENGER_WORSE_BY_DEFAULT
 from driftwatch.drift.dataset import ColumnDrift, ColumnOptions, column_drift
 from driftwatch.drift.profile import ColumnProfile
 from driftwatch.performance.comparison import (
@@ -83,7 +84,7 @@ class ChallengerSettings:
     metrics: tuple[str, ...] = ("accuracy",)
     confidence: float = 0.95
     bootstrap: int = 1000
-    worse_by: float | None = 0.02
+    worse_by: float | None = CHALLENGER_WORSE_BY_DEFAULT
     better_by: float | None = None
     prediction_drift: bool = False
     min_labels: int | None = None

@@ -33,7 +33,7 @@ from driftwatch import __version__
 from driftwatch.alerting.policy import AlertEvent, BreachPolicy, PolicyRule, ScopeState, State
 from driftwatch.alerting.templates import Template, load_template
 from driftwatch.checks.window import CheckResult
-from driftwatch.config import HttpSettings, ModelSettings, Settings
+from driftwatch.config import HttpSettings, ModelSettings, ScheduleSettings, Settings
 from driftwatch.performance.monitor import PerformanceMonitor
 from driftwatch.reference import ReferenceDataError
 from driftwatch.scope import Scope
@@ -76,7 +76,7 @@ from driftwatch.stream.records import RecordDecoder, reads_metadata
 from driftwatch.stream.windows import ColumnSpec, Window
 from driftwatch.webconfig import WebAccess, load_web_config
 
-__all__ = ["Daemon"]
+__all__ = ["Daemon", "fire_times", "trigger_of"]
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,11 @@ class Daemon:
         clock: Callable[[], float] = time.time,
         consumer_factory: Callable[..., Any] | None = None,
         dead_letter_factory: Callable[..., Any] | None = None,
+        driven: bool = False,
     ) -> None:
+        """``driven``: the caller drives the daemon instead of `start` (a replay of recorded traffic feeds
+        `handle` and calls `run_check` on its own clock): no HTTP server is built (nothing listens) and
+        the checks carry no notes about the Kafka consumer, which never runs."""
         self.settings = settings
         self.clock = clock
         self.metrics = Metrics()
@@ -215,15 +219,20 @@ class Daemon:
             checkpointed=(lambda: {}) if scale_out.enabled else lambda: self.store.offsets(group),
             checkpoint_interval=settings.state.checkpoint_interval,
         )
-        self.http = HttpServer(
-            settings.http.host,
-            settings.http.port,
-            self.metrics,
-            self.readiness,
-            self.results,
-            self.report_html,
-            access=_web_access(settings.http),
-            history=self.history_api,
+        self.driven = driven
+        self.http: HttpServer | None = (
+            None
+            if driven
+            else HttpServer(
+                settings.http.host,
+                settings.http.port,
+                self.metrics,
+                self.readiness,
+                self.results,
+                self.report_html,
+                access=_web_access(settings.http),
+                history=self.history_api,
+            )
         )
         self.scheduler = BackgroundScheduler(
             timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1}
@@ -270,7 +279,7 @@ class Daemon:
             lambda event, result: self._notify(event, result),  # noqa: PLW0108 (looked up per call)
             clock,
             self.labels,
-            lambda: source_notes(self.source),
+            list if driven else lambda: source_notes(self.source),
             scoped=self.scoped,
             notify_version=lambda model, version, share, first: self.notifier.notify_version(  # noqa: PLW0108
                 model, version, share, first
@@ -397,14 +406,11 @@ class Daemon:
     # lifecycle ---------------------------------------------------------------------------------
 
     def start(self) -> None:
+        if self.http is None:
+            raise RuntimeError("a driven daemon does not start: its caller feeds it and runs its checks")
         triggers: dict[str, IntervalTrigger | CronTrigger] = {}
         for name, model in self.settings.models.items():
-            schedule = model.schedule
-            triggers[name] = (
-                IntervalTrigger(seconds=schedule.every, timezone=UTC)
-                if schedule.every is not None
-                else CronTrigger.from_crontab(str(schedule.cron), timezone=UTC)
-            )
+            triggers[name] = trigger_of(model.schedule)
             self._intervals[name] = _longest_gap(triggers[name], datetime.now(UTC))
         self.http.start()
         self.dispatcher.start()
@@ -459,7 +465,8 @@ class Daemon:
         if self.dead_letters is not None:
             self.dead_letters.flush(timeout=max(0.1, min(2.0, deadline - time.monotonic() - 3.0)))
         self.dispatcher.stop(max(0.1, min(5.0, deadline - time.monotonic() - 0.5)))
-        self.http.stop()
+        if self.http is not None:
+            self.http.stop()
         self.store.close()
         if self.history_feed is not None:
             self.history_feed.stop(timeout=2.0)
@@ -624,6 +631,32 @@ class Daemon:
         if self.owner is not None:
             problems += self.owner.problems()
         return problems
+
+
+def trigger_of(schedule: ScheduleSettings, start: datetime | None = None) -> IntervalTrigger | CronTrigger:
+    """The APScheduler trigger of a model's schedule (``every:`` or ``cron:``, in UTC); an interval counts
+    from ``start`` (default: one interval from now, as APScheduler does)."""
+    if schedule.every is not None:
+        return IntervalTrigger(seconds=schedule.every, start_date=start, timezone=UTC)
+    return CronTrigger.from_crontab(str(schedule.cron), timezone=UTC)
+
+
+def fire_times(schedule: ScheduleSettings, start: datetime, end: datetime) -> list[datetime]:
+    """The times a model's schedule fires from ``start`` to ``end`` (both included): the next fire times
+    of its trigger, an interval counting from ``start``."""
+    trigger = trigger_of(schedule, start)
+    times: list[datetime] = []
+    previous: datetime | None = None
+    now = start
+    while True:
+        fire = trigger.get_next_fire_time(previous, now)
+        if fire is None or fire > end:
+            return times
+        if previous is not None and fire <= previous:  # a cron trigger asked at its own fire time
+            now = previous + timedelta(seconds=1)
+            continue
+        times.append(fire)
+        previous = now = fire
 
 
 def _longest_gap(trigger: IntervalTrigger | CronTrigger, now: datetime, runs: int = 50) -> float:

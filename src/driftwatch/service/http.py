@@ -91,7 +91,10 @@ class LoggingHTTPServer(ThreadingHTTPServer):
         """A client that disconnected is routine (a scraper timed out, a browser tab closed): a debug line.
         Anything else is a bug, logged with its traceback through the logging module, never on raw stderr."""
         exc = sys.exc_info()[1]
-        if isinstance(exc, ConnectionError | TimeoutError | socket.timeout):
+        # over TLS a client that hung up mid-answer surfaces as an SSL EOF, not a ConnectionError
+        if isinstance(
+            exc, ConnectionError | TimeoutError | socket.timeout | ssl.SSLEOFError | ssl.SSLZeroReturnError
+        ):
             log.debug("http: client %s went away: %s", client_address[0], exc)
         else:
             log.error("http: request from %s failed", client_address[0], exc_info=exc)

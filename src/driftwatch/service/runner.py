@@ -84,6 +84,9 @@ class Runner:
         self.scoped: Mapping[str, ScopedModel] = scoped or {}
         self._departed: dict[str, set[Scope]] = {}  # model -> scopes that left at its last check
         self._notify_version = notify_version
+        # (model, scope key, baseline) of a result (as `LatestResults` keys them) -> the breaches its latest
+        # check fed to the policy (check id -> breaching)
+        self.breaches: dict[tuple[str, str, str], dict[str, bool]] = {}
         self.history = history
         self._hold = hold or _no_positions
 
@@ -263,6 +266,7 @@ class Runner:
     ) -> None:
         """Feed a scope's breaches to the policy under its scope; every alert of the scope (``alerts``,
         breached or without evidence this time) exports its state."""
+        self.breaches[(result.model, result.scope, result.baseline)] = dict(breaches)
         for check, breaching in breaches.items():
             try:
                 event = self.policy.observe(
@@ -335,6 +339,11 @@ class Runner:
     ) -> CheckResult:
         """Feed every check's breaches to the alert policy; a check without a comparison feeds none (the
         absence of evidence neither raises nor resolves an alert)."""
+        self.breaches[(result.model, result.scope, result.baseline)] = {
+            str(check_id): breaching
+            for part in parts.values()
+            for check_id, breaching in part.breaches.items()
+        }
         for part in parts.values():
             for check_id, breaching in part.breaches.items():
                 try:
