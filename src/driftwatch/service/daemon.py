@@ -59,7 +59,14 @@ from driftwatch.service.scoped import ScopedModel, scope_columns
 from driftwatch.service.views import Views, readiness, source_notes
 from driftwatch.service.webhooks import Delivery, WebhookDispatcher
 from driftwatch.source.deadletter import DeadLetters
-from driftwatch.source.exchange import ExchangeError, ExchangeProducer, InternalTopics, ensure_topics
+from driftwatch.source.exchange import (
+    ExchangeError,
+    ExchangeProducer,
+    HistoryFeed,
+    InternalTopics,
+    ensure_topics,
+    partition_of,
+)
 from driftwatch.source.kafka import KafkaSource, Message
 from driftwatch.state.history import HistoryStore
 from driftwatch.state.labels import LabelStore
@@ -283,10 +290,28 @@ class Daemon:
         )
         self.owner: Owner | None = None
         self.forwarder: Forwarder | None = None
+        self.history_feed: HistoryFeed | None = None
         if self.scaled:
             self.topics = InternalTopics.of(group)
             self.replica = replica_name(scale_out.replica)
             self.exchange = ExchangeProducer(settings.kafka, lazy=True)
+            if self.history is not None:
+                # the history travels with the models between replicas: the owner publishes it, every
+                # replica applies all of it to its own file
+                history_of = self.history
+                topic, partitions = self.topics.history, scale_out.partitions
+                exchange = self.exchange
+
+                def publish(model: str, value: bytes, on_error: Callable[[BaseException], None]) -> None:
+                    exchange.send(topic, partition_of(model, partitions), model.encode(), value, on_error)
+
+                history_of.publish = publish
+                self.history_feed = HistoryFeed(
+                    settings.kafka,
+                    self.topics,
+                    lambda: history_of.store.positions(topic),
+                    lambda messages, positions: history_of.apply_messages(topic, messages, positions),
+                )
             self.forwarder = Forwarder(
                 self.windows, self.topics, scale_out.partitions, self.exchange, self.metrics
             )
@@ -434,6 +459,8 @@ class Daemon:
                 self._owner_thread.join(max(0.1, deadline - time.monotonic() - 2.0))
             assert self.owner is not None
             self.owner.feed.stop(timeout=1.0)
+            if self.history is not None:
+                self.history.stop_publishing()
             self.exchange.close(timeout=max(0.1, min(2.0, deadline - time.monotonic() - 3.0)))
         if self.dead_letters is not None:
             self.dead_letters.flush(timeout=max(0.1, min(2.0, deadline - time.monotonic() - 3.0)))
@@ -441,6 +468,8 @@ class Daemon:
         if self.http is not None:
             self.http.stop()
         self.store.close()
+        if self.history_feed is not None:
+            self.history_feed.stop(timeout=2.0)
         if self.history is not None:
             self.history.close()
         if self.labels is not None:
@@ -518,6 +547,7 @@ class Daemon:
                     self.topics,
                     settings.scale_out.partitions,
                     replication_factor=settings.scale_out.replication_factor,
+                    history_retention=self.settings.history.retention if self.history is not None else None,
                 )
                 break
             except ExchangeError as exc:
@@ -533,6 +563,8 @@ class Daemon:
         if self._stop.is_set():
             return
         self.owner.feed.start()
+        if self.history_feed is not None:
+            self.history_feed.start()
         self._consumer_thread.start()
         self.owner.run(self._stop)
 

@@ -385,7 +385,8 @@ class Metrics:
         self.history_write_errors = Counter(
             "driftwatch_history_write_errors_total",
             "Writes to the history file that failed (a check row, an alert transition, a delivery, a "
-            "prune); the check and its alerts went on without them.",
+            "prune; scaled out, one not sent to the history topic); the check and its alerts went on "
+            "without them.",
             registry=r,
         )
 

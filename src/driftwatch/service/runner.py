@@ -148,13 +148,13 @@ class Runner:
         breaches: Mapping[str, bool],
         alerts: list[str],
         positions: Mapping[str, int],
-    ) -> int | None:
-        """Record ``result`` in the history (None without one, or when the write failed)."""
+    ) -> str | None:
+        """Record ``result`` in the history: its row's uid (None without one, or when the write failed)."""
         if self.history is None:
             return None
         return self.history.check(result, at, breaches, alerts, positions)
 
-    def _transition(self, event: AlertEvent, row: int | None) -> None:
+    def _transition(self, event: AlertEvent, row: str | None) -> None:
         if self.history is not None:
             self.history.transition(event, row)
 
@@ -165,7 +165,7 @@ class Runner:
         scoped: ScopedModel,
         snapshot: WindowSnapshot,
         run: ModelRun,
-        row: int | None = None,
+        row: str | None = None,
         positions: Mapping[str, int] | None = None,
     ) -> None:
         """The scoped part of a model's check: membership (versions announced, scopes entering and
@@ -262,7 +262,7 @@ class Runner:
         breaches: Mapping[str, bool],
         rule: PolicyRule,
         alerts: list[str],
-        row: int | None = None,
+        row: str | None = None,
     ) -> None:
         """Feed a scope's breaches to the policy under its scope; every alert of the scope (``alerts``,
         breached or without evidence this time) exports its state."""
@@ -284,7 +284,7 @@ class Runner:
             )
 
     def _forget_scope(
-        self, scoped: ScopedModel, scope: Scope, now: float, retired: bool, row: int | None = None
+        self, scoped: ScopedModel, scope: Scope, now: float, retired: bool, row: str | None = None
     ) -> None:
         """A scope left: a firing alert of it is retired (a resolved event saying so), then its results,
         series and alert states go."""
@@ -335,7 +335,7 @@ class Runner:
         result: CheckResult,
         parts: dict[CheckKind, PartResult[Any]],
         rule: PolicyRule,
-        row: int | None = None,
+        row: str | None = None,
     ) -> CheckResult:
         """Feed every check's breaches to the alert policy; a check without a comparison feeds none (the
         absence of evidence neither raises nor resolves an alert)."""

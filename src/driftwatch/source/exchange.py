@@ -11,6 +11,10 @@ keep. This module does the Kafka I/O of that exchange and nothing else: what the
 `driftwatch.stream.partials` and `driftwatch.state.changelog`, what is done with them in
 `driftwatch.service.owner`.
 
+With a check history, every check row, alert transition and delivery update goes to ``G.history`` (same
+partitioning, key the model, deleted after ``history.retention``), which every replica reads whole
+(`HistoryFeed`) into its own history file.
+
 Kafka transactions are not used: the test broker serves the records of aborted transactions to
 read_committed consumers, so exactly-once comes from positions instead (an owner skips what it has
 applied, by input position, and restores from a changelog that a new owner fences with a claim).
@@ -37,6 +41,7 @@ from driftwatch.source.kafka import connection_config
 __all__ = [
     "ExchangeError",
     "ExchangeProducer",
+    "HistoryFeed",
     "InternalTopics",
     "OwnerConsumer",
     "StateIndex",
@@ -66,11 +71,14 @@ class InternalTopics:
     state: str
     thresholds: str
     owners_group: str
+    history: str
 
     @classmethod
     def of(cls, group: str) -> InternalTopics:
         """The internal topics and the owners' group of consumer group ``group``."""
-        return cls(f"{group}.samples", f"{group}.state", f"{group}.thresholds", f"{group}.owners")
+        return cls(
+            f"{group}.samples", f"{group}.state", f"{group}.thresholds", f"{group}.owners", f"{group}.history"
+        )
 
 
 def partition_of(model: str, partitions: int) -> int:
@@ -86,9 +94,11 @@ def ensure_topics(
     admin_factory: Callable[..., Any] = KafkaAdminClient,
     timeout: float = 30.0,
     replication_factor: int = 1,
+    history_retention: float | None = None,
 ) -> None:
     """Create the internal topics when missing; refuse ones with another partition count (models
-    would hash to other partitions than their state)."""
+    would hash to other partitions than their state). ``history_retention`` (seconds): the check
+    history is kept, and ``G.history`` is created with that retention (an existing one keeps its own)."""
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -105,6 +115,12 @@ def ensure_topics(
             topics.state: {},
             topics.thresholds: {"cleanup.policy": "compact"},
         }
+        if history_retention is not None:
+            # every replica's check history, read whole by a replica that starts with an empty file
+            wanted[topics.history] = {
+                "cleanup.policy": "delete",
+                "retention.ms": str(int(history_retention * 1000)),
+            }
         existing = set(admin.list_topics())
         missing = [
             NewTopic(name, partitions, replication_factor, topic_configs=configs)
@@ -162,15 +178,24 @@ class ExchangeProducer:
                 )
             return self._producer
 
-    def send(self, topic: str, partition: int, key: bytes, value: bytes) -> None:
+    def send(
+        self,
+        topic: str,
+        partition: int,
+        key: bytes,
+        value: bytes,
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> None:
         """Queue a message; `flush` says whether everything queued arrived (a message that could not
-        even be queued counts as failed there too)."""
+        even be queued counts as failed there too). With ``on_error``, a send failing after it was
+        queued is reported there instead (a caller that never flushes)."""
         try:
             future = self._get().send(topic, value=value, key=key, partition=partition)
         except Exception as exc:  # no broker for too long, buffer full: the next flush must fail
-            self._errback(topic, exc)
+            if on_error is None:
+                self._errback(topic, exc)
             raise
-        future.add_errback(lambda exc: self._errback(topic, exc))
+        future.add_errback(on_error if on_error is not None else lambda exc: self._errback(topic, exc))
         with self._lock:
             self.bytes_sent += len(value) + len(key)
             self.records_sent += 1
@@ -405,6 +430,92 @@ class ThresholdFeed:
                 self._stop.wait(1.0)
         if consumer is not None:
             consumer.close(autocommit=False)
+
+
+class HistoryFeed:
+    """Reads ``G.history`` (every partition, no group) on a thread of its own and hands each batch of
+    messages to ``apply`` with the positions it brings the reader to; ``apply`` keeps them with what it
+    stored (the broker's end offsets and timestamps are not relied on). It starts where ``positions``
+    says, the beginning of a partition it has no position for (or whose position the topic no longer
+    has: recreated, or past its retention)."""
+
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        topics: InternalTopics,
+        positions: Callable[[], dict[int, int]],
+        apply: Callable[[list[tuple[int, int, bytes]], dict[int, int]], None],
+        factory: Callable[..., Any] = KafkaConsumer,
+        poll_timeout: float = 0.5,
+    ) -> None:
+        self._settings = settings
+        self.topic = topics.history
+        self._positions = positions
+        self._apply = apply
+        self._factory = factory
+        self._poll_ms = int(poll_timeout * 1000)
+        self._thread = threading.Thread(target=self._run, name="driftwatch-history", daemon=True)
+        self._stop = threading.Event()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _open(self) -> Any:
+        """A consumer positioned where the history file says (None: the topic is not there yet)."""
+        consumer = self._factory(
+            **connection_config(self._settings),
+            enable_auto_commit=False,
+            group_id=None,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=16 * 1024 * 1024,
+            fetch_max_wait_ms=200,
+        )
+        partitions = consumer.partitions_for_topic(self.topic) or set()
+        if not partitions:
+            consumer.close(autocommit=False)
+            return None
+        tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        known = self._positions()
+        for tp in tps:
+            # offset 0 rather than the broker's earliest offset (not relied on); one the topic no longer
+            # has is reset to its earliest (auto_offset_reset)
+            consumer.seek(tp, known.get(tp.partition, 0))
+        return consumer
+
+    def _run(self) -> None:
+        consumer: Any = None
+        while not self._stop.is_set():
+            try:
+                if consumer is None:
+                    consumer = self._open()
+                    if consumer is None:
+                        self._stop.wait(1.0)
+                        continue
+                batch: list[tuple[int, int, bytes]] = []
+                positions: dict[int, int] = {}
+                for tp, records in consumer.poll(timeout_ms=self._poll_ms, max_records=5000).items():
+                    for record in records:
+                        if record.value is not None:
+                            batch.append((tp.partition, record.offset, record.value))
+                        positions[tp.partition] = record.offset + 1
+                if positions:
+                    self._apply(batch, positions)
+            except Exception as exc:  # the brokers are away, or the file could not be written
+                log.warning("reading %s: %s; retrying", self.topic, exc)
+                if consumer is not None:
+                    with contextlib.suppress(Exception):  # already broken
+                        consumer.close(autocommit=False)
+                    consumer = None  # reopened at the positions last stored
+                self._stop.wait(1.0)
+        if consumer is not None:
+            with contextlib.suppress(Exception):
+                consumer.close(autocommit=False)
 
 
 class StateIndex:

@@ -11,6 +11,12 @@ It lives in a SQLite file of its own (WAL mode, like the state file), so `driftw
 it while the daemon writes, and a large history never slows the state file's checkpoints. The result
 itself is stored as zstd-compressed JSON (`CheckResult.as_dict`, exactly what /api shows). Rows older
 than the retention, and the oldest beyond ``max_checks``, go at each `HistoryStore.prune`.
+
+Check rows and transitions carry a globally unique ``uid`` (a transition also its check row's
+``check_uid``): scaled out, each replica applies the entries of every replica's checks
+(`driftwatch.state.history_log`) with `HistoryStore.apply`, which stores an entry read twice once, links
+a transition read before its check when the check comes, and keeps a delivery's latest update. The
+positions it has applied the topic to are kept in the same file, in the same transaction.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from typing import Any
 
 import zstandard
 
+from driftwatch.state.history_log import CheckEntry, DeliveryEntry, HistoryEntry, TransitionEntry
 from driftwatch.state.store import open_state_db
 
 __all__ = ["HistoryCheck", "HistoryDelivery", "HistoryStore", "HistoryTransition"]
@@ -82,6 +89,24 @@ CREATE TABLE IF NOT EXISTS history_delivery (
     PRIMARY KEY (target, idempotency_key)
 );
 CREATE INDEX IF NOT EXISTS history_delivery_key ON history_delivery (idempotency_key);
+CREATE TABLE IF NOT EXISTS history_feed (  -- scaled out: how far G.history is applied to this file
+    topic TEXT NOT NULL,
+    partition INTEGER NOT NULL,
+    next_offset INTEGER NOT NULL,
+    PRIMARY KEY (topic, partition)
+);
+"""
+# columns added after the first release: a file made before gains them in place (ALTER TABLE ADD COLUMN)
+_ADDED = (
+    ("history_check", "uid", "TEXT"),
+    ("history_transition", "uid", "TEXT"),
+    ("history_transition", "check_uid", "TEXT"),  # the uid of its check row (links one applied before it)
+)
+_INDEXES = """
+CREATE UNIQUE INDEX IF NOT EXISTS history_check_uid ON history_check (uid);
+CREATE UNIQUE INDEX IF NOT EXISTS history_transition_uid ON history_transition (uid);
+CREATE INDEX IF NOT EXISTS history_transition_check_uid ON history_transition (check_uid)
+    WHERE check_id IS NULL;
 """
 
 _CHECK_COLUMNS = (
@@ -216,6 +241,10 @@ class HistoryStore:
             # rows of 1-2 kB fill 8 kB pages better than the default 4 kB ones (a fifth less disk)
             self._db = open_state_db(self.path, _SCHEMA, page_size=8192)
             self._db.execute("PRAGMA busy_timeout = 5000")
+            for table, name, kind in _ADDED:
+                if name not in {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+            self._db.executescript(_INDEXES)
         except (sqlite3.Error, OSError) as exc:
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
             raise OSError(
@@ -248,11 +277,14 @@ class HistoryStore:
         positions: Mapping[str, int] | None = None,
         breaches: Mapping[str, bool] | None = None,
         checks: Sequence[str] = (),
+        uid: str | None = None,
     ) -> int:
-        """Store one check result (``result``: its `CheckResult.as_dict`); returns the row's id."""
+        """Store one check result (``result``: its `CheckResult.as_dict`); returns the row's id (the
+        stored one's when a row with ``uid`` is there already)."""
         # a compressor per call: zstandard's are not thread-safe, and checks of several models run at once
         blob = zstandard.ZstdCompressor(level=_ZSTD_LEVEL).compress(_json(result).encode())
         row = (
+            uid,
             ran_at,
             model,
             scope,
@@ -274,20 +306,33 @@ class HistoryStore:
             blob,
         )
         with self._lock:
-            cursor = self._db.execute(
-                "INSERT INTO history_check (ran_at, model, scope, baseline, model_version, segment, status, "
-                "answered, reason, window_start, window_end, rows, config_hash, reference_hash, "
-                "driftwatch_version, positions, breaches, checks, result) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                row,
+            return self._insert_check(row)[0]
+
+    def _insert_check(self, row: tuple[Any, ...]) -> tuple[int, bool]:
+        """Insert a check row (its uid first) unless one with its uid is there; (its id, inserted).
+        Transitions applied before it are linked to it. Under the lock."""
+        db, uid = self._db, row[0]
+        cursor = db.execute(
+            "INSERT OR IGNORE INTO history_check (uid, ran_at, model, scope, baseline, model_version, segment, "
+            "status, answered, reason, window_start, window_end, rows, config_hash, reference_hash, "
+            "driftwatch_version, positions, breaches, checks, result) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            row,
+        )
+        if not cursor.rowcount:
+            return int(db.execute("SELECT id FROM history_check WHERE uid = ?", (uid,)).fetchone()[0]), False
+        assert cursor.lastrowid is not None
+        if uid is not None:
+            db.execute(
+                "UPDATE history_transition SET check_id = ? WHERE check_uid = ? AND check_id IS NULL",
+                (cursor.lastrowid, uid),
             )
-            assert cursor.lastrowid is not None
-            return int(cursor.lastrowid)
+        return int(cursor.lastrowid), True
 
     def record_transition(
         self,
         *,
-        check_id: int | None,
+        check_id: int | None = None,
         model: str,
         scope: str,
         check: str,
@@ -296,16 +341,45 @@ class HistoryStore:
         idempotency_key: str,
         window_end: float | None = None,
         reason: str | None = None,
+        uid: str | None = None,
+        check_uid: str | None = None,
     ) -> int:
-        """Store one alert event emitted for the check row ``check_id``; returns its id."""
+        """Store one alert event emitted for the check row ``check_id`` (or the one whose uid is
+        ``check_uid``, linked when it is stored later); returns its id (the stored one's when a
+        transition with ``uid`` is there already)."""
         with self._lock:
-            cursor = self._db.execute(
-                "INSERT INTO history_transition (check_id, model, scope, check_name, transition, at, "
-                "window_end, reason, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (check_id, model, scope, check, transition, at, window_end, reason, idempotency_key),
+            return self._insert_transition(
+                (
+                    uid,
+                    check_id,
+                    check_uid,
+                    model,
+                    scope,
+                    check,
+                    transition,
+                    at,
+                    window_end,
+                    reason,
+                    idempotency_key,
+                )
             )
-            assert cursor.lastrowid is not None
-            return int(cursor.lastrowid)
+
+    def _insert_transition(self, row: tuple[Any, ...]) -> int:
+        db = self._db
+        uid, check_id, check_uid = row[0], row[1], row[2]
+        if check_id is None and check_uid is not None:
+            found = db.execute("SELECT id FROM history_check WHERE uid = ?", (check_uid,)).fetchone()
+            if found is not None:
+                row = (uid, int(found[0]), *row[2:])
+        cursor = db.execute(
+            "INSERT OR IGNORE INTO history_transition (uid, check_id, check_uid, model, scope, check_name, "
+            "transition, at, window_end, reason, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            row,
+        )
+        if not cursor.rowcount:
+            return int(db.execute("SELECT id FROM history_transition WHERE uid = ?", (uid,)).fetchone()[0])
+        assert cursor.lastrowid is not None
+        return int(cursor.lastrowid)
 
     def record_delivery(
         self,
@@ -319,16 +393,91 @@ class HistoryStore:
         last_error: str | None = None,
     ) -> None:
         """The delivery of event ``idempotency_key`` to ``target`` stands so at ``at`` (an upsert: the
-        first record sets its created_at, each one its status, attempts, last answer and updated_at)."""
+        earliest record sets its created_at, the latest its status, attempts, last answer and
+        updated_at; an older one read after it changes nothing else)."""
         with self._lock:
-            self._db.execute(
-                "INSERT INTO history_delivery (target, idempotency_key, status, attempts, last_status, "
-                "last_error, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (target, idempotency_key) DO UPDATE SET status = excluded.status, "
-                "attempts = excluded.attempts, last_status = COALESCE(excluded.last_status, last_status), "
-                "last_error = excluded.last_error, updated_at = excluded.updated_at",
-                (target, idempotency_key, status, attempts, last_status, last_error, at, at),
+            self._upsert_delivery(
+                (target, idempotency_key, status, attempts, last_status, last_error, at, at)
             )
+
+    def _upsert_delivery(self, row: tuple[Any, ...]) -> None:
+        self._db.execute(
+            "INSERT INTO history_delivery (target, idempotency_key, status, attempts, last_status, "
+            "last_error, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (target, idempotency_key) DO UPDATE SET "
+            "created_at = MIN(history_delivery.created_at, excluded.created_at), "
+            "status = CASE WHEN excluded.updated_at >= history_delivery.updated_at THEN excluded.status "
+            "ELSE history_delivery.status END, "
+            "attempts = CASE WHEN excluded.updated_at >= history_delivery.updated_at THEN excluded.attempts "
+            "ELSE history_delivery.attempts END, "
+            "last_status = CASE WHEN excluded.updated_at >= history_delivery.updated_at "
+            "THEN COALESCE(excluded.last_status, history_delivery.last_status) "
+            "ELSE history_delivery.last_status END, "
+            "last_error = CASE WHEN excluded.updated_at >= history_delivery.updated_at THEN excluded.last_error "
+            "ELSE history_delivery.last_error END, "
+            "updated_at = MAX(history_delivery.updated_at, excluded.updated_at)",
+            row,
+        )
+
+    def apply(self, entries: Sequence[HistoryEntry], positions: Mapping[tuple[str, int], int]) -> int:
+        """Store entries of ``G.history`` (each once however often applied) and the positions
+        (topic, partition) -> next offset they bring this file to, in one transaction; returns the
+        check rows added."""
+        added = 0
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for entry in entries:
+                    if isinstance(entry, CheckEntry):
+                        added += self._insert_check(_check_row(entry))[1]
+                    elif isinstance(entry, TransitionEntry):
+                        self._insert_transition(
+                            (
+                                entry.uid,
+                                None,
+                                entry.check_uid,
+                                entry.model,
+                                entry.scope,
+                                entry.check,
+                                entry.transition,
+                                entry.at,
+                                entry.window_end,
+                                entry.reason,
+                                entry.idempotency_key,
+                            )
+                        )
+                    elif isinstance(entry, DeliveryEntry):
+                        self._upsert_delivery(
+                            (
+                                entry.target,
+                                entry.idempotency_key,
+                                entry.status,
+                                entry.attempts,
+                                entry.last_status,
+                                entry.last_error,
+                                entry.at,
+                                entry.at,
+                            )
+                        )
+                db.executemany(
+                    "INSERT INTO history_feed (topic, partition, next_offset) VALUES (?, ?, ?) "
+                    "ON CONFLICT (topic, partition) DO UPDATE SET next_offset = excluded.next_offset",
+                    [(topic, partition, offset) for (topic, partition), offset in positions.items()],
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return added
+
+    def positions(self, topic: str) -> dict[int, int]:
+        """partition -> the next offset of ``topic`` to apply (`apply`); {} when none was."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT partition, next_offset FROM history_feed WHERE topic = ?", (topic,)
+            ).fetchall()
+        return {int(p): int(o) for p, o in rows}
 
     def prune(self, now: float) -> int:
         """Forget check rows ran before ``now - retention`` and the oldest beyond ``max_checks``, with
@@ -492,6 +641,32 @@ class HistoryStore:
             transitions=transitions,
             deliveries=[d for key in keys for d in by_key.get(key, [])],
         )
+
+
+def _check_row(entry: CheckEntry) -> tuple[Any, ...]:
+    blob = zstandard.ZstdCompressor(level=_ZSTD_LEVEL).compress(_json(entry.result).encode())
+    return (
+        entry.uid,
+        entry.ran_at,
+        entry.model,
+        entry.scope,
+        entry.baseline,
+        entry.model_version,
+        entry.segment,
+        entry.status,
+        int(entry.answered),
+        entry.reason,
+        entry.window_start,
+        entry.window_end,
+        entry.rows,
+        entry.config_hash,
+        entry.reference_hash,
+        entry.driftwatch_version,
+        _json(dict(entry.positions)),
+        _json({str(k): bool(v) for k, v in entry.breaches.items()}),
+        _json(list(entry.checks)),
+        blob,
+    )
 
 
 def _json(value: Any) -> str:
