@@ -133,30 +133,43 @@ class ReconstructionChunk:
 
 
 @dataclass(frozen=True)
+class _Chunk:
+    key: str
+    start_index: int  # first and last position in time order (row order without a timestamp column)
+    end_index: int
+    rows: npt.NDArray[np.intp] | slice  # the chunk's rows, as positions in the frame as given
+
+
+@dataclass(frozen=True)
 class _Chunking:
     chunk_size: int | None
     chunk_number: int | None
     chunk_period: str | None
     timestamp_column: str | None
 
-    def split(self, frame: pd.DataFrame) -> list[tuple[str, int, int, pd.DataFrame]]:
-        """(key, start, end, rows) per chunk, in NannyML's order and with its keys."""
+    def split(self, frame: pd.DataFrame) -> list[_Chunk]:
+        """The chunks in NannyML's order and with its keys; empty periods have none."""
+        n = len(frame)
+        order: npt.NDArray[np.intp] | None = None
         if self.timestamp_column is not None:
             if self.timestamp_column not in frame.columns:
                 raise CheckError(
                     f"timestamp column {self.timestamp_column!r} is not in the data "
                     f"(columns: {list(frame.columns)}); pass the column that holds the rows' times"
                 )
-            frame = frame.sort_values(self.timestamp_column, kind="stable").reset_index(drop=True)
-        if self.chunk_period is not None:
-            assert self.timestamp_column is not None
-            periods = pd.to_datetime(frame[self.timestamp_column]).dt.to_period(self.chunk_period)
-            chunks = []
-            for period, rows in frame.groupby(periods, sort=True):
-                # after the reset the index is the row's position in time order, as in NannyML
-                chunks.append((str(period), int(rows.index.min()), int(rows.index.max()), rows))
-            return chunks
-        n = len(frame)
+            times = pd.to_datetime(frame[self.timestamp_column])
+            # stable, and missing times last (numpy sorts NaT last) as pandas' sort_values puts them
+            order = np.argsort(times.to_numpy(dtype="datetime64[ns]"), kind="stable")
+            if self.chunk_period is not None:
+                periods = times.iloc[order].reset_index(drop=True).dt.to_period(self.chunk_period)
+                codes, uniques = pd.factorize(periods)  # ascending: the times are sorted
+                starts = np.flatnonzero(np.diff(codes, prepend=-2) != 0)
+                ends = np.append(starts[1:], n) - 1
+                return [
+                    _Chunk(str(uniques[codes[first]]), int(first), int(last), order[first : last + 1])
+                    for first, last in zip(starts, ends, strict=True)
+                    if codes[first] >= 0  # rows without a time belong to no period, as in NannyML
+                ]
         if self.chunk_size is not None:
             size = self.chunk_size
         else:
@@ -166,15 +179,12 @@ class _Chunking:
                 f"{n} rows cannot be split into {self.chunk_number or _DEFAULT_CHUNKS} chunks; "
                 "give more rows or fewer chunks (chunk_number) or a chunk_size"
             )
-        return [
-            (
-                f"[{start}:{min(start + size, n) - 1}]",
-                start,
-                min(start + size, n) - 1,
-                frame.iloc[start : start + size],
-            )
-            for start in range(0, n, size)
-        ]
+        chunks = []
+        for first in range(0, n, size):
+            last = min(first + size, n) - 1
+            rows = slice(first, last + 1) if order is None else order[first : last + 1]
+            chunks.append(_Chunk(f"[{first}:{last}]", first, last, rows))
+        return chunks
 
 
 @dataclass(frozen=True)
@@ -191,6 +201,7 @@ class ReconstructionDrift:
     fill_values: tuple[object, ...]  # per column, the value a missing one takes
     categories: tuple[pd.Index | None, ...]  # per categorical column, its reference values
     frequencies: tuple[Floats | None, ...]  # and their shares in the imputed reference
+    fill_share: tuple[float, ...]  # per categorical column, the share of its fill value (else 0)
     scale_mean: Floats
     scale_std: Floats
     pca_mean: Floats
@@ -214,7 +225,9 @@ class ReconstructionDrift:
                 f"the window lacks the column(s) {missing} the multivariate drift model was fitted on; "
                 "send them, or fit the model on the columns the window has"
             )
-        encoded = self._encode(frame)
+        return self._errors_of(self._encode(frame))
+
+    def _errors_of(self, encoded: Floats) -> Floats:
         standard = (encoded - self.scale_mean) / self.scale_std - self.pca_mean
         residual = standard - (standard @ self.components) @ self.components.T
         errors: Floats = np.sqrt(np.einsum("ij,ij->i", residual, residual))
@@ -229,7 +242,9 @@ class ReconstructionDrift:
 
     def result(self, frame: pd.DataFrame) -> ReconstructionResult:
         """The window's error, its sampling error, the thresholds and whether it alerts."""
-        errors = self.row_errors(frame)
+        return self._summary(self.row_errors(frame))
+
+    def _summary(self, errors: Floats) -> ReconstructionResult:
         if errors.size == 0:
             raise CheckError("the window has no rows; a reconstruction error needs at least one")
         error = float(errors.mean())
@@ -249,9 +264,12 @@ class ReconstructionDrift:
 
     def chunks(self, frame: pd.DataFrame) -> list[ReconstructionChunk]:
         """`result` per chunk of ``frame``, split by the chunking the model was fitted with."""
+        errors = self.row_errors(frame)
         return [
-            ReconstructionChunk(key=key, start_index=start, end_index=end, result=self.result(rows))
-            for key, start, end, rows in self.chunking.split(frame)
+            ReconstructionChunk(
+                chunk.key, chunk.start_index, chunk.end_index, self._summary(errors[chunk.rows])
+            )
+            for chunk in self.chunking.split(frame)
         ]
 
     def _encode(self, frame: pd.DataFrame) -> Floats:
@@ -266,11 +284,12 @@ class ReconstructionDrift:
             else:
                 frequencies = self.frequencies[j]
                 assert frequencies is not None
-                series = frame[column].astype(object)
-                series = series.where(series.notna(), self.fill_values[j])
-                positions = categories.get_indexer(pd.Index(series.to_numpy(dtype=object)))
+                # look up each distinct value once; missing ones (code -1) take the fill value's share
+                codes, uniques = pd.factorize(frame[column])
+                positions = categories.get_indexer(pd.Index(np.asarray(uniques, dtype=object), dtype=object))
                 # unseen values encode as 0, like category_encoders' CountEncoder
-                encoded[:, j] = np.where(positions >= 0, frequencies[positions], 0.0)
+                shares = np.append(np.where(positions >= 0, frequencies[positions], 0.0), self.fill_share[j])
+                encoded[:, j] = shares[codes]
         return encoded
 
 
@@ -293,13 +312,13 @@ def _is_categorical(series: pd.Series) -> bool:
     )
 
 
-def _most_frequent(values: pd.Series) -> object:
-    counts = values.value_counts(dropna=True)
-    top = counts[counts == counts.max()].index
+def _most_frequent(values: npt.NDArray[np.object_], counts: npt.NDArray[np.intp]) -> int:
+    """The position of the most frequent value; sklearn's SimpleImputer breaks ties by the smallest value."""
+    top = [int(i) for i in np.flatnonzero(counts == counts.max())]
     try:
-        return min(top)  # sklearn's SimpleImputer breaks ties by the smallest value
-    except TypeError:
-        return min(top, key=str)
+        return min(top, key=lambda i: values[i])
+    except TypeError:  # values of mixed types that do not compare
+        return min(top, key=lambda i: str(values[i]))
 
 
 def fit_reconstruction_drift(
@@ -360,23 +379,25 @@ def fit_reconstruction_drift(
     fills: list[object] = []
     categories: list[pd.Index | None] = []
     frequencies: list[Floats | None] = []
+    fill_shares: list[float] = []
     encoded = np.empty((len(reference), len(columns)), dtype=np.float64)
     for j, column in enumerate(columns):
         series = reference[column]
         if _is_categorical(series):
             categorical.append(column)
-            values = series.astype(object)
-            if not values.notna().any():
+            codes, uniques = pd.factorize(series)  # missing values get code -1
+            if len(uniques) == 0:
                 raise ReferenceDataError(f"column {column!r} has no value in the reference; leave it out")
-            fill = _most_frequent(values)
-            values = values.where(values.notna(), fill)
-            shares = values.value_counts(normalize=True, dropna=False)
-            index = pd.Index(shares.index.to_numpy(dtype=object), dtype=object)
-            share_values = np.asarray(shares.to_numpy(dtype=np.float64), dtype=np.float64)
-            fills.append(fill)
-            categories.append(index)
+            values = np.asarray(uniques, dtype=object)
+            counts = np.bincount(codes[codes >= 0], minlength=len(values))
+            fill_code = _most_frequent(values, counts)
+            counts[fill_code] += int((codes < 0).sum())  # the missing values, imputed
+            share_values = counts / len(codes)
+            fills.append(values[fill_code])
+            categories.append(pd.Index(values, dtype=object))
             frequencies.append(share_values)
-            encoded[:, j] = share_values[index.get_indexer(pd.Index(values.to_numpy(dtype=object)))]
+            fill_shares.append(float(share_values[fill_code]))
+            encoded[:, j] = np.append(share_values, share_values[fill_code])[codes]
         elif pd.api.types.is_numeric_dtype(series.dtype):
             numeric.append(column)
             raw = _numeric(series)
@@ -389,6 +410,7 @@ def fit_reconstruction_drift(
             fills.append(fill_value)
             categories.append(None)
             frequencies.append(None)
+            fill_shares.append(0.0)
             encoded[:, j] = np.where(present, raw, fill_value)
         else:
             raise ReferenceDataError(
@@ -427,6 +449,7 @@ def fit_reconstruction_drift(
         fill_values=tuple(fills),
         categories=tuple(categories),
         frequencies=tuple(frequencies),
+        fill_share=tuple(fill_shares),
         scale_mean=scale_mean,
         scale_std=scale_std,
         pca_mean=pca_mean,
@@ -439,10 +462,11 @@ def fit_reconstruction_drift(
         chunking=chunking,
     )
     try:
-        chunks = model.chunks(reference)
+        chunks = chunking.split(reference)
     except CheckError as error:
         raise ReferenceDataError(f"the reference cannot be split into chunks: {error}") from error
-    errors = np.array([chunk.result.error for chunk in chunks], dtype=np.float64)
+    row_errors = model._errors_of(encoded)
+    errors = np.array([row_errors[chunk.rows].mean() for chunk in chunks], dtype=np.float64)
     lower, upper = (threshold or StandardDeviationThreshold()).bounds(errors)
     if lower is not None and lower <= 0.0:
         lower = None  # an error is never negative: NannyML drops such a lower threshold
