@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -161,3 +163,11 @@ def test_bad_windows() -> None:
     text = _correlated(1, 50).astype({"age": str})
     text.loc[0, "age"] = "not a number"  # parsed; what cannot be parsed counts as missing
     assert math.isfinite(model.error(text))
+
+
+def test_the_readme_example_runs() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n### Multivariate drift (library)\n", 1)[1].split("\n## ", 1)[0]
+    (block,) = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert re.search(r"^assert .*alert", block, re.M)  # the example asserts what it shows
+    exec(compile(block, "README.md multivariate example", "exec"), {"__name__": "__readme__"})
