@@ -142,6 +142,27 @@ def _period() -> tuple[pd.DataFrame, pd.DataFrame]:
     )
 
 
+def _object_columns() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Object columns holding None and NaN, a pandas categorical with an unused category, an int column."""
+
+    def build(rng: np.random.Generator, n: int, unseen: bool) -> pd.DataFrame:
+        x = rng.normal(size=n)
+        frame = pd.DataFrame({"x": x, "y": x + rng.normal(size=n), "count": rng.integers(0, 5, size=n)})
+        frame["channel"] = pd.Series(rng.choice(["web", "app", "shop"], size=n), dtype=object)
+        frame.loc[rng.random(n) < 0.08, "channel"] = None  # None: a category of its own in NannyML
+        frame.loc[rng.random(n) < 0.04, "channel"] = np.nan  # NaN: imputed
+        if unseen:
+            frame.loc[n // 2 :: 5, "channel"] = "phone"
+        frame["tier"] = pd.Categorical(rng.choice(["s", "m", "l"], size=n), categories=["s", "m", "l", "xl"])
+        frame.loc[rng.random(n) < 0.05, "tier"] = np.nan
+        frame["flag"] = pd.Series(x > 0.5, dtype=object)
+        frame.loc[rng.random(n) < 0.05, "flag"] = None
+        return frame
+
+    rng = np.random.default_rng(9)
+    return build(rng, 4000, unseen=False), build(rng, 3000, unseen=True)
+
+
 CASES = [
     Case("numeric_no_drift", _numeric_no_drift, NUMERIC, {"chunk_size": 500}),
     Case("numeric_correlation_drift", _numeric_correlation_drift, NUMERIC, {"chunk_size": 750}),
@@ -158,6 +179,12 @@ CASES = [
     Case("mixed_missing_default_chunks", _mixed_missing, MIXED, {}),
     Case("mixed_missing_chunk_size", _mixed_missing, MIXED, {"chunk_size": 333}),
     Case("period_weekly", _period, MIXED, {"chunk_period": "W", "timestamp_column": "ts"}),
+    Case(
+        "object_none_and_nan",
+        _object_columns,
+        ["x", "y", "count", "channel", "tier", "flag"],
+        {"chunk_size": 500},
+    ),
 ]
 
 
@@ -170,6 +197,9 @@ def digest(frame: pd.DataFrame) -> str:
         if pd.api.types.is_float_dtype(series.dtype):
             text = "|".join("nan" if np.isnan(v) else f"{v:.12g}" for v in series.to_numpy())
         else:
-            text = "|".join("nan" if pd.isna(v) else str(v) for v in series.astype(object))
+            text = "|".join(
+                "none" if v is None else "nan" if pd.isna(v) else f"{type(v).__name__}:{v}"
+                for v in series.astype(object)
+            )
         hasher.update(text.encode())
     return hasher.hexdigest()

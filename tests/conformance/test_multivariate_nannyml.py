@@ -7,8 +7,9 @@ that script for why and how to rerun it). The data of every case is generated he
 seeds (tests/conformance/multivariate_cases.py) and must hash to the digest stored with NannyML's
 numbers, so both sides always see the same rows.
 
-Cases: numeric only and numeric with categorical columns, with and without missing values and
-unseen categories, without drift, with a broken correlation (marginals unchanged) and with shifts;
+Cases: numeric only and numeric with categorical columns (text, pandas categorical, object columns
+holding None, which NannyML counts as a category, and NaN, which it imputes), with and without
+missing values and unseen categories, without drift, with a broken correlation (marginals unchanged) and with shifts;
 chunks by size (with a short last chunk), by number, the default ten, and by calendar week. Per
 chunk of the reference and of the analysis data the reconstruction error and its sampling error
 must agree to 1e-6 relative, the thresholds likewise, and every alert exactly.

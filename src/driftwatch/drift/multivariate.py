@@ -10,7 +10,8 @@ of that error over chunks of the reference, says whether the joint distribution 
 The numbers are NannyML 0.13.1's ``DataReconstructionDriftCalculator``, recomputed with numpy:
 
 1. Missing values: numeric columns take the reference's mean, categorical ones the reference's
-   most frequent value (ties go to the smallest value).
+   most frequent value (ties go to the smallest value). None in an object column is not missing
+   but a category of its own, as in NannyML (scikit-learn's imputer fills only NaN there).
 2. Categorical columns become the share of their value in the imputed reference (count encoding,
    normalised); a value the reference never had becomes 0.
 3. Every column is standardised with the reference's mean and standard deviation (ddof 0; a
@@ -285,7 +286,7 @@ class ReconstructionDrift:
                 frequencies = self.frequencies[j]
                 assert frequencies is not None
                 # look up each distinct value once; missing ones (code -1) take the fill value's share
-                codes, uniques = pd.factorize(frame[column])
+                codes, uniques = pd.factorize(_categories_of(frame[column]))
                 positions = categories.get_indexer(pd.Index(np.asarray(uniques, dtype=object), dtype=object))
                 # unseen values encode as 0, like category_encoders' CountEncoder
                 shares = np.append(np.where(positions >= 0, frequencies[positions], 0.0), self.fill_share[j])
@@ -310,6 +311,34 @@ def _is_categorical(series: pd.Series) -> bool:
         or isinstance(dtype, pd.CategoricalDtype)
         or pd.api.types.is_bool_dtype(dtype)
     )
+
+
+class _NoneValue:
+    """Stands for None in an object column, where NannyML counts None as a category of its own."""
+
+    def __repr__(self) -> str:
+        return "None"
+
+
+_NONE = _NoneValue()
+
+
+def _categories_of(series: pd.Series) -> pd.Series | npt.NDArray[np.object_]:
+    """The column's values for factorizing: NaN stays missing, but None in an object column is a value.
+
+    scikit-learn's imputer fills NaN only (None is not NaN in an object array), and category_encoders
+    then counts the None left over as one more category; NannyML's numbers follow from both.
+    """
+    if not pd.api.types.is_object_dtype(series.dtype):
+        return series
+    values = series.to_numpy(dtype=object)
+    missing = np.flatnonzero(pd.isna(values))
+    nones = [i for i in missing if values[i] is None]
+    if not nones:
+        return series
+    values = values.copy()
+    values[nones] = _NONE
+    return values
 
 
 def _most_frequent(values: npt.NDArray[np.object_], counts: npt.NDArray[np.intp]) -> int:
@@ -385,7 +414,7 @@ def fit_reconstruction_drift(
         series = reference[column]
         if _is_categorical(series):
             categorical.append(column)
-            codes, uniques = pd.factorize(series)  # missing values get code -1
+            codes, uniques = pd.factorize(_categories_of(series))  # missing values get code -1
             if len(uniques) == 0:
                 raise ReferenceDataError(f"column {column!r} has no value in the reference; leave it out")
             values = np.asarray(uniques, dtype=object)
