@@ -66,7 +66,7 @@ def _with_missing(rng: np.random.Generator, frame: pd.DataFrame, share: float) -
     return frame
 
 
-def _timestamps(rng: np.random.Generator, n: int, start: str, days: int) -> pd.Series:
+def _timestamps(rng: np.random.Generator, n: int, start: str, days: int) -> pd.DatetimeIndex:
     seconds = rng.choice(days * 86_400, size=n, replace=False)
     return pd.Timestamp(start) + pd.to_timedelta(np.sort(seconds), unit="s")
 
@@ -142,6 +142,22 @@ def _period() -> tuple[pd.DataFrame, pd.DataFrame]:
     )
 
 
+def _daily_with_gaps() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Time-zone-aware timestamps, some missing (their rows belong to no period), daily chunks."""
+    rng = np.random.default_rng(10)
+    frames = []
+    for rows, start, days in ((3000, "2026-02-02", 15), (2000, "2026-02-23", 10)):
+        frame = _numeric_frame(_numeric(rng, rows, 8, 3, loadings_seed=7))
+        stamps = pd.Series(_timestamps(rng, rows, start, days).tz_localize("UTC").tz_convert("Europe/Berlin"))
+        frame["ts"] = stamps.where(rng.random(rows) >= 0.03)
+        frames.append(frame.sample(frac=1.0, random_state=2).reset_index(drop=True))
+    reference, analysis = frames
+    analysis["x5"] = analysis["x5"].where(
+        analysis["ts"] < pd.Timestamp("2026-02-28", tz="Europe/Berlin"), 0.0
+    )
+    return reference, analysis
+
+
 def _object_columns() -> tuple[pd.DataFrame, pd.DataFrame]:
     """Object columns holding None and NaN, a pandas categorical with an unused category, an int column."""
 
@@ -179,6 +195,12 @@ CASES = [
     Case("mixed_missing_default_chunks", _mixed_missing, MIXED, {}),
     Case("mixed_missing_chunk_size", _mixed_missing, MIXED, {"chunk_size": 333}),
     Case("period_weekly", _period, MIXED, {"chunk_period": "W", "timestamp_column": "ts"}),
+    Case(
+        "period_daily_tz_missing_times",
+        _daily_with_gaps,
+        NUMERIC,
+        {"chunk_period": "D", "timestamp_column": "ts"},
+    ),
     Case(
         "object_none_and_nan",
         _object_columns,

@@ -38,6 +38,7 @@ than ten rows per column and more than 500 rows).
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -162,7 +163,10 @@ class _Chunking:
             # stable, and missing times last (numpy sorts NaT last) as pandas' sort_values puts them
             order = np.argsort(times.to_numpy(dtype="datetime64[ns]"), kind="stable")
             if self.chunk_period is not None:
-                periods = times.iloc[order].reset_index(drop=True).dt.to_period(self.chunk_period)
+                with warnings.catch_warnings():
+                    # periods of the local times, as NannyML's: dropping the zone is the point
+                    warnings.filterwarnings("ignore", "Converting to PeriodArray", UserWarning)
+                    periods = times.iloc[order].reset_index(drop=True).dt.to_period(self.chunk_period)
                 codes, uniques = pd.factorize(periods)  # ascending: the times are sorted
                 starts = np.flatnonzero(np.diff(codes, prepend=-2) != 0)
                 ends = np.append(starts[1:], n) - 1
