@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import pickle
 import re
 from pathlib import Path
 
@@ -171,3 +172,15 @@ def test_the_readme_example_runs() -> None:
     (block,) = re.findall(r"```python\n(.*?)```", section, re.S)
     assert re.search(r"^assert .*alert", block, re.M)  # the example asserts what it shows
     exec(compile(block, "README.md multivariate example", "exec"), {"__name__": "__readme__"})
+
+
+def test_a_pickled_model_scores_the_same() -> None:
+    reference = _correlated(0, 2000)
+    reference["channel"] = pd.Series(
+        np.where(reference["age"] > 0, "web", None), dtype=object
+    )  # None: a category
+    model = fit_reconstruction_drift(reference, ["income", "spend", "age", "channel"])
+    window = reference.iloc[:300]
+    loaded = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(loaded.row_errors(window), model.row_errors(window))
+    assert loaded.result(window) == model.result(window)

@@ -192,7 +192,7 @@ class _Chunking:
         return chunks
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: compared by identity
 class ReconstructionDrift:
     """A PCA reconstruction model fitted on a reference, with the thresholds from its chunks.
 
@@ -322,6 +322,13 @@ class _NoneValue:
 
     def __repr__(self) -> str:
         return "None"
+
+    # equal by kind, so a model that was pickled and loaded still finds None among its categories
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _NoneValue)
+
+    def __hash__(self) -> int:
+        return hash(_NoneValue.__name__)
 
 
 _NONE = _NoneValue()
