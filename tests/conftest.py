@@ -4,7 +4,8 @@ Every test lives in one lane, a folder, and is marked with the folder's name:
 
 - ``tests/unit``: no broker, no Prometheus, no server process, no Evidently or scikit-learn
   oracle; seconds in all (``make test-fast``).
-- ``tests/conformance``: driftwatch's numbers against live Evidently and scikit-learn.
+- ``tests/conformance``: driftwatch's numbers against live Evidently and scikit-learn, and against
+  NannyML's numbers stored in tests/conformance/data (NannyML is not installed with driftwatch).
 - ``tests/integration``: the broker, Prometheus and Alertmanager, subprocess daemons, HTTP
   receivers, the dashboards' type check, the deployment files, the demo.
 

@@ -1,6 +1,14 @@
-"""Drift statistics: reference profiles, the method catalogue, column and dataset drift."""
+"""Drift statistics: reference profiles, the method catalogue, column, dataset and multivariate drift."""
 
 from driftwatch.drift.dataset import ColumnDrift, ColumnOptions, DatasetDrift, column_drift, dataset_drift
+from driftwatch.drift.multivariate import (
+    ConstantThreshold,
+    ReconstructionChunk,
+    ReconstructionDrift,
+    ReconstructionResult,
+    StandardDeviationThreshold,
+    fit_reconstruction_drift,
+)
 from driftwatch.drift.profile import ColumnProfile, ColumnType, ReferenceProfile
 from driftwatch.drift.stattests import CATALOGUE, DriftMethod, default_method, get_method
 
@@ -10,11 +18,17 @@ __all__ = [
     "ColumnOptions",
     "ColumnProfile",
     "ColumnType",
+    "ConstantThreshold",
     "DatasetDrift",
     "DriftMethod",
+    "ReconstructionChunk",
+    "ReconstructionDrift",
+    "ReconstructionResult",
     "ReferenceProfile",
+    "StandardDeviationThreshold",
     "column_drift",
     "dataset_drift",
     "default_method",
+    "fit_reconstruction_drift",
     "get_method",
 ]
