@@ -189,9 +189,11 @@ def ratio_drift(
     ref, cur = _project(*_as_matrices(reference, current), pca_components)
     options = ColumnOptions(component_stattest, component_stattest_threshold)
     drifted = 0
+    # one contiguous row per component: sorting a strided column is several times slower
+    ref_columns, cur_columns = np.ascontiguousarray(ref.T), np.ascontiguousarray(cur.T)
     for i in range(ref.shape[1]):
-        profile = ColumnProfile.build(str(i), pd.Series(ref[:, i]), "numeric")
-        result = column_drift(profile, cur[:, i], options)
+        profile = ColumnProfile.build(str(i), pd.Series(ref_columns[i]), "numeric")
+        result = column_drift(profile, cur_columns[i], options)
         if result.error:
             raise ValueError(f"component {i}: {result.error}")
         drifted += bool(result.drift_detected)
