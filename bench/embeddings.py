@@ -6,7 +6,8 @@ default), driftwatch and Evidently timed in the same run on the same arrays, med
 with the ratio; each pair of scores is checked to agree to 1e-9 relative. Evidently's mmd holds
 the whole (2N)^2 kernel matrix in memory (320 GB at 100k rows): it is not run above
 ``--evidently-mmd-max-rows``. driftwatch's mmd sums the kernel in blocks but is still O(N^2) work:
-above ``--mmd-single-run-rows`` it is timed once, not ``--runs`` times.
+above ``--mmd-single-run-rows`` it is timed once, not ``--runs`` times (at 100k rows it takes
+minutes; ``--mmd-max-rows`` skips it).
 
 Accuracy (driftwatch only; its numbers are Evidently's, see tests/conformance/
 test_embeddings_evidently.py): over ``--seeds`` seeds at ``--accuracy-rows`` rows, the share of
@@ -82,7 +83,9 @@ def timed(call: Callable[[], Any], runs: int) -> tuple[float, Any]:
     return statistics.median(times), result
 
 
-def speed(sizes: list[int], dims: int, runs: int, evidently_mmd_max: int, mmd_single: int) -> None:
+def speed(
+    sizes: list[int], dims: int, runs: int, evidently_mmd_max: int, mmd_single: int, mmd_max: int
+) -> None:
     print(
         f"\n## Speed: reference and current of N rows x {dims} components (median of {runs} runs, seconds)\n"
     )
@@ -95,6 +98,9 @@ def speed(sizes: list[int], dims: int, runs: int, evidently_mmd_max: int, mmd_si
             name, ours, parameters = VARIANTS[variant]
             our_runs = 1 if name == "mmd" and rows > mmd_single else runs
             our_time, result = timed(lambda ours=ours, p=parameters, r=ref, c=cur: ours(r, c, **p), our_runs)
+            if name == "mmd" and rows > mmd_max:
+                print(f"| {variant} | {rows:,} | not run (--mmd-max-rows {mmd_max:,}) | not run | - | - |")
+                continue
             note = "" if our_runs == runs else " (1 run)"
             if name == "mmd" and rows > evidently_mmd_max:
                 gigabytes = (2 * rows) ** 2 * 8 / 1e9
@@ -153,6 +159,9 @@ def main() -> None:
     parser.add_argument("--accuracy-rows", type=int, default=1000)
     parser.add_argument("--evidently-mmd-max-rows", type=int, default=10_000)
     parser.add_argument("--mmd-single-run-rows", type=int, default=20_000)
+    parser.add_argument(
+        "--mmd-max-rows", type=int, default=1_000_000, help="skip driftwatch's mmd above this"
+    )
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-accuracy", action="store_true")
     args = parser.parse_args()
@@ -160,7 +169,14 @@ def main() -> None:
     if not args.skip_accuracy:
         accuracy(args.accuracy_rows, args.dims, args.seeds)
     if not args.skip_speed:
-        speed(args.sizes, args.dims, args.runs, args.evidently_mmd_max_rows, args.mmd_single_run_rows)
+        speed(
+            args.sizes,
+            args.dims,
+            args.runs,
+            args.evidently_mmd_max_rows,
+            args.mmd_single_run_rows,
+            args.mmd_max_rows,
+        )
 
 
 if __name__ == "__main__":

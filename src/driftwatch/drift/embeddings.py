@@ -4,7 +4,8 @@ Each method compares a reference set (n x d) with a current set (m x d) of float
 returns an `EmbeddingDrift`: the score, the threshold the decision used and whether it says drift.
 Parameters, defaults, seeds and decision rules are Evidently's
 (``evidently.legacy.metrics.data_drift.embedding_drift_methods``), so the same data gives the same
-scores; the implementations are our own and vectorized (no n x m matrix is ever held in memory).
+scores; the implementations are our own and vectorized (the mmd kernel is summed in blocks, never
+held whole as Evidently holds it).
 
 - ``model``: a linear classifier (``SGDClassifier(loss="log_loss", random_state=42)``) learns to
   tell reference (label 1) from current rows on a 50/50 split (``random_state=42``); the score is
@@ -21,7 +22,9 @@ scores; the implementations are our own and vectorized (no n x m matrix is ever 
 - ``mmd``: the unbiased squared maximum mean discrepancy with a gaussian kernel whose bandwidth is
   the median reference-current distance (on at most 1000 rows each, ``random_state=0``). The score is
   max(MMD², 0); drift when MMD² > threshold (0.015), or with ``bootstrap``, when MMD² > the
-  ``quantile_probability`` (default 0.05) quantile of 100 MMD² between resamples of the reference.
+  ``quantile_probability`` (default 0.05, sic) quantile of 100 MMD² between resamples of the
+  reference, whose kernel bandwidth is the median distance within the reference sample (its zero
+  self-distances included, as Evidently computes it).
 
 ``pca_components``: every method can first project both sets on the first principal components of
 the reference (``PCA(n_components, random_state=0)`` fitted on the reference).
