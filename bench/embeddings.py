@@ -96,11 +96,11 @@ def speed(
         cur = cur + 0.05 * std
         for variant in SPEED_VARIANTS:
             name, ours, parameters = VARIANTS[variant]
-            our_runs = 1 if name == "mmd" and rows > mmd_single else runs
-            our_time, result = timed(lambda ours=ours, p=parameters, r=ref, c=cur: ours(r, c, **p), our_runs)
             if name == "mmd" and rows > mmd_max:
                 print(f"| {variant} | {rows:,} | not run (--mmd-max-rows {mmd_max:,}) | not run | - | - |")
                 continue
+            our_runs = 1 if name == "mmd" and rows > mmd_single else runs
+            our_time, result = timed(lambda ours=ours, p=parameters, r=ref, c=cur: ours(r, c, **p), our_runs)
             note = "" if our_runs == runs else " (1 run)"
             if name == "mmd" and rows > evidently_mmd_max:
                 gigabytes = (2 * rows) ** 2 * 8 / 1e9
