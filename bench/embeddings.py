@@ -1,0 +1,183 @@
+"""Embedding drift: driftwatch's four methods against Evidently 0.7.23's, speed and accuracy.
+
+Speed: for each method (Evidently's defaults, plus the bootstrap variants of model and distance),
+reference and current sets of N rows x D components (10k and 100k rows, 64 components by
+default), driftwatch and Evidently timed in the same run on the same arrays, medians of ``--runs``,
+with the ratio; each pair of scores is checked to agree to 1e-9 relative. Evidently's mmd holds
+the whole (2N)^2 kernel matrix in memory (320 GB at 100k rows): it is not run above
+``--evidently-mmd-max-rows``. driftwatch's mmd sums the kernel in blocks but is still O(N^2) work:
+above ``--mmd-single-run-rows`` it is timed once, not ``--runs`` times (at 100k rows it takes
+minutes; ``--mmd-max-rows`` skips it).
+
+Accuracy (driftwatch only; its numbers are Evidently's, see tests/conformance/
+test_embeddings_evidently.py): over ``--seeds`` seeds at ``--accuracy-rows`` rows, the share of
+checks that say drift on undrifted data (a fresh draw of the same distribution: false alarms),
+after a small shift of every component's mean by 0.04 of its std ("small shift"), and after a
+shift of 0.2 std in 1 component of 8 ("sparse shift"). The vectors are correlated like embeddings: a
+rank-16 latent factor model plus isotropic noise.
+
+    python bench/embeddings.py                        # 10k and 100k rows, 64 components
+    python bench/embeddings.py --sizes 10000 --dims 128 --seeds 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from driftwatch.drift.embeddings import distance_drift, mmd_drift, model_drift, ratio_drift
+
+Matrix = np.ndarray[Any, np.dtype[np.float64]]
+
+VARIANTS: dict[str, tuple[str, Callable[..., Any], dict[str, Any]]] = {
+    "model": ("model", model_drift, {}),
+    "model bootstrap": ("model", model_drift, {"bootstrap": True}),
+    "ratio": ("ratio", ratio_drift, {}),
+    "distance": ("distance", distance_drift, {}),
+    "distance bootstrap": ("distance", distance_drift, {"bootstrap": True}),
+    "mmd": ("mmd", mmd_drift, {}),
+    "mmd bootstrap": ("mmd", mmd_drift, {"bootstrap": True}),
+}
+SPEED_VARIANTS = ["model", "model bootstrap", "ratio", "distance", "distance bootstrap", "mmd"]
+
+
+def embeddings(rows: int, dims: int, seed: int, latent: int = 16) -> tuple[Matrix, Matrix, Matrix]:
+    """Reference, current (same distribution) and the per-component std, from one factor model."""
+    rng = np.random.default_rng(seed)
+    loadings = np.random.default_rng(12345).normal(size=(latent, dims)) / math.sqrt(latent)
+
+    def draw(n: int) -> Matrix:
+        return np.asarray(rng.normal(size=(n, latent)) @ loadings + 0.5 * rng.normal(size=(n, dims)))
+
+    std = np.sqrt((loadings**2).sum(axis=0) + 0.25)
+    return draw(rows), draw(rows), std
+
+
+def evidently_method(name: str, parameters: dict[str, Any]) -> Callable[[Matrix, Matrix], tuple[float, bool]]:
+    from evidently.legacy.metrics.data_drift import embedding_drift_methods as methods
+
+    method = getattr(methods, name)(**parameters)
+
+    def run(ref: Matrix, cur: Matrix) -> tuple[float, bool]:
+        score, drifted, _ = method(pd.DataFrame(cur), pd.DataFrame(ref))
+        return float(score), bool(drifted)
+
+    return run
+
+
+def timed(call: Callable[[], Any], runs: int) -> tuple[float, Any]:
+    times = []
+    result = None
+    for _ in range(runs):
+        start = time.perf_counter()
+        result = call()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def speed(
+    sizes: list[int], dims: int, runs: int, evidently_mmd_max: int, mmd_single: int, mmd_max: int
+) -> None:
+    print(
+        f"\n## Speed: reference and current of N rows x {dims} components (median of {runs} runs, seconds)\n"
+    )
+    print("| method | rows | driftwatch s | Evidently s | Evidently / driftwatch | scores agree |")
+    print("|---|---:|---:|---:|---:|---|")
+    for rows in sizes:
+        ref, cur, std = embeddings(rows, dims, seed=1)
+        cur = cur + 0.05 * std
+        for variant in SPEED_VARIANTS:
+            name, ours, parameters = VARIANTS[variant]
+            if name == "mmd" and rows > mmd_max:
+                print(f"| {variant} | {rows:,} | not run (--mmd-max-rows {mmd_max:,}) | not run | - | - |")
+                continue
+            our_runs = 1 if name == "mmd" and rows > mmd_single else runs
+            our_time, result = timed(lambda ours=ours, p=parameters, r=ref, c=cur: ours(r, c, **p), our_runs)
+            note = "" if our_runs == runs else " (1 run)"
+            if name == "mmd" and rows > evidently_mmd_max:
+                gigabytes = (2 * rows) ** 2 * 8 / 1e9
+                print(
+                    f"| {variant} | {rows:,} | {our_time:.3f}{note} | not run ({gigabytes:,.0f} GB kernel) | - | - |"
+                )
+                continue
+            their_time, (score, drifted) = timed(
+                lambda n=name, p=parameters, r=ref, c=cur: evidently_method(n, p)(r, c), runs
+            )
+            agree = (
+                math.isclose(result.score, score, rel_tol=1e-9, abs_tol=1e-12) and result.drifted == drifted
+            )
+            print(
+                f"| {variant} | {rows:,} | {our_time:.3f}{note} | {their_time:.3f} | "
+                f"{their_time / our_time:.1f}x | {'yes' if agree else f'NO ({result.score} vs {score})'} |"
+            )
+
+
+def accuracy(rows: int, dims: int, seeds: int) -> None:
+    print(f"\n## Accuracy: {rows:,} rows x {dims} components, {seeds} seeds, share of checks saying drift\n")
+    print(
+        "| method | false alarms (no drift) | small shift (0.04 std, all) | sparse shift (0.2 std, 1 in 8) | s/check |"
+    )
+    print("|---|---:|---:|---:|---:|")
+    sparse = np.zeros(dims)
+    sparse[::8] = 1.0
+    for variant, (_, ours, parameters) in VARIANTS.items():
+        counts = {"none": 0, "small": 0, "sparse": 0}
+        elapsed = 0.0
+        for seed in range(seeds):
+            ref, cur, std = embeddings(rows, dims, seed=1000 + seed)
+            for scenario, current in (
+                ("none", cur),
+                ("small", cur + 0.04 * std),
+                ("sparse", cur + 0.2 * std * sparse),
+            ):
+                start = time.perf_counter()
+                counts[scenario] += ours(ref, current, **parameters).drifted
+                elapsed += time.perf_counter() - start
+        shares = {key: value / seeds for key, value in counts.items()}
+        print(
+            f"| {variant} | {shares['none']:.0%} | {shares['small']:.0%} | {shares['sparse']:.0%} | "
+            f"{elapsed / (3 * seeds):.3f} |"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--dims", type=int, default=64)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--accuracy-rows", type=int, default=1000)
+    parser.add_argument("--evidently-mmd-max-rows", type=int, default=10_000)
+    parser.add_argument("--mmd-single-run-rows", type=int, default=20_000)
+    parser.add_argument(
+        "--mmd-max-rows", type=int, default=1_000_000, help="skip driftwatch's mmd above this"
+    )
+    parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--skip-accuracy", action="store_true")
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore")
+    if not args.skip_accuracy:
+        accuracy(args.accuracy_rows, args.dims, args.seeds)
+    if not args.skip_speed:
+        speed(
+            args.sizes,
+            args.dims,
+            args.runs,
+            args.evidently_mmd_max_rows,
+            args.mmd_single_run_rows,
+            args.mmd_max_rows,
+        )
+
+
+if __name__ == "__main__":
+    main()

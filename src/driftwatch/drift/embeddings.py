@@ -1,0 +1,407 @@
+"""Drift of embedding vectors, with Evidently 0.7's four methods and their numbers.
+
+Each method compares a reference set (n x d) with a current set (m x d) of float vectors and
+returns an `EmbeddingDrift`: the score, the threshold the decision used and whether it says drift.
+Parameters, defaults, seeds and decision rules are Evidently's
+(``evidently.legacy.metrics.data_drift.embedding_drift_methods``), so the same data gives the same
+scores; the implementations are our own and vectorized (the mmd kernel is summed in blocks, never
+held whole as Evidently holds it).
+
+- ``model``: a linear classifier (``SGDClassifier(loss="log_loss", random_state=42)``) learns to
+  tell reference (label 1) from current rows on a 50/50 split (``random_state=42``); the score is
+  its ROC AUC on the held-out half. Drift when AUC > threshold (0.55), or with ``bootstrap``, when
+  AUC > the ``quantile_probability`` quantile of the AUCs of 100 random scorings (seeds 0..99) of
+  the same held-out labels.
+- ``ratio``: each component is tested on its own with a column drift method of the catalogue
+  (default normed wasserstein, component threshold 0.1); the score is the share of drifted
+  components; drift when share > threshold (0.2).
+- ``distance``: the distance (euclidean, cosine, cityblock, chebyshev) between the two mean
+  vectors. Drift when > threshold (0.2), or with ``bootstrap``, when > the quantile of 100
+  distances between means of two resamples of the reference (seeds 0..99; sizes n*n/(n+m) and
+  n*m/(n+m), as Evidently draws them).
+- ``mmd``: the unbiased squared maximum mean discrepancy with a gaussian kernel whose bandwidth is
+  the median reference-current distance (on at most 1000 rows each, ``random_state=0``). The score is
+  max(MMD², 0); drift when MMD² > threshold (0.015), or with ``bootstrap``, when MMD² > the
+  ``quantile_probability`` (default 0.05, sic) quantile of 100 MMD² between resamples of the
+  reference, whose kernel bandwidth is the median distance within the reference sample (its zero
+  self-distances included, as Evidently computes it).
+
+``pca_components``: every method can first project both sets on the first principal components of
+the reference (``PCA(n_components, random_state=0)`` fitted on the reference).
+
+Evidently's ``EmbeddingsDriftMetric`` uses ``model`` with ``bootstrap`` when the reference has fewer
+than 1000 rows; `embedding_drift` does the same when no method is given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from scipy.spatial import distance as scipy_distance
+
+from driftwatch.drift.dataset import ColumnOptions, column_drift
+from driftwatch.drift.profile import ColumnProfile
+
+__all__ = [
+    "DISTANCES",
+    "EMBEDDING_METHODS",
+    "EmbeddingDrift",
+    "distance_drift",
+    "embedding_drift",
+    "mmd_drift",
+    "model_drift",
+    "ratio_drift",
+]
+
+Matrix = npt.NDArray[np.float64]
+N_BOOTSTRAP = 100
+_ROWS, _COLUMNS = 2048, 2048  # a kernel block: 32 MiB of float64 (smaller blocks measured slower)
+
+DISTANCES: dict[str, Callable[[Matrix, Matrix], float]] = {
+    "euclidean": scipy_distance.euclidean,
+    "cosine": scipy_distance.cosine,
+    "cityblock": scipy_distance.cityblock,
+    "chebyshev": scipy_distance.chebyshev,
+}
+
+
+@dataclass(frozen=True)
+class EmbeddingDrift:
+    """One embedding drift check.
+
+    ``threshold`` is the value the score was compared with: the fixed threshold, or with bootstrap
+    the quantile of the null scores. ``details`` holds what the method measured on the way.
+    """
+
+    method: str
+    score: float
+    threshold: float
+    drifted: bool
+    details: dict[str, float | int | str | bool | None] = field(default_factory=dict)
+
+
+def _as_matrices(reference: npt.ArrayLike, current: npt.ArrayLike) -> tuple[Matrix, Matrix]:
+    ref = np.asarray(reference, dtype=np.float64)
+    cur = np.asarray(current, dtype=np.float64)
+    if ref.ndim != 2 or cur.ndim != 2:
+        raise ValueError("embeddings must be 2-D arrays (rows x components)")
+    if ref.shape[1] != cur.shape[1]:
+        raise ValueError(f"reference has {ref.shape[1]} components, current has {cur.shape[1]}")
+    if len(ref) < 2 or len(cur) < 2:
+        raise ValueError("embedding drift needs at least 2 reference and 2 current rows")
+    if not (np.isfinite(ref).all() and np.isfinite(cur).all()):
+        raise ValueError("embeddings must be finite (no NaN or inf)")
+    return ref, cur
+
+
+def _project(ref: Matrix, cur: Matrix, pca_components: int | None) -> tuple[Matrix, Matrix]:
+    """Evidently's optional PCA: fitted on the reference, applied to both (a falsy value means none)."""
+    if not pca_components:
+        return ref, cur
+    from sklearn.decomposition import PCA  # type: ignore[import-untyped]
+
+    pca = PCA(n_components=pca_components, random_state=0)
+    # column-major, as a DataFrame hands its values to scikit-learn: BLAS rounds by layout
+    return pca.fit_transform(np.asfortranarray(ref)), pca.transform(np.asfortranarray(cur))
+
+
+def _bootstrap_counts(size: int, draws: tuple[int, ...]) -> Iterator[list[npt.NDArray[np.float64]]]:
+    """Per seed 0..99, how many times each of ``size`` rows is drawn in each of ``draws`` resamples.
+
+    The draws are numpy's legacy ``np.random.seed(i); np.random.choice(size, k)`` stream, in order.
+    """
+    for seed in range(N_BOOTSTRAP):
+        rng = np.random.RandomState(seed)
+        yield [np.bincount(rng.choice(size, k), minlength=size).astype(np.float64) for k in draws]
+
+
+# --- model -------------------------------------------------------------------------------------
+
+
+def _rank_auc(labels: npt.NDArray[np.int64], scores: Matrix) -> Matrix:
+    """ROC AUC of each row of ``scores`` (k x t) against the 0/1 ``labels`` (continuous scores, no ties)."""
+    positives = int(labels.sum())
+    negatives = len(labels) - positives
+    ranks = np.empty_like(scores)
+    order = np.argsort(scores, axis=1)
+    np.put_along_axis(ranks, order, np.arange(1, scores.shape[1] + 1, dtype=np.float64)[None, :], axis=1)
+    rank_sum = ranks[:, labels == 1].sum(axis=1)
+    return np.asarray((rank_sum - positives * (positives + 1) / 2.0) / (positives * negatives))
+
+
+def model_drift(
+    reference: npt.ArrayLike,
+    current: npt.ArrayLike,
+    threshold: float = 0.55,
+    bootstrap: bool | None = None,
+    quantile_probability: float = 0.95,
+    pca_components: int | None = None,
+) -> EmbeddingDrift:
+    """Classifier drift: ROC AUC of a linear model telling reference from current rows."""
+    from sklearn.linear_model import SGDClassifier  # type: ignore[import-untyped]
+    from sklearn.metrics import roc_auc_score  # type: ignore[import-untyped]
+    from sklearn.model_selection import train_test_split  # type: ignore[import-untyped]
+
+    ref, cur = _project(*_as_matrices(reference, current), pca_components)
+    data = np.vstack([ref, cur])
+    target = np.concatenate([np.ones(len(ref), dtype=np.int64), np.zeros(len(cur), dtype=np.int64)])
+    x_train, x_test, y_train, y_test = train_test_split(
+        data, target, test_size=0.5, random_state=42, shuffle=True
+    )
+    if len(np.unique(y_test)) < 2 or len(np.unique(y_train)) < 2:
+        raise ValueError("too few rows: the held-out half lacks reference or current rows")
+    classifier = SGDClassifier(loss="log_loss", random_state=42)
+    # column-major like the concatenated DataFrame Evidently fits on: the predicted probabilities then
+    # round alike, and near-equal probabilities keep their order in the AUC
+    classifier.fit(np.asfortranarray(x_train), y_train)
+    auc = float(roc_auc_score(y_test, classifier.predict_proba(np.asfortranarray(x_test))[:, 1]))
+    details: dict[str, float | int | str | bool | None] = {
+        "train_rows": len(y_train),
+        "test_rows": len(y_test),
+        "pca_components": pca_components,
+        "bootstrap": bool(bootstrap),
+    }
+    if bootstrap:
+        random_scores = np.vstack(
+            [np.random.RandomState(seed).rand(len(y_test)) for seed in range(N_BOOTSTRAP)]
+        )
+        null = _rank_auc(np.asarray(y_test), random_scores)
+        limit = float(np.percentile(null, 100 * quantile_probability))
+        details["quantile_probability"] = quantile_probability
+        return EmbeddingDrift("model", auc, limit, auc > limit, details)
+    return EmbeddingDrift("model", auc, threshold, auc > threshold, details)
+
+
+# --- ratio -------------------------------------------------------------------------------------
+
+
+def ratio_drift(
+    reference: npt.ArrayLike,
+    current: npt.ArrayLike,
+    component_stattest: str = "wasserstein",
+    component_stattest_threshold: float = 0.1,
+    threshold: float = 0.2,
+    pca_components: int | None = None,
+) -> EmbeddingDrift:
+    """Share of components that drift on their own, each tested with a column drift method."""
+    ref, cur = _project(*_as_matrices(reference, current), pca_components)
+    options = ColumnOptions(component_stattest, component_stattest_threshold)
+    drifted = 0
+    # one contiguous row per component: sorting a strided column is several times slower
+    ref_columns, cur_columns = np.ascontiguousarray(ref.T), np.ascontiguousarray(cur.T)
+    for i in range(ref.shape[1]):
+        profile = ColumnProfile.build(str(i), pd.Series(ref_columns[i]), "numeric")
+        result = column_drift(profile, cur_columns[i], options)
+        if result.error:
+            raise ValueError(f"component {i}: {result.error}")
+        drifted += bool(result.drift_detected)
+    share = drifted / ref.shape[1]
+    details: dict[str, float | int | str | bool | None] = {
+        "components": ref.shape[1],
+        "drifted_components": drifted,
+        "component_stattest": component_stattest,
+        "component_stattest_threshold": component_stattest_threshold,
+        "pca_components": pca_components,
+    }
+    return EmbeddingDrift("ratio", share, threshold, share > threshold, details)
+
+
+# --- distance ----------------------------------------------------------------------------------
+
+
+def distance_drift(
+    reference: npt.ArrayLike,
+    current: npt.ArrayLike,
+    dist: str = "euclidean",
+    threshold: float = 0.2,
+    bootstrap: bool | None = None,
+    quantile_probability: float = 0.95,
+    pca_components: int | None = None,
+) -> EmbeddingDrift:
+    """Distance between the reference and current mean vectors."""
+    try:
+        measure = DISTANCES[dist]
+    except KeyError:
+        raise ValueError(f"unknown distance {dist!r}; known: {', '.join(DISTANCES)}") from None
+    ref, cur = _project(*_as_matrices(reference, current), pca_components)
+    score = float(measure(ref.mean(axis=0), cur.mean(axis=0)))
+    details: dict[str, float | int | str | bool | None] = {
+        "dist": dist,
+        "pca_components": pca_components,
+        "bootstrap": bool(bootstrap),
+    }
+    if bootstrap:
+        n, m = len(ref), len(cur)
+        sizes = (int(n**2 / (n + m)), int(m * n / (n + m)))
+        draws = list(_bootstrap_counts(n, sizes))
+        # all resample means in two matrix products: (100 x n draw counts) @ (n x d) / size
+        firsts = np.stack([first for first, _ in draws]) @ ref / sizes[0]
+        seconds = np.stack([second for _, second in draws]) @ ref / sizes[1]
+        null = [float(measure(a, b)) for a, b in zip(firsts, seconds, strict=True)]
+        limit = float(np.percentile(null, 100 * quantile_probability))
+        details["quantile_probability"] = quantile_probability
+        return EmbeddingDrift("distance", score, limit, score > limit, details)
+    return EmbeddingDrift("distance", score, threshold, score > threshold, details)
+
+
+# --- mmd ---------------------------------------------------------------------------------------
+
+
+def _pandas_sample_rows(rows: int, size: int) -> npt.NDArray[np.intp]:
+    """The rows ``DataFrame.sample(size, random_state=0)`` picks (no replacement)."""
+    return np.random.RandomState(0).choice(rows, size=size, replace=False)
+
+
+def _squared_distances(a: Matrix, b_times_minus_2: Matrix, a_norms: Matrix, b_norms: Matrix) -> Matrix:
+    """|a_i - b_j|² as scikit-learn's euclidean_distances computes it (norms minus twice the dot
+    product, clipped at 0); scaling b by -2 before the product is exact."""
+    d2 = a @ b_times_minus_2.T
+    d2 += a_norms[:, None]
+    d2 += b_norms[None, :]
+    np.maximum(d2, 0.0, out=d2)
+    return d2
+
+
+def _median_distance(a: Matrix, b: Matrix | None) -> float:
+    """Median euclidean distance between the rows of ``a`` and ``b`` (all pairs of ``a`` with itself,
+    zero diagonal included, when ``b`` is None)."""
+    a_norms = np.einsum("ij,ij->i", a, a)
+    if b is None:
+        d2 = _squared_distances(a, -2.0 * a, a_norms, a_norms)
+        np.fill_diagonal(d2, 0.0)
+    else:
+        d2 = _squared_distances(a, -2.0 * b, a_norms, np.einsum("ij,ij->i", b, b))
+    return float(np.median(np.sqrt(d2, out=d2)))
+
+
+def _kernel_blocks(a: Matrix, b: Matrix, gamma: float, same: bool) -> Iterator[tuple[slice, slice, Matrix]]:
+    """Blocks of the gaussian kernel exp(-gamma |a_i - b_j|²), never the whole matrix.
+
+    With ``same`` (a is b) only the square blocks on the diagonal (with an exactly zero distance on
+    it) and the blocks to their right: the matrix is symmetric."""
+    a_norms = np.einsum("ij,ij->i", a, a)
+    b_norms = a_norms if same else np.einsum("ij,ij->i", b, b)
+    b_scaled = -2.0 * b
+
+    def kernel(rows: slice, cols: slice) -> Matrix:
+        block = _squared_distances(a[rows], b_scaled[cols], a_norms[rows], b_norms[cols])
+        if same and rows == cols:
+            np.fill_diagonal(block, 0.0)
+        block *= -gamma
+        return np.exp(block, out=block)
+
+    for i in range(0, len(a), _ROWS):
+        rows = slice(i, min(i + _ROWS, len(a)))
+        if same:
+            yield rows, rows, kernel(rows, rows)
+        for j in range(rows.stop if same else 0, len(b), _COLUMNS):
+            cols = slice(j, min(j + _COLUMNS, len(b)))
+            yield rows, cols, kernel(cols=cols, rows=rows)
+
+
+def _kernel_sum(a: Matrix, b: Matrix, gamma: float, same: bool) -> float:
+    """Sum of all kernel values between the rows of a and b (off-diagonal only when ``same``)."""
+    total = 0.0
+    for rows, cols, block in _kernel_blocks(a, b, gamma, same):
+        if same and rows == cols:
+            total += float(block.sum()) - block.shape[0]
+        else:
+            total += float(block.sum()) * (2.0 if same else 1.0)
+    return total
+
+
+def _kernel_quadratic_forms(x: Matrix, gamma: float, weights: Matrix) -> Matrix:
+    """For weight columns w_k (n x K), all w_a' K w_b of the kernel matrix of x: a K x K matrix."""
+    product = np.zeros_like(weights)
+    for rows, cols, block in _kernel_blocks(x, x, gamma, True):
+        product[rows] += block @ weights[cols]
+        if rows != cols:
+            product[cols] += block.T @ weights[rows]
+    return np.asarray(weights.T @ product)
+
+
+def mmd_drift(
+    reference: npt.ArrayLike,
+    current: npt.ArrayLike,
+    threshold: float = 0.015,
+    bootstrap: bool | None = None,
+    quantile_probability: float = 0.05,
+    pca_components: int | None = None,
+) -> EmbeddingDrift:
+    """Unbiased squared MMD with a gaussian kernel of median-heuristic bandwidth."""
+    x, y = _project(*_as_matrices(reference, current), pca_components)
+    n, m = len(x), len(y)
+    sigma = _median_distance(x[_pandas_sample_rows(n, min(n, 1000))], y[_pandas_sample_rows(m, min(m, 1000))])
+    gamma = 1.0 / sigma**2
+    mmd2 = (
+        _kernel_sum(x, x, gamma, True) / (n * (n - 1.0))
+        + _kernel_sum(y, y, gamma, True) / (m * (m - 1.0))
+        - 2.0 / (n * m) * _kernel_sum(x, y, gamma, False)
+    )
+    details: dict[str, float | int | str | bool | None] = {
+        "mmd2": mmd2,
+        "gamma": gamma,
+        "pca_components": pca_components,
+        "bootstrap": bool(bootstrap),
+    }
+    if bootstrap:
+        sigma_x = _median_distance(x[_pandas_sample_rows(n, min(n, 1000))], None)
+        gamma_x = 1.0 / sigma_x**2
+        x_size = max(int(n * n / (n + m)), 1)
+        y_size = max(int(n * m / (n + m)), 1)
+        counts = [c for pair in _bootstrap_counts(n, (x_size, y_size)) for c in pair]
+        forms = _kernel_quadratic_forms(x, gamma_x, np.stack(counts, axis=1))
+        xx = np.diagonal(forms)[0::2]
+        yy = np.diagonal(forms)[1::2]
+        xy = np.asarray([forms[2 * k, 2 * k + 1] for k in range(N_BOOTSTRAP)])
+        # the diagonal of the resampled kernel is K(i, i) = 1 for each drawn row
+        null = (
+            (xx - x_size) / (x_size * (x_size - 1.0))
+            + (yy - y_size) / (y_size * (y_size - 1.0))
+            - 2.0 / (x_size * y_size) * xy
+        )
+        limit = float(np.percentile(null, 100 * quantile_probability))
+        details["quantile_probability"] = quantile_probability
+        details["gamma_bootstrap"] = gamma_x
+        return EmbeddingDrift("mmd", max(mmd2, 0.0), limit, mmd2 > limit, details)
+    return EmbeddingDrift("mmd", max(mmd2, 0.0), threshold, mmd2 > threshold, details)
+
+
+# --- dispatch ----------------------------------------------------------------------------------
+
+EmbeddingMethod = Literal["model", "ratio", "distance", "mmd"]
+EMBEDDING_METHODS: dict[str, Callable[..., EmbeddingDrift]] = {
+    "model": model_drift,
+    "ratio": ratio_drift,
+    "distance": distance_drift,
+    "mmd": mmd_drift,
+}
+
+
+def embedding_drift(
+    reference: npt.ArrayLike,
+    current: npt.ArrayLike,
+    method: EmbeddingMethod | None = None,
+    **parameters: object,
+) -> EmbeddingDrift:
+    """Run one embedding drift method by name with its parameters.
+
+    Without a method, Evidently's metric default: ``model``, with ``bootstrap`` when the reference
+    has fewer than 1000 rows.
+    """
+    if method is None:
+        rows = np.shape(reference)[0]
+        parameters = {"bootstrap": rows < 1000, **parameters}
+        method = "model"
+    try:
+        run = EMBEDDING_METHODS[method]
+    except KeyError:
+        raise ValueError(
+            f"unknown embedding drift method {method!r}; known: {', '.join(EMBEDDING_METHODS)}"
+        ) from None
+    return run(reference, current, **parameters)
