@@ -39,6 +39,7 @@ from driftwatch.errors import ReferenceDataError
 __all__ = [
     "METHODS",
     "FittedMultivariate",
+    "MultivariateDrift",
     "MultivariateMethod",
     "MultivariateOptions",
     "MultivariateResult",
@@ -57,12 +58,17 @@ REFERENCE_CHUNKS = 10  # NannyML's default: the reference gives at least this ma
 class MultivariateOptions:
     """How a method is fitted: ``n_components`` (reconstruction error: a share of explained variance in
     (0, 1) or a number of components), ``chunk_size`` (rows per reference chunk for the thresholds; None:
-    `default_chunk_size` of the reference alone) and ``std_multiplier`` (thresholds at the chunks' mean
+    `default_chunk_size` of the reference's rows and ``max_chunk_size``) and ``std_multiplier`` (thresholds at the chunks' mean
     -+ this many standard deviations)."""
 
     n_components: int | float = 0.65
     chunk_size: int | None = None
     std_multiplier: float = 3.0
+    max_chunk_size: int | None = None  # without chunk_size: the window's cap (max_rows)
+
+    def chunk_size_for(self, reference_rows: int) -> int:
+        """The rows per reference chunk for a reference of ``reference_rows`` rows."""
+        return self.chunk_size or default_chunk_size(reference_rows, self.max_chunk_size)
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,20 @@ class MultivariateResult:
             "chunk_size": self.chunk_size,
             **{key: value if math.isfinite(value) else None for key, value in self.details.items()},
         }
+
+
+@dataclass(frozen=True)
+class MultivariateDrift:
+    """The methods' results on one window, by method (an empty mapping without a verdict)."""
+
+    results: Mapping[str, MultivariateResult] = field(default_factory=dict)
+
+    @property
+    def alert(self) -> bool:
+        return any(result.alert for result in self.results.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {method: result.as_dict() for method, result in self.results.items()}
 
 
 class FittedMultivariate(Protocol):
@@ -227,7 +247,7 @@ class ReconstructionError:
 def _fit_reconstruction(
     reference: pd.DataFrame, columns: Sequence[str], options: MultivariateOptions
 ) -> ReconstructionError:
-    chunk_size = options.chunk_size or default_chunk_size(len(reference))
+    chunk_size = options.chunk_size_for(len(reference))
     model = fit_reconstruction_drift(reference, columns, n_components=options.n_components)
     return ReconstructionError(
         model, model.row_errors(reference), chunk_size, options.n_components, options.std_multiplier
@@ -245,7 +265,7 @@ def _load_reconstruction(
         )
     model = ReconstructionDrift.from_state(dict(meta["model"]))
     row_errors = np.asarray(arrays["row_errors"], dtype=np.float64)
-    chunk_size = options.chunk_size or default_chunk_size(len(row_errors))
+    chunk_size = options.chunk_size_for(len(row_errors))
     return ReconstructionError(model, row_errors, chunk_size, options.n_components, options.std_multiplier)
 
 
