@@ -17,6 +17,8 @@ from driftwatch.checks.ids import CheckId
 from driftwatch.config import ConfigError, ModelSettings, MultivariateMethodName, load_settings
 from driftwatch.drift.multivariate_methods import METHODS
 from driftwatch.reference import save_profile
+from driftwatch.service import metrics as m
+from driftwatch.service.collector import result_samples
 from driftwatch.service.model_checks import ModelCheck, multivariate_reference
 from driftwatch.service.preflight import load_model_reference
 from driftwatch.stream.windows import WindowSnapshot
@@ -209,3 +211,16 @@ def test_a_profile_fitted_otherwise_is_refused_with_the_fix(workdir: Path) -> No
     raw["models"]["m"]["reference"] = "bare"
     with pytest.raises(Exception, match=r"has no fitted reconstruction_error model"):
         multivariate_reference("m", settings_of(workdir, raw), types)
+
+
+def test_metrics_have_series_only_for_a_verdict(workdir: Path) -> None:
+    check = model_check(workdir, settings_of(workdir, config({})))
+    answered = result_samples(check.run(snapshot(correlated(2000, 7))))
+    key = ("m", "reconstruction_error", "", "")
+    assert answered[m.MULTIVARIATE_DRIFT_DETECTED] == {key: 0}
+    value, upper = answered[m.MULTIVARIATE_DRIFT_VALUE][key], answered[m.MULTIVARIATE_DRIFT_UPPER][key]
+    assert answered[m.MULTIVARIATE_DRIFT_LOWER][key] < value < upper
+    silent = result_samples(check.run(snapshot(correlated(50, 7))))
+    for spec in (m.MULTIVARIATE_DRIFT_VALUE, m.MULTIVARIATE_DRIFT_LOWER, m.MULTIVARIATE_DRIFT_UPPER):
+        assert silent[spec] == {}
+    assert silent[m.MULTIVARIATE_DRIFT_DETECTED] == {}
