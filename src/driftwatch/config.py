@@ -581,7 +581,7 @@ class MultivariateSettings(_Strict):
     ``columns``: the features it looks at (default: all the model's features; at least 2);
     ``n_components``: the reconstruction error's PCA, a share of explained variance in (0, 1) or a
     number of components; ``chunk_size``: rows per reference chunk for the thresholds (default: the
-    window's max_rows, at most a tenth of the reference's rows); the thresholds are scaled to each
+    window's max_rows, at most a hundredth of the reference's rows); the thresholds are scaled to each
     window's rows (see the README, "Multivariate drift")."""
 
     methods: list[MultivariateMethodName] = Field(default_factory=_default_methods, min_length=1)

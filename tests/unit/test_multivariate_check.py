@@ -4,6 +4,7 @@ reference, and the method catalogue the config names."""
 
 from __future__ import annotations
 
+import json
 import typing
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,9 @@ import pandas as pd
 import pytest
 import yaml
 
+import driftwatch
 from driftwatch.checks.ids import CheckId
+from driftwatch.cli.main import main
 from driftwatch.config import ConfigError, ModelSettings, MultivariateMethodName, load_settings
 from driftwatch.drift.multivariate_methods import METHODS
 from driftwatch.reference import save_profile
@@ -144,7 +147,7 @@ def test_the_check_answers_per_method_and_says_why_it_has_no_verdict(workdir: Pa
     assert part.breaches == {CheckId("multivariate_drift", "reconstruction_error"): False}
     found = result.as_dict()["multivariate_drift"]["reconstruction_error"]
     assert found["lower_threshold"] < found["value"] < found["upper_threshold"]
-    assert found["rows"] == 2000 and found["chunk_size"] == 2000
+    assert found["rows"] == 2000 and found["chunk_size"] == 200  # a hundredth of the reference
 
     parts, result = check.run_parts(snapshot(correlated(2000, 8, broken=True)))
     assert parts["multivariate_drift"].status == "drift"
@@ -224,3 +227,51 @@ def test_metrics_have_series_only_for_a_verdict(workdir: Path) -> None:
     for spec in (m.MULTIVARIATE_DRIFT_VALUE, m.MULTIVARIATE_DRIFT_LOWER, m.MULTIVARIATE_DRIFT_UPPER):
         assert silent[spec] == {}
     assert silent[m.MULTIVARIATE_DRIFT_DETECTED] == {}
+
+
+def test_driftwatch_check_and_the_api_give_the_daemons_numbers_on_the_same_rows(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    raw = config({})
+    model = settings_of(workdir, raw)
+    current = correlated(800, 21, broken=True)
+    current.to_csv(workdir / "current.csv", index=False)
+    daemon = model_check(workdir, model).run(snapshot(current)).as_dict()["multivariate_drift"]
+    assert daemon["reconstruction_error"]["alert"] is True
+
+    code = main(
+        [
+            "check",
+            "--reference",
+            str(workdir / "ref.parquet"),
+            "--current",
+            str(workdir / "current.csv"),
+            "--config",
+            str(workdir / "driftwatch.yaml"),
+            "--model",
+            "m",
+            "--format",
+            "json",
+        ]
+    )
+    offline = json.loads(capsys.readouterr().out)["multivariate_drift"]
+    assert offline == daemon
+    assert code == 1  # a multivariate alert is drift, as dataset drift is
+
+    report = driftwatch.check(
+        pd.read_parquet(workdir / "ref.parquet"),
+        current,
+        types={"c": "categorical"},
+        multivariate="reconstruction_error",
+        min_rows=200,
+    )
+    api = report.multivariate_drift
+    assert api is not None
+    # the API has no window: chunks of a hundredth of the reference, as the daemon's below max_rows
+    assert api == daemon
+    assert (
+        driftwatch.check(
+            pd.read_parquet(workdir / "ref.parquet"), current.iloc[:50], multivariate="reconstruction_error"
+        ).multivariate_drift
+        is None
+    )

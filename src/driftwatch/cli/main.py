@@ -23,7 +23,10 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from driftwatch import __version__
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from driftwatch.config import ModelSettings
+    from driftwatch.offline import OfflineCheck
 
 __all__ = ["main"]
 
@@ -541,6 +544,31 @@ def _classes(text: str | None) -> list[str | int | bool] | None:
         return list(names)
 
 
+def _multivariate(check: OfflineCheck, model: ModelSettings, name: str, reference: Path) -> None:
+    """The model's multivariate drift on ``check``'s current rows, fitted on ``reference`` (or read from
+    the profile there) as the daemon fits it on the model's reference."""
+    from driftwatch.offline import multivariate
+    from driftwatch.reference import ReferenceDataError, load_multivariate_reference
+    from driftwatch.service.model_checks import multivariate_options
+
+    settings = model.drift.multivariate
+    assert settings is not None
+    columns = {c: check.types[c] for c in model.multivariate_columns() if c in check.types}
+    absent = [c for c in model.multivariate_columns() if c not in columns]
+    if absent:
+        raise UserError(
+            f"models.{name}.drift.multivariate looks at {', '.join(absent)}, left out by --columns; "
+            "check them too, or leave --columns out"
+        )
+    try:
+        fitted = load_multivariate_reference(
+            reference, settings.methods, columns, multivariate_options(model), key=f"models.{name}"
+        )
+    except ReferenceDataError as exc:
+        raise UserError(f"--reference {exc}") from None
+    multivariate(check, fitted, columns)
+
+
 def _check(args: argparse.Namespace) -> int:
     import math
     from pathlib import Path
@@ -549,11 +577,11 @@ def _check(args: argparse.Namespace) -> int:
     from driftwatch.drift.stattests import CATALOGUE
     from driftwatch.offline import (
         CheckError,
-        OfflineCheck,
         check_data,
         check_segments,
         format_table,
         incomplete,
+        multivariate_alert,
         performance,
         read_check_files,
         segments_table,
@@ -657,9 +685,11 @@ def _check(args: argparse.Namespace) -> int:
             names=(args.reference, args.current),
         )
         measure(check, min_rows)
+        if model is not None and model.drift.multivariate is not None:
+            _multivariate(check, model, args.model, Path(args.reference))
     except CheckError as exc:
         raise UserError(str(exc)) from None
-    quality_breached = _quality(check, model)
+    quality_breached = _quality(check, model) or multivariate_alert(check)
     segments = None
     if segment_columns:
         segments = []

@@ -55,7 +55,7 @@ __all__ = [
 
 def multivariate_options(model: ModelSettings) -> MultivariateOptions:
     """The multivariate drift methods' options of a model's ``drift.multivariate`` section: by default
-    chunks of the window's max_rows (at most a tenth of the reference)."""
+    chunks of the window's max_rows (at most a hundredth of the reference)."""
     settings = model.drift.multivariate
     if settings is None:
         return MultivariateOptions(max_chunk_size=model.window.max_rows)
