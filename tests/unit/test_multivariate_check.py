@@ -275,3 +275,33 @@ def test_driftwatch_check_and_the_api_give_the_daemons_numbers_on_the_same_rows(
         ).multivariate_drift
         is None
     )
+
+
+def test_driftwatch_profile_keeps_the_fitted_model_and_checks_on_it_agree(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    raw = config({}, max_rows=1000)
+    model = settings_of(workdir, raw)
+    assert (
+        main(
+            [
+                "profile",
+                "-r",
+                str(workdir / "ref.parquet"),
+                "-o",
+                str(workdir / "p"),
+                "-c",
+                str(workdir / "driftwatch.yaml"),
+                "-m",
+                "m",
+            ]
+        )
+        == 0
+    )
+    assert "multivariate drift model(s) reconstruction_error fitted and kept" in capsys.readouterr().out
+    on_raw = model_check(workdir, model)
+    raw["models"]["m"]["reference"] = "p"
+    on_profile = model_check(workdir, settings_of(workdir, raw))
+    for frame in (correlated(1000, 31), correlated(600, 32, broken=True), correlated(5000, 33)):
+        a = on_raw.run(snapshot(frame)).as_dict()["multivariate_drift"]
+        assert a == on_profile.run(snapshot(frame)).as_dict()["multivariate_drift"]

@@ -858,8 +858,22 @@ def _profile(args: argparse.Namespace) -> int:
         raise UserError(f"--reference {args.reference} has no column(s) {', '.join(missing)}")
     profile = ReferenceProfile.build(frame, columns, types)
     labelled = frame[[prediction, label]] if prediction and label else None
+    multivariate, multivariate_types = None, None
+    if model is not None and model.drift.multivariate is not None:
+        # the fitted model (not its rows) is kept: checks on the profile score as on the raw reference
+        from driftwatch.drift.multivariate_methods import fit_multivariate
+        from driftwatch.service.model_checks import multivariate_options
+
+        multivariate_types = {c: profile.columns[c].type for c in model.multivariate_columns()}
+        try:
+            multivariate = {
+                method: fit_multivariate(method, frame, multivariate_types, multivariate_options(model))
+                for method in model.drift.multivariate.methods
+            }
+        except ReferenceDataError as exc:
+            raise UserError(f"--reference {args.reference}: drift.multivariate: {exc}") from None
     try:
-        save_profile(profile, Path(args.output), labelled)
+        save_profile(profile, Path(args.output), labelled, multivariate, multivariate_types)
     except ReferenceDataError as exc:
         raise UserError(f"--reference {args.reference}: {exc}") from None
     except OSError as exc:
@@ -869,5 +883,7 @@ def _profile(args: argparse.Namespace) -> int:
         if labelled is not None
         else ""
     )
+    if multivariate:
+        kept += f"; multivariate drift model(s) {', '.join(multivariate)} fitted and kept"
     print(f"profile of {len(columns)} columns, {profile.rows} rows written to {args.output}{kept}")
     return 0
