@@ -305,3 +305,18 @@ def test_driftwatch_profile_keeps_the_fitted_model_and_checks_on_it_agree(
     for frame in (correlated(1000, 31), correlated(600, 32, broken=True), correlated(5000, 33)):
         a = on_raw.run(snapshot(frame)).as_dict()["multivariate_drift"]
         assert a == on_profile.run(snapshot(frame)).as_dict()["multivariate_drift"]
+
+
+def test_validate_config_reports_a_profile_fitted_on_other_columns(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = settings_of(workdir, config({"columns": ["x", "y"]}))
+    profile, types = load_model_reference("m", model)
+    fitted = multivariate_reference("m", model, types)
+    assert fitted is not None
+    save_profile(profile, workdir / "profile", multivariate=fitted, multivariate_types=types)
+    raw = config({})
+    raw["models"]["m"]["reference"] = "profile"
+    settings_of(workdir, raw)  # writes the config
+    assert main(["validate-config", str(workdir / "driftwatch.yaml")]) == 2
+    assert "models.m.drift.multivariate.columns: the profile" in capsys.readouterr().err

@@ -311,7 +311,7 @@ def _health(args: argparse.Namespace) -> int:
 def _validate(path: str) -> int:
     settings = _load(path)
     from driftwatch.reference import ReferenceDataError
-    from driftwatch.service.model_checks import performance_monitor
+    from driftwatch.service.model_checks import multivariate_reference, performance_monitor
     from driftwatch.service.preflight import (
         load_model_reference,
         method_problems,
@@ -337,6 +337,11 @@ def _validate(path: str) -> int:
         if model.performance is not None and not found:
             try:
                 performance_monitor(name, model)
+            except ReferenceDataError as exc:
+                found.append(f"  - {exc}")
+        if model.drift.multivariate is not None and not found:
+            try:  # fitted (or read from the profile) as at start-up: a profile fitted otherwise shows here
+                multivariate_reference(name, model, types)
             except ReferenceDataError as exc:
                 found.append(f"  - {exc}")
         problems += found
