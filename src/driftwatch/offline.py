@@ -840,6 +840,7 @@ def to_html(
             status=check.status,
             reason=check.reason,
             quality=quality_breaches(check),
+            multivariate=check.extra.get("multivariate_drift"),
         ),
     )
 

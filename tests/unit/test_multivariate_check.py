@@ -320,3 +320,19 @@ def test_validate_config_reports_a_profile_fitted_on_other_columns(
     settings_of(workdir, raw)  # writes the config
     assert main(["validate-config", str(workdir / "driftwatch.yaml")]) == 2
     assert "models.m.drift.multivariate.columns: the profile" in capsys.readouterr().err
+
+
+def test_the_html_summaries_show_each_method(workdir: Path) -> None:
+    from driftwatch.report import summary_section
+
+    check = model_check(workdir, settings_of(workdir, config({})))
+    result = check.run(snapshot(correlated(800, 41, broken=True)))
+    assert result.multivariate_drift is not None
+    page = summary_section(
+        "m", result.drift, None, result.rows, 20_000, multivariate=result.multivariate_drift.as_dict()
+    )
+    assert (
+        'data-key="multivariate-reconstruction_error"' in page
+        or "multivariate drift (reconstruction_error)" in page
+    )
+    assert "drift detected: " in page.split("multivariate drift (reconstruction_error)", 1)[1]
