@@ -336,3 +336,24 @@ def test_the_html_summaries_show_each_method(workdir: Path) -> None:
         or "multivariate drift (reconstruction_error)" in page
     )
     assert "drift detected: " in page.split("multivariate drift (reconstruction_error)", 1)[1]
+
+
+def test_a_window_of_chunk_size_rows_gets_the_library_thresholds() -> None:
+    """Scaled to a window of exactly ``chunk_size`` rows, the thresholds are NannyML's (the library's
+    `fit_reconstruction_drift` with that chunk_size) on a reference that splits evenly."""
+    from driftwatch.drift import fit_reconstruction_drift
+    from driftwatch.drift.multivariate_methods import (
+        MultivariateOptions,
+        ReconstructionError,
+        fit_multivariate,
+    )
+
+    reference = correlated(12_000, 51)
+    types: dict[str, Any] = {"x": "numeric", "y": "numeric", "z": "numeric", "c": "categorical"}
+    fitted = fit_multivariate("reconstruction_error", reference, types, MultivariateOptions(chunk_size=1_000))
+    assert isinstance(fitted, ReconstructionError)
+    library = fit_reconstruction_drift(reference, list(types), chunk_size=1_000)
+    lower, upper = fitted.thresholds(1_000)
+    assert library.lower_threshold is not None and lower is not None and library.upper_threshold is not None
+    assert lower == pytest.approx(library.lower_threshold, rel=1e-12)
+    assert upper == pytest.approx(library.upper_threshold, rel=1e-12)
