@@ -27,6 +27,7 @@ from driftwatch.checks.window import CheckStatus
 from driftwatch.defaults import MIN_LABELS_DEFAULT, MIN_ROWS_DEFAULT
 from driftwatch.drift import profile as profiles
 from driftwatch.drift.dataset import ColumnDrift, ColumnOptions
+from driftwatch.drift.multivariate_methods import MultivariateOptions, fit_multivariate
 from driftwatch.drift.profile import ColumnType
 from driftwatch.drift.stattests import CATALOGUE
 from driftwatch.errors import CheckError, ReferenceDataError
@@ -158,6 +159,13 @@ class CheckReport:
         """The prediction column's drift, when ``prediction`` was given and there is a verdict."""
         p = self._check.prediction_drift
         return None if p is None else ColumnResult.of(p)
+
+    @property
+    def multivariate_drift(self) -> dict[str, dict[str, Any]] | None:
+        """With ``multivariate=``: each method's result (value, lower_threshold, upper_threshold, alert,
+        rows, ...) as the daemon's JSON result has it; None without a verdict or without ``multivariate``."""
+        found: dict[str, dict[str, Any]] | None = self._check.extra.get("multivariate_drift")
+        return found
 
     @property
     def segments(self) -> dict[str, CheckReport]:
@@ -301,6 +309,8 @@ def check(
     segment: str | Sequence[str] | None = None,
     top_k: int = offline.SEGMENT_TOP_K_DEFAULT,
     segment_min_rows: int | None = None,
+    multivariate: str | Sequence[str] | None = None,
+    n_components: int | float = 0.65,
 ) -> CheckReport:
     """Check ``current`` for drift against ``reference``, as ``driftwatch check`` does.
 
@@ -314,6 +324,9 @@ def check(
     ``driftwatch check --segment``: the current data's ``top_k`` most frequent values, its rows missing
     the column and every other value, each against the reference's rows of the same value, with
     ``segment_min_rows`` (default ``min_rows``); see `CheckReport.segments`.
+    ``multivariate``: also check the checked columns together with this multivariate drift method (or
+    these), e.g. "reconstruction_error" (PCA with ``n_components``), as the daemon's
+    ``drift.multivariate`` does; the reference must be a DataFrame; see `CheckReport.multivariate_drift`.
     """
     if not isinstance(current, pd.DataFrame):
         raise CheckError(f"current must be a pandas DataFrame, not {type(current).__name__}")
@@ -340,6 +353,21 @@ def check(
         labelled=labelled,
         wording=_WORDING,
     )
+    if multivariate is not None:
+        methods = [multivariate] if isinstance(multivariate, str) else list(multivariate)
+        if not isinstance(data, pd.DataFrame):
+            raise CheckError(
+                "multivariate drift is fitted on the reference's rows: pass the reference DataFrame, "
+                "not a ReferenceProfile"
+            )
+        try:
+            fitted = {
+                m: fit_multivariate(m, data, result.types, MultivariateOptions(n_components=n_components))
+                for m in methods
+            }
+        except ReferenceDataError as exc:
+            raise CheckError(f"multivariate: {exc}") from None
+        offline.multivariate(result, fitted, result.types)
     if segment is None:
         return CheckReport(result)
     segment_columns = [segment] if isinstance(segment, str) else list(segment)

@@ -63,6 +63,7 @@ __all__ = [
     "HttpSettings",
     "KafkaSettings",
     "ModelSettings",
+    "MultivariateSettings",
     "QualityLimits",
     "ScheduleSettings",
     "SecretHeader",
@@ -565,8 +566,42 @@ class HistorySettings(_Strict):
         return state_file.with_name(f"{state_file.stem}.history.sqlite")
 
 
+# the methods of driftwatch.drift.multivariate_methods.METHODS (a unit test keeps the two equal; the
+# config does not import the statistics)
+MultivariateMethodName = Literal["reconstruction_error"]
+
+
+def _default_methods() -> list[MultivariateMethodName]:
+    return ["reconstruction_error"]
+
+
+class MultivariateSettings(_Strict):
+    """Multivariate drift: methods that see the features together (``drift.multivariate``).
+
+    ``columns``: the features it looks at (default: all the model's features; at least 2);
+    ``n_components``: the reconstruction error's PCA, a share of explained variance in (0, 1) or a
+    number of components; ``chunk_size``: rows per reference chunk for the thresholds (default: the
+    window's max_rows, at most a hundredth of the reference's rows); the thresholds are scaled to each
+    window's rows (see the README, "Multivariate drift")."""
+
+    methods: list[MultivariateMethodName] = Field(default_factory=_default_methods, min_length=1)
+    columns: list[str] | None = None
+    n_components: Annotated[int, Field(ge=1)] | Annotated[float, Field(gt=0, lt=1)] = 0.65
+    chunk_size: int | None = Field(default=None, ge=2)
+
+    @field_validator("methods", "columns")
+    @classmethod
+    def _once(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and len(set(value)) != len(value):
+            twice = sorted({v for v in value if value.count(v) > 1})
+            raise ValueError(f"{twice[0]!r} is listed twice; list each once")
+        return value
+
+
 class DriftSettings(_Strict):
     share: float = Field(default=0.5, gt=0, le=1)
+    # off unless configured: it adds alert states, metrics and webhooks to a model
+    multivariate: MultivariateSettings | None = None
 
 
 class MetricThreshold(_Strict):
@@ -905,7 +940,12 @@ class ModelSettings(_Strict):
 
     @model_validator(mode="after")
     def _scopes_consistent(self) -> ModelSettings:
-        problems = [*self._segment_problems(), *self._version_problems(), *self._baseline_problems()]
+        problems = [
+            *self._segment_problems(),
+            *self._version_problems(),
+            *self._baseline_problems(),
+            *self._multivariate_problems(),
+        ]
         if problems:  # one line each, under its own key (`_format_validation_error` splits them)
             raise _problems(problems)
         return self
@@ -986,6 +1026,40 @@ class ModelSettings(_Strict):
                     "versions.champion_challenger: compares nothing (no metrics, and the model has no "
                     "prediction column); give metrics with a performance: section, or set prediction"
                 )
+        return problems
+
+    def multivariate_columns(self) -> list[str]:
+        """The features multivariate drift looks at (empty without a ``drift.multivariate`` section)."""
+        settings = self.drift.multivariate
+        if settings is None:
+            return []
+        return list(settings.columns) if settings.columns is not None else [f.name for f in self.features]
+
+    def _multivariate_problems(self) -> list[str]:
+        settings = self.drift.multivariate
+        if settings is None:
+            return []
+        problems = []
+        names = [f.name for f in self.features]
+        for column in settings.columns or []:
+            if column not in names:
+                problems.append(
+                    f"drift.multivariate.columns: {column!r} is not a feature of the model (the window keeps only "
+                    f"features); use some of {', '.join(names)}, or add it to features"
+                )
+        columns = self.multivariate_columns()
+        if len(columns) < 2:
+            where = "drift.multivariate.columns" if settings.columns is not None else "features"
+            problems.append(
+                f"{where}: multivariate drift needs at least 2 features, got {len(columns)} ({', '.join(columns)}); "
+                "name more columns, or remove drift.multivariate (data_drift tests a single feature)"
+            )
+        n = settings.n_components
+        if isinstance(n, int) and n > len(columns) >= 2:
+            problems.append(
+                f"drift.multivariate.n_components: {n} components of {len(columns)} columns; give at most "
+                f"{len(columns)}, or a share of explained variance such as 0.65"
+            )
         return problems
 
     def _baseline_problems(self) -> list[str]:

@@ -24,7 +24,7 @@ import html
 import json
 import math
 import unicodedata
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -33,13 +33,17 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from driftwatch.checks.base import CheckInput
+from driftwatch.checks.multivariate import MultivariateDriftCheck
 from driftwatch.checks.window import CheckStatus, no_verdict_reason, verdict_status
 from driftwatch.defaults import MIN_ROWS_DEFAULT
 from driftwatch.drift.dataset import ColumnDrift, ColumnOptions, DatasetDrift, column_drift, dataset_drift
+from driftwatch.drift.multivariate_methods import FittedMultivariate
 from driftwatch.drift.profile import ColumnType, ReferenceProfile, category_keys, infer_type
 from driftwatch.errors import CheckError
 from driftwatch.reference import ReferenceDataError, is_profile, load_frame, load_labelled, load_profile
 from driftwatch.scope import SegmentKey
+from driftwatch.stream.windows import WindowSnapshot
 
 __all__ = [
     "FILES",
@@ -54,6 +58,8 @@ __all__ = [
     "errors_section",
     "format_table",
     "incomplete",
+    "multivariate",
+    "multivariate_alert",
     "performance",
     "performance_data",
     "quality_breaches",
@@ -283,6 +289,25 @@ def _explained(column: ColumnDrift, current: pd.Series) -> ColumnDrift:
     else:
         return column
     return replace(column, error=reason)
+
+
+def multivariate(
+    check: OfflineCheck, fitted: Mapping[str, FittedMultivariate], columns: Mapping[str, ColumnType]
+) -> None:
+    """Multivariate drift of ``check``'s current rows by each fitted method (method -> fitted on the
+    reference's ``columns``), by the daemon's own check on a window of those rows: the same numbers and
+    the same no-verdict rule. Kept in ``check.extra["multivariate_drift"]`` (null without a verdict)."""
+    joint = MultivariateDriftCheck("", list(fitted), columns, check.min_rows)
+    joint.prepare(fitted)
+    frame = check.current_frame.reset_index(drop=True)
+    part = joint.run(CheckInput(WindowSnapshot(frame, 0.0, 0.0, len(frame), {})))
+    check.extra["multivariate_drift"] = (part.value.as_dict() or None) if part.value is not None else None
+
+
+def multivariate_alert(check: OfflineCheck) -> bool:
+    """Whether a multivariate drift method alerted on ``check``'s current rows."""
+    found = check.extra.get("multivariate_drift") or {}
+    return any(bool(result["alert"]) for result in found.values())
 
 
 def incomplete(check: OfflineCheck) -> str | None:
@@ -714,6 +739,12 @@ def format_table(check: OfflineCheck) -> str:
     if "estimate_note" in check.extra:
         lines.append(f"performance estimate: {check.extra['estimate_note']}")
     lines += [f"quality {line}" for line in quality_breaches(check) or []]
+    for method, m in (check.extra.get("multivariate_drift") or {}).items():
+        lines.append(
+            f"multivariate drift {method}: {_number(m['value'])} "
+            f"[{_number(m['lower_threshold'])}, {_number(m['upper_threshold'])}] -> "
+            + ("DRIFT" if m["alert"] else "no drift")
+        )
     if check.status != "ok":
         lines.append(f"no verdict ({check.status}): {check.reason}")
     else:
@@ -809,6 +840,7 @@ def to_html(
             status=check.status,
             reason=check.reason,
             quality=quality_breaches(check),
+            multivariate=check.extra.get("multivariate_drift"),
         ),
     )
 

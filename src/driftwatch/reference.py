@@ -15,6 +15,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from driftwatch.drift.multivariate_methods import (
+    FittedMultivariate,
+    MultivariateOptions,
+    fit_multivariate,
+    load_multivariate,
+)
 from driftwatch.drift.profile import ColumnProfile, ColumnType, ReferenceProfile, infer_type
 from driftwatch.errors import ReferenceDataError
 
@@ -23,6 +29,7 @@ __all__ = [
     "is_profile",
     "load_frame",
     "load_labelled",
+    "load_multivariate_reference",
     "load_profile",
     "load_reference",
     "save_profile",
@@ -189,12 +196,22 @@ PROFILE_VERSION = 1
 LABELLED_FILE = "labelled.parquet"
 
 
-def save_profile(profile: ReferenceProfile, directory: Path, labelled: pd.DataFrame | None = None) -> None:
+def save_profile(
+    profile: ReferenceProfile,
+    directory: Path,
+    labelled: pd.DataFrame | None = None,
+    multivariate: Mapping[str, FittedMultivariate] | None = None,
+    multivariate_types: Mapping[str, ColumnType] | None = None,
+) -> None:
     """Write a profile as a directory: ``profile.json`` plus one Parquet file per column (never pickle).
 
     ``labelled`` (the reference's prediction and label columns, as read) is kept as one more Parquet
     file, row by row with missing values and dtypes as they are: performance pairs each prediction with
     its own label, which the per-column files (cleaned, each on its own) cannot give back.
+
+    ``multivariate`` (method -> the method fitted on the reference's ``multivariate_types`` columns)
+    is kept as the fitted state: JSON settings in profile.json and float arrays (the reference rows'
+    errors, say) as Parquet, so a check on the profile scores windows as one on the raw reference.
     """
     directory.mkdir(parents=True, exist_ok=True)
     columns = []
@@ -230,6 +247,24 @@ def save_profile(profile: ReferenceProfile, directory: Path, labelled: pd.DataFr
                 f"{str(exc).splitlines()[0]}"
             ) from None
         meta["labelled"] = {"columns": [str(c) for c in labelled.columns], "file": LABELLED_FILE}
+    if multivariate:
+        methods: dict[str, object] = {}
+        for method, fitted in multivariate.items():
+            state, arrays = fitted.state()
+            files = {}
+            for name, array in arrays.items():
+                file = f"multivariate-{method}-{name}.parquet"
+                pd.DataFrame({"value": np.asarray(array, dtype=np.float64)}).to_parquet(
+                    directory / file, index=False
+                )
+                files[name] = file
+            types = dict(multivariate_types or {})
+            methods[method] = {
+                "columns": {column: types.get(column) for column in fitted.columns},
+                "state": state,
+                "arrays": files,
+            }
+        meta["multivariate"] = methods
     (directory / "profile.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
 
 
@@ -284,3 +319,53 @@ def load_labelled(directory: Path) -> pd.DataFrame | None:
         return pd.read_parquet(directory / str(entry["file"]))
     except Exception as exc:  # pyarrow raises many types; all mean "unreadable"
         raise ReferenceDataError(f"{directory / str(entry.get('file'))}: cannot read ({exc})") from None
+
+
+def load_multivariate_reference(
+    path: Path,
+    methods: Collection[str],
+    types: Mapping[str, ColumnType],
+    options: MultivariateOptions,
+    key: str = "reference",
+) -> dict[str, FittedMultivariate]:
+    """Each multivariate drift method of ``methods`` fitted on the ``types`` columns of the reference at
+    ``path``: fitted on the rows of a Parquet or CSV file, or read from a profile that `save_profile`
+    wrote with them (the same numbers). Errors name ``key`` (``models.NAME``)."""
+    if not is_profile(path):
+        frame = load_frame(path, [c for c, kind in types.items() if kind == "categorical"])
+        try:
+            return {method: fit_multivariate(method, frame, types, options) for method in methods}
+        except ReferenceDataError as exc:
+            raise ReferenceDataError(f"{key}.drift.multivariate: {exc}") from None
+    try:
+        meta = json.loads((path / "profile.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ReferenceDataError(f"{path}: not a readable driftwatch profile ({exc})") from None
+    saved = meta.get("multivariate") or {}
+    rebuild = "rebuild it with `driftwatch profile --config ... --model ...`"
+    fitted: dict[str, FittedMultivariate] = {}
+    for method in methods:
+        entry = saved.get(method)
+        if entry is None:
+            raise ReferenceDataError(
+                f"{key}.drift.multivariate.methods: the profile {path} has no fitted {method} model "
+                f"(it has {', '.join(saved) or 'none'}); {rebuild}, or point reference at the Parquet or CSV file"
+            )
+        columns = dict(entry["columns"])
+        if columns != dict(types):
+            raise ReferenceDataError(
+                f"{key}.drift.multivariate.columns: the profile {path} fitted {method} on "
+                f"{', '.join(f'{c} ({t})' for c, t in columns.items())}, not on "
+                f"{', '.join(f'{c} ({t})' for c, t in types.items())}; {rebuild}"
+            )
+        arrays = {}
+        for name, file in dict(entry["arrays"]).items():
+            try:
+                arrays[name] = pd.read_parquet(path / str(file))["value"].to_numpy(dtype=np.float64)
+            except Exception as exc:  # pyarrow raises many types; all mean "unreadable"
+                raise ReferenceDataError(f"{path / str(file)}: cannot read ({exc})") from None
+        try:
+            fitted[method] = load_multivariate(method, entry["state"], arrays, options)
+        except ReferenceDataError as exc:
+            raise ReferenceDataError(f"{key}.drift.multivariate: {exc}") from None
+    return fitted

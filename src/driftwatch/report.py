@@ -219,6 +219,7 @@ def summary_section(
     notes: Sequence[str] = (),
     section_id: str = "driftwatch-summary",
     title: str | None = None,
+    multivariate: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> str:
     """An HTML section with what the check was about and its verdict, in driftwatch's own numbers: the
     model, the window (start, end; the daemon's) or the current file (the CLI's), the rows, dataset drift
@@ -226,7 +227,8 @@ def summary_section(
     the breaches of the quality limits (``quality``: one line each; None when there are no limits) and
     every column, drifted ones first; then the check's notes (what its input may lack, e.g. records Kafka
     did not deliver), as /api/models gives them. ``section_id`` and ``title`` name the section (one per
-    segment in a page of several)."""
+    segment in a page of several). ``multivariate``: each multivariate drift method's result (as
+    ``MultivariateResult.as_dict``), for a model with ``drift.multivariate``."""
     if status != "ok":
         dataset = f"no verdict ({status}): {reason}"
     else:
@@ -250,6 +252,15 @@ def summary_section(
                 f"{len(quality)} limit(s) breached: {breaches}" if quality else "within the limits",
             )
         ]
+    multivariates = [
+        _row(
+            f"multivariate-{method}",
+            f"multivariate drift ({method})",
+            f"{'drift detected' if found['alert'] else 'no drift'}: {_cell(found['value'])} "
+            f"(thresholds {_cell(found['lower_threshold'])} to {_cell(found['upper_threshold'])})",
+        )
+        for method, found in (multivariate or {}).items()
+    ]
     summary = [
         _row("model", "model", model or "-"),
         *([_row("window", "window", f"{_iso(window[0])} to {_iso(window[1])}")] if window else []),
@@ -259,6 +270,7 @@ def summary_section(
         _row("dataset-drift", "dataset drift", dataset),
         _row("prediction-drift", "prediction drift", predicted),
         *qualities,
+        *multivariates,
     ]
     columns = sorted(drift.columns, key=lambda c: not c.drift_detected) + drift.errors
     cells = "".join(

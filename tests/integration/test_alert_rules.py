@@ -35,6 +35,7 @@ EXPECTED_ALERTS = {
     "DriftwatchDataQuality": "ticket",
     "DriftwatchPerformanceDegraded": "page",
     "DriftwatchEstimatedPerformanceDegraded": "ticket",
+    "DriftwatchMultivariateDrift": "ticket",
     "DriftwatchRecentDrift": "ticket",
     "DriftwatchChallengerWorse": "ticket",
     "DriftwatchDown": "page",

@@ -100,6 +100,7 @@ def write_config(directory: Path, bootstrap: str, topics: dict[str, str], port: 
     }
     # limits on every measure, so the quality panels' limit lines and breach timeline have series
     models[MODEL]["quality"] = {"missing_share": 0.5, "unseen_share": 0.5, "out_of_range_share": 0.5}
+    models[MODEL]["drift"] = {"multivariate": {}}  # the multivariate drift panels' series
     config = {
         "kafka": {
             "bootstrap_servers": [bootstrap],

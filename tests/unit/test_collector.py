@@ -16,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from driftwatch.checks.window import STATUSES, CheckResult
 from driftwatch.config import ModelSettings, WindowSettings
 from driftwatch.drift.dataset import DatasetDrift
+from driftwatch.drift.multivariate_methods import MultivariateDrift, MultivariateResult
 from driftwatch.drift.profile import ReferenceProfile
 from driftwatch.performance.cbpe import Estimate, EstimatedPerformance
 from driftwatch.performance.metrics import RealizedPerformance
@@ -342,10 +343,14 @@ def scoped_settings() -> ModelSettings:
                 },
             },
             "baseline": {"rolling": "1h", "scopes": ["model", "versions"]},
+            "drift": {"multivariate": {}},
         }
     )
 
 
+MULTIVARIATE = MultivariateDrift(
+    {"reconstruction_error": MultivariateResult("reconstruction_error", 1.3, 1.1, 1.5, False, 100, 100)}
+)
 ALERTS = (
     "data_drift",
     "prediction_drift",
@@ -375,6 +380,19 @@ def test_series_budget_bounds_a_scrape_of_every_scope_at_its_fullest(store: Late
                 ).inc()
         if segment:
             metrics.segment_share.labels(model="m", model_version=version, segment=segment).set(0.1)
+    # multivariate drift: the whole model's only
+    store.put(dataclasses.replace(full_result("m"), multivariate_drift=MULTIVARIATE))
+    metrics.alert_active.labels(
+        model="m", check="multivariate_drift:reconstruction_error", model_version="", segment=""
+    ).set(0)
+    for state in STATES:
+        metrics.alert_transitions.labels(
+            model="m",
+            check="multivariate_drift:reconstruction_error",
+            state=state,
+            model_version="",
+            segment="",
+        ).inc()
     for key, version, segment in [("", "", ""), *versions]:  # baseline scopes: model and versions
         store.put(scoped(full_result("m"), key, version=version, segment=segment, baseline="rolling"))
         metrics.baseline_rows.labels(model="m", model_version=version, segment=segment).set(50)
@@ -425,6 +443,7 @@ def test_series_budget_bounds_a_scrape_of_every_scope_at_its_fullest(store: Late
         baseline_scopes=3,
         challenger_metrics=1,
         challenger_alerts=2,
+        multivariate=1,
     )
     assert len(series) <= budget
     assert len(series) >= 0.95 * budget, (len(series), budget)  # and the bound is close

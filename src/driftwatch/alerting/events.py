@@ -102,6 +102,15 @@ def summary(
     if result is None or parsed.kind == "challenger":
         return f"{title} on {on}."
     drift = result.drift
+    if parsed.kind == "multivariate_drift" and result.multivariate_drift is not None:
+        m = result.multivariate_drift.results.get(parsed.metric or "")
+        if m is not None:
+            lower = "none" if m.lower_threshold is None else f"{m.lower_threshold:.4g}"
+            upper = "none" if m.upper_threshold is None else f"{m.upper_threshold:.4g}"
+            return (
+                f"{title} on {on}: {m.value:.4g} outside the reference's range "
+                f"(lower {lower}, upper {upper}), {m.rows} rows in the window."
+            )
     if parsed.metric is not None and result.performance is not None:
         return _performance_summary(title, on, parsed.kind, parsed.metric, result)
     if parsed.kind == "prediction_drift" and result.prediction_drift is not None:

@@ -21,6 +21,7 @@ import numpy as np
 from driftwatch.checks.base import CheckInput, PartResult, PartStatus, part_error
 from driftwatch.checks.ids import CheckId, CheckKind
 from driftwatch.drift.dataset import ColumnDrift, ColumnOptions, DatasetDrift, column_drift, dataset_drift
+from driftwatch.drift.multivariate_methods import MultivariateDrift
 from driftwatch.drift.profile import ColumnProfile, ColumnSample, ReferenceProfile
 from driftwatch.drift.quality import DataQuality, column_quality, data_quality
 from driftwatch.stream.windows import WindowSnapshot
@@ -128,6 +129,8 @@ class CheckResult:
         None  # a rolling comparison: the baseline's rows and its coverage of the period
     )
     baseline_coverage: float | None = None
+    # models with a drift.multivariate section only: the methods' results (empty without a verdict)
+    multivariate_drift: MultivariateDrift | None = None
 
     @property
     def scoped(self) -> bool:
@@ -158,6 +161,11 @@ class CheckResult:
             "performance": None if self.performance is None else self.performance.as_dict(),
             "errors": dict(self.errors),
             "data_quality": None if self.data_quality is None else self.data_quality.as_dict(),
+            **(
+                {}
+                if self.multivariate_drift is None
+                else {"multivariate_drift": self.multivariate_drift.as_dict() or None}
+            ),
             **(
                 {
                     "scope": self.scope,
@@ -363,6 +371,7 @@ def check_result(
         status = "no_data"
     prediction = parts.get("prediction_drift")
     quality = parts.get("data_quality")
+    multivariate = parts.get("multivariate_drift")
     return CheckResult(
         model=model,
         check="data_drift",
@@ -378,4 +387,10 @@ def check_result(
         min_rows=min_rows,
         errors={str(part.check): part.failure for part in parts.values() if part.failure is not None},
         data_quality=None if quality is None else quality.value,
+        multivariate_drift=None if multivariate is None else _multivariate_value(multivariate),
     )
+
+
+def _multivariate_value(part: PartResult[Any]) -> MultivariateDrift:
+    value = part.value
+    return value if isinstance(value, MultivariateDrift) else MultivariateDrift()

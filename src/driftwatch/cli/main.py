@@ -23,7 +23,10 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from driftwatch import __version__
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from driftwatch.config import ModelSettings
+    from driftwatch.offline import OfflineCheck
 
 __all__ = ["main"]
 
@@ -308,7 +311,7 @@ def _health(args: argparse.Namespace) -> int:
 def _validate(path: str) -> int:
     settings = _load(path)
     from driftwatch.reference import ReferenceDataError
-    from driftwatch.service.model_checks import performance_monitor
+    from driftwatch.service.model_checks import multivariate_reference, performance_monitor
     from driftwatch.service.preflight import (
         load_model_reference,
         method_problems,
@@ -334,6 +337,11 @@ def _validate(path: str) -> int:
         if model.performance is not None and not found:
             try:
                 performance_monitor(name, model)
+            except ReferenceDataError as exc:
+                found.append(f"  - {exc}")
+        if model.drift.multivariate is not None and not found:
+            try:  # fitted (or read from the profile) as at start-up: a profile fitted otherwise shows here
+                multivariate_reference(name, model, types)
             except ReferenceDataError as exc:
                 found.append(f"  - {exc}")
         problems += found
@@ -541,6 +549,31 @@ def _classes(text: str | None) -> list[str | int | bool] | None:
         return list(names)
 
 
+def _multivariate(check: OfflineCheck, model: ModelSettings, name: str, reference: Path) -> None:
+    """The model's multivariate drift on ``check``'s current rows, fitted on ``reference`` (or read from
+    the profile there) as the daemon fits it on the model's reference."""
+    from driftwatch.offline import multivariate
+    from driftwatch.reference import ReferenceDataError, load_multivariate_reference
+    from driftwatch.service.model_checks import multivariate_options
+
+    settings = model.drift.multivariate
+    assert settings is not None
+    columns = {c: check.types[c] for c in model.multivariate_columns() if c in check.types}
+    absent = [c for c in model.multivariate_columns() if c not in columns]
+    if absent:
+        raise UserError(
+            f"models.{name}.drift.multivariate looks at {', '.join(absent)}, left out by --columns; "
+            "check them too, or leave --columns out"
+        )
+    try:
+        fitted = load_multivariate_reference(
+            reference, settings.methods, columns, multivariate_options(model), key=f"models.{name}"
+        )
+    except ReferenceDataError as exc:
+        raise UserError(f"--reference {exc}") from None
+    multivariate(check, fitted, columns)
+
+
 def _check(args: argparse.Namespace) -> int:
     import math
     from pathlib import Path
@@ -549,11 +582,11 @@ def _check(args: argparse.Namespace) -> int:
     from driftwatch.drift.stattests import CATALOGUE
     from driftwatch.offline import (
         CheckError,
-        OfflineCheck,
         check_data,
         check_segments,
         format_table,
         incomplete,
+        multivariate_alert,
         performance,
         read_check_files,
         segments_table,
@@ -657,9 +690,11 @@ def _check(args: argparse.Namespace) -> int:
             names=(args.reference, args.current),
         )
         measure(check, min_rows)
+        if model is not None and model.drift.multivariate is not None:
+            _multivariate(check, model, args.model, Path(args.reference))
     except CheckError as exc:
         raise UserError(str(exc)) from None
-    quality_breached = _quality(check, model)
+    quality_breached = _quality(check, model) or multivariate_alert(check)
     segments = None
     if segment_columns:
         segments = []
@@ -828,8 +863,22 @@ def _profile(args: argparse.Namespace) -> int:
         raise UserError(f"--reference {args.reference} has no column(s) {', '.join(missing)}")
     profile = ReferenceProfile.build(frame, columns, types)
     labelled = frame[[prediction, label]] if prediction and label else None
+    multivariate, multivariate_types = None, None
+    if model is not None and model.drift.multivariate is not None:
+        # the fitted model (not its rows) is kept: checks on the profile score as on the raw reference
+        from driftwatch.drift.multivariate_methods import fit_multivariate
+        from driftwatch.service.model_checks import multivariate_options
+
+        multivariate_types = {c: profile.columns[c].type for c in model.multivariate_columns()}
+        try:
+            multivariate = {
+                method: fit_multivariate(method, frame, multivariate_types, multivariate_options(model))
+                for method in model.drift.multivariate.methods
+            }
+        except ReferenceDataError as exc:
+            raise UserError(f"--reference {args.reference}: drift.multivariate: {exc}") from None
     try:
-        save_profile(profile, Path(args.output), labelled)
+        save_profile(profile, Path(args.output), labelled, multivariate, multivariate_types)
     except ReferenceDataError as exc:
         raise UserError(f"--reference {args.reference}: {exc}") from None
     except OSError as exc:
@@ -839,5 +888,7 @@ def _profile(args: argparse.Namespace) -> int:
         if labelled is not None
         else ""
     )
+    if multivariate:
+        kept += f"; multivariate drift model(s) {', '.join(multivariate)} fitted and kept"
     print(f"profile of {len(columns)} columns, {profile.rows} rows written to {args.output}{kept}")
     return 0

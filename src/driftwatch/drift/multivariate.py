@@ -41,6 +41,7 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -277,6 +278,72 @@ class ReconstructionDrift:
             for chunk in self.chunking.split(frame)
         ]
 
+    def state(self) -> dict[str, object]:
+        """The fitted model as JSON-ready values (floats written by `json` read back bit for bit), for a
+        saved reference profile: never pickle. A category must be a str, bool, int or float (or None in
+        an object column); `from_state` gives back a model with the same numbers."""
+        return {
+            "columns": list(self.columns),
+            "numeric_columns": list(self.numeric_columns),
+            "categorical_columns": list(self.categorical_columns),
+            "fill_values": [_json_value(value) for value in self.fill_values],
+            "categories": [
+                None if index is None else [_json_value(value) for value in index]
+                for index in self.categories
+            ],
+            "frequencies": [None if f is None else [float(x) for x in f] for f in self.frequencies],
+            "fill_share": [float(x) for x in self.fill_share],
+            "scale_mean": [float(x) for x in self.scale_mean],
+            "scale_std": [float(x) for x in self.scale_std],
+            "pca_mean": [float(x) for x in self.pca_mean],
+            "components": [[float(x) for x in row] for row in self.components],
+            "explained_variance": self.explained_variance,
+            "reference_errors": [float(x) for x in self.reference_errors],
+            "reference_keys": list(self.reference_keys),
+            "lower_threshold": self.lower_threshold,
+            "upper_threshold": self.upper_threshold,
+            "chunking": {
+                "chunk_size": self.chunking.chunk_size,
+                "chunk_number": self.chunking.chunk_number,
+                "chunk_period": self.chunking.chunk_period,
+                "timestamp_column": self.chunking.timestamp_column,
+            },
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> ReconstructionDrift:
+        """The model `state` wrote."""
+        categories = [
+            None if values is None else pd.Index([_from_json(v) for v in values], dtype=object)
+            for values in state["categories"]
+        ]
+        fills = [
+            float(value) if categories[j] is None else _from_json(value)
+            for j, value in enumerate(state["fill_values"])
+        ]
+        components = np.array(state["components"], dtype=np.float64).reshape(len(state["columns"]), -1)
+        return cls(
+            columns=tuple(state["columns"]),
+            numeric_columns=tuple(state["numeric_columns"]),
+            categorical_columns=tuple(state["categorical_columns"]),
+            fill_values=tuple(fills),
+            categories=tuple(categories),
+            frequencies=tuple(
+                None if f is None else np.array(f, dtype=np.float64) for f in state["frequencies"]
+            ),
+            fill_share=tuple(float(x) for x in state["fill_share"]),
+            scale_mean=np.array(state["scale_mean"], dtype=np.float64),
+            scale_std=np.array(state["scale_std"], dtype=np.float64),
+            pca_mean=np.array(state["pca_mean"], dtype=np.float64),
+            components=np.ascontiguousarray(components),
+            explained_variance=float(state["explained_variance"]),
+            reference_errors=np.array(state["reference_errors"], dtype=np.float64),
+            reference_keys=tuple(state["reference_keys"]),
+            lower_threshold=state["lower_threshold"],
+            upper_threshold=state["upper_threshold"],
+            chunking=_Chunking(**state["chunking"]),
+        )
+
     def _encode(self, frame: pd.DataFrame) -> Floats:
         encoded = np.empty((len(frame), len(self.columns)), dtype=np.float64)
         for j, column in enumerate(self.columns):
@@ -305,6 +372,24 @@ def _numeric(series: pd.Series) -> Floats:
     values = np.array(values, dtype=np.float64)
     values[np.isinf(values)] = np.nan
     return values
+
+
+def _json_value(value: object) -> object:
+    """A category or fill value as JSON holds it: None stands for None in an object column."""
+    if isinstance(value, _NoneValue):
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, str | bool | int | float):
+        return value
+    raise ReferenceDataError(
+        f"the category {value!r} ({type(value).__name__}) cannot be saved in a profile; "
+        "convert the column to text or numbers"
+    )
+
+
+def _from_json(value: object) -> object:
+    return _NONE if value is None else value
 
 
 def _is_categorical(series: pd.Series) -> bool:

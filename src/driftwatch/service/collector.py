@@ -157,6 +157,17 @@ def result_samples(result: CheckResult, per_feature: bool = True) -> Samples:
     check = check_name(result)
     for status in STATUSES:
         out[m.CHECK_STATUS][(model, check, status, *scope)] = int(status == result.status)
+    multivariate = result.multivariate_drift
+    if multivariate is not None and not rolling:
+        for method, found in multivariate.results.items():
+            key = (model, method, *scope)
+            if math.isfinite(found.value):
+                out[m.MULTIVARIATE_DRIFT_VALUE][key] = found.value
+                out[m.MULTIVARIATE_DRIFT_DETECTED][key] = int(found.alert)
+            if found.lower_threshold is not None:
+                out[m.MULTIVARIATE_DRIFT_LOWER][key] = found.lower_threshold
+            if found.upper_threshold is not None:
+                out[m.MULTIVARIATE_DRIFT_UPPER][key] = found.upper_threshold
     performance = result.performance
     if performance is not None and not rolling:
         realized = performance.realized

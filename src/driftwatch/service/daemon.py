@@ -43,7 +43,7 @@ from driftwatch.service.history_query import api_history
 from driftwatch.service.http import HttpServer
 from driftwatch.service.ingest import Ingest
 from driftwatch.service.metrics import Metrics
-from driftwatch.service.model_checks import ModelCheck, performance_monitor
+from driftwatch.service.model_checks import ModelCheck, multivariate_reference, performance_monitor
 from driftwatch.service.notify import Notifier
 from driftwatch.service.owner import Forwarder, Owner, replica_name
 from driftwatch.service.preflight import (
@@ -121,7 +121,8 @@ class Daemon:
             monitor = performance_monitor(name, model) if model.performance is not None else None
             if monitor is not None:
                 self.joins[name] = monitor
-            self.checks[name] = ModelCheck(name, model, profile, monitor)
+            multivariate = multivariate_reference(name, model, types)
+            self.checks[name] = ModelCheck(name, model, profile, monitor, multivariate)
             specs = _column_specs(model, types)
             self.windows[name] = Window(
                 [*specs, *scope_columns(model, specs)],

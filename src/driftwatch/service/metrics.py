@@ -527,6 +527,27 @@ ESTIMATED_PERFORMANCE_UPPER = ResultMetric(
     "Upper edge of the estimate's sampling-error band (3 standard deviations).",
     ("model", "metric", "model_version", "segment"),
 )
+MULTIVARIATE_DRIFT_VALUE = ResultMetric(
+    "driftwatch_multivariate_drift_value",
+    "The multivariate drift method's value over the latest check's window (reconstruction_error: the mean "
+    "PCA reconstruction error of its rows).",
+    ("model", "method", "model_version", "segment"),
+)
+MULTIVARIATE_DRIFT_LOWER = ResultMetric(
+    "driftwatch_multivariate_drift_lower_threshold",
+    "The method's lower threshold for the latest check's window rows (no series: no lower threshold).",
+    ("model", "method", "model_version", "segment"),
+)
+MULTIVARIATE_DRIFT_UPPER = ResultMetric(
+    "driftwatch_multivariate_drift_upper_threshold",
+    "The method's upper threshold for the latest check's window rows.",
+    ("model", "method", "model_version", "segment"),
+)
+MULTIVARIATE_DRIFT_DETECTED = ResultMetric(
+    "driftwatch_multivariate_drift_detected",
+    "1 when the method's value in the latest check was outside its thresholds, else 0.",
+    ("model", "method", "model_version", "segment"),
+)
 WINDOW_LABELLED_ROWS = ResultMetric(
     "driftwatch_window_labelled_rows",
     "Labelled predictions whose prediction time is in the latest check's window.",
@@ -550,6 +571,10 @@ RESULT_METRICS: tuple[ResultMetric, ...] = (
     ESTIMATED_PERFORMANCE_LOWER,
     ESTIMATED_PERFORMANCE_UPPER,
     WINDOW_LABELLED_ROWS,
+    MULTIVARIATE_DRIFT_VALUE,
+    MULTIVARIATE_DRIFT_LOWER,
+    MULTIVARIATE_DRIFT_UPPER,
+    MULTIVARIATE_DRIFT_DETECTED,
 )
 
 
@@ -592,12 +617,14 @@ def scope_series(
     estimated: int = 0,
     quality_limits: int = 0,
     per_feature: bool = True,
+    multivariate: int = 0,
 ) -> int:
     """The series of one scope's training-reference result and its pushed gauges.
 
     Summary set: window rows, dataset drift share and detected, prediction drift score and detected
     (``prediction``), check status (3), alert active and transitions per alert id, realized metrics
-    and labelled rows, estimated metrics with their band. Per-feature set (``per_feature``): drift
+    and labelled rows, estimated metrics with their band, multivariate drift value, thresholds and
+    detected per method (``multivariate``, the whole model only). Per-feature set (``per_feature``): drift
     score, threshold and detected, missing share, unseen or out-of-range share (one of the two, by the
     feature's type), and the quality-breach gauge per configured limit (``quality_limits``)."""
     p = int(prediction)
@@ -610,6 +637,7 @@ def scope_series(
         + realized
         + (1 if realized else 0)
         + 3 * estimated
+        + 4 * multivariate
     )
     return summary + (5 * features + quality_limits if per_feature else 0)
 
@@ -642,6 +670,7 @@ def series_budget(
     baseline_scopes: int = 0,
     challenger_metrics: int = 0,
     challenger_alerts: int = 0,
+    multivariate: int = 0,
 ) -> int:
     """At most this many series of `BUDGET_FAMILIES` for one model (design 3.2)::
 
@@ -670,6 +699,7 @@ def series_budget(
         )
 
     total = (1 + versions) * scope(True)
+    total += 5 * multivariate + multivariate * TRANSITION_STATES  # the whole model's only (alert ids too)
     total += segment_scopes(segment_top_k) * (scope(feature_series_all) + 1)
     total += 4 * len(segment_top_k)
     total += baseline_scopes * baseline_series(features=features, prediction=prediction)
@@ -751,6 +781,7 @@ def series_budget_of(model: ModelSettings) -> int:
         challenger_alerts=0
         if contest is None
         else len(contest.metrics) + int(contest.alert.prediction_drift),
+        multivariate=0 if model.drift.multivariate is None else len(model.drift.multivariate.methods),
     )
 
 

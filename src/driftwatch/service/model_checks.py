@@ -15,6 +15,7 @@ from typing import Any
 
 from driftwatch.checks.base import Check, CheckInput, Labelled, PartResult, run_checks
 from driftwatch.checks.ids import CheckId, CheckKind
+from driftwatch.checks.multivariate import MultivariateDriftCheck
 from driftwatch.checks.window import (
     CheckResult,
     DataDriftCheck,
@@ -24,7 +25,8 @@ from driftwatch.checks.window import (
 )
 from driftwatch.config import MetricThreshold, ModelSettings
 from driftwatch.drift.dataset import ColumnOptions
-from driftwatch.drift.profile import ReferenceProfile
+from driftwatch.drift.multivariate_methods import FittedMultivariate, MultivariateOptions
+from driftwatch.drift.profile import ColumnType, ReferenceProfile
 from driftwatch.performance.metrics import Threshold
 from driftwatch.performance.monitor import (
     EstimatedPerformanceCheck,
@@ -33,10 +35,57 @@ from driftwatch.performance.monitor import (
     RealizedPerformanceCheck,
     performance_result,
 )
-from driftwatch.reference import ReferenceDataError, is_profile, load_frame, load_labelled
+from driftwatch.reference import (
+    ReferenceDataError,
+    is_profile,
+    load_frame,
+    load_labelled,
+    load_multivariate_reference,
+)
 from driftwatch.stream.windows import WindowSnapshot
 
-__all__ = ["ModelCheck", "performance_monitor"]
+__all__ = [
+    "ModelCheck",
+    "multivariate_columns",
+    "multivariate_options",
+    "multivariate_reference",
+    "performance_monitor",
+]
+
+
+def multivariate_options(model: ModelSettings) -> MultivariateOptions:
+    """The multivariate drift methods' options of a model's ``drift.multivariate`` section: by default
+    chunks of the window's max_rows (at most a hundredth of the reference)."""
+    settings = model.drift.multivariate
+    if settings is None:
+        return MultivariateOptions(max_chunk_size=model.window.max_rows)
+    return MultivariateOptions(
+        n_components=settings.n_components,
+        chunk_size=settings.chunk_size,
+        max_chunk_size=model.window.max_rows,
+    )
+
+
+def multivariate_columns(model: ModelSettings, types: Mapping[str, ColumnType]) -> dict[str, ColumnType]:
+    """The columns multivariate drift looks at, with their types (configured, else from the reference)."""
+    return {column: types[column] for column in model.multivariate_columns()}
+
+
+def multivariate_reference(
+    name: str, model: ModelSettings, types: Mapping[str, ColumnType]
+) -> dict[str, FittedMultivariate] | None:
+    """A model's multivariate drift methods fitted on its reference (or read from its saved profile),
+    None without a ``drift.multivariate`` section. ``types``: the reference's column types."""
+    settings = model.drift.multivariate
+    if settings is None:
+        return None
+    return load_multivariate_reference(
+        model.reference,
+        settings.methods,
+        multivariate_columns(model, types),
+        multivariate_options(model),
+        key=f"models.{name}",
+    )
 
 
 def performance_monitor(name: str, model: ModelSettings) -> PerformanceMonitor:
@@ -89,6 +138,7 @@ class ModelCheck:
         settings: ModelSettings,
         profile: ReferenceProfile,
         monitor: PerformanceMonitor | None = None,
+        multivariate: Mapping[str, FittedMultivariate] | None = None,
     ) -> None:
         self.name = name
         self.settings = settings
@@ -108,6 +158,11 @@ class ModelCheck:
         if quality.limits:
             window_checks.append(quality)
         checks: list[Check[Any, Any]] = list(window_checks)
+        if multivariate is not None and settings.drift.multivariate is not None:
+            columns = {c: profile.columns[c].type for c in settings.multivariate_columns()}
+            joint = MultivariateDriftCheck(name, settings.drift.multivariate.methods, columns, min_rows)
+            joint.prepare(multivariate)
+            checks.append(joint)
         if monitor is not None:
             realized = RealizedPerformanceCheck()
             realized.prepare(monitor)

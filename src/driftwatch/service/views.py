@@ -111,6 +111,9 @@ class Views:
                     if latest.data_quality is None
                     else [b.text for b in latest.data_quality.breaches],
                     notes=latest.notes,
+                    multivariate=None
+                    if latest.multivariate_drift is None
+                    else latest.multivariate_drift.as_dict(),
                 ),
             )
             self._reports[model] = (latest.window_end, html)
