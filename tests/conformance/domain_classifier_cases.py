@@ -98,7 +98,7 @@ def _period() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def _object_columns() -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Object columns holding None and NaN (both missing here), a pandas categorical, an int column."""
+    """Object columns holding None (a category to OrdinalEncoder) and NaN (missing), a pandas categorical, an int column."""
 
     def build(rng: np.random.Generator, n: int, unseen: bool) -> pd.DataFrame:
         x = rng.normal(size=n)

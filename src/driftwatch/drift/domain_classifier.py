@@ -17,8 +17,9 @@ loop:
    by the window's rows, labelled 0 and 1. For the reference's own chunks, the data is the
    reference alone with the chunk's rows labelled 1.
 3. Each categorical column becomes the position of its value among the sorted distinct values of
-   that data (scikit-learn's OrdinalEncoder); missing values (None and NaN) stay missing. LightGBM
-   treats those columns as categorical.
+   that data (scikit-learn's OrdinalEncoder); missing values stay missing, except None in an object
+   column, which OrdinalEncoder codes after every other value. LightGBM treats those columns as
+   categorical.
 4. ``cv_folds`` (5) stratified folds without shuffling (scikit-learn's StratifiedKFold); on each, a
    LightGBM classifier with NannyML's hyperparameters (100 trees of 31 leaves, learning rate 0.1,
    seed 13) is trained on the other folds and predicts the held-out rows.
@@ -61,6 +62,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from driftwatch.drift.multivariate import (
+    _NONE,
     ConstantThreshold,
     StandardDeviationThreshold,
     Threshold,
@@ -317,17 +319,28 @@ def _distinct(values: npt.NDArray[Any]) -> tuple[npt.NDArray[np.intp], npt.NDArr
 def _sort_order(values: npt.NDArray[Any]) -> npt.NDArray[np.intp]:
     """The order scikit-learn's OrdinalEncoder sorts categories in (sorted(set(...)))."""
     items = list(values)
+    positions = [i for i, item in enumerate(items) if item != _NONE]
+    nones = [i for i, item in enumerate(items) if item == _NONE]  # None comes after every value
     try:
-        return np.array(sorted(range(len(items)), key=lambda i: items[i]), dtype=np.intp)
+        ordered = sorted(positions, key=lambda i: items[i])
     except TypeError:  # values of types that do not compare: scikit-learn raises here
-        return np.array(
-            sorted(range(len(items)), key=lambda i: (type(items[i]).__name__, str(items[i]))), dtype=np.intp
-        )
+        ordered = sorted(positions, key=lambda i: (type(items[i]).__name__, str(items[i])))
+    return np.array(ordered + nones, dtype=np.intp)
 
 
 def _categorical_values(series: pd.Series) -> npt.NDArray[Any]:
+    """The column's values for factorizing: missing ones stay missing, but None in an object column is a value.
+
+    scikit-learn's OrdinalEncoder leaves NaN missing but gives None (in an object column) a code of
+    its own, after every other value's.
+    """
     values: npt.NDArray[Any] = np.asarray(series.astype(object), dtype=object)
-    return values  # None, NaN, NaT and pd.NA alike are missing to factorize
+    if pd.api.types.is_object_dtype(series.dtype):
+        nones = np.frompyfunc(lambda value: value is None, 1, 1)(values).astype(bool)
+        if nones.any():
+            values = values.copy()
+            values[nones] = _NONE
+    return values
 
 
 def _encode_reference_categorical(series: pd.Series) -> _Categorical:
