@@ -126,3 +126,15 @@ def test_unseen_categories_and_text_in_a_numeric_column() -> None:
     window.loc[1, "a"] = "not a number"
     result = model.result(window)
     assert result.auroc > 0.65 and result.alert  # half the window's colours are new
+
+
+def test_result_takes_a_window_in_time_order_like_its_chunk() -> None:
+    reference = _frame(300).assign(ts=pd.date_range("2026-01-01", periods=300, freq="h"))
+    model = fit_domain_classifier(reference, ["a", "colour"], timestamp_column="ts", chunk_number=2)
+    window = _frame(150, seed=4, shift=0.3).assign(ts=pd.date_range("2026-02-01", periods=150, freq="h"))
+    shuffled = window.sample(frac=1.0, random_state=0)
+    assert model.result(shuffled).auroc == model.result(window).auroc
+    [chunk] = fit_domain_classifier(reference, ["a", "colour"], timestamp_column="ts", chunk_size=150).chunks(
+        shuffled
+    )
+    assert chunk.result.auroc == model.result(window).auroc

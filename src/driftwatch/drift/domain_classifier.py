@@ -182,9 +182,19 @@ class DomainClassifierDrift:
         return self.result(frame).auroc
 
     def result(self, frame: pd.DataFrame) -> DomainClassifierResult:
-        """The window's AUROC, the thresholds and whether it alerts."""
+        """The window's AUROC, the thresholds and whether it alerts.
+
+        The rows are taken in time order when the model has a timestamp column and the window has it,
+        else as given: the folds, and so the AUROC, follow the row order.
+        """
         self._check_columns(frame)
-        return self._summary(self._window_auroc(frame, slice(0, len(frame))), len(frame))
+        rows: npt.NDArray[np.intp] | slice = slice(0, len(frame))
+        timestamp = self.chunking.timestamp_column
+        if timestamp is not None and timestamp in frame.columns:
+            # in time order, as a chunk of it would be: the folds follow the row order
+            times = pd.to_datetime(frame[timestamp]).to_numpy(dtype="datetime64[ns]")
+            rows = np.argsort(times, kind="stable")
+        return self._summary(self._window_auroc(frame, rows), len(frame))
 
     def chunks(self, frame: pd.DataFrame) -> list[DomainClassifierChunk]:
         """`result` per chunk of ``frame``, split by the chunking the model was fitted with."""
