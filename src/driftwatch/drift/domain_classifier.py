@@ -52,9 +52,10 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -66,6 +67,7 @@ from driftwatch.drift.multivariate import (
     ConstantThreshold,
     StandardDeviationThreshold,
     Threshold,
+    _Chunk,
     _Chunking,
 )
 from driftwatch.errors import CheckError, ReferenceDataError
@@ -194,20 +196,37 @@ class DomainClassifierDrift:
             # in time order, as a chunk of it would be: the folds follow the row order
             times = pd.to_datetime(frame[timestamp]).to_numpy(dtype="datetime64[ns]")
             rows = np.argsort(times, kind="stable")
-        return self._summary(self._window_auroc(frame, rows), len(frame))
+        return self._summary(self._each([partial(self._window_auroc, frame, rows)])[0], len(frame))
 
     def chunks(self, frame: pd.DataFrame) -> list[DomainClassifierChunk]:
         """`result` per chunk of ``frame``, split by the chunking the model was fitted with."""
         self._check_columns(frame)
+        chunks = self.chunking.split(frame)
+        aurocs = self._each(
+            [partial(self._window_auroc, frame, chunk.rows, parallel=False) for chunk in chunks]
+        )
         return [
             DomainClassifierChunk(
                 chunk.key,
                 chunk.start_index,
                 chunk.end_index,
-                self._summary(self._window_auroc(frame, chunk.rows), chunk.end_index - chunk.start_index + 1),
+                self._summary(auroc, chunk.end_index - chunk.start_index + 1),
             )
-            for chunk in self.chunking.split(frame)
+            for chunk, auroc in zip(chunks, aurocs, strict=True)
         ]
+
+    def _each(self, tasks: Sequence[Callable[[], float]]) -> list[float]:
+        """The tasks' AUROCs, side by side when there are enough of them to keep every worker busy.
+
+        Each task then trains its folds one after another; with fewer tasks than workers they run
+        in turn and their folds side by side. Either way every model is the same.
+        """
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "Using categorical_feature in Dataset"
+            if self.workers > 1 and len(tasks) >= self.workers:
+                with ThreadPoolExecutor(max_workers=self.workers) as pool:
+                    return list(pool.map(lambda task: task(), tasks))
+            return [task() for task in tasks]
 
     def _check_columns(self, frame: pd.DataFrame) -> None:
         missing = [column for column in self.columns if column not in frame.columns]
@@ -229,7 +248,9 @@ class DomainClassifierDrift:
             reference_rows=self.reference_rows,
         )
 
-    def _window_auroc(self, frame: pd.DataFrame, rows: npt.NDArray[np.intp] | slice) -> float:
+    def _window_auroc(
+        self, frame: pd.DataFrame, rows: npt.NDArray[np.intp] | slice, *, parallel: bool = True
+    ) -> float:
         window = frame.iloc[rows]
         m = len(window)
         if m == 0:
@@ -250,9 +271,9 @@ class DomainClassifierDrift:
             dtypes.append(np.result_type(self.reference_dtypes[k], dtype))
         _round_as_lightgbm(features[:, offset:], dtypes)
         labels = np.concatenate([np.zeros(n), np.ones(m)])
-        return self._cross_validated_auroc(features, labels)
+        return self._cross_validated_auroc(features, labels, parallel=parallel)
 
-    def _cross_validated_auroc(self, features: Floats, labels: Floats) -> float:
+    def _cross_validated_auroc(self, features: Floats, labels: Floats, *, parallel: bool = True) -> float:
         import lightgbm
         from sklearn.metrics import roc_auc_score  # type: ignore[import-untyped]
 
@@ -275,7 +296,7 @@ class DomainClassifierDrift:
             booster = lightgbm.train(dict(self.params), dataset, num_boost_round=self.num_boost_round)
             predictions[test] = booster.predict(features[test])
 
-        if self.workers == 1:
+        if self.workers == 1 or not parallel:
             for fold in range(self.cv_folds):
                 fold_predictions(fold)
         else:  # LightGBM releases the GIL: the folds train side by side, one thread each
@@ -535,13 +556,13 @@ def fit_domain_classifier(
     features[:, len(categorical) :] = reference_numeric
     numeric_dtypes = ([np.dtype(np.float64)] if categorical else []) + dtypes
     _round_as_lightgbm(features[:, len(categorical) :], numeric_dtypes if numeric else [])
-    aurocs = []
-    for chunk in chunks:
+
+    def chunk_auroc(chunk: _Chunk) -> float:
         labels = np.zeros(len(reference))
         labels[chunk.start_index : chunk.end_index + 1] = 1.0
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            aurocs.append(model._cross_validated_auroc(features, labels))
+        return model._cross_validated_auroc(features, labels, parallel=len(chunks) < model.workers)
+
+    aurocs = model._each([partial(chunk_auroc, chunk) for chunk in chunks])
     values = np.array(aurocs, dtype=np.float64)
     lower, upper = (threshold or DEFAULT_THRESHOLD).bounds(values)
     # an AUROC lies in [0, 1]: NannyML moves thresholds beyond it to the limit
