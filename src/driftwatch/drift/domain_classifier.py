@@ -41,9 +41,9 @@ Speed without changing the answer: the reference is encoded once at fit time and
 adds its own rows; LightGBM gets numpy arrays and not a DataFrame through the scikit-learn wrapper;
 LightGBM is told to build histograms column-wise, which is what it picks on these shapes after
 timing both ways on every model (that timing is most of the cost of a small fit); and each model
-runs on one thread, with the folds trained side by side (``n_jobs`` of them; LightGBM releases the
-GIL) instead of one model on ``n_jobs`` OpenMP threads, whose spinning waits make it a hundred times
-slower on a busy machine. Column-wise histograms add each feature's rows in one thread, so the sums,
+runs on one thread, ``n_jobs`` models side by side (LightGBM releases the GIL): the chunks of a
+frame (each training its folds in turn), or the folds of a single window, instead of one model on
+``n_jobs`` OpenMP threads, whose spinning waits make it a hundred times slower on a busy machine. Column-wise histograms add each feature's rows in one thread, so the sums,
 and the trees, are the same for any number of threads.
 """
 
@@ -167,7 +167,7 @@ class DomainClassifierDrift:
     cv_folds: int
     params: Mapping[str, object]  # LightGBM's parameters
     num_boost_round: int
-    workers: int  # folds trained at once (n_jobs), each on one thread
+    workers: int  # models trained at once (n_jobs), each on one thread
     reference_aurocs: Floats  # per reference chunk
     reference_keys: tuple[str, ...]
     reference_chunks: tuple[DomainClassifierChunk, ...]  # the fit's: each chunk against the rest
