@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -138,3 +140,11 @@ def test_result_takes_a_window_in_time_order_like_its_chunk() -> None:
         shuffled
     )
     assert chunk.result.auroc == model.result(window).auroc
+
+
+def test_the_readme_example_runs() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = re.split(r"\n##+ ", readme.split("\n### Domain classifier (library)\n", 1)[1], maxsplit=1)[0]
+    (block,) = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert re.search(r"^assert .*alert", block, re.M)  # the example asserts what it shows
+    exec(compile(block, "README.md domain classifier example", "exec"), {"__name__": "__readme__"})

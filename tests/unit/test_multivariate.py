@@ -168,7 +168,7 @@ def test_bad_windows() -> None:
 
 def test_the_readme_example_runs() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    section = readme.split("\n### Multivariate drift (library)\n", 1)[1].split("\n## ", 1)[0]
+    section = re.split(r"\n##+ ", readme.split("\n### Multivariate drift (library)\n", 1)[1], maxsplit=1)[0]
     (block,) = re.findall(r"```python\n(.*?)```", section, re.S)
     assert re.search(r"^assert .*alert", block, re.M)  # the example asserts what it shows
     exec(compile(block, "README.md multivariate example", "exec"), {"__name__": "__readme__"})
