@@ -1,6 +1,12 @@
 """Drift statistics: reference profiles, the method catalogue, column, dataset and multivariate drift."""
 
 from driftwatch.drift.dataset import ColumnDrift, ColumnOptions, DatasetDrift, column_drift, dataset_drift
+from driftwatch.drift.domain_classifier import (
+    DomainClassifierChunk,
+    DomainClassifierDrift,
+    DomainClassifierResult,
+    fit_domain_classifier,
+)
 from driftwatch.drift.multivariate import (
     ConstantThreshold,
     ReconstructionChunk,
@@ -20,6 +26,9 @@ __all__ = [
     "ColumnType",
     "ConstantThreshold",
     "DatasetDrift",
+    "DomainClassifierChunk",
+    "DomainClassifierDrift",
+    "DomainClassifierResult",
     "DriftMethod",
     "ReconstructionChunk",
     "ReconstructionDrift",
@@ -29,6 +38,7 @@ __all__ = [
     "column_drift",
     "dataset_drift",
     "default_method",
+    "fit_domain_classifier",
     "fit_reconstruction_drift",
     "get_method",
 ]
