@@ -123,8 +123,9 @@ class Daemon:
                 self.joins[name] = monitor
             self.checks[name] = ModelCheck(name, model, profile, monitor)
             specs = _column_specs(model, types)
+            estimated = [] if monitor is None else monitor.window_columns()  # multiclass CBPE's
             self.windows[name] = Window(
-                [*specs, *scope_columns(model, specs)],
+                [*specs, *scope_columns(model, specs), *estimated],
                 model.window.length,
                 model.window.max_rows,
                 model.window.buckets,
