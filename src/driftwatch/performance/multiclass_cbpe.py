@@ -45,6 +45,7 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
+from scipy.stats import rankdata
 from sklearn import metrics as skm  # type: ignore[import-untyped]
 
 from driftwatch.errors import CBPEError
@@ -306,6 +307,40 @@ def _estimates(raw: FloatArray, calibrated: FloatArray) -> dict[str, float]:
     }
 
 
+def _realized_codes(truth: npt.NDArray[np.int64], probabilities: FloatArray) -> dict[str, float]:
+    """The estimated metrics realized on class codes 0..k-1, as `realized` computes them over every class
+    (scikit-learn's macro averages with ``labels`` every class and ``zero_division=0``; roc_auc the mean of
+    the classes' one-vs-rest AUCs from average ranks, NaN unless every class is present), in numpy: the
+    bootstrap calls it hundreds of times, and scikit-learn's input checks would cost more than the
+    metrics."""
+    k = probabilities.shape[1]
+    predicted = probabilities.argmax(axis=1)
+    confusion = np.bincount(truth * k + predicted, minlength=k * k).reshape(k, k).astype(np.float64)
+    tp = np.diag(confusion)
+    actual, chosen = confusion.sum(axis=1), confusion.sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = np.where(chosen > 0, tp / chosen, 0.0)
+        recall = np.where(actual > 0, tp / actual, 0.0)
+        f1 = np.where(actual + chosen > 0, 2 * tp / (actual + chosen), 0.0)
+    values = {
+        "accuracy": float(tp.sum() / len(truth)),
+        "precision": float(precision.mean()),
+        "recall": float(recall.mean()),
+        "f1": float(f1.mean()),
+        "roc_auc": math.nan,
+    }
+    if (actual > 0).all():
+        aucs = []
+        for c in range(k):
+            ranks = rankdata(probabilities[:, c])
+            positive = truth == c
+            n_pos = actual[c]
+            n_neg = len(truth) - n_pos
+            aucs.append((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+        values["roc_auc"] = float(np.mean(aucs))
+    return values
+
+
 def _sigma_scale(
     codes: npt.NDArray[np.int64],
     matrix: FloatArray,
@@ -315,30 +350,13 @@ def _sigma_scale(
 ) -> dict[str, float]:
     """sigma * sqrt(rows) for each estimated metric: the root mean of variance * rows over bootstrap
     resamples of the reference at each size in ``sizes``."""
-    k = matrix.shape[1]
-    labels = list(range(k))
     scaled: dict[str, list[float]] = {metric: [] for metric in ESTIMATED_METRICS}
     for size in sizes:
         draws: dict[str, list[float]] = {metric: [] for metric in ESTIMATED_METRICS}
         for _ in range(resamples):
             rows = rng.integers(0, len(codes), size)
-            truth, probabilities = codes[rows], matrix[rows]
-            predicted = probabilities.argmax(axis=1)
-            draws["accuracy"].append(float(np.mean(truth == predicted)))
-            precision, recall, f1, _ = skm.precision_recall_fscore_support(
-                truth, predicted, labels=labels, average="macro", zero_division=0
-            )
-            draws["precision"].append(float(precision))
-            draws["recall"].append(float(recall))
-            draws["f1"].append(float(f1))
-            if len(np.unique(truth)) == k:
-                draws["roc_auc"].append(
-                    float(
-                        skm.roc_auc_score(
-                            truth, probabilities, multi_class="ovr", average="macro", labels=labels
-                        )
-                    )
-                )
+            for metric, value in _realized_codes(codes[rows], matrix[rows]).items():
+                draws[metric].append(value)
         for metric in ESTIMATED_METRICS:
             finite = np.asarray(draws[metric])
             finite = finite[np.isfinite(finite)]
