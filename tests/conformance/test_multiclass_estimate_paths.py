@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import numpy as np
 import pandas as pd
 import pytest
@@ -21,6 +22,7 @@ from driftwatch.reference import ReferenceDataError
 from driftwatch.service.daemon import Daemon
 
 NOW = 1_800_000_000.0
+SCHEMA = json.loads((Path(__file__).parents[2] / "schemas" / "webhook-event.schema.json").read_text())
 CLASSES = ["a", "b", "c"]
 WEIGHTS = np.array([[1.5, 0.0], [0.0, 1.0], [-1.5, -0.5]])
 
@@ -201,6 +203,11 @@ def test_a_covariate_shift_that_lowers_accuracy_fires_the_estimated_alert(
     assert sample(d, "driftwatch_alert_active", model="m", check="estimated_performance:accuracy") == 1
     assert sample(d, "driftwatch_estimated_performance", model="m", metric="accuracy") == pytest.approx(
         estimate.value
+    )
+    # the webhook payload's result, as for binary CBPE
+    jsonschema.validate(
+        {"result": d.run_check("m").as_dict()},
+        {**SCHEMA, "required": [], "properties": {"result": SCHEMA["properties"]["result"]}},
     )
     d.store.close()
 
