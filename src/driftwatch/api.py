@@ -470,19 +470,22 @@ def estimate_performance(
     classes: Sequence[Hashable] | None = None,
     calibration: Literal["auto", "isotonic", "none"] = "auto",
     min_rows: int = MIN_ROWS_DEFAULT,
+    task: Literal["binary_classification", "multiclass_classification"] = "binary_classification",
 ) -> PerformanceEstimate:
-    """Estimate a binary classifier's performance on ``current`` without its labels (CBPE).
+    """Estimate a classifier's performance on ``current`` without its labels (CBPE).
 
     CBPE is fitted on the reference's ``prediction`` scores (the probability of the positive class) and
     ``label`` column, then estimates accuracy, precision, recall, f1 and roc_auc from the current scores
     alone. ``classes`` is (negative, positive), default (0, 1); a prediction >= ``threshold`` is positive.
+    With ``task="multiclass_classification"`` each prediction is a map class -> probability (precision,
+    recall and f1 are macro averages, roc_auc one-vs-rest; ``classes`` default: every class named).
     Raises `CheckError` when CBPE cannot estimate (hard labels instead of scores, too small a reference).
     """
     scores = current[prediction].dropna() if prediction in current.columns else current.iloc[:0]
     out = offline.performance_data(
         _labelled(reference),
         current.drop(columns=[label], errors="ignore"),  # an estimate: the current labels are not read
-        "binary_classification",
+        task,
         prediction,
         label,
         threshold,

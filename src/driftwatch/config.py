@@ -629,7 +629,7 @@ _ESTIMATED_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
 
 
 class PerformanceSettings(_Strict):
-    """Realized performance from joined labels, and (binary classifiers) CBPE estimates without them."""
+    """Realized performance from joined labels, and (classifiers) CBPE estimates without them."""
 
     task: Literal["binary_classification", "multiclass_classification", "regression"]
     label: str = Field(default="label", min_length=1)  # the reference's label column
@@ -638,7 +638,9 @@ class PerformanceSettings(_Strict):
     # fewer labelled rows (or predictions, for CBPE): "not enough labels", no number, no alert change
     min_labels: int = Field(default=MIN_LABELS_DEFAULT, ge=1)
     thresholds: dict[str, MetricThreshold] = Field(default_factory=dict)
-    estimate: bool | None = None  # CBPE; default: on for binary classifiers that log probabilities
+    # CBPE; default: on for classifiers whose reference logs probabilities (binary: scores; multiclass:
+    # a map class -> probability per row)
+    estimate: bool | None = None
     estimate_thresholds: dict[str, MetricThreshold] | None = None  # default: thresholds of estimable metrics
     calibration: Literal["auto", "isotonic", "none"] = "auto"
     # how far back (prediction time) realized performance looks; default: the model's window length.
@@ -659,9 +661,9 @@ class PerformanceSettings(_Strict):
                     f"{key}: {', '.join(unknown)} is not a metric of {self.task}"
                     f"{' that CBPE estimates' if key == 'estimate_thresholds' else ''}; use {', '.join(allowed)}"
                 )
-        if self.estimate and self.task != "binary_classification":
+        if self.estimate and self.task not in ("binary_classification", "multiclass_classification"):
             raise ValueError(
-                f"estimate: CBPE estimates binary classifiers only, and this model's task is {self.task}; "
+                f"estimate: CBPE estimates classifiers only, and this model's task is {self.task}; "
                 "remove 'estimate: true'"
             )
         if self.classes is not None and self.task == "binary_classification" and len(self.classes) != 2:

@@ -639,6 +639,21 @@ def performance_data(
             .replace("needs classes=", f"needs {wording.classes}")
         )
         raise CheckError(f"{where}: {message}") from None
+    if task == "multiclass_classification" and estimate is not False:
+        out.update(
+            _multiclass_estimate(
+                ref,
+                current,
+                prediction,
+                label,
+                classes,
+                estimate,
+                calibration,
+                min_predictions,
+                where,
+                wording,
+            )
+        )
     if task == "binary_classification" and estimate is not False:
         positive = classes[1] if classes is not None else 1
         try:
@@ -669,6 +684,62 @@ def performance_data(
             }
             out["calibration"] = cbpe.calibration.as_dict()
     return out
+
+
+def _multiclass_estimate(
+    ref: pd.DataFrame,
+    current: pd.DataFrame,
+    prediction: str,
+    label: str,
+    classes: Sequence[Hashable] | None,
+    estimate: bool | None,
+    calibration: str,
+    min_predictions: int,
+    where: str,
+    wording: Wording,
+) -> dict[str, Any]:
+    """Multiclass CBPE from the reference's maps class -> probability, as the daemon fits it: by default
+    only when the reference holds maps (a model that logs classes gets no estimate and no note)."""
+    from driftwatch.performance.cbpe import CBPEError
+    from driftwatch.performance.multiclass_cbpe import MulticlassCBPE
+
+    def maps(values: pd.Series) -> list[Any]:
+        return [v for v in values.dropna().tolist() if isinstance(v, Mapping)]
+
+    reference_maps = maps(ref[prediction])
+    if len(reference_maps) < len(ref) or not reference_maps:
+        if estimate:
+            raise CheckError(
+                f"{where}: estimate: CBPE needs a map class -> probability per row in {prediction!r} "
+                "(predict_proba's), but the reference holds classes"
+            )
+        return {}
+    try:
+        cbpe = MulticlassCBPE.fit(
+            reference_maps,
+            ref[label].to_numpy(),
+            classes=classes,
+            calibration=calibration,  # type: ignore[arg-type]
+        )
+        window = maps(current[prediction])
+        if not window:
+            raise CBPEError(f"{wording.subject} has no maps of class probabilities in {prediction!r}")
+        if len(window) < min_predictions:
+            return {
+                "estimate_note": f"not enough predictions: {len(window)} in {wording.subject}, fewer than "
+                f"min_rows {min_predictions}"
+            }
+        estimates = cbpe.estimate(window)
+    except CBPEError as exc:
+        if estimate:
+            raise CheckError(f"{where}: estimate: {exc}") from None
+        return {"estimate_note": f"no CBPE estimate: {exc}"}
+    return {
+        "estimated_performance": {
+            metric: {"value": e.value, "lower": e.lower, "upper": e.upper} for metric, e in estimates.items()
+        },
+        "calibration": cbpe.calibration.as_dict(),
+    }
 
 
 def _as_scores(values: pd.Series, whose: str) -> npt.NDArray[np.float64]:

@@ -19,6 +19,7 @@ from driftwatch.performance.metrics import (
     realized,
     realized_performance,
 )
+from driftwatch.performance.multiclass_cbpe import MulticlassCBPE
 
 __all__ = [
     "CBPE",
@@ -29,6 +30,7 @@ __all__ = [
     "Calibration",
     "Estimate",
     "EstimatedPerformance",
+    "MulticlassCBPE",
     "RealizedPerformance",
     "Task",
     "Threshold",

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -25,14 +25,17 @@ from driftwatch.checks.base import CheckInput, Labelled, PartResult, PartStatus
 from driftwatch.checks.ids import CheckId, CheckKind
 from driftwatch.performance.cbpe import CBPE, ESTIMATED_METRICS, CBPEError, EstimatedPerformance
 from driftwatch.performance.metrics import (
+    Predictions,
     RealizedPerformance,
     Task,
     Threshold,
     realized,
     realized_performance,
 )
+from driftwatch.performance.multiclass_cbpe import MulticlassCBPE
 from driftwatch.reference import ReferenceDataError
 from driftwatch.stream.records import LabelRule
+from driftwatch.stream.windows import ColumnSpec
 
 __all__ = [
     "EstimatedPerformanceCheck",
@@ -161,9 +164,12 @@ class PerformanceMonitor:
         if estimate_rules is None:
             estimate_rules = {m: t for m, t in spec.rules.items() if m in ESTIMATED_METRICS}
         self.estimate_rules = dict(estimate_rules)
-        self.cbpe: CBPE | None = None
+        self.cbpe: CBPE | MulticlassCBPE | None = None
         self.cbpe_problem: str | None = None
         wanted = spec.estimate
+        if spec.task == "multiclass_classification" and wanted is not False:
+            self._fit_multiclass(scores, truth, where, wanted)
+            return
         if spec.task != "binary_classification" or wanted is False:
             return
         if not _are_scores(scores):
@@ -191,6 +197,41 @@ class PerformanceMonitor:
                 raise ReferenceDataError(f"{where}.performance.estimate: {exc}") from None
             self.cbpe_problem = f"no CBPE estimate: {exc}"
             log.warning("model %s: %s", name, self.cbpe_problem)
+
+    def _fit_multiclass(
+        self, predictions: npt.NDArray[Any], truth: npt.NDArray[Any], where: str, wanted: bool | None
+    ) -> None:
+        """Multiclass CBPE on the reference's class-probability maps. By default (``wanted`` None) only
+        when the reference logs maps: a model that logs classes has no confidence to read, and says
+        nothing about it, as before estimates existed for multiclass."""
+        if not _are_maps(predictions):
+            if wanted:
+                raise ReferenceDataError(
+                    f"{where}.performance.estimate: CBPE needs a map class -> probability per row in "
+                    f"{self.prediction!r} (predict_proba's), but the reference holds classes; remove "
+                    "'estimate: true'"
+                )
+            return
+        try:
+            self.cbpe = MulticlassCBPE.fit(
+                list(predictions), truth, classes=self.classes, calibration=self.spec.calibration
+            )
+        except CBPEError as exc:
+            if wanted:
+                raise ReferenceDataError(f"{where}.performance.estimate: {exc}") from None
+            self.cbpe_problem = f"no CBPE estimate: {exc}"
+            log.warning("model %s: %s", self.name, self.cbpe_problem)
+
+    def window_columns(self) -> list[ColumnSpec]:
+        """The window columns the estimate reads beyond the features and the prediction: for multiclass
+        CBPE, one numeric column per class holding its probability (the window keeps numbers and
+        categories, not maps)."""
+        if not isinstance(self.cbpe, MulticlassCBPE):
+            return []
+        return [
+            ColumnSpec(probability_column(self.prediction, c), "numeric", "probability", str(c))
+            for c in self.cbpe.classes
+        ]
 
     def gradable(self, prediction: object) -> bool:
         """Whether a logged prediction can be graded with the others of its kind: a binary classifier's
@@ -255,15 +296,21 @@ class PerformanceMonitor:
         return PartResult(check, status, result, breaches=breaches)
 
     def estimated_part(
-        self, window_predictions: pd.Series | npt.NDArray[Any] | None
+        self, window_predictions: pd.Series | pd.DataFrame | npt.NDArray[Any] | Predictions | None
     ) -> PartResult[EstimatedPerformance]:
         """The CBPE estimate over the window's predictions (no estimate without a CBPE fit: the note says
-        why). A problem in the data (a score outside [0, 1]) is the result's note, never an exception."""
+        why): scores of a binary classifier; for a multiclass one, the `window_columns` frame, or one
+        map class -> probability per row. A problem in the data (a score outside [0, 1]) is the
+        result's note, never an exception."""
         check = CheckId("estimated_performance")
         if self.cbpe is None:
             return PartResult(check, "no_data", note=self.cbpe_problem)
         try:
-            scores = _finite_scores(window_predictions)
+            scores: Any = (
+                _probability_rows(window_predictions, self.cbpe.classes)
+                if isinstance(self.cbpe, MulticlassCBPE)
+                else _finite_scores(window_predictions)  # type: ignore[arg-type]
+            )
             if len(scores) < self.min_predictions:
                 note = (
                     f"not enough predictions: {len(scores)} in the window, fewer than window.min_rows "
@@ -362,9 +409,35 @@ class EstimatedPerformanceCheck:
         if monitor is None:
             return PartResult(CheckId(self.kind), "no_data")
         frame = snapshot.window.frame
+        columns = [c.name for c in monitor.window_columns()]
+        if columns:  # multiclass: the class probabilities
+            return monitor.estimated_part(frame[columns] if set(columns) <= set(frame.columns) else None)
         return monitor.estimated_part(
             frame[monitor.prediction] if monitor.prediction in frame.columns else None
         )
+
+
+def probability_column(prediction: str, label: Hashable) -> str:
+    """The window column holding class ``label``'s probability of the ``prediction`` map."""
+    return f"{prediction}[{label}]"
+
+
+def _are_maps(values: npt.NDArray[Any]) -> bool:
+    """One map class -> probability per row (the reference's labelled rows, nulls dropped)."""
+    return len(values) > 0 and all(isinstance(v, Mapping) for v in values.tolist())
+
+
+def _probability_rows(values: object, classes: list[Hashable]) -> npt.NDArray[np.float64]:
+    """A window's class probabilities as a (rows, classes) matrix: the probability columns (rows missing
+    any, predictions that were not maps, dropped) or maps (other values dropped)."""
+    if isinstance(values, pd.DataFrame):
+        matrix: npt.NDArray[np.float64] = values.to_numpy(dtype=np.float64)
+        return matrix[np.isfinite(matrix).all(axis=1)]
+    rows = [] if values is None else list(values) if isinstance(values, Iterable) else []
+    maps = [v for v in rows if isinstance(v, Mapping)]
+    return np.array([[float(m.get(c, 0.0)) for c in classes] for m in maps], dtype=np.float64).reshape(
+        len(maps), len(classes)
+    )
 
 
 def _finite(value: float) -> bool:

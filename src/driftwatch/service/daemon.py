@@ -124,8 +124,9 @@ class Daemon:
             multivariate = multivariate_reference(name, model, types)
             self.checks[name] = ModelCheck(name, model, profile, monitor, multivariate)
             specs = _column_specs(model, types)
+            estimated = [] if monitor is None else monitor.window_columns()  # multiclass CBPE's
             self.windows[name] = Window(
-                [*specs, *scope_columns(model, specs)],
+                [*specs, *scope_columns(model, specs), *estimated],
                 model.window.length,
                 model.window.max_rows,
                 model.window.buckets,

@@ -59,7 +59,7 @@ __all__ = ["BucketState", "ColumnSpec", "Segment", "Window", "WindowChanges", "W
 
 
 _PLAIN_NUMBERS = frozenset({float, int, type(None)})
-SOURCES: Final = ("feature", "prediction", "metadata", "version")
+SOURCES: Final = ("feature", "prediction", "metadata", "version", "probability")
 
 
 @dataclass(frozen=True)
@@ -68,13 +68,16 @@ class ColumnSpec:
     categorical one the checks do not monitor can be kept to segment by), ``"prediction"`` (the
     model's prediction), ``"metadata"`` (``record["metadata"][name]``, missing when the record has no
     metadata or not that key; its model is to be named in ``RecordDecoder(metadata_models=...)``) or
-    ``"version"`` (the record's own ``model_version`` as text; 7 and "7" are one value). Metadata and
-    version columns are categorical: their values are canonical category keys, as a categorical
-    feature's."""
+    ``"version"`` (the record's own ``model_version`` as text; 7 and "7" are one value) or
+    ``"probability"`` (a numeric column named ``name`` holding class ``key``'s probability in the
+    prediction's map class -> probability: 0 when the map leaves the class out, missing when the
+    prediction is not a map; multiclass CBPE reads them). Metadata and version columns are categorical:
+    their values are canonical category keys, as a categorical feature's."""
 
     name: str
     type: ColumnType
     source: str = "feature"
+    key: str | None = None  # source "probability": the class
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
@@ -83,6 +86,15 @@ class ColumnSpec:
             )
         if self.source in ("metadata", "version") and self.type != "categorical":
             raise ValueError(f"column {self.name!r}: a column of source {self.source!r} is categorical")
+        if self.source == "probability" and (self.type != "numeric" or self.key is None):
+            raise ValueError(f"column {self.name!r}: a probability column is numeric and names its class")
+
+
+def _class_probability(prediction: Scalar | dict[str, float], key: str | None) -> Scalar:
+    """Class ``key``'s probability in a prediction map (0 when the map leaves it out); None otherwise."""
+    if isinstance(prediction, dict):
+        return prediction.get(key, 0.0) if key is not None else None
+    return None
 
 
 @dataclass
@@ -228,6 +240,8 @@ class Window:
                 if spec.source == "prediction"
                 else [r.model_version for r in records]
                 if spec.source == "version"
+                else [_class_probability(r.prediction, spec.key) for r in records]
+                if spec.source == "probability"
                 else [None if r.metadata is None else r.metadata.get(spec.name) for r in records],
             )
             for spec in self.columns
