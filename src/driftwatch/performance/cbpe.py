@@ -147,21 +147,23 @@ class EstimatedPerformance:
     estimates: dict[str, Estimate]
     reference: dict[str, float]
     breaches: dict[str, bool]
-    calibration: Calibration
+    calibration: Calibration | None  # CBPE's; None for a regression's estimate (DLE has none)
 
     @property
     def breached(self) -> bool:
         return any(self.breaches.values())
 
     def as_dict(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "rows": self.rows,
             "status": "breach" if self.breached else "ok",
             "estimates": {name: estimate.as_dict() for name, estimate in self.estimates.items()},
             "reference": {name: _finite(value) for name, value in self.reference.items()},
             "breaches": dict(self.breaches),
-            "calibration": self.calibration.as_dict(),
         }
+        if self.calibration is not None:
+            out["calibration"] = self.calibration.as_dict()
+        return out
 
 
 def hard_labels(scores: FloatArray) -> bool:
