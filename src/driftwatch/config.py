@@ -591,6 +591,7 @@ _PERFORMANCE_METRICS = {
     "regression": ("mae", "rmse", "mape", "r2"),
 }
 _ESTIMATED_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
+_DLE_METRICS = ("mae", "rmse")  # regression estimates (DLE): driftwatch.performance.dle.DAEMON_METRICS
 
 
 class PerformanceSettings(_Strict):
@@ -603,7 +604,8 @@ class PerformanceSettings(_Strict):
     # fewer labelled rows (or predictions, for CBPE): "not enough labels", no number, no alert change
     min_labels: int = Field(default=MIN_LABELS_DEFAULT, ge=1)
     thresholds: dict[str, MetricThreshold] = Field(default_factory=dict)
-    estimate: bool | None = None  # CBPE; default: on for binary classifiers that log probabilities
+    # CBPE; default: on for binary classifiers that log probabilities. Regression: DLE, only when true
+    estimate: bool | None = None
     estimate_thresholds: dict[str, MetricThreshold] | None = None  # default: thresholds of estimable metrics
     calibration: Literal["auto", "isotonic", "none"] = "auto"
     # how far back (prediction time) realized performance looks; default: the model's window length.
@@ -617,17 +619,20 @@ class PerformanceSettings(_Strict):
             ("thresholds", self.thresholds),
             ("estimate_thresholds", self.estimate_thresholds),
         ):
-            allowed = _ESTIMATED_METRICS if key == "estimate_thresholds" else known
+            estimator = "DLE" if self.task == "regression" else "CBPE"
+            estimable = _DLE_METRICS if self.task == "regression" else _ESTIMATED_METRICS
+            allowed = estimable if key == "estimate_thresholds" else known
             unknown = sorted(set(names or {}) - set(allowed))
             if unknown:
                 raise ValueError(
                     f"{key}: {', '.join(unknown)} is not a metric of {self.task}"
-                    f"{' that CBPE estimates' if key == 'estimate_thresholds' else ''}; use {', '.join(allowed)}"
+                    f"{f' that {estimator} estimates' if key == 'estimate_thresholds' else ''}; "
+                    f"use {', '.join(allowed)}"
                 )
-        if self.estimate and self.task != "binary_classification":
+        if self.estimate and self.task == "multiclass_classification":
             raise ValueError(
-                f"estimate: CBPE estimates binary classifiers only, and this model's task is {self.task}; "
-                "remove 'estimate: true'"
+                f"estimate: CBPE estimates binary classifiers and DLE regressions, and this model's task is "
+                f"{self.task}; remove 'estimate: true'"
             )
         if self.classes is not None and self.task == "binary_classification" and len(self.classes) != 2:
             raise ValueError(f"classes: a binary classifier has [negative, positive], got {self.classes!r}")

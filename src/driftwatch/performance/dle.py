@@ -61,6 +61,7 @@ __all__ = [
     "DLE_METRICS",
     "MIN_REFERENCE_ROWS",
     "DLEError",
+    "categorical_columns",
     "losses",
 ]
 
@@ -143,7 +144,7 @@ def _numbers(values: pd.Series, what: str) -> FloatArray:
     return array
 
 
-def _categorical(frame: pd.DataFrame, features: Sequence[str]) -> list[str]:
+def categorical_columns(frame: pd.DataFrame, features: Sequence[str]) -> list[str]:
     """NannyML's rule: a feature is categorical when its dtype is text, category or bool."""
     return [
         c
@@ -249,7 +250,7 @@ class DLE:
                 f"msle and rmsle take log(1 + value), and {label!r} or {prediction!r} holds values at or "
                 "below -1; estimate mae, rmse, mse or mape instead"
             )
-        chosen = tuple(categorical) if categorical is not None else tuple(_categorical(rows, features))
+        chosen = tuple(categorical) if categorical is not None else tuple(categorical_columns(rows, features))
         chosen = tuple(c for c in features if c in chosen)
         codings = {c: _Coding.fit(rows[c]) for c in chosen}
         matrix = _matrix(rows, features, codings, prediction, predicted)
