@@ -213,8 +213,9 @@ class DLE:
         """One loss model per metric, fitted on the reference rows that have both a prediction and a label.
 
         ``features`` feed the loss models with the ``prediction``; ``categorical`` names the categorical
-        ones (default: NannyML's rule, text, category and bool columns). ``hyperparameters`` go to
-        ``lightgbm.LGBMRegressor`` (default: LightGBM's own, as NannyML's, on one thread). Raises `DLEError` naming
+        ones (default: NannyML's rule, text, category and bool columns). ``hyperparameters`` are LightGBM
+        parameters (``lightgbm.train``'s; LGBMRegressor's names are aliases of them, ``n_estimators``
+        included); by default LightGBM's own, as NannyML's, on one thread. Raises `DLEError` naming
         the column and the fix when a column is missing or not numeric, when fewer than
         `MIN_REFERENCE_ROWS` rows are labelled, or when msle/rmsle meet a value below -1.
         """
@@ -258,16 +259,18 @@ class DLE:
         # one thread: the same trees (histogram sums differ in the last bits at most), and on a machine
         # whose cores are busy, OpenMP's threads wait for each other: 1.4 s instead of 41 s to fit six
         # loss models on 20,000 rows with two busy cores (bench/dle.py times it)
-        params = {"verbose": -1, "n_jobs": 1, **(hyperparameters or {})}
+        # LightGBM's native API with LGBMRegressor's defaults (which are LightGBM's own: 100 trees of 31
+        # leaves, learning rate 0.1, 20 rows a leaf): the sklearn wrapper adds nothing here, and
+        # lightgbm 4.5's breaks with scikit-learn 1.6+ on numpy input
+        params = {"objective": "regression", "verbose": -1, "num_threads": 1, **(hyperparameters or {})}
         positions = [features.index(c) for c in chosen]
         models: dict[str, Any] = {}
         reference_values: dict[str, float] = {}
         sigma_parts: dict[str, tuple[float, float]] = {}
         for metric in metrics:
             loss = losses(metric, truth, predicted)
-            model = lightgbm.LGBMRegressor(**params)
-            model.fit(matrix, loss, categorical_feature=positions or "auto")
-            models[metric] = model
+            data = lightgbm.Dataset(matrix, loss, categorical_feature=positions or "auto", params=params)
+            models[metric] = lightgbm.train(params, data, num_boost_round=100)
             mean = float(loss.mean())
             reference_values[metric] = math.sqrt(mean) if metric in _ROOTS else mean
             sigma_parts[metric] = (float(np.std(loss)), mean)
