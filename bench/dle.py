@@ -43,11 +43,10 @@ import numpy as np
 import pandas as pd
 
 os.environ.setdefault("NML_DISABLE_USAGE_LOGGING", "1")
-pd.set_option("future.infer_string", False)  # NannyML 0.13.1 codes categories through object arrays
 
-from tests.conformance.dle_cases import CASES, heteroscedastic  # noqa: E402
+from tests.conformance.dle_cases import CASES, heteroscedastic
 
-from driftwatch.performance.dle import DLE, losses  # noqa: E402
+from driftwatch.performance.dle import DLE, losses
 
 FEATURES = ["x0", "x1", "x2", "region"]
 
@@ -69,6 +68,7 @@ def nannyml_module() -> Any:
         print(f"NannyML is not importable ({error}): driftwatch alone (see the docstring to add it).")
         return None
     logging.getLogger("nannyml").setLevel(logging.ERROR)
+    pd.set_option("future.infer_string", False)  # NannyML 0.13.1 codes categories through object arrays
     return nannyml
 
 
