@@ -22,6 +22,7 @@ from driftwatch.cli.main import main
 from driftwatch.config import load_settings
 from driftwatch.performance.dle import DLE
 from driftwatch.reference import ReferenceDataError
+from driftwatch.report import performance_section
 from driftwatch.service.daemon import Daemon
 from tests.conformance.dle_cases import heteroscedastic
 from tests.conformance.test_daemon_performance import Clock, Msg, sample
@@ -150,6 +151,9 @@ def test_offline_check_gives_the_daemons_estimate(
         assert offline[metric]["value"] == pytest.approx(ours.value, rel=1e-9)
         assert offline[metric]["lower"] == pytest.approx(ours.lower, rel=1e-9)
         assert offline[metric]["upper"] == pytest.approx(ours.upper, rel=1e-9)
+    assert "<th>estimated (DLE) [lower, upper]</th>" in performance_section(
+        out["reference_performance"], {}, offline
+    )
 
 
 def test_a_saved_profile_gives_the_raw_references_answer(
