@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import numpy as np
 import pandas as pd
 import pytest
@@ -25,7 +26,7 @@ from driftwatch.reference import ReferenceDataError
 from driftwatch.report import performance_section
 from driftwatch.service.daemon import Daemon
 from tests.conformance.dle_cases import heteroscedastic
-from tests.conformance.test_daemon_performance import Clock, Msg, sample
+from tests.conformance.test_daemon_performance import SCHEMA, Clock, Msg, sample
 
 FEATURES = ["x0", "x1", "x2", "region"]
 
@@ -115,7 +116,11 @@ def test_the_estimate_rises_with_a_covariate_shift_and_fires_before_labels(
 
         latest = daemon.results()["reg"]["latest"]["performance"]["estimated"]
         assert latest["status"] == "breach" and latest["breaches"] == {"mae": True, "rmse": True}
-        assert "calibration" not in latest
+        assert latest["calibration"] is None
+        jsonschema.validate(
+            {"result": shifted.as_dict()},
+            {**SCHEMA, "required": [], "properties": {"result": SCHEMA["properties"]["result"]}},
+        )
         status, rows = daemon.history_api("reg", {})
         assert status == 200
         assert isinstance(rows, list) and len(rows) == 2

@@ -154,16 +154,14 @@ class EstimatedPerformance:
         return any(self.breaches.values())
 
     def as_dict(self) -> dict[str, object]:
-        out: dict[str, object] = {
+        return {
             "rows": self.rows,
             "status": "breach" if self.breached else "ok",
             "estimates": {name: estimate.as_dict() for name, estimate in self.estimates.items()},
             "reference": {name: _finite(value) for name, value in self.reference.items()},
             "breaches": dict(self.breaches),
+            "calibration": None if self.calibration is None else self.calibration.as_dict(),
         }
-        if self.calibration is not None:
-            out["calibration"] = self.calibration.as_dict()
-        return out
 
 
 def hard_labels(scores: FloatArray) -> bool:
