@@ -25,6 +25,7 @@ from driftwatch.performance.dle import DLE
 from driftwatch.reference import ReferenceDataError
 from driftwatch.report import performance_section
 from driftwatch.service.daemon import Daemon
+from driftwatch.service.metrics import series_budget_of
 from tests.conformance.dle_cases import heteroscedastic
 from tests.conformance.test_daemon_performance import SCHEMA, Clock, Msg, sample
 
@@ -81,6 +82,13 @@ def test_the_estimate_rises_with_a_covariate_shift_and_fires_before_labels(
     daemon = _daemon(tmp_path, "ref.csv", clock)
     try:
         monitor = daemon.joins["reg"]
+        model = daemon.settings.models["reg"]
+        assert model.performance is not None
+        without = model.model_copy(
+            update={"performance": model.performance.model_copy(update={"estimate": None})}
+        )
+        # the series budget counts the estimates (value, lower, upper per metric) and their two alerts
+        assert series_budget_of(model) > series_budget_of(without) + 6
         assert monitor.dle is not None and monitor.dle.categorical == ("region",)
         assert (
             "estimated_performance:mae" in monitor.checks and "estimated_performance:rmse" in monitor.checks
