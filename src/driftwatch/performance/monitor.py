@@ -271,15 +271,19 @@ class PerformanceMonitor:
         return PartResult(check, status, result, breaches=breaches)
 
     def estimated_part(
-        self, window_predictions: pd.Series | npt.NDArray[Any] | None
+        self, window_predictions: pd.Series | pd.DataFrame | npt.NDArray[Any] | None
     ) -> PartResult[EstimatedPerformance]:
         """The CBPE estimate over the window's predictions (no estimate without a CBPE fit: the note says
-        why). A problem in the data (a score outside [0, 1]) is the result's note, never an exception."""
+        why). A problem in the data (a score outside [0, 1]) is the result's note, never an exception.
+        With a DLE fit (a regression), `dle_part` of the window's frame: pass the frame, not a column."""
         check = CheckId("estimated_performance")
         if self.dle is not None:
             return self.dle_part(window_predictions if isinstance(window_predictions, pd.DataFrame) else None)
         if self.cbpe is None:
             return PartResult(check, "no_data", note=self.cbpe_problem)
+        if isinstance(window_predictions, pd.DataFrame):  # a frame: its prediction column
+            frame = window_predictions
+            window_predictions = frame[self.prediction] if self.prediction in frame.columns else None
         try:
             scores = _finite_scores(window_predictions)
             if len(scores) < self.min_predictions:
@@ -336,7 +340,7 @@ class PerformanceMonitor:
         labels: npt.ArrayLike,
         predictions: npt.ArrayLike,
         weights: npt.NDArray[np.float64] | None,
-        window_predictions: pd.Series | npt.NDArray[Any] | None,
+        window_predictions: pd.Series | pd.DataFrame | npt.NDArray[Any] | None,
     ) -> PerformanceResult:
         """Realized performance of the labelled rows and, with CBPE, the estimate over the window's
         predictions, in one `PerformanceResult`."""
