@@ -202,6 +202,19 @@ def test_a_saved_profile_gives_the_raw_references_answer(
         )
         answers.append({m: e.as_dict() for m, e in result.performance.estimated.estimates.items()})
     assert answers[0] == answers[1]
+    # and so does driftwatch check with the profile as its reference
+    frames["shifted"].drop(columns="y_true").to_csv(tmp_path / "current.csv", index=False)
+    capsys.readouterr()
+    main(
+        [
+            *("check", "-r", str(tmp_path / "prof"), "-u", str(tmp_path / "current.csv")),
+            *("-c", str(tmp_path / "c.yaml"), "-m", "reg", "-f", "json"),
+        ]
+    )
+    offline = json.loads(capsys.readouterr().out)["estimated_performance"]
+    assert {m: offline[m]["value"] for m in offline} == pytest.approx(
+        {m: a["value"] for m, a in answers[0].items()}
+    )
 
     # a profile kept for classification (prediction and label only) cannot refit the loss models
     assert (
