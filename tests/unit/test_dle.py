@@ -97,3 +97,12 @@ def test_missing_categories_and_numbers_are_learned() -> None:
     estimates = dle.estimate(frame.drop(columns="y"))
     assert set(estimates) == {"mae", "mse", "mape"}
     assert all(e.lower <= e.value <= e.upper for e in estimates.values())
+
+
+def test_the_docstring_example_shows_its_real_output() -> None:
+    import doctest
+
+    from driftwatch.performance import dle
+
+    failures, tried = doctest.testmod(dle, optionflags=doctest.ELLIPSIS)
+    assert tried >= 5 and failures == 0
