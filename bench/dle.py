@@ -21,7 +21,8 @@ alarms
 
 NannyML is not a driftwatch dependency; run the script with a Python that has both, e.g.
 
-    NML_DISABLE_USAGE_LOGGING=1 PYTHONPATH=src:. /work/nml-venv/bin/python bench/dle.py
+    python3.11 -m venv /tmp/nml && /tmp/nml/bin/pip install nannyml==0.13.1 statsmodels "pandas<3.1"
+    NML_DISABLE_USAGE_LOGGING=1 PYTHONPATH=src:. /tmp/nml/bin/python bench/dle.py
 
 Without NannyML (PYTHONPATH=src:. python bench/dle.py) it times and scores driftwatch alone and
 says so.

@@ -4,9 +4,10 @@ NannyML is not a dependency of driftwatch (see regenerate_multivariate_fixture.p
 are computed once, here, and stored; test_dle_nannyml.py compares driftwatch with them. The car price
 rows come from NannyML's package and are written to data/car_price_nannyml.parquet first (every third
 row of its reference and of its analysis data joined with the analysis targets). Run it from the
-repository root in NannyML's environment:
+repository root in a separate environment (lightgbm comes with NannyML):
 
-    NML_DISABLE_USAGE_LOGGING=1 /work/nml-venv/bin/python -m tests.conformance.regenerate_dle_fixture
+    python3.11 -m venv /tmp/nml && /tmp/nml/bin/pip install nannyml==0.13.1 statsmodels "pandas<3.1"
+    NML_DISABLE_USAGE_LOGGING=1 /tmp/nml/bin/python -m tests.conformance.regenerate_dle_fixture
 
 NannyML 0.13.1 predates pandas 3's text dtype (its categorical coding reshapes the column, which an
 Arrow string array cannot): text is read as object columns here, as NannyML expects.
