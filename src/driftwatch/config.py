@@ -626,6 +626,7 @@ _PERFORMANCE_METRICS = {
     "regression": ("mae", "rmse", "mape", "r2"),
 }
 _ESTIMATED_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
+_DLE_METRICS = ("mae", "rmse")  # regression estimates (DLE): driftwatch.performance.dle.DAEMON_METRICS
 
 
 class PerformanceSettings(_Strict):
@@ -639,7 +640,7 @@ class PerformanceSettings(_Strict):
     min_labels: int = Field(default=MIN_LABELS_DEFAULT, ge=1)
     thresholds: dict[str, MetricThreshold] = Field(default_factory=dict)
     # CBPE; default: on for classifiers whose reference logs probabilities (binary: scores; multiclass:
-    # a map class -> probability per row)
+    # a map class -> probability per row). Regression: DLE, only when true
     estimate: bool | None = None
     estimate_thresholds: dict[str, MetricThreshold] | None = None  # default: thresholds of estimable metrics
     calibration: Literal["auto", "isotonic", "none"] = "auto"
@@ -654,18 +655,16 @@ class PerformanceSettings(_Strict):
             ("thresholds", self.thresholds),
             ("estimate_thresholds", self.estimate_thresholds),
         ):
-            allowed = _ESTIMATED_METRICS if key == "estimate_thresholds" else known
+            estimator = "DLE" if self.task == "regression" else "CBPE"
+            estimable = _DLE_METRICS if self.task == "regression" else _ESTIMATED_METRICS
+            allowed = estimable if key == "estimate_thresholds" else known
             unknown = sorted(set(names or {}) - set(allowed))
             if unknown:
                 raise ValueError(
                     f"{key}: {', '.join(unknown)} is not a metric of {self.task}"
-                    f"{' that CBPE estimates' if key == 'estimate_thresholds' else ''}; use {', '.join(allowed)}"
+                    f"{f' that {estimator} estimates' if key == 'estimate_thresholds' else ''}; "
+                    f"use {', '.join(allowed)}"
                 )
-        if self.estimate and self.task not in ("binary_classification", "multiclass_classification"):
-            raise ValueError(
-                f"estimate: CBPE estimates classifiers only, and this model's task is {self.task}; "
-                "remove 'estimate: true'"
-            )
         if self.classes is not None and self.task == "binary_classification" and len(self.classes) != 2:
             raise ValueError(f"classes: a binary classifier has [negative, positive], got {self.classes!r}")
         return self

@@ -13,6 +13,7 @@ __all__ = [
     "CBPEError",
     "CheckError",
     "ConfigError",
+    "DLEError",
     "DriftwatchError",
     "ReferenceDataError",
     "ReportUnavailableError",
@@ -65,6 +66,16 @@ class TemplateError(DriftwatchError, ValueError):
     Raised when a target's ``template`` is loaded (config loading, ``driftwatch webhooks test``): an
     unknown built-in name, an unreadable file, a placeholder that names no event field. Fix the
     template file or pick a built-in one (generic, airflow, github, slack).
+    """
+
+
+class DLEError(DriftwatchError, ValueError):
+    """The reference cannot support DLE (too few labelled rows, a column missing or not numeric).
+
+    Raised when a regression's performance is estimated without labels (``performance.estimate`` of a
+    regression model, `driftwatch.performance.dle.DLE`): DLE fits a loss model on at least a hundred
+    reference rows with the features, a numeric prediction and a numeric label. The message names
+    the column and what to change.
     """
 
 

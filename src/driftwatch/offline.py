@@ -545,6 +545,8 @@ def performance(
     calibration: str = "auto",
     min_labels: int = 1,
     min_predictions: int = 1,
+    features: Sequence[str] = (),
+    categorical: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Realized performance where the labels exist; for a binary classifier, CBPE's estimate from the
     reference's labelled scores (``estimate`` None: when the predictions are scores; False: never).
@@ -552,7 +554,9 @@ def performance(
     of scores, too few reference rows), ``estimate_note`` says why and there is no estimate. Below
     ``min_labels`` (a model's performance.min_labels) labelled rows there is no realized figure, and below
     ``min_predictions`` (the check's min_rows) predictions no estimate, as in the daemon:
-    ``performance_note`` and ``estimate_note`` say so."""
+    ``performance_note`` and ``estimate_note`` say so. A regression with ``estimate`` True gets DLE's
+    estimate, fitted on the reference's ``features`` (``categorical``: those declared so) beside each
+    prediction and label, as the daemon's."""
     reference = check.labelled_reference
     if reference is None:
         raise CheckError(
@@ -575,6 +579,8 @@ def performance(
         min_labels,
         min_predictions,
         kept=kept,
+        features=features,
+        categorical=categorical,
     )
 
 
@@ -592,6 +598,8 @@ def performance_data(
     min_predictions: int = 1,
     kept: str = "it has ",
     wording: Wording = FILES,
+    features: Sequence[str] = (),
+    categorical: Sequence[str] = (),
 ) -> dict[str, Any]:
     """`performance` on the reference's labelled rows and the current frame (``kept``: how the message
     of a missing label column introduces the reference's columns; ``wording``: how it names arguments)."""
@@ -654,6 +662,11 @@ def performance_data(
                 wording,
             )
         )
+    if task == "regression" and estimate:
+        out.update(
+            _dle_estimate(reference, current, prediction, label, features, categorical, min_predictions)
+        )
+        return out
     if task == "binary_classification" and estimate is not False:
         positive = classes[1] if classes is not None else 1
         try:
@@ -739,6 +752,52 @@ def _multiclass_estimate(
             metric: {"value": e.value, "lower": e.lower, "upper": e.upper} for metric, e in estimates.items()
         },
         "calibration": cbpe.calibration.as_dict(),
+    }
+
+
+def _dle_estimate(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    prediction: str,
+    label: str,
+    features: Sequence[str],
+    categorical: Sequence[str],
+    min_predictions: int,
+) -> dict[str, Any]:
+    """DLE's estimate of a regression on ``current``, fitted on the reference as the daemon fits it
+    (`driftwatch.performance.monitor.PerformanceMonitor`); `CheckError` when it cannot fit."""
+    from driftwatch.performance.dle import DLE, DLEError, categorical_columns
+
+    wanted = [f for f in features if f not in (prediction, label)]
+    absent = [f for f in wanted if f not in reference.columns]
+    if not wanted or absent:
+        raise CheckError(
+            "performance estimate (regression, DLE): the reference's labelled rows have no feature "
+            f"column(s) {', '.join(absent) or '(none monitored)'}; DLE learns the loss from each row's "
+            "features beside its prediction and label: rebuild the profile with `driftwatch profile "
+            "--config CONFIG --model NAME`, or pass the reference file"
+        )
+    try:
+        dle = DLE.fit(
+            reference,
+            wanted,
+            prediction,
+            label,
+            categorical=[*categorical, *categorical_columns(reference, wanted)],
+        )
+        predictions = int(pd.to_numeric(current[prediction], errors="coerce").notna().sum())
+        if predictions < max(min_predictions, 1):
+            return {
+                "estimate_note": f"not enough predictions: {predictions} in the current data, fewer than "
+                f"min_rows {min_predictions}"
+            }
+        estimates = dle.estimate(current)
+    except DLEError as exc:
+        raise CheckError(f"performance estimate (regression, DLE): {exc}") from None
+    return {
+        "estimated_performance": {
+            metric: {"value": e.value, "lower": e.lower, "upper": e.upper} for metric, e in estimates.items()
+        }
     }
 
 

@@ -159,8 +159,9 @@ def performance_section(
     notes: list[str] | None = None,
     section_id: str = "driftwatch-performance",
 ) -> str:
-    """An HTML section with one row per metric: the reference, the current value and CBPE's estimate with
-    its band. Evidently's drift report has no such table; this one is driftwatch's own numbers."""
+    """An HTML section with one row per metric: the reference, the current value and the estimate
+    without labels (CBPE's, or DLE's for a regression) with its band. Evidently's drift report has no
+    such table; this one is driftwatch's own numbers."""
     metrics = [m for m in (*reference, *current, *estimated) if m]
     rows = []
     for metric in dict.fromkeys(metrics):
@@ -175,12 +176,14 @@ def performance_section(
             f"<td>{_cell(current.get(metric))}</td><td>{html.escape(estimate)}</td></tr>"
         )
     extra = "".join(f"<p>{html.escape(note)}</p>" for note in notes or [])
+    # a regression's losses are estimated by DLE, a classifier's metrics by CBPE
+    method = "DLE" if set(estimated) & {"mae", "rmse", "mse", "mape", "msle", "rmsle"} else "CBPE"
     return (
         f'<section id="{html.escape(section_id)}" style="font-family: sans-serif; margin: 24px">'
         "<h2>Model performance (driftwatch)</h2>"
         '<table border="1" cellpadding="6" style="border-collapse: collapse">'
         "<thead><tr><th>metric</th><th>reference</th><th>current (realized)</th>"
-        "<th>estimated (CBPE) [lower, upper]</th></tr></thead>"
+        f"<th>estimated ({method}) [lower, upper]</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>{extra}</section>"
     )
 

@@ -342,7 +342,10 @@ def test_labels_topic_config_errors(tmp_path: Path, extra_yaml: str, message: st
         ("{task: binary_classification}", "performance needs the model's prediction column"),
         ("{task: regression, thresholds: {accuracy: {min: 0.9}}}", "accuracy is not a metric of regression"),
         ("{task: binary_classification, thresholds: {f1: {}}}", "give min, max and/or max_drop"),
-        ("{task: regression, estimate: true}", "CBPE estimates classifiers only"),
+        (
+            "{task: regression, estimate: true, estimate_thresholds: {mape: {max: 1}}}",
+            "mape is not a metric of regression that DLE estimates; use mae, rmse",
+        ),
     ],
 )
 def test_performance_config_errors_name_the_fix(tmp_path: Path, performance: str, message: str) -> None:

@@ -669,6 +669,10 @@ def _check(args: argparse.Namespace) -> int:
                     calibration=settings.calibration if settings is not None else "auto",
                     min_labels=settings.min_labels if settings is not None else 1,
                     min_predictions=min_predictions,
+                    features=[f.name for f in model.features] if model is not None else (),
+                    categorical=[f.name for f in model.features if f.type == "categorical"]
+                    if model is not None
+                    else (),
                 )
             )
 
@@ -827,6 +831,13 @@ def _min_rows(text: str | None, model: Any) -> int:
     return value
 
 
+def _estimates_regression(model: Any) -> bool:
+    """Whether a model's settings estimate a regression's performance (DLE): its profile keeps the
+    features beside each prediction and label, which DLE refits on."""
+    performance = model.performance
+    return performance is not None and performance.task == "regression" and performance.estimate is True
+
+
 def _profile(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -862,7 +873,10 @@ def _profile(args: argparse.Namespace) -> int:
     if missing:
         raise UserError(f"--reference {args.reference} has no column(s) {', '.join(missing)}")
     profile = ReferenceProfile.build(frame, columns, types)
-    labelled = frame[[prediction, label]] if prediction and label else None
+    kept_columns = [prediction, label]
+    if model is not None and _estimates_regression(model):  # DLE refits on the features of each row
+        kept_columns = [*(f.name for f in model.features if f.name not in kept_columns), *kept_columns]
+    labelled = frame[kept_columns] if prediction and label else None
     multivariate, multivariate_types = None, None
     if model is not None and model.drift.multivariate is not None:
         # the fitted model (not its rows) is kept: checks on the profile score as on the raw reference
@@ -884,7 +898,9 @@ def _profile(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UserError(f"--output {args.output}: cannot write ({exc.strerror})") from None
     kept = (
-        f"; predictions {prediction!r} with labels {label!r} kept for performance"
+        f"; predictions {prediction!r} with labels {label!r}"
+        + (" and the features" if len(kept_columns) > 2 else "")
+        + " kept for performance"
         if labelled is not None
         else ""
     )

@@ -1,4 +1,5 @@
-"""Model performance: realized metrics once labels arrive, and CBPE estimates before they do."""
+"""Model performance: realized metrics once labels arrive, and CBPE (classification) and DLE (regression)
+estimates before they do."""
 
 from driftwatch.performance.cbpe import (
     CBPE,
@@ -9,6 +10,7 @@ from driftwatch.performance.cbpe import (
     EstimatedPerformance,
     expected_calibration_error,
 )
+from driftwatch.performance.dle import DLE, DLE_METRICS, DLEError
 from driftwatch.performance.metrics import (
     HIGHER_IS_BETTER,
     METRICS,
@@ -23,11 +25,14 @@ from driftwatch.performance.multiclass_cbpe import MulticlassCBPE
 
 __all__ = [
     "CBPE",
+    "DLE",
+    "DLE_METRICS",
     "ESTIMATED_METRICS",
     "HIGHER_IS_BETTER",
     "METRICS",
     "CBPEError",
     "Calibration",
+    "DLEError",
     "Estimate",
     "EstimatedPerformance",
     "MulticlassCBPE",

@@ -147,7 +147,7 @@ class EstimatedPerformance:
     estimates: dict[str, Estimate]
     reference: dict[str, float]
     breaches: dict[str, bool]
-    calibration: Calibration
+    calibration: Calibration | None  # CBPE's; None for a regression's estimate (DLE has none)
 
     @property
     def breached(self) -> bool:
@@ -160,7 +160,7 @@ class EstimatedPerformance:
             "estimates": {name: estimate.as_dict() for name, estimate in self.estimates.items()},
             "reference": {name: _finite(value) for name, value in self.reference.items()},
             "breaches": dict(self.breaches),
-            "calibration": self.calibration.as_dict(),
+            "calibration": None if self.calibration is None else self.calibration.as_dict(),
         }
 
 

@@ -65,6 +65,10 @@ HIGHER_IS_BETTER: dict[str, bool] = {
     "rmse": False,
     "mape": False,
     "r2": True,
+    # estimated without labels (driftwatch.performance.dle), not realized
+    "mse": False,
+    "msle": False,
+    "rmsle": False,
 }
 """The direction of each metric: which way is a drop. Errors and losses are better low."""
 

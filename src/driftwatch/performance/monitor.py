@@ -1,5 +1,6 @@
 """A model's performance checks: realized metrics over the window's labelled predictions, CBPE
-estimates over its scores, both against the labelled reference.
+estimates over its scores (binary classifiers) or DLE estimates over its features and predictions
+(regression, with ``estimate: true``), all against the labelled reference.
 
 `PerformanceMonitor` is prepared once on the labelled reference rows (computing the reference metrics
 and fitting CBPE) from a plain `PerformanceSpec`; `RealizedPerformanceCheck` and
@@ -24,6 +25,7 @@ import pandas as pd
 from driftwatch.checks.base import CheckInput, Labelled, PartResult, PartStatus
 from driftwatch.checks.ids import CheckId, CheckKind
 from driftwatch.performance.cbpe import CBPE, ESTIMATED_METRICS, CBPEError, EstimatedPerformance
+from driftwatch.performance.dle import DAEMON_METRICS, DLE, DLEError, categorical_columns
 from driftwatch.performance.metrics import (
     Predictions,
     RealizedPerformance,
@@ -91,6 +93,10 @@ class PerformanceSpec:
     estimate: bool | None = None
     estimate_rules: Mapping[str, Threshold] | None = None
     calibration: Literal["auto", "isotonic", "none"] = "auto"
+    # regression estimates (DLE): the monitored features its loss models read beside the prediction,
+    # and those declared categorical (text, category and bool columns are, declared or not)
+    features: tuple[str, ...] = ()
+    categorical: tuple[str, ...] = ()
 
 
 def graded_labels(values: npt.ArrayLike, spec: PerformanceSpec) -> npt.NDArray[Any]:
@@ -161,12 +167,17 @@ class PerformanceMonitor:
             raise ReferenceDataError(f"{where}.performance: reference metrics: {exc}") from None
         self.rules = dict(spec.rules)
         estimate_rules = spec.estimate_rules
+        estimable = DAEMON_METRICS if spec.task == "regression" else ESTIMATED_METRICS
         if estimate_rules is None:
-            estimate_rules = {m: t for m, t in spec.rules.items() if m in ESTIMATED_METRICS}
+            estimate_rules = {m: t for m, t in spec.rules.items() if m in estimable}
         self.estimate_rules = dict(estimate_rules)
         self.cbpe: CBPE | MulticlassCBPE | None = None
+        self.dle: DLE | None = None
         self.cbpe_problem: str | None = None
         wanted = spec.estimate
+        if spec.task == "regression" and wanted:
+            self.dle = _fit_dle(spec, frame, where, reference_name)
+            return
         if spec.task == "multiclass_classification" and wanted is not False:
             self._fit_multiclass(scores, truth, where, wanted)
             return
@@ -257,9 +268,14 @@ class PerformanceMonitor:
     def checks(self) -> list[str]:
         """The alert checks this model has: one per metric with a threshold."""
         names = [str(CheckId("performance", m)) for m in self.rules]
-        if self.cbpe is not None:
+        if self.estimates:
             names += [str(CheckId("estimated_performance", m)) for m in self.estimate_rules]
         return names
+
+    @property
+    def estimates(self) -> bool:
+        """Whether performance is estimated without labels (a CBPE or a DLE fit)."""
+        return self.cbpe is not None or self.dle is not None
 
     def realized_part(self, labelled: Labelled) -> PartResult[RealizedPerformance]:
         """Realized performance of the labelled rows of the look-back. A problem in the data (a label
@@ -301,10 +317,16 @@ class PerformanceMonitor:
         """The CBPE estimate over the window's predictions (no estimate without a CBPE fit: the note says
         why): scores of a binary classifier; for a multiclass one, the `window_columns` frame, or one
         map class -> probability per row. A problem in the data (a score outside [0, 1]) is the
-        result's note, never an exception."""
+        result's note, never an exception.
+        With a DLE fit (a regression), `dle_part` of the window's frame: pass the frame, not a column."""
         check = CheckId("estimated_performance")
+        if self.dle is not None:
+            return self.dle_part(window_predictions if isinstance(window_predictions, pd.DataFrame) else None)
         if self.cbpe is None:
             return PartResult(check, "no_data", note=self.cbpe_problem)
+        if isinstance(window_predictions, pd.DataFrame):  # a frame: its prediction column
+            frame = window_predictions
+            window_predictions = frame[self.prediction] if self.prediction in frame.columns else None
         try:
             scores: Any = (
                 _probability_rows(window_predictions, self.cbpe.classes)
@@ -330,17 +352,47 @@ class PerformanceMonitor:
         }
         return PartResult(check, "drift" if estimated.breached else "ok", estimated, breaches=breaches)
 
+    def dle_part(self, window: pd.DataFrame | None) -> PartResult[EstimatedPerformance]:
+        """The DLE estimate over the window's rows (features and prediction). A problem in the data (a
+        feature missing from the window) is the result's note, never an exception."""
+        check = CheckId("estimated_performance")
+        assert self.dle is not None
+        try:
+            if window is None or self.prediction not in window.columns:
+                predictions = 0
+            else:
+                predictions = len(_finite_scores(window[self.prediction]))
+            if predictions < max(self.min_predictions, 1):
+                note = (
+                    f"not enough predictions: {predictions} in the window, fewer than window.min_rows "
+                    f"{self.min_predictions}"
+                )
+                return PartResult(check, "not_enough_data", note=note)
+            assert window is not None
+            estimated = self.dle.estimated_performance(window, self.estimate_rules)
+        except (DLEError, ValueError) as exc:
+            return PartResult(check, "no_data", note=f"no estimate: {exc}")
+        except Exception as exc:
+            log.exception("check estimated_performance of model %s failed", self.name)
+            note = f"estimate failed: {type(exc).__name__}: {str(exc)[:300]}"
+            return PartResult(check, "error", note=note, failure=note)
+        breaches = {
+            CheckId("estimated_performance", metric): breaching
+            for metric, breaching in estimated.breaches.items()
+        }
+        return PartResult(check, "drift" if estimated.breached else "ok", estimated, breaches=breaches)
+
     def run(
         self,
         labels: npt.ArrayLike,
         predictions: npt.ArrayLike,
         weights: npt.NDArray[np.float64] | None,
-        window_predictions: pd.Series | npt.NDArray[Any] | None,
+        window_predictions: pd.Series | pd.DataFrame | npt.NDArray[Any] | None,
     ) -> PerformanceResult:
         """Realized performance of the labelled rows and, with CBPE, the estimate over the window's
         predictions, in one `PerformanceResult`."""
         realized_part = self.realized_part(Labelled(labels, predictions, weights))
-        estimated_part = self.estimated_part(window_predictions) if self.cbpe is not None else None
+        estimated_part = self.estimated_part(window_predictions) if self.estimates else None
         return performance_result(realized_part, estimated_part, self.cbpe_problem)
 
 
@@ -396,7 +448,7 @@ class EstimatedPerformanceCheck:
     @property
     def alert_ids(self) -> list[CheckId]:
         monitor = self.monitor
-        if monitor is None or monitor.cbpe is None:
+        if monitor is None or not monitor.estimates:
             return []
         return [CheckId(self.kind, m) for m in monitor.estimate_rules]
 
@@ -409,6 +461,8 @@ class EstimatedPerformanceCheck:
         if monitor is None:
             return PartResult(CheckId(self.kind), "no_data")
         frame = snapshot.window.frame
+        if monitor.dle is not None:  # DLE reads the features beside the prediction
+            return monitor.dle_part(frame)
         columns = [c.name for c in monitor.window_columns()]
         if columns:  # multiclass: the class probabilities
             return monitor.estimated_part(frame[columns] if set(columns) <= set(frame.columns) else None)
@@ -438,6 +492,32 @@ def _probability_rows(values: object, classes: list[Hashable]) -> npt.NDArray[np
     return np.array([[float(m.get(c, 0.0)) for c in classes] for m in maps], dtype=np.float64).reshape(
         len(maps), len(classes)
     )
+
+
+def _fit_dle(spec: PerformanceSpec, frame: pd.DataFrame, where: str, reference_name: str | None) -> DLE:
+    """The DLE fit of a regression model with ``estimate: true``, or `ReferenceDataError` naming the
+    setting to fix."""
+    features = [f for f in spec.features if f not in (spec.prediction, spec.label)]
+    if not features:
+        raise ReferenceDataError(
+            f"{where}.performance.estimate: DLE learns the model's loss from its features, and {where} "
+            "monitors none; list them under features, or remove 'estimate: true'"
+        )
+    absent = [f for f in features if f not in frame.columns]
+    if absent:
+        named = f" {reference_name}" if reference_name else ""
+        raise ReferenceDataError(
+            f"{where}.performance.estimate: the reference{named}'s labelled rows have no feature column(s) "
+            f"{', '.join(absent)} (they have {', '.join(map(str, frame.columns))}): DLE learns the loss "
+            "from each row's features beside its prediction and label. A saved profile keeps them when "
+            f"built with the model's settings (`driftwatch profile --config CONFIG --model NAME`); or point "
+            f"{where}.reference at the Parquet or CSV file"
+        )
+    categorical = [*spec.categorical, *categorical_columns(frame, features)]
+    try:
+        return DLE.fit(frame, features, spec.prediction, spec.label, categorical=categorical)
+    except DLEError as exc:
+        raise ReferenceDataError(f"{where}.performance.estimate: {exc}") from None
 
 
 def _finite(value: float) -> bool:

@@ -746,6 +746,7 @@ def _baseline_scopes(model: ModelSettings) -> int:
 def series_budget_of(model: ModelSettings) -> int:
     """`series_budget` of a configured model."""
     from driftwatch.performance.cbpe import ESTIMATED_METRICS
+    from driftwatch.performance.dle import DAEMON_METRICS
     from driftwatch.performance.metrics import METRICS
 
     prediction = model.prediction is not None
@@ -756,11 +757,13 @@ def series_budget_of(model: ModelSettings) -> int:
     performance = model.performance
     if performance is not None:
         realized = len(METRICS[performance.task])
-        if performance.task == "binary_classification" and performance.estimate is not False:
-            estimated = len(ESTIMATED_METRICS)
+        dle = performance.task == "regression" and performance.estimate is True
+        if dle or (performance.task == "binary_classification" and performance.estimate is not False):
+            estimable = DAEMON_METRICS if dle else ESTIMATED_METRICS
+            estimated = len(estimable)
             rules = performance.estimate_thresholds
             if rules is None:
-                rules = {m: t for m, t in performance.thresholds.items() if m in ESTIMATED_METRICS}
+                rules = {m: t for m, t in performance.thresholds.items() if m in estimable}
             alert_ids += len(rules)
         alert_ids += len(performance.thresholds)
     segments = model.segments

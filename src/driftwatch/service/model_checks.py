@@ -105,7 +105,8 @@ def performance_monitor(name: str, model: ModelSettings) -> PerformanceMonitor:
                 f"point reference at the Parquet or CSV file with both columns"
             )
     else:
-        frame = load_frame(model.reference)
+        # categorical features as text, as drift reads them: what a regression's DLE codes
+        frame = load_frame(model.reference, text=[f.name for f in model.features if f.type == "categorical"])
 
     def rules(thresholds: Mapping[str, MetricThreshold]) -> dict[str, Threshold]:
         return {metric: Threshold(t.min, t.max, t.max_drop) for metric, t in thresholds.items()}
@@ -122,6 +123,8 @@ def performance_monitor(name: str, model: ModelSettings) -> PerformanceMonitor:
         estimate=settings.estimate,
         estimate_rules=None if settings.estimate_thresholds is None else rules(settings.estimate_thresholds),
         calibration=settings.calibration,
+        features=tuple(f.name for f in model.features),
+        categorical=tuple(f.name for f in model.features if f.type == "categorical"),
     )
     return PerformanceMonitor(name, spec, frame, where, str(model.reference))
 
@@ -167,7 +170,7 @@ class ModelCheck:
             realized = RealizedPerformanceCheck()
             realized.prepare(monitor)
             checks.append(realized)
-            if monitor.cbpe is not None:
+            if monitor.estimates:
                 estimated = EstimatedPerformanceCheck()
                 estimated.prepare(monitor)
                 checks.append(estimated)
