@@ -2,7 +2,7 @@
 
 The Python API (see the README's "Python API"): `check` a current DataFrame for drift against a
 reference, `profile` a reference once and `load_profile` it back, `estimate_performance` (CBPE) and
-`realized_performance`. Errors are `DriftwatchError` subclasses. The names load on first use (a module
+`realized_performance`, and `estimate_error` against the labels. Errors are `DriftwatchError` subclasses. The names load on first use (a module
 ``__getattr__``), so ``import driftwatch`` and the cheap CLI commands do not import pandas or scipy.
 """
 
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         RealizedMetrics,
         ReferenceProfile,
         check,
+        estimate_error,
         estimate_performance,
         load_profile,
         profile,
@@ -41,6 +42,7 @@ _API = (
     "RealizedMetrics",
     "ReferenceProfile",
     "check",
+    "estimate_error",
     "estimate_performance",
     "load_profile",
     "profile",
@@ -63,6 +65,7 @@ __all__ = [
     "ReferenceProfile",
     "__version__",
     "check",
+    "estimate_error",
     "estimate_performance",
     "load_profile",
     "profile",

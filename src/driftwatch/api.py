@@ -3,7 +3,8 @@
 What ``import driftwatch`` offers a notebook: `check` compares current data with a reference (a
 DataFrame or a saved `ReferenceProfile`) and returns a `CheckReport`; `profile`, `ReferenceProfile.save`
 and `load_profile` prepare a reference once; `estimate_performance` (CBPE, without labels) and
-`realized_performance` (with them) score a binary classifier or any task. Each is a thin layer over the
+`realized_performance` (with them) score a binary classifier or any task, and `estimate_error` scores
+the estimate against the labels where they exist. Each is a thin layer over the
 code path of the ``driftwatch check`` command (`driftwatch.offline.check_data`,
 `driftwatch.offline.performance_data`), so the API and the command give the same answer on the same
 data, "not enough rows" included. Errors are `driftwatch.errors.DriftwatchError` subclasses whose
@@ -31,6 +32,7 @@ from driftwatch.drift.multivariate_methods import MultivariateOptions, fit_multi
 from driftwatch.drift.profile import ColumnType
 from driftwatch.drift.stattests import CATALOGUE
 from driftwatch.errors import CheckError, ReferenceDataError
+from driftwatch.performance.evaluation import EstimateEvaluation, MetricEvaluation
 
 __all__ = [
     "CheckReport",
@@ -40,6 +42,7 @@ __all__ = [
     "RealizedMetrics",
     "ReferenceProfile",
     "check",
+    "estimate_error",
     "estimate_performance",
     "load_profile",
     "profile",
@@ -547,4 +550,60 @@ def realized_performance(
         note = f"no labelled rows: no row of the current data has both {prediction!r} and {label!r}"
     return RealizedMetrics(
         task, out.get("performance", {}), out["reference_performance"], labelled_rows, min_labels, note
+    )
+
+
+def estimate_error(
+    reference: pd.DataFrame | ReferenceProfile,
+    current: pd.DataFrame,
+    *,
+    prediction: str,
+    label: str,
+    threshold: float = 0.5,
+    classes: Sequence[Hashable] | None = None,
+    calibration: Literal["auto", "isotonic", "none"] = "auto",
+    min_labels: int = MIN_LABELS_DEFAULT,
+) -> EstimateEvaluation:
+    """How far CBPE's estimate is from the truth on ``current``'s labelled rows: the estimate made on
+    those rows' scores against the metrics realized on them (``error = estimate - realized``, and whether
+    the realized value fell inside the estimate's band), per metric, as ``driftwatch check`` prints it
+    and the daemon exports it (``driftwatch_estimated_performance_error``).
+
+    ``metrics`` is empty when there are fewer than ``min_labels`` labelled rows (``rows`` says how many)
+    or a metric is undefined on them (roc_auc on rows of a single class). Raises `CheckError` when CBPE
+    cannot estimate at all (hard labels instead of scores, too small a reference).
+    """
+    if label not in current.columns:
+        raise CheckError(
+            f"current has no label column {label!r} (it has {', '.join(map(str, current.columns))}); "
+            "scoring the estimate needs the labels of some of its rows"
+        )
+    if min_labels < 1:
+        raise CheckError(f"min_labels {min_labels} must be at least 1")
+    out = offline.performance_data(
+        _labelled(reference),
+        current,
+        "binary_classification",
+        prediction,
+        label,
+        threshold,
+        classes,
+        estimate=True,
+        calibration=calibration,
+        min_labels=min_labels,
+        wording=_WORDING,
+    )
+    labelled_rows = len(current[[prediction, label]].dropna())
+    scored = out.get("estimate_error", {"metrics": {}})["metrics"]
+    return EstimateEvaluation(
+        labelled_rows,
+        {
+            metric: MetricEvaluation(
+                m["estimate"],
+                math.nan if m["lower"] is None else m["lower"],
+                math.nan if m["upper"] is None else m["upper"],
+                m["realized"],
+            )
+            for metric, m in scored.items()
+        },
     )

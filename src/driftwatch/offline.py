@@ -27,7 +27,7 @@ import unicodedata
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -44,6 +44,9 @@ from driftwatch.errors import CheckError
 from driftwatch.reference import ReferenceDataError, is_profile, load_frame, load_labelled, load_profile
 from driftwatch.scope import SegmentKey
 from driftwatch.stream.windows import WindowSnapshot
+
+if TYPE_CHECKING:
+    from driftwatch.performance.cbpe import CBPE
 
 __all__ = [
     "FILES",
@@ -676,6 +679,8 @@ def performance_data(
                 threshold=threshold,
                 calibration=calibration,  # type: ignore[arg-type]
             )
+            if "performance" in out:  # the estimate on the labelled rows, scored against their labels
+                out["estimate_error"] = _estimate_error(cbpe, cur[prediction], out["performance"])
             scores = _as_scores(current[prediction].dropna(), f"{wording.subject}'s")
             if not len(scores):
                 raise CBPEError(f"{wording.subject} has no values in {prediction!r} to estimate from")
@@ -801,6 +806,19 @@ def _dle_estimate(
     }
 
 
+def _estimate_error(cbpe: CBPE, predictions: pd.Series, realized: dict[str, float]) -> dict[str, object]:
+    """CBPE's estimate on the labelled rows' ``predictions`` against their ``realized`` metrics
+    (`driftwatch.performance.evaluation`): no metric when the rows cannot be estimated from."""
+    from driftwatch.performance.cbpe import CBPEError
+    from driftwatch.performance.evaluation import EstimateEvaluation, evaluate_estimate
+
+    try:
+        estimates = cbpe.estimate(_as_scores(predictions, "the labelled rows'"))
+    except CBPEError:
+        return EstimateEvaluation(len(predictions), {}).as_dict()
+    return evaluate_estimate(estimates, realized, len(predictions)).as_dict()
+
+
 def _as_scores(values: pd.Series, whose: str) -> npt.NDArray[np.float64]:
     """Predictions as float scores for CBPE, or `CBPEError` saying they are not scores."""
     from driftwatch.performance.cbpe import CBPEError
@@ -864,6 +882,14 @@ def format_table(check: OfflineCheck) -> str:
             e = estimated[metric]
             parts.append(f"estimated {_number(e['value'])} [{_number(e['lower'])}, {_number(e['upper'])}]")
         lines.append(f"performance {metric}: " + ", ".join(parts))
+    evaluation = check.extra.get("estimate_error", {"metrics": {}})
+    for metric, e in sorted(evaluation["metrics"].items()):
+        inside = {True: "inside its band", False: "OUTSIDE its band", None: "no band"}[e["covered"]]
+        lines.append(
+            f"estimate error {metric}: {e['error']:+.4f} (estimated {_number(e['estimate'])} "
+            f"[{_number(e['lower'])}, {_number(e['upper'])}] on the {evaluation['rows']} labelled rows, "
+            f"realized {_number(e['realized'])}: {inside})"
+        )
     if "performance_note" in check.extra:
         lines.append(f"performance: {check.extra['performance_note']}")
     if "estimate_note" in check.extra:

@@ -170,8 +170,12 @@ def test_the_daemon_and_the_offline_check_agree_on_the_same_rows(
             offline["estimated_performance"],
             "estimated_performance",
         )
+        # the estimate scored on the labelled rows: the same rows on both paths, the same error
+        assert performance["estimate_error"] is not None and performance["estimate_error"]["metrics"]
+        close(performance["estimate_error"], offline["estimate_error"], "estimate_error")
     else:
         assert estimated is None and "estimated_performance" not in offline
+        assert performance["estimate_error"] is None and "estimate_error" not in offline
 
 
 def test_a_reference_csv_gives_the_floats_written_so_json_records_of_the_same_values_match(

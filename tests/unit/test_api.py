@@ -33,6 +33,7 @@ PUBLIC = [
     "ReferenceProfile",
     "__version__",
     "check",
+    "estimate_error",
     "estimate_performance",
     "load_profile",
     "profile",

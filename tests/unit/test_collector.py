@@ -19,6 +19,7 @@ from driftwatch.drift.dataset import DatasetDrift
 from driftwatch.drift.multivariate_methods import MultivariateDrift, MultivariateResult
 from driftwatch.drift.profile import ReferenceProfile
 from driftwatch.performance.cbpe import Estimate, EstimatedPerformance
+from driftwatch.performance.evaluation import EstimateEvaluation, MetricEvaluation
 from driftwatch.performance.metrics import RealizedPerformance
 from driftwatch.performance.monitor import PerformanceResult
 from driftwatch.scope import Scope, SegmentKey
@@ -153,6 +154,46 @@ def test_performance_series_leave_out_undefined_metrics(
     assert got[("driftwatch_window_labelled_rows", (("model", "m"),))] == 120
     assert got[("driftwatch_estimated_performance_lower", (("metric", "accuracy"), ("model", "m")))] == 0.7
     assert got[("driftwatch_estimated_performance_upper", (("metric", "accuracy"), ("model", "m")))] == 0.9
+    # no labelled rows scored: no error series, not a zero
+    assert not [key for key in got if key[0].startswith("driftwatch_estimated_performance_error")]
+
+
+def test_the_estimate_error_and_its_coverage_are_exported_per_metric(
+    store: LatestResults, registry: CollectorRegistry
+) -> None:
+    realized = RealizedPerformance("binary_classification", {"accuracy": 0.9}, {}, 120, 100, {})
+    scored = EstimateEvaluation(
+        120,
+        {
+            "accuracy": MetricEvaluation(0.85, 0.8, 0.95, 0.9),  # inside the band
+            "f1": MetricEvaluation(0.7, 0.65, 0.75, 0.6),  # outside
+            "roc_auc": MetricEvaluation(0.9, math.nan, math.nan, 0.8),  # no band: no coverage
+        },
+    )
+    drift = DatasetDrift([], 0.5)
+    result = CheckResult(
+        "m",
+        "data_drift",
+        NOW,
+        NOW,
+        0,
+        0,
+        drift,
+        None,
+        0.0,
+        status="no_data",
+        performance=PerformanceResult(realized, None, estimate_error=scored),
+    )
+    store.put(result)
+    got = scrape(registry)
+
+    def series(name: str) -> dict[str, float]:
+        return {dict(labels)["metric"]: value for (family, labels), value in got.items() if family == name}
+
+    assert series("driftwatch_estimated_performance_error") == pytest.approx(
+        {"accuracy": -0.05, "f1": 0.1, "roc_auc": 0.1}
+    )
+    assert series("driftwatch_estimated_performance_covered") == {"accuracy": 1.0, "f1": 0.0}
 
 
 def test_every_result_family_is_described_so_a_duplicate_exporter_is_refused(
@@ -320,8 +361,17 @@ def full_result(model: str) -> CheckResult:
         {},
         None,  # type: ignore[arg-type]
     )
+    scored = EstimateEvaluation(
+        120,
+        {
+            k: MetricEvaluation(0.8, 0.7, 0.9, 0.75)
+            for k in ("accuracy", "precision", "recall", "f1", "roc_auc")
+        },
+    )
     return dataclasses.replace(
-        result, prediction_drift=prediction, performance=PerformanceResult(realized, estimated)
+        result,
+        prediction_drift=prediction,
+        performance=PerformanceResult(realized, estimated, estimate_error=scored),
     )
 
 

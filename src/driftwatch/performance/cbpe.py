@@ -306,9 +306,15 @@ class CBPE:
         """The standard deviation of the realized ``metric`` over windows of ``rows`` reference-like rows."""
         return self.sigma_scale[metric] / math.sqrt(rows)
 
-    def estimate(self, scores: npt.ArrayLike) -> dict[str, Estimate]:
+    def estimate(
+        self, scores: npt.ArrayLike, sample_weight: npt.ArrayLike | None = None
+    ) -> dict[str, Estimate]:
         """Each of `ESTIMATED_METRICS` for a window of scores, with its band. roc_auc is NaN when every
-        calibrated probability is 0 or every one is 1 (no expected positives or negatives)."""
+        calibrated probability is 0 or every one is 1 (no expected positives or negatives).
+
+        ``sample_weight`` (a sampled stream's inverse sampling rates, as realized performance takes them)
+        weighs each row's expected counts; the band is then that of the weighted metric, sigma scaled to
+        the weights' effective size (sum w)^2 / sum w^2 rather than to the row count."""
         try:
             s = _scores(scores, "scores")
         except ValueError as exc:
@@ -319,15 +325,19 @@ class CBPE:
         if hard_labels(s):
             raise CBPEError(f"the prediction column {_HARD_LABELS}")
         p = self.calibrate(s)
+        w = np.ones(rows) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        if w.shape != s.shape or not np.isfinite(w).all() or (w < 0).any() or not w.sum() > 0:
+            raise CBPEError(f"sample_weight must be {rows} finite weights >= 0, not all 0")
+        size = float(w.sum() ** 2 / (w**2).sum())  # Kish's effective sample size: rows when unweighted
         # each row twice: a positive of weight p and a negative of weight 1 - p; weighted metrics over
         # these are the metrics of the expected confusion matrix and the expected ROC curve
         truth = np.repeat([True, False], rows)
         doubled = np.concatenate((s, s))
-        weight = np.concatenate((p, 1.0 - p))
+        weight = np.concatenate((w * p, w * (1.0 - p)))
         values = _binary_scores(truth, doubled >= self.threshold, doubled, weight, log_loss=False)
         result = {}
         for metric in ESTIMATED_METRICS:
-            value, sigma = values[metric], self.sigma(metric, rows)
+            value, sigma = values[metric], self.sigma_scale[metric] / math.sqrt(size)
             if math.isnan(value):
                 result[metric] = Estimate(value, math.nan, math.nan, sigma)
                 continue

@@ -26,6 +26,7 @@ from driftwatch.checks.base import CheckInput, Labelled, PartResult, PartStatus
 from driftwatch.checks.ids import CheckId, CheckKind
 from driftwatch.performance.cbpe import CBPE, ESTIMATED_METRICS, CBPEError, EstimatedPerformance
 from driftwatch.performance.dle import DAEMON_METRICS, DLE, DLEError, categorical_columns
+from driftwatch.performance.evaluation import BandedEstimate, EstimateEvaluation, evaluate_estimate
 from driftwatch.performance.metrics import (
     Predictions,
     RealizedPerformance,
@@ -64,6 +65,9 @@ class PerformanceResult:
     error: str | None = None
     # parts that failed unexpectedly (a bug, not the data): "performance" and/or "estimated_performance"
     failed: tuple[str, ...] = ()
+    # the estimator scored on the labelled rows of the look-back: its estimate there against the
+    # realized metrics (None without an estimator or without realized metrics)
+    estimate_error: EstimateEvaluation | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -71,6 +75,7 @@ class PerformanceResult:
             "estimated": None if self.estimated is None else self.estimated.as_dict(),
             "estimate_note": self.estimate_note,
             "error": self.error,
+            "estimate_error": None if self.estimate_error is None else self.estimate_error.as_dict(),
         }
 
 
@@ -281,9 +286,7 @@ class PerformanceMonitor:
         """Realized performance of the labelled rows of the look-back. A problem in the data (a label
         outside the classes) is the result's note, never an exception."""
         s, check = self.spec, CheckId("performance")
-        weights = labelled.weights
-        if weights is not None and len(weights) and np.allclose(weights, weights[0]):
-            weights = None  # one sampling rate throughout: weights change nothing
+        weights = _weights(labelled.weights)
         try:
             truth = graded_labels(labelled.labels, s)
             result = realized_performance(
@@ -382,6 +385,38 @@ class PerformanceMonitor:
         }
         return PartResult(check, "drift" if estimated.breached else "ok", estimated, breaches=breaches)
 
+    def estimate_rows(
+        self, predictions: npt.ArrayLike, weights: npt.NDArray[np.float64] | None = None
+    ) -> Mapping[str, BandedEstimate] | None:
+        """The estimator's estimate of exactly these predictions (weighted by ``weights``), None without
+        an estimator. `CBPEError` or ValueError when the predictions cannot be estimated from."""
+        if not isinstance(self.cbpe, CBPE):  # scored for binary CBPE only (not yet multiclass CBPE or DLE)
+            return None
+        scores = pd.to_numeric(pd.Series(np.asarray(predictions, dtype=object)), errors="coerce")
+        if scores.isna().any():
+            raise CBPEError("the labelled predictions are not all scores")
+        return self.cbpe.estimate(scores.to_numpy(dtype=np.float64), weights)
+
+    def estimate_error(
+        self, labelled: Labelled, realized: RealizedPerformance | None
+    ) -> EstimateEvaluation | None:
+        """The estimate on the labelled rows whose metrics are ``realized``, scored against them (see
+        `driftwatch.performance.evaluation`). None without an estimator, without realized metrics (too
+        few labels, a realized error) or when the rows cannot be estimated from (labels logged
+        instead of scores): no evaluation, never an exception from the data."""
+        if realized is None or not realized.values:
+            return None
+        try:
+            estimates = self.estimate_rows(labelled.predictions, _weights(labelled.weights))
+            if estimates is None:
+                return None
+            return evaluate_estimate(estimates, realized.values, realized.labelled_rows)
+        except (CBPEError, ValueError):
+            return None
+        except Exception:  # a bug, not the data: the checks' results stand without the evaluation
+            log.exception("scoring the performance estimate of model %s failed", self.name)
+            return None
+
     def run(
         self,
         labels: npt.ArrayLike,
@@ -390,19 +425,23 @@ class PerformanceMonitor:
         window_predictions: pd.Series | pd.DataFrame | npt.NDArray[Any] | None,
     ) -> PerformanceResult:
         """Realized performance of the labelled rows and, with CBPE, the estimate over the window's
-        predictions, in one `PerformanceResult`."""
-        realized_part = self.realized_part(Labelled(labels, predictions, weights))
+        predictions and its error on the labelled rows, in one `PerformanceResult`."""
+        labelled = Labelled(labels, predictions, weights)
+        realized_part = self.realized_part(labelled)
         estimated_part = self.estimated_part(window_predictions) if self.estimates else None
-        return performance_result(realized_part, estimated_part, self.cbpe_problem)
+        evaluation = self.estimate_error(labelled, realized_part.value)
+        return performance_result(realized_part, estimated_part, self.cbpe_problem, evaluation)
 
 
 def performance_result(
     realized: PartResult[RealizedPerformance] | None,
     estimated: PartResult[EstimatedPerformance] | None,
     cbpe_problem: str | None = None,
+    estimate_error: EstimateEvaluation | None = None,
 ) -> PerformanceResult:
     """The `PerformanceResult` of a run of the realized and estimated performance checks (either may be
-    missing: no estimate without a CBPE fit, ``cbpe_problem`` says why)."""
+    missing: no estimate without a CBPE fit, ``cbpe_problem`` says why), with the estimate's error on
+    the labelled rows (`PerformanceMonitor.estimate_error`)."""
     failed = tuple(str(p.check) for p in (realized, estimated) if p is not None and p.failure is not None)
     return PerformanceResult(
         realized=None if realized is None else realized.value,
@@ -410,6 +449,7 @@ def performance_result(
         estimate_note=cbpe_problem if estimated is None else estimated.note,
         error=None if realized is None else realized.note,
         failed=failed,
+        estimate_error=estimate_error,
     )
 
 
@@ -518,6 +558,13 @@ def _fit_dle(spec: PerformanceSpec, frame: pd.DataFrame, where: str, reference_n
         return DLE.fit(frame, features, spec.prediction, spec.label, categorical=categorical)
     except DLEError as exc:
         raise ReferenceDataError(f"{where}.performance.estimate: {exc}") from None
+
+
+def _weights(weights: npt.NDArray[np.float64] | None) -> npt.NDArray[np.float64] | None:
+    """The sampling weights that matter: None when one sampling rate covers every row."""
+    if weights is not None and len(weights) and np.allclose(weights, weights[0]):
+        return None
+    return weights
 
 
 def _finite(value: float) -> bool:

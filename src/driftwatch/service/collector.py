@@ -184,6 +184,16 @@ def result_samples(result: CheckResult, per_feature: bool = True) -> Samples:
             _finite_metrics(
                 out[m.ESTIMATED_PERFORMANCE_UPPER], (model,), scope, {k: e.upper for k, e in estimates}
             )
+        evaluation = performance.estimate_error
+        if evaluation is not None:
+            _finite_metrics(out[m.ESTIMATED_PERFORMANCE_ERROR], (model,), scope, evaluation.errors)
+            covered = {k: e.covered for k, e in evaluation.metrics.items()}
+            _finite_metrics(
+                out[m.ESTIMATED_PERFORMANCE_COVERED],
+                (model,),
+                scope,
+                {k: float(c) for k, c in covered.items() if c is not None},
+            )
     return out
 
 

@@ -548,6 +548,18 @@ MULTIVARIATE_DRIFT_DETECTED = ResultMetric(
     "1 when the method's value in the latest check was outside its thresholds, else 0.",
     ("model", "method", "model_version", "segment"),
 )
+ESTIMATED_PERFORMANCE_ERROR = ResultMetric(
+    "driftwatch_estimated_performance_error",
+    "Estimate minus realized performance on the labelled predictions of the latest check's look-back: "
+    "the estimator scored on the rows driftwatch_performance grades (no series without labels).",
+    ("model", "metric", "model_version", "segment"),
+)
+ESTIMATED_PERFORMANCE_COVERED = ResultMetric(
+    "driftwatch_estimated_performance_covered",
+    "1 when the realized performance of the labelled predictions fell inside the band of the estimate "
+    "made on them, else 0.",
+    ("model", "metric", "model_version", "segment"),
+)
 WINDOW_LABELLED_ROWS = ResultMetric(
     "driftwatch_window_labelled_rows",
     "Labelled predictions whose prediction time is in the latest check's window.",
@@ -570,6 +582,8 @@ RESULT_METRICS: tuple[ResultMetric, ...] = (
     ESTIMATED_PERFORMANCE,
     ESTIMATED_PERFORMANCE_LOWER,
     ESTIMATED_PERFORMANCE_UPPER,
+    ESTIMATED_PERFORMANCE_ERROR,
+    ESTIMATED_PERFORMANCE_COVERED,
     WINDOW_LABELLED_ROWS,
     MULTIVARIATE_DRIFT_VALUE,
     MULTIVARIATE_DRIFT_LOWER,
@@ -623,8 +637,9 @@ def scope_series(
 
     Summary set: window rows, dataset drift share and detected, prediction drift score and detected
     (``prediction``), check status (3), alert active and transitions per alert id, realized metrics
-    and labelled rows, estimated metrics with their band, multivariate drift value, thresholds and
-    detected per method (``multivariate``, the whole model only). Per-feature set (``per_feature``): drift
+    and labelled rows, estimated metrics with their band, and their error and coverage once labelled,
+    multivariate drift value, thresholds and detected per method (``multivariate``, the whole model
+    only). Per-feature set (``per_feature``): drift
     score, threshold and detected, missing share, unseen or out-of-range share (one of the two, by the
     feature's type), and the quality-breach gauge per configured limit (``quality_limits``)."""
     p = int(prediction)
@@ -636,7 +651,7 @@ def scope_series(
         + alert_ids * (1 + TRANSITION_STATES)
         + realized
         + (1 if realized else 0)
-        + 3 * estimated
+        + 5 * estimated
         + 4 * multivariate
     )
     return summary + (5 * features + quality_limits if per_feature else 0)

@@ -9,6 +9,7 @@ through here.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -196,11 +197,17 @@ class ModelCheck:
         """Every check's result on ``snapshot`` (``labelled``: reads the labelled predictions of the
         look-back), and the model's `CheckResult` made of them."""
         started = time.perf_counter()
+        if labelled is not None:  # read once: the realized check and the estimate's error grade the same rows
+            labelled = functools.cache(labelled)
         parts = run_checks(self.checks, CheckInput(snapshot, labelled), self.name)
         performance = None
         if self.monitor is not None:
+            realized = parts.get("performance")
+            estimate_error = None
+            if labelled is not None and realized is not None and realized.value is not None:
+                estimate_error = self.monitor.estimate_error(labelled(), realized.value)
             performance = performance_result(
-                parts.get("performance"), parts.get("estimated_performance"), self.monitor.cbpe_problem
+                realized, parts.get("estimated_performance"), self.monitor.cbpe_problem, estimate_error
             )
         result = check_result(
             self.name,
