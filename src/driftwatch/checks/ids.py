@@ -5,7 +5,8 @@ A check id is what names one alert state and one webhook event: ``data_drift``,
 ``estimated_performance:roc_auc``; a drift check against the stream's own rolling baseline rather
 than the reference is ``data_drift@rolling`` / ``prediction_drift@rolling``, and a champion/challenger
 comparison of two model versions is ``challenger:accuracy`` (a performance metric) or
-``challenger:prediction_drift`` (the two versions' prediction distributions). Its string form is the
+``challenger:prediction_drift`` (the two versions' prediction distributions); the drift of one of a
+model's embeddings is ``embedding_drift:text_vec`` (the embedding's name). Its string form is the
 one users see (the ``check`` label of the metrics, the alert state's key in the state file, the
 ``check`` field of a webhook event), so `str` and `CheckId.parse` are the only places that know how
 the parts are joined; code that needs the kind, the metric or the baseline reads the fields instead of
@@ -21,7 +22,13 @@ from typing import Literal, cast, get_args
 __all__ = ["BASELINES", "CHECK_KINDS", "Baseline", "CheckId", "CheckKind"]
 
 CheckKind = Literal[
-    "data_drift", "prediction_drift", "data_quality", "performance", "estimated_performance", "challenger"
+    "data_drift",
+    "prediction_drift",
+    "data_quality",
+    "performance",
+    "estimated_performance",
+    "challenger",
+    "embedding_drift",
 ]
 CHECK_KINDS: tuple[CheckKind, ...] = get_args(CheckKind)
 
@@ -29,7 +36,9 @@ Baseline = Literal["rolling"]
 BASELINES: tuple[Baseline, ...] = get_args(Baseline)
 
 # the kinds whose alert states are per metric (one threshold each)
-_PER_METRIC: frozenset[CheckKind] = frozenset({"performance", "estimated_performance", "challenger"})
+_PER_METRIC: frozenset[CheckKind] = frozenset(
+    {"performance", "estimated_performance", "challenger", "embedding_drift"}
+)
 # the kinds that may compare with another baseline than the reference
 _WITH_BASELINE: frozenset[CheckKind] = frozenset({"data_drift", "prediction_drift"})
 _SEPARATOR = ":"

@@ -26,6 +26,7 @@ from driftwatch.drift.quality import DataQuality, column_quality, data_quality
 from driftwatch.stream.windows import WindowSnapshot
 
 if TYPE_CHECKING:  # scikit-learn behind it: commands that only read results need not import it
+    from driftwatch.checks.embedding import EmbeddingResult
     from driftwatch.performance.monitor import PerformanceResult
 
 __all__ = [
@@ -128,6 +129,8 @@ class CheckResult:
         None  # a rolling comparison: the baseline's rows and its coverage of the period
     )
     baseline_coverage: float | None = None
+    # models with embeddings: each embedding's drift (`driftwatch.checks.embedding`); else None
+    embedding_drift: dict[str, EmbeddingResult] | None = None
 
     @property
     def scoped(self) -> bool:
@@ -158,6 +161,11 @@ class CheckResult:
             "performance": None if self.performance is None else self.performance.as_dict(),
             "errors": dict(self.errors),
             "data_quality": None if self.data_quality is None else self.data_quality.as_dict(),
+            **(
+                {"embedding_drift": {name: r.as_dict() for name, r in self.embedding_drift.items()}}
+                if self.embedding_drift is not None
+                else {}
+            ),
             **(
                 {
                     "scope": self.scope,
@@ -363,6 +371,7 @@ def check_result(
         status = "no_data"
     prediction = parts.get("prediction_drift")
     quality = parts.get("data_quality")
+    embeddings = parts.get("embedding_drift")
     return CheckResult(
         model=model,
         check="data_drift",
@@ -378,4 +387,5 @@ def check_result(
         min_rows=min_rows,
         errors={str(part.check): part.failure for part in parts.values() if part.failure is not None},
         data_quality=None if quality is None else quality.value,
+        embedding_drift=None if embeddings is None else embeddings.value,
     )
