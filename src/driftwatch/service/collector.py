@@ -154,6 +154,12 @@ def result_samples(result: CheckResult, per_feature: bool = True) -> Samples:
     if prediction is not None and prediction.error is None:
         out[m.PREDICTION_DRIFT_SCORE][(model, prediction.method, *drift_scope)] = prediction.score
         out[m.PREDICTION_DRIFT_DETECTED][(model, *drift_scope)] = int(prediction.drift_detected)
+    for name, embedding in (result.embedding_drift or {}).items():
+        found = embedding.drift
+        if found is not None and not rolling:  # a verdict only: no verdict, no drift series
+            out[m.EMBEDDING_DRIFT_SCORE][(model, name, found.method, *scope)] = found.score
+            out[m.EMBEDDING_DRIFT_THRESHOLD][(model, name, found.method, *scope)] = found.threshold
+            out[m.EMBEDDING_DRIFT_DETECTED][(model, name, *scope)] = int(found.drifted)
     check = check_name(result)
     for status in STATUSES:
         out[m.CHECK_STATUS][(model, check, status, *scope)] = int(status == result.status)

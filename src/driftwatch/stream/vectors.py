@@ -123,10 +123,8 @@ class VectorReader:
                     bad = ~np.isfinite(matrix).all(axis=1) | (np.abs(matrix) > _FLOAT32_MAX).any(axis=1)
                     for i in np.flatnonzero(bad).tolist():
                         rejected[positions[present[i]]] = _non_finite(model, spec)
-                    rows = [positions[i] for i in present]
-                    out[rows] = matrix.astype(np.float32)
-                    if bad.any():
-                        out[[positions[present[i]] for i in np.flatnonzero(bad).tolist()]] = np.nan
+                    good = np.flatnonzero(~bad).tolist()
+                    out[[positions[present[i]] for i in good]] = matrix[good].astype(np.float32)
                 continue
             for position, text in zip(positions, texts, strict=True):
                 vector = self._one(model, spec, text)
