@@ -37,6 +37,7 @@ EXPECTED_ALERTS = {
     "DriftwatchEstimatedPerformanceDegraded": "ticket",
     "DriftwatchRecentDrift": "ticket",
     "DriftwatchChallengerWorse": "ticket",
+    "DriftwatchEmbeddingDrift": "ticket",
     "DriftwatchDown": "page",
     "DriftwatchChecksStale": "ticket",
     "DriftwatchChecksNeverSucceeded": "ticket",
