@@ -24,7 +24,7 @@ import html
 import json
 import math
 import unicodedata
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -33,12 +33,20 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from driftwatch.checks.embedding import EmbeddingDriftCheck, EmbeddingSpec
 from driftwatch.checks.window import CheckStatus, no_verdict_reason, verdict_status
 from driftwatch.defaults import MIN_ROWS_DEFAULT
 from driftwatch.drift.dataset import ColumnDrift, ColumnOptions, DatasetDrift, column_drift, dataset_drift
 from driftwatch.drift.profile import ColumnType, ReferenceProfile, category_keys, infer_type
 from driftwatch.errors import CheckError
-from driftwatch.reference import ReferenceDataError, is_profile, load_frame, load_labelled, load_profile
+from driftwatch.reference import (
+    ReferenceDataError,
+    embedding_sample,
+    is_profile,
+    load_frame,
+    load_labelled,
+    load_profile,
+)
 from driftwatch.scope import SegmentKey
 
 __all__ = [
@@ -50,6 +58,7 @@ __all__ = [
     "SegmentKey",
     "Wording",
     "check_data",
+    "check_embeddings",
     "check_segments",
     "errors_section",
     "format_table",
@@ -283,6 +292,41 @@ def _explained(column: ColumnDrift, current: pd.Series) -> ColumnDrift:
     else:
         return column
     return replace(column, error=reason)
+
+
+def check_embeddings(
+    check: OfflineCheck,
+    reference: Mapping[str, npt.NDArray[np.float32]],
+    current: pd.DataFrame,
+    columns: Mapping[str, tuple[str, int]],
+    specs: Sequence[EmbeddingSpec],
+    min_rows: int,
+    wording: Wording = FILES,
+) -> bool:
+    """Each embedding's drift (`driftwatch.checks.embedding`, the daemon's check): ``reference`` holds
+    each embedding's reference vectors (`driftwatch.reference.load_embeddings`), ``columns`` maps it to
+    the current data's column of vectors and its dim. The results go to ``check.extra["embedding_drift"]``
+    (the JSON's key, as in the daemon's result); returns whether any embedding drifted."""
+    vectors = {}
+    for name, (column, dim) in columns.items():
+        if column not in current.columns:
+            raise CheckError(
+                f"{wording.current} has no column {column!r} holding the vectors of embedding {name!r}; "
+                f"it has {', '.join(map(str, current.columns))}"
+            )
+        try:
+            vectors[name] = embedding_sample(current[column], dim, f"{wording.current}", rows=len(current))
+        except ReferenceDataError as exc:
+            raise CheckError(str(exc)) from None
+    embeddings = EmbeddingDriftCheck("offline", list(specs), min_rows)
+    try:
+        embeddings.prepare(ReferenceProfile({}, 0, reference))
+    except ValueError as exc:
+        raise CheckError(f"{wording.reference}: {exc}") from None
+    part = embeddings.run_vectors(vectors, len(current))
+    results = part.value or {}
+    check.extra["embedding_drift"] = {name: result.as_dict() for name, result in results.items()}
+    return any(result.drifted for result in results.values())
 
 
 def incomplete(check: OfflineCheck) -> str | None:
@@ -714,6 +758,15 @@ def format_table(check: OfflineCheck) -> str:
     if "estimate_note" in check.extra:
         lines.append(f"performance estimate: {check.extra['estimate_note']}")
     lines += [f"quality {line}" for line in quality_breaches(check) or []]
+    for name, found in check.extra.get("embedding_drift", {}).items():
+        if found["score"] is None:
+            lines.append(f"embedding {name}: no verdict ({found['status']}): {found['note']}")
+        else:
+            state = "DRIFT" if found["drift_detected"] else "no drift"
+            lines.append(
+                f"embedding {name}: {found['method']} score {_number(found['score'])}, threshold "
+                f"{_number(found['threshold'])} ({found['rows']} vectors) -> {state}"
+            )
     if check.status != "ok":
         lines.append(f"no verdict ({check.status}): {check.reason}")
     else:

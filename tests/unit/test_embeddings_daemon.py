@@ -397,3 +397,54 @@ def test_a_restarted_daemon_restores_the_vectors(tmp_path: Path) -> None:
     np.testing.assert_array_equal(after.embeddings["text"][again_order], before.embeddings["text"][order])
     result = again.run_check("m")
     assert result.embedding_drift is not None and result.embedding_drift["text"].status == "ok"
+
+
+# driftwatch check, driftwatch profile and the Python API ----------------------------------------------
+
+
+def test_driftwatch_check_and_profile_check_the_models_embeddings(tmp_path: Path) -> None:
+    from tests.clirun import driftwatch_cli
+
+    raw = config(tmp_path)
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(raw), encoding="utf-8")
+    rng = np.random.default_rng(8)
+    moved = (rng.normal(size=(600, DIM)) + 0.5).tolist()
+    pd.DataFrame({"x": rng.normal(size=600), "vec": moved}).to_parquet(tmp_path / "current.parquet")
+    common = ["--config", str(tmp_path / "c.yaml"), "--model", "m", "--reference"]
+    found = driftwatch_cli(
+        "check", *common, str(tmp_path / "ref.parquet"), "--current", str(tmp_path / "current.parquet")
+    )
+    assert found.returncode == 1, found.stderr  # the embedding drifted, the feature did not
+    assert "embedding text: model score" in found.stdout and "-> DRIFT" in found.stdout
+    assert "no dataset drift" in found.stdout
+    made = driftwatch_cli(
+        "profile", *common, str(tmp_path / "ref.parquet"), "--output", str(tmp_path / "profile")
+    )
+    assert made.returncode == 0 and "1200 vectors of embedding 'text'" in made.stdout, made.stderr
+    as_json = driftwatch_cli(
+        "check",
+        *common,
+        str(tmp_path / "profile"),
+        "--current",
+        str(tmp_path / "current.parquet"),
+        "--format",
+        "json",
+    )
+    text = json.loads(as_json.stdout)["embedding_drift"]["text"]
+    assert text["drift_detected"] is True and text["rows"] == 600 and text["reference_rows"] == 1200
+
+
+def test_the_python_api_checks_embeddings_from_frames_and_profiles() -> None:
+    import driftwatch
+
+    reference, _ = reference_frame(1500, seed=3)
+    rng = np.random.default_rng(11)
+    current = pd.DataFrame({"x": rng.normal(size=500), "vec": list(rng.normal(size=(500, DIM)) + 0.5)})
+    report = driftwatch.check(reference, current, embeddings={"text": "vec"})
+    assert report.dataset_drift is False and [c.name for c in report.columns] == ["x"]
+    assert report.embeddings["text"]["drift_detected"] is True
+    kept = driftwatch.profile(reference, embeddings={"text": "vec"})
+    again = driftwatch.check(kept, current, embeddings={"text": "vec"})
+    assert again.embeddings["text"] == report.embeddings["text"]
+    few = driftwatch.check(reference, current.head(10), embeddings={"text": "vec"}, min_rows=50)
+    assert few.embeddings["text"]["status"] == "not_enough_data"

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from driftwatch.checks.base import CheckInput, PartResult, PartStatus, part_error
 from driftwatch.checks.ids import CheckId, CheckKind
@@ -82,7 +83,7 @@ class EmbeddingDriftCheck:
         self.model = model
         self.embeddings = list(embeddings)
         self.min_rows = min_rows
-        self.reference: dict[str, np.ndarray[Any, np.dtype[np.float32]]] = {}
+        self.reference: dict[str, npt.NDArray[np.float32]] = {}
 
     @property
     def alert_ids(self) -> list[CheckId]:
@@ -95,7 +96,14 @@ class EmbeddingDriftCheck:
         self.reference = {spec.name: np.asarray(reference.embeddings[spec.name]) for spec in self.embeddings}
 
     def run(self, snapshot: CheckInput) -> PartResult[dict[str, EmbeddingResult]]:
-        results = {spec.name: self._one(spec, snapshot) for spec in self.embeddings}
+        return self.run_vectors(snapshot.window.embeddings, len(snapshot.window.frame))
+
+    def run_vectors(
+        self, vectors: Mapping[str, npt.NDArray[np.float32]], rows: int
+    ) -> PartResult[dict[str, EmbeddingResult]]:
+        """`run` on each embedding's current vectors (rows x dim; a row of NaN is a row without a vector)
+        out of ``rows`` rows: what ``driftwatch check`` and the Python API run on their data frames."""
+        results = {spec.name: self._one(spec, vectors.get(spec.name), rows) for spec in self.embeddings}
         breaches = {
             CheckId(self.kind, name): bool(result.drifted)
             for name, result in results.items()
@@ -115,13 +123,13 @@ class EmbeddingDriftCheck:
             failure="; ".join(failures) or None,
         )
 
-    def _one(self, spec: EmbeddingSpec, snapshot: CheckInput) -> EmbeddingResult:
+    def _one(
+        self, spec: EmbeddingSpec, found: npt.NDArray[np.float32] | None, window_rows: int
+    ) -> EmbeddingResult:
         reference = self.reference[spec.name]
-        vectors = snapshot.window.embeddings.get(spec.name)
-        if vectors is None:
-            vectors = np.empty((0, reference.shape[1]), dtype=np.float32)
+        vectors = np.empty((0, reference.shape[1]), dtype=np.float32) if found is None else found
         vectors = vectors[np.isfinite(vectors).all(axis=1)]  # rows without a vector are missing
-        rows, window_rows = len(vectors), len(snapshot.window.frame)
+        rows = len(vectors)
 
         def result(
             status: PartStatus, drift: EmbeddingDrift | None = None, note: str | None = None
