@@ -448,3 +448,15 @@ def test_the_python_api_checks_embeddings_from_frames_and_profiles() -> None:
     assert again.embeddings["text"] == report.embeddings["text"]
     few = driftwatch.check(reference, current.head(10), embeddings={"text": "vec"}, min_rows=50)
     assert few.embeddings["text"]["status"] == "not_enough_data"
+
+
+def test_the_readme_example_is_a_valid_model_config(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Embedding drift\n", 1)[1]
+    block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    models = yaml.safe_load(block)["models"]
+    (tmp_path / "data").mkdir()
+    pd.DataFrame({"length": [1.0], "language": ["en"]}).to_parquet(tmp_path / "data" / "support-bot.parquet")
+    raw = {"kafka": {"bootstrap_servers": "127.0.0.1:9", "topic": "predictions"}, "models": models}
+    embedding = load(tmp_path, raw).models["support-bot"].embeddings["text_vec"]
+    assert (embedding.field, embedding.dim, embedding.method) == ("text_vec", 384, "model")
