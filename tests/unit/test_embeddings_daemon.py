@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from driftwatch.alerting.events import summary
 from driftwatch.checks.base import CheckInput
 from driftwatch.checks.embedding import EmbeddingDriftCheck, EmbeddingSpec
 from driftwatch.checks.ids import CheckId
@@ -383,6 +384,8 @@ def test_the_daemon_windows_vectors_rejects_bad_ones_and_alerts_on_drift(tmp_pat
     assert sample(d, "driftwatch_embedding_drift_detected", model="m", embedding="text") == 1
     assert sample(d, "driftwatch_alert_active", model="m", check="embedding_drift:text") == 1
     assert sample(d, "driftwatch_alert_active", model="m", check="data_drift") == 0
+    said = summary("firing", "embedding_drift:text", "m", result)
+    assert said.startswith("Embedding drift text on model m: model score 0.") and "1000 vectors" in said
 
 
 def test_a_restarted_daemon_restores_the_vectors(tmp_path: Path) -> None:
