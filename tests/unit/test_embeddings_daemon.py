@@ -463,3 +463,20 @@ def test_the_readme_example_is_a_valid_model_config(tmp_path: Path) -> None:
     raw = {"kafka": {"bootstrap_servers": "127.0.0.1:9", "topic": "predictions"}, "models": models}
     embedding = load(tmp_path, raw).models["support-bot"].embeddings["text_vec"]
     assert (embedding.field, embedding.dim, embedding.method) == ("text_vec", 384, "model")
+
+
+def test_validate_config_reports_each_embeddings_reference_vectors_and_window_memory(tmp_path: Path) -> None:
+    from tests.clirun import driftwatch_cli
+
+    raw = config(tmp_path)
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(raw), encoding="utf-8")
+    found = driftwatch_cli("validate-config", str(tmp_path / "c.yaml"))
+    assert found.returncode == 0, found.stderr
+    assert "model m: embedding text: 1200 reference vectors of 8 numbers; 0.0 MB" in found.stdout
+    raw["models"]["m"]["embeddings"]["text"]["dim"] = DIM + 1
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(raw), encoding="utf-8")
+    wrong = driftwatch_cli("validate-config", str(tmp_path / "c.yaml"))
+    assert (
+        wrong.returncode == 2
+        and "models.m.embeddings.text: row 0 of column 'vec' has 8 numbers, not dim 9" in wrong.stderr
+    )

@@ -340,6 +340,13 @@ def _validate(path: str) -> int:
         summary.append(
             f"model {name}: reference {model.reference} ({profile.rows} rows, {len(model.features)} features)"
         )
+        for embedding, vectors in profile.embeddings.items():
+            dim = model.embeddings[embedding].dim
+            summary.append(
+                f"model {name}: embedding {embedding}: {len(vectors)} reference vectors of {dim} numbers; "
+                f"{model.window.max_rows * 4 * dim / 1e6:.1f} MB of vectors in a full window "
+                f"(window.max_rows {model.window.max_rows})"
+            )
         if model.scoped:
             summary.append(_scope_bounds(name, model))
     if problems:
