@@ -815,6 +815,32 @@ def errors_section(check: OfflineCheck) -> str:
     )
 
 
+def embeddings_section(check: OfflineCheck) -> str:
+    """An HTML section with each embedding's drift ("" without embeddings): the HTML format says what
+    the table and the JSON say."""
+    found = check.extra.get("embedding_drift", {})
+    if not found:
+        return ""
+    rows = "".join(
+        f"<tr><td><b>{html.escape(name)}</b></td><td>{html.escape(r['method'])}</td><td>{r['rows']}</td>"
+        f"<td>{r['reference_rows']}</td><td>{_number(r['score'])}</td><td>{_number(r['threshold'])}</td>"
+        f"<td>{html.escape(_embedding_state(r))}</td></tr>"
+        for name, r in found.items()
+    )
+    return (
+        '<section id="driftwatch-embeddings" style="font-family: sans-serif; margin: 24px">'
+        "<h2>Embedding drift (driftwatch)</h2><table><tr><th>embedding</th><th>method</th><th>vectors</th>"
+        f"<th>reference vectors</th><th>score</th><th>threshold</th><th>drift</th></tr>{rows}</table>"
+        "</section>"
+    )
+
+
+def _embedding_state(found: Mapping[str, Any]) -> str:
+    if found["score"] is None:
+        return f"no verdict ({found['status']}): {found['note']}"
+    return "DRIFT" if found["drift_detected"] else "no drift"
+
+
 def to_html(
     check: OfflineCheck,
     with_performance: bool,
@@ -848,8 +874,8 @@ def to_html(
         text = with_section(text, segments_html(segments, with_performance, model, current))
     if with_performance:
         text = with_section(text, _performance_html(check))
-    section = errors_section(check)
-    text = with_section(text, section) if section else text
+    for section in (embeddings_section(check), errors_section(check)):
+        text = with_section(text, section) if section else text
     return with_section(
         text,
         summary_section(

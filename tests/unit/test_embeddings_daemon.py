@@ -435,6 +435,20 @@ def test_driftwatch_check_and_profile_check_the_models_embeddings(tmp_path: Path
     )
     text = json.loads(as_json.stdout)["embedding_drift"]["text"]
     assert text["drift_detected"] is True and text["rows"] == 600 and text["reference_rows"] == 1200
+    page = tmp_path / "check.html"
+    as_html = driftwatch_cli(
+        "check",
+        *common,
+        str(tmp_path / "profile"),
+        "--current",
+        str(tmp_path / "current.parquet"),
+        "--format",
+        "html",
+        "--output",
+        str(page),
+    )
+    assert as_html.returncode == 1
+    assert "<td><b>text</b></td><td>model</td><td>600</td><td>1200</td>" in page.read_text(encoding="utf-8")
 
 
 def test_the_python_api_checks_embeddings_from_frames_and_profiles() -> None:
