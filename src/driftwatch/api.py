@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,6 +24,7 @@ import pandas as pd
 
 from driftwatch import offline
 from driftwatch import reference as references
+from driftwatch.checks.embedding import EmbeddingSpec
 from driftwatch.checks.window import CheckStatus
 from driftwatch.defaults import MIN_LABELS_DEFAULT, MIN_ROWS_DEFAULT
 from driftwatch.drift import profile as profiles
@@ -177,6 +178,13 @@ class CheckReport:
         return {s.label: CheckReport(s.check) for s in self._segments or ()}
 
     @property
+    def embeddings(self) -> dict[str, dict[str, Any]]:
+        """With ``embeddings=``: each embedding's drift (status, rows, score, threshold, drift_detected,
+        method details), as the daemon's ``embedding_drift`` result has it; empty without."""
+        found: dict[str, dict[str, Any]] = self._check.extra.get("embedding_drift", {})
+        return found
+
+    @property
     def segment_notes(self) -> list[str]:
         """What the segments were compared with, when not the reference's rows of their value."""
         return offline.segment_notes(self._segments or ())
@@ -230,13 +238,21 @@ def profile(
     types: Mapping[str, ColumnType] | None = None,
     prediction: str | None = None,
     label: str | None = None,
+    embeddings: Mapping[str, str] | None = None,
 ) -> ReferenceProfile:
-    """Profile ``data`` as a reference: ``features`` (default: every column but ``label``), typed by
-    ``types`` or else by their dtypes, and the ``prediction`` column; with ``prediction`` and ``label``
-    the labelled rows are kept for `estimate_performance` and `realized_performance`."""
+    """Profile ``data`` as a reference: ``features`` (default: every column but ``label`` and the
+    embeddings'), typed by ``types`` or else by their dtypes, and the ``prediction`` column; with
+    ``prediction`` and ``label`` the labelled rows are kept for `estimate_performance` and
+    `realized_performance`. ``embeddings`` maps an embedding's name to the column holding its vectors
+    (lists or arrays): a bounded sample of them is kept (`driftwatch.reference.embedding_sample`)."""
     if len(data) == 0:
         raise ReferenceDataError("reference has no rows (only columns); there is nothing to profile")
-    columns = list(features) if features is not None else [str(c) for c in data.columns if c != label]
+    vectors = dict(embeddings or {})
+    columns = (
+        list(features)
+        if features is not None
+        else [str(c) for c in data.columns if c != label and c not in vectors.values()]
+    )
     if prediction and prediction not in columns:
         columns.append(prediction)  # prediction drift needs its profile too
     wanted = list(dict.fromkeys([*columns, *([label] if label else [])]))
@@ -246,7 +262,27 @@ def profile(
             f"reference has no column(s) {', '.join(missing)}; it has {', '.join(map(str, data.columns))}"
         )
     built = profiles.ReferenceProfile.build(data, columns, dict(types or {}))
+    if vectors:
+        built = replace(built, embeddings=_reference_vectors(data, vectors, "reference"))
     return ReferenceProfile(built, data[[prediction, label]] if prediction and label else None)
+
+
+def _dim(values: pd.Series, where: str) -> int:
+    """The length of the first vector of a column of vectors."""
+    for cell in values.tolist():
+        if cell is not None and not (isinstance(cell, float) and math.isnan(cell)):
+            return len(json.loads(cell) if isinstance(cell, str) else cell)
+    raise CheckError(f"{where} column {values.name!r} holds no vector")
+
+
+def _reference_vectors(data: pd.DataFrame, columns: Mapping[str, str], where: str) -> dict[str, Any]:
+    """Each embedding's reference vectors from ``data``'s columns (a bounded sample, as the daemon's)."""
+    out = {}
+    for name, column in columns.items():
+        if column not in data.columns:
+            raise CheckError(f"{where} has no column {column!r} for embedding {name!r}")
+        out[name] = references.embedding_sample(data[column], _dim(data[column], where), f"{where} {name!r}")
+    return out
 
 
 def load_profile(path: str | Path) -> ReferenceProfile:
@@ -314,6 +350,8 @@ def check(
     segment_min_rows: int | None = None,
     multivariate: str | Sequence[str] | None = None,
     n_components: int | float = 0.65,
+    embeddings: Mapping[str, str] | None = None,
+    embedding_method: Literal["model", "ratio", "distance", "mmd"] = "model",
 ) -> CheckReport:
     """Check ``current`` for drift against ``reference``, as ``driftwatch check`` does.
 
@@ -330,6 +368,10 @@ def check(
     ``multivariate``: also check the checked columns together with this multivariate drift method (or
     these), e.g. "reconstruction_error" (PCA with ``n_components``), as the daemon's
     ``drift.multivariate`` does; the reference must be a DataFrame; see `CheckReport.multivariate_drift`.
+    ``embeddings``: also check the drift of these embeddings, each name mapped to the column holding its
+    vectors in ``current`` (and in ``reference``, unless it is a profile built with them), with
+    ``embedding_method`` and its defaults (the daemon's embedding_drift check); see
+    `CheckReport.embeddings`.
     """
     if not isinstance(current, pd.DataFrame):
         raise CheckError(f"current must be a pandas DataFrame, not {type(current).__name__}")
@@ -338,10 +380,15 @@ def check(
     if min_rows < 1:
         raise CheckError(f"min_rows {min_rows} must be at least 1 (1: a verdict on any number of rows)")
     data, labelled, available = _reference(reference)
+    vectors = dict(embeddings or {})
     columns = (
         list(features)
         if features is not None
-        else offline.shared_columns(available, current, prediction, None)
+        else [
+            c
+            for c in offline.shared_columns(available, current, prediction, None)
+            if c not in vectors.values()
+        ]
     )
     result = offline.check_data(
         data,
@@ -371,6 +418,26 @@ def check(
         except ReferenceDataError as exc:
             raise CheckError(f"multivariate: {exc}") from None
         offline.multivariate(result, fitted, result.types)
+    if vectors:
+        if isinstance(reference, ReferenceProfile):
+            absent = [name for name in vectors if name not in reference.profile.embeddings]
+            if absent:
+                raise CheckError(
+                    f"the reference profile has no vectors of embedding(s) {', '.join(absent)}; build it "
+                    "with driftwatch.profile(df, embeddings={name: column})"
+                )
+            found = {name: reference.profile.embeddings[name] for name in vectors}
+        else:
+            found = _reference_vectors(reference, vectors, "reference")
+        offline.check_embeddings(
+            result,
+            found,
+            current,
+            {name: (column, found[name].shape[1]) for name, column in vectors.items()},
+            [EmbeddingSpec(name, embedding_method) for name in vectors],
+            min_rows,
+            _WORDING,
+        )
     if segment is None:
         return CheckReport(result)
     segment_columns = [segment] if isinstance(segment, str) else list(segment)

@@ -58,6 +58,7 @@ def _problems(lines: list[str]) -> PydanticCustomError:
 __all__ = [
     "ConfigError",
     "DriftSettings",
+    "EmbeddingSettings",
     "FeatureSettings",
     "HistorySettings",
     "HttpSettings",
@@ -897,6 +898,35 @@ class BaselineSettings(_Strict):
     alert: AlertSettings | None = None  # default: the model's
 
 
+_EMBEDDING_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+class EmbeddingSettings(_Strict):
+    """An embedding the model logs with each prediction: the record's top-level ``field`` holds an array
+    of ``dim`` numbers, and the reference's column of the same name the training vectors. ``method`` is
+    one of `driftwatch.drift.embeddings.EMBEDDING_METHODS` (default ``model``: a classifier's ROC AUC,
+    with Evidently's bootstrap below 1000 reference vectors); ``threshold``, ``bootstrap`` and
+    ``pca_components`` are the method's own (unset: its default)."""
+
+    field: str = Field(min_length=1, max_length=200)
+    dim: int = Field(ge=2, le=65_536)
+    method: Literal["model", "ratio", "distance", "mmd"] = "model"
+    threshold: float | None = Field(default=None, gt=0)
+    bootstrap: bool | None = None  # model, distance, mmd; unset: model bootstraps below 1000 reference rows
+    pca_components: int | None = Field(default=None, ge=1)
+
+    def parameters(self) -> dict[str, object]:
+        """The method's keyword arguments that the settings give (`driftwatch.drift.embeddings`)."""
+        out: dict[str, object] = {}
+        if self.threshold is not None:
+            out["threshold"] = self.threshold
+        if self.bootstrap is not None:
+            out["bootstrap"] = self.bootstrap
+        if self.pca_components is not None:
+            out["pca_components"] = self.pca_components
+        return out
+
+
 class ModelSettings(_Strict):
     reference: Path
     features: list[
@@ -919,6 +949,8 @@ class ModelSettings(_Strict):
     segments: SegmentSettings | None = None
     versions: VersionSettings | None = None
     baseline: BaselineSettings | None = None
+    # embedding name -> where its vectors are and how their drift is checked (`embedding_drift:NAME`)
+    embeddings: dict[str, EmbeddingSettings] = Field(default_factory=dict)
 
     @property
     def scoped(self) -> bool:
@@ -946,10 +978,62 @@ class ModelSettings(_Strict):
             *self._version_problems(),
             *self._baseline_problems(),
             *self._multivariate_problems(),
+            *self._embedding_problems(),
         ]
         if problems:  # one line each, under its own key (`_format_validation_error` splits them)
             raise _problems(problems)
         return self
+
+    def _embedding_problems(self) -> list[str]:
+        problems = []
+        columns = {f.name for f in self.features} | ({self.prediction} if self.prediction else set())
+        for name, embedding in self.embeddings.items():
+            where = f"embeddings.{name}"
+            if not _EMBEDDING_NAME.match(name):
+                problems.append(
+                    f"{where}: {name!r} is not a valid embedding name (it names the check "
+                    f"embedding_drift:{name}); use up to 64 letters, digits, '_', '.' or '-'"
+                )
+            if name in columns:
+                problems.append(
+                    f"{where}: {name!r} is also a feature or the prediction of the model, and the model "
+                    "window keeps one column per name; give the embedding another name"
+                )
+            if embedding.field in {
+                "model",
+                "model_version",
+                "prediction_id",
+                "timestamp",
+                "features",
+                "prediction",
+                "label",
+                "metadata",
+            }:
+                problems.append(
+                    f"{where}.field: {embedding.field!r} is a field of the record contract; log the vectors "
+                    "under a field of their own, e.g. field: text_vec"
+                )
+            if embedding.pca_components is not None and embedding.pca_components >= embedding.dim:
+                problems.append(
+                    f"{where}.pca_components: {embedding.pca_components} is not below dim {embedding.dim}; "
+                    "project on fewer components, or leave pca_components out"
+                )
+            if embedding.method == "model" and embedding.threshold is not None and embedding.threshold >= 1:
+                problems.append(
+                    f"{where}.threshold: {embedding.threshold} is a ROC AUC of 1 or more, which method model "
+                    "never exceeds; use a value between 0.5 and 1 (default 0.55)"
+                )
+            if embedding.method == "ratio" and embedding.bootstrap is not None:
+                problems.append(
+                    f"{where}.bootstrap: method ratio has no bootstrap; remove bootstrap, or use method "
+                    "model, distance or mmd"
+                )
+        if self.embeddings and self.scoped:
+            problems.append(
+                "embeddings: segments, versions and baseline do not keep vectors yet; check the embeddings "
+                "in a model entry without those sections (two entries may read the same records)"
+            )
+        return problems
 
     def _segment_problems(self) -> list[str]:
         segments = self.segments
@@ -1196,6 +1280,21 @@ class Settings(_Strict):
                         "kafka.scale_out yet; run the scoped models in a daemon without scale_out, or remove "
                         "those sections"
                         for name in scoped
+                    ]
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _embeddings_single_process(self) -> Settings:
+        if self.kafka.scale_out.enabled:
+            with_vectors = sorted(name for name, model in self.models.items() if model.embeddings)
+            if with_vectors:
+                raise _problems(
+                    [
+                        f"models.{name}.embeddings: embedding vectors are not carried between scaled-out "
+                        "replicas yet; run the models with embeddings in a daemon without kafka.scale_out, "
+                        "or remove their embeddings"
+                        for name in with_vectors
                     ]
                 )
         return self

@@ -34,6 +34,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from driftwatch.checks.base import CheckInput
+from driftwatch.checks.embedding import EmbeddingDriftCheck, EmbeddingSpec
 from driftwatch.checks.multivariate import MultivariateDriftCheck
 from driftwatch.checks.window import CheckStatus, no_verdict_reason, verdict_status
 from driftwatch.defaults import MIN_ROWS_DEFAULT
@@ -41,7 +42,14 @@ from driftwatch.drift.dataset import ColumnDrift, ColumnOptions, DatasetDrift, c
 from driftwatch.drift.multivariate_methods import FittedMultivariate
 from driftwatch.drift.profile import ColumnType, ReferenceProfile, category_keys, infer_type
 from driftwatch.errors import CheckError
-from driftwatch.reference import ReferenceDataError, is_profile, load_frame, load_labelled, load_profile
+from driftwatch.reference import (
+    ReferenceDataError,
+    embedding_sample,
+    is_profile,
+    load_frame,
+    load_labelled,
+    load_profile,
+)
 from driftwatch.scope import SegmentKey
 from driftwatch.stream.windows import WindowSnapshot
 
@@ -57,6 +65,7 @@ __all__ = [
     "SegmentKey",
     "Wording",
     "check_data",
+    "check_embeddings",
     "check_segments",
     "errors_section",
     "format_table",
@@ -311,6 +320,41 @@ def multivariate_alert(check: OfflineCheck) -> bool:
     """Whether a multivariate drift method alerted on ``check``'s current rows."""
     found = check.extra.get("multivariate_drift") or {}
     return any(bool(result["alert"]) for result in found.values())
+
+
+def check_embeddings(
+    check: OfflineCheck,
+    reference: Mapping[str, npt.NDArray[np.float32]],
+    current: pd.DataFrame,
+    columns: Mapping[str, tuple[str, int]],
+    specs: Sequence[EmbeddingSpec],
+    min_rows: int,
+    wording: Wording = FILES,
+) -> bool:
+    """Each embedding's drift (`driftwatch.checks.embedding`, the daemon's check): ``reference`` holds
+    each embedding's reference vectors (`driftwatch.reference.load_embeddings`), ``columns`` maps it to
+    the current data's column of vectors and its dim. The results go to ``check.extra["embedding_drift"]``
+    (the JSON's key, as in the daemon's result); returns whether any embedding drifted."""
+    vectors = {}
+    for name, (column, dim) in columns.items():
+        if column not in current.columns:
+            raise CheckError(
+                f"{wording.current} has no column {column!r} holding the vectors of embedding {name!r}; "
+                f"it has {', '.join(map(str, current.columns))}"
+            )
+        try:
+            vectors[name] = embedding_sample(current[column], dim, f"{wording.current}", rows=len(current))
+        except ReferenceDataError as exc:
+            raise CheckError(str(exc)) from None
+    embeddings = EmbeddingDriftCheck("offline", list(specs), min_rows)
+    try:
+        embeddings.prepare(ReferenceProfile({}, 0, reference))
+    except ValueError as exc:
+        raise CheckError(f"{wording.reference}: {exc}") from None
+    part = embeddings.run_vectors(vectors, len(current))
+    results = part.value or {}
+    check.extra["embedding_drift"] = {name: result.as_dict() for name, result in results.items()}
+    return any(result.drifted for result in results.values())
 
 
 def incomplete(check: OfflineCheck) -> str | None:
@@ -901,6 +945,15 @@ def format_table(check: OfflineCheck) -> str:
             f"[{_number(m['lower_threshold'])}, {_number(m['upper_threshold'])}] -> "
             + ("DRIFT" if m["alert"] else "no drift")
         )
+    for name, found in check.extra.get("embedding_drift", {}).items():
+        if found["score"] is None:
+            lines.append(f"embedding {name}: no verdict ({found['status']}): {found['note']}")
+        else:
+            state = "DRIFT" if found["drift_detected"] else "no drift"
+            lines.append(
+                f"embedding {name}: {found['method']} score {_number(found['score'])}, threshold "
+                f"{_number(found['threshold'])} ({found['rows']} vectors) -> {state}"
+            )
     if check.status != "ok":
         lines.append(f"no verdict ({check.status}): {check.reason}")
     else:
@@ -949,6 +1002,32 @@ def errors_section(check: OfflineCheck) -> str:
     )
 
 
+def embeddings_section(check: OfflineCheck) -> str:
+    """An HTML section with each embedding's drift ("" without embeddings): the HTML format says what
+    the table and the JSON say."""
+    found = check.extra.get("embedding_drift", {})
+    if not found:
+        return ""
+    rows = "".join(
+        f"<tr><td><b>{html.escape(name)}</b></td><td>{html.escape(r['method'])}</td><td>{r['rows']}</td>"
+        f"<td>{r['reference_rows']}</td><td>{_number(r['score'])}</td><td>{_number(r['threshold'])}</td>"
+        f"<td>{html.escape(_embedding_state(r))}</td></tr>"
+        for name, r in found.items()
+    )
+    return (
+        '<section id="driftwatch-embeddings" style="font-family: sans-serif; margin: 24px">'
+        "<h2>Embedding drift (driftwatch)</h2><table><tr><th>embedding</th><th>method</th><th>vectors</th>"
+        f"<th>reference vectors</th><th>score</th><th>threshold</th><th>drift</th></tr>{rows}</table>"
+        "</section>"
+    )
+
+
+def _embedding_state(found: Mapping[str, Any]) -> str:
+    if found["score"] is None:
+        return f"no verdict ({found['status']}): {found['note']}"
+    return "DRIFT" if found["drift_detected"] else "no drift"
+
+
 def to_html(
     check: OfflineCheck,
     with_performance: bool,
@@ -982,8 +1061,8 @@ def to_html(
         text = with_section(text, segments_html(segments, with_performance, model, current))
     if with_performance:
         text = with_section(text, _performance_html(check))
-    section = errors_section(check)
-    text = with_section(text, section) if section else text
+    for section in (embeddings_section(check), errors_section(check)):
+        text = with_section(text, section) if section else text
     return with_section(
         text,
         summary_section(

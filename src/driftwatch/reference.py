@@ -13,6 +13,7 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from driftwatch.drift.multivariate_methods import (
@@ -25,8 +26,11 @@ from driftwatch.drift.profile import ColumnProfile, ColumnType, ReferenceProfile
 from driftwatch.errors import ReferenceDataError
 
 __all__ = [
+    "EMBEDDING_SAMPLE_ROWS",
     "ReferenceDataError",
+    "embedding_sample",
     "is_profile",
+    "load_embeddings",
     "load_frame",
     "load_labelled",
     "load_multivariate_reference",
@@ -34,6 +38,10 @@ __all__ = [
     "load_reference",
     "save_profile",
 ]
+
+# the reference vectors an embedding check compares with: at most this many rows, drawn with a fixed
+# seed, whether from the raw file or a saved profile (which stores exactly these), so both agree
+EMBEDDING_SAMPLE_ROWS = 5000
 
 
 def load_frame(path: Path, text: Collection[str] = ()) -> pd.DataFrame:
@@ -238,6 +246,15 @@ def save_profile(
         "rows": profile.rows,
         "columns": columns,
     }
+    if profile.embeddings:
+        embeddings = []
+        for index, (name, vectors) in enumerate(profile.embeddings.items()):
+            file = f"embedding-{index:04d}.npy"
+            np.save(directory / file, np.ascontiguousarray(vectors, dtype="<f4"), allow_pickle=False)
+            embeddings.append(
+                {"name": name, "dim": int(vectors.shape[1]), "rows": len(vectors), "file": file}
+            )
+        meta["embeddings"] = embeddings
     if labelled is not None:
         try:
             labelled.reset_index(drop=True).to_parquet(directory / LABELLED_FILE, index=False)
@@ -303,7 +320,90 @@ def load_profile(directory: Path) -> ReferenceProfile:
             float(entry["std"]),
             bool(entry["integer"]),
         )
-    return ReferenceProfile(columns, int(meta["rows"]))
+    embeddings: dict[str, npt.NDArray[np.float32]] = {}
+    for entry in meta.get("embeddings", []):
+        try:
+            vectors = np.load(directory / entry["file"], allow_pickle=False)
+        except Exception as exc:  # numpy raises many types; all mean "unreadable"
+            raise ReferenceDataError(f"{directory / entry['file']}: cannot read ({exc})") from None
+        embeddings[str(entry["name"])] = np.asarray(vectors, dtype=np.float32).reshape(-1, int(entry["dim"]))
+    return ReferenceProfile(columns, int(meta["rows"]), embeddings)
+
+
+def embedding_sample(
+    values: pd.Series, dim: int, where: str, seed: int = 0, rows: int = EMBEDDING_SAMPLE_ROWS
+) -> npt.NDArray[np.float32]:
+    """A reference column of vectors (lists or arrays; in a CSV, JSON arrays as text) as a float32
+    matrix of at most ``rows`` rows, drawn with ``seed`` (kept in the file's order); rows without a
+    vector (null, an empty cell) are left out. `ReferenceDataError` naming ``where`` (the config key)
+    and the row for a vector that is not ``dim`` finite numbers."""
+    kept: list[npt.NDArray[np.float64]] = []
+    for row, cell in enumerate(values.tolist()):
+        if (
+            cell is None
+            or (isinstance(cell, float) and math.isnan(cell))
+            or (isinstance(cell, str) and not cell)
+        ):
+            continue
+        try:
+            vector = np.asarray(json.loads(cell) if isinstance(cell, str) else cell, dtype=np.float64)
+        except (ValueError, TypeError) as exc:
+            raise ReferenceDataError(
+                f"{where}: row {row} of column {values.name!r} is not an array of numbers ({exc}); "
+                "store each vector as a list of numbers (in a CSV: a JSON array)"
+            ) from None
+        if vector.shape != (dim,):
+            raise ReferenceDataError(
+                f"{where}: row {row} of column {values.name!r} has {vector.size} numbers, not dim {dim}; "
+                "fix the vectors or the dim"
+            )
+        if not np.isfinite(vector).all() or np.abs(vector).max(initial=0.0) > np.finfo(np.float32).max:
+            raise ReferenceDataError(
+                f"{where}: row {row} of column {values.name!r} holds NaN or an infinity (or a number beyond "
+                "float32 range); leave the vector out (null) or fix it"
+            )
+        kept.append(vector)
+    matrix = np.asarray(kept, dtype=np.float32).reshape(-1, dim)
+    if len(matrix) > rows:
+        chosen = np.sort(np.random.default_rng(seed).choice(len(matrix), rows, replace=False))
+        matrix = matrix[chosen]
+    return matrix
+
+
+def load_embeddings(
+    path: Path, columns: Mapping[str, tuple[str, int]], key: str = "reference"
+) -> dict[str, npt.NDArray[np.float32]]:
+    """Each embedding's reference vectors: ``columns`` maps an embedding's name to its reference
+    column and dim; ``path`` is a raw reference (Parquet, CSV) or a saved profile (which stores the
+    same sample, `embedding_sample`). Errors name ``key`` (``models.NAME``)."""
+    if not columns:
+        return {}
+    out: dict[str, npt.NDArray[np.float32]] = {}
+    if is_profile(path):
+        saved = load_profile(path).embeddings
+        for name, (_, dim) in columns.items():
+            vectors = saved.get(name)
+            if vectors is None:
+                raise ReferenceDataError(
+                    f"{key}.embeddings.{name}: the profile {path} has no vectors of embedding {name!r} (it has "
+                    f"{', '.join(saved) or 'none'}); rebuild it with `driftwatch profile --config ... --model ...`"
+                )
+            if vectors.shape[1] != dim:
+                raise ReferenceDataError(
+                    f"{key}.embeddings.{name}.dim: {dim}, but the profile {path} holds vectors of "
+                    f"{vectors.shape[1]}; rebuild the profile or fix the dim"
+                )
+            out[name] = vectors
+        return out
+    frame = load_frame(path)
+    for name, (column, dim) in columns.items():
+        if column not in frame.columns:
+            raise ReferenceDataError(
+                f"{key}.embeddings.{name}.field: the reference {path} has no column {column!r} (it has "
+                f"{', '.join(map(str, frame.columns))}); store the reference vectors in a column of that name"
+            )
+        out[name] = embedding_sample(frame[column], dim, f"{key}.embeddings.{name}")
+    return out
 
 
 def load_labelled(directory: Path) -> pd.DataFrame | None:

@@ -38,6 +38,7 @@ EXPECTED_ALERTS = {
     "DriftwatchMultivariateDrift": "ticket",
     "DriftwatchRecentDrift": "ticket",
     "DriftwatchChallengerWorse": "ticket",
+    "DriftwatchEmbeddingDrift": "ticket",
     "DriftwatchDown": "page",
     "DriftwatchChecksStale": "ticket",
     "DriftwatchChecksNeverSucceeded": "ticket",

@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = ROOT / "grafana" / "dashboards"
 SECRET = "dashboards-live-secret"
 PER_MODEL = 1500
+EMBEDDING_DIM = 16
 MODEL = "credit-risk"  # the model shown by the model dashboard: drifting, labelled, with performance
 WAIT = 60.0
 STEP = 2  # seconds between points of a range query: Grafana's $__interval
@@ -78,6 +79,8 @@ def write_config(directory: Path, bootstrap: str, topics: dict[str, str], port: 
     for model in ("credit-risk", "churn"):
         frame = reference_frame(model, rows=3000).rename(columns={"prediction": "score"})
         frame["label"] = (rng.random(len(frame)) < frame["score"]).astype(int)
+        if model == MODEL:  # its embedding's reference vectors, as JSON arrays in a CSV column
+            frame["vec"] = [json.dumps(v.tolist()) for v in rng.normal(size=(len(frame), EMBEDDING_DIM))]
         frame.to_csv(directory / f"{model}.csv", index=False)
         features: list[Any] = [
             {"name": name, "type": "categorical"} if name in {"country", "plan"} else name
@@ -98,6 +101,8 @@ def write_config(directory: Path, bootstrap: str, topics: dict[str, str], port: 
         "min_labels": 50,
         "thresholds": {"accuracy": {"max_drop": 0.05}, "roc_auc": {"min": 0.6}},
     }
+    # an embedding, so the Embeddings row has series (its vectors drift with the features)
+    models[MODEL]["embeddings"] = {"text_vec": {"field": "vec", "dim": EMBEDDING_DIM}}
     # limits on every measure, so the quality panels' limit lines and breach timeline have series
     models[MODEL]["quality"] = {"missing_share": 0.5, "unseen_share": 0.5, "out_of_range_share": 0.5}
     models[MODEL]["drift"] = {"multivariate": {}}  # the multivariate drift panels' series
@@ -134,13 +139,18 @@ def produce(bootstrap: str, topics: dict[str, str]) -> int:
     labelled: list[dict[str, Any]] = []
     for model, shifted in (("credit-risk", True), ("churn", False)):
         for value in make_records(model, rng, PER_MODEL, shifted, now):
-            producer.send(topic, key=model.encode(), value=value)
+            sent = value
             if model == MODEL:
-                labelled.append(json.loads(value))
+                record = json.loads(value)
+                record["vec"] = (rng.normal(size=EMBEDDING_DIM) + 0.5).tolist()
+                sent = json.dumps(record).encode()
+                labelled.append(record)
+            producer.send(topic, key=model.encode(), value=sent)
     # a value of the wrong kind (counted as missing and as a type violation)
     for value in make_records(MODEL, rng, 20, True, now):
         record = json.loads(value)
         record["features"]["age"] = "unknown"
+        record["vec"] = rng.normal(size=EMBEDDING_DIM).tolist()
         producer.send(topic, key=MODEL.encode(), value=json.dumps(record).encode())
     # valid records too old for the window, and records the daemon rejects
     for value in make_records("churn", rng, 5, False, now - 7200):

@@ -111,6 +111,15 @@ def summary(
                 f"{title} on {on}: {m.value:.4g} outside the reference's range "
                 f"(lower {lower}, upper {upper}), {m.rows} rows in the window."
             )
+    embeddings = result.embedding_drift or {}
+    if parsed.kind == "embedding_drift" and parsed.metric in embeddings:
+        found = embeddings[parsed.metric]
+        if found.drift is not None:
+            return (
+                f"{title} on {on}: {found.method} score {found.drift.score:.4g} "
+                f"(threshold {found.drift.threshold:.4g}), {found.rows} vectors in the window."
+            )
+        return f"{title} on {on}."
     if parsed.metric is not None and result.performance is not None:
         return _performance_summary(title, on, parsed.kind, parsed.metric, result)
     if parsed.kind == "prediction_drift" and result.prediction_drift is not None:

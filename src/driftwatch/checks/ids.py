@@ -6,7 +6,8 @@ A check id is what names one alert state and one webhook event: ``data_drift``,
 than the reference is ``data_drift@rolling`` / ``prediction_drift@rolling``, and a champion/challenger
 comparison of two model versions is ``challenger:accuracy`` (a performance metric) or
 ``challenger:prediction_drift`` (the two versions' prediction distributions); a multivariate drift
-check names its method, ``multivariate_drift:reconstruction_error``. Its string form is the
+check names its method, ``multivariate_drift:reconstruction_error``; the drift of one of a model's
+embeddings is ``embedding_drift:text_vec`` (the embedding's name). Its string form is the
 one users see (the ``check`` label of the metrics, the alert state's key in the state file, the
 ``check`` field of a webhook event), so `str` and `CheckId.parse` are the only places that know how
 the parts are joined; code that needs the kind, the metric or the baseline reads the fields instead of
@@ -29,6 +30,7 @@ CheckKind = Literal[
     "estimated_performance",
     "challenger",
     "multivariate_drift",
+    "embedding_drift",
 ]
 CHECK_KINDS: tuple[CheckKind, ...] = get_args(CheckKind)
 
@@ -37,7 +39,7 @@ BASELINES: tuple[Baseline, ...] = get_args(Baseline)
 
 # the kinds whose alert states are per metric (one threshold each)
 _PER_METRIC: frozenset[CheckKind] = frozenset(
-    {"performance", "estimated_performance", "challenger", "multivariate_drift"}
+    {"performance", "estimated_performance", "challenger", "multivariate_drift", "embedding_drift"}
 )
 # the kinds that may compare with another baseline than the reference
 _WITH_BASELINE: frozenset[CheckKind] = frozenset({"data_drift", "prediction_drift"})

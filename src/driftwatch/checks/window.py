@@ -27,6 +27,7 @@ from driftwatch.drift.quality import DataQuality, column_quality, data_quality
 from driftwatch.stream.windows import WindowSnapshot
 
 if TYPE_CHECKING:  # scikit-learn behind it: commands that only read results need not import it
+    from driftwatch.checks.embedding import EmbeddingResult
     from driftwatch.performance.monitor import PerformanceResult
 
 __all__ = [
@@ -131,6 +132,8 @@ class CheckResult:
     baseline_coverage: float | None = None
     # models with a drift.multivariate section only: the methods' results (empty without a verdict)
     multivariate_drift: MultivariateDrift | None = None
+    # models with embeddings: each embedding's drift (`driftwatch.checks.embedding`); else None
+    embedding_drift: dict[str, EmbeddingResult] | None = None
 
     @property
     def scoped(self) -> bool:
@@ -165,6 +168,11 @@ class CheckResult:
                 {}
                 if self.multivariate_drift is None
                 else {"multivariate_drift": self.multivariate_drift.as_dict() or None}
+            ),
+            **(
+                {"embedding_drift": {name: r.as_dict() for name, r in self.embedding_drift.items()}}
+                if self.embedding_drift is not None
+                else {}
             ),
             **(
                 {
@@ -372,6 +380,7 @@ def check_result(
     prediction = parts.get("prediction_drift")
     quality = parts.get("data_quality")
     multivariate = parts.get("multivariate_drift")
+    embeddings = parts.get("embedding_drift")
     return CheckResult(
         model=model,
         check="data_drift",
@@ -388,6 +397,7 @@ def check_result(
         errors={str(part.check): part.failure for part in parts.values() if part.failure is not None},
         data_quality=None if quality is None else quality.value,
         multivariate_drift=None if multivariate is None else _multivariate_value(multivariate),
+        embedding_drift=None if embeddings is None else embeddings.value,
     )
 
 

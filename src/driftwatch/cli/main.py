@@ -348,6 +348,13 @@ def _validate(path: str) -> int:
         summary.append(
             f"model {name}: reference {model.reference} ({profile.rows} rows, {len(model.features)} features)"
         )
+        for embedding, vectors in profile.embeddings.items():
+            dim = model.embeddings[embedding].dim
+            summary.append(
+                f"model {name}: embedding {embedding}: {len(vectors)} reference vectors of {dim} numbers; "
+                f"{model.window.max_rows * 4 * dim / 1e6:.1f} MB of vectors in a full window "
+                f"(window.max_rows {model.window.max_rows})"
+            )
         if model.scoped:
             summary.append(_scope_bounds(name, model))
     if problems:
@@ -696,6 +703,7 @@ def _check(args: argparse.Namespace) -> int:
         measure(check, min_rows)
         if model is not None and model.drift.multivariate is not None:
             _multivariate(check, model, args.model, Path(args.reference))
+        embedding_drifted = _check_embeddings(check, model, args, files.current, min_rows)
     except CheckError as exc:
         raise UserError(str(exc)) from None
     quality_breached = _quality(check, model) or multivariate_alert(check)
@@ -754,7 +762,27 @@ def _check(args: argparse.Namespace) -> int:
     if problem is not None:
         raise UserError(f"{problem}; leave such columns out with --columns")
     segment_alarm = any(segment.alarm for segment in segments or [])
-    return 1 if check.drift.dataset_drift or quality_breached or segment_alarm else 0
+    return 1 if check.drift.dataset_drift or quality_breached or segment_alarm or embedding_drifted else 0
+
+
+def _check_embeddings(check: Any, model: Any, args: argparse.Namespace, current: Any, min_rows: int) -> bool:
+    """The model's embeddings (its ``embeddings:`` section) checked on the files' columns of vectors, into
+    the check's result; whether any drifted."""
+    if model is None or not model.embeddings:
+        return False
+    from pathlib import Path
+
+    from driftwatch.checks.embedding import EmbeddingSpec
+    from driftwatch.offline import check_embeddings
+    from driftwatch.reference import ReferenceDataError, load_embeddings
+
+    columns = {name: (e.field, e.dim) for name, e in model.embeddings.items()}
+    try:
+        reference = load_embeddings(Path(args.reference), columns, f"models.{args.model}")
+    except ReferenceDataError as exc:
+        raise UserError(f"--reference {exc}") from None
+    specs = [EmbeddingSpec(name, e.method, e.parameters()) for name, e in model.embeddings.items()]
+    return check_embeddings(check, reference, current, columns, specs, min_rows)
 
 
 def _quality(check: Any, model: Any) -> bool:
@@ -839,10 +867,11 @@ def _estimates_regression(model: Any) -> bool:
 
 
 def _profile(args: argparse.Namespace) -> int:
+    from dataclasses import replace
     from pathlib import Path
 
     from driftwatch.drift.profile import ReferenceProfile
-    from driftwatch.reference import ReferenceDataError, load_frame, save_profile
+    from driftwatch.reference import ReferenceDataError, embedding_sample, load_frame, save_profile
 
     model = _model_settings(args)
     try:
@@ -873,6 +902,18 @@ def _profile(args: argparse.Namespace) -> int:
     if missing:
         raise UserError(f"--reference {args.reference} has no column(s) {', '.join(missing)}")
     profile = ReferenceProfile.build(frame, columns, types)
+    if model is not None and model.embeddings:  # the bounded sample of vectors the checks compare with
+        absent = sorted({e.field for e in model.embeddings.values()} - set(map(str, frame.columns)))
+        if absent:
+            raise UserError(f"--reference {args.reference} has no column(s) {', '.join(absent)} (embeddings)")
+        try:
+            samples = {
+                name: embedding_sample(frame[e.field], e.dim, f"embeddings.{name}")
+                for name, e in model.embeddings.items()
+            }
+        except ReferenceDataError as exc:
+            raise UserError(f"--reference {exc}") from None
+        profile = replace(profile, embeddings=samples)
     kept_columns = [prediction, label]
     if model is not None and _estimates_regression(model):  # DLE refits on the features of each row
         kept_columns = [*(f.name for f in model.features if f.name not in kept_columns), *kept_columns]
@@ -906,5 +947,6 @@ def _profile(args: argparse.Namespace) -> int:
     )
     if multivariate:
         kept += f"; multivariate drift model(s) {', '.join(multivariate)} fitted and kept"
-    print(f"profile of {len(columns)} columns, {profile.rows} rows written to {args.output}{kept}")
+    vectors = "".join(f", {len(v)} vectors of embedding {name!r}" for name, v in profile.embeddings.items())
+    print(f"profile of {len(columns)} columns, {profile.rows} rows{vectors} written to {args.output}{kept}")
     return 0

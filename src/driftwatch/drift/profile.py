@@ -259,10 +259,12 @@ class ColumnProfile:
 
 @dataclass(frozen=True)
 class ReferenceProfile:
-    """The reference of one model: a `ColumnProfile` per monitored column."""
+    """The reference of one model: a `ColumnProfile` per monitored column, and a bounded sample of the
+    reference's vectors per embedding (rows x dim, float32; `driftwatch.reference.embedding_sample`)."""
 
     columns: Mapping[str, ColumnProfile]
     rows: int
+    embeddings: Mapping[str, npt.NDArray[np.float32]] = field(default_factory=dict)
 
     @classmethod
     def build(

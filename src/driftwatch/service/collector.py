@@ -154,20 +154,26 @@ def result_samples(result: CheckResult, per_feature: bool = True) -> Samples:
     if prediction is not None and prediction.error is None:
         out[m.PREDICTION_DRIFT_SCORE][(model, prediction.method, *drift_scope)] = prediction.score
         out[m.PREDICTION_DRIFT_DETECTED][(model, *drift_scope)] = int(prediction.drift_detected)
+    for name, embedding in (result.embedding_drift or {}).items():
+        found = embedding.drift
+        if found is not None and not rolling:  # a verdict only: no verdict, no drift series
+            out[m.EMBEDDING_DRIFT_SCORE][(model, name, found.method, *scope)] = found.score
+            out[m.EMBEDDING_DRIFT_THRESHOLD][(model, name, found.method, *scope)] = found.threshold
+            out[m.EMBEDDING_DRIFT_DETECTED][(model, name, *scope)] = int(found.drifted)
     check = check_name(result)
     for status in STATUSES:
         out[m.CHECK_STATUS][(model, check, status, *scope)] = int(status == result.status)
     multivariate = result.multivariate_drift
     if multivariate is not None and not rolling:
-        for method, found in multivariate.results.items():
+        for method, joint in multivariate.results.items():
             key = (model, method, *scope)
-            if math.isfinite(found.value):
-                out[m.MULTIVARIATE_DRIFT_VALUE][key] = found.value
-                out[m.MULTIVARIATE_DRIFT_DETECTED][key] = int(found.alert)
-            if found.lower_threshold is not None:
-                out[m.MULTIVARIATE_DRIFT_LOWER][key] = found.lower_threshold
-            if found.upper_threshold is not None:
-                out[m.MULTIVARIATE_DRIFT_UPPER][key] = found.upper_threshold
+            if math.isfinite(joint.value):
+                out[m.MULTIVARIATE_DRIFT_VALUE][key] = joint.value
+                out[m.MULTIVARIATE_DRIFT_DETECTED][key] = int(joint.alert)
+            if joint.lower_threshold is not None:
+                out[m.MULTIVARIATE_DRIFT_LOWER][key] = joint.lower_threshold
+            if joint.upper_threshold is not None:
+                out[m.MULTIVARIATE_DRIFT_UPPER][key] = joint.upper_threshold
     performance = result.performance
     if performance is not None and not rolling:
         realized = performance.realized

@@ -73,6 +73,7 @@ from driftwatch.state.labels import LabelStore
 from driftwatch.state.store import Store
 from driftwatch.stream.labels import LabelDecoder
 from driftwatch.stream.records import RecordDecoder, reads_metadata
+from driftwatch.stream.vectors import VectorField, VectorReader
 from driftwatch.stream.windows import ColumnSpec, Window
 from driftwatch.webconfig import WebAccess, load_web_config
 
@@ -260,6 +261,13 @@ class Daemon:
             versions,
             decode=settings.kafka.decode,
             scoped=self.scoped,
+            vectors=VectorReader(
+                {
+                    name: [VectorField(e, spec.field, spec.dim) for e, spec in model.embeddings.items()]
+                    for name, model in settings.models.items()
+                    if model.embeddings
+                }
+            ),
         )
         if not settings.kafka.scale_out.enabled:  # scaled out, the owner restores from the changelog
             self.ingest.restore_windows()
@@ -688,6 +696,7 @@ def _column_specs(model: ModelSettings, types: dict[str, Any]) -> list[ColumnSpe
         specs.append(
             ColumnSpec(model.prediction, types.get(model.prediction, "numeric"), source="prediction")
         )
+    specs += [ColumnSpec(name, "numeric", "embedding", dim=e.dim) for name, e in model.embeddings.items()]
     return specs
 
 

@@ -36,6 +36,7 @@ from driftwatch.stream.labels import Label, LabelDecoder
 from driftwatch.stream.partials import Admission
 from driftwatch.stream.records import Prediction, RecordDecoder, Rejection
 from driftwatch.stream.sample_keys import position_keys
+from driftwatch.stream.vectors import VectorReader, Vectors
 from driftwatch.stream.windows import Window
 
 __all__ = ["Ingest"]
@@ -133,8 +134,11 @@ class Ingest:
         forward: Forward | None = None,
         decode: str = "all",
         scoped: Mapping[str, ScopedModel] | None = None,
+        vectors: VectorReader | None = None,
     ) -> None:
         self.windows = windows
+        # models with embeddings: their records' vectors, read (and bad ones rejected) before the rest
+        self.vectors = vectors if vectors else None
         # models with segments, versions or a rolling baseline: their scope windows take what the model
         # window takes, with the same keys
         self.scoped: Mapping[str, ScopedModel] = scoped or {}
@@ -173,16 +177,56 @@ class Ingest:
         if labels:
             self._handle_labels(labels)
 
+    def _read_vectors(self, messages: Sequence[Message]) -> tuple[Sequence[Message], Vectors | None]:
+        """The embedding vectors of a batch's records (`driftwatch.stream.vectors`), and the batch without
+        the records whose vector is bad (counted and dead-lettered here, as every rejection is)."""
+        if self.vectors is None:
+            return messages, None
+        vectors, rejected = self.vectors.read([message.value for message in messages])
+        if not rejected:
+            return messages, vectors
+        for index, rejection in sorted(rejected.items()):
+            self.metrics.records_rejected.labels(rejection.reason).inc()
+            self._reject(messages[index], rejection, "record")
+        keep = np.ones(len(messages), dtype=np.bool_)
+        keep[list(rejected)] = False
+        kept = {
+            model: {name: matrix[keep] for name, matrix in matrices.items()}
+            for model, matrices in vectors.items()
+        }
+        return [m for m, k in zip(messages, keep.tolist(), strict=True) if k], kept
+
+    @staticmethod
+    def _columns_with_vectors(
+        window: Window,
+        columns: Sequence[npt.NDArray[Any]],
+        vectors: Vectors | None,
+        model: str,
+        positions: Sequence[int] | npt.NDArray[np.intp] | None,
+        rows: int,
+    ) -> list[npt.NDArray[Any]]:
+        """A model's plain columns with its embedding columns put in place: the vectors of the records at
+        ``positions`` of the batch (all of it when None)."""
+        if len(columns) == len(window.columns):
+            return list(columns)
+        found = None if vectors is None else vectors.get(model)
+        if found is not None and positions is not None:
+            found = {name: matrix[positions] for name, matrix in found.items()}
+        return window.with_vectors(columns, found, rows)
+
     def _handle_predictions(self, messages: Sequence[Message]) -> None:
         """Decode a batch, count rejections, add the valid records to their models' windows."""
+        messages, vectors = self._read_vectors(messages)
+        if not messages:
+            return
         if self.sampled and self._sampling():
-            self._handle_sampled(messages)
+            self._handle_sampled(messages, vectors)
             return
         payloads = [message.value for message in messages]
         fallbacks = [message.timestamp / 1000.0 for message in messages]
         # the fast path: a batch of good records straight into columns (no rejection, no type violation)
         columns = self.decoder.decode_columns(
-            payloads, fallbacks, {name: window.columns for name, window in self.windows.items()}
+            payloads, fallbacks, {name: window.plain_columns for name, window in self.windows.items()}
         )
         keys = _sample_keys(messages)
         if columns is not None:
@@ -192,12 +236,15 @@ class Ingest:
                 window = self.windows[model]
                 whole = count == len(keys)
                 try:
+                    batch_columns = self._columns_with_vectors(
+                        window, batch.columns, vectors, model, None if whole else batch.positions, count
+                    )
                     if self.forward is not None:
                         added = self._forward(
                             model,
                             messages if whole else [messages[i] for i in batch.positions],
                             batch.timestamps,
-                            batch.columns,
+                            batch_columns,
                             keys if whole else keys[batch.positions],
                             now,
                             batch.model_version,
@@ -206,9 +253,9 @@ class Ingest:
                         batch_keys = keys if whole else keys[batch.positions]
                         scoped = self.scoped.get(model)
                         if scoped is not None:
-                            added = scoped.add_columns(batch.timestamps, batch.columns, now, batch_keys)
+                            added = scoped.add_columns(batch.timestamps, batch_columns, now, batch_keys)
                         else:
-                            added = window.add_columns(batch.timestamps, batch.columns, now, batch_keys)
+                            added = window.add_columns(batch.timestamps, batch_columns, now, batch_keys)
                 except Exception:  # a bug, not bad data: count and report it, keep consuming
                     log.exception("could not window %d records of model %s", count, model)
                     self.metrics.records_rejected.labels("internal_error").inc(count)
@@ -244,6 +291,9 @@ class Ingest:
             try:
                 if self.forward is not None:
                     timestamps, values = window.to_columns(records)
+                    values = self._columns_with_vectors(
+                        window, values, vectors, model, None if whole else positions[model], len(records)
+                    )
                     added = self._forward(
                         model,
                         messages if whole else [messages[i] for i in positions[model]],
@@ -256,9 +306,18 @@ class Ingest:
                 elif model in self.scoped:
                     model_keys = keys if whole else keys[positions[model]]
                     timestamps, values = window.to_columns(records)
+                    values = self._columns_with_vectors(
+                        window, values, vectors, model, None if whole else positions[model], len(records)
+                    )
                     added = self.scoped[model].add_columns(timestamps, values, now, model_keys)
                 else:
-                    added = window.add(records, now, keys if whole else keys[positions[model]])
+                    timestamps, values = window.to_columns(records)
+                    values = self._columns_with_vectors(
+                        window, values, vectors, model, None if whole else positions[model], len(records)
+                    )
+                    added = window.add_columns(
+                        timestamps, values, now, keys if whole else keys[positions[model]]
+                    )
             except Exception:  # a bug, not bad data: count and report it, keep consuming
                 log.exception("could not window %d records of model %s", len(records), model)
                 self.metrics.records_rejected.labels("internal_error").inc(len(records))
@@ -284,7 +343,7 @@ class Ingest:
             return self.forward.sampling()
         return any(tau < 1.0 for window in self.windows.values() for tau in window.thresholds().values())
 
-    def _handle_sampled(self, messages: Sequence[Message]) -> None:
+    def _handle_sampled(self, messages: Sequence[Message], vectors: Vectors | None = None) -> None:
         """`_handle_predictions` with ``kafka.decode: sampled``: every record is decoded and validated but
         for its features; a model's records are counted in its window as always, and only those its
         window may keep (inside it, with a sample key below their bucket's threshold, read before the
@@ -300,7 +359,7 @@ class Ingest:
         if not groups:
             return
         keys = _sample_keys(messages)
-        layouts = {name: window.columns for name, window in self.windows.items()}
+        layouts = {name: window.plain_columns for name, window in self.windows.items()}
         now = self.clock()
         for heads in groups:
             model = heads.model
@@ -338,6 +397,7 @@ class Ingest:
             timestamps = heads.timestamps if whole else heads.timestamps[keep]
             if not whole:
                 columns = [column[keep] for column in columns]
+            columns = self._columns_with_vectors(window, columns, vectors, model, kept, count)
             version = heads.model_version(int(np.flatnonzero(keep)[-1]))
             try:
                 if self.forward is not None:

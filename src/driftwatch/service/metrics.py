@@ -565,6 +565,22 @@ WINDOW_LABELLED_ROWS = ResultMetric(
     "Labelled predictions whose prediction time is in the latest check's window.",
     ("model", "model_version", "segment"),
 )
+EMBEDDING_DRIFT_SCORE = ResultMetric(
+    "driftwatch_embedding_drift_score",
+    "Drift score of one of the model's embeddings in the latest check (method model: the ROC AUC of a "
+    "classifier telling reference from window vectors).",
+    ("model", "embedding", "method", "model_version", "segment"),
+)
+EMBEDDING_DRIFT_THRESHOLD = ResultMetric(
+    "driftwatch_embedding_drift_threshold",
+    "Threshold the embedding's drift score is compared with (with bootstrap: the null quantile).",
+    ("model", "embedding", "method", "model_version", "segment"),
+)
+EMBEDDING_DRIFT_DETECTED = ResultMetric(
+    "driftwatch_embedding_drift_detected",
+    "1 when the latest check found drift in the embedding's vectors, else 0.",
+    ("model", "embedding", "model_version", "segment"),
+)
 RESULT_METRICS: tuple[ResultMetric, ...] = (
     FEATURE_DRIFT_SCORE,
     FEATURE_DRIFT_THRESHOLD,
@@ -589,6 +605,9 @@ RESULT_METRICS: tuple[ResultMetric, ...] = (
     MULTIVARIATE_DRIFT_LOWER,
     MULTIVARIATE_DRIFT_UPPER,
     MULTIVARIATE_DRIFT_DETECTED,
+    EMBEDDING_DRIFT_SCORE,
+    EMBEDDING_DRIFT_THRESHOLD,
+    EMBEDDING_DRIFT_DETECTED,
 )
 
 
@@ -601,8 +620,12 @@ RESULT_METRICS: tuple[ResultMetric, ...] = (
 TRANSITION_STATES = 4
 """States `driftwatch_alert_transitions_total` counts per alert: pending, firing, resolved, retired."""
 
+# a scoped model has no embeddings (the config refuses both): their families have no series per scope
+_UNSCOPED: frozenset[ResultMetric] = frozenset(
+    {EMBEDDING_DRIFT_SCORE, EMBEDDING_DRIFT_THRESHOLD, EMBEDDING_DRIFT_DETECTED}
+)
 BUDGET_FAMILIES: tuple[str, ...] = (
-    *(spec.name for spec in RESULT_METRICS),
+    *(spec.name for spec in RESULT_METRICS if spec not in _UNSCOPED),
     "driftwatch_window_rows",
     "driftwatch_alert_active",
     "driftwatch_alert_transitions_total",

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from driftwatch.checks.base import Check, CheckInput, Labelled, PartResult, run_checks
+from driftwatch.checks.embedding import EmbeddingDriftCheck, EmbeddingSpec
 from driftwatch.checks.ids import CheckId, CheckKind
 from driftwatch.checks.multivariate import MultivariateDriftCheck
 from driftwatch.checks.window import (
@@ -161,6 +162,14 @@ class ModelCheck:
             check.prepare(profile)
         if quality.limits:
             window_checks.append(quality)
+        if settings.embeddings:
+            embeddings = EmbeddingDriftCheck(
+                name,
+                [EmbeddingSpec(n, e.method, e.parameters()) for n, e in settings.embeddings.items()],
+                min_rows,
+            )
+            embeddings.prepare(profile)
+            window_checks.append(embeddings)
         checks: list[Check[Any, Any]] = list(window_checks)
         if multivariate is not None and settings.drift.multivariate is not None:
             columns = {c: profile.columns[c].type for c in settings.multivariate_columns()}

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from driftwatch.config import ModelSettings
 from driftwatch.drift.profile import ColumnType, ReferenceProfile
 from driftwatch.drift.stattests import CATALOGUE
-from driftwatch.reference import load_reference
+from driftwatch.reference import load_embeddings, load_reference
 
 __all__ = [
     "load_model_reference",
@@ -30,9 +31,15 @@ __all__ = [
 
 def load_model_reference(name: str, model: ModelSettings) -> tuple[ReferenceProfile, dict[str, ColumnType]]:
     """Profile model ``name``'s reference as its config says (`driftwatch.reference.load_reference`):
-    its features with their configured types, its prediction column; errors name its config keys."""
+    its features with their configured types, its prediction column, its embeddings' vectors
+    (`driftwatch.reference.load_embeddings`); errors name its config keys."""
     types = {feature.name: feature.type for feature in model.features}
-    return load_reference(model.reference, types, model.prediction, key=f"models.{name}")
+    key = f"models.{name}"
+    profile, found = load_reference(model.reference, types, model.prediction, key=key)
+    if model.embeddings:
+        columns = {embedding: (e.field, e.dim) for embedding, e in model.embeddings.items()}
+        profile = replace(profile, embeddings=load_embeddings(model.reference, columns, key))
+    return profile, found
 
 
 def reference_columns(path: Path) -> list[str]:

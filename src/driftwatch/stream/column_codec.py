@@ -1,7 +1,8 @@
 """Window columns as msgpack-ready values: the one wire form of a numeric or categorical column.
 
 A numeric column (float64) travels as its raw little-endian bytes, a categorical one (canonical
-category keys, an object array) as a list of ``str | None``. The SQLite store writes window segments
+category keys, an object array) as a list of ``str | None``, an embedding column (a rows x dim
+float32 matrix) as a map ``{"dim": dim, "f4": its raw little-endian bytes}``. The SQLite store writes window segments
 this way and the scale-out daemon ships partials this way, so both read what the other writes.
 """
 
@@ -12,7 +13,7 @@ import numpy.typing as npt
 
 __all__ = ["EncodedColumn", "decode_column", "encode_column", "float_bytes", "from_float_bytes"]
 
-EncodedColumn = bytes | list[str | None]
+EncodedColumn = bytes | list[str | None] | dict[str, int | bytes]
 
 
 def float_bytes(values: npt.ArrayLike) -> bytes:
@@ -30,13 +31,21 @@ def encode_column(column: npt.NDArray[np.generic]) -> EncodedColumn:
     if column.dtype == object:
         values: list[str | None] = column.tolist()
         return values
+    if column.ndim == 2:
+        return {"dim": int(column.shape[1]), "f4": np.ascontiguousarray(column, dtype="<f4").tobytes()}
     return float_bytes(column)
 
 
 def decode_column(data: EncodedColumn) -> npt.NDArray[np.generic]:
-    """The column `encode_column` encoded: float64 for bytes, an object array for a list."""
+    """The column `encode_column` encoded: float64 for bytes, an object array for a list, a float32
+    matrix for an embedding's map."""
     if isinstance(data, bytes):
         return from_float_bytes(data)
+    if isinstance(data, dict):
+        dim, raw = data["dim"], data["f4"]
+        if not isinstance(dim, int) or not isinstance(raw, bytes):
+            raise ValueError("an embedding column is {dim: int, f4: bytes}")
+        return np.frombuffer(raw, dtype="<f4").astype(np.float32, copy=False).reshape(-1, dim)
     out = np.empty(len(data), dtype=object)
     out[:] = data
     return out

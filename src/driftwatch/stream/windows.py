@@ -45,6 +45,7 @@ import math
 import threading
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Final
 
 import numpy as np
@@ -59,7 +60,7 @@ __all__ = ["BucketState", "ColumnSpec", "Segment", "Window", "WindowChanges", "W
 
 
 _PLAIN_NUMBERS = frozenset({float, int, type(None)})
-SOURCES: Final = ("feature", "prediction", "metadata", "version", "probability")
+SOURCES: Final = ("feature", "prediction", "metadata", "version", "probability", "embedding")
 
 
 @dataclass(frozen=True)
@@ -72,12 +73,15 @@ class ColumnSpec:
     ``"probability"`` (a numeric column named ``name`` holding class ``key``'s probability in the
     prediction's map class -> probability: 0 when the map leaves the class out, missing when the
     prediction is not a map; multiclass CBPE reads them). Metadata and version columns are categorical:
-    their values are canonical category keys, as a categorical feature's."""
+    their values are canonical category keys, as a categorical feature's. An ``"embedding"`` column holds one vector of ``dim`` float32 components per row (a
+    rows x dim matrix, read from the record by `driftwatch.stream.records.read_vectors`); it is not
+    in the snapshot's frame but in `WindowSnapshot.embeddings`."""
 
     name: str
     type: ColumnType
     source: str = "feature"
     key: str | None = None  # source "probability": the class
+    dim: int = 0  # components of an embedding column's vectors; 0 for the other columns
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
@@ -88,6 +92,13 @@ class ColumnSpec:
             raise ValueError(f"column {self.name!r}: a column of source {self.source!r} is categorical")
         if self.source == "probability" and (self.type != "numeric" or self.key is None):
             raise ValueError(f"column {self.name!r}: a probability column is numeric and names its class")
+        if (self.source == "embedding") != (self.dim > 0) or (self.dim and self.type != "numeric"):
+            raise ValueError(f"column {self.name!r}: an embedding column, and only one, has a dim (numeric)")
+
+    @property
+    def row_bytes(self) -> int:
+        """Bytes one row of this column takes in memory (a category key: its pointer only)."""
+        return 4 * self.dim if self.dim else 8
 
 
 def _class_probability(prediction: Scalar | dict[str, float], key: str | None) -> Scalar:
@@ -175,6 +186,8 @@ class WindowSnapshot:
     end: float
     records_seen: int  # records in the window, sampled or not
     type_violations: dict[str, int]
+    # each embedding column's vectors (rows x dim, float32), row for row with the frame
+    embeddings: dict[str, npt.NDArray[np.float32]] = field(default_factory=dict)
 
 
 class Window:
@@ -210,22 +223,56 @@ class Window:
         records: Sequence[Prediction],
         now: float,
         keys: npt.NDArray[np.float64] | None = None,
+        vectors: Mapping[str, npt.NDArray[np.float32]] | None = None,
     ) -> int:
         """Add decoded records of this model at wall-clock ``now``, with their sample keys in [0, 1)
-        (one per record; drawn from the window's generator when None).
+        (one per record; drawn from the window's generator when None) and the vectors of each
+        embedding column (rows x dim, row for row with the records; missing when None).
 
         Returns how many fell inside the window; older ones are not kept.
         """
         if not records:
             return 0
         timestamps, values = self.to_columns(records)
-        return self.add_columns(timestamps, values, now, keys)
+        return self.add_columns(timestamps, self.with_vectors(values, vectors, len(records)), now, keys)
+
+    @property
+    def plain_columns(self) -> list[ColumnSpec]:
+        """The columns decoded from a record's features, prediction, metadata and version: all but the
+        embedding columns (`driftwatch.stream.vectors` reads those)."""
+        return [spec for spec in self.columns if not spec.dim]
+
+    def with_vectors(
+        self,
+        values: Sequence[npt.NDArray[np.generic]],
+        vectors: Mapping[str, npt.NDArray[np.float32]] | None,
+        rows: int,
+    ) -> list[npt.NDArray[np.generic]]:
+        """The columns of `plain_columns` (``values``) with each embedding column's vectors put in
+        place, as `add_columns` takes them: all columns in the window's order. An embedding missing
+        from ``vectors`` is all NaN (missing)."""
+        plain = iter(values)
+        out: list[npt.NDArray[np.generic]] = []
+        for spec in self.columns:
+            if not spec.dim:
+                out.append(next(plain))
+                continue
+            matrix = None if vectors is None else vectors.get(spec.name)
+            if matrix is None:
+                matrix = np.full((rows, spec.dim), np.nan, dtype=np.float32)
+            elif matrix.shape != (rows, spec.dim):
+                raise ValueError(
+                    f"embedding {spec.name!r}: {matrix.shape} vectors for {rows} rows of {spec.dim}"
+                )
+            out.append(matrix)
+        return out
 
     def to_columns(
         self, records: Sequence[Prediction]
     ) -> tuple[npt.NDArray[np.float64], list[npt.NDArray[np.generic]]]:
-        """Decoded records as `add_columns` takes them: their event times and one array per column
-        (values of the wrong kind become missing and are counted as type violations)."""
+        """Decoded records as `add_columns` takes them but for the vectors (`with_vectors` adds them):
+        their event times and one array per column of `plain_columns` (values of the wrong kind become
+        missing and are counted as type violations)."""
         timestamps = np.fromiter((r.timestamp for r in records), dtype=np.float64, count=len(records))
         features = [spec.name for spec in self.columns if spec.source == "feature"]
         # one pass over the records, the per-field lookups in C; then one tuple per column
@@ -244,7 +291,7 @@ class Window:
                 if spec.source == "probability"
                 else [None if r.metadata is None else r.metadata.get(spec.name) for r in records],
             )
-            for spec in self.columns
+            for spec in self.plain_columns
         ]
         return timestamps, values
 
@@ -598,13 +645,27 @@ class Window:
 
     def signature(self) -> str:
         """What a checkpoint must match to be restored: the columns and the bucket layout."""
-        columns = ";".join(f"{c.name}:{c.type}:{c.source}" for c in self.columns)
+        columns = ";".join(
+            f"{c.name}:{c.type}:{c.source}" + (f":{c.dim}" if c.dim else "") for c in self.columns
+        )
         return f"v1|{self.bucket_seconds!r}|{columns}"
 
     def type_violations(self) -> dict[str, int]:
         """Values of the wrong kind seen per column since start (counted as missing)."""
         with self._lock:
             return dict(self._type_violations)
+
+    def memory_bytes(self) -> int:
+        """Bytes the kept rows take in memory now: their columns (vectors included), keys and times.
+        At most ``1.1 x max_rows`` rows plus the last inserted batch (see the module's docstring)."""
+        with self._lock:
+            return sum(
+                array.nbytes
+                for bucket in self._buckets.values()
+                for array in chain(
+                    bucket.timestamps, bucket.keys, (column for part in bucket.columns for column in part)
+                )
+            )
 
     def stored_rows(self) -> int:
         """Rows held in memory now (a snapshot trims the slack above ``max_rows`` first)."""
@@ -659,13 +720,20 @@ class Window:
                 parts_cols.append([column[mask] for column in bucket.columns[0]])
             violations = dict(self._type_violations)
         data: dict[str, npt.NDArray[np.generic]] = {}
+        embeddings: dict[str, npt.NDArray[np.float32]] = {}
         for i, spec in enumerate(self.columns):
+            if spec.dim:
+                empty_vectors = np.empty((0, spec.dim), dtype=np.float32)
+                embeddings[spec.name] = (
+                    np.concatenate([p[i] for p in parts_cols]) if parts_cols else empty_vectors
+                )
+                continue
             empty = np.empty(0, dtype=np.float64 if spec.type == "numeric" else object)
             data[spec.name] = np.concatenate([p[i] for p in parts_cols]) if parts_cols else empty
         data["__timestamp"] = np.concatenate(parts_ts) if parts_ts else np.empty(0)
         if keys:
             data["__key"] = np.concatenate(parts_keys) if parts_keys else np.empty(0)
-        return WindowSnapshot(pd.DataFrame(data), period[0], period[1], seen, violations)
+        return WindowSnapshot(pd.DataFrame(data), period[0], period[1], seen, violations, embeddings)
 
 
 def _slot_bound(t: float, bucket_seconds: float, up: bool) -> int:
