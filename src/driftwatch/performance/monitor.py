@@ -327,9 +327,13 @@ class PerformanceMonitor:
             return self.dle_part(window_predictions if isinstance(window_predictions, pd.DataFrame) else None)
         if self.cbpe is None:
             return PartResult(check, "no_data", note=self.cbpe_problem)
-        if isinstance(window_predictions, pd.DataFrame):  # a frame: its prediction column
+        if isinstance(window_predictions, pd.DataFrame):  # a frame: its probability or prediction column(s)
             frame = window_predictions
-            window_predictions = frame[self.prediction] if self.prediction in frame.columns else None
+            columns = [c.name for c in self.window_columns()]
+            if columns and set(columns) <= set(frame.columns):  # multiclass: the class probabilities
+                window_predictions = frame[columns]
+            else:
+                window_predictions = frame[self.prediction] if self.prediction in frame.columns else None
         try:
             scores: Any = (
                 _probability_rows(window_predictions, self.cbpe.classes)
