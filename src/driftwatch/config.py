@@ -569,7 +569,7 @@ class HistorySettings(_Strict):
 
 # the methods of driftwatch.drift.multivariate_methods.METHODS (a unit test keeps the two equal; the
 # config does not import the statistics)
-MultivariateMethodName = Literal["reconstruction_error"]
+MultivariateMethodName = Literal["reconstruction_error", "domain_classifier_auroc"]
 
 
 def _default_methods() -> list[MultivariateMethodName]:
