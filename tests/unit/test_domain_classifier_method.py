@@ -5,12 +5,14 @@ reference, and the config, the check and the metrics name it."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from jsonschema import Draft202012Validator
 
 from driftwatch.checks.ids import CheckId
 from driftwatch.drift.multivariate_methods import (
@@ -99,6 +101,10 @@ def test_the_config_accepts_the_method_and_the_check_and_metrics_name_it(workdir
     result = check.run(snapshot(shifted(1_000, 10)))
     found = result.as_dict()["multivariate_drift"][METHOD]
     assert found["alert"] is True and found["value"] > 0.65
+    schema = json.loads((Path(__file__).parents[2] / "schemas" / "webhook-event.schema.json").read_text())
+    Draft202012Validator(schema["$defs"]["checkResult"]["properties"]["multivariate_drift"]).validate(
+        result.as_dict()["multivariate_drift"]
+    )
     samples = result_samples(result)
     key = ("m", METHOD, "", "")
     assert samples[m.MULTIVARIATE_DRIFT_DETECTED][key] == 1

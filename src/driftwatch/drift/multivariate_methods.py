@@ -93,7 +93,7 @@ class MultivariateResult:
     upper_threshold: float | None
     alert: bool
     rows: int
-    chunk_size: int  # rows per reference chunk behind the thresholds (scaled to ``rows``)
+    chunk_size: int  # rows per reference chunk behind the thresholds (scaled to ``rows``); 0: constant ones
     details: Mapping[str, float | int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
