@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from jsonschema import Draft202012Validator
 
+import driftwatch
 from driftwatch.checks.ids import CheckId
 from driftwatch.drift.multivariate_methods import (
     DOMAIN_CLASSIFIER_ROWS,
@@ -129,3 +130,19 @@ def test_a_saved_profile_gives_the_numbers_of_the_raw_reference(workdir: Path) -
         b = saved.run(snapshot(frame)).as_dict()["multivariate_drift"]
         assert a == b
         assert a[METHOD]["reference_sample_rows"] == 10_000
+
+
+def test_the_api_gives_the_daemons_auroc_on_the_same_rows(workdir: Path) -> None:
+    model = settings_of(workdir, config({"methods": [METHOD]}))
+    current = shifted(800, 13)
+    daemon = model_check(workdir, model).run(snapshot(current)).as_dict()["multivariate_drift"]
+    report = driftwatch.check(
+        pd.read_parquet(workdir / "ref.parquet"),
+        current,
+        types={"c": "categorical"},
+        multivariate=METHOD,
+        min_rows=200,
+    )
+    assert report.multivariate_drift is not None
+    assert report.multivariate_drift == daemon
+    assert daemon[METHOD]["alert"] is True
