@@ -366,7 +366,8 @@ def check(
     the column and every other value, each against the reference's rows of the same value, with
     ``segment_min_rows`` (default ``min_rows``); see `CheckReport.segments`.
     ``multivariate``: also check the checked columns together with this multivariate drift method (or
-    these), e.g. "reconstruction_error" (PCA with ``n_components``), as the daemon's
+    these), "reconstruction_error" (PCA with ``n_components``) or "domain_classifier_auroc" (a
+    LightGBM classifier, 5 models per call), as the daemon's
     ``drift.multivariate`` does; the reference must be a DataFrame; see `CheckReport.multivariate_drift`.
     ``embeddings``: also check the drift of these embeddings, each name mapped to the column holding its
     vectors in ``current`` (and in ``reference``, unless it is a profile built with them), with

@@ -451,6 +451,7 @@ def fit_domain_classifier(
     cv_folds: int = _DEFAULT_FOLDS,
     hyperparameters: Mapping[str, object] | None = None,
     threshold: Threshold | None = None,
+    score_reference: bool = True,
 ) -> DomainClassifierDrift:
     """Encode ``reference`` once and set the thresholds from its chunks' AUROCs.
 
@@ -459,7 +460,9 @@ def fit_domain_classifier(
     pandas period alias such as ``"D"`` or ``"W"``, which needs ``timestamp_column``) splits the
     reference; none gives 10 chunks. ``cv_folds`` stratified folds (5) score each window;
     ``hyperparameters`` replace NannyML's LightGBM ones (`DEFAULT_HYPERPARAMETERS`) whole, as in
-    NannyML. ``threshold`` defaults to a constant 0.45 and 0.65.
+    NannyML. ``threshold`` defaults to a constant 0.45 and 0.65. ``score_reference=False`` skips
+    the reference's chunks (``reference_chunks`` stays empty): only a threshold that does not read
+    their AUROCs (a `ConstantThreshold`) is allowed then, and windows score the same.
     """
     columns = tuple(columns)
     if not columns:
@@ -490,6 +493,10 @@ def fit_domain_classifier(
         raise ReferenceDataError(f"chunk_size is {chunk_size}; it must be a positive number of rows")
     if chunk_number is not None and chunk_number <= 0:
         raise ReferenceDataError(f"chunk_number is {chunk_number}; it must be a positive number of chunks")
+    if not score_reference and not isinstance(threshold or DEFAULT_THRESHOLD, ConstantThreshold):
+        raise ReferenceDataError(
+            "thresholds from the reference's chunks need score_reference=True; use a ConstantThreshold"
+        )
     if chunk_period is not None and timestamp_column is None:
         raise ReferenceDataError(
             f"chunk_period {chunk_period!r} needs timestamp_column, the column of the rows' times"
@@ -556,6 +563,14 @@ def fit_domain_classifier(
     features[:, len(categorical) :] = reference_numeric
     numeric_dtypes = ([np.dtype(np.float64)] if categorical else []) + dtypes
     _round_as_lightgbm(features[:, len(categorical) :], numeric_dtypes if numeric else [])
+
+    if not score_reference:
+        lower, upper = (threshold or DEFAULT_THRESHOLD).bounds(np.empty(0))
+        return replace(
+            model,
+            lower_threshold=None if lower is None else max(lower, 0.0),
+            upper_threshold=None if upper is None else min(upper, 1.0),
+        )
 
     def chunk_auroc(chunk: _Chunk) -> float:
         labels = np.zeros(len(reference))

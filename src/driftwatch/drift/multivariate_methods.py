@@ -32,11 +32,13 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from driftwatch.drift.domain_classifier import DomainClassifierDrift, fit_domain_classifier
 from driftwatch.drift.multivariate import ReconstructionDrift, fit_reconstruction_drift
 from driftwatch.drift.profile import ColumnType, category_keys
 from driftwatch.errors import ReferenceDataError
 
 __all__ = [
+    "DOMAIN_CLASSIFIER_ROWS",
     "METHODS",
     "FittedMultivariate",
     "MultivariateDrift",
@@ -55,6 +57,12 @@ Floats = npt.NDArray[np.float64]
 # roughly that one reference gave 7% false alarms on undrifted 500-row windows and another 0.2%; with
 # 100 the rate stays near 0.5% (bench/multivariate_window.py, README "Multivariate drift")
 REFERENCE_CHUNKS = 100
+
+# the domain classifier trains on the reference's rows and the window's at every check: it keeps a
+# fixed-seed sample of at most this many reference rows, so that a check (5 LightGBM models) takes
+# about a second (bench/domain_classifier_window.py, README "Multivariate drift")
+DOMAIN_CLASSIFIER_ROWS = 10_000
+DOMAIN_CLASSIFIER_SEED = 0
 
 
 @dataclass(frozen=True)
@@ -85,7 +93,7 @@ class MultivariateResult:
     upper_threshold: float | None
     alert: bool
     rows: int
-    chunk_size: int  # rows per reference chunk behind the thresholds (scaled to ``rows``)
+    chunk_size: int  # rows per reference chunk behind the thresholds (scaled to ``rows``); 0: constant ones
     details: Mapping[str, float | int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -272,12 +280,114 @@ def _load_reconstruction(
     return ReconstructionError(model, row_errors, chunk_size, options.n_components, options.std_multiplier)
 
 
+class DomainClassifierAuroc:
+    """NannyML's domain classifier (`driftwatch.drift.domain_classifier`): the cross-validated AUROC of
+    LightGBM telling the window's rows from the reference's, against NannyML's constant thresholds
+    (0.45, 0.65), which do not depend on the window's rows. ``sample``: the typed reference rows the
+    classifier trains on (at most `DOMAIN_CLASSIFIER_ROWS`, see `_reference_sample`);
+    ``reference_rows``: the reference's rows before sampling."""
+
+    method = "domain_classifier_auroc"
+
+    def __init__(self, sample: pd.DataFrame, columns: Sequence[str], reference_rows: int) -> None:
+        self.sample = sample
+        self.reference_rows = reference_rows
+        # the thresholds are constant: the reference's own chunks are not scored
+        self.model: DomainClassifierDrift = fit_domain_classifier(sample, columns, score_reference=False)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.model.columns
+
+    def result(self, frame: pd.DataFrame) -> MultivariateResult:
+        if len(frame) == 0:
+            raise ValueError("the window has no rows; a domain classifier needs at least one")
+        found = self.model.result(frame)
+        return MultivariateResult(
+            self.method,
+            found.auroc,
+            found.lower_threshold,
+            found.upper_threshold,
+            found.alert,
+            found.rows,
+            0,  # constant thresholds: no reference chunks behind them
+            {"reference_rows": self.reference_rows, "reference_sample_rows": found.reference_rows},
+        )
+
+    def state(self) -> tuple[dict[str, Any], dict[str, Floats]]:
+        """The sampled rows: numeric columns as numbers, categorical ones as positions in their sorted
+        distinct values (kept in the settings), missing as NaN."""
+        categories: dict[str, list[str]] = {}
+        arrays: dict[str, Floats] = {}
+        for i, column in enumerate(self.sample.columns):
+            values = self.sample[column]
+            if not pd.api.types.is_numeric_dtype(values.dtype):
+                keys = values.to_numpy(dtype=object)
+                present = pd.notna(keys)
+                distinct = sorted({str(key) for key in keys[present]})
+                position = {key: float(k) for k, key in enumerate(distinct)}
+                codes = np.full(len(keys), np.nan)
+                codes[present] = [position[str(key)] for key in keys[present]]
+                categories[str(column)] = distinct
+                arrays[f"column{i}"] = codes
+            else:
+                arrays[f"column{i}"] = values.to_numpy(dtype=np.float64)
+        meta = {
+            "columns": [str(column) for column in self.sample.columns],
+            "categories": categories,
+            "reference_rows": self.reference_rows,
+        }
+        return meta, arrays
+
+
+def _reference_sample(reference: pd.DataFrame) -> pd.DataFrame:
+    """At most `DOMAIN_CLASSIFIER_ROWS` rows of ``reference``, drawn with a fixed seed and kept in their
+    order (the folds follow it), renumbered from 0."""
+    if len(reference) <= DOMAIN_CLASSIFIER_ROWS:
+        return reference.reset_index(drop=True)
+    rows = np.random.default_rng(DOMAIN_CLASSIFIER_SEED).choice(
+        len(reference), size=DOMAIN_CLASSIFIER_ROWS, replace=False
+    )
+    return reference.iloc[np.sort(rows)].reset_index(drop=True)
+
+
+def _fit_domain_classifier(
+    reference: pd.DataFrame, columns: Sequence[str], options: MultivariateOptions
+) -> DomainClassifierAuroc:
+    return DomainClassifierAuroc(_reference_sample(reference[list(columns)]), columns, len(reference))
+
+
+def _load_domain_classifier(
+    meta: Mapping[str, Any], arrays: Mapping[str, Floats], options: MultivariateOptions
+) -> DomainClassifierAuroc:
+    columns = [str(column) for column in meta["columns"]]
+    categories = dict(meta["categories"])
+    data: dict[str, Any] = {}
+    for i, column in enumerate(columns):
+        values = np.asarray(arrays[f"column{i}"], dtype=np.float64)
+        if column in categories:
+            distinct = np.array([*categories[column], np.nan], dtype=object)
+            codes = np.where(np.isnan(values), len(distinct) - 1, values).astype(np.intp)
+            data[column] = distinct[codes]
+        else:
+            data[column] = values
+    sample = pd.DataFrame(data, index=pd.RangeIndex(len(next(iter(arrays.values()), []))))
+    return DomainClassifierAuroc(sample, columns, int(meta["reference_rows"]))
+
+
 METHODS: dict[str, MultivariateMethod] = {
     "reconstruction_error": MultivariateMethod(
         "reconstruction_error",
         "mean PCA reconstruction error of the window's rows (NannyML's data reconstruction drift)",
         _fit_reconstruction,
         _load_reconstruction,
+    ),
+    "domain_classifier_auroc": MultivariateMethod(
+        "domain_classifier_auroc",
+        "cross-validated AUROC of a LightGBM classifier telling the window's rows from a sample of the "
+        "reference's (NannyML's domain classifier); trains 5 models at every check",
+        _fit_domain_classifier,
+        _load_domain_classifier,
     ),
 }
 

@@ -530,7 +530,8 @@ ESTIMATED_PERFORMANCE_UPPER = ResultMetric(
 MULTIVARIATE_DRIFT_VALUE = ResultMetric(
     "driftwatch_multivariate_drift_value",
     "The multivariate drift method's value over the latest check's window (reconstruction_error: the mean "
-    "PCA reconstruction error of its rows).",
+    "PCA reconstruction error of its rows; domain_classifier_auroc: the cross-validated AUROC of a "
+    "classifier telling its rows from the reference's).",
     ("model", "method", "model_version", "segment"),
 )
 MULTIVARIATE_DRIFT_LOWER = ResultMetric(
