@@ -23,8 +23,9 @@ LABEL org.opencontainers.image.title="driftwatch" \
       org.opencontainers.image.description="Drift, data quality and performance monitoring for deployed ML models"
 ENV PATH=/opt/driftwatch/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
     DRIFTWATCH_HTTP_HOST=0.0.0.0 DRIFTWATCH_STATE_PATH=/var/lib/driftwatch/driftwatch-state.sqlite
-# lightgbm (the domain classifier's model) links the system's OpenMP runtime, which slim images lack
-RUN apt-get update && apt-get install -y --no-install-recommends libgomp1 && rm -rf /var/lib/apt/lists/*
+# lightgbm (the domain classifier and DLE) links the system's OpenMP runtime, which slim images lack
+# (pinned to bookworm's version; update it with the base image)
+RUN apt-get update && apt-get install -y --no-install-recommends libgomp1=12.2.0-14+deb12u1 && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 driftwatch \
  && useradd --system --uid 10001 --gid driftwatch --home-dir /var/lib/driftwatch --create-home driftwatch
 COPY --from=build /opt/driftwatch /opt/driftwatch
