@@ -31,13 +31,11 @@ says so.
 from __future__ import annotations
 
 import argparse
-import logging
 import math
 import os
-import statistics
-import time
+import sys
 import warnings
-from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -49,28 +47,10 @@ from tests.conformance.dle_cases import CASES, heteroscedastic
 
 from driftwatch.performance.dle import DLE, losses
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from peers import median_seconds, nannyml_module
+
 FEATURES = ["x0", "x1", "x2", "region"]
-
-
-def median_seconds(action: Callable[[], Any], runs: int) -> tuple[float, Any]:
-    times = []
-    result = None
-    for _ in range(runs):
-        start = time.perf_counter()
-        result = action()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
-
-
-def nannyml_module() -> Any:
-    try:
-        import nannyml
-    except ImportError as error:
-        print(f"NannyML is not importable ({error}): driftwatch alone (see the docstring to add it).")
-        return None
-    logging.getLogger("nannyml").setLevel(logging.ERROR)
-    pd.set_option("future.infer_string", False)  # NannyML 0.13.1 codes categories through object arrays
-    return nannyml
 
 
 def realized(metric: str, frame: pd.DataFrame) -> float:
@@ -181,7 +161,7 @@ def main() -> None:
     parser.add_argument("--windows", type=int, default=200)
     parser.add_argument("--only", choices=["speed", "accuracy", "alarms"], nargs="+")
     args = parser.parse_args()
-    nml = nannyml_module()
+    nml = nannyml_module(object_strings=True)
     warnings.simplefilter("ignore")
     only = set(args.only or ["speed", "accuracy", "alarms"])
 

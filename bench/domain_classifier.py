@@ -31,12 +31,9 @@ os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 os.environ.setdefault("NML_DISABLE_USAGE_LOGGING", "1")
 
 import argparse
-import logging
 import statistics
 import sys
-import time
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,26 +42,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from driftwatch.drift.domain_classifier import fit_domain_classifier
 from multivariate import CATEGORICAL, NUMERIC, frame
-
-
-def median_seconds(action: Callable[[], Any], runs: int) -> tuple[float, Any]:
-    times = []
-    result = None
-    for _ in range(runs):
-        start = time.perf_counter()
-        result = action()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
-
-
-def nannyml_module() -> Any:
-    try:
-        import nannyml
-    except ImportError as error:
-        print(f"NannyML is not importable ({error}): timing driftwatch only (see the docstring to add it).")
-        return None
-    logging.getLogger("nannyml").setLevel(logging.ERROR)
-    return nannyml
+from peers import median_seconds, nannyml_module
 
 
 def measure(rows: int, runs: int, nml: Any, columns: list[str]) -> dict[str, Any]:

@@ -27,12 +27,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
-import statistics
-import time
+import sys
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +39,9 @@ import pandas as pd
 from driftwatch.performance.cbpe import ESTIMATED_METRICS
 from driftwatch.performance.metrics import realized
 from driftwatch.performance.multiclass_cbpe import MulticlassCBPE
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from peers import median_seconds, nannyml_module
 
 os.environ.setdefault("NML_DISABLE_USAGE_LOGGING", "1")
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,26 +65,6 @@ def draw(
     model = np.exp(sharpen * (logits - logits.max(axis=1, keepdims=True)))
     model /= model.sum(axis=1, keepdims=True)
     return model, np.asarray(CLASSES)[labels]
-
-
-def median_seconds(action: Callable[[], Any], runs: int) -> tuple[float, Any]:
-    times = []
-    result = None
-    for _ in range(runs):
-        start = time.perf_counter()
-        result = action()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
-
-
-def nannyml_module() -> Any:
-    try:
-        import nannyml
-    except ImportError as error:
-        print(f"NannyML is not importable ({error}): timing driftwatch only (see the docstring to add it).")
-        return None
-    logging.getLogger("nannyml").setLevel(logging.ERROR)
-    return nannyml
 
 
 def nml_frame(probabilities: np.ndarray, labels: np.ndarray) -> pd.DataFrame:
@@ -157,8 +137,6 @@ def measure(rows: int, runs: int, nml: Any) -> dict[str, Any]:
 
 def stored_accuracy() -> list[tuple[str, str, float, float]]:
     """(case, metric, driftwatch MAE, NannyML MAE) on the conformance cases, NannyML's from the fixture."""
-    import sys
-
     sys.path.insert(0, str(ROOT))
     from tests.conformance.multiclass_cases import CASES
 

@@ -21,18 +21,19 @@ Without NannyML it times driftwatch alone and says so.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
-import statistics
-import time
+import sys
 import warnings
-from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from driftwatch.drift import fit_reconstruction_drift
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from peers import median_seconds, nannyml_module
 
 os.environ.setdefault("NML_DISABLE_USAGE_LOGGING", "1")
 NUMERIC = 16
@@ -56,26 +57,6 @@ def frame(rows: int, seed: int, drift: bool) -> pd.DataFrame:
         data.loc[half:, "num_01"] = tail
         data.loc[half:, "num_05"] += 0.5
     return data
-
-
-def median_seconds(action: Callable[[], Any], runs: int) -> tuple[float, Any]:
-    times = []
-    result = None
-    for _ in range(runs):
-        start = time.perf_counter()
-        result = action()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
-
-
-def nannyml_module() -> Any:
-    try:
-        import nannyml
-    except ImportError as error:
-        print(f"NannyML is not importable ({error}): timing driftwatch only (see the docstring to add it).")
-        return None
-    logging.getLogger("nannyml").setLevel(logging.ERROR)
-    return nannyml
 
 
 def measure(rows: int, runs: int, nml: Any, columns: list[str]) -> dict[str, Any]:
