@@ -93,11 +93,12 @@ class BrokerDaemon:
 
     def webhook(self, check: str, timeout: float = 60.0) -> dict[str, Any]:
         """The first webhook body naming ``check``, once it has arrived."""
-        found: dict[str, Any] = wait_for(
-            lambda: next((event for event in self.events() if event.get("check") == check), None),
-            timeout,
-            f"the {check} webhook",
-        )
+
+        def first() -> dict[str, Any] | None:
+            return next((event for event in self.events() if event.get("check") == check), None)
+
+        found = wait_for(first, timeout, f"the {check} webhook")
+        assert found is not None  # wait_for returns a true value
         return found
 
     def outbox_empty(self, timeout: float = 15.0) -> None:
