@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tests.conformance.multivariate_cases import digest
+from tests.conformance.oracle_cases import Pair, digest, split_periods
 
 __all__ = ["CAR_PRICE_FILE", "CASES", "DLECase", "digest", "heteroscedastic"]
 
@@ -31,13 +31,11 @@ CAR_PRICE_FILE = Path(__file__).parent / "data" / "car_price_nannyml.parquet"
 CAR_FEATURES = ["car_age", "km_driven", "price_new", "accident_count", "door_count", "fuel", "transmission"]
 
 
-def _car_price() -> tuple[pd.DataFrame, pd.DataFrame]:
+def _car_price() -> Pair:
     frame = pd.read_parquet(CAR_PRICE_FILE)
     for column in ("fuel", "transmission"):
         frame[column] = frame[column].astype(object)
-    reference = frame[frame["period"] == "reference"].drop(columns="period").reset_index(drop=True)
-    analysis = frame[frame["period"] == "analysis"].drop(columns="period").reset_index(drop=True)
-    return reference, analysis
+    return split_periods(frame)
 
 
 def heteroscedastic(
@@ -61,7 +59,7 @@ def heteroscedastic(
     return frame
 
 
-def _heteroscedastic() -> tuple[pd.DataFrame, pd.DataFrame]:
+def _heteroscedastic() -> Pair:
     rng = np.random.default_rng(18)
     reference = heteroscedastic(rng, 6000)
     analysis = pd.concat(
@@ -73,7 +71,7 @@ def _heteroscedastic() -> tuple[pd.DataFrame, pd.DataFrame]:
 @dataclass(frozen=True)
 class DLECase:
     name: str
-    build: Callable[[], tuple[pd.DataFrame, pd.DataFrame]]  # (reference, analysis with targets)
+    build: Callable[[], Pair]  # (reference, analysis with targets)
     features: list[str]
     chunk_size: int
     metrics: tuple[str, ...] = ("mae", "mape", "mse", "rmse", "msle", "rmsle")

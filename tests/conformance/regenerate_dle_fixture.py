@@ -15,11 +15,7 @@ Arrow string array cannot): text is read as object columns here, as NannyML expe
 
 from __future__ import annotations
 
-import json
-import math
 import os
-import warnings
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -31,26 +27,25 @@ pd.set_option("future.infer_string", False)
 
 import nannyml  # noqa: E402  (after the pandas option above)
 
-from tests.conformance.dle_cases import CAR_FEATURES, CAR_PRICE_FILE, CASES, DLECase, digest  # noqa: E402
+from tests.conformance.dle_cases import CAR_FEATURES, CAR_PRICE_FILE, CASES, DLECase  # noqa: E402
+from tests.conformance.oracle_cases import (  # noqa: E402
+    chunk_rows,
+    digest,
+    join_periods,
+    nannyml_table,
+    number,
+    period_rows,
+    write_fixture,
+)
 
 FIXTURE = Path(__file__).parent / "data" / "dle_nannyml.json"
-
-
-def _number(value: Any) -> float | None:
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
 
 
 def write_car_price() -> None:
     reference, analysis, targets = nannyml.load_synthetic_car_price_dataset()
     analysis = analysis.merge(targets, on="id")
     columns = [*CAR_FEATURES, "y_pred", "y_true"]
-    frame = pd.concat(
-        [
-            reference[columns].iloc[::3].assign(period="reference"),
-            analysis[columns].iloc[::3].assign(period="analysis"),
-        ],
-        ignore_index=True,
-    )
+    frame = join_periods(reference[columns].iloc[::3], analysis[columns].iloc[::3])
     frame.to_parquet(CAR_PRICE_FILE, index=False, compression="zstd")
 
 
@@ -63,24 +58,14 @@ def _expected(case: DLECase) -> dict[str, Any]:
         chunk_size=case.chunk_size,
         metrics=list(case.metrics),
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        estimator.fit(reference)
-        table = estimator.estimate(analysis).to_df()
+    table = nannyml_table(estimator, reference, analysis)
 
     def period(name: str) -> dict[str, Any]:
-        rows = table[table[("chunk", "period")] == name]
-        out: dict[str, Any] = {
-            "rows": [
-                int(end - start + 1)
-                for start, end in zip(
-                    rows[("chunk", "start_index")], rows[("chunk", "end_index")], strict=True
-                )
-            ]
-        }
+        rows = period_rows(table, name)
+        out: dict[str, Any] = {"rows": chunk_rows(rows)}
         for metric in case.metrics:
             out[metric] = {
-                key: [_number(v) for v in rows[(metric, column)]]
+                key: [number(v) for v in rows[(metric, column)]]
                 for key, column in (
                     ("estimated", "value"),
                     ("realized", "realized"),
@@ -103,15 +88,12 @@ def _expected(case: DLECase) -> dict[str, Any]:
 
 def main() -> None:
     write_car_price()
-    payload = {
-        "generated_by": "tests/conformance/regenerate_dle_fixture.py",
-        "versions": {
-            name: version(name) for name in ("nannyml", "lightgbm", "scikit-learn", "numpy", "pandas")
-        },
-        "cases": [_expected(case) for case in CASES],
-    }
-    FIXTURE.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
-    print(f"wrote {FIXTURE}")
+    write_fixture(
+        FIXTURE,
+        "tests/conformance/regenerate_dle_fixture.py",
+        ("nannyml", "lightgbm", "scikit-learn", "numpy", "pandas"),
+        (_expected(case) for case in CASES),
+    )
 
 
 if __name__ == "__main__":

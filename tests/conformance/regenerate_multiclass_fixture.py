@@ -11,11 +11,7 @@ error with NannyML's on the same chunks. Run it from the repository root in Nann
 
 from __future__ import annotations
 
-import json
-import math
 import os
-import warnings
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +22,10 @@ import numpy as np
 import pandas as pd
 
 from tests.conformance.multiclass_cases import CASES, SYNTHETIC, Case, Data, digest
+from tests.conformance.oracle_cases import nannyml_table, number, period_rows, write_fixture
 
 FIXTURE = Path(__file__).parent / "data" / "multiclass_cbpe_nannyml.json"
 METRICS = ["accuracy", "f1", "precision", "recall", "roc_auc"]
-
-
-def _number(value: Any) -> float | None:
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
 
 
 def write_synthetic() -> None:
@@ -78,11 +71,12 @@ def _expected(case: Case) -> dict[str, Any]:
         metrics=METRICS,
         chunk_size=case.chunk_size,
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        estimator.fit(frame(data, data.reference, data.reference_labels))
-        table = estimator.estimate(frame(data, data.analysis, data.analysis_labels)).to_df()
-    rows = table[table[("chunk", "period")] == "analysis"]
+    table = nannyml_table(
+        estimator,
+        frame(data, data.reference, data.reference_labels),
+        frame(data, data.analysis, data.analysis_labels),
+    )
+    rows = period_rows(table, "analysis")
     return {
         "name": case.name,
         "digest": digest(data),
@@ -91,9 +85,9 @@ def _expected(case: Case) -> dict[str, Any]:
         "ends": [int(v) for v in rows[("chunk", "end_index")]],
         "metrics": {
             metric: {
-                "estimate": [_number(v) for v in rows[(metric, "value")]],
-                "sampling_error": [_number(v) for v in rows[(metric, "sampling_error")]],
-                "realized": [_number(v) for v in rows[(metric, "realized")]],
+                "estimate": [number(v) for v in rows[(metric, "value")]],
+                "sampling_error": [number(v) for v in rows[(metric, "sampling_error")]],
+                "realized": [number(v) for v in rows[(metric, "realized")]],
             }
             for metric in METRICS
         },
@@ -102,13 +96,12 @@ def _expected(case: Case) -> dict[str, Any]:
 
 def main() -> None:
     write_synthetic()
-    payload = {
-        "generated_by": "tests/conformance/regenerate_multiclass_fixture.py",
-        "versions": {name: version(name) for name in ["nannyml", "scikit-learn", "pandas", "numpy"]},
-        "cases": [_expected(case) for case in CASES],
-    }
-    FIXTURE.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
-    print(f"wrote {len(payload['cases'])} cases to {FIXTURE}")
+    write_fixture(
+        FIXTURE,
+        "tests/conformance/regenerate_multiclass_fixture.py",
+        ["nannyml", "scikit-learn", "pandas", "numpy"],
+        (_expected(case) for case in CASES),
+    )
 
 
 if __name__ == "__main__":

@@ -11,11 +11,7 @@ Run it from the repository root in a separate environment:
 
 from __future__ import annotations
 
-import json
-import math
 import os
-import warnings
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +19,18 @@ os.environ.setdefault("NML_DISABLE_USAGE_LOGGING", "1")
 
 import nannyml
 
-from tests.conformance.multivariate_cases import CASES, Case, digest
+from tests.conformance.multivariate_cases import CASES
+from tests.conformance.oracle_cases import (
+    Case,
+    chunk_rows,
+    digest,
+    nannyml_table,
+    number,
+    period_rows,
+    write_fixture,
+)
 
 FIXTURE = Path(__file__).parent / "data" / "multivariate_nannyml.json"
-
-
-def _number(value: Any) -> float | None:
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
 
 
 def _expected(case: Case) -> dict[str, Any]:
@@ -39,24 +40,16 @@ def _expected(case: Case) -> dict[str, Any]:
     calculator = nannyml.DataReconstructionDriftCalculator(
         column_names=case.columns, timestamp_column_name=timestamp, **options
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "too few chunks" and friends
-        calculator.fit(reference)
-        table = calculator.calculate(analysis).to_df()
+    table = nannyml_table(calculator, reference, analysis)
     pca = calculator._pca
 
     def period(name: str) -> dict[str, Any]:
-        rows = table[table[("chunk", "period")] == name]
+        rows = period_rows(table, name)
         return {
             "keys": [str(key) for key in rows[("chunk", "key")]],
-            "rows": [
-                int(end - start + 1)
-                for start, end in zip(
-                    rows[("chunk", "start_index")], rows[("chunk", "end_index")], strict=True
-                )
-            ],
-            "errors": [_number(v) for v in rows[("reconstruction_error", "value")]],
-            "sampling_errors": [_number(v) for v in rows[("reconstruction_error", "sampling_error")]],
+            "rows": chunk_rows(rows),
+            "errors": [number(v) for v in rows[("reconstruction_error", "value")]],
+            "sampling_errors": [number(v) for v in rows[("reconstruction_error", "sampling_error")]],
             "alerts": [bool(v) for v in rows[("reconstruction_error", "alert")]],
         }
 
@@ -68,25 +61,20 @@ def _expected(case: Case) -> dict[str, Any]:
         "categorical_columns": list(calculator.categorical_column_names),
         "n_components": int(pca.n_components_),
         "explained_variance": float(pca.explained_variance_ratio_.sum()),
-        "lower_threshold": _number(calculator.lower_threshold_value),
-        "upper_threshold": _number(calculator.upper_threshold_value),
+        "lower_threshold": number(calculator.lower_threshold_value),
+        "upper_threshold": number(calculator.upper_threshold_value),
         "reference": period("reference"),
         "analysis": period("analysis"),
     }
 
 
 def main() -> None:
-    payload = {
-        "generated_by": "tests/conformance/regenerate_multivariate_fixture.py",
-        "versions": {
-            name: version(name)
-            for name in ["nannyml", "scikit-learn", "category-encoders", "pandas", "numpy"]
-        },
-        "cases": [_expected(case) for case in CASES],
-    }
-    FIXTURE.parent.mkdir(exist_ok=True)
-    FIXTURE.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
-    print(f"wrote {len(payload['cases'])} cases to {FIXTURE}")
+    write_fixture(
+        FIXTURE,
+        "tests/conformance/regenerate_multivariate_fixture.py",
+        ["nannyml", "scikit-learn", "category-encoders", "pandas", "numpy"],
+        (_expected(case) for case in CASES),
+    )
 
 
 if __name__ == "__main__":

@@ -105,7 +105,10 @@ def write_config(directory: Path, bootstrap: str, topics: dict[str, str], port: 
     models[MODEL]["embeddings"] = {"text_vec": {"field": "vec", "dim": EMBEDDING_DIM}}
     # limits on every measure, so the quality panels' limit lines and breach timeline have series
     models[MODEL]["quality"] = {"missing_share": 0.5, "unseen_share": 0.5, "out_of_range_share": 0.5}
-    models[MODEL]["drift"] = {"multivariate": {}}  # the multivariate drift panels' series
+    # both multivariate methods, so that each of the multivariate drift panels has series
+    models[MODEL]["drift"] = {
+        "multivariate": {"methods": ["reconstruction_error", "domain_classifier_auroc"]}
+    }
     config = {
         "kafka": {
             "bootstrap_servers": [bootstrap],

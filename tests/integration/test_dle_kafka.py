@@ -11,63 +11,36 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
-from driftwatch.cli.demo import SECRET_ENV, WebhookReceiver
-from driftwatch.cli.localbroker import LocalBroker, free_port
-from driftwatch.config import load_settings
-from driftwatch.service.daemon import Daemon
+from driftwatch.cli.localbroker import LocalBroker
 from tests.conformance.dle_cases import heteroscedastic
-from tests.integration.test_performance_kafka import send
-from tests.kafkautil import scrape, wait_for
+from tests.integration.broker_daemon import running_daemon
+from tests.kafkautil import metric, wait_for
 
 pytestmark = pytest.mark.broker
 
 SECRET = "dle-test-secret"
 FEATURES = ["x0", "x1", "x2", "region"]
-
-
-def write_config(directory: Path, bootstrap: str, topics: dict[str, str], port: int, hook: str) -> Path:
-    heteroscedastic(np.random.default_rng(5), 4000).to_csv(directory / "ref.csv", index=False)
-    config = {
-        "kafka": {
-            "bootstrap_servers": [bootstrap],
-            "topic": topics["predictions"],
-            "labels_topic": topics["labels"],
-            "group_id": f"dle-{uuid.uuid4().hex[:6]}",
-            "options": {"session_timeout_ms": 6000, "heartbeat_interval_ms": 1000},
-        },
-        "http": {"host": "127.0.0.1", "port": port},
-        "models": {
-            "pricer": {
-                "reference": "ref.csv",
-                "features": ["x0", "x1", "x2", {"name": "region", "type": "categorical"}],
-                "prediction": "y_pred",
-                "window": {"length": "1h", "max_rows": 10000, "min_rows": 100},
-                "schedule": {"every": "1s"},
-                "webhooks": ["retrain"],
-                "performance": {
-                    "task": "regression",
-                    "label": "y_true",
-                    "estimate": True,
-                    "thresholds": {"mae": {"max_drop": 0.15}},
-                    "estimate_thresholds": {"mae": {"max_drop": 0.15}},
-                },
-            }
-        },
-        "webhooks": {"retrain": {"url": hook, "secret": {"env": SECRET_ENV}, "timeout": "5s"}},
-        "state": {"path": str(directory / "state.sqlite")},
-    }
-    path = directory / "driftwatch.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    return path
+MODEL = {
+    "reference": "ref.csv",
+    "features": ["x0", "x1", "x2", {"name": "region", "type": "categorical"}],
+    "prediction": "y_pred",
+    "window": {"length": "1h", "max_rows": 10000, "min_rows": 100},
+    "schedule": {"every": "1s"},
+    "webhooks": ["retrain"],
+    "performance": {
+        "task": "regression",
+        "label": "y_true",
+        "estimate": True,
+        "thresholds": {"mae": {"max_drop": 0.15}},
+        "estimate_thresholds": {"mae": {"max_drop": 0.15}},
+    },
+}
 
 
 def records(frame: pd.DataFrame, prefix: str) -> list[bytes]:
@@ -89,61 +62,37 @@ def records(frame: pd.DataFrame, prefix: str) -> list[bytes]:
 def test_a_covariate_shift_raises_the_estimated_mae_and_its_alert_fires_before_labels(
     broker: LocalBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(SECRET_ENV, SECRET)
-    suffix = uuid.uuid4().hex[:8]
-    topics = {name: f"{name}-{suffix}" for name in ("predictions", "labels")}
-    for topic in topics.values():
-        broker.create_topic(topic, partitions=1)
+    heteroscedastic(np.random.default_rng(5), 4000).to_csv(tmp_path / "ref.csv", index=False)
     rng = np.random.default_rng(8)
     calm, shifted = heteroscedastic(rng, 400), heteroscedastic(rng, 1600, shift=2.0)
 
-    port = free_port()
-    with WebhookReceiver(SECRET.encode()) as receiver:
-        settings = load_settings(write_config(tmp_path, broker.bootstrap, topics, port, receiver.url))
-        daemon = Daemon(settings)
-        daemon.start()
-        try:
+    with running_daemon(
+        broker, tmp_path, monkeypatch, SECRET, {"pricer": MODEL}, topics=("predictions", "labels")
+    ) as run:
+        run.send("predictions", records(calm, "calm"))
+        wait_for(
+            lambda: run.value("driftwatch_estimated_performance", model="pricer", metric="mae") is not None,
+            60,
+            "the label-free mae estimate of the calm predictions",
+        )
+        calm_mae = run.value("driftwatch_estimated_performance", model="pricer", metric="mae")
+        reference_mae = run.daemon.joins["pricer"].dle.reference["mae"]  # type: ignore[union-attr]
+        assert calm_mae is not None and calm_mae < reference_mae * 1.15
+        assert run.value("driftwatch_alert_active", model="pricer", check="estimated_performance:mae") == 0
 
-            def value(name: str, **wanted: str) -> float | None:
-                return scrape(port).get((name, tuple(sorted(wanted.items()))))
+        run.send("predictions", records(shifted, "shifted"))
+        run.webhook("estimated_performance:mae")
+        metrics = run.samples()
 
-            send(broker.bootstrap, topics["predictions"], records(calm, "calm"))
-            wait_for(
-                lambda: value("driftwatch_estimated_performance", model="pricer", metric="mae") is not None,
-                60,
-                "the label-free mae estimate of the calm predictions",
-            )
-            calm_mae = value("driftwatch_estimated_performance", model="pricer", metric="mae")
-            reference_mae = daemon.joins["pricer"].dle.reference["mae"]  # type: ignore[union-attr]
-            assert calm_mae is not None and calm_mae < reference_mae * 1.15
-            assert value("driftwatch_alert_active", model="pricer", check="estimated_performance:mae") == 0
-
-            send(broker.bootstrap, topics["predictions"], records(shifted, "shifted"))
-            wait_for(
-                lambda: any(
-                    (hook["json"] or {}).get("check") == "estimated_performance:mae"
-                    for hook in receiver.received
-                ),
-                60,
-                "the estimated_performance:mae webhook",
-            )
-            metrics = scrape(port)
-        finally:
-            daemon.stop()
-
-    def sample(name: str, **wanted: str) -> float | None:
-        return metrics.get((name, tuple(sorted(wanted.items()))))
-
-    assert sample("driftwatch_alert_active", model="pricer", check="estimated_performance:mae") == 1
-    shifted_mae = sample("driftwatch_estimated_performance", model="pricer", metric="mae")
+    assert metric(metrics, "driftwatch_alert_active", model="pricer", check="estimated_performance:mae") == 1
+    shifted_mae = metric(metrics, "driftwatch_estimated_performance", model="pricer", metric="mae")
     assert shifted_mae is not None and shifted_mae > reference_mae * 1.15
     # before labels: nothing realized, nothing joined
-    assert sample("driftwatch_performance", model="pricer", metric="mae") is None
-    assert sample("driftwatch_window_labelled_rows", model="pricer") in (None, 0.0)
+    assert metric(metrics, "driftwatch_performance", model="pricer", metric="mae") is None
+    assert metric(metrics, "driftwatch_window_labelled_rows", model="pricer") in (None, 0.0)
 
-    events: list[dict[str, Any]] = [hook["json"] for hook in receiver.received]
-    assert all(hook["valid"] for hook in receiver.received)
-    (fired,) = [e for e in events if e["check"] == "estimated_performance:mae"]
+    assert all(request.valid for request in run.receiver.received)
+    (fired,) = [e for e in run.events() if e["check"] == "estimated_performance:mae"]
     assert fired["transition"] == "firing"
     estimated = fired["result"]["performance"]["estimated"]
     assert estimated["status"] == "breach" and estimated["breaches"]["mae"] is True

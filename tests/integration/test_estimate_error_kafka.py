@@ -25,7 +25,8 @@ from driftwatch.cli.localbroker import LocalBroker, free_port
 from driftwatch.config import load_settings
 from driftwatch.performance.cbpe import ESTIMATED_METRICS
 from driftwatch.service.daemon import Daemon
-from tests.integration.test_performance_kafka import send, write_config
+from tests.integration.broker_daemon import send
+from tests.integration.test_performance_kafka import write_config
 from tests.kafkautil import get, scrape, wait_for
 
 pytestmark = pytest.mark.broker

@@ -12,21 +12,16 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
-from kafka import KafkaProducer
 
-from driftwatch.cli.demo import SECRET_ENV, WebhookReceiver
-from driftwatch.cli.localbroker import LocalBroker, free_port
-from driftwatch.config import load_settings
+from driftwatch.cli.localbroker import LocalBroker
 from driftwatch.performance.metrics import realized
-from driftwatch.service.daemon import Daemon
-from tests.kafkautil import scrape, wait_for
+from tests.integration.broker_daemon import running_daemon
+from tests.kafkautil import wait_for
 
 pytestmark = pytest.mark.broker
 
@@ -34,6 +29,20 @@ SECRET = "multiclass-estimate-secret"
 CLASSES = ["a", "b", "c"]
 WEIGHTS = np.array([[1.5, 0.0], [0.0, 1.0], [-1.5, -0.5]])
 ROWS = 800
+MODEL = {
+    "reference": "ref.parquet",
+    "features": ["x", "z"],
+    "prediction": "probs",
+    "window": {"length": "1h", "max_rows": 10000, "min_rows": 200},
+    "schedule": {"every": "1s"},
+    "webhooks": ["retrain"],
+    "performance": {
+        "task": "multiclass_classification",
+        "label": "label",
+        "min_labels": 200,
+        "thresholds": {"accuracy": {"max_drop": 0.05}},
+    },
+}
 
 
 def draw(
@@ -49,7 +58,7 @@ def draw(
     return x, p, labels
 
 
-def write_config(directory: Path, bootstrap: str, topics: dict[str, str], port: int, hook: str) -> Path:
+def write_reference(directory: Path) -> None:
     x, p, labels = draw(np.random.default_rng(1), 4000)
     pd.DataFrame(
         {
@@ -59,55 +68,12 @@ def write_config(directory: Path, bootstrap: str, topics: dict[str, str], port: 
             "label": labels,
         }
     ).to_parquet(directory / "ref.parquet")
-    config = {
-        "kafka": {
-            "bootstrap_servers": [bootstrap],
-            "topic": topics["predictions"],
-            "labels_topic": topics["labels"],
-            "group_id": f"mc-{uuid.uuid4().hex[:6]}",
-            "options": {"session_timeout_ms": 6000, "heartbeat_interval_ms": 1000},
-        },
-        "http": {"host": "127.0.0.1", "port": port},
-        "models": {
-            "offers": {
-                "reference": "ref.parquet",
-                "features": ["x", "z"],
-                "prediction": "probs",
-                "window": {"length": "1h", "max_rows": 10000, "min_rows": 200},
-                "schedule": {"every": "1s"},
-                "webhooks": ["retrain"],
-                "performance": {
-                    "task": "multiclass_classification",
-                    "label": "label",
-                    "min_labels": 200,
-                    "thresholds": {"accuracy": {"max_drop": 0.05}},
-                },
-            }
-        },
-        "webhooks": {"retrain": {"url": hook, "secret": {"env": SECRET_ENV}, "timeout": "5s"}},
-        "state": {"path": str(directory / "state.sqlite")},
-    }
-    path = directory / "driftwatch.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    return path
-
-
-def send(bootstrap: str, topic: str, values: list[bytes]) -> None:
-    producer = KafkaProducer(bootstrap_servers=bootstrap)
-    for value in values:
-        producer.send(topic, value=value)
-    producer.flush()
-    producer.close()
 
 
 def test_a_covariate_shift_fires_the_estimated_alert_before_labels(
     broker: LocalBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(SECRET_ENV, SECRET)
-    suffix = uuid.uuid4().hex[:8]
-    topics = {name: f"{name}-{suffix}" for name in ("predictions", "labels")}
-    for topic in topics.values():
-        broker.create_topic(topic, partitions=2)
+    write_reference(tmp_path)
     x, p, truth = draw(np.random.default_rng(7), ROWS, spread=0.3)
     ids = [f"offer-{i}" for i in range(ROWS)]
     now = time.time()
@@ -128,45 +94,35 @@ def test_a_covariate_shift_fires_the_estimated_alert_before_labels(
         for pid, y in zip(ids, truth, strict=True)
     ]
 
-    port = free_port()
-    with WebhookReceiver(SECRET.encode()) as receiver:
-        settings = load_settings(write_config(tmp_path, broker.bootstrap, topics, port, receiver.url))
-        daemon = Daemon(settings)
-        daemon.start()
-        try:
+    with running_daemon(
+        broker,
+        tmp_path,
+        monkeypatch,
+        SECRET,
+        {"offers": MODEL},
+        topics=("predictions", "labels"),
+        partitions={"predictions": 2, "labels": 2},
+    ) as run:
+        run.send("predictions", predictions)
+        event = run.webhook("estimated_performance:accuracy")
+        # fired on the estimate alone: not one label joined yet
+        assert run.value("driftwatch_window_labelled_rows", model="offers") == 0
+        assert run.value("driftwatch_performance", model="offers", metric="accuracy") is None
+        assert (
+            run.value("driftwatch_alert_active", model="offers", check="estimated_performance:accuracy") == 1
+        )
+        estimate = run.value("driftwatch_estimated_performance", model="offers", metric="accuracy")
+        upper = run.value("driftwatch_estimated_performance_upper", model="offers", metric="accuracy")
+        reference = run.daemon.joins["offers"].reference["accuracy"]
+        assert estimate is not None and upper is not None and upper < reference * 0.95
 
-            def value(name: str, **wanted: str) -> float | None:
-                return scrape(port).get((name, tuple(sorted(wanted.items()))))
-
-            send(broker.bootstrap, topics["predictions"], predictions)
-            wait_for(
-                lambda: any(
-                    (hook["json"] or {}).get("check") == "estimated_performance:accuracy"
-                    for hook in receiver.received
-                ),
-                60,
-                "the estimated_performance:accuracy webhook",
-            )
-            # fired on the estimate alone: not one label joined yet
-            assert value("driftwatch_window_labelled_rows", model="offers") == 0
-            assert value("driftwatch_performance", model="offers", metric="accuracy") is None
-            assert (
-                value("driftwatch_alert_active", model="offers", check="estimated_performance:accuracy") == 1
-            )
-            estimate = value("driftwatch_estimated_performance", model="offers", metric="accuracy")
-            upper = value("driftwatch_estimated_performance_upper", model="offers", metric="accuracy")
-            reference = daemon.joins["offers"].reference["accuracy"]
-            assert estimate is not None and upper is not None and upper < reference * 0.95
-
-            send(broker.bootstrap, topics["labels"], labels)
-            wait_for(
-                lambda: value("driftwatch_window_labelled_rows", model="offers") == ROWS,
-                30,
-                "every prediction labelled in a check",
-            )
-            measured = value("driftwatch_performance", model="offers", metric="accuracy")
-        finally:
-            daemon.stop()
+        run.send("labels", labels)
+        wait_for(
+            lambda: run.value("driftwatch_window_labelled_rows", model="offers") == ROWS,
+            30,
+            "every prediction labelled in a check",
+        )
+        measured = run.value("driftwatch_performance", model="offers", metric="accuracy")
 
     # the labels confirm what the estimate said before them
     assert measured == pytest.approx(
@@ -174,10 +130,5 @@ def test_a_covariate_shift_fires_the_estimated_alert_before_labels(
     )
     assert measured < reference * 0.95
     assert abs(estimate - measured) < 0.05
-    event = next(
-        hook["json"]
-        for hook in receiver.received
-        if hook["json"]["check"] == "estimated_performance:accuracy"
-    )
-    assert event["transition"] == "firing" and all(hook["valid"] for hook in receiver.received)
+    assert event["transition"] == "firing" and all(request.valid for request in run.receiver.received)
     assert event["result"]["performance"]["estimated"]["breaches"]["accuracy"] is True

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from kafka import KafkaProducer, TopicPartition
+from kafka import TopicPartition
 from sklearn import metrics as skm
 
 from driftwatch.cli.demo import SECRET_ENV, WebhookReceiver
@@ -27,6 +27,7 @@ from driftwatch.cli.localbroker import LocalBroker, free_port
 from driftwatch.config import load_settings
 from driftwatch.service.daemon import Daemon
 from tests.clients import CLIENTS, use_client
+from tests.integration.broker_daemon import send
 from tests.kafkautil import committed, read_topic, scrape, wait_for
 
 pytestmark = pytest.mark.broker
@@ -74,14 +75,6 @@ def write_config(directory: Path, bootstrap: str, topics: dict[str, str], port: 
     path = directory / "driftwatch.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     return path
-
-
-def send(bootstrap: str, topic: str, values: list[bytes]) -> None:
-    producer = KafkaProducer(bootstrap_servers=bootstrap)
-    for value in values:
-        producer.send(topic, value=value)
-    producer.flush()
-    producer.close()
 
 
 @CLIENTS
