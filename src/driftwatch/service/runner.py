@@ -325,8 +325,8 @@ class Runner:
             return None
 
         def read() -> Labelled:
-            joined = labels.joined(model, start, math.inf)
-            return Labelled(joined.labels, joined.predictions, joined.weights)
+            joined, features = labels.joined_features(model, start, math.inf)
+            return Labelled(joined.labels, joined.predictions, joined.weights, features)
 
         return read
 
