@@ -1213,11 +1213,13 @@ def _features(columns: Sequence[str], blobs: Sequence[bytes | None]) -> dict[str
     none (stored before the model kept them)."""
     if not columns or any(blob is None for blob in blobs):
         return None
-    values = [msgspec.json.decode(blob) for blob in blobs if blob is not None]
+    values: list[list[Any]] = msgspec.json.decode(b"[" + b",".join(blobs) + b"]")  # type: ignore[arg-type]  # one decode
     out: dict[str, npt.NDArray[Any]] = {}
-    for j, column in enumerate(columns):
+    width = len(columns)
+    rows = [row if len(row) == width else [*row[:width], *[None] * (width - len(row))] for row in values]
+    for column, kept in zip(columns, zip(*rows, strict=True) if rows else [()] * width, strict=True):
         array = np.empty(len(values), dtype=object)
-        array[:] = [row[j] if j < len(row) else None for row in values]
+        array[:] = kept
         out[column] = array
     return out
 
