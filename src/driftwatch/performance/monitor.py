@@ -1,12 +1,14 @@
 """A model's performance checks: realized metrics over the window's labelled predictions, CBPE
-estimates over its scores (binary classifiers) or DLE estimates over its features and predictions
-(regression, with ``estimate: true``), all against the labelled reference.
+estimates over its scores (binary classifiers) or class probabilities (multiclass) or DLE estimates
+over its features and predictions (regression, with ``estimate: true``), all against the labelled
+reference; and each estimator scored on the labelled rows against their realized metrics
+(`PerformanceMonitor.estimate_error`).
 
 `PerformanceMonitor` is prepared once on the labelled reference rows (computing the reference metrics
 and fitting CBPE) from a plain `PerformanceSpec`; `RealizedPerformanceCheck` and
 `EstimatedPerformanceCheck` implement `driftwatch.checks.base.Check` on it and run on every scheduled
 check. Nothing here reads the configuration, talks to Kafka or SQLite, or knows the clock: the runner
-passes in the joined rows (`driftwatch.state.labels.LabelStore.joined`) and the window's sampled prediction
+passes in the joined rows (`driftwatch.state.labels.LabelStore.joined_features`) and the window's sampled prediction
 column; `driftwatch.service.model_checks.performance_monitor` translates a model's settings.
 """
 
@@ -423,9 +425,14 @@ class PerformanceMonitor:
         self, labelled: Labelled, realized: RealizedPerformance | None
     ) -> EstimateEvaluation | None:
         """The estimate on the labelled rows whose metrics are ``realized``, scored against them (see
-        `driftwatch.performance.evaluation`). None without an estimator, without realized metrics (too
-        few labels, a realized error) or when the rows cannot be estimated from (labels logged
-        instead of scores): no evaluation, never an exception from the data."""
+        `driftwatch.performance.evaluation`): binary or multiclass CBPE on the rows' scores or maps,
+        DLE on their features (``labelled.features``) and predictions, each weighted by the rows'
+        sampling weights. None without an estimator, without realized metrics (too few labels, a
+        realized error) or when the rows cannot be estimated from (labels logged instead of scores or
+        maps, a DLE model's rows without their features): no evaluation, never an exception from the
+        data. Multiclass: the estimate macro-averages over every class of the model, the realized
+        metrics over the classes the rows hold or were predicted (scikit-learn's), which differ only
+        when a class is absent from the look-back."""
         if realized is None or not realized.values:
             return None
         try:
