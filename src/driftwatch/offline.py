@@ -1139,6 +1139,7 @@ def _performance_html(check: OfflineCheck, section_id: str = "driftwatch-perform
         extra.get("estimated_performance", {}),
         notes,
         section_id=section_id,
+        evaluation=extra.get("estimate_error"),
     )
 
 

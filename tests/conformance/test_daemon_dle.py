@@ -305,6 +305,15 @@ def test_the_daemon_scores_the_estimate_on_the_labelled_rows_as_the_command_does
     )
     offline = json.loads(capsys.readouterr().out)["estimate_error"]
     assert offline["rows"] == labelled
+    main(
+        [
+            *("check", "-r", str(tmp_path / "ref.csv"), "-u", str(tmp_path / "current.csv")),
+            *("-c", str(tmp_path / "c.yaml"), "-m", "reg", "-f", "html"),
+        ]
+    )
+    page = capsys.readouterr().out
+    assert f"<h3>Estimate error on the {labelled} labelled rows</h3>" in page
+    assert f"<td>{scored.metrics['mae'].error:+.4f}</td>" in page
     for metric in ("mae", "rmse"):
         ours = scored.metrics[metric].as_dict()
         for key, value in offline["metrics"][metric].items():

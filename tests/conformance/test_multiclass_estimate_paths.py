@@ -295,6 +295,14 @@ def test_the_daemon_the_command_and_the_api_score_the_estimate_on_the_same_label
     out, _ = capsys.readouterr()
     assert code in (0, 1)
     close(scored.as_dict(), json.loads(out)["estimate_error"], "estimate_error")
+    main(
+        [
+            *("check", "-r", str(tmp_path / "ref.parquet"), "-u", str(tmp_path / "labelled.parquet")),
+            *("--task", "multiclass_classification", "--prediction-column", "probs"),
+            *("--label-column", "label"),
+        ]
+    )
+    assert f"estimate error f1: {scored.metrics['f1'].error:+.4f}" in capsys.readouterr().out
     library = api.estimate_error(
         data["reference"],
         current,
