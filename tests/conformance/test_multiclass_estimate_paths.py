@@ -266,6 +266,7 @@ def test_the_daemon_the_command_and_the_api_score_the_estimate_on_the_same_label
         )
         result = d.run_check("m")
         latest = d.results()["m"]["latest"]["performance"]["estimate_error"]
+        status, history = d.history_api("m", {})
     finally:
         d.store.close()
         if d.labels is not None:
@@ -275,6 +276,8 @@ def test_the_daemon_the_command_and_the_api_score_the_estimate_on_the_same_label
     assert scored is not None and scored.rows == 750
     assert set(scored.metrics) == {"accuracy", "precision", "recall", "f1", "roc_auc"}
     assert latest == scored.as_dict()
+    assert status == 200 and isinstance(history, list)
+    assert history[-1]["result"]["performance"]["estimate_error"] == scored.as_dict()
     for metric in scored.metrics:
         assert sample(d, "driftwatch_estimated_performance_error", model="m", metric=metric) == pytest.approx(
             scored.metrics[metric].error, rel=1e-12
