@@ -35,7 +35,7 @@ its absolute value, the share of checks whose realized value fell inside the est
 share of checks with any metric outside (what a "realized outside the band" alert would fire on), and the
 time one evaluation takes.
 
-    python bench/estimate_error.py                    # a few minutes of CPU on one core
+    python bench/estimate_error.py                    # about 20 minutes on a busy 2-core machine
     python bench/estimate_error.py --reps 2000 --rows 1000 --estimators binary
 """
 
