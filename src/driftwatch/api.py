@@ -631,15 +631,24 @@ def estimate_error(
     classes: Sequence[Hashable] | None = None,
     calibration: Literal["auto", "isotonic", "none"] = "auto",
     min_labels: int = MIN_LABELS_DEFAULT,
+    task: Task = "binary_classification",
+    features: Sequence[str] = (),
+    categorical: Sequence[str] = (),
 ) -> EstimateEvaluation:
-    """How far CBPE's estimate is from the truth on ``current``'s labelled rows: the estimate made on
-    those rows' scores against the metrics realized on them (``error = estimate - realized``, and whether
-    the realized value fell inside the estimate's band), per metric, as ``driftwatch check`` prints it
-    and the daemon exports it (``driftwatch_estimated_performance_error``).
+    """How far the performance estimate is from the truth on ``current``'s labelled rows: the estimate
+    made on exactly those rows against the metrics realized on them (``error = estimate - realized``,
+    and whether the realized value fell inside the estimate's band), per metric, as ``driftwatch check``
+    prints it and the daemon exports it (``driftwatch_estimated_performance_error``).
+
+    The estimator is the daemon's for ``task``: CBPE on the scores of a binary classifier, multiclass
+    CBPE on maps class -> probability (``task="multiclass_classification"``), DLE on ``features``
+    (``categorical``: those declared so) beside the prediction of a regression
+    (``task="regression"``; mae and rmse).
 
     ``metrics`` is empty when there are fewer than ``min_labels`` labelled rows (``rows`` says how many)
-    or a metric is undefined on them (roc_auc on rows of a single class). Raises `CheckError` when CBPE
-    cannot estimate at all (hard labels instead of scores, too small a reference).
+    or a metric is undefined on them (roc_auc on rows of a single class). Raises `CheckError` when the
+    estimator cannot estimate at all (hard labels instead of scores, too small a reference, a regression
+    without features).
     """
     if label not in current.columns:
         raise CheckError(
@@ -651,7 +660,7 @@ def estimate_error(
     out = offline.performance_data(
         _labelled(reference),
         current,
-        "binary_classification",
+        task,
         prediction,
         label,
         threshold,
@@ -660,6 +669,8 @@ def estimate_error(
         calibration=calibration,
         min_labels=min_labels,
         wording=_WORDING,
+        features=features,
+        categorical=categorical,
     )
     labelled_rows = len(current[[prediction, label]].dropna())
     scored = out.get("estimate_error", {"metrics": {}})["metrics"]

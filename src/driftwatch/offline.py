@@ -24,7 +24,7 @@ import html
 import json
 import math
 import unicodedata
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,7 +54,7 @@ from driftwatch.scope import SegmentKey
 from driftwatch.stream.windows import WindowSnapshot
 
 if TYPE_CHECKING:
-    from driftwatch.performance.cbpe import CBPE
+    from driftwatch.performance.evaluation import BandedEstimate
 
 __all__ = [
     "FILES",
@@ -707,11 +707,23 @@ def performance_data(
                 min_predictions,
                 where,
                 wording,
+                cur if "performance" in out else None,
+                out.get("performance", {}),
             )
         )
     if task == "regression" and estimate:
         out.update(
-            _dle_estimate(reference, current, prediction, label, features, categorical, min_predictions)
+            _dle_estimate(
+                reference,
+                current,
+                prediction,
+                label,
+                features,
+                categorical,
+                min_predictions,
+                current.loc[cur.index] if "performance" in out else None,
+                out.get("performance", {}),
+            )
         )
         return out
     if task == "binary_classification" and estimate is not False:
@@ -724,7 +736,12 @@ def performance_data(
                 calibration=calibration,  # type: ignore[arg-type]
             )
             if "performance" in out:  # the estimate on the labelled rows, scored against their labels
-                out["estimate_error"] = _estimate_error(cbpe, cur[prediction], out["performance"])
+                graded = cur[prediction]
+                out["estimate_error"] = _estimate_error(
+                    lambda: cbpe.estimate(_as_scores(graded, "the labelled rows'")),
+                    len(graded),
+                    out["performance"],
+                )
             scores = _as_scores(current[prediction].dropna(), f"{wording.subject}'s")
             if not len(scores):
                 raise CBPEError(f"{wording.subject} has no values in {prediction!r} to estimate from")
@@ -759,9 +776,13 @@ def _multiclass_estimate(
     min_predictions: int,
     where: str,
     wording: Wording,
+    labelled: pd.DataFrame | None = None,
+    realized: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
     """Multiclass CBPE from the reference's maps class -> probability, as the daemon fits it: by default
-    only when the reference holds maps (a model that logs classes gets no estimate and no note)."""
+    only when the reference holds maps (a model that logs classes gets no estimate and no note). With
+    the ``labelled`` rows of the current data and their ``realized`` metrics, the estimate on exactly
+    those rows scored against them (``estimate_error``)."""
     from driftwatch.performance.cbpe import CBPEError
     from driftwatch.performance.multiclass_cbpe import MulticlassCBPE
 
@@ -783,13 +804,24 @@ def _multiclass_estimate(
             classes=classes,
             calibration=calibration,  # type: ignore[arg-type]
         )
+        scored: dict[str, Any] = {}
+        if labelled is not None and realized:
+            rows = labelled[prediction].tolist()
+
+            def on_rows() -> dict[str, Any]:
+                if not all(isinstance(v, Mapping) for v in rows):
+                    raise CBPEError("the labelled predictions are not all maps class -> probability")
+                return cbpe.estimate(rows)
+
+            scored["estimate_error"] = _estimate_error(on_rows, len(rows), realized)
         window = maps(current[prediction])
         if not window:
             raise CBPEError(f"{wording.subject} has no maps of class probabilities in {prediction!r}")
         if len(window) < min_predictions:
             return {
+                **scored,
                 "estimate_note": f"not enough predictions: {len(window)} in {wording.subject}, fewer than "
-                f"min_rows {min_predictions}"
+                f"min_rows {min_predictions}",
             }
         estimates = cbpe.estimate(window)
     except CBPEError as exc:
@@ -797,6 +829,7 @@ def _multiclass_estimate(
             raise CheckError(f"{where}: estimate: {exc}") from None
         return {"estimate_note": f"no CBPE estimate: {exc}"}
     return {
+        **scored,
         "estimated_performance": {
             metric: {"value": e.value, "lower": e.lower, "upper": e.upper} for metric, e in estimates.items()
         },
@@ -812,9 +845,13 @@ def _dle_estimate(
     features: Sequence[str],
     categorical: Sequence[str],
     min_predictions: int,
+    labelled: pd.DataFrame | None = None,
+    realized: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
     """DLE's estimate of a regression on ``current``, fitted on the reference as the daemon fits it
-    (`driftwatch.performance.monitor.PerformanceMonitor`); `CheckError` when it cannot fit."""
+    (`driftwatch.performance.monitor.PerformanceMonitor`); `CheckError` when it cannot fit. With the
+    ``labelled`` rows of the current data (features, prediction) and their ``realized`` metrics, the
+    estimate on exactly those rows scored against them (``estimate_error``)."""
     from driftwatch.performance.dle import DLE, DLEError, categorical_columns
 
     wanted = [f for f in features if f not in (prediction, label)]
@@ -834,33 +871,43 @@ def _dle_estimate(
             label,
             categorical=[*categorical, *categorical_columns(reference, wanted)],
         )
+        scored: dict[str, Any] = {}
+        if labelled is not None and realized:
+            rows = labelled
+            scored["estimate_error"] = _estimate_error(lambda: dle.estimate(rows), len(rows), realized)
         predictions = int(pd.to_numeric(current[prediction], errors="coerce").notna().sum())
         if predictions < max(min_predictions, 1):
             return {
+                **scored,
                 "estimate_note": f"not enough predictions: {predictions} in the current data, fewer than "
-                f"min_rows {min_predictions}"
+                f"min_rows {min_predictions}",
             }
         estimates = dle.estimate(current)
     except DLEError as exc:
         raise CheckError(f"performance estimate (regression, DLE): {exc}") from None
     return {
+        **scored,
         "estimated_performance": {
             metric: {"value": e.value, "lower": e.lower, "upper": e.upper} for metric, e in estimates.items()
-        }
+        },
     }
 
 
-def _estimate_error(cbpe: CBPE, predictions: pd.Series, realized: dict[str, float]) -> dict[str, object]:
-    """CBPE's estimate on the labelled rows' ``predictions`` against their ``realized`` metrics
-    (`driftwatch.performance.evaluation`): no metric when the rows cannot be estimated from."""
+def _estimate_error(
+    estimate: Callable[[], Mapping[str, BandedEstimate]], rows: int, realized: Mapping[str, float]
+) -> dict[str, object]:
+    """The estimator's estimate on the ``rows`` labelled rows (``estimate`` makes it) against their
+    ``realized`` metrics (`driftwatch.performance.evaluation`): no metric when the rows cannot be
+    estimated from (binary or multiclass CBPE, or DLE)."""
     from driftwatch.performance.cbpe import CBPEError
+    from driftwatch.performance.dle import DLEError
     from driftwatch.performance.evaluation import EstimateEvaluation, evaluate_estimate
 
     try:
-        estimates = cbpe.estimate(_as_scores(predictions, "the labelled rows'"))
-    except CBPEError:
-        return EstimateEvaluation(len(predictions), {}).as_dict()
-    return evaluate_estimate(estimates, realized, len(predictions)).as_dict()
+        estimates = estimate()
+    except (CBPEError, DLEError):
+        return EstimateEvaluation(rows, {}).as_dict()
+    return evaluate_estimate(estimates, realized, rows).as_dict()
 
 
 def _as_scores(values: pd.Series, whose: str) -> npt.NDArray[np.float64]:
@@ -1092,6 +1139,7 @@ def _performance_html(check: OfflineCheck, section_id: str = "driftwatch-perform
         extra.get("estimated_performance", {}),
         notes,
         section_id=section_id,
+        evaluation=extra.get("estimate_error"),
     )
 
 

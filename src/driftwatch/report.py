@@ -158,10 +158,12 @@ def performance_section(
     estimated: Mapping[str, Mapping[str, Number]],
     notes: list[str] | None = None,
     section_id: str = "driftwatch-performance",
+    evaluation: Mapping[str, Any] | None = None,
 ) -> str:
     """An HTML section with one row per metric: the reference, the current value and the estimate
     without labels (CBPE's, or DLE's for a regression) with its band. Evidently's drift report has no
-    such table; this one is driftwatch's own numbers."""
+    such table; this one is driftwatch's own numbers. ``evaluation`` (an `EstimateEvaluation`'s
+    ``as_dict``, the estimate scored on the labelled rows) adds a table of its errors."""
     metrics = [m for m in (*reference, *current, *estimated) if m]
     rows = []
     for metric in dict.fromkeys(metrics):
@@ -184,7 +186,29 @@ def performance_section(
         '<table border="1" cellpadding="6" style="border-collapse: collapse">'
         "<thead><tr><th>metric</th><th>reference</th><th>current (realized)</th>"
         f"<th>estimated ({method}) [lower, upper]</th></tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table>{extra}</section>"
+        f"<tbody>{''.join(rows)}</tbody></table>{_evaluation_table(evaluation)}{extra}</section>"
+    )
+
+
+def _evaluation_table(evaluation: Mapping[str, Any] | None) -> str:
+    """The estimate on the labelled rows against their realized metrics, one row per metric ("" without
+    a metric scored)."""
+    metrics = (evaluation or {}).get("metrics") or {}
+    if not metrics or evaluation is None:
+        return ""
+    inside = {True: "yes", False: "OUTSIDE", None: "no band"}
+    rows = "".join(
+        f"<tr><td>{html.escape(metric)}</td><td>{_cell(m['estimate'])} [{_cell(m['lower'])}, "
+        f"{_cell(m['upper'])}]</td><td>{_cell(m['realized'])}</td><td>{m['error']:+.4f}</td>"
+        f"<td>{inside[m['covered']]}</td></tr>"
+        for metric, m in sorted(metrics.items())
+    )
+    return (
+        f"<h3>Estimate error on the {int(evaluation['rows'])} labelled rows</h3>"
+        '<table border="1" cellpadding="6" style="border-collapse: collapse">'
+        "<thead><tr><th>metric</th><th>estimated [lower, upper]</th><th>realized</th>"
+        "<th>error (estimate - realized)</th><th>realized inside the band</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table>"
     )
 
 

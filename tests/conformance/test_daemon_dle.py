@@ -253,3 +253,79 @@ def test_a_reference_dle_cannot_fit_is_refused_at_start(
     change(frames["reference"]).to_csv(tmp_path / "ref.csv", index=False)
     with pytest.raises(ReferenceDataError, match=message):
         _daemon(tmp_path, "ref.csv", Clock())
+
+
+def test_the_daemon_scores_the_estimate_on_the_labelled_rows_as_the_command_does(
+    tmp_path: Path, frames: dict[str, pd.DataFrame], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Labels come inline for two rows in three: the label join keeps each row's features beside its
+    prediction, so the daemon estimates exactly the labelled rows with DLE and scores the estimate
+    against their realized mae and rmse; `driftwatch check` and `driftwatch.estimate_error` on the
+    same rows give the same evaluation, with missing values and an unseen region among them."""
+    import driftwatch
+
+    frames["reference"].to_csv(tmp_path / "ref.csv", index=False)
+    current = frames["shifted"].copy()
+    current.loc[current.index[::3], "y_true"] = np.nan
+    clock = Clock()
+    config = CONFIG.format(reference="ref.csv").replace(
+        "estimate: true", "estimate: true\n      min_labels: 30"
+    )
+    (tmp_path / "c.yaml").write_text(config, encoding="utf-8")
+    daemon = Daemon(load_settings(tmp_path / "c.yaml"), clock=clock)
+    try:
+        messages = _messages(current, clock.now)
+        for i, (message, label) in enumerate(zip(messages, current["y_true"], strict=True)):
+            record = json.loads(message.value or b"{}")
+            record["prediction_id"] = f"p{i}"
+            record["label"] = None if np.isnan(label) else float(label)
+            message.value = json.dumps(record).encode()
+        daemon.handle(messages)
+        result = daemon.run_check("reg")
+        assert daemon.labels is not None
+        _, kept = daemon.labels.joined_features("reg", 0.0, np.inf)
+        assert kept is not None and list(kept) == FEATURES
+    finally:
+        daemon.store.close()
+    assert result is not None and result.performance is not None
+    scored = result.performance.estimate_error
+    labelled = int(current["y_true"].notna().sum())
+    assert scored is not None and scored.rows == labelled
+    assert set(scored.metrics) == {"mae", "rmse"}
+    for metric in ("mae", "rmse"):
+        assert sample(
+            daemon, "driftwatch_estimated_performance_error", model="reg", metric=metric
+        ) == pytest.approx(scored.metrics[metric].error, rel=1e-12)
+    current.to_csv(tmp_path / "current.csv", index=False)
+    main(
+        [
+            *("check", "-r", str(tmp_path / "ref.csv"), "-u", str(tmp_path / "current.csv")),
+            *("-c", str(tmp_path / "c.yaml"), "-m", "reg", "-f", "json"),
+        ]
+    )
+    offline = json.loads(capsys.readouterr().out)["estimate_error"]
+    assert offline["rows"] == labelled
+    main(
+        [
+            *("check", "-r", str(tmp_path / "ref.csv"), "-u", str(tmp_path / "current.csv")),
+            *("-c", str(tmp_path / "c.yaml"), "-m", "reg", "-f", "html"),
+        ]
+    )
+    page = capsys.readouterr().out
+    assert f"<h3>Estimate error on the {labelled} labelled rows</h3>" in page
+    assert f"<td>{scored.metrics['mae'].error:+.4f}</td>" in page
+    for metric in ("mae", "rmse"):
+        ours = scored.metrics[metric].as_dict()
+        for key, value in offline["metrics"][metric].items():
+            assert value == pytest.approx(ours[key], rel=1e-9), (metric, key)
+    library = driftwatch.estimate_error(
+        pd.read_csv(tmp_path / "ref.csv"),
+        pd.read_csv(tmp_path / "current.csv"),
+        prediction="y_pred",
+        label="y_true",
+        task="regression",
+        features=FEATURES,
+        categorical=["region"],
+        min_labels=30,
+    )
+    assert library.errors == pytest.approx(scored.errors, rel=1e-9)

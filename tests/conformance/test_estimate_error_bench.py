@@ -36,3 +36,21 @@ def test_the_error_is_noise_inside_the_band_while_cbpe_holds_and_large_under_con
     assert np.mean(outside) > 0.9
     assert np.mean([e for e, _ in errors["roc_auc"]]) > 0.08
     assert np.mean([bool(c) for _, c in errors["roc_auc"]]) < 0.1  # the truth is outside the band
+
+
+def test_multiclass_cbpe_and_dle_are_measured_the_same_way() -> None:
+    """The multiclass CBPE and DLE measurements: the daemon's evaluation of labelled rows, near 0 while
+    the estimator's assumptions hold and one-sided, outside the band, under concept drift."""
+    b = bench()
+    for fitted, scenarios, metric, stable, drift in (
+        (b.multiclass_monitor(), b.MULTICLASS, "accuracy", 0.02, 0.1),
+        (b.dle_monitor(), b.DLE_SCENARIOS, "mae", 0.15, -0.4),
+    ):
+        errors, outside, _ = b.evaluate_labelled(fitted, scenarios["stable"], 1000, reps=20, seed=3)
+        values = np.array([e for e, _ in errors[metric]])
+        assert abs(values.mean()) < stable and np.mean(outside) <= 0.1, metric
+        drifted = list(scenarios)[-1]
+        errors, outside, _ = b.evaluate_labelled(fitted, scenarios[drifted], 1000, reps=20, seed=3)
+        values = np.array([e for e, _ in errors[metric]])
+        assert (values.mean() > drift) if drift > 0 else (values.mean() < drift), metric
+        assert np.mean(outside) > 0.9, metric

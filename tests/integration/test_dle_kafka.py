@@ -1,10 +1,14 @@
-"""A regression's estimated mae against the real broker: the alert fires before any label arrives.
+"""A regression's estimated mae against the real broker: the alert fires before any label arrives,
+and the labels that come later score the estimate.
 
 The daemon fits DLE's loss models on the reference when it starts and checks every second. Calm
 predictions give an estimate near the reference's mae and a quiet alert; then the traffic moves to
 inputs where the model errs more (a covariate shift of ``x0``), the estimated mae rises past its
 ``max_drop`` and the ``estimated_performance:mae`` webhook fires, while no label has been sent (the
-realized mae has no value).
+realized mae has no value). The labels of the shifted predictions then arrive on the labels topic:
+the label join kept each prediction's features, so the daemon estimates exactly the labelled rows with
+DLE and exports the estimate's error against their realized mae and rmse on /metrics, as the JSON API
+gives it.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -83,6 +88,32 @@ def test_a_covariate_shift_raises_the_estimated_mae_and_its_alert_fires_before_l
         run.send("predictions", records(shifted, "shifted"))
         run.webhook("estimated_performance:mae")
         metrics = run.samples()
+
+        label_records = [
+            json.dumps({"prediction_id": f"shifted-{i}", "label": float(y)}).encode()
+            for i, y in enumerate(shifted["y_true"])
+        ]
+        run.send("labels", label_records)
+
+        def scored() -> dict[str, Any]:
+            performance = (run.api("pricer")["latest"] or {}).get("performance") or {}
+            return performance.get("estimate_error") or {}
+
+        wait_for(lambda: scored().get("rows") == len(shifted), 60, "the estimate scored on the labels")
+        # every shifted prediction is labelled: later checks score the same rows, the numbers hold
+        api = scored()
+        errors = {
+            dict(labels)["metric"]: value
+            for (name, labels), value in run.samples().items()
+            if name == "driftwatch_estimated_performance_error" and dict(labels).get("model") == "pricer"
+        }
+
+    assert set(api["metrics"]) == {"mae", "rmse"}
+    assert errors == pytest.approx({metric: m["error"] for metric, m in api["metrics"].items()})
+    truth = shifted["y_true"] - shifted["y_pred"]
+    assert api["metrics"]["mae"]["realized"] == pytest.approx(float(truth.abs().mean()))
+    # a covariate shift: DLE's loss models know where the model errs, the estimate follows the truth
+    assert abs(api["metrics"]["mae"]["error"]) < 0.15 * api["metrics"]["mae"]["realized"]
 
     assert metric(metrics, "driftwatch_alert_active", model="pricer", check="estimated_performance:mae") == 1
     shifted_mae = metric(metrics, "driftwatch_estimated_performance", model="pricer", metric="mae")

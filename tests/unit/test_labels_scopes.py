@@ -241,7 +241,7 @@ def test_a_file_made_before_versions_and_segments_gains_the_columns(tmp_path: Pa
 
     labels = store(tmp_path)
     columns = [row[1] for row in labels._db.execute("PRAGMA table_info(label_prediction)")]
-    assert columns[-4:] == ["version", "seg0", "seg1", "seg2"]
+    assert columns[-5:] == ["version", "seg0", "seg1", "seg2", "features"]
     assert labels.pending_count("m") == 1 and labels.joined_count("m") == 1
     assert labels.add_labels(["old-pending"], [0], now=T0 + 10) == {"joined": 1}
     labels.add_records([record("new", "7", "DE", prediction=0.5, ts=T0 + 2)], now=T0 + 10)

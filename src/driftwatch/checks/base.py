@@ -49,11 +49,14 @@ ReferenceT_contra = TypeVar("ReferenceT_contra", contravariant=True)
 
 @dataclass(frozen=True)
 class Labelled:
-    """The labelled predictions of a look-back: labels, the predictions they grade, sampling weights."""
+    """The labelled predictions of a look-back: labels, the predictions they grade, sampling weights,
+    and, for an estimator that reads them (DLE), the rows' values of its features by column (None
+    when the join keeps none)."""
 
     labels: npt.ArrayLike
     predictions: npt.ArrayLike
     weights: npt.NDArray[np.float64] | None = None
+    features: Mapping[str, npt.ArrayLike] | None = None
 
 
 @dataclass(frozen=True)

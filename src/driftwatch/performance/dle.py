@@ -278,6 +278,9 @@ class DLE:
 
     def sigma(self, metric: str, rows: int) -> float:
         """NannyML's sampling error of ``metric`` over windows of ``rows`` reference-like rows."""
+        return self._sigma(metric, rows)
+
+    def _sigma(self, metric: str, rows: float) -> float:
         std, mean = self._sigma_parts[metric]
         if metric in _ROOTS:
             return math.sqrt(std**2 / (4 * rows * mean)) if mean > 0 else 0.0
@@ -302,20 +305,40 @@ class DLE:
             for metric, model in self._models.items()
         }
 
-    def estimate(self, window: pd.DataFrame) -> dict[str, Estimate]:
-        """Each fitted metric for the window's rows with a prediction, with its band (lower clipped at 0)."""
-        return self._estimate(window)[1]
+    def estimate(
+        self, window: pd.DataFrame, sample_weight: npt.ArrayLike | None = None
+    ) -> dict[str, Estimate]:
+        """Each fitted metric for the window's rows with a prediction, with its band (lower clipped at 0).
 
-    def _estimate(self, window: pd.DataFrame) -> tuple[int, dict[str, Estimate]]:
+        ``sample_weight`` (one per row of ``window``: a sampled stream's inverse sampling rates, as
+        realized performance takes them) makes each estimate the weighted mean of the predicted losses,
+        as the realized metric is the weighted mean of the losses; sigma is then scaled to the weights'
+        effective size (sum w)^2 / sum w^2 of the rows with a prediction."""
+        return self._estimate(window, sample_weight)[1]
+
+    def _estimate(
+        self, window: pd.DataFrame, sample_weight: npt.ArrayLike | None = None
+    ) -> tuple[int, dict[str, Estimate]]:
         predicted = self.row_losses(window)
         rows = len(next(iter(predicted.values())))
         if not rows:
             raise DLEError(f"the window has no values in {self.prediction!r} to estimate from")
+        w = np.ones(rows)
+        size = float(rows)
+        if sample_weight is not None:
+            given = np.asarray(sample_weight, dtype=np.float64)
+            if given.shape != (len(window),) or not np.isfinite(given).all() or (given < 0).any():
+                raise DLEError(f"sample_weight must be {len(window)} finite weights >= 0")
+            kept = np.isfinite(pd.to_numeric(window[self.prediction], errors="coerce").to_numpy(np.float64))
+            w = given[kept]
+            if not w.sum() > 0:
+                raise DLEError("sample_weight is 0 on every row with a prediction")
+            size = float(w.sum() ** 2 / (w**2).sum())  # Kish's effective sample size
         result = {}
         for metric, loss in predicted.items():
-            mean = float(loss.mean())
+            mean = float(np.average(loss, weights=w))
             value = math.sqrt(mean) if metric in _ROOTS else mean
-            sigma = self.sigma(metric, rows)
+            sigma = self._sigma(metric, size)
             band = BAND_SIGMAS * sigma
             result[metric] = Estimate(value, max(0.0, value - band), value + band, sigma)
         return rows, result

@@ -1,8 +1,9 @@
 """How far an estimate was from the truth, once the labels came: an estimator scored on its own rows.
 
-An estimate of performance without labels (CBPE for a classifier, or any estimator that can estimate a
-given set of predictions) rests on assumptions no window can check by itself: calibrated scores and no
-concept drift, above all. Labels arrive later for some predictions; for those rows both numbers exist,
+An estimate of performance without labels (CBPE for a binary or multiclass classifier, DLE for a
+regression, or any estimator that can estimate a given set of predictions) rests on assumptions no
+window can check by itself: calibrated scores (for DLE, loss models that learnt where the model errs)
+and no concept drift, above all. Labels arrive later for some predictions; for those rows both numbers exist,
 and their difference is the estimator's track record. `evaluate_estimate` compares the estimate made on
 exactly the labelled rows' predictions with the metric realized on the same rows (same rows, same
 sampling weights), so the difference is the estimator's error and nothing else: not the difference

@@ -1,12 +1,14 @@
 """A model's performance checks: realized metrics over the window's labelled predictions, CBPE
-estimates over its scores (binary classifiers) or DLE estimates over its features and predictions
-(regression, with ``estimate: true``), all against the labelled reference.
+estimates over its scores (binary classifiers) or class probabilities (multiclass) or DLE estimates
+over its features and predictions (regression, with ``estimate: true``), all against the labelled
+reference; and each estimator scored on the labelled rows against their realized metrics
+(`PerformanceMonitor.estimate_error`).
 
 `PerformanceMonitor` is prepared once on the labelled reference rows (computing the reference metrics
 and fitting CBPE) from a plain `PerformanceSpec`; `RealizedPerformanceCheck` and
 `EstimatedPerformanceCheck` implement `driftwatch.checks.base.Check` on it and run on every scheduled
 check. Nothing here reads the configuration, talks to Kafka or SQLite, or knows the clock: the runner
-passes in the joined rows (`driftwatch.state.labels.LabelStore.joined`) and the window's sampled prediction
+passes in the joined rows (`driftwatch.state.labels.LabelStore.joined_features`) and the window's sampled prediction
 column; `driftwatch.service.model_checks.performance_monitor` translates a model's settings.
 """
 
@@ -390,13 +392,31 @@ class PerformanceMonitor:
         return PartResult(check, "drift" if estimated.breached else "ok", estimated, breaches=breaches)
 
     def estimate_rows(
-        self, predictions: npt.ArrayLike, weights: npt.NDArray[np.float64] | None = None
+        self,
+        predictions: npt.ArrayLike,
+        weights: npt.NDArray[np.float64] | None = None,
+        features: Mapping[str, npt.ArrayLike] | None = None,
     ) -> Mapping[str, BandedEstimate] | None:
         """The estimator's estimate of exactly these predictions (weighted by ``weights``), None without
-        an estimator. `CBPEError` or ValueError when the predictions cannot be estimated from."""
-        if not isinstance(self.cbpe, CBPE):  # scored for binary CBPE only (not yet multiclass CBPE or DLE)
+        an estimator: binary CBPE reads the scores, multiclass CBPE the maps class -> probability, DLE
+        the rows' ``features`` (by column) beside the predictions (None without them). `CBPEError`,
+        `DLEError` or ValueError when the rows cannot be estimated from."""
+        values = np.asarray(predictions, dtype=object)
+        if self.dle is not None:
+            if features is None:
+                return None
+            frame = pd.DataFrame({c: np.asarray(features[c], dtype=object) for c in self.dle.features})
+            frame[self.prediction] = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy()
+            if frame[self.prediction].isna().any():
+                raise DLEError("the labelled predictions are not all numbers")
+            return self.dle.estimate(_typed(frame, self.dle.categorical), weights)
+        if isinstance(self.cbpe, MulticlassCBPE):
+            if not _are_maps(values):
+                raise CBPEError("the labelled predictions are not all maps class -> probability")
+            return self.cbpe.estimate(list(values), weights)
+        if not isinstance(self.cbpe, CBPE):
             return None
-        scores = pd.to_numeric(pd.Series(np.asarray(predictions, dtype=object)), errors="coerce")
+        scores = pd.to_numeric(pd.Series(values), errors="coerce")
         if scores.isna().any():
             raise CBPEError("the labelled predictions are not all scores")
         return self.cbpe.estimate(scores.to_numpy(dtype=np.float64), weights)
@@ -405,17 +425,24 @@ class PerformanceMonitor:
         self, labelled: Labelled, realized: RealizedPerformance | None
     ) -> EstimateEvaluation | None:
         """The estimate on the labelled rows whose metrics are ``realized``, scored against them (see
-        `driftwatch.performance.evaluation`). None without an estimator, without realized metrics (too
-        few labels, a realized error) or when the rows cannot be estimated from (labels logged
-        instead of scores): no evaluation, never an exception from the data."""
+        `driftwatch.performance.evaluation`): binary or multiclass CBPE on the rows' scores or maps,
+        DLE on their features (``labelled.features``) and predictions, each weighted by the rows'
+        sampling weights. None without an estimator, without realized metrics (too few labels, a
+        realized error) or when the rows cannot be estimated from (labels logged instead of scores or
+        maps, a DLE model's rows without their features): no evaluation, never an exception from the
+        data. Multiclass: the estimate macro-averages over every class of the model, the realized
+        metrics over the classes the rows hold or were predicted (scikit-learn's), which differ only
+        when a class is absent from the look-back."""
         if realized is None or not realized.values:
             return None
         try:
-            estimates = self.estimate_rows(labelled.predictions, _weights(labelled.weights))
+            estimates = self.estimate_rows(
+                labelled.predictions, _weights(labelled.weights), labelled.features
+            )
             if estimates is None:
                 return None
             return evaluate_estimate(estimates, realized.values, realized.labelled_rows)
-        except (CBPEError, ValueError):
+        except (CBPEError, DLEError, ValueError):
             return None
         except Exception:  # a bug, not the data: the checks' results stand without the evaluation
             log.exception("scoring the performance estimate of model %s failed", self.name)
@@ -562,6 +589,15 @@ def _fit_dle(spec: PerformanceSpec, frame: pd.DataFrame, where: str, reference_n
         return DLE.fit(frame, features, spec.prediction, spec.label, categorical=categorical)
     except DLEError as exc:
         raise ReferenceDataError(f"{where}.performance.estimate: {exc}") from None
+
+
+def _typed(frame: pd.DataFrame, categorical: tuple[str, ...]) -> pd.DataFrame:
+    """The joined rows' feature values (JSON's numbers, text, booleans, nulls) typed as a window's: the
+    categorical features as they are, the others as numbers (a value that is not one: missing)."""
+    for column in frame.columns:
+        if column not in categorical:
+            frame[column] = pd.to_numeric(frame[column], errors="coerce")
+    return frame
 
 
 def _weights(weights: npt.NDArray[np.float64] | None) -> npt.NDArray[np.float64] | None:

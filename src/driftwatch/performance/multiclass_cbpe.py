@@ -228,17 +228,27 @@ class MulticlassCBPE:
         """The standard deviation of the realized ``metric`` over windows of ``rows`` reference-like rows."""
         return self.sigma_scale[metric] / math.sqrt(rows)
 
-    def estimate(self, probabilities: Predictions) -> dict[str, Estimate]:
+    def estimate(
+        self, probabilities: Predictions, sample_weight: npt.ArrayLike | None = None
+    ) -> dict[str, Estimate]:
         """Each of `ESTIMATED_METRICS` for a window's probabilities (a matrix in `classes` order or one
-        map per row), with its band."""
+        map per row), with its band.
+
+        ``sample_weight`` (a sampled stream's inverse sampling rates, as realized performance takes them)
+        weighs each row's expected counts and its place in the expected ROC curves, as the binary
+        `CBPE.estimate` does; sigma is then scaled to the weights' effective size (sum w)^2 / sum w^2."""
         raw = probability_rows(probabilities, self.classes)
         rows = len(raw)
         if not rows:
             raise CBPEError("the window has no probabilities to estimate from")
-        values = _estimates(raw, self.calibrate(raw))
+        w = np.ones(rows) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        if w.shape != (rows,) or not np.isfinite(w).all() or (w < 0).any() or not w.sum() > 0:
+            raise CBPEError(f"sample_weight must be {rows} finite weights >= 0, not all 0")
+        size = float(w.sum() ** 2 / (w**2).sum())  # Kish's effective sample size: rows when unweighted
+        values = _estimates(raw, self.calibrate(raw), None if sample_weight is None else w)
         result = {}
         for metric in ESTIMATED_METRICS:
-            value, sigma = values[metric], self.sigma(metric, rows)
+            value, sigma = values[metric], self.sigma_scale[metric] / math.sqrt(size)
             if math.isnan(value):
                 result[metric] = Estimate(value, math.nan, math.nan, sigma)
                 continue
@@ -275,16 +285,20 @@ def _codes(truth: npt.NDArray[Any], names: Sequence[Hashable]) -> npt.NDArray[np
         raise CBPEError(f"reference label {exc.args[0]!r} is not among the classes {list(names)!r}") from None
 
 
-def _estimates(raw: FloatArray, calibrated: FloatArray) -> dict[str, float]:
+def _estimates(
+    raw: FloatArray, calibrated: FloatArray, weights: FloatArray | None = None
+) -> dict[str, float]:
     """NannyML's multiclass estimators on raw (for the predicted class and the ROC order) and calibrated
-    (for the expected counts) probabilities."""
+    (for the expected counts) probabilities; ``weights`` weigh each row's expected counts."""
     rows, k = raw.shape
+    w = np.ones(rows) if weights is None else weights
     predicted = raw.argmax(axis=1)
     chosen = np.zeros_like(raw, dtype=bool)
     chosen[np.arange(rows), predicted] = True
-    tp = np.where(chosen, calibrated, 0.0).sum(axis=0)
-    fp = np.where(chosen, 1.0 - calibrated, 0.0).sum(axis=0)
-    fn = np.where(chosen, 0.0, calibrated).sum(axis=0)
+    weighted = calibrated * w[:, None]
+    tp = np.where(chosen, weighted, 0.0).sum(axis=0)
+    fp = np.where(chosen, w[:, None] - weighted, 0.0).sum(axis=0)
+    fn = np.where(chosen, 0.0, weighted).sum(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         precision = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
         recall = np.where(tp + fn > 0, tp / (tp + fn), 0.0)
@@ -297,9 +311,10 @@ def _estimates(raw: FloatArray, calibrated: FloatArray) -> dict[str, float]:
             aucs.append(math.nan)
             continue
         scores = np.concatenate((raw[:, c], raw[:, c]))
-        aucs.append(float(skm.roc_auc_score(doubled, scores, sample_weight=np.concatenate((p, 1.0 - p)))))
+        weight = np.concatenate((w * p, w * (1.0 - p)))
+        aucs.append(float(skm.roc_auc_score(doubled, scores, sample_weight=weight)))
     return {
-        "accuracy": float(calibrated[np.arange(rows), predicted].mean()),
+        "accuracy": float(np.average(calibrated[np.arange(rows), predicted], weights=w)),
         "precision": float(precision.mean()),
         "recall": float(recall.mean()),
         "f1": float(f1.mean()),

@@ -179,6 +179,12 @@ class Daemon:
                     for name, model in settings.models.items()
                     if model.segments is not None and name in self.joins
                 },
+                # a regression's DLE reads each labelled row's features to score its estimate
+                features={
+                    name: monitor.dle.features
+                    for name, monitor in self.joins.items()
+                    if monitor.dle is not None
+                },
             )
         self.label_decoder = LabelDecoder(set(self.joins), rules=label_rules)
         # models with segments, versions or a rolling baseline

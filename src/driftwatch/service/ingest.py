@@ -527,6 +527,7 @@ class Ingest:
                 labels=[r.label for r in records],
                 versions=[r.model_version for r in records] if scoped else None,
                 segments=self.labels.segment_values(model, records) if scoped else None,
+                features=self.labels.feature_values(model, records),
             )
         except Exception:  # the join state is secondary: drift goes on without it
             log.exception("model %s: could not keep %d predictions for the label join", model, len(records))

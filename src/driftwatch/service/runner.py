@@ -325,8 +325,12 @@ class Runner:
             return None
 
         def read() -> Labelled:
-            joined = labels.joined(model, start, math.inf)
-            return Labelled(joined.labels, joined.predictions, joined.weights)
+            if model not in labels.features:
+                joined = labels.joined(model, start, math.inf)
+                return Labelled(joined.labels, joined.predictions, joined.weights)
+            # a regression's DLE: the rows' features too, to score its estimate on them
+            joined, features = labels.joined_features(model, start, math.inf)
+            return Labelled(joined.labels, joined.predictions, joined.weights, features)
 
         return read
 
