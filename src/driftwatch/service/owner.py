@@ -48,7 +48,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 import numpy as np
@@ -71,6 +71,7 @@ from driftwatch.source.exchange import (
     read_partition,
 )
 from driftwatch.state.changelog import (
+    MAX_BYTES,
     Claim,
     ModelCheckpoint,
     OutboxEntry,
@@ -93,11 +94,12 @@ from driftwatch.stream.partials import (
     encode_message,
     join_rows,
     label_rows,
+    split_partial,
 )
 from driftwatch.stream.records import Prediction
 from driftwatch.stream.windows import Window
 
-__all__ = ["Forwarder", "Owner", "replica_name"]
+__all__ = ["Forwarded", "Forwarder", "Owner", "replica_name"]
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +133,14 @@ def _groups(topics: Sequence[str], partitions: npt.NDArray[np.int64]) -> dict[tu
     return groups
 
 
+class Forwarded(NamedTuple):
+    """What `Forwarder.forward` did with a model's records: how many were ``inside`` its window (sent
+    and counted by the owner), and the indexes of those ``oversize``: too large to send (rejected)."""
+
+    inside: int
+    oversize: list[int]
+
+
 class Forwarder:
     """Stage 1: a model's records, read from one input partition, to the model's owner."""
 
@@ -141,12 +151,14 @@ class Forwarder:
         partitions: int,
         producer: ExchangeProducer,
         metrics: Metrics,
+        max_bytes: int = MAX_BYTES,
     ) -> None:
         self._windows = windows
         self._topics = topics
         self._partitions = {name: partition_of(name, partitions) for name in windows}
         self._producer = producer
         self._metrics = metrics
+        self.max_bytes = max_bytes  # the largest samples message: a larger partial goes in pieces
         self.admissions = {
             name: Admission(window.length, window.bucket_seconds) for name, window in windows.items()
         }
@@ -163,12 +175,18 @@ class Forwarder:
         now: float,
         model_version: str | None,
         decoded: npt.NDArray[np.bool_] | None = None,
-    ) -> int:
-        """Send the model's records (one per position) to its owner; how many fell inside its window.
-        With ``decoded`` (one flag per record), only records whose columns were decoded are sent as
-        rows (`sampled` chose them); the others are counted all the same."""
+    ) -> Forwarded:
+        """Send the model's records (one per position) to its owner: how many fell inside its window,
+        and which could not be sent. With ``decoded`` (one flag per record), only records whose columns
+        were decoded are sent as rows (`sampled` chose them); the others are counted all the same.
+
+        A partial larger than ``max_bytes`` encoded goes as consecutive pieces (`split_partial`), in
+        order, so the owner's ledger applies each once. A record whose row alone does not fit (its
+        vectors and text beyond the bound) is not sent at all: it is one of `Forwarded.oversize`,
+        for the caller to reject, and not counted inside the window."""
         admission = self.admissions[model]
         inside = 0
+        oversize: list[int] = []
         # one partial per input partition: the owner skips what it has applied per partition
         for (topic, partition), indices in _groups(topics, partitions).items():
             if len(indices) == len(offsets):
@@ -191,8 +209,13 @@ class Forwarder:
                 None if decoded is None else decoded[take],
             )
             inside += len(positions) - outside
-            self._send(model, encode_message(partial))
-        return inside
+            pieces = split_partial(partial, self.max_bytes)
+            for _, data in pieces.fitting:
+                self._send(model, data)
+            for piece in pieces.oversize:
+                inside -= piece.admitted
+                oversize += [indices[int(i)] for i in np.searchsorted(positions, piece.row_offsets())]
+        return Forwarded(inside, sorted(oversize))
 
     def sampled(
         self, model: str, now: float, timestamps: npt.NDArray[np.float64], keys: npt.NDArray[np.float64]
@@ -694,7 +717,7 @@ class Owner:
             )
             written = 0
             try:
-                for chunk in encode_checkpoint(checkpoint):
+                for chunk in encode_checkpoint(checkpoint, self._settings.kafka.scale_out.max_message_bytes):
                     self._producer.send(self.topics.state, partition, b"checkpoint", chunk)
                     written += len(chunk)
                     self._metrics.exchange_messages.labels("state").inc()
