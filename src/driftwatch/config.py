@@ -1036,10 +1036,10 @@ class ModelSettings(_Strict):
                     f"{where}.bootstrap: method ratio has no bootstrap; remove bootstrap, or use method "
                     "model, distance or mmd"
                 )
-        if self.embeddings and self.scoped:
+        if self.embeddings and self.baseline is not None:
             problems.append(
-                "embeddings: segments, versions and baseline do not keep vectors yet; check the embeddings "
-                "in a model entry without those sections (two entries may read the same records)"
+                "embeddings: a rolling baseline does not compare vectors yet; check the embeddings in a "
+                "model entry without baseline (two entries may read the same records)"
             )
         return problems
 

@@ -323,7 +323,7 @@ def test_config_errors_name_the_key_the_value_and_the_fix(
     assert words in message and "Traceback" not in message
 
 
-def test_embeddings_are_taken_scaled_out_and_refused_with_scopes(tmp_path: Path) -> None:
+def test_embeddings_are_taken_scaled_out_and_with_segments(tmp_path: Path) -> None:
     raw = config(tmp_path)
     raw["kafka"]["scale_out"] = {"enabled": True, "max_message_bytes": 100_000}
     settings = load(tmp_path, raw)
@@ -331,7 +331,7 @@ def test_embeddings_are_taken_scaled_out_and_refused_with_scopes(tmp_path: Path)
     raw["kafka"]["scale_out"]["max_message_bytes"] = 1000  # below one row of any real vector
     assert "max_message_bytes" in config_error(tmp_path, raw)
     scoped = config(tmp_path, segments={"columns": [{"column": "region", "source": "metadata"}]})
-    assert "segments, versions and baseline do not keep vectors yet" in config_error(tmp_path, scoped)
+    assert load(tmp_path, scoped).models["m"].segments is not None  # tests/unit/test_embeddings_scopes.py
 
 
 # the daemon ------------------------------------------------------------------------------------------
