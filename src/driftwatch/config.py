@@ -1036,11 +1036,6 @@ class ModelSettings(_Strict):
                     f"{where}.bootstrap: method ratio has no bootstrap; remove bootstrap, or use method "
                     "model, distance or mmd"
                 )
-        if self.embeddings and self.baseline is not None:
-            problems.append(
-                "embeddings: a rolling baseline does not compare vectors yet; check the embeddings in a "
-                "model entry without baseline (two entries may read the same records)"
-            )
         return problems
 
     def _segment_problems(self) -> list[str]:

@@ -1,6 +1,6 @@
 """Embeddings in segment and version scopes: each scope window keeps its own bounded vectors, judged
 against the reference vectors of its slice (a segment's value, a version's own reference file), and
-restored after a restart; a rolling baseline is still refused with embeddings."""
+restored after a restart; a rolling baseline keeps no vectors (it compares the features)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from driftwatch.alerting.policy import AlertEvent
 from driftwatch.checks.window import CheckResult
-from driftwatch.config import ConfigError, load_settings
+from driftwatch.config import load_settings
 from driftwatch.scope import Scope
 from driftwatch.service.daemon import Daemon
 
@@ -79,7 +78,12 @@ SEGMENTS = f"""    segments:
 
 
 def records(
-    rows: int, seed: int, shift: dict[str, float] | None = None, offset: int = 0, version: Any = None
+    rows: int,
+    seed: int,
+    shift: dict[str, float] | None = None,
+    offset: int = 0,
+    version: Any = None,
+    at: float = NOW - 1,
 ) -> list[Msg]:
     rng = np.random.default_rng(seed)
     countries = rng.choice(COUNTRIES, size=rows, p=SHARES)
@@ -89,7 +93,7 @@ def records(
         vector = rng.normal(size=DIM) + OFFSET.get(c, 0.0) + (shift or {}).get(c, 0.0)
         record: dict[str, Any] = {
             "model": "m",
-            "timestamp": NOW - 1,
+            "timestamp": at,
             "features": {"x": float(rng.normal()), "country": c},
             "vec": vector.tolist(),
         }
@@ -195,6 +199,40 @@ def test_scope_vectors_survive_a_restart_bit_for_bit(tmp_path: Path) -> None:
     assert after == before and all(len(v) > 0 for v in after.values())
 
 
-def test_a_rolling_baseline_with_embeddings_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="a rolling baseline does not compare vectors yet"):
-        make(tmp_path, "    baseline: {rolling: 2h, lag: 0}\n")
+def test_a_rolling_baseline_compares_the_features_and_keeps_no_vectors(tmp_path: Path) -> None:
+    """With embeddings, a rolling baseline compares the features (its window keeps no vectors), and the
+    embeddings are compared with the training reference, per scope as for the whole model."""
+    daemon = make(
+        tmp_path,
+        "    baseline: {rolling: 2h, lag: 0, min_rows: 200, min_coverage: 0.1, scopes: [model, segments]}\n"
+        + SEGMENTS,
+    )
+    daemon.handle(records(4000, 1, at=NOW - 1800))  # in the baseline's period (the current bucket is not)
+    daemon.run_check("m")
+    daemon.handle(records(4000, 2, offset=4000))
+    daemon.run_check("m")
+    scoped = daemon.scoped["m"]
+    baselines = [scoped.baseline] + [scoped.windows.baseline(s) for s in scoped.scopes()]
+    kept = [b for b in baselines if b is not None]
+    assert len(kept) == 1 + len(scoped.scopes())
+    for baseline in kept:
+        assert all(not spec.dim for spec in baseline.window.columns)
+        assert baseline.stored_rows() > 0
+        # x, country, time and key: no 32 bytes of vector a row
+        assert baseline.window.memory_bytes() <= baseline.stored_rows() * 4 * 8
+    rolling = daemon.results()["m"]["rolling"]
+    assert rolling[""]["status"] == "ok" and rolling[""]["rows"] > 0
+    results = daemon.latest.scoped("m")
+    against_reference = [r for (_, baseline), r in results.items() if not baseline]
+    assert against_reference and all(r.embedding_drift is not None for r in against_reference)
+    assert all(r.embedding_drift is None for (_, baseline), r in results.items() if baseline)
+    # the baseline survives a restart (its layout: the plain columns)
+    daemon.checkpoint({("predictions", 0): 8000})
+    rows = kept[0].stored_rows()
+    daemon.store.close()
+    again = make(
+        tmp_path,
+        "    baseline: {rolling: 2h, lag: 0, min_rows: 200, min_coverage: 0.1, scopes: [model, segments]}\n"
+        + SEGMENTS,
+    )
+    assert again.scoped["m"].baseline is not None and again.scoped["m"].baseline.stored_rows() == rows
