@@ -238,7 +238,7 @@ class Ingest:
                 model, count = batch.model, len(batch.positions)
                 window = self.windows[model]
                 whole = count == len(keys)
-                oversize = 0  # scaled out: records too large to send to the owner (rejected)
+                oversize: list[int] = []  # scaled out: records too large to send to the owner (rejected)
                 try:
                     batch_columns = self._columns_with_vectors(
                         window, batch.columns, vectors, model, None if whole else batch.positions, count
@@ -264,12 +264,12 @@ class Ingest:
                     log.exception("could not window %d records of model %s", count, model)
                     self.metrics.records_rejected.labels("internal_error").inc(count)
                     continue
-                count -= oversize
+                count -= len(oversize)
                 self.metrics.records_consumed.labels(model).inc(count)
                 if model in self.joins:
                     joined = [self.decoder.decode(payloads[i], fallbacks[i]) for i in batch.positions]
                     if self.forward is not None:
-                        self._forward_join(model, [messages[i] for i in batch.positions], joined)
+                        self._forward_join(model, [messages[i] for i in batch.positions], joined, oversize)
                     else:
                         self._keep_for_join(model, [r for r in joined if isinstance(r, Prediction)], now)
                 if added < count:
@@ -293,7 +293,7 @@ class Ingest:
         for model, records in by_model.items():
             window = self.windows[model]
             whole = len(records) == len(keys)
-            oversize = 0  # scaled out: records too large to send to the owner (rejected)
+            oversize = []  # scaled out: records too large to send to the owner (rejected)
             try:
                 if self.forward is not None:
                     timestamps, values = window.to_columns(records)
@@ -328,14 +328,14 @@ class Ingest:
                 log.exception("could not window %d records of model %s", len(records), model)
                 self.metrics.records_rejected.labels("internal_error").inc(len(records))
                 continue
-            self.metrics.records_consumed.labels(model).inc(len(records) - oversize)
+            self.metrics.records_consumed.labels(model).inc(len(records) - len(oversize))
             if model in self.joins:
                 if self.forward is not None:
-                    self._forward_join(model, [messages[i] for i in positions[model]], records)
+                    self._forward_join(model, [messages[i] for i in positions[model]], records, oversize)
                 else:
                     self._keep_for_join(model, records, now)
-            if added < len(records) - oversize:
-                self.metrics.records_outside_window.labels(model).inc(len(records) - oversize - added)
+            if added < len(records) - len(oversize):
+                self.metrics.records_outside_window.labels(model).inc(len(records) - len(oversize) - added)
             if self.forward is None:
                 self.metrics.window_rows.labels(model, "", "").set(window.rows())
             if records[-1].model_version is not None:
@@ -405,7 +405,7 @@ class Ingest:
                 columns = [column[keep] for column in columns]
             columns = self._columns_with_vectors(window, columns, vectors, model, kept, count)
             version = heads.model_version(int(np.flatnonzero(keep)[-1]))
-            oversize = 0  # scaled out: records too large to send to the owner (rejected)
+            oversize: list[int] = []  # scaled out: records too large to send to the owner (rejected)
             try:
                 if self.forward is not None:
                     added, oversize = self._forward(
@@ -424,12 +424,12 @@ class Ingest:
                 log.exception("could not window %d records of model %s", count, model)
                 self.metrics.records_rejected.labels("internal_error").inc(count)
                 continue
-            count -= oversize
+            count -= len(oversize)
             self.metrics.records_consumed.labels(model).inc(count)
             if model in self.joins:
                 joined = heads.predictions(None if whole else keep.tolist())
                 if self.forward is not None:
-                    self._forward_join(model, [messages[i] for i in kept.tolist()], joined)
+                    self._forward_join(model, [messages[i] for i in kept.tolist()], joined, oversize)
                 else:
                     self._keep_for_join(model, joined, now)
             if added < count:
@@ -461,9 +461,10 @@ class Ingest:
         now: float,
         model_version: str | None,
         decoded: npt.NDArray[np.bool_] | None = None,
-    ) -> tuple[int, int]:
+    ) -> tuple[int, list[int]]:
         """A model's records to its owner (scaled out), with their input positions: how many fell inside
-        its window, and how many were rejected as too large to send (``oversize``, dead-lettered)."""
+        its window, and the indexes of those rejected as too large to send (``oversize``, counted and
+        dead-lettered here)."""
         assert self.forward is not None
         inside, oversize = self.forward.forward(
             model,
@@ -486,15 +487,24 @@ class Ingest:
                 ),
                 "record",
             )
-        return inside, len(oversize)
+        return inside, oversize
 
     def _forward_join(
-        self, model: str, messages: Sequence[Message], records: Sequence[Prediction | Rejection]
+        self,
+        model: str,
+        messages: Sequence[Message],
+        records: Sequence[Prediction | Rejection],
+        rejected: Sequence[int] = (),
     ) -> None:
         """Scaled out: a model's gradable predictions (one per message) to its owner's label join. The
         ungradable ones and those no label can ever join (no id, no inline label) stay here, with the
-        warnings `_keep_for_join` gives."""
+        warnings `_keep_for_join` gives; so do the ``rejected`` ones (indexes: rejected as `oversize`
+        when forwarded to the window, as a rejected record never joins)."""
         assert self.forward is not None
+        if rejected:
+            out = set(rejected)
+            messages = [m for i, m in enumerate(messages) if i not in out]
+            records = [r for i, r in enumerate(records) if i not in out]
         monitor = self.joins[model]
         pairs = [(m, r) for m, r in zip(messages, records, strict=True) if isinstance(r, Prediction)]
         gradable = [(m, r) for m, r in pairs if monitor.gradable(r.prediction)]
