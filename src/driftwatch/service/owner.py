@@ -5,8 +5,9 @@ With ``kafka.scale_out.enabled`` the daemon runs two stages (see `driftwatch.sou
 - `Forwarder` (stage 1, every replica): the records this replica reads, decoded and validated by
   `Ingest`, become one `Partial` per model and input partition, of the records inside the model's
   window, with the rows the owner can keep (those below the thresholds its window published). They
-  go to the model's partition of ``G.samples``; the input offsets are committed only once they are
-  acknowledged (`Forwarder.flush` is the source's checkpoint).
+  go to the model's partition of ``G.samples`` (in pieces of at most ``kafka.scale_out.max_message_bytes``
+  each when larger); the input offsets are committed only once they are acknowledged
+  (`Forwarder.flush` is the source's checkpoint).
 - `Owner` (stage 2): the replica holding partition ``q`` of ``G.samples`` (the owners' group decides)
   owns the models of ``q``. Taking ``q`` over, it writes a `Claim` to ``G.state[q]``, reads the
   changelog up to it and restores each model's window, input positions, alert states and pending

@@ -28,8 +28,11 @@ one ledger per model and kind, since a partial and a `JoinRows` of the same inpu
 different messages about the same positions.
 
 A `Partial` is a msgspec struct encoded as a compact msgpack array; float columns travel as raw
-bytes and categorical ones as lists of category keys (`driftwatch.stream.column_codec`, the form
-the window checkpoints use). `encode_message` and `decode_message` handle any of the three kinds
+bytes, embedding vectors as raw float32 bytes (bit for bit) and categorical ones as lists of category
+keys (`driftwatch.stream.column_codec`, the form the window checkpoints use). A partial larger than
+the internal topics' message bound (``kafka.scale_out.max_message_bytes``; with embeddings a batch
+easily is) goes as consecutive pieces (`split_partial`), each a `slice_partial` of a range of input
+offsets: the ledger applies them once each, in order, as it applies partials of smaller batches. `encode_message` and `decode_message` handle any of the three kinds
 (tagged 1, 2, 3).
 """
 
