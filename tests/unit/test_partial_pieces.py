@@ -23,8 +23,11 @@ from driftwatch.stream.partials import (
     PositionLedger,
     decode_message,
     encode_message,
+    join_rows,
+    label_rows,
     slice_partial,
     split_partial,
+    split_rows,
 )
 from driftwatch.stream.sample_keys import position_keys
 from driftwatch.stream.windows import ColumnSpec, Window
@@ -195,3 +198,30 @@ def test_pieces_read_again_with_other_boundaries_give_the_window_of_every_record
     window, again = applied(*log, max_rows=50, dim=16)
     assert again == counted
     assert contents(window) == contents(reference)
+
+
+def test_join_rows_and_labels_go_in_pieces_below_the_bound_every_row_once_in_order() -> None:
+    rng = np.random.default_rng(7)
+    offsets = np.sort(rng.choice(20_000, size=3000, replace=False)).astype(np.int64)
+    ids = [f"request-{i:08d}-{'x' * 40}" for i in range(3000)]
+    stamps = NOW - rng.uniform(0, 100, size=3000)
+    joins = join_rows(
+        "bot", "predictions", 0, offsets, ids, stamps, [{"a": 0.25, "b": 0.75}] * 3000, [None] * 3000
+    )
+    labels = label_rows("bot", "labels", 1, offsets, ids, [1] * 3000, stamps)
+    for message in (joins, labels):
+        whole = len(encode_message(message))
+        pieces = split_rows(message, 50_000)
+        assert whole > 100_000 and len(pieces) >= whole // 50_000
+        assert all(len(data) <= 50_000 and data == encode_message(piece) for piece, data in pieces)
+        assert [i for piece, _ in pieces for i in piece.ids] == ids
+        ranges = [(piece.first, piece.last) for piece, _ in pieces]
+        assert ranges[0][0] == message.first and ranges[-1][1] == message.last
+        assert all(b[0] == a[1] + 1 for a, b in itertools.pairwise(ranges))
+        # the owner's ledger takes every piece once, and a piece read again not at all
+        ledger = PositionLedger()
+        admitted = [ledger.admit(decode_message(data)) for _, data in pieces]
+        assert all(a is not None for a in admitted)
+        assert all(ledger.admit(piece) is None for piece, _ in pieces)
+    one = split_rows(joins.between(int(offsets[0]), int(offsets[0])), 100)  # a row beyond any bound
+    assert len(one) == 1 and one[0][0].ids == ids[:1]

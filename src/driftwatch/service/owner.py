@@ -92,10 +92,10 @@ from driftwatch.stream.partials import (
     Partial,
     PositionLedger,
     decode_message,
-    encode_message,
     join_rows,
     label_rows,
     split_partial,
+    split_rows,
 )
 from driftwatch.stream.records import Prediction
 from driftwatch.stream.windows import Window
@@ -253,7 +253,8 @@ class Forwarder:
                 [r.prediction for r in rows],
                 [r.label for r in rows],
             )
-            self._send(model, encode_message(message))
+            for _, data in split_rows(message, self.max_bytes):
+                self._send(model, data)
 
     def forward_labels(
         self,
@@ -275,7 +276,8 @@ class Forwarder:
                 [r.label for r in rows],
                 np.array([r.timestamp for r in rows], dtype=np.float64),
             )
-            self._send(model, encode_message(message))
+            for _, data in split_rows(message, self.max_bytes):
+                self._send(model, data)
 
     def _send(self, model: str, value: bytes) -> None:
         self._producer.send(self._topics.samples, self._partitions[model], model.encode(), value)

@@ -75,6 +75,7 @@ __all__ = [
     "label_rows",
     "slice_partial",
     "split_partial",
+    "split_rows",
     "time_slots",
 ]
 
@@ -200,6 +201,21 @@ class JoinRows(msgspec.Struct, frozen=True, array_like=True, tag=2):
             labels=_take(self.labels, keep),
         )
 
+    def between(self, first: int, last: int) -> JoinRows:
+        """The rows at input offsets ``first``..``last``, standing for that range (`split_rows`)."""
+        offsets = self.row_offsets()
+        keep = (offsets >= first) & (offsets <= last)
+        return msgspec.structs.replace(
+            self,
+            first=int(first),
+            last=int(last),
+            offsets=_take_offsets(offsets, keep),
+            ids=_take(self.ids, keep),
+            timestamps=float_bytes(self.row_timestamps()[keep]),
+            predictions=_take(self.predictions, keep),
+            labels=_take(self.labels, keep),
+        )
+
 
 class LabelRows(msgspec.Struct, frozen=True, array_like=True, tag=3):
     """The label records of one poll batch of one labels-topic partition that fit one model, for the
@@ -234,6 +250,20 @@ class LabelRows(msgspec.Struct, frozen=True, array_like=True, tag=3):
             self,
             first=mark + 1,
             offsets=_take_offsets(self.row_offsets(), keep),
+            ids=_take(self.ids, keep),
+            labels=_take(self.labels, keep),
+            timestamps=float_bytes(self.row_timestamps()[keep]),
+        )
+
+    def between(self, first: int, last: int) -> LabelRows:
+        """The records at input offsets ``first``..``last``, standing for that range (`split_rows`)."""
+        offsets = self.row_offsets()
+        keep = (offsets >= first) & (offsets <= last)
+        return msgspec.structs.replace(
+            self,
+            first=int(first),
+            last=int(last),
+            offsets=_take_offsets(offsets, keep),
             ids=_take(self.ids, keep),
             labels=_take(self.labels, keep),
             timestamps=float_bytes(self.row_timestamps()[keep]),
@@ -608,6 +638,29 @@ def split_partial(partial: Partial, max_bytes: int) -> Pieces:
                 slice_partial(piece, middle + 1, piece.last),
                 slice_partial(piece, piece.first, middle),
             ]
+    return pieces
+
+
+_R = TypeVar("_R", JoinRows, LabelRows)
+
+
+def split_rows(message: _R, max_bytes: int) -> list[tuple[_R, bytes]]:
+    """A `JoinRows` or `LabelRows` as consecutive pieces of at most ``max_bytes`` encoded each, with
+    their bytes, in offset order: halved by rows until each fits, every row in exactly one piece.
+    A single row larger than the bound (ids and labels of many kilobytes) goes alone all the same."""
+    if max_bytes <= 0:
+        raise ValueError(f"max_bytes={max_bytes} must be positive")
+    pieces: list[tuple[_R, bytes]] = []
+    pending = [message]
+    while pending:
+        piece = pending.pop()
+        data = encode_message(piece)
+        offsets = piece.row_offsets()
+        if len(data) <= max_bytes or len(offsets) < 2:
+            pieces.append((piece, data))
+            continue
+        cut = int(offsets[len(offsets) // 2]) - 1
+        pending += [piece.between(cut + 1, piece.last), piece.between(piece.first, cut)]
     return pieces
 
 
