@@ -57,7 +57,7 @@ def memory(rows: int, max_rows: int) -> None:
     columns = [
         ColumnSpec("x", "numeric"),
         ColumnSpec("y", "numeric"),
-        ColumnSpec("text_vec", "numeric", "embedding", DIM),
+        ColumnSpec("text_vec", "numeric", "embedding", dim=DIM),
     ]
     window = Window(columns, 3600.0, max_rows)
     rng = np.random.default_rng(0)
@@ -148,7 +148,7 @@ def accuracy(seeds: int) -> None:
             check = check_of(draw(rng, loadings, EMBEDDING_SAMPLE_ROWS))
             for shift in said:
                 current = draw(rng, loadings, rows) + shift * std
-                window = Window([ColumnSpec("text_vec", "numeric", "embedding", DIM)], 3600.0, rows)
+                window = Window([ColumnSpec("text_vec", "numeric", "embedding", dim=DIM)], 3600.0, rows)
                 window.add_columns(np.full(rows, NOW - 1), [current.astype(np.float32)], NOW)
                 started = time.perf_counter()
                 part = check.run(CheckInput(window.snapshot(NOW)))

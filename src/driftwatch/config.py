@@ -234,6 +234,10 @@ class ScaleOutSettings(_Strict):
     replication_factor: int = Field(default=1, ge=1, le=32)
     # this replica's name in driftwatch_model_owner (default: the host name and process id)
     replica: str | None = Field(default=None, min_length=1, max_length=200)
+    # the largest message written to the internal samples and state topics: a batch's partial (with
+    # embedding vectors, 1.5 kB a record at dim 384) or checkpoint above it is split; keep it below the
+    # brokers' message.max.bytes / the topics' max.message.bytes (Kafka's default: 1 MiB)
+    max_message_bytes: int = Field(default=900_000, ge=16_384, le=8_000_000)
 
 
 class KafkaSettings(_Strict):
@@ -1032,11 +1036,6 @@ class ModelSettings(_Strict):
                     f"{where}.bootstrap: method ratio has no bootstrap; remove bootstrap, or use method "
                     "model, distance or mmd"
                 )
-        if self.embeddings and self.scoped:
-            problems.append(
-                "embeddings: segments, versions and baseline do not keep vectors yet; check the embeddings "
-                "in a model entry without those sections (two entries may read the same records)"
-            )
         return problems
 
     def _segment_problems(self) -> list[str]:
@@ -1284,21 +1283,6 @@ class Settings(_Strict):
                         "kafka.scale_out yet; run the scoped models in a daemon without scale_out, or remove "
                         "those sections"
                         for name in scoped
-                    ]
-                )
-        return self
-
-    @model_validator(mode="after")
-    def _embeddings_single_process(self) -> Settings:
-        if self.kafka.scale_out.enabled:
-            with_vectors = sorted(name for name, model in self.models.items() if model.embeddings)
-            if with_vectors:
-                raise _problems(
-                    [
-                        f"models.{name}.embeddings: embedding vectors are not carried between scaled-out "
-                        "replicas yet; run the models with embeddings in a daemon without kafka.scale_out, "
-                        "or remove their embeddings"
-                        for name in with_vectors
                     ]
                 )
         return self

@@ -25,6 +25,7 @@ LONGEST_FIRST = (
     "test_shutdown.py",  # ~35 s: with each client
     "test_scale_out.py",  # ~30-35 s with both clients
     "test_scale_out_monitoring.py",  # ~30 s
+    "test_embeddings_scale_out.py",  # ~30 s: two replicas and a plain daemon, 384-dim vectors
     "test_sampled_decode_kafka.py",  # ~30 s: kafka.decode: sampled with each client and scaled out
     "test_alerting_e2e.py",  # ~30 s: with each client
     "test_consumer_lag.py",  # ~20 s: with each client

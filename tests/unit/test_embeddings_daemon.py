@@ -323,13 +323,15 @@ def test_config_errors_name_the_key_the_value_and_the_fix(
     assert words in message and "Traceback" not in message
 
 
-def test_embeddings_are_refused_scaled_out_and_with_scopes(tmp_path: Path) -> None:
+def test_embeddings_are_taken_scaled_out_and_with_segments(tmp_path: Path) -> None:
     raw = config(tmp_path)
-    raw["kafka"]["scale_out"] = {"enabled": True}
-    message = config_error(tmp_path, raw)
-    assert "models.m.embeddings: embedding vectors are not carried between scaled-out replicas yet" in message
+    raw["kafka"]["scale_out"] = {"enabled": True, "max_message_bytes": 100_000}
+    settings = load(tmp_path, raw)
+    assert settings.models["m"].embeddings and settings.kafka.scale_out.max_message_bytes == 100_000
+    raw["kafka"]["scale_out"]["max_message_bytes"] = 1000  # below one row of any real vector
+    assert "max_message_bytes" in config_error(tmp_path, raw)
     scoped = config(tmp_path, segments={"columns": [{"column": "region", "source": "metadata"}]})
-    assert "segments, versions and baseline do not keep vectors yet" in config_error(tmp_path, scoped)
+    assert load(tmp_path, scoped).models["m"].segments is not None  # tests/unit/test_embeddings_scopes.py
 
 
 # the daemon ------------------------------------------------------------------------------------------
@@ -465,6 +467,27 @@ def test_the_python_api_checks_embeddings_from_frames_and_profiles() -> None:
     assert again.embeddings["text"] == report.embeddings["text"]
     few = driftwatch.check(reference, current.head(10), embeddings={"text": "vec"}, min_rows=50)
     assert few.embeddings["text"]["status"] == "not_enough_data"
+
+
+@pytest.mark.parametrize("method", ["model", "mmd"])
+def test_one_set_of_vectors_gives_one_result_whatever_the_order_of_its_rows(method: str) -> None:
+    """The methods split or subsample rows by position; the check takes them in an order of their own,
+    so a scaled-out owner (rows in the order the readers' pieces arrived), a restored window and
+    ``driftwatch check`` on a file agree on the same rows."""
+    import driftwatch
+
+    reference, _ = reference_frame(1500, seed=3)
+    rng = np.random.default_rng(12)
+    current = pd.DataFrame({"x": rng.normal(size=1200), "vec": list(rng.normal(size=(1200, DIM)) + 0.05)})
+    shuffled = current.sample(frac=1.0, random_state=1).reset_index(drop=True)
+
+    def check(frame: pd.DataFrame) -> dict[str, Any]:
+        report = driftwatch.check(reference, frame, embeddings={"text": "vec"}, embedding_method=method)  # type: ignore[arg-type]
+        found: dict[str, Any] = report.embeddings["text"]
+        return found
+
+    first, again = check(current), check(shuffled)
+    assert first["score"] == again["score"] and first == again
 
 
 def test_the_readme_example_is_a_valid_model_config(tmp_path: Path) -> None:

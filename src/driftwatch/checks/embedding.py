@@ -7,6 +7,10 @@ against the reference's bounded sample (`ReferenceProfile.embeddings`). Rows who
 (the record had none) are left out; fewer usable vectors than ``min_rows`` (the model's
 window.min_rows) is ``not_enough_data``, none at all ``no_data``: no verdict, no breach, the alert
 state left as it is. The part's value maps each embedding to its `EmbeddingResult`.
+
+The window's vectors are taken in `canonical_order` (sorted by their bytes), so a set of vectors
+gives one result whatever order the window holds them in: one daemon, a scaled-out owner fed by
+several readers, a restored window and ``driftwatch check`` on the same rows agree.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from driftwatch.checks.ids import CheckId, CheckKind
 from driftwatch.drift.embeddings import EmbeddingDrift, embedding_drift
 from driftwatch.drift.profile import ReferenceProfile
 
-__all__ = ["EmbeddingDriftCheck", "EmbeddingResult", "EmbeddingSpec"]
+__all__ = ["EmbeddingDriftCheck", "EmbeddingResult", "EmbeddingSpec", "canonical_order"]
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +133,7 @@ class EmbeddingDriftCheck:
         reference = self.reference[spec.name]
         vectors = np.empty((0, reference.shape[1]), dtype=np.float32) if found is None else found
         vectors = vectors[np.isfinite(vectors).all(axis=1)]  # rows without a vector are missing
+        vectors = canonical_order(vectors)
         rows = len(vectors)
 
         def result(
@@ -160,6 +165,22 @@ class EmbeddingDriftCheck:
             log.exception("check embedding_drift:%s of model %s failed", spec.name, self.model)
             return result("error", note=part_error(exc))
         return result("drift" if drift.drifted else "ok", drift)
+
+
+def canonical_order(vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """The rows of ``vectors`` in an order of their own: sorted by their bytes (float32, little-endian).
+
+    The methods split or subsample the current rows by position (``model``'s 50/50 split, ``mmd``'s
+    sample of at most 1000 rows), so their score depends on the rows' order, and a window's order is
+    how it came to hold them: the batches of one process, the pieces several stage-1 readers forward
+    to a scaled-out owner, a restore, a file read by ``driftwatch check``. In this order one set of
+    vectors gives one result on every path (identical rows are interchangeable)."""
+    if len(vectors) < 2:
+        return vectors
+    rows = np.ascontiguousarray(vectors, dtype="<f4")
+    keys = rows.view(np.dtype((np.void, rows.itemsize * rows.shape[1]))).reshape(-1)
+    ordered: npt.NDArray[np.float32] = rows[np.argsort(keys, kind="stable")]
+    return ordered
 
 
 def _with_default_bootstrap(spec: EmbeddingSpec, reference_rows: int) -> dict[str, object]:

@@ -329,7 +329,12 @@ class Daemon:
                     lambda messages, positions: history_of.apply_messages(topic, messages, positions),
                 )
             self.forwarder = Forwarder(
-                self.windows, self.topics, scale_out.partitions, self.exchange, self.metrics
+                self.windows,
+                self.topics,
+                scale_out.partitions,
+                self.exchange,
+                self.metrics,
+                scale_out.max_message_bytes,
             )
             self.ingest.forward = self.forwarder
             self.owner = Owner(

@@ -34,7 +34,7 @@ from driftwatch.state.labels import LabelStore
 from driftwatch.state.store import Store
 from driftwatch.stream.labels import Label, LabelDecoder
 from driftwatch.stream.partials import Admission
-from driftwatch.stream.records import Prediction, RecordDecoder, Rejection
+from driftwatch.stream.records import Prediction, RecordDecoder, Rejection, clip
 from driftwatch.stream.sample_keys import position_keys
 from driftwatch.stream.vectors import VectorReader, Vectors
 from driftwatch.stream.windows import Window
@@ -78,7 +78,10 @@ class Forward(Protocol):
         now: float,
         model_version: str | None,
         decoded: npt.NDArray[np.bool_] | None = None,
-    ) -> int: ...
+    ) -> tuple[int, list[int]]:
+        """Send the records to the model's owner: how many were inside its window, and the indexes of
+        those too large to send (`driftwatch.service.owner.Forwarded`)."""
+        ...
 
     def sampled(
         self, model: str, now: float, timestamps: npt.NDArray[np.float64], keys: npt.NDArray[np.float64]
@@ -235,12 +238,13 @@ class Ingest:
                 model, count = batch.model, len(batch.positions)
                 window = self.windows[model]
                 whole = count == len(keys)
+                oversize: list[int] = []  # scaled out: records too large to send to the owner (rejected)
                 try:
                     batch_columns = self._columns_with_vectors(
                         window, batch.columns, vectors, model, None if whole else batch.positions, count
                     )
                     if self.forward is not None:
-                        added = self._forward(
+                        added, oversize = self._forward(
                             model,
                             messages if whole else [messages[i] for i in batch.positions],
                             batch.timestamps,
@@ -260,11 +264,12 @@ class Ingest:
                     log.exception("could not window %d records of model %s", count, model)
                     self.metrics.records_rejected.labels("internal_error").inc(count)
                     continue
+                count -= len(oversize)
                 self.metrics.records_consumed.labels(model).inc(count)
                 if model in self.joins:
                     joined = [self.decoder.decode(payloads[i], fallbacks[i]) for i in batch.positions]
                     if self.forward is not None:
-                        self._forward_join(model, [messages[i] for i in batch.positions], joined)
+                        self._forward_join(model, [messages[i] for i in batch.positions], joined, oversize)
                     else:
                         self._keep_for_join(model, [r for r in joined if isinstance(r, Prediction)], now)
                 if added < count:
@@ -288,13 +293,14 @@ class Ingest:
         for model, records in by_model.items():
             window = self.windows[model]
             whole = len(records) == len(keys)
+            oversize = []  # scaled out: records too large to send to the owner (rejected)
             try:
                 if self.forward is not None:
                     timestamps, values = window.to_columns(records)
                     values = self._columns_with_vectors(
                         window, values, vectors, model, None if whole else positions[model], len(records)
                     )
-                    added = self._forward(
+                    added, oversize = self._forward(
                         model,
                         messages if whole else [messages[i] for i in positions[model]],
                         timestamps,
@@ -322,14 +328,14 @@ class Ingest:
                 log.exception("could not window %d records of model %s", len(records), model)
                 self.metrics.records_rejected.labels("internal_error").inc(len(records))
                 continue
-            self.metrics.records_consumed.labels(model).inc(len(records))
+            self.metrics.records_consumed.labels(model).inc(len(records) - len(oversize))
             if model in self.joins:
                 if self.forward is not None:
-                    self._forward_join(model, [messages[i] for i in positions[model]], records)
+                    self._forward_join(model, [messages[i] for i in positions[model]], records, oversize)
                 else:
                     self._keep_for_join(model, records, now)
-            if added < len(records):
-                self.metrics.records_outside_window.labels(model).inc(len(records) - added)
+            if added < len(records) - len(oversize):
+                self.metrics.records_outside_window.labels(model).inc(len(records) - len(oversize) - added)
             if self.forward is None:
                 self.metrics.window_rows.labels(model, "", "").set(window.rows())
             if records[-1].model_version is not None:
@@ -399,9 +405,10 @@ class Ingest:
                 columns = [column[keep] for column in columns]
             columns = self._columns_with_vectors(window, columns, vectors, model, kept, count)
             version = heads.model_version(int(np.flatnonzero(keep)[-1]))
+            oversize: list[int] = []  # scaled out: records too large to send to the owner (rejected)
             try:
                 if self.forward is not None:
-                    added = self._forward(
+                    added, oversize = self._forward(
                         model,
                         [messages[i] for i in kept.tolist()],
                         timestamps,
@@ -417,11 +424,12 @@ class Ingest:
                 log.exception("could not window %d records of model %s", count, model)
                 self.metrics.records_rejected.labels("internal_error").inc(count)
                 continue
+            count -= len(oversize)
             self.metrics.records_consumed.labels(model).inc(count)
             if model in self.joins:
                 joined = heads.predictions(None if whole else keep.tolist())
                 if self.forward is not None:
-                    self._forward_join(model, [messages[i] for i in kept.tolist()], joined)
+                    self._forward_join(model, [messages[i] for i in kept.tolist()], joined, oversize)
                 else:
                     self._keep_for_join(model, joined, now)
             if added < count:
@@ -453,10 +461,12 @@ class Ingest:
         now: float,
         model_version: str | None,
         decoded: npt.NDArray[np.bool_] | None = None,
-    ) -> int:
-        """A model's records to its owner (scaled out), with their input positions."""
+    ) -> tuple[int, list[int]]:
+        """A model's records to its owner (scaled out), with their input positions: how many fell inside
+        its window, and the indexes of those rejected as too large to send (``oversize``, counted and
+        dead-lettered here)."""
         assert self.forward is not None
-        return self.forward.forward(
+        inside, oversize = self.forward.forward(
             model,
             *_positions(messages),
             timestamps,
@@ -466,14 +476,35 @@ class Ingest:
             model_version,
             decoded,
         )
+        for index in oversize:
+            self.metrics.records_rejected.labels("oversize").inc()
+            self._reject(
+                messages[index],
+                Rejection(
+                    "oversize",
+                    f"model {clip(model)!r}: its decoded row (vectors, text) is larger than "
+                    "kafka.scale_out.max_message_bytes, so it cannot be sent to the model's owner",
+                ),
+                "record",
+            )
+        return inside, oversize
 
     def _forward_join(
-        self, model: str, messages: Sequence[Message], records: Sequence[Prediction | Rejection]
+        self,
+        model: str,
+        messages: Sequence[Message],
+        records: Sequence[Prediction | Rejection],
+        rejected: Sequence[int] = (),
     ) -> None:
         """Scaled out: a model's gradable predictions (one per message) to its owner's label join. The
         ungradable ones and those no label can ever join (no id, no inline label) stay here, with the
-        warnings `_keep_for_join` gives."""
+        warnings `_keep_for_join` gives; so do the ``rejected`` ones (indexes: rejected as `oversize`
+        when forwarded to the window, as a rejected record never joins)."""
         assert self.forward is not None
+        if rejected:
+            out = set(rejected)
+            messages = [m for i, m in enumerate(messages) if i not in out]
+            records = [r for i, r in enumerate(records) if i not in out]
         monitor = self.joins[model]
         pairs = [(m, r) for m, r in zip(messages, records, strict=True) if isinstance(r, Prediction)]
         gradable = [(m, r) for m, r in pairs if monitor.gradable(r.prediction)]

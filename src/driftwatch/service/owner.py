@@ -5,8 +5,9 @@ With ``kafka.scale_out.enabled`` the daemon runs two stages (see `driftwatch.sou
 - `Forwarder` (stage 1, every replica): the records this replica reads, decoded and validated by
   `Ingest`, become one `Partial` per model and input partition, of the records inside the model's
   window, with the rows the owner can keep (those below the thresholds its window published). They
-  go to the model's partition of ``G.samples``; the input offsets are committed only once they are
-  acknowledged (`Forwarder.flush` is the source's checkpoint).
+  go to the model's partition of ``G.samples`` (in pieces of at most ``kafka.scale_out.max_message_bytes``
+  each when larger); the input offsets are committed only once they are acknowledged
+  (`Forwarder.flush` is the source's checkpoint).
 - `Owner` (stage 2): the replica holding partition ``q`` of ``G.samples`` (the owners' group decides)
   owns the models of ``q``. Taking ``q`` over, it writes a `Claim` to ``G.state[q]``, reads the
   changelog up to it and restores each model's window, input positions, alert states and pending
@@ -48,7 +49,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 import numpy as np
@@ -71,6 +72,7 @@ from driftwatch.source.exchange import (
     read_partition,
 )
 from driftwatch.state.changelog import (
+    MAX_BYTES,
     Claim,
     ModelCheckpoint,
     OutboxEntry,
@@ -90,14 +92,15 @@ from driftwatch.stream.partials import (
     Partial,
     PositionLedger,
     decode_message,
-    encode_message,
     join_rows,
     label_rows,
+    split_partial,
+    split_rows,
 )
 from driftwatch.stream.records import Prediction
 from driftwatch.stream.windows import Window
 
-__all__ = ["Forwarder", "Owner", "replica_name"]
+__all__ = ["Forwarded", "Forwarder", "Owner", "replica_name"]
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +134,14 @@ def _groups(topics: Sequence[str], partitions: npt.NDArray[np.int64]) -> dict[tu
     return groups
 
 
+class Forwarded(NamedTuple):
+    """What `Forwarder.forward` did with a model's records: how many were ``inside`` its window (sent
+    and counted by the owner), and the indexes of those ``oversize``: too large to send (rejected)."""
+
+    inside: int
+    oversize: list[int]
+
+
 class Forwarder:
     """Stage 1: a model's records, read from one input partition, to the model's owner."""
 
@@ -141,12 +152,14 @@ class Forwarder:
         partitions: int,
         producer: ExchangeProducer,
         metrics: Metrics,
+        max_bytes: int = MAX_BYTES,
     ) -> None:
         self._windows = windows
         self._topics = topics
         self._partitions = {name: partition_of(name, partitions) for name in windows}
         self._producer = producer
         self._metrics = metrics
+        self.max_bytes = max_bytes  # the largest samples message: a larger partial goes in pieces
         self.admissions = {
             name: Admission(window.length, window.bucket_seconds) for name, window in windows.items()
         }
@@ -163,12 +176,18 @@ class Forwarder:
         now: float,
         model_version: str | None,
         decoded: npt.NDArray[np.bool_] | None = None,
-    ) -> int:
-        """Send the model's records (one per position) to its owner; how many fell inside its window.
-        With ``decoded`` (one flag per record), only records whose columns were decoded are sent as
-        rows (`sampled` chose them); the others are counted all the same."""
+    ) -> Forwarded:
+        """Send the model's records (one per position) to its owner: how many fell inside its window,
+        and which could not be sent. With ``decoded`` (one flag per record), only records whose columns
+        were decoded are sent as rows (`sampled` chose them); the others are counted all the same.
+
+        A partial larger than ``max_bytes`` encoded goes as consecutive pieces (`split_partial`), in
+        order, so the owner's ledger applies each once. A record whose row alone does not fit (its
+        vectors and text beyond the bound) is not sent at all: it is one of `Forwarded.oversize`,
+        for the caller to reject, and not counted inside the window."""
         admission = self.admissions[model]
         inside = 0
+        oversize: list[int] = []
         # one partial per input partition: the owner skips what it has applied per partition
         for (topic, partition), indices in _groups(topics, partitions).items():
             if len(indices) == len(offsets):
@@ -191,8 +210,13 @@ class Forwarder:
                 None if decoded is None else decoded[take],
             )
             inside += len(positions) - outside
-            self._send(model, encode_message(partial))
-        return inside
+            pieces = split_partial(partial, self.max_bytes)
+            for _, data in pieces.fitting:
+                self._send(model, data)
+            for piece in pieces.oversize:
+                inside -= piece.admitted
+                oversize += [indices[int(i)] for i in np.searchsorted(positions, piece.row_offsets())]
+        return Forwarded(inside, sorted(oversize))
 
     def sampled(
         self, model: str, now: float, timestamps: npt.NDArray[np.float64], keys: npt.NDArray[np.float64]
@@ -229,7 +253,8 @@ class Forwarder:
                 [r.prediction for r in rows],
                 [r.label for r in rows],
             )
-            self._send(model, encode_message(message))
+            for _, data in split_rows(message, self.max_bytes):
+                self._send(model, data)
 
     def forward_labels(
         self,
@@ -251,7 +276,8 @@ class Forwarder:
                 [r.label for r in rows],
                 np.array([r.timestamp for r in rows], dtype=np.float64),
             )
-            self._send(model, encode_message(message))
+            for _, data in split_rows(message, self.max_bytes):
+                self._send(model, data)
 
     def _send(self, model: str, value: bytes) -> None:
         self._producer.send(self._topics.samples, self._partitions[model], model.encode(), value)
@@ -694,7 +720,7 @@ class Owner:
             )
             written = 0
             try:
-                for chunk in encode_checkpoint(checkpoint):
+                for chunk in encode_checkpoint(checkpoint, self._settings.kafka.scale_out.max_message_bytes):
                     self._producer.send(self.topics.state, partition, b"checkpoint", chunk)
                     written += len(chunk)
                     self._metrics.exchange_messages.labels("state").inc()

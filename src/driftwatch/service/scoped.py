@@ -52,7 +52,7 @@ from driftwatch.drift.dataset import ColumnOptions
 from driftwatch.drift.profile import ColumnType, ReferenceProfile, category_keys
 from driftwatch.performance.challenger import ChallengerCheck, ChallengerSettings, VersionTraffic
 from driftwatch.performance.monitor import PerformanceMonitor, PerformanceSpec
-from driftwatch.reference import is_profile, load_frame, load_reference
+from driftwatch.reference import embedding_sample, is_profile, load_embeddings, load_frame, load_reference
 from driftwatch.scope import Scope, SegmentKey, window_name
 from driftwatch.service.model_checks import ModelCheck, performance_monitor
 from driftwatch.state.labels import LabelStore
@@ -687,12 +687,11 @@ class ScopedModel:
                 checks = self._version_checks.get(scope.version)
                 if checks is None:
                     version_settings = settings.model_copy(update={"reference": path})
-                    profile, _ = load_reference(
-                        path,
-                        self.types,
-                        settings.prediction,
-                        key=f"models.{name}.versions.references.{scope.version}",
-                    )
+                    key = f"models.{name}.versions.references.{scope.version}"
+                    profile, _ = load_reference(path, self.types, settings.prediction, key=key)
+                    if settings.embeddings:  # the version's own reference vectors
+                        fields = {e: (spec.field, spec.dim) for e, spec in settings.embeddings.items()}
+                        profile = replace(profile, embeddings=load_embeddings(path, fields, key))
                     monitor = (
                         performance_monitor(name, version_settings)
                         if settings.performance is not None
@@ -739,7 +738,37 @@ class ScopedModel:
             )
         columns = list(self.checks.profile.columns)
         profile = ReferenceProfile.build(frame.loc[mask], columns, {c: self.types.get(c) for c in columns})
-        return _Reference(self._with(settings, profile))
+        vectors, note = self._segment_vectors(frame.loc[mask], scope)
+        return _Reference(self._with(settings, replace(profile, embeddings=vectors)), note=note)
+
+    def _segment_vectors(
+        self, rows: pd.DataFrame, scope: Scope
+    ) -> tuple[dict[str, npt.NDArray[np.float32]], str | None]:
+        """Each embedding's reference vectors for a segment: those of the reference rows of its value
+        (a bounded sample, as the model's), or the model's when those rows hold fewer than the
+        segment's min_rows vectors (said in the note)."""
+        whole = dict(self.checks.profile.embeddings)
+        found: dict[str, npt.NDArray[np.float32]] = {}
+        few: list[str] = []
+        for name, spec in self.settings.embeddings.items():
+            vectors = None
+            if spec.field in rows.columns:
+                vectors = embedding_sample(
+                    rows[spec.field], spec.dim, f"models.{self.name}.embeddings.{name}"
+                )
+            if vectors is None or len(vectors) < max(self._min_rows(scope), 2):
+                few.append(name)
+                found[name] = whole[name]
+            else:
+                found[name] = vectors
+        if not few:
+            return found, None
+        segment = scope.segment
+        label = segment.label if segment is not None else scope.key
+        return found, (
+            f"the reference has fewer than {self._min_rows(scope)} vectors of embedding(s) {', '.join(few)} "
+            f"in the rows of {label}: those are judged against the whole reference's vectors"
+        )
 
     def _with(self, settings: ModelSettings, profile: ReferenceProfile) -> ModelCheck:
         if settings is self.settings and profile is self.checks.profile:

@@ -51,6 +51,7 @@ from driftwatch.state.store import OutboxRow, _decode_segment, _encode_segment
 from driftwatch.stream.windows import BucketState, Segment, WindowChanges
 
 __all__ = [
+    "MAX_BYTES",
     "ChangelogError",
     "Chunk",
     "Claim",

@@ -8,6 +8,11 @@ of them over ``rolling + lag``, and at least 8 over ``rolling``). It is fed the 
 keys its scope's window admits, so it holds at most 1.1 x ``max_rows`` rows whatever the traffic,
 and is checkpointed and restored like any window.
 
+A baseline keeps no embedding vectors: given its scope's columns, it keeps those without a ``dim``
+(and takes the arrays of all of them, dropping the embeddings'), as the rolling comparison is of the
+features and the prediction; a model's embeddings are compared with the training reference only.
+So a baseline costs its ``max_rows`` rows of plain columns whatever the model's embeddings.
+
 `RollingBaseline.snapshot` takes the buckets wholly inside the period, ending at the last bucket
 boundary at or before ``now - lag`` (so the effective lag is up to one bucket longer) and starting
 as many whole buckets of ``rolling`` before it, below the smallest threshold of those buckets: a
@@ -87,6 +92,10 @@ class RollingBaseline:
             raise ValueError(f"max_rows {max_rows} is below 1")
         self.rolling = float(rolling)
         self.lag = float(lag)
+        # the columns kept: not the embeddings (see the module's docstring)
+        self._kept = [i for i, spec in enumerate(columns) if not spec.dim]
+        self._given = len(columns)
+        columns = [columns[i] for i in self._kept]
         coarse = _whole((rolling + lag) / window_bucket / _TARGET_BUCKETS, up=True)
         self.slots_per_bucket = max(1, min(coarse, _whole(rolling / window_bucket / _MIN_ROLLING_BUCKETS)))
         bucket = window_bucket * self.slots_per_bucket
@@ -113,8 +122,9 @@ class RollingBaseline:
         now: float,
         keys: npt.NDArray[np.float64] | None = None,
     ) -> int:
-        """`Window.add_columns`: the scope's records (with their position keys) at ``now``."""
-        added = self.window.add_columns(timestamps, values, now, keys)
+        """`Window.add_columns`: the scope's records (with their position keys) at ``now``; ``values`` as
+        the scope's window takes them (its embeddings' are dropped here)."""
+        added = self.window.add_columns(timestamps, self._plain(values), now, keys)
         if added:
             self._fed()
         return added
@@ -129,10 +139,16 @@ class RollingBaseline:
     ) -> int:
         """`Window.add_rows`: rows forwarded from a partial, ``seen`` counted per baseline slot (a
         live window slot ``s`` is baseline slot ``s // slots_per_bucket``)."""
-        added = self.window.add_rows(timestamps, keys, values, seen, now)
+        added = self.window.add_rows(timestamps, keys, self._plain(values), seen, now)
         if added:
             self._fed()
         return added
+
+    def _plain(self, values: Sequence[npt.NDArray[np.generic]]) -> Sequence[npt.NDArray[np.generic]]:
+        """The arrays of the kept columns, of one array per column of the scope (or per kept one)."""
+        if len(values) == len(self._kept) or len(values) != self._given:
+            return values
+        return [values[i] for i in self._kept]
 
     def period(self, now: float) -> tuple[float, float]:
         """``[start, end)`` compared at ``now``: ``end`` the last bucket boundary at or before

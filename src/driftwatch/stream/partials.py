@@ -28,8 +28,11 @@ one ledger per model and kind, since a partial and a `JoinRows` of the same inpu
 different messages about the same positions.
 
 A `Partial` is a msgspec struct encoded as a compact msgpack array; float columns travel as raw
-bytes and categorical ones as lists of category keys (`driftwatch.stream.column_codec`, the form
-the window checkpoints use). `encode_message` and `decode_message` handle any of the three kinds
+bytes, embedding vectors as raw float32 bytes (bit for bit) and categorical ones as lists of category
+keys (`driftwatch.stream.column_codec`, the form the window checkpoints use). A partial larger than
+the internal topics' message bound (``kafka.scale_out.max_message_bytes``; with embeddings a batch
+easily is) goes as consecutive pieces (`split_partial`), each a `slice_partial` of a range of input
+offsets: the ledger applies them once each, in order, as it applies partials of smaller batches. `encode_message` and `decode_message` handle any of the three kinds
 (tagged 1, 2, 3).
 """
 
@@ -58,8 +61,10 @@ __all__ = [
     "JoinRows",
     "LabelRows",
     "Partial",
+    "Pieces",
     "PositionLedger",
     "SampleMessage",
+    "column_rows",
     "cut_partial",
     "decode_message",
     "decode_partial",
@@ -68,6 +73,9 @@ __all__ = [
     "inside_window",
     "join_rows",
     "label_rows",
+    "slice_partial",
+    "split_partial",
+    "split_rows",
     "time_slots",
 ]
 
@@ -193,6 +201,21 @@ class JoinRows(msgspec.Struct, frozen=True, array_like=True, tag=2):
             labels=_take(self.labels, keep),
         )
 
+    def between(self, first: int, last: int) -> JoinRows:
+        """The rows at input offsets ``first``..``last``, standing for that range (`split_rows`)."""
+        offsets = self.row_offsets()
+        keep = (offsets >= first) & (offsets <= last)
+        return msgspec.structs.replace(
+            self,
+            first=int(first),
+            last=int(last),
+            offsets=_take_offsets(offsets, keep),
+            ids=_take(self.ids, keep),
+            timestamps=float_bytes(self.row_timestamps()[keep]),
+            predictions=_take(self.predictions, keep),
+            labels=_take(self.labels, keep),
+        )
+
 
 class LabelRows(msgspec.Struct, frozen=True, array_like=True, tag=3):
     """The label records of one poll batch of one labels-topic partition that fit one model, for the
@@ -227,6 +250,20 @@ class LabelRows(msgspec.Struct, frozen=True, array_like=True, tag=3):
             self,
             first=mark + 1,
             offsets=_take_offsets(self.row_offsets(), keep),
+            ids=_take(self.ids, keep),
+            labels=_take(self.labels, keep),
+            timestamps=float_bytes(self.row_timestamps()[keep]),
+        )
+
+    def between(self, first: int, last: int) -> LabelRows:
+        """The records at input offsets ``first``..``last``, standing for that range (`split_rows`)."""
+        offsets = self.row_offsets()
+        keep = (offsets >= first) & (offsets <= last)
+        return msgspec.structs.replace(
+            self,
+            first=int(first),
+            last=int(last),
+            offsets=_take_offsets(offsets, keep),
             ids=_take(self.ids, keep),
             labels=_take(self.labels, keep),
             timestamps=float_bytes(self.row_timestamps()[keep]),
@@ -374,7 +411,21 @@ def _runs_of(
 def _filter_column(column: EncodedColumn, mask: npt.NDArray[np.bool_]) -> EncodedColumn:
     if isinstance(column, bytes):
         return float_bytes(from_float_bytes(column)[mask])
+    if isinstance(column, dict):  # an embedding's vectors: rows x dim float32, kept bit for bit
+        return encode_column(np.asarray(decode_column(column))[mask])
     return [value for value, keep in zip(column, mask.tolist(), strict=True) if keep]
+
+
+def column_rows(column: EncodedColumn) -> int:
+    """Rows of a column in its wire form (`driftwatch.stream.column_codec`)."""
+    if isinstance(column, bytes):
+        return len(column) // 8
+    if isinstance(column, dict):
+        dim, raw = column.get("dim"), column.get("f4")
+        if not isinstance(dim, int) or dim <= 0 or not isinstance(raw, bytes) or len(raw) % (4 * dim):
+            raise ValueError("an embedding column is {dim: int > 0, f4: bytes of rows x dim float32}")
+        return len(raw) // (4 * dim)
+    return len(column)
 
 
 @dataclass(frozen=True)
@@ -505,6 +556,112 @@ def cut_partial(partial: Partial, mark: int) -> Partial:
         keys=keys,
         columns=columns,
     )
+
+
+def slice_partial(partial: Partial, first: int, last: int) -> Partial:
+    """The part of ``partial`` covering input offsets ``first``..``last`` (within its range): the runs
+    clipped to it, the rows inside it. Consecutive slices that cover the range are, applied in order,
+    the partial itself (a `PositionLedger` admits each after the previous one)."""
+    if first < partial.first or last > partial.last or last < first:
+        raise ValueError(f"offsets {first}..{last} are not within {partial.first}..{partial.last}")
+    starts, lengths, slots = partial.run_arrays()
+    ends = np.minimum(starts + lengths, last + 1)
+    starts = np.maximum(starts, first)
+    keep = ends > starts
+    offsets = partial.row_offsets()
+    rows = (offsets >= first) & (offsets <= last)
+    if rows.all():
+        row_offsets, timestamps, keys, columns = (
+            partial.offsets,
+            partial.timestamps,
+            partial.keys,
+            partial.columns,
+        )
+    else:
+        row_offsets = np.ascontiguousarray(offsets[rows], dtype="<i8").tobytes()
+        timestamps = float_bytes(partial.row_timestamps()[rows])
+        keys = float_bytes(partial.row_keys()[rows])
+        columns = [_filter_column(column, rows) for column in partial.columns]
+    return msgspec.structs.replace(
+        partial,
+        first=int(first),
+        last=int(last),
+        runs=_encode_runs(int(first), starts[keep], (ends - starts)[keep], slots[keep]),
+        offsets=row_offsets,
+        timestamps=timestamps,
+        keys=keys,
+        columns=columns,
+    )
+
+
+@dataclass(frozen=True)
+class Pieces:
+    """A partial cut to fit a message size (`split_partial`): the ``fitting`` pieces with their encoded
+    bytes, in offset order, and the ``oversize`` ones: a single row (one record) whose piece alone is
+    larger than the bound, which no cut makes smaller."""
+
+    fitting: list[tuple[Partial, bytes]]
+    oversize: list[Partial]
+
+
+def split_partial(partial: Partial, max_bytes: int) -> Pieces:
+    """``partial`` as consecutive pieces (`slice_partial`) of at most ``max_bytes`` encoded each, in
+    offset order: halved by rows until each piece fits, so every record of the partial is in exactly
+    one piece. A piece holding a single row that does not fit is cut once more around that row (its
+    neighbours' runs go in pieces of their own) and returned as ``oversize``; nothing else is
+    dropped. Most partials fit whole: one encoding, no copy."""
+    if max_bytes <= 0:
+        raise ValueError(f"max_bytes={max_bytes} must be positive")
+    pieces = Pieces([], [])
+    pending = [partial]  # a stack, last piece first: pieces come out in offset order
+    while pending:
+        piece = pending.pop()
+        data = encode_message(piece)
+        if len(data) <= max_bytes:
+            pieces.fitting.append((piece, data))
+            continue
+        offsets = piece.row_offsets()
+        if len(offsets) >= 2:
+            cut = int(offsets[len(offsets) // 2]) - 1  # the first half of the rows up to ``cut``
+            pending += [slice_partial(piece, cut + 1, piece.last), slice_partial(piece, piece.first, cut)]
+        elif len(offsets) == 1 and piece.first < piece.last:  # isolate the row from its neighbours' runs
+            row = int(offsets[0])
+            around = [(row + 1, piece.last), (row, row), (piece.first, row - 1)]
+            pending += [slice_partial(piece, lo, hi) for lo, hi in around if lo <= hi]
+        elif len(offsets) == 1:
+            pieces.oversize.append(piece)
+        else:  # runs alone beyond the bound (a bound below any real batch's bookkeeping): halve the range
+            if piece.first == piece.last:
+                raise ValueError(f"max_bytes={max_bytes} is too small for a partial of one record")
+            middle = (piece.first + piece.last) // 2
+            pending += [
+                slice_partial(piece, middle + 1, piece.last),
+                slice_partial(piece, piece.first, middle),
+            ]
+    return pieces
+
+
+_R = TypeVar("_R", JoinRows, LabelRows)
+
+
+def split_rows(message: _R, max_bytes: int) -> list[tuple[_R, bytes]]:
+    """A `JoinRows` or `LabelRows` as consecutive pieces of at most ``max_bytes`` encoded each, with
+    their bytes, in offset order: halved by rows until each fits, every row in exactly one piece.
+    A single row larger than the bound (ids and labels of many kilobytes) goes alone all the same."""
+    if max_bytes <= 0:
+        raise ValueError(f"max_bytes={max_bytes} must be positive")
+    pieces: list[tuple[_R, bytes]] = []
+    pending = [message]
+    while pending:
+        piece = pending.pop()
+        data = encode_message(piece)
+        offsets = piece.row_offsets()
+        if len(data) <= max_bytes or len(offsets) < 2:
+            pieces.append((piece, data))
+            continue
+        cut = int(offsets[len(offsets) // 2]) - 1
+        pending += [piece.between(cut + 1, piece.last), piece.between(piece.first, cut)]
+    return pieces
 
 
 _P = TypeVar("_P", Partial, JoinRows, LabelRows)

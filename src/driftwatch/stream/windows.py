@@ -53,7 +53,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from driftwatch.drift.profile import ColumnType, category_keys
-from driftwatch.stream.partials import Partial, inside_window, time_slots
+from driftwatch.stream.partials import Partial, column_rows, inside_window, time_slots
 from driftwatch.stream.records import Prediction, Scalar
 
 __all__ = ["BucketState", "ColumnSpec", "Segment", "Window", "WindowChanges", "WindowSnapshot"]
@@ -354,12 +354,17 @@ class Window:
         if len(offsets) and (row_runs[0] < 0 or np.any(offsets >= starts[row_runs] + lengths[row_runs])):
             raise ValueError(f"partial of model {partial.model} has rows outside its runs")
         if not (len(partial.timestamps) == len(partial.keys) == len(partial.offsets)) or any(
-            len(column) != len(offsets) * (8 if isinstance(column, bytes) else 1)
-            for column in partial.columns
+            column_rows(column) != len(offsets) for column in partial.columns
         ):
             raise ValueError(f"partial of model {partial.model} has columns of different lengths")
         row_slots = run_slots[row_runs]
         timestamps, keys, values = partial.row_timestamps(), partial.row_keys(), partial.row_columns()
+        for spec, column in zip(self.columns, values, strict=True):
+            if (column.ndim == 2) != bool(spec.dim) or (spec.dim and column.shape[1] != spec.dim):
+                raise ValueError(
+                    f"partial of model {partial.model}: column {spec.name!r} is not the window's "
+                    + (f"embedding of dim {spec.dim}" if spec.dim else "plain column")
+                )
         with self._lock:
             horizon = now - self.length
             self._expire(horizon)
