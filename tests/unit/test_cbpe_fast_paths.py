@@ -1,7 +1,7 @@
 """CBPE's numpy shortcuts compute what the library calls they replace compute: the isotonic map fitted on
-presorted rows is scikit-learn's IsotonicRegression, Mann-Whitney's U from sorted integer keys is the one
-from scipy's average ranks, and the multiclass reference metrics are `realized`'s, on probabilities with
-and without ties."""
+presorted rows is scikit-learn's IsotonicRegression, the expected roc_auc is roc_auc_score's on the rows
+written twice, Mann-Whitney's U from sorted integer keys is the one from scipy's average ranks, and the
+multiclass reference metrics are `realized`'s, on probabilities with and without ties."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 from scipy.stats import rankdata
 from sklearn.isotonic import IsotonicRegression
+from sklearn.metrics import roc_auc_score
 
 from driftwatch.performance.cbpe import IsotonicMap
 from driftwatch.performance.metrics import realized
-from driftwatch.performance.multiclass_cbpe import MulticlassCBPE, _mann_whitney
+from driftwatch.performance.multiclass_cbpe import MulticlassCBPE, _expected_auc, _mann_whitney
 
 
 @pytest.mark.parametrize("decimals", [None, 2])
@@ -57,3 +58,19 @@ def test_multiclass_reference_is_realized(decimals: int | None) -> None:
     assert cbpe.reference.keys() == expected.keys()
     for metric, value in expected.items():
         assert cbpe.reference[metric] == pytest.approx(value, rel=1e-12, abs=1e-15), metric
+
+
+@pytest.mark.parametrize("decimals", [None, 1])
+def test_expected_auc_is_scikit_learns_on_the_doubled_rows(decimals: int | None) -> None:
+    rng = np.random.default_rng(2)
+    scores = rng.uniform(size=3000)
+    if decimals is not None:
+        scores = np.round(scores, decimals)
+    p = np.clip(scores + rng.normal(scale=0.2, size=3000), 0.0, 1.0)  # some exactly 0 or 1: zero weights
+    order = np.argsort(scores)
+    doubled = np.repeat([True, False], 3000)
+    expected = roc_auc_score(
+        doubled, np.concatenate((scores, scores)), sample_weight=np.concatenate((p, 1 - p))
+    )
+    assert _expected_auc(scores[order], p[order]) == pytest.approx(expected, rel=1e-13)
+    assert np.isnan(_expected_auc(scores[order], np.zeros(3000)))

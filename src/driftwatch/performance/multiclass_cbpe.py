@@ -46,7 +46,6 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from sklearn import metrics as skm  # type: ignore[import-untyped]
 
 from driftwatch.errors import CBPEError
 from driftwatch.performance.cbpe import (
@@ -296,15 +295,8 @@ def _estimates(raw: FloatArray, calibrated: FloatArray) -> dict[str, float]:
         precision = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
         recall = np.where(tp + fn > 0, tp / (tp + fn), 0.0)
         f1 = np.where(tp + 0.5 * (fp + fn) > 0, tp / (tp + 0.5 * (fp + fn)), 0.0)
-    aucs = []
-    doubled = np.repeat([True, False], rows)
-    for c in range(k):
-        p = calibrated[:, c]
-        if p.sum() <= 0 or (1.0 - p).sum() <= 0:
-            aucs.append(math.nan)
-            continue
-        scores = np.concatenate((raw[:, c], raw[:, c]))
-        aucs.append(float(skm.roc_auc_score(doubled, scores, sample_weight=np.concatenate((p, 1.0 - p)))))
+    orders = np.argsort(raw, axis=0)
+    aucs = [_expected_auc(raw[orders[:, c], c], calibrated[orders[:, c], c]) for c in range(k)]
     return {
         "accuracy": float(calibrated[np.arange(rows), predicted].mean()),
         "precision": float(precision.mean()),
@@ -312,6 +304,23 @@ def _estimates(raw: FloatArray, calibrated: FloatArray) -> dict[str, float]:
         "f1": float(f1.mean()),
         "roc_auc": float(np.mean(aucs)),
     }
+
+
+def _expected_auc(scores: FloatArray, p: FloatArray) -> float:
+    """The area under the expected ROC curve of ``scores`` (sorted increasing), each row a positive of
+    weight ``p`` (its calibrated probability of the class) and a negative of weight ``1 - p``: scikit-learn's
+    ``roc_auc_score`` of the rows written twice, a positive then a negative, with those weights (the
+    binary `CBPE`'s way), which is the weighted Mann-Whitney statistic, a tie in the score counting half.
+    NaN without expected positives or negatives. Summed here in a few array operations: scikit-learn's
+    input checks on the doubled rows cost ten times the area."""
+    negative = 1.0 - p
+    total_positive, total_negative = p.sum(), negative.sum()
+    if total_positive <= 0 or total_negative <= 0:
+        return math.nan
+    first = np.flatnonzero(np.concatenate(([True], scores[1:] != scores[:-1])))  # each run of equal scores
+    positive_runs, negative_runs = np.add.reduceat(p, first), np.add.reduceat(negative, first)
+    below = np.cumsum(negative_runs) - negative_runs  # the negatives' weight at lower scores
+    return float((positive_runs * (below + negative_runs / 2)).sum() / (total_positive * total_negative))
 
 
 def _ranks(matrix: FloatArray) -> npt.NDArray[np.int32]:
