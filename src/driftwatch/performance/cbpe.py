@@ -63,7 +63,7 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.isotonic import isotonic_regression  # type: ignore[import-untyped]
+from scipy.optimize import isotonic_regression
 from sklearn.model_selection import StratifiedKFold  # type: ignore[import-untyped]
 
 from driftwatch.errors import CBPEError
@@ -197,8 +197,18 @@ def expected_calibration_error(
     if not len(p):
         raise ValueError("the expected calibration error needs at least one row")
     order = np.argsort(p, kind="stable")
+    return _sorted_ece(p[order], y[order], n_bins)
+
+
+def _sorted_ece(p: FloatArray, y: FloatArray, n_bins: int) -> float:
+    """`expected_calibration_error` of rows already sorted by probability (stably: ties in row order)."""
+    bins = min(n_bins, len(p))
+    size, longer = divmod(len(p), bins)  # np.array_split's runs: the first ``longer`` one row longer
+    ends = np.cumsum([size + 1] * longer + [size] * (bins - longer)).tolist()
+    starts = [0, *ends[:-1]]
     gaps = [
-        len(run) * abs(y[run].mean() - p[run].mean()) for run in np.array_split(order, min(n_bins, len(p)))
+        (end - start) * abs(y[start:end].mean() - p[start:end].mean())
+        for start, end in zip(starts, ends, strict=True)
     ]
     return float(sum(gaps) / len(p))
 
@@ -215,11 +225,11 @@ class IsotonicMap:
     beyond the reference's get the extreme probabilities.
 
     `fit` is scikit-learn's ``IsotonicRegression(y_min=0, y_max=1, out_of_bounds="clip")``: equal
-    scores pooled into one knot whose target is their labels' mean, then scikit-learn's pool adjacent
-    violators (`sklearn.isotonic.isotonic_regression`), and the knots inside a flat run dropped. It
-    takes its rows already sorted, where the estimator sorts them and checks its inputs on every call:
-    CBPE fits one map per fold and per class on rows it sorts once, and at ten thousand rows the
-    estimator's checks and sorts cost ten times the fit.
+    scores pooled into one knot whose target is their labels' mean, then the pool adjacent violators
+    algorithm (scipy's, which scikit-learn calls), clipped to [0, 1], and the knots inside a flat run
+    dropped. It takes its rows already sorted, where the estimator sorts them and checks its inputs on
+    every call: CBPE fits one map per fold and per class on rows it sorts once, and at ten thousand rows
+    the estimator's checks and sorts cost ten times the fit.
     """
 
     x: FloatArray
@@ -227,17 +237,14 @@ class IsotonicMap:
 
     @classmethod
     def fit(cls, scores: FloatArray, labels: FloatArray) -> IsotonicMap:
-        """The map of ``scores`` sorted increasing (ties by label) with their 0/1 ``labels``."""
+        """The map of ``scores`` sorted increasing with their 0/1 ``labels``."""
         # a new knot where the score moves by _TIED or more (scikit-learn compares with the run's first
         # score; the two differ only on a run of near-ties wider than _TIED, a few ulps)
         first = np.flatnonzero(np.concatenate(([True], np.diff(scores) >= _TIED)))
         counts = np.diff(np.append(first, len(scores))).astype(np.float64)
         means = np.add.reduceat(labels, first) / counts
         x = scores[first]
-        y = np.asarray(
-            isotonic_regression(means, sample_weight=counts, y_min=0.0, y_max=1.0, increasing=True),
-            dtype=np.float64,
-        )
+        y = np.clip(isotonic_regression(means, weights=counts, increasing=True).x, 0.0, 1.0)
         keep = np.ones(len(y), dtype=bool)
         keep[1:-1] = (y[1:-1] != y[:-2]) | (y[1:-1] != y[2:])
         return cls(x[keep], y[keep])
@@ -403,17 +410,18 @@ def _calibration(
     n_bins: int,
     folds: int,
     seed: int,
+    order: npt.NDArray[np.intp] | None = None,
 ) -> tuple[Calibration, IsotonicMap | None]:
     """The calibration chosen for the reference's scores (`CBPE.fit`'s rule) and its isotonic map, or None.
 
-    The scores are sorted once, by score then label as the isotonic fit sorts them: any subset of the rows
-    taken in that order is already in the order its own fit would sort it into, so every fit below (one
-    per fold, then the kept map on every row) finds its rows sorted and fits the same map faster.
+    ``order`` is the scores' stable argsort (computed when not given). Every fold's rows, and every other
+    subset of the rows, taken in that order are sorted as a stable sort of that subset alone would sort
+    them, so the ECE of each fold and the isotonic fits (one per fold, then the kept map on every row)
+    find their rows sorted: one sort of the reference instead of one per fit.
     """
-    order = np.lexsort((truth, scores))
-    ece_raw, ece_isotonic = _held_out_ece(
-        scores, truth, n_bins, folds, seed, isotonic=calibration != "none", order=order
-    )
+    if order is None:
+        order = np.argsort(scores, kind="stable")
+    ece_raw, ece_isotonic = _held_out_ece(scores, truth, n_bins, folds, seed, calibration != "none", order)
     calibrator = None
     if calibration == "isotonic" or (ece_isotonic is not None and ece_isotonic < ece_raw):
         calibrator = IsotonicMap.fit(scores[order], truth[order].astype(np.float64))
@@ -427,7 +435,7 @@ def _held_out_ece(
     folds: int,
     seed: int,
     isotonic: bool,
-    order: npt.NDArray[np.intp] | None = None,
+    order: npt.NDArray[np.intp],
 ) -> tuple[float, float | None]:
     """ECE of the raw scores and of isotonic calibration, each the mean over held-out folds.
 
@@ -435,22 +443,25 @@ def _held_out_ece(
     out-of-fold predictions before binning would not do: in any range of scores, the predictions of
     k maps each fitted on the other k - 1 folds average to the pooled labels' mean, so the pooled ECE
     of isotonic beats that of perfectly calibrated scores. The raw scores are binned per fold too, so
-    both errors carry the same noise of bins of the same size. ``order``, the rows sorted by score then
-    label (`_calibration`), gives each fold's fit its rows presorted.
+    both errors carry the same noise of bins of the same size. ``order`` is the scores' stable argsort
+    (`_calibration`).
     """
     raw: list[float] = []
     calibrated: list[float] = []
-    if isotonic and order is None:
-        order = np.lexsort((truth, scores))
-    in_train = np.zeros(len(scores), dtype=bool)
-    for train, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(scores, truth):
-        raw.append(expected_calibration_error(scores[test], truth[test], n_bins))
-        if isotonic and order is not None:
-            in_train[:] = False
-            in_train[train] = True
-            rows = order[in_train[order]]
-            fitted = IsotonicMap.fit(scores[rows], truth[rows].astype(np.float64))
-            calibrated.append(expected_calibration_error(fitted.predict(scores[test]), truth[test], n_bins))
+    labels = truth.astype(np.float64)
+    splits = list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(scores, truth))
+    fold = np.empty(len(scores), dtype=np.intp)
+    for number, (_, test) in enumerate(splits):
+        fold[test] = number
+    sorted_fold = fold[order]
+    for number, (_, test) in enumerate(splits):
+        held_out = sorted_fold == number
+        rows = order[held_out]  # the fold by score, ties in row order: its own stable sort
+        raw.append(_sorted_ece(scores[rows], labels[rows], n_bins))
+        if isotonic:
+            rest = order[~held_out]
+            fitted = IsotonicMap.fit(scores[rest], labels[rest])
+            calibrated.append(expected_calibration_error(fitted.predict(scores[test]), labels[test], n_bins))
     return float(np.mean(raw)), float(np.mean(calibrated)) if isotonic else None
 
 

@@ -64,7 +64,6 @@ from driftwatch.performance.metrics import (
     Threshold,
     _probability_matrix,
     breaches,
-    realized,
 )
 
 __all__ = ["MulticlassCBPE", "probability_rows"]
@@ -193,22 +192,30 @@ class MulticlassCBPE:
             )
         calibrations: list[ClassCalibration] = []
         calibrators: list[IsotonicMap | None] = []
+        # each class's probabilities sorted once: for its calibration's folds and fits, and for its ranks
+        orders = [np.argsort(column, kind="stable") for column in matrix.T]
         for k, name in enumerate(names):
             positive = codes == k
-            chosen, calibrator = _calibration(matrix[:, k], positive, calibration, n_bins, folds, seed)
+            chosen, calibrator = _calibration(
+                matrix[:, k], positive, calibration, n_bins, folds, seed, orders[k]
+            )
             calibrations.append(ClassCalibration(name, chosen))
             calibrators.append(calibrator)
         # every class is in the reference's labels (checked above), so its realized metrics are those of
-        # every class, on class codes, and the bootstrap's resamples are measured the same way
-        # (of the rows divided by their sums once more, as `realized` reads a matrix: a last-bit change
-        # that splits or joins ties in rounded probabilities)
+        # every class, on class codes, and the bootstrap's resamples are measured the same way; of the
+        # rows divided by their sums once more, as `realized` reads a matrix (a last-bit change, which may
+        # split or join ties in rounded probabilities)
         again = matrix / matrix.sum(axis=1, keepdims=True)
-        values = _realized_codes(codes[None], again.argmax(axis=1)[None], _ranks(again)[:, None], len(names))
-        reference = {metric: float(values[metric][0]) for metric in ESTIMATED_METRICS}
-        reference |= realized(
-            "multiclass_classification", codes, matrix, classes=list(range(len(names))), only=("log_loss",)
+        rows = np.arange(len(codes))
+        values = _realized_codes(
+            codes[None], again.argmax(axis=1)[None], _ranks(again, orders)[:, None], len(names)
         )
-        ranks = _ranks(matrix)
+        reference = {metric: float(values[metric][0]) for metric in ESTIMATED_METRICS}
+        # scikit-learn's log_loss (each row's probability of its label clipped to [eps, 1 - eps]), without
+        # its checks, which cost more than the rest of the reference's metrics
+        eps = float(np.finfo(np.float64).eps)
+        reference["log_loss"] = float(np.mean(-np.log(np.clip(again[rows, codes], eps, 1 - eps))))
+        ranks = _ranks(matrix, orders)
         predicted = matrix.argmax(axis=1)
         sigma_scale = _sigma_scale(codes, predicted, ranks, resamples, np.random.default_rng(seed))
         return cls(names, calibrations, calibrators, reference, len(matrix), sigma_scale)
@@ -323,13 +330,18 @@ def _expected_auc(scores: FloatArray, p: FloatArray) -> float:
     return float((positive_runs * (below + negative_runs / 2)).sum() / (total_positive * total_negative))
 
 
-def _ranks(matrix: FloatArray) -> npt.NDArray[np.int32]:
+def _ranks(matrix: FloatArray, orders: Sequence[npt.NDArray[np.intp]]) -> npt.NDArray[np.int32]:
     """Each row's rank of its probability of each class among the reference's, as a (classes, rows)
     matrix: 0 for the smallest probability, equal probabilities one rank. The order of any sample of the
-    reference's rows by a class's probability is the order of their ranks, ties included."""
+    reference's rows by a class's probability is the order of their ranks, ties included. ``orders`` are
+    argsorts of the classes' probabilities, of this matrix or of one a last bit away (checked)."""
     ranks = np.empty(matrix.T.shape, dtype=np.int32)
-    for k, column in enumerate(matrix.T):
-        ranks[k] = np.unique(column, return_inverse=True)[1]
+    for k, (column, given) in enumerate(zip(matrix.T, orders, strict=True)):
+        order, ordered = given, column[given]
+        if (ordered[1:] < ordered[:-1]).any():  # another matrix's order, a last bit away
+            order = np.argsort(column)
+            ordered = column[order]
+        ranks[k, order] = np.concatenate(([0], np.cumsum(ordered[1:] != ordered[:-1])))
     return ranks
 
 
