@@ -78,6 +78,7 @@ _ROOTS = {"rmse": "mse", "rmsle": "msle"}  # estimated as the square root of ano
 _LOGARITHMIC = ("msle", "rmsle")
 _EPSILON = float(np.finfo(np.float64).eps)
 _MISSING = "NML_missing_value"  # NannyML's category for a missing categorical value
+_THREAD_PARAMETERS = ("num_threads", "num_thread", "nthread", "nthreads", "n_jobs")  # LightGBM's aliases
 
 
 def losses(metric: str, truth: FloatArray, predicted: FloatArray) -> FloatArray:
@@ -184,6 +185,7 @@ class DLE:
         reference: dict[str, float],
         reference_rows: int,
         sigma_parts: dict[str, tuple[float, float]],
+        threads: Mapping[str, Any] | None = None,
     ) -> None:
         self.features = features
         self.categorical = categorical
@@ -193,6 +195,7 @@ class DLE:
         self.reference = reference
         self.reference_rows = reference_rows
         self._sigma_parts = sigma_parts
+        self._threads = dict(threads or {"num_threads": 1})
 
     @property
     def metrics(self) -> tuple[str, ...]:
@@ -267,14 +270,26 @@ class DLE:
         models: dict[str, Any] = {}
         reference_values: dict[str, float] = {}
         sigma_parts: dict[str, tuple[float, float]] = {}
+        # one Dataset for every loss model: its bins are the features' alone (the same parameters bin the
+        # same matrix the same way), so each model gets the same trees as from a Dataset of its own, and
+        # the matrix is binned once; each model is kept as trained rather than written to text and read
+        # back (lightgbm.train's default, which gives the same trees)
+        data = lightgbm.Dataset(matrix, categorical_feature=positions or "auto", params=params)
         for metric in metrics:
             loss = losses(metric, truth, predicted)
-            data = lightgbm.Dataset(matrix, loss, categorical_feature=positions or "auto", params=params)
-            models[metric] = lightgbm.train(params, data, num_boost_round=100)
+            data.set_label(loss)
+            models[metric] = lightgbm.train(params, data, num_boost_round=100, keep_training_booster=True)
             mean = float(loss.mean())
             reference_values[metric] = math.sqrt(mean) if metric in _ROOTS else mean
             sigma_parts[metric] = (float(np.std(loss)), mean)
-        return cls(features, chosen, prediction, codings, models, reference_values, count, sigma_parts)
+        for model in models.values():
+            model.free_dataset()
+        # predictions on the training's threads (by default one: LightGBM's predict would otherwise start
+        # a thread per core for every window, and on busy cores they wait for each other)
+        threads = {key: value for key, value in params.items() if key in _THREAD_PARAMETERS}
+        return cls(
+            features, chosen, prediction, codings, models, reference_values, count, sigma_parts, threads
+        )
 
     def sigma(self, metric: str, rows: int) -> float:
         """NannyML's sampling error of ``metric`` over windows of ``rows`` reference-like rows."""
@@ -298,7 +313,7 @@ class DLE:
         if not len(matrix):
             return {metric: np.empty(0) for metric in self._models}
         return {
-            metric: np.maximum(0.0, np.asarray(model.predict(matrix), dtype=np.float64))
+            metric: np.maximum(0.0, np.asarray(model.predict(matrix, **self._threads), dtype=np.float64))
             for metric, model in self._models.items()
         }
 
