@@ -44,6 +44,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -119,9 +120,16 @@ class _Coding:
         keys = _keys(values)
         return cls({key: float(code + 1) for code, key in enumerate(sorted(set(keys.tolist())))})
 
+    @cached_property
+    def _index(self) -> pd.Index:
+        # the keys in code order: a key's position plus one is its code, -1 + 1 = 0 an unseen key's
+        return pd.Index(list(self.codes), dtype=object)
+
     def apply(self, values: pd.Series) -> FloatArray:
-        keys = _keys(values)
-        return np.fromiter((self.codes.get(k, 0.0) for k in keys.tolist()), dtype=np.float64, count=len(keys))
+        coded: FloatArray = (self._index.get_indexer(pd.Index(_keys(values), dtype=object)) + 1).astype(
+            np.float64
+        )
+        return coded
 
 
 def _keys(values: pd.Series) -> npt.NDArray[np.object_]:
@@ -132,7 +140,7 @@ def _keys(values: pd.Series) -> npt.NDArray[np.object_]:
 
 def _numbers(values: pd.Series, what: str) -> FloatArray:
     """A column as float64, missing values NaN; `DLEError` quoting a value that is not a number."""
-    if pd.api.types.is_bool_dtype(values):
+    if pd.api.types.is_bool_dtype(values) or _plain_numbers(values):
         return values.to_numpy(dtype=np.float64)
     numbers = pd.to_numeric(values, errors="coerce")
     bad = numbers.isna() & values.notna()
@@ -143,6 +151,11 @@ def _numbers(values: pd.Series, what: str) -> FloatArray:
         )
     array: FloatArray = numbers.to_numpy(dtype=np.float64)
     return array
+
+
+def _plain_numbers(values: pd.Series) -> bool:
+    """Whether the column is numpy floats or integers: every value a number (or NaN), nothing to coerce."""
+    return isinstance(values.dtype, np.dtype) and values.dtype.kind in "fiu"
 
 
 def categorical_columns(frame: pd.DataFrame, features: Sequence[str]) -> list[str]:
@@ -308,8 +321,9 @@ class DLE:
             )
         predicted = _numbers(window[self.prediction], f"the prediction column {self.prediction!r}")
         kept = np.isfinite(predicted)
-        rows = window.loc[kept]
-        matrix = _matrix(rows, self.features, self._codings, self.prediction, predicted[kept], lenient=True)
+        matrix = _matrix(window, self.features, self._codings, self.prediction, predicted, lenient=True)
+        if not kept.all():
+            matrix = matrix[kept]
         if not len(matrix):
             return {metric: np.empty(0) for metric in self._models}
         return {
@@ -366,8 +380,10 @@ def _matrix(
         values = rows[feature]
         if feature in codings:
             columns.append(codings[feature].apply(values))
-        elif lenient:
+        elif lenient and not _plain_numbers(values):
             columns.append(pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64))
+        elif lenient:
+            columns.append(values.to_numpy(dtype=np.float64))
         else:
             columns.append(_numbers(values, f"the reference's feature {feature!r}"))
     columns.append(predicted)
