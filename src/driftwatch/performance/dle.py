@@ -286,8 +286,11 @@ class DLE:
         # one Dataset for every loss model: its bins are the features' alone (the same parameters bin the
         # same matrix the same way), so each model gets the same trees as from a Dataset of its own, and
         # the matrix is binned once; each model is kept as trained rather than written to text and read
-        # back (lightgbm.train's default, which gives the same trees)
-        data = lightgbm.Dataset(matrix, categorical_feature=positions or "auto", params=params)
+        # back (lightgbm.train's default, which gives the same trees); the raw matrix stays with the Dataset
+        # until the fit ends, as lightgbm 4.5's train needs to see the categorical features again
+        data = lightgbm.Dataset(
+            matrix, categorical_feature=positions or "auto", params=params, free_raw_data=False
+        )
         for metric in metrics:
             loss = losses(metric, truth, predicted)
             data.set_label(loss)
