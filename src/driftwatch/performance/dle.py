@@ -81,7 +81,7 @@ _ROOTS = {"rmse": "mse", "rmsle": "msle"}  # estimated as the square root of ano
 _LOGARITHMIC = ("msle", "rmsle")
 _EPSILON = float(np.finfo(np.float64).eps)
 _MISSING = "NML_missing_value"  # NannyML's category for a missing categorical value
-_PARALLEL_ROWS = 4000
+_PARALLEL_ROWS = 1000
 """Rows times models from which a window's losses are predicted on every core: below, starting the
 threads costs about what they save."""
 _THREAD_PARAMETERS = ("num_threads", "num_thread", "nthread", "nthreads", "n_jobs")  # LightGBM's aliases
