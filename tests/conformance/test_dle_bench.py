@@ -26,7 +26,7 @@ def bench() -> ModuleType:
 
 def test_speed_times_driftwatch_alone_without_nannyml() -> None:
     line = bench().speed(2000, 1, None)
-    assert line["rows"] == 2000 and line["ours"] > 0 and "nml" not in line
+    assert line["rows"] == 2000 and line["ours"] > 0 and line["lightgbm"] > 0 and "nml" not in line
 
 
 def test_alarms_count_false_alarms_and_detections() -> None:

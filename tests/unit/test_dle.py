@@ -106,3 +106,28 @@ def test_the_docstring_example_shows_its_real_output() -> None:
 
     failures, tried = doctest.testmod(dle, optionflags=doctest.ELLIPSIS)
     assert tried >= 5 and failures == 0
+
+
+@pytest.mark.parametrize("cores", [1, 2])
+def test_side_by_side_fits_and_predictions_give_the_numbers_of_one_thread(
+    cores: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The loss models trained and predicting on every core (one Python thread each, rows in blocks) are
+    the models trained one after the other on one thread; mse and rmse share one loss model."""
+    reference = _frame(3000)
+    metrics = ["mae", "mse", "rmse", "mape"]
+    window = _frame(5000, seed=3, shift=0.5).drop(columns="y")
+    sequential = DLE.fit(
+        reference, ["x", "colour"], "y_hat", "y", metrics=metrics, hyperparameters={"n_jobs": 1}
+    )
+    monkeypatch.setattr("driftwatch.performance.dle._cores", lambda: cores)
+    parallel = DLE.fit(reference, ["x", "colour"], "y_hat", "y", metrics=metrics)
+    expected = sequential.row_losses(window)
+    got = parallel.row_losses(window)
+    for metric in metrics:
+        assert np.array_equal(got[metric], expected[metric]), metric
+    assert np.array_equal(got["mse"], got["rmse"])
+    single = DLE.fit(reference, ["x", "colour"], "y_hat", "y", metrics=["mae"])  # its rows in blocks
+    assert np.array_equal(single.row_losses(window)["mae"], expected["mae"])
+    estimates = parallel.estimate(window)
+    assert estimates["rmse"].value == np.sqrt(estimates["mse"].value)

@@ -18,7 +18,7 @@ Calibration, as NannyML does it: one isotonic map per class, fitted one-vs-rest 
 (class c's probability against "the label is c"), then each row divided by its sum so that the
 calibrated probabilities are again a distribution (a row whose maps all give 0 becomes uniform). Each
 class's map is kept only where it lowers that class's out-of-fold expected calibration error, the
-binary rule (`driftwatch.performance.cbpe._held_out_ece`); NannyML judges its maps on a single
+binary rule (`driftwatch.performance.cbpe._calibration`); NannyML judges its maps on a single
 shuffle split instead.
 
 What it assumes, and when it is wrong, is the binary case's, per class: calibrated probabilities (after
@@ -45,8 +45,7 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-from scipy.stats import rankdata
-from sklearn import metrics as skm  # type: ignore[import-untyped]
+import pandas as pd
 
 from driftwatch.errors import CBPEError
 from driftwatch.performance.cbpe import (
@@ -56,8 +55,8 @@ from driftwatch.performance.cbpe import (
     Calibration,
     Estimate,
     EstimatedPerformance,
-    _held_out_ece,
-    _isotonic,
+    IsotonicMap,
+    _calibration,
 )
 from driftwatch.performance.metrics import (
     FloatArray,
@@ -65,7 +64,6 @@ from driftwatch.performance.metrics import (
     Threshold,
     _probability_matrix,
     breaches,
-    realized,
 )
 
 __all__ = ["MulticlassCBPE", "probability_rows"]
@@ -125,7 +123,7 @@ class MulticlassCBPE:
         self,
         classes: Sequence[Hashable],
         class_calibration: Sequence[ClassCalibration],
-        calibrators: Sequence[Any],
+        calibrators: Sequence[IsotonicMap | None],
         reference: dict[str, float],
         reference_rows: int,
         sigma_scale: dict[str, float],
@@ -193,31 +191,40 @@ class MulticlassCBPE:
                 f"CBPE needs at least {max(folds, 2)} of each class to calibrate and to measure roc_auc"
             )
         calibrations: list[ClassCalibration] = []
-        calibrators: list[Any] = []
+        calibrators: list[IsotonicMap | None] = []
+        # each class's probabilities sorted once: for its calibration's folds and fits, and for its ranks
+        orders = [np.argsort(column, kind="stable") for column in matrix.T]
         for k, name in enumerate(names):
             positive = codes == k
-            ece_raw, ece_iso = _held_out_ece(
-                matrix[:, k], positive, n_bins, folds, seed, isotonic=calibration != "none"
+            chosen, calibrator = _calibration(
+                matrix[:, k], positive, calibration, n_bins, folds, seed, orders[k]
             )
-            calibrator = None
-            if calibration == "isotonic" or (ece_iso is not None and ece_iso < ece_raw):
-                calibrator = _isotonic().fit(matrix[:, k], positive.astype(np.float64))
-            method: Literal["isotonic", "none"] = "isotonic" if calibrator is not None else "none"
-            calibrations.append(ClassCalibration(name, Calibration(method, ece_raw, ece_iso)))
+            calibrations.append(ClassCalibration(name, chosen))
             calibrators.append(calibrator)
-        # on class codes: scikit-learn's multiclass roc_auc wants its labels sorted, the classes need not be
-        reference = realized("multiclass_classification", codes, matrix, classes=list(range(len(names))))
-        sigma_scale = _sigma_scale(codes, matrix, resamples, np.random.default_rng(seed))
+        # every class is in the reference's labels (checked above), so its realized metrics are those of
+        # every class, on class codes, and the bootstrap's resamples are measured the same way; of the
+        # rows divided by their sums once more, as `realized` reads a matrix (a last-bit change, which may
+        # split or join ties in rounded probabilities)
+        again = matrix / matrix.sum(axis=1, keepdims=True)
+        rows = np.arange(len(codes))
+        values = _realized_codes(
+            codes[None], again.argmax(axis=1)[None], _ranks(again, orders)[:, None], len(names)
+        )
+        reference = {metric: float(values[metric][0]) for metric in ESTIMATED_METRICS}
+        # scikit-learn's log_loss (each row's probability of its label clipped to [eps, 1 - eps]), without
+        # its checks, which cost more than the rest of the reference's metrics
+        eps = float(np.finfo(np.float64).eps)
+        reference["log_loss"] = float(np.mean(-np.log(np.clip(again[rows, codes], eps, 1 - eps))))
+        ranks = _ranks(matrix, orders)
+        predicted = matrix.argmax(axis=1)
+        sigma_scale = _sigma_scale(codes, predicted, ranks, resamples, np.random.default_rng(seed))
         return cls(names, calibrations, calibrators, reference, len(matrix), sigma_scale)
 
     def calibrate(self, matrix: FloatArray) -> FloatArray:
         """Raw probabilities (a (rows, classes) matrix in `classes` order) calibrated class by class and
         renormalised; a row every map sends to 0 becomes uniform, as NannyML does."""
         calibrated = np.column_stack(
-            [
-                matrix[:, k] if c is None else np.asarray(c.predict(matrix[:, k]), dtype=np.float64)
-                for k, c in enumerate(self._calibrators)
-            ]
+            [matrix[:, k] if c is None else c.predict(matrix[:, k]) for k, c in enumerate(self._calibrators)]
         )
         sums = calibrated.sum(axis=1, keepdims=True)
         uniform = np.full_like(calibrated, 1.0 / len(self.classes))
@@ -279,10 +286,16 @@ def _rows(values: Predictions) -> int:
 
 def _codes(truth: npt.NDArray[Any], names: Sequence[Hashable]) -> npt.NDArray[np.int64]:
     index = {name: k for k, name in enumerate(names)}
+    # each distinct label looked up once (as a Python value, so 1 and 1.0 are one class, as in a dict)
+    positions, labels = pd.factorize(truth, use_na_sentinel=False)
     try:
-        return np.array([index[value] for value in truth.tolist()], dtype=np.int64)
+        lookup = np.array(
+            [index[value] for value in np.asarray(labels, dtype=object).tolist()], dtype=np.int64
+        )
     except KeyError as exc:
         raise CBPEError(f"reference label {exc.args[0]!r} is not among the classes {list(names)!r}") from None
+    codes: npt.NDArray[np.int64] = lookup[positions]
+    return codes
 
 
 def _estimates(
@@ -303,16 +316,13 @@ def _estimates(
         precision = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
         recall = np.where(tp + fn > 0, tp / (tp + fn), 0.0)
         f1 = np.where(tp + 0.5 * (fp + fn) > 0, tp / (tp + 0.5 * (fp + fn)), 0.0)
-    aucs = []
-    doubled = np.repeat([True, False], rows)
-    for c in range(k):
-        p = calibrated[:, c]
-        if p.sum() <= 0 or (1.0 - p).sum() <= 0:
-            aucs.append(math.nan)
-            continue
-        scores = np.concatenate((raw[:, c], raw[:, c]))
-        weight = np.concatenate((w * p, w * (1.0 - p)))
-        aucs.append(float(skm.roc_auc_score(doubled, scores, sample_weight=weight)))
+    orders = np.argsort(raw, axis=0)
+    aucs = [
+        _expected_auc(
+            raw[orders[:, c], c], calibrated[orders[:, c], c], None if weights is None else w[orders[:, c]]
+        )
+        for c in range(k)
+    ]
     return {
         "accuracy": float(np.average(calibrated[np.arange(rows), predicted], weights=w)),
         "precision": float(precision.mean()),
@@ -322,43 +332,109 @@ def _estimates(
     }
 
 
-def _realized_codes(truth: npt.NDArray[np.int64], probabilities: FloatArray) -> dict[str, float]:
-    """The estimated metrics realized on class codes 0..k-1, as `realized` computes them over every class
-    (scikit-learn's macro averages with ``labels`` every class and ``zero_division=0``; roc_auc the mean of
-    the classes' one-vs-rest AUCs from average ranks, NaN unless every class is present), in numpy: the
-    bootstrap calls it hundreds of times, and scikit-learn's input checks would cost more than the
-    metrics."""
-    k = probabilities.shape[1]
-    predicted = probabilities.argmax(axis=1)
-    confusion = np.bincount(truth * k + predicted, minlength=k * k).reshape(k, k).astype(np.float64)
-    tp = np.diag(confusion)
-    actual, chosen = confusion.sum(axis=1), confusion.sum(axis=0)
+def _expected_auc(scores: FloatArray, p: FloatArray, weights: FloatArray | None = None) -> float:
+    """The area under the expected ROC curve of ``scores`` (sorted increasing), each row a positive of
+    weight ``p`` (its calibrated probability of the class) and a negative of weight ``1 - p``, both times
+    the row's weight when ``weights`` are given: scikit-learn's
+    ``roc_auc_score`` of the rows written twice, a positive then a negative, with those weights (the
+    binary `CBPE`'s way), which is the weighted Mann-Whitney statistic, a tie in the score counting half.
+    NaN without expected positives or negatives. Summed here in a few array operations: scikit-learn's
+    input checks on the doubled rows cost ten times the area."""
+    negative = 1.0 - p
+    if weights is not None:
+        p, negative = p * weights, negative * weights
+    total_positive, total_negative = p.sum(), negative.sum()
+    if total_positive <= 0 or total_negative <= 0:
+        return math.nan
+    first = np.flatnonzero(np.concatenate(([True], scores[1:] != scores[:-1])))  # each run of equal scores
+    positive_runs, negative_runs = np.add.reduceat(p, first), np.add.reduceat(negative, first)
+    below = np.cumsum(negative_runs) - negative_runs  # the negatives' weight at lower scores
+    return float((positive_runs * (below + negative_runs / 2)).sum() / (total_positive * total_negative))
+
+
+def _ranks(matrix: FloatArray, orders: Sequence[npt.NDArray[np.intp]]) -> npt.NDArray[np.int32]:
+    """Each row's rank of its probability of each class among the reference's, as a (classes, rows)
+    matrix: 0 for the smallest probability, equal probabilities one rank. The order of any sample of the
+    reference's rows by a class's probability is the order of their ranks, ties included. ``orders`` are
+    argsorts of the classes' probabilities, of this matrix or of one a last bit away (checked)."""
+    ranks = np.empty(matrix.T.shape, dtype=np.int32)
+    for k, (column, given) in enumerate(zip(matrix.T, orders, strict=True)):
+        order, ordered = given, column[given]
+        if (ordered[1:] < ordered[:-1]).any():  # another matrix's order, a last bit away
+            order = np.argsort(column)
+            ordered = column[order]
+        ranks[k, order] = np.concatenate(([0], np.cumsum(ordered[1:] != ordered[:-1])))
+    return ranks
+
+
+def _mann_whitney(ranks: npt.NDArray[np.int32], positive: npt.NDArray[np.bool_]) -> FloatArray:
+    """For each row of ``ranks`` (samples, rows) and ``positive`` (the same shape): Mann-Whitney's U, the
+    number of (positive, negative) pairs whose positive ranks higher, a tie counting half; over the
+    number of pairs it is the row's AUC.
+
+    Each value's rank and label are one integer key, sorted, which sorts much faster than the floats
+    would (`scipy.stats.rankdata` sorts the floats stably). With a tie's positives sorted after its
+    negatives, the positives' positions count, beyond the positives before them, the negatives at or
+    below them; sorted before, the negatives below them: U is the mean of the two, and the second sort
+    is needed only in rows where a positive ties a negative. Integers and halves, so U is exact.
+    """
+    positions = np.arange(ranks.shape[1], dtype=np.int64)  # integer sums: exact, and no BLAS threads
+    count = positive.sum(axis=1, dtype=np.int64)
+    keys = ranks * 2 + positive
+    after = np.sort(keys, axis=1)
+    odd = after & 1
+    at_or_below = (odd * positions).sum(axis=1) - count * (count - 1) // 2
+    # a positive right after a negative of the same rank: a tie, whose pairs count half
+    mixed = ((np.diff(after, axis=1) == 1) & (odd[:, 1:] == 1)).any(axis=1)
+    below = at_or_below.copy()
+    if mixed.any():
+        before = np.sort(keys[mixed] ^ 1, axis=1)  # the same ranks, a tie's positives first (even keys)
+        below[mixed] = ((1 - (before & 1)) * positions).sum(axis=1) - count[mixed] * (count[mixed] - 1) // 2
+    u: FloatArray = (below + at_or_below) / 2
+    return u
+
+
+def _realized_codes(
+    truth: npt.NDArray[np.int64], predicted: npt.NDArray[np.intp], ranks: npt.NDArray[np.int32], k: int
+) -> dict[str, FloatArray]:
+    """The estimated metrics realized on class codes 0..k-1 of a stack of samples of the reference, one
+    value per sample: ``truth`` and ``predicted`` (the most probable class) are (samples, rows) class codes,
+    ``ranks`` the rows' `_ranks`, (classes, samples, rows). As `realized` computes them over every class:
+    scikit-learn's macro averages with ``labels`` every class and ``zero_division=0``, roc_auc the mean of
+    the classes' one-vs-rest AUCs (Mann-Whitney, from average ranks), NaN unless every class is present.
+    In numpy on the whole stack at once: the bootstrap measures a hundred resamples, and scikit-learn's
+    input checks, one resample at a time, would cost more than the metrics."""
+    samples, rows = truth.shape
+    cells = (np.arange(samples)[:, None] * k + truth) * k + predicted
+    confusion = (
+        np.bincount(cells.ravel(), minlength=samples * k * k).reshape(samples, k, k).astype(np.float64)
+    )
+    tp = np.diagonal(confusion, axis1=1, axis2=2)
+    actual, chosen = confusion.sum(axis=2), confusion.sum(axis=1)
+    positives = truth[None, :, :] == np.arange(k)[:, None, None]
+    u = _mann_whitney(ranks.reshape(k * samples, rows), positives.reshape(k * samples, rows))
     with np.errstate(divide="ignore", invalid="ignore"):
         precision = np.where(chosen > 0, tp / chosen, 0.0)
         recall = np.where(actual > 0, tp / actual, 0.0)
         f1 = np.where(actual + chosen > 0, 2 * tp / (actual + chosen), 0.0)
-    values = {
-        "accuracy": float(tp.sum() / len(truth)),
-        "precision": float(precision.mean()),
-        "recall": float(recall.mean()),
-        "f1": float(f1.mean()),
-        "roc_auc": math.nan,
+        aucs = u.reshape(k, samples).T / (actual * (rows - actual))
+    return {
+        "accuracy": tp.sum(axis=1) / rows,
+        "precision": precision.mean(axis=1),
+        "recall": recall.mean(axis=1),
+        "f1": f1.mean(axis=1),
+        "roc_auc": np.where((actual > 0).all(axis=1), aucs.mean(axis=1), math.nan),
     }
-    if (actual > 0).all():
-        aucs = []
-        for c in range(k):
-            ranks = rankdata(probabilities[:, c])
-            positive = truth == c
-            n_pos = actual[c]
-            n_neg = len(truth) - n_pos
-            aucs.append((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-        values["roc_auc"] = float(np.mean(aucs))
-    return values
+
+
+_STACK_CELLS = 2_000_000
+"""How many (class, row) cells the bootstrap measures at once (a few tens of MB of working arrays)."""
 
 
 def _sigma_scale(
     codes: npt.NDArray[np.int64],
-    matrix: FloatArray,
+    predicted: npt.NDArray[np.intp],
+    ranks: npt.NDArray[np.int32],
     resamples: int,
     rng: np.random.Generator,
     sizes: Sequence[int] = _SIGMA_SIZES,
@@ -366,14 +442,17 @@ def _sigma_scale(
     """sigma * sqrt(rows) for each estimated metric: the root mean of variance * rows over bootstrap
     resamples of the reference at each size in ``sizes``."""
     scaled: dict[str, list[float]] = {metric: [] for metric in ESTIMATED_METRICS}
+    k = len(ranks)
     for size in sizes:
-        draws: dict[str, list[float]] = {metric: [] for metric in ESTIMATED_METRICS}
-        for _ in range(resamples):
-            rows = rng.integers(0, len(codes), size)
-            for metric, value in _realized_codes(codes[rows], matrix[rows]).items():
-                draws[metric].append(value)
+        # drawn one resample at a time (the same rows for a seed as ever), measured in stacks
+        rows = np.stack([rng.integers(0, len(codes), size) for _ in range(resamples)])
+        step = max(1, _STACK_CELLS // (size * k))
+        parts = [
+            _realized_codes(codes[part], predicted[part], ranks[:, part], k)
+            for part in (rows[i : i + step] for i in range(0, resamples, step))
+        ]
         for metric in ESTIMATED_METRICS:
-            finite = np.asarray(draws[metric])
+            finite = np.concatenate([part[metric] for part in parts])
             finite = finite[np.isfinite(finite)]
             if len(finite) >= 2:
                 scaled[metric].append(float(np.var(finite, ddof=1)) * size)
