@@ -27,7 +27,7 @@ import unicodedata
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -40,7 +40,14 @@ from driftwatch.checks.window import CheckStatus, no_verdict_reason, verdict_sta
 from driftwatch.defaults import MIN_ROWS_DEFAULT
 from driftwatch.drift.dataset import ColumnDrift, ColumnOptions, DatasetDrift, column_drift, dataset_drift
 from driftwatch.drift.multivariate_methods import FittedMultivariate
-from driftwatch.drift.profile import ColumnType, ReferenceProfile, category_keys, infer_type
+from driftwatch.drift.predicted_class import holds_probability_maps
+from driftwatch.drift.profile import (
+    ColumnType,
+    ReferenceProfile,
+    as_predicted_classes,
+    category_keys,
+    infer_type,
+)
 from driftwatch.errors import CheckError
 from driftwatch.reference import (
     ReferenceDataError,
@@ -1090,10 +1097,18 @@ def to_html(
     checked = {c.column for c in check.drift.columns}
     types = {c: t for c, t in check.types.items() if c in checked}
     output = check.prediction_drift
+    before, after = check.reference_frame, check.current_frame
+    if output is not None and output.column in before.columns and output.column in after.columns:
+        # class probabilities: Evidently compares the predicted classes, as the check does
+        column = output.column
+        if holds_probability_maps(before[column]) or holds_probability_maps(after[column]):
+            before, after = before.copy(), after.copy()
+            before[column] = cast("pd.Series[Any]", as_predicted_classes(before[column]))
+            after[column] = cast("pd.Series[Any]", as_predicted_classes(after[column]))
     if types:
         text = evidently_html(
-            check.reference_frame,
-            check.current_frame,
+            before,
+            after,
             types,
             {c: o.method for c, o in check.options.items() if c in checked},
             {c: o.threshold for c, o in check.options.items() if o.threshold is not None and c in checked},

@@ -18,6 +18,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from driftwatch.drift.predicted_class import holds_probability_maps, predicted_classes
+
 ColumnType = Literal["numeric", "categorical"]
 
 __all__ = [
@@ -25,6 +27,7 @@ __all__ = [
     "ColumnSample",
     "ColumnType",
     "ReferenceProfile",
+    "as_predicted_classes",
     "category_keys",
     "clean_column",
     "infer_type",
@@ -36,6 +39,16 @@ def infer_type(values: pd.Series) -> ColumnType:
     if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
         return "categorical"
     return "numeric"
+
+
+def as_predicted_classes(values: pd.Series | npt.ArrayLike) -> pd.Series | npt.ArrayLike:
+    """A column of maps class -> probability as each row's predicted class (`predicted_classes`), as
+    drift and data quality read a multiclass model's probabilities; any other column as it is."""
+    if not holds_probability_maps(values):
+        return values
+    index = values.index if isinstance(values, pd.Series) else None
+    name = values.name if isinstance(values, pd.Series) else None
+    return pd.Series(predicted_classes(values), index=index, name=name, dtype=object)  # type: ignore[arg-type]
 
 
 def _canonical(value: object) -> object:
@@ -143,6 +156,8 @@ class ColumnSample:
     """
 
     def __init__(self, raw: pd.Series | npt.ArrayLike, column_type: ColumnType) -> None:
+        if column_type == "categorical":
+            raw = as_predicted_classes(raw)
         self.type: ColumnType = column_type
         self.raw_rows = len(raw)  # type: ignore[arg-type]
         self.integer = _is_integer(raw)
@@ -202,6 +217,8 @@ class ColumnProfile:
     @classmethod
     def build(cls, name: str, raw: pd.Series, column_type: ColumnType | None = None) -> ColumnProfile:
         kind = column_type or infer_type(raw)
+        if holds_probability_maps(raw):  # a multiclass model's class probabilities: its predicted class
+            kind = "categorical"
         sample = ColumnSample(raw, kind)
         std = (
             float(np.std(sample.values.astype(np.float64, copy=False)))
