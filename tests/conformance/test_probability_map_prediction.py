@@ -1,0 +1,156 @@
+"""A multiclass model that logs a map class -> probability per prediction: its prediction drift and
+quality are those of the predicted class (the most probable), a categorical column, in every path: the
+daemon's window, the offline `driftwatch check` (JSON and HTML), the Python API, a saved profile."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from driftwatch import api
+from driftwatch.cli.main import main
+from driftwatch.config import load_settings
+from driftwatch.service.daemon import Daemon
+from tests.conformance.test_multiclass_estimate_paths import CONFIG, NOW, draw, messages
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    directory = tmp_path_factory.mktemp("maps")
+    rng = np.random.default_rng(11)
+    frames = {
+        "reference": draw(rng, 4000),
+        # the inputs move towards class "a": the mix of predicted classes shifts
+        "shifted": draw(rng, 1500, shift=-1.2),
+        "undrifted": draw(rng, 1500),
+    }
+    for name, frame in frames.items():
+        frame.to_parquet(directory / f"{name}.parquet")
+    code = main(
+        [
+            *("profile", "-r", str(directory / "reference.parquet"), "-o", str(directory / "profile")),
+            *("--prediction-column", "probs", "--label-column", "label"),
+        ]
+    )
+    assert code == 0
+    return {"dir": directory, **frames}
+
+
+def daemon_drift(tmp_path: Path, reference: Path, current: pd.DataFrame) -> dict[str, Any]:
+    """The daemon's prediction drift (and data quality) of ``current``'s rows."""
+    tmp_path.mkdir(exist_ok=True)
+    target = tmp_path / "reference"
+    if reference.is_dir():
+        shutil.copytree(reference, target)
+    else:
+        shutil.copy(reference, target.with_suffix(".parquet"))
+        target = target.with_suffix(".parquet")
+    config = CONFIG.format(performance="{task: multiclass_classification, label: label}").replace(
+        "reference: ref.parquet", f"reference: {target}\n    quality: {{missing_share: 0.1}}"
+    )
+    (tmp_path / "c.yaml").write_text(config, encoding="utf-8")
+    d = Daemon(load_settings(tmp_path / "c.yaml"), clock=lambda: NOW)
+    try:
+        d.handle(messages(current))
+        result = d.run_check("m").as_dict()
+    finally:
+        d.store.close()
+        if d.labels is not None:
+            d.labels.close()
+    return dict(result)
+
+
+def command(reference: Path, current: Path, capsys: pytest.CaptureFixture[str], form: str) -> str:
+    code = main(
+        [
+            *("check", "-r", str(reference), "-u", str(current), "--prediction-column", "probs"),
+            *("--task", "multiclass_classification", "--label-column", "label", "-f", form),
+        ]
+    )
+    out, _ = capsys.readouterr()
+    assert code in (0, 1)
+    return out
+
+
+def classes_of(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with each map replaced by its most probable class, read independently of driftwatch."""
+    return frame.assign(probs=[max(m, key=m.get) for m in frame["probs"]])
+
+
+@pytest.mark.parametrize("window", ["shifted", "undrifted"])
+def test_every_path_checks_the_predicted_class(
+    files: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str], window: str
+) -> None:
+    directory = files["dir"]
+    daemon = daemon_drift(tmp_path, directory / "reference.parquet", files[window])
+    offline = json.loads(
+        command(directory / "reference.parquet", directory / f"{window}.parquet", capsys, "json")
+    )
+    library = api.check(files["reference"], files[window], prediction="probs").to_dict()["prediction_drift"]
+    # the drift of the predicted class, a categorical column
+    oracle = api.check(classes_of(files["reference"]), classes_of(files[window]), prediction="probs")
+    expected = oracle.to_dict()["prediction_drift"]
+    assert expected["type"] == "categorical"
+    for where, drift in (
+        ("daemon", daemon["prediction_drift"]),
+        ("offline", offline["prediction_drift"]),
+        ("api", library),
+    ):
+        assert drift["type"] == "categorical", where
+        assert drift["method"] == expected["method"], where
+        assert drift["score"] == pytest.approx(expected["score"], rel=1e-12), where
+        assert drift["drift_detected"] is expected["drift_detected"], where
+        # every row has a predicted class, and it is one the reference predicted: nothing is missing
+        quality = drift["quality"]
+        assert quality["missing_share"] == 0 and quality["missing_share_reference"] == 0, where
+        assert quality["unseen_share"] == 0 and quality["type_violations"] == 0, where
+    # a shift of the mix of predicted classes is detected, an undrifted window is not
+    assert expected["drift_detected"] is (window == "shifted")
+    # the data-quality limits watch the features, not the prediction: no missing-data breach for it
+    assert daemon["data_quality"]["status"] == "ok"
+    assert "probs" not in daemon["data_quality"]["limits"]
+
+
+def test_the_html_report_compares_the_predicted_classes_as_the_json_does(
+    files: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    directory = files["dir"]
+    reference, current = directory / "reference.parquet", directory / "shifted.parquet"
+    drift = json.loads(command(reference, current, capsys, "json"))["prediction_drift"]
+    page = command(reference, current, capsys, "html")
+    # Evidently's own test of the prediction column, on the predicted classes: the check's method and score
+    counter = re.search(r"Drift in column 'probs'\", \"label\": \"([^\"]*)\"", page)
+    assert counter is not None, "no Evidently drift counter for the prediction column"
+    label = counter.group(1)
+    assert "Jensen-Shannon distance" in label and drift["method"] == "jensenshannon"
+    assert f"Drift score: {drift['score']:.3f}" in label
+    assert label.startswith("Data drift detected") is drift["drift_detected"]
+    assert "'a': 0." not in page and '"a": 0.' not in page  # no map shown as a category
+    assert f"probs: drift detected (jensenshannon score {drift['score']:.4f}" in page
+
+
+def test_a_saved_profile_gives_what_the_raw_reference_gives(
+    files: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    directory = files["dir"]
+    profile, raw = directory / "profile", directory / "reference.parquet"
+    for window in ("shifted", "undrifted"):
+        current = directory / f"{window}.parquet"
+        from_raw = json.loads(command(raw, current, capsys, "json"))["prediction_drift"]
+        from_profile = json.loads(command(profile, current, capsys, "json"))["prediction_drift"]
+        assert from_profile == from_raw, window
+        daemon_raw = daemon_drift(tmp_path / f"raw-{window}", raw, files[window])["prediction_drift"]
+        daemon_profile = daemon_drift(tmp_path / f"profile-{window}", profile, files[window])[
+            "prediction_drift"
+        ]
+        assert daemon_profile == daemon_raw, window
+        assert daemon_raw["method"] == from_raw["method"], window
+        assert daemon_raw["score"] == pytest.approx(from_raw["score"], rel=1e-12), window
+        assert daemon_raw["drift_detected"] is from_raw["drift_detected"], window
