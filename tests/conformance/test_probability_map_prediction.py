@@ -18,7 +18,7 @@ from driftwatch import api
 from driftwatch.cli.main import main
 from driftwatch.config import load_settings
 from driftwatch.service.daemon import Daemon
-from tests.conformance.test_multiclass_estimate_paths import CONFIG, NOW, draw, messages
+from tests.conformance.test_multiclass_estimate_paths import CONFIG, NOW, Msg, draw, messages
 
 
 @pytest.fixture(scope="module")
@@ -134,6 +134,8 @@ def test_the_html_report_compares_the_predicted_classes_as_the_json_does(
     assert label.startswith("Data drift detected") is drift["drift_detected"]
     assert "'a': 0." not in page and '"a": 0.' not in page  # no map shown as a category
     assert f"probs: drift detected (jensenshannon score {drift['score']:.4f}" in page
+    table = command(reference, current, capsys, "table")
+    assert f"prediction probs: jensenshannon score {drift['score']:.4f}" in table
 
 
 def test_a_saved_profile_gives_what_the_raw_reference_gives(
@@ -154,3 +156,44 @@ def test_a_saved_profile_gives_what_the_raw_reference_gives(
         assert daemon_raw["method"] == from_raw["method"], window
         assert daemon_raw["score"] == pytest.approx(from_raw["score"], rel=1e-12), window
         assert daemon_raw["drift_detected"] is from_raw["drift_detected"], window
+
+
+def test_segment_scopes_check_the_predicted_class_as_the_command_does(tmp_path: Path) -> None:
+    """A model segmented by a feature: each scope's prediction drift is its predicted classes', as
+    `driftwatch.check(segment=...)` gives for the same segment."""
+    rng = np.random.default_rng(12)
+    reference, current = draw(rng, 2000), draw(rng, 600, shift=-1.2)
+    reference["g"] = rng.choice(["u", "v"], len(reference))
+    current["g"] = rng.choice(["u", "v"], len(current))
+    reference.to_parquet(tmp_path / "ref.parquet")
+    config = CONFIG.format(performance="null").replace(
+        "features: [x, z]",
+        "features: [x, z, {name: g, type: categorical}]\n"
+        "    segments: {columns: [g], top_k: 3, min_rows: 50, stability: {promote_after: 1}}",
+    )
+    (tmp_path / "c.yaml").write_text(config, encoding="utf-8")
+    d = Daemon(load_settings(tmp_path / "c.yaml"), clock=lambda: NOW)
+    records = [
+        {
+            "model": "m",
+            "timestamp": NOW - 60,
+            "features": {"x": r.x, "z": r.z, "g": r.g},
+            "prediction": r.probs,
+        }
+        for r in current.itertuples()
+    ]
+    try:
+        d.handle([Msg(json.dumps(record).encode(), offset=i) for i, record in enumerate(records)])
+        d.run_check("m")
+        scopes = d.results()["m"]["scopes"]
+    finally:
+        d.store.close()
+    library = api.check(reference, current, prediction="probs", segment="g", segment_min_rows=50).segments
+    assert set(library) == {"g=u", "g=v"}
+    for segment, report in library.items():
+        expected = report.to_dict()["prediction_drift"]
+        drift = scopes[segment]["prediction_drift"]
+        assert drift["type"] == "categorical" and drift["quality"]["missing_share"] == 0, segment
+        assert drift["method"] == expected["method"], segment
+        assert drift["score"] == pytest.approx(expected["score"], rel=1e-9), segment
+        assert drift["drift_detected"] is expected["drift_detected"], segment
