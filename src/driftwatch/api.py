@@ -352,6 +352,7 @@ def check(
     n_components: int | float = 0.65,
     embeddings: Mapping[str, str] | None = None,
     embedding_method: Literal["model", "ratio", "distance", "mmd"] = "model",
+    classes: Sequence[Hashable] | None = None,
 ) -> CheckReport:
     """Check ``current`` for drift against ``reference``, as ``driftwatch check`` does.
 
@@ -360,7 +361,8 @@ def check(
     ``method`` and ``threshold``: one for every column, or a mapping column -> value ("auto": the
     method Evidently would pick; threshold None: the method's default). ``drift_share``: dataset drift
     when at least this share of the columns drifts. ``prediction``: also check the prediction column's
-    drift. Below ``min_rows`` current rows there is no verdict (``status`` "not_enough_rows").
+    drift (a multiclass model's maps class -> probability: their predicted classes, the most probable,
+    a tie going to the first of ``classes``, then sorted). Below ``min_rows`` current rows there is no verdict (``status`` "not_enough_rows").
     ``segment``: also check each segment of this categorical column (or of each of up to 3), as
     ``driftwatch check --segment``: the current data's ``top_k`` most frequent values, its rows missing
     the column and every other value, each against the reference's rows of the same value, with
@@ -403,6 +405,7 @@ def check(
         min_rows_from="min_rows",
         labelled=labelled,
         wording=_WORDING,
+        classes=classes,
     )
     if multivariate is not None:
         methods = [multivariate] if isinstance(multivariate, str) else list(multivariate)
@@ -469,6 +472,7 @@ def check(
             min_rows_from="min_rows" if segment_min_rows is None else "segment_min_rows",
             labelled=labelled,
             wording=_WORDING,
+            classes=classes,
         )
     return CheckReport(result, tuple(segments))
 

@@ -197,3 +197,64 @@ def test_segment_scopes_check_the_predicted_class_as_the_command_does(tmp_path: 
         assert drift["method"] == expected["method"], segment
         assert drift["score"] == pytest.approx(expected["score"], rel=1e-9), segment
         assert drift["drift_detected"] is expected["drift_detected"], segment
+
+
+def test_a_tie_goes_to_the_first_class_of_the_models_order(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Rounded probabilities tie: with the classes configured [b, a, c], a 50/50 map of a and b
+    predicted b, as performance grades it. The reference's ties are then the current data's sure b's
+    (no drift); read in sorted order they would be a's, and b would be a class never seen."""
+    # every map names every class: a Parquet struct column fills a class a row leaves out with null
+    tie = {"a": 0.5, "b": 0.5, "c": 0.0}
+    sure_a, sure_b, sure_c = (
+        {"a": 0.9, "b": 0.1, "c": 0.0},
+        {"a": 0.1, "b": 0.9, "c": 0.0},
+        {"a": 0.2, "b": 0.0, "c": 0.8},
+    )
+    rng = np.random.default_rng(13)
+
+    def frame(first: dict[str, float], rows: int) -> pd.DataFrame:
+        maps = [first] * (4 * rows // 10) + [sure_a] * (3 * rows // 10) + [sure_c] * (3 * rows // 10)
+        return pd.DataFrame(
+            {
+                "x": rng.normal(size=len(maps)),
+                "z": rng.normal(size=len(maps)),
+                "probs": maps,
+                "label": [max(m, key=m.get) for m in maps],
+            }
+        )
+
+    reference, current = frame(tie, 1000), frame(sure_b, 500)
+    reference.to_parquet(tmp_path / "ref.parquet")
+    current.to_parquet(tmp_path / "cur.parquet")
+    order = ["b", "a", "c"]
+    library = api.check(reference, current, prediction="probs", classes=order).to_dict()["prediction_drift"]
+    sorted_order = api.check(reference, current, prediction="probs").to_dict()["prediction_drift"]
+    assert library["drift_detected"] is False and library["quality"]["unseen_share"] == 0
+    assert sorted_order["drift_detected"] is True and sorted_order["quality"]["unseen_share"] > 0
+    config = CONFIG.format(
+        performance="{task: multiclass_classification, label: label, classes: [b, a, c], estimate: false}"
+    )
+    (tmp_path / "c.yaml").write_text(config, encoding="utf-8")
+    # the profile the command saves with the model's config breaks ties alike
+    profile = ["profile", "-r", str(tmp_path / "ref.parquet"), "-o", str(tmp_path / "prof")]
+    assert main([*profile, "--config", str(tmp_path / "c.yaml"), "--model", "m"]) == 0
+    (tmp_path / "p.yaml").write_text(
+        config.replace("reference: ref.parquet", "reference: prof"), encoding="utf-8"
+    )
+    results = {}
+    for where, file in (("daemon", "c.yaml"), ("daemon on the profile", "p.yaml")):
+        d = Daemon(load_settings(tmp_path / file), clock=lambda: NOW)
+        try:
+            d.handle(messages(current))
+            results[where] = d.run_check("m").as_dict()["prediction_drift"]
+        finally:
+            d.store.close()
+            if d.labels is not None:
+                d.labels.close()
+        (tmp_path / "state.sqlite").unlink()
+    for where, drift in results.items():
+        assert drift["method"] == library["method"], where
+        assert drift["score"] == pytest.approx(library["score"], abs=1e-12), where
+        assert drift["drift_detected"] is False, where

@@ -10,9 +10,9 @@ one count) and shared by the method-selection rule and the method itself.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -41,14 +41,30 @@ def infer_type(values: pd.Series) -> ColumnType:
     return "numeric"
 
 
-def as_predicted_classes(values: pd.Series | npt.ArrayLike) -> pd.Series | npt.ArrayLike:
-    """A column of maps class -> probability as each row's predicted class (`predicted_classes`), as
-    drift and data quality read a multiclass model's probabilities; any other column as it is."""
+@overload
+def as_predicted_classes(
+    values: pd.Series[Any], classes: Sequence[Hashable] | None = None
+) -> pd.Series[Any]: ...
+
+
+@overload
+def as_predicted_classes(
+    values: pd.Series | npt.ArrayLike, classes: Sequence[Hashable] | None = None
+) -> pd.Series | npt.ArrayLike: ...
+
+
+def as_predicted_classes(
+    values: pd.Series | npt.ArrayLike, classes: Sequence[Hashable] | None = None
+) -> pd.Series | npt.ArrayLike:
+    """A column of maps class -> probability as each row's predicted class (`predicted_classes`, a tie
+    going to the first of ``classes``, the model's class order, then sorted), as drift and data quality
+    read a multiclass model's probabilities; any other column as it is."""
     if not holds_probability_maps(values):
         return values
     index = values.index if isinstance(values, pd.Series) else None
     name = values.name if isinstance(values, pd.Series) else None
-    return pd.Series(predicted_classes(values), index=index, name=name, dtype=object)  # type: ignore[arg-type]
+    classified = predicted_classes(values, classes)  # type: ignore[arg-type]
+    return pd.Series(classified, index=index, name=name, dtype=object)
 
 
 def _canonical(value: object) -> object:
@@ -215,10 +231,18 @@ class ColumnProfile:
     original: npt.NDArray[np.float64] | None = field(default=None, repr=False)  # numeric, in row order
 
     @classmethod
-    def build(cls, name: str, raw: pd.Series, column_type: ColumnType | None = None) -> ColumnProfile:
-        kind = column_type or infer_type(raw)
+    def build(
+        cls,
+        name: str,
+        raw: pd.Series,
+        column_type: ColumnType | None = None,
+        classes: Sequence[Hashable] | None = None,
+    ) -> ColumnProfile:
+        """``classes``: the model's class order, for a column of maps class -> probability (profiled
+        as its predicted classes, categorical)."""
         if holds_probability_maps(raw):  # a multiclass model's class probabilities: its predicted class
-            kind = "categorical"
+            raw, column_type = as_predicted_classes(raw, classes), "categorical"
+        kind = column_type or infer_type(raw)
         sample = ColumnSample(raw, kind)
         std = (
             float(np.std(sample.values.astype(np.float64, copy=False)))
@@ -289,14 +313,18 @@ class ReferenceProfile:
         frame: pd.DataFrame,
         columns: Sequence[str],
         types: Mapping[str, ColumnType | None] | None = None,
+        classes: Sequence[Hashable] | None = None,
     ) -> ReferenceProfile:
+        """``classes``: the model's class order, for a prediction column of maps class -> probability."""
         types = types or {}
         missing = [name for name in columns if name not in frame.columns]
         if missing:
             raise KeyError(
                 f"reference has no column(s) {', '.join(missing)}; it has {', '.join(map(str, frame.columns))}"
             )
-        profiles = {name: ColumnProfile.build(name, frame[name], types.get(name)) for name in columns}
+        profiles = {
+            name: ColumnProfile.build(name, frame[name], types.get(name), classes) for name in columns
+        }
         return cls(profiles, len(frame))
 
     def __getitem__(self, name: str) -> ColumnProfile:

@@ -55,6 +55,7 @@ from driftwatch.performance.monitor import PerformanceMonitor, PerformanceSpec
 from driftwatch.reference import is_profile, load_frame, load_reference
 from driftwatch.scope import Scope, SegmentKey, window_name
 from driftwatch.service.model_checks import ModelCheck, performance_monitor
+from driftwatch.service.preflight import class_order
 from driftwatch.state.labels import LabelStore
 from driftwatch.stream.baseline import BaselineSnapshot, RollingBaseline
 from driftwatch.stream.scopes import BaselinePlan, LoadedWindow, ScopedWindows, ScopePlan
@@ -692,6 +693,7 @@ class ScopedModel:
                         self.types,
                         settings.prediction,
                         key=f"models.{name}.versions.references.{scope.version}",
+                        classes=class_order(settings),
                     )
                     monitor = (
                         performance_monitor(name, version_settings)
@@ -738,7 +740,8 @@ class ScopedModel:
                 ),
             )
         columns = list(self.checks.profile.columns)
-        profile = ReferenceProfile.build(frame.loc[mask], columns, {c: self.types.get(c) for c in columns})
+        types = {c: self.types.get(c) for c in columns}
+        profile = ReferenceProfile.build(frame.loc[mask], columns, types, class_order(self.settings))
         return _Reference(self._with(settings, profile))
 
     def _with(self, settings: ModelSettings, profile: ReferenceProfile) -> ModelCheck:

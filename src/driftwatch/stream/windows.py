@@ -82,6 +82,8 @@ class ColumnSpec:
     type: ColumnType
     source: str = "feature"
     key: str | None = None  # source "probability": the class
+    # source "prediction": the model's class order, a predicted class's tie going to the first (then sorted)
+    classes: tuple[str, ...] = ()
     dim: int = 0  # components of an embedding column's vectors; 0 for the other columns
 
     def __post_init__(self) -> None:
@@ -512,7 +514,7 @@ class Window:
         if spec.type == "categorical":
             if spec.source == "prediction" and any(isinstance(v, dict) for v in raw):
                 # class probabilities: the predicted class, as the reference's maps are read
-                classes = predicted_classes(raw)
+                classes = predicted_classes(raw, spec.classes)
                 return category_keys(
                     c if isinstance(v, dict) else v for v, c in zip(raw, classes, strict=True)
                 )
