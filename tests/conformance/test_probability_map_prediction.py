@@ -258,3 +258,22 @@ def test_a_tie_goes_to_the_first_class_of_the_models_order(
         assert drift["method"] == library["method"], where
         assert drift["score"] == pytest.approx(library["score"], abs=1e-12), where
         assert drift["drift_detected"] is False, where
+
+
+def test_decoding_only_the_sample_reads_the_same_predicted_classes(
+    files: dict[str, Any], tmp_path: Path
+) -> None:
+    directory = files["dir"]
+    whole = daemon_drift(tmp_path / "all", directory / "reference.parquet", files["shifted"])
+    config = CONFIG.replace("topic: predictions}}", "topic: predictions, decode: sampled}}")
+    assert config != CONFIG
+    (tmp_path / "sampled").mkdir()
+    shutil.copy(directory / "reference.parquet", tmp_path / "sampled" / "ref.parquet")
+    (tmp_path / "sampled" / "c.yaml").write_text(config.format(performance="null"), encoding="utf-8")
+    d = Daemon(load_settings(tmp_path / "sampled" / "c.yaml"), clock=lambda: NOW)
+    try:
+        d.handle(messages(files["shifted"]))
+        sampled = d.run_check("m").as_dict()["prediction_drift"]
+    finally:
+        d.store.close()
+    assert sampled == whole["prediction_drift"]
