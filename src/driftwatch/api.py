@@ -239,9 +239,11 @@ def profile(
     prediction: str | None = None,
     label: str | None = None,
     embeddings: Mapping[str, str] | None = None,
+    classes: Sequence[Hashable] | None = None,
 ) -> ReferenceProfile:
     """Profile ``data`` as a reference: ``features`` (default: every column but ``label`` and the
-    embeddings'), typed by ``types`` or else by their dtypes, and the ``prediction`` column; with
+    embeddings'), typed by ``types`` or else by their dtypes, and the ``prediction`` column (maps
+    class -> probability: their predicted classes, a tie going to the first of ``classes``); with
     ``prediction`` and ``label`` the labelled rows are kept for `estimate_performance` and
     `realized_performance`. ``embeddings`` maps an embedding's name to the column holding its vectors
     (lists or arrays): a bounded sample of them is kept (`driftwatch.reference.embedding_sample`)."""
@@ -261,7 +263,8 @@ def profile(
         raise ReferenceDataError(
             f"reference has no column(s) {', '.join(missing)}; it has {', '.join(map(str, data.columns))}"
         )
-    built = profiles.ReferenceProfile.build(data, columns, dict(types or {}))
+    order = [str(c) for c in classes or ()]  # the maps' keys are text
+    built = profiles.ReferenceProfile.build(data, columns, dict(types or {}), order)
     if vectors:
         built = replace(built, embeddings=_reference_vectors(data, vectors, "reference"))
     return ReferenceProfile(built, data[[prediction, label]] if prediction and label else None)

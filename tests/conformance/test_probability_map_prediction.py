@@ -233,6 +233,10 @@ def test_a_tie_goes_to_the_first_class_of_the_models_order(
     sorted_order = api.check(reference, current, prediction="probs").to_dict()["prediction_drift"]
     assert library["drift_detected"] is False and library["quality"]["unseen_share"] == 0
     assert sorted_order["drift_detected"] is True and sorted_order["quality"]["unseen_share"] > 0
+    saved = api.profile(reference, prediction="probs", label="label", classes=order)
+    assert (
+        api.check(saved, current, prediction="probs", classes=order).to_dict()["prediction_drift"] == library
+    )
     config = CONFIG.format(
         performance="{task: multiclass_classification, label: label, classes: [b, a, c], estimate: false}"
     )
