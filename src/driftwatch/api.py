@@ -239,9 +239,11 @@ def profile(
     prediction: str | None = None,
     label: str | None = None,
     embeddings: Mapping[str, str] | None = None,
+    classes: Sequence[Hashable] | None = None,
 ) -> ReferenceProfile:
     """Profile ``data`` as a reference: ``features`` (default: every column but ``label`` and the
-    embeddings'), typed by ``types`` or else by their dtypes, and the ``prediction`` column; with
+    embeddings'), typed by ``types`` or else by their dtypes, and the ``prediction`` column (maps
+    class -> probability: their predicted classes, a tie going to the first of ``classes``); with
     ``prediction`` and ``label`` the labelled rows are kept for `estimate_performance` and
     `realized_performance`. ``embeddings`` maps an embedding's name to the column holding its vectors
     (lists or arrays): a bounded sample of them is kept (`driftwatch.reference.embedding_sample`)."""
@@ -261,7 +263,8 @@ def profile(
         raise ReferenceDataError(
             f"reference has no column(s) {', '.join(missing)}; it has {', '.join(map(str, data.columns))}"
         )
-    built = profiles.ReferenceProfile.build(data, columns, dict(types or {}))
+    order = [str(c) for c in classes or ()]  # the maps' keys are text
+    built = profiles.ReferenceProfile.build(data, columns, dict(types or {}), order)
     if vectors:
         built = replace(built, embeddings=_reference_vectors(data, vectors, "reference"))
     return ReferenceProfile(built, data[[prediction, label]] if prediction and label else None)
@@ -352,6 +355,7 @@ def check(
     n_components: int | float = 0.65,
     embeddings: Mapping[str, str] | None = None,
     embedding_method: Literal["model", "ratio", "distance", "mmd"] = "model",
+    classes: Sequence[Hashable] | None = None,
 ) -> CheckReport:
     """Check ``current`` for drift against ``reference``, as ``driftwatch check`` does.
 
@@ -360,7 +364,8 @@ def check(
     ``method`` and ``threshold``: one for every column, or a mapping column -> value ("auto": the
     method Evidently would pick; threshold None: the method's default). ``drift_share``: dataset drift
     when at least this share of the columns drifts. ``prediction``: also check the prediction column's
-    drift. Below ``min_rows`` current rows there is no verdict (``status`` "not_enough_rows").
+    drift (a multiclass model's maps class -> probability: their predicted classes, the most probable,
+    a tie going to the first of ``classes``, then sorted). Below ``min_rows`` current rows there is no verdict (``status`` "not_enough_rows").
     ``segment``: also check each segment of this categorical column (or of each of up to 3), as
     ``driftwatch check --segment``: the current data's ``top_k`` most frequent values, its rows missing
     the column and every other value, each against the reference's rows of the same value, with
@@ -403,6 +408,7 @@ def check(
         min_rows_from="min_rows",
         labelled=labelled,
         wording=_WORDING,
+        classes=classes,
     )
     if multivariate is not None:
         methods = [multivariate] if isinstance(multivariate, str) else list(multivariate)
@@ -469,6 +475,7 @@ def check(
             min_rows_from="min_rows" if segment_min_rows is None else "segment_min_rows",
             labelled=labelled,
             wording=_WORDING,
+            classes=classes,
         )
     return CheckReport(result, tuple(segments))
 

@@ -40,7 +40,14 @@ from driftwatch.checks.window import CheckStatus, no_verdict_reason, verdict_sta
 from driftwatch.defaults import MIN_ROWS_DEFAULT
 from driftwatch.drift.dataset import ColumnDrift, ColumnOptions, DatasetDrift, column_drift, dataset_drift
 from driftwatch.drift.multivariate_methods import FittedMultivariate
-from driftwatch.drift.profile import ColumnType, ReferenceProfile, category_keys, infer_type
+from driftwatch.drift.predicted_class import holds_probability_maps
+from driftwatch.drift.profile import (
+    ColumnType,
+    ReferenceProfile,
+    as_predicted_classes,
+    category_keys,
+    infer_type,
+)
 from driftwatch.errors import CheckError
 from driftwatch.reference import (
     ReferenceDataError,
@@ -124,6 +131,8 @@ class OfflineCheck:
     min_rows: int = 1
     min_rows_from: str = "min_rows"  # what set min_rows, for the reason: a flag, the config, the default
     subject: str = "the current file"  # what was checked, for the reason
+    # a prediction of maps class -> probability: the model's class order its predicted class's ties go by
+    classes: tuple[Hashable, ...] = ()
 
     @property
     def rows(self) -> int:
@@ -207,13 +216,17 @@ def check_data(
     labelled: pd.DataFrame | None = None,
     names: tuple[str, str] = ("", ""),
     wording: Wording = FILES,
+    classes: Sequence[Hashable] | None = None,
 ) -> OfflineCheck:
     """The one-shot check on data already read (`read_check_files` reads it from files): a reference frame or profile, and the current frame.
 
     ``labelled`` is the reference's rows with each prediction beside its label, for `performance` (a
     reference frame is its own); ``names`` name the reference and the current data in messages, as
-    ``wording`` does the arguments (the command's flags, or the Python API's).
+    ``wording`` does the arguments (the command's flags, or the Python API's). A prediction of maps
+    class -> probability is checked as its predicted classes, a tie going to the first of ``classes``
+    (the model's class order; then sorted).
     """
+    order = tuple(str(c) for c in classes or ())  # the maps' keys are text
     if isinstance(reference, ReferenceProfile):
         profile = reference
         reference_frame: pd.DataFrame | None = None
@@ -241,7 +254,7 @@ def check_data(
     if reference_frame is not None:
         for column in profiled:
             types.setdefault(column, infer_type(reference_frame[column]))
-        profile = ReferenceProfile.build(reference_frame, profiled, types)
+        profile = ReferenceProfile.build(reference_frame, profiled, types, order)
     else:
         types = {c: profile.columns[c].type for c in profiled}
         from driftwatch.report import profile_frame
@@ -260,7 +273,9 @@ def check_data(
         status = "ok" if drift.columns else "no_data"
         if prediction:
             prediction_drift = column_drift(
-                profile.columns[prediction], current_frame[prediction], ColumnOptions()
+                profile.columns[prediction],
+                as_predicted_classes(current_frame[prediction], order),
+                ColumnOptions(),
             )
             if prediction_drift.error:
                 prediction_drift = _explained(prediction_drift, current_frame[prediction])
@@ -278,6 +293,7 @@ def check_data(
         min_rows,
         min_rows_from,
         wording.subject,
+        order,
     )
 
 
@@ -448,6 +464,7 @@ def check_segments(
     labelled: pd.DataFrame | None = None,
     names: tuple[str, str] = ("", ""),
     wording: Wording = FILES,
+    classes: Sequence[Hashable] | None = None,
 ) -> list[SegmentCheck]:
     """`check_data` of each segment of ``column``: the current data's ``top_k`` most frequent values, its
     rows missing the column (``column:missing``) and the rows of every other value (``column:other``),
@@ -540,6 +557,7 @@ def check_segments(
             labelled=against_labelled,
             names=names,
             wording=replace(wording, subject=f"{wording.subject}'s segment {key.label}"),
+            classes=classes,
         )
         out.append(SegmentCheck(key, check, len(rows) / len(current), tuple(own)))
     return out
@@ -1090,10 +1108,18 @@ def to_html(
     checked = {c.column for c in check.drift.columns}
     types = {c: t for c, t in check.types.items() if c in checked}
     output = check.prediction_drift
+    before, after = check.reference_frame, check.current_frame
+    if output is not None and output.column in before.columns and output.column in after.columns:
+        # class probabilities: Evidently compares the predicted classes, as the check does
+        column = output.column
+        if holds_probability_maps(before[column]) or holds_probability_maps(after[column]):
+            before, after = before.copy(), after.copy()
+            before[column] = as_predicted_classes(before[column], check.classes)
+            after[column] = as_predicted_classes(after[column], check.classes)
     if types:
         text = evidently_html(
-            check.reference_frame,
-            check.current_frame,
+            before,
+            after,
             types,
             {c: o.method for c, o in check.options.items() if c in checked},
             {c: o.threshold for c, o in check.options.items() if o.threshold is not None and c in checked},

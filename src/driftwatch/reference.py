@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Hashable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -153,9 +153,11 @@ def load_reference(
     types: Mapping[str, ColumnType | None],
     prediction: str | None = None,
     key: str = "reference",
+    classes: Sequence[Hashable] | None = None,
 ) -> tuple[ReferenceProfile, dict[str, ColumnType]]:
     """Profile a reference: its features (the keys of ``types``, in order), and its prediction column
-    when present.
+    when present (maps class -> probability: their predicted classes, a tie going to the first of
+    ``classes``, the model's class order).
 
     ``path`` is a Parquet/CSV file, or a profile directory saved by `save_profile`. ``types`` gives
     each feature's type, or None to infer it from the reference's dtypes. Errors name ``key`` (the
@@ -185,7 +187,8 @@ def load_reference(
         raise ReferenceDataError(f"{key}.reference: {path} has no rows")
     inferred = column_types(frame, types, prediction)
     columns = wanted + ([prediction] if prediction and prediction in frame.columns else [])
-    return ReferenceProfile.build(frame, columns, inferred), inferred
+    profile = ReferenceProfile.build(frame, columns, inferred, classes)
+    return profile, {c: p.type for c, p in profile.columns.items()}
 
 
 def _check_types(key: str, types: Mapping[str, ColumnType | None], saved: dict[str, ColumnType]) -> None:

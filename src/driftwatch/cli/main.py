@@ -699,6 +699,7 @@ def _check(args: argparse.Namespace) -> int:
             min_rows_from=min_rows_from,
             labelled=files.labelled,
             names=(args.reference, args.current),
+            classes=classes if task == "multiclass_classification" else None,
         )
         measure(check, min_rows)
         if model is not None and model.drift.multivariate is not None:
@@ -730,6 +731,7 @@ def _check(args: argparse.Namespace) -> int:
                     else min_rows_from,
                     labelled=files.labelled,
                     names=(args.reference, args.current),
+                    classes=classes if task == "multiclass_classification" else None,
                 )
                 for segment in found:  # each segment gets what the whole file gets
                     measure(segment.check, segment_min_rows)
@@ -872,6 +874,7 @@ def _profile(args: argparse.Namespace) -> int:
 
     from driftwatch.drift.profile import ReferenceProfile
     from driftwatch.reference import ReferenceDataError, embedding_sample, load_frame, save_profile
+    from driftwatch.service.preflight import class_order
 
     model = _model_settings(args)
     try:
@@ -901,7 +904,8 @@ def _profile(args: argparse.Namespace) -> int:
     missing = [c for c in dict.fromkeys([*columns, *([label] if label else [])]) if c not in frame.columns]
     if missing:
         raise UserError(f"--reference {args.reference} has no column(s) {', '.join(missing)}")
-    profile = ReferenceProfile.build(frame, columns, types)
+    # a prediction of class probabilities: its predicted classes, ties to the configured class order
+    profile = ReferenceProfile.build(frame, columns, types, class_order(model) if model is not None else None)
     if model is not None and model.embeddings:  # the bounded sample of vectors the checks compare with
         absent = sorted({e.field for e in model.embeddings.values()} - set(map(str, frame.columns)))
         if absent:

@@ -10,13 +10,15 @@ one count) and shared by the method-selection rule and the method itself.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal, overload
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+
+from driftwatch.drift.predicted_class import holds_probability_maps, predicted_classes
 
 ColumnType = Literal["numeric", "categorical"]
 
@@ -25,6 +27,7 @@ __all__ = [
     "ColumnSample",
     "ColumnType",
     "ReferenceProfile",
+    "as_predicted_classes",
     "category_keys",
     "clean_column",
     "infer_type",
@@ -36,6 +39,32 @@ def infer_type(values: pd.Series) -> ColumnType:
     if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
         return "categorical"
     return "numeric"
+
+
+@overload
+def as_predicted_classes(
+    values: pd.Series[Any], classes: Sequence[Hashable] | None = None
+) -> pd.Series[Any]: ...
+
+
+@overload
+def as_predicted_classes(
+    values: pd.Series | npt.ArrayLike, classes: Sequence[Hashable] | None = None
+) -> pd.Series | npt.ArrayLike: ...
+
+
+def as_predicted_classes(
+    values: pd.Series | npt.ArrayLike, classes: Sequence[Hashable] | None = None
+) -> pd.Series | npt.ArrayLike:
+    """A column of maps class -> probability as each row's predicted class (`predicted_classes`, a tie
+    going to the first of ``classes``, the model's class order, then sorted), as drift and data quality
+    read a multiclass model's probabilities; any other column as it is."""
+    if not holds_probability_maps(values):
+        return values
+    index = values.index if isinstance(values, pd.Series) else None
+    name = values.name if isinstance(values, pd.Series) else None
+    classified = predicted_classes(values, classes)  # type: ignore[arg-type]
+    return pd.Series(classified, index=index, name=name, dtype=object)
 
 
 def _canonical(value: object) -> object:
@@ -143,6 +172,8 @@ class ColumnSample:
     """
 
     def __init__(self, raw: pd.Series | npt.ArrayLike, column_type: ColumnType) -> None:
+        if column_type == "categorical":
+            raw = as_predicted_classes(raw)
         self.type: ColumnType = column_type
         self.raw_rows = len(raw)  # type: ignore[arg-type]
         self.integer = _is_integer(raw)
@@ -200,7 +231,17 @@ class ColumnProfile:
     original: npt.NDArray[np.float64] | None = field(default=None, repr=False)  # numeric, in row order
 
     @classmethod
-    def build(cls, name: str, raw: pd.Series, column_type: ColumnType | None = None) -> ColumnProfile:
+    def build(
+        cls,
+        name: str,
+        raw: pd.Series,
+        column_type: ColumnType | None = None,
+        classes: Sequence[Hashable] | None = None,
+    ) -> ColumnProfile:
+        """``classes``: the model's class order, for a column of maps class -> probability (profiled
+        as its predicted classes, categorical)."""
+        if holds_probability_maps(raw):  # a multiclass model's class probabilities: its predicted class
+            raw, column_type = as_predicted_classes(raw, classes), "categorical"
         kind = column_type or infer_type(raw)
         sample = ColumnSample(raw, kind)
         std = (
@@ -272,14 +313,18 @@ class ReferenceProfile:
         frame: pd.DataFrame,
         columns: Sequence[str],
         types: Mapping[str, ColumnType | None] | None = None,
+        classes: Sequence[Hashable] | None = None,
     ) -> ReferenceProfile:
+        """``classes``: the model's class order, for a prediction column of maps class -> probability."""
         types = types or {}
         missing = [name for name in columns if name not in frame.columns]
         if missing:
             raise KeyError(
                 f"reference has no column(s) {', '.join(missing)}; it has {', '.join(map(str, frame.columns))}"
             )
-        profiles = {name: ColumnProfile.build(name, frame[name], types.get(name)) for name in columns}
+        profiles = {
+            name: ColumnProfile.build(name, frame[name], types.get(name), classes) for name in columns
+        }
         return cls(profiles, len(frame))
 
     def __getitem__(self, name: str) -> ColumnProfile:

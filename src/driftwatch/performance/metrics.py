@@ -31,6 +31,7 @@ import numpy.typing as npt
 from sklearn import metrics as skm  # type: ignore[import-untyped]
 
 from driftwatch.defaults import MIN_LABELS_DEFAULT
+from driftwatch.drift.predicted_class import most_probable
 
 __all__ = [
     "HIGHER_IS_BETTER",
@@ -285,8 +286,7 @@ def _multiclass_outcomes(
         matrix, names = _probability_matrix(table, classes, truth)
         _check_labels(truth, names, "y_true")
     if probabilities is None and matrix is not None:
-        # the predicted class is the most probable one; a tie goes to the first in classes order
-        predicted = np.asarray(names)[matrix.argmax(axis=1)]
+        predicted = most_probable(matrix, names)  # as drift and data quality read the prediction
     else:
         predicted = np.asarray(y_pred)
         if classes is not None:

@@ -47,6 +47,7 @@ from driftwatch.service.model_checks import ModelCheck, multivariate_reference, 
 from driftwatch.service.notify import Notifier
 from driftwatch.service.owner import Forwarder, Owner, replica_name
 from driftwatch.service.preflight import (
+    class_order,
     load_model_reference,
     method_problems,
     reference_columns,
@@ -705,7 +706,12 @@ def _column_specs(model: ModelSettings, types: dict[str, Any]) -> list[ColumnSpe
     specs = [ColumnSpec(f.name, types.get(f.name) or f.type or "numeric") for f in model.features]
     if model.prediction:
         specs.append(
-            ColumnSpec(model.prediction, types.get(model.prediction, "numeric"), source="prediction")
+            ColumnSpec(
+                model.prediction,
+                types.get(model.prediction, "numeric"),
+                source="prediction",
+                classes=class_order(model),
+            )
         )
     specs += [ColumnSpec(name, "numeric", "embedding", dim=e.dim) for name, e in model.embeddings.items()]
     return specs

@@ -21,6 +21,7 @@ from driftwatch.drift.stattests import CATALOGUE
 from driftwatch.reference import load_embeddings, load_reference
 
 __all__ = [
+    "class_order",
     "load_model_reference",
     "method_problems",
     "reference_columns",
@@ -29,13 +30,25 @@ __all__ = [
 ]
 
 
+def class_order(model: ModelSettings) -> tuple[str, ...]:
+    """A multiclass model's configured classes (``performance.classes``), as the keys of its maps
+    class -> probability (text, as JSON has them): a predicted class's tie goes to the first of them,
+    as performance grades it. Empty for any other model (ties: the first class in sorted order)."""
+    performance = model.performance
+    if performance is None or performance.task != "multiclass_classification" or not performance.classes:
+        return ()
+    return tuple(str(c) for c in performance.classes)
+
+
 def load_model_reference(name: str, model: ModelSettings) -> tuple[ReferenceProfile, dict[str, ColumnType]]:
     """Profile model ``name``'s reference as its config says (`driftwatch.reference.load_reference`):
     its features with their configured types, its prediction column, its embeddings' vectors
     (`driftwatch.reference.load_embeddings`); errors name its config keys."""
     types = {feature.name: feature.type for feature in model.features}
     key = f"models.{name}"
-    profile, found = load_reference(model.reference, types, model.prediction, key=key)
+    profile, found = load_reference(
+        model.reference, types, model.prediction, key=key, classes=class_order(model)
+    )
     if model.embeddings:
         columns = {embedding: (e.field, e.dim) for embedding, e in model.embeddings.items()}
         profile = replace(profile, embeddings=load_embeddings(model.reference, columns, key))

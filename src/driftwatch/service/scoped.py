@@ -55,6 +55,7 @@ from driftwatch.performance.monitor import PerformanceMonitor, PerformanceSpec
 from driftwatch.reference import embedding_sample, is_profile, load_embeddings, load_frame, load_reference
 from driftwatch.scope import Scope, SegmentKey, window_name
 from driftwatch.service.model_checks import ModelCheck, performance_monitor
+from driftwatch.service.preflight import class_order
 from driftwatch.state.labels import LabelStore
 from driftwatch.stream.baseline import BaselineSnapshot, RollingBaseline
 from driftwatch.stream.scopes import BaselinePlan, LoadedWindow, ScopedWindows, ScopePlan
@@ -688,7 +689,9 @@ class ScopedModel:
                 if checks is None:
                     version_settings = settings.model_copy(update={"reference": path})
                     key = f"models.{name}.versions.references.{scope.version}"
-                    profile, _ = load_reference(path, self.types, settings.prediction, key=key)
+                    profile, _ = load_reference(
+                        path, self.types, settings.prediction, key=key, classes=class_order(settings)
+                    )
                     if settings.embeddings:  # the version's own reference vectors
                         fields = {e: (spec.field, spec.dim) for e, spec in settings.embeddings.items()}
                         profile = replace(profile, embeddings=load_embeddings(path, fields, key))
@@ -737,7 +740,8 @@ class ScopedModel:
                 ),
             )
         columns = list(self.checks.profile.columns)
-        profile = ReferenceProfile.build(frame.loc[mask], columns, {c: self.types.get(c) for c in columns})
+        types = {c: self.types.get(c) for c in columns}
+        profile = ReferenceProfile.build(frame.loc[mask], columns, types, class_order(self.settings))
         vectors, note = self._segment_vectors(frame.loc[mask], scope)
         return _Reference(self._with(settings, replace(profile, embeddings=vectors)), note=note)
 

@@ -52,6 +52,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from driftwatch.drift.predicted_class import predicted_classes
 from driftwatch.drift.profile import ColumnType, category_keys
 from driftwatch.stream.partials import Partial, column_rows, inside_window, time_slots
 from driftwatch.stream.records import Prediction, Scalar
@@ -67,7 +68,7 @@ SOURCES: Final = ("feature", "prediction", "metadata", "version", "probability",
 class ColumnSpec:
     """A column the window keeps, by ``source``: ``"feature"`` (the record's feature ``name``; a
     categorical one the checks do not monitor can be kept to segment by), ``"prediction"`` (the
-    model's prediction), ``"metadata"`` (``record["metadata"][name]``, missing when the record has no
+    model's prediction; in a categorical column, a map class -> probability is its predicted class), ``"metadata"`` (``record["metadata"][name]``, missing when the record has no
     metadata or not that key; its model is to be named in ``RecordDecoder(metadata_models=...)``) or
     ``"version"`` (the record's own ``model_version`` as text; 7 and "7" are one value) or
     ``"probability"`` (a numeric column named ``name`` holding class ``key``'s probability in the
@@ -81,6 +82,8 @@ class ColumnSpec:
     type: ColumnType
     source: str = "feature"
     key: str | None = None  # source "probability": the class
+    # source "prediction": the model's class order, a predicted class's tie going to the first (then sorted)
+    classes: tuple[str, ...] = ()
     dim: int = 0  # components of an embedding column's vectors; 0 for the other columns
 
     def __post_init__(self) -> None:
@@ -514,6 +517,12 @@ class Window:
         self, spec: ColumnSpec, raw: Sequence[Scalar | dict[str, float]]
     ) -> npt.NDArray[np.generic]:
         if spec.type == "categorical":
+            if spec.source == "prediction" and any(isinstance(v, dict) for v in raw):
+                # class probabilities: the predicted class, as the reference's maps are read
+                classes = predicted_classes(raw, spec.classes)
+                return category_keys(
+                    c if isinstance(v, dict) else v for v, c in zip(raw, classes, strict=True)
+                )
             return category_keys(None if isinstance(v, dict) else v for v in raw)
         if set(map(type, raw)) <= _PLAIN_NUMBERS:  # the common case, converted in C (None -> NaN)
             try:
