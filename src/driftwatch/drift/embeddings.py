@@ -61,6 +61,7 @@ __all__ = [
 Matrix = npt.NDArray[np.float64]
 N_BOOTSTRAP = 100
 _ROWS, _COLUMNS = 2048, 2048  # a kernel block: 32 MiB of float64 (smaller blocks measured slower)
+_SEEDS_PER_BLOCK = 25  # bootstrap seeds whose draw counts are held at once (distance)
 _BINS = 4096  # histogram bins per component bounding its wasserstein distance (ratio)
 _RATIO_VALUES = 1 << 21  # values per block of components in ratio (16 MiB of float64 per copy)
 
@@ -112,14 +113,21 @@ def _project(ref: Matrix, cur: Matrix, pca_components: int | None) -> tuple[Matr
     return pca.fit_transform(np.asfortranarray(ref)), pca.transform(np.asfortranarray(cur))
 
 
-def _bootstrap_counts(size: int, draws: tuple[int, ...]) -> Iterator[list[npt.NDArray[np.float64]]]:
-    """Per seed 0..99, how many times each of ``size`` rows is drawn in each of ``draws`` resamples.
+def _bootstrap_counts(size: int, draws: tuple[int, ...], seeds: range = range(N_BOOTSTRAP)) -> Matrix:
+    """How many times each of ``size`` rows is drawn: one row per seed and draw (seed-major), ``size`` columns.
 
-    The draws are numpy's legacy ``np.random.seed(i); np.random.choice(size, k)`` stream, in order.
+    The draws are numpy's legacy ``np.random.seed(i); np.random.choice(size, k)`` stream, in order
+    (one generator reseeded: the same stream as a new one per seed, without its set-up cost).
     """
-    for seed in range(N_BOOTSTRAP):
-        rng = np.random.RandomState(seed)
-        yield [np.bincount(rng.choice(size, k), minlength=size).astype(np.float64) for k in draws]
+    counts = np.empty((len(seeds) * len(draws), size))
+    rng = np.random.RandomState()
+    row = 0
+    for seed in seeds:
+        rng.seed(seed)
+        for k in draws:
+            counts[row] = np.bincount(rng.choice(size, k), minlength=size)
+            row += 1
+    return counts
 
 
 # --- model -------------------------------------------------------------------------------------
@@ -306,10 +314,15 @@ def distance_drift(
     if bootstrap:
         n, m = len(ref), len(cur)
         sizes = (int(n**2 / (n + m)), int(m * n / (n + m)))
-        draws = list(_bootstrap_counts(n, sizes))
-        # all resample means in two matrix products: (100 x n draw counts) @ (n x d) / size
-        firsts = np.stack([first for first, _ in draws]) @ ref / sizes[0]
-        seconds = np.stack([second for _, second in draws]) @ ref / sizes[1]
+        # all resample means as matrix products: (draw counts) @ (n x d) / size, in blocks of seeds
+        # so that the counts stay small (_SEEDS_PER_BLOCK x 2 x n)
+        means = np.vstack(
+            [
+                _bootstrap_counts(n, sizes, range(start, min(start + _SEEDS_PER_BLOCK, N_BOOTSTRAP))) @ ref
+                for start in range(0, N_BOOTSTRAP, _SEEDS_PER_BLOCK)
+            ]
+        )
+        firsts, seconds = means[0::2] / sizes[0], means[1::2] / sizes[1]
         null = [float(measure(a, b)) for a, b in zip(firsts, seconds, strict=True)]
         limit = float(np.percentile(null, 100 * quantile_probability))
         details["quantile_probability"] = quantile_probability
@@ -422,8 +435,8 @@ def mmd_drift(
         gamma_x = 1.0 / sigma_x**2
         x_size = max(int(n * n / (n + m)), 1)
         y_size = max(int(n * m / (n + m)), 1)
-        counts = [c for pair in _bootstrap_counts(n, (x_size, y_size)) for c in pair]
-        forms = _kernel_quadratic_forms(x, gamma_x, np.stack(counts, axis=1))
+        counts = np.ascontiguousarray(_bootstrap_counts(n, (x_size, y_size)).T)
+        forms = _kernel_quadratic_forms(x, gamma_x, counts)
         xx = np.diagonal(forms)[0::2]
         yy = np.diagonal(forms)[1::2]
         xy = np.asarray([forms[2 * k, 2 * k + 1] for k in range(N_BOOTSTRAP)])
