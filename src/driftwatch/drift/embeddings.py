@@ -158,18 +158,29 @@ def model_drift(
     from sklearn.model_selection import train_test_split  # type: ignore[import-untyped]
 
     ref, cur = _project(*_as_matrices(reference, current), pca_components)
-    data = np.vstack([ref, cur])
-    target = np.concatenate([np.ones(len(ref), dtype=np.int64), np.zeros(len(cur), dtype=np.int64)])
-    x_train, x_test, y_train, y_test = train_test_split(
-        data, target, test_size=0.5, random_state=42, shuffle=True
-    )
+    n = len(ref)
+    target = np.concatenate([np.ones(n, dtype=np.int64), np.zeros(len(cur), dtype=np.int64)])
+    # the split draws a permutation of the row numbers only: split them, then gather each half's rows
+    # from reference and current (no stacked copy of both sets)
+    train, test = train_test_split(np.arange(len(target)), test_size=0.5, random_state=42, shuffle=True)
+    y_train, y_test = target[train], target[test]
     if len(np.unique(y_test)) < 2 or len(np.unique(y_train)) < 2:
         raise ValueError("too few rows: the held-out half lacks reference or current rows")
+
+    def rows(numbers: npt.NDArray[np.intp], order: Literal["C", "F"]) -> Matrix:
+        out = np.empty((len(numbers), ref.shape[1]), order=order)
+        from_ref = numbers < n
+        out[from_ref] = ref[numbers[from_ref]]
+        out[~from_ref] = cur[numbers[~from_ref] - n]
+        return out
+
     classifier = SGDClassifier(loss="log_loss", random_state=42)
-    # column-major like the concatenated DataFrame Evidently fits on: the predicted probabilities then
-    # round alike, and near-equal probabilities keep their order in the AUC
-    classifier.fit(np.asfortranarray(x_train), y_train)
-    auc = float(roc_auc_score(y_test, classifier.predict_proba(np.asfortranarray(x_test))[:, 1]))
+    # scikit-learn fits on a row-major copy of what it is given: give it row-major rows
+    classifier.fit(rows(train, "C"), y_train)
+    # predict on column-major rows like the concatenated DataFrame Evidently predicts on: the
+    # probabilities then round alike, and near-equal probabilities keep their order in the AUC
+    x_test = rows(test, "F")
+    auc = float(roc_auc_score(y_test, classifier.predict_proba(x_test)[:, 1]))
     details: dict[str, float | int | str | bool | None] = {
         "train_rows": len(y_train),
         "test_rows": len(y_test),
