@@ -9,7 +9,10 @@ Evidently's mmd holds the whole (2N)^2 kernel matrix in memory (320 GB at 100k r
 above ``--evidently-mmd-max-rows``, and its bootstrap (minutes at 10k rows) runs once. driftwatch's
 mmd sums the kernel in blocks but is still O(N^2) work: above ``--mmd-single-run-rows`` it is timed
 once, not ``--runs`` times, and above ``--mmd-max-rows`` not at all (at 100k rows x 384 it takes
-tens of minutes: run it alone with ``--sizes 100000 --variants mmd --mmd-max-rows 100000``).
+tens of minutes: run it alone with ``--sizes 100000 --variants mmd --mmd-max-rows 100000``). Both
+mmds run with ``--mmd-blas-threads`` BLAS threads (default 1): with 2 threads, the OpenBLAS of numpy
+2.4 wheels (0.3.31) segfaults in the ``X @ X.T`` (syrk) Evidently's kernel does on 20,000 x 384
+(numpy issue 19685 describes the same crash at larger sizes).
 
 Accuracy (driftwatch only; its numbers are Evidently's, see tests/conformance/
 test_embeddings_evidently.py): over ``--seeds`` seeds at ``--accuracy-rows`` rows, the share of
@@ -31,11 +34,13 @@ import time
 import tracemalloc
 import warnings
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from driftwatch.drift.embeddings import distance_drift, mmd_drift, model_drift, ratio_drift
 
@@ -99,6 +104,32 @@ def traced(call: Callable[[], Any], runs: int) -> tuple[float, Any, float]:
     return seconds, result, peak
 
 
+def speed_row(
+    variant: str, rows: int, ref: Matrix, cur: Matrix, runs: int, evidently_mmd_max: int, mmd_single: int
+) -> str:
+    """One row of the speed table: driftwatch's and Evidently's medians on the same arrays."""
+    name, ours, parameters = VARIANTS[variant]
+    our_runs = 1 if name == "mmd" and rows > mmd_single else runs
+    our_time, result, peak = traced(lambda: ours(ref, cur, **parameters), our_runs)
+    note = "" if our_runs == runs else " (1 run)"
+    if name == "mmd" and rows > evidently_mmd_max:
+        gigabytes = (2 * rows) ** 2 * 8 / 1e9
+        return (
+            f"| {variant} | {rows:,} | {our_time:.3f}{note} | {peak:,.0f} | "
+            f"not run ({gigabytes:,.0f} GB kernel) | - | - |"
+        )
+    their_runs = 1 if variant == "mmd bootstrap" else runs
+    their_time, (score, drifted) = median_seconds(
+        lambda: evidently_method(name, parameters)(ref, cur), their_runs
+    )
+    their_note = "" if their_runs == runs else " (1 run)"
+    agree = math.isclose(result.score, score, rel_tol=1e-9, abs_tol=1e-12) and result.drifted == drifted
+    return (
+        f"| {variant} | {rows:,} | {our_time:.3f}{note} | {peak:,.0f} | {their_time:.3f}{their_note} | "
+        f"{their_time / our_time:.1f}x | {'yes' if agree else f'NO ({result.score} vs {score})'} |"
+    )
+
+
 def speed(
     sizes: list[int],
     dims: int,
@@ -107,6 +138,7 @@ def speed(
     mmd_single: int,
     mmd_max: int,
     variants: list[str] | None = None,
+    mmd_blas_threads: int = 1,
 ) -> None:
     print(
         f"\n## Speed: reference and current of N rows x {dims} components (median of {runs} runs, seconds)\n"
@@ -120,36 +152,14 @@ def speed(
         ref, cur, std = embeddings(rows, dims, seed=1)
         cur = cur + 0.05 * std
         for variant in variants or SPEED_VARIANTS:
-            name, ours, parameters = VARIANTS[variant]
-            if name == "mmd" and rows > mmd_max:
+            mmd = VARIANTS[variant][0] == "mmd"
+            if mmd and rows > mmd_max:
                 print(
                     f"| {variant} | {rows:,} | not run (--mmd-max-rows {mmd_max:,}) | - | not run | - | - |"
                 )
                 continue
-            our_runs = 1 if name == "mmd" and rows > mmd_single else runs
-            our_time, result, peak = traced(
-                lambda ours=ours, p=parameters, r=ref, c=cur: ours(r, c, **p), our_runs
-            )
-            note = "" if our_runs == runs else " (1 run)"
-            if name == "mmd" and rows > evidently_mmd_max:
-                gigabytes = (2 * rows) ** 2 * 8 / 1e9
-                print(
-                    f"| {variant} | {rows:,} | {our_time:.3f}{note} | {peak:,.0f} | "
-                    f"not run ({gigabytes:,.0f} GB kernel) | - | - |"
-                )
-                continue
-            their_runs = 1 if variant == "mmd bootstrap" else runs
-            their_time, (score, drifted) = median_seconds(
-                lambda n=name, p=parameters, r=ref, c=cur: evidently_method(n, p)(r, c), their_runs
-            )
-            their_note = "" if their_runs == runs else " (1 run)"
-            agree = (
-                math.isclose(result.score, score, rel_tol=1e-9, abs_tol=1e-12) and result.drifted == drifted
-            )
-            print(
-                f"| {variant} | {rows:,} | {our_time:.3f}{note} | {peak:,.0f} | {their_time:.3f}{their_note} | "
-                f"{their_time / our_time:.1f}x | {'yes' if agree else f'NO ({result.score} vs {score})'} |"
-            )
+            with threadpool_limits(mmd_blas_threads, user_api="blas") if mmd else nullcontext():
+                print(speed_row(variant, rows, ref, cur, runs, evidently_mmd_max, mmd_single), flush=True)
 
 
 def accuracy(rows: int, dims: int, seeds: int) -> None:
@@ -210,6 +220,7 @@ def main() -> None:
             args.mmd_single_run_rows,
             args.mmd_max_rows,
             args.variants,
+            args.mmd_blas_threads,
         )
 
 
