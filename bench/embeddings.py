@@ -205,6 +205,7 @@ def main() -> None:
     parser.add_argument(
         "--variants", nargs="+", choices=SPEED_VARIANTS, help="speed rows to run (default: all)"
     )
+    parser.add_argument("--mmd-blas-threads", type=int, default=1, help="BLAS threads for both mmds")
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-accuracy", action="store_true")
     args = parser.parse_args()
