@@ -378,10 +378,10 @@ def _kernel_blocks(a: Matrix, b: Matrix, gamma: float, same: bool) -> Iterator[t
     it) and the blocks to their right: the matrix is symmetric."""
     a_norms = np.einsum("ij,ij->i", a, a)
     b_norms = a_norms if same else np.einsum("ij,ij->i", b, b)
-    b_scaled = -2.0 * b
 
     def kernel(rows: slice, cols: slice) -> Matrix:
-        block = _squared_distances(a[rows], b_scaled[cols], a_norms[rows], b_norms[cols])
+        # b scaled by -2 block by block: no scaled copy of the whole of b
+        block = _squared_distances(a[rows], -2.0 * b[cols], a_norms[rows], b_norms[cols])
         if same and rows == cols:
             np.fill_diagonal(block, 0.0)
         block *= -gamma
