@@ -35,9 +35,10 @@ than 1000 rows; `embedding_drift` does the same when no method is given.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -111,6 +112,14 @@ def _project(ref: Matrix, cur: Matrix, pca_components: int | None) -> tuple[Matr
     pca = PCA(n_components=pca_components, random_state=0)
     # column-major, as a DataFrame hands its values to scikit-learn: BLAS rounds by layout
     return pca.fit_transform(np.asfortranarray(ref)), pca.transform(np.asfortranarray(cur))
+
+
+@functools.cache
+def _blas_controller() -> Any:
+    """threadpoolctl's view of the loaded BLAS, made once (finding the libraries takes ~1 ms)."""
+    from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
+
+    return ThreadpoolController()
 
 
 def _bootstrap_counts(size: int, draws: tuple[int, ...], seeds: range = range(N_BOOTSTRAP)) -> Matrix:
@@ -326,13 +335,17 @@ def distance_drift(
         n, m = len(ref), len(cur)
         sizes = (int(n**2 / (n + m)), int(m * n / (n + m)))
         # all resample means as matrix products: (draw counts) @ (n x d) / size, in blocks of seeds
-        # so that the counts stay small (_SEEDS_PER_BLOCK x 2 x n)
-        means = np.vstack(
-            [
-                _bootstrap_counts(n, sizes, range(start, min(start + _SEEDS_PER_BLOCK, N_BOOTSTRAP))) @ ref
-                for start in range(0, N_BOOTSTRAP, _SEEDS_PER_BLOCK)
-            ]
-        )
+        # so that the counts stay small (_SEEDS_PER_BLOCK x 2 x n). The products are thin and
+        # memory-bound: one BLAS thread (a second one, on 2 cores shared with other work, made
+        # them 10-20x slower in bench/embeddings.py)
+        with _blas_controller().limit(limits=1, user_api="blas"):
+            means = np.vstack(
+                [
+                    _bootstrap_counts(n, sizes, range(start, min(start + _SEEDS_PER_BLOCK, N_BOOTSTRAP)))
+                    @ ref
+                    for start in range(0, N_BOOTSTRAP, _SEEDS_PER_BLOCK)
+                ]
+            )
         firsts, seconds = means[0::2] / sizes[0], means[1::2] / sizes[1]
         null = [float(measure(a, b)) for a, b in zip(firsts, seconds, strict=True)]
         limit = float(np.percentile(null, 100 * quantile_probability))
