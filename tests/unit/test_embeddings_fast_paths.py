@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 from driftwatch.drift.dataset import ColumnOptions, column_drift
-from driftwatch.drift.embeddings import _wasserstein_bounds, _wasserstein_ratio
+from driftwatch.drift.embeddings import _all_finite, _wasserstein_bounds, _wasserstein_ratio
 from driftwatch.drift.profile import ColumnProfile
 
 
@@ -57,3 +57,12 @@ def test_wasserstein_ratio_counts_as_the_column_checks_even_at_the_threshold(kin
     at_threshold = float(stats.wasserstein_distance(ref[:, 1], cur[:, 1])) / norm
     for threshold in (0.1, at_threshold, np.nextafter(at_threshold, 1.0), 0.5):
         assert _wasserstein_ratio(ref, cur, threshold) == _drifted_one_by_one(ref, cur, threshold)
+
+
+def test_all_finite_sees_nan_and_inf_and_sums_that_overflow() -> None:
+    values = np.ones((10, 3))
+    assert _all_finite(values)
+    assert _all_finite(np.full((4, 2), 1e308))  # the sum overflows, every value is finite
+    for bad in (np.nan, np.inf, -np.inf):
+        values[3, 1] = bad
+        assert not _all_finite(values)
