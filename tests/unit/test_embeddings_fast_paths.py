@@ -8,7 +8,12 @@ import pytest
 from scipy import stats
 
 from driftwatch.drift.dataset import ColumnOptions, column_drift
-from driftwatch.drift.embeddings import _all_finite, _wasserstein_bounds, _wasserstein_ratio
+from driftwatch.drift.embeddings import (
+    _all_finite,
+    _wasserstein_bounds,
+    _wasserstein_ratio,
+    distance_drift,
+)
 from driftwatch.drift.profile import ColumnProfile
 
 
@@ -66,3 +71,14 @@ def test_all_finite_sees_nan_and_inf_and_sums_that_overflow() -> None:
     for bad in (np.nan, np.inf, -np.inf):
         values[3, 1] = bad
         assert not _all_finite(values)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("pca_components", [None, 2])
+def test_distance_refuses_values_that_are_not_finite(bad: float, pca_components: int | None) -> None:
+    ref, cur = np.ones((20, 3)), np.zeros((20, 3))
+    cur[5, 2] = bad
+    with pytest.raises(ValueError, match="finite"):
+        distance_drift(ref, cur, pca_components=pca_components)
+    with pytest.raises(ValueError, match="finite"):
+        distance_drift(cur, ref, bootstrap=True, pca_components=pca_components)

@@ -91,6 +91,9 @@ class EmbeddingDrift:
     details: dict[str, float | int | str | bool | None] = field(default_factory=dict)
 
 
+_NOT_FINITE = "embeddings must be finite (no NaN or inf)"
+
+
 def _all_finite(values: Matrix) -> bool:
     """Whether every value is finite: a NaN or inf makes the sum non-finite, so a finite sum (one
     pass, no mask) settles it; only a non-finite sum (or an overflow) needs the value-by-value test."""
@@ -99,7 +102,10 @@ def _all_finite(values: Matrix) -> bool:
     return bool(np.isfinite(total)) or bool(np.isfinite(values).all())
 
 
-def _as_matrices(reference: npt.ArrayLike, current: npt.ArrayLike) -> tuple[Matrix, Matrix]:
+def _as_matrices(
+    reference: npt.ArrayLike, current: npt.ArrayLike, check_finite: bool = True
+) -> tuple[Matrix, Matrix]:
+    """Both sets as float64 matrices, checked (``check_finite=False``: the caller checks it)."""
     ref = np.asarray(reference, dtype=np.float64)
     cur = np.asarray(current, dtype=np.float64)
     if ref.ndim != 2 or cur.ndim != 2:
@@ -108,8 +114,8 @@ def _as_matrices(reference: npt.ArrayLike, current: npt.ArrayLike) -> tuple[Matr
         raise ValueError(f"reference has {ref.shape[1]} components, current has {cur.shape[1]}")
     if len(ref) < 2 or len(cur) < 2:
         raise ValueError("embedding drift needs at least 2 reference and 2 current rows")
-    if not (_all_finite(ref) and _all_finite(cur)):
-        raise ValueError("embeddings must be finite (no NaN or inf)")
+    if check_finite and not (_all_finite(ref) and _all_finite(cur)):
+        raise ValueError(_NOT_FINITE)
     return ref, cur
 
 
@@ -334,8 +340,15 @@ def distance_drift(
         measure = DISTANCES[dist]
     except KeyError:
         raise ValueError(f"unknown distance {dist!r}; known: {', '.join(DISTANCES)}") from None
-    ref, cur = _project(*_as_matrices(reference, current), pca_components)
-    score = float(measure(ref.mean(axis=0), cur.mean(axis=0)))
+    # without PCA the means check the inputs: a NaN or inf makes its column's mean non-finite
+    ref, cur = _project(*_as_matrices(reference, current, bool(pca_components)), pca_components)
+    with np.errstate(over="ignore", invalid="ignore"):
+        ref_mean, cur_mean = ref.mean(axis=0), cur.mean(axis=0)
+    if not (np.isfinite(ref_mean).all() and np.isfinite(cur_mean).all()) and not (
+        _all_finite(ref) and _all_finite(cur)
+    ):
+        raise ValueError(_NOT_FINITE)
+    score = float(measure(ref_mean, cur_mean))
     details: dict[str, float | int | str | bool | None] = {
         "dist": dist,
         "pca_components": pca_components,
