@@ -14,7 +14,9 @@ held whole as Evidently holds it).
   the same held-out labels.
 - ``ratio``: each component is tested on its own with a column drift method of the catalogue
   (default normed wasserstein, component threshold 0.1); the score is the share of drifted
-  components; drift when share > threshold (0.2).
+  components; drift when share > threshold (0.2). With wasserstein, a component is decided from
+  rigorous histogram bounds of its distance (no sort) unless the threshold lies between them; then
+  the distance is computed exactly as the column check does, so the counts are the same.
 - ``distance``: the distance (euclidean, cosine, cityblock, chebyshev) between the two mean
   vectors. Drift when > threshold (0.2), or with ``bootstrap``, when > the quantile of 100
   distances between means of two resamples of the reference (seeds 0..99; sizes n*n/(n+m) and
@@ -35,9 +37,10 @@ than 1000 rows; `embedding_drift` does the same when no method is given.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -61,6 +64,9 @@ __all__ = [
 Matrix = npt.NDArray[np.float64]
 N_BOOTSTRAP = 100
 _ROWS, _COLUMNS = 2048, 2048  # a kernel block: 32 MiB of float64 (smaller blocks measured slower)
+_SEEDS_PER_BLOCK = 25  # bootstrap seeds whose draw counts are held at once (distance)
+_BINS = 4096  # histogram bins per component bounding its wasserstein distance (ratio)
+_RATIO_VALUES = 1 << 21  # values per block of components in ratio (16 MiB of float64 per copy)
 
 DISTANCES: dict[str, Callable[[Matrix, Matrix], float]] = {
     "euclidean": scipy_distance.euclidean,
@@ -85,7 +91,21 @@ class EmbeddingDrift:
     details: dict[str, float | int | str | bool | None] = field(default_factory=dict)
 
 
-def _as_matrices(reference: npt.ArrayLike, current: npt.ArrayLike) -> tuple[Matrix, Matrix]:
+_NOT_FINITE = "embeddings must be finite (no NaN or inf)"
+
+
+def _all_finite(values: Matrix) -> bool:
+    """Whether every value is finite: a NaN or inf makes the sum non-finite, so a finite sum (one
+    pass, no mask) settles it; only a non-finite sum (or an overflow) needs the value-by-value test."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = values.sum()
+    return bool(np.isfinite(total)) or bool(np.isfinite(values).all())
+
+
+def _as_matrices(
+    reference: npt.ArrayLike, current: npt.ArrayLike, check_finite: bool = True
+) -> tuple[Matrix, Matrix]:
+    """Both sets as float64 matrices, checked (``check_finite=False``: the caller checks it)."""
     ref = np.asarray(reference, dtype=np.float64)
     cur = np.asarray(current, dtype=np.float64)
     if ref.ndim != 2 or cur.ndim != 2:
@@ -94,8 +114,8 @@ def _as_matrices(reference: npt.ArrayLike, current: npt.ArrayLike) -> tuple[Matr
         raise ValueError(f"reference has {ref.shape[1]} components, current has {cur.shape[1]}")
     if len(ref) < 2 or len(cur) < 2:
         raise ValueError("embedding drift needs at least 2 reference and 2 current rows")
-    if not (np.isfinite(ref).all() and np.isfinite(cur).all()):
-        raise ValueError("embeddings must be finite (no NaN or inf)")
+    if check_finite and not (_all_finite(ref) and _all_finite(cur)):
+        raise ValueError(_NOT_FINITE)
     return ref, cur
 
 
@@ -110,14 +130,29 @@ def _project(ref: Matrix, cur: Matrix, pca_components: int | None) -> tuple[Matr
     return pca.fit_transform(np.asfortranarray(ref)), pca.transform(np.asfortranarray(cur))
 
 
-def _bootstrap_counts(size: int, draws: tuple[int, ...]) -> Iterator[list[npt.NDArray[np.float64]]]:
-    """Per seed 0..99, how many times each of ``size`` rows is drawn in each of ``draws`` resamples.
+@functools.cache
+def _blas_controller() -> Any:
+    """threadpoolctl's view of the loaded BLAS, made once (finding the libraries takes ~1 ms)."""
+    from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
-    The draws are numpy's legacy ``np.random.seed(i); np.random.choice(size, k)`` stream, in order.
+    return ThreadpoolController()
+
+
+def _bootstrap_counts(size: int, draws: tuple[int, ...], seeds: range = range(N_BOOTSTRAP)) -> Matrix:
+    """How many times each of ``size`` rows is drawn: one row per seed and draw (seed-major), ``size`` columns.
+
+    The draws are numpy's legacy ``np.random.seed(i); np.random.choice(size, k)`` stream, in order
+    (one generator reseeded: the same stream as a new one per seed, without its set-up cost).
     """
-    for seed in range(N_BOOTSTRAP):
-        rng = np.random.RandomState(seed)
-        yield [np.bincount(rng.choice(size, k), minlength=size).astype(np.float64) for k in draws]
+    counts = np.empty((len(seeds) * len(draws), size))
+    rng = np.random.RandomState()
+    row = 0
+    for seed in seeds:
+        rng.seed(seed)
+        for k in draws:
+            counts[row] = np.bincount(rng.choice(size, k), minlength=size)
+            row += 1
+    return counts
 
 
 # --- model -------------------------------------------------------------------------------------
@@ -148,18 +183,29 @@ def model_drift(
     from sklearn.model_selection import train_test_split  # type: ignore[import-untyped]
 
     ref, cur = _project(*_as_matrices(reference, current), pca_components)
-    data = np.vstack([ref, cur])
-    target = np.concatenate([np.ones(len(ref), dtype=np.int64), np.zeros(len(cur), dtype=np.int64)])
-    x_train, x_test, y_train, y_test = train_test_split(
-        data, target, test_size=0.5, random_state=42, shuffle=True
-    )
+    n = len(ref)
+    target = np.concatenate([np.ones(n, dtype=np.int64), np.zeros(len(cur), dtype=np.int64)])
+    # the split draws a permutation of the row numbers only: split them, then gather each half's rows
+    # from reference and current (no stacked copy of both sets)
+    train, test = train_test_split(np.arange(len(target)), test_size=0.5, random_state=42, shuffle=True)
+    y_train, y_test = target[train], target[test]
     if len(np.unique(y_test)) < 2 or len(np.unique(y_train)) < 2:
         raise ValueError("too few rows: the held-out half lacks reference or current rows")
+
+    def rows(numbers: npt.NDArray[np.intp], order: Literal["C", "F"]) -> Matrix:
+        out = np.empty((len(numbers), ref.shape[1]), order=order)
+        from_ref = numbers < n
+        out[from_ref] = ref[numbers[from_ref]]
+        out[~from_ref] = cur[numbers[~from_ref] - n]
+        return out
+
     classifier = SGDClassifier(loss="log_loss", random_state=42)
-    # column-major like the concatenated DataFrame Evidently fits on: the predicted probabilities then
-    # round alike, and near-equal probabilities keep their order in the AUC
-    classifier.fit(np.asfortranarray(x_train), y_train)
-    auc = float(roc_auc_score(y_test, classifier.predict_proba(np.asfortranarray(x_test))[:, 1]))
+    # scikit-learn fits on a row-major copy of what it is given: give it row-major rows
+    classifier.fit(rows(train, "C"), y_train)
+    # predict on column-major rows like the concatenated DataFrame Evidently predicts on: the
+    # probabilities then round alike, and near-equal probabilities keep their order in the AUC
+    x_test = rows(test, "F")
+    auc = float(roc_auc_score(y_test, classifier.predict_proba(x_test)[:, 1]))
     details: dict[str, float | int | str | bool | None] = {
         "train_rows": len(y_train),
         "test_rows": len(y_test),
@@ -180,6 +226,69 @@ def model_drift(
 # --- ratio -------------------------------------------------------------------------------------
 
 
+def _wasserstein_bounds(
+    ref_rows: Matrix, cur_rows: Matrix
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Lower and upper bounds of scipy's wasserstein_distance between each pair of rows, without sorting.
+
+    Each row pair is counted into ``_BINS`` equal bins over its joint range. The bin index is a
+    monotone function of the value (floating-point rounding is monotone), so the cumulative counts
+    are the exact CDFs F, G of both samples at the bins' (slightly rounded) right ends. Inside a bin
+    both CDFs stay between their values at the two ends, which bounds |F - G| there from below and
+    above; times the bin width and summed, that bounds the integral of |F - G| (the distance). The
+    bounds differ by at most twice the bin width; the rounding of the bin ends is in the slack.
+    """
+    n, m = ref_rows.shape[1], cur_rows.shape[1]
+    rows = len(ref_rows)
+    lo = np.minimum(ref_rows.min(axis=1), cur_rows.min(axis=1))
+    hi = np.maximum(ref_rows.max(axis=1), cur_rows.max(axis=1))
+    width = (hi - lo) / _BINS
+    scale = np.divide(1.0, width, out=np.zeros_like(width), where=width > 0)
+    offsets = (np.arange(rows) * _BINS)[:, None]
+
+    def cdf(values: Matrix, size: int) -> Matrix:
+        index = ((values - lo[:, None]) * scale[:, None]).astype(np.int64)
+        np.minimum(index, _BINS - 1, out=index)
+        index += offsets
+        counts = np.bincount(index.ravel(), minlength=rows * _BINS).reshape(rows, _BINS)
+        return np.cumsum(counts, axis=1) / size
+
+    f, g = cdf(ref_rows, n), cdf(cur_rows, m)
+    f_before = np.zeros_like(f)
+    f_before[:, 1:] = f[:, :-1]
+    g_before = np.zeros_like(g)
+    g_before[:, 1:] = g[:, :-1]
+    upper = np.maximum(f - g_before, g - f_before).sum(axis=1) * width
+    lower = np.maximum(np.maximum(f_before - g, g_before - f), 0.0).sum(axis=1) * width
+    slack = 1e-9 * upper + _BINS * 1e-14 * (np.abs(lo) + np.abs(hi))
+    return lower - slack, upper + slack
+
+
+def _wasserstein_ratio(ref: Matrix, cur: Matrix, threshold: float) -> int:
+    """How many components drift by Evidently's ``wasserstein`` test (normed distance >= threshold).
+
+    Components whose histogram bounds (`_wasserstein_bounds`) lie on one side of the threshold are
+    decided by them; the others (near the threshold) are computed exactly as a column drift check
+    does. Columns are taken in blocks of about ``_RATIO_VALUES`` values, each transposed once.
+    """
+    n, m = len(ref), len(cur)
+    step = max(1, _RATIO_VALUES // (n + m))
+    drifted = 0
+    options = ColumnOptions("wasserstein", threshold)
+    for start in range(0, ref.shape[1], step):
+        columns = slice(start, min(start + step, ref.shape[1]))
+        ref_rows = np.ascontiguousarray(ref[:, columns].T)
+        cur_rows = np.ascontiguousarray(cur[:, columns].T)
+        # np.std of each contiguous row rounds as np.std of the column alone (the profile's std)
+        norms = np.maximum(np.std(ref_rows, axis=1), 0.001)
+        lower, upper = _wasserstein_bounds(ref_rows, cur_rows)
+        drifted += int(np.count_nonzero(lower / norms > threshold))
+        for i in np.flatnonzero((lower / norms <= threshold) & (upper / norms >= threshold)):
+            profile = ColumnProfile.build(str(start + i), pd.Series(ref_rows[i]), "numeric")
+            drifted += bool(column_drift(profile, cur_rows[i], options).drift_detected)
+    return drifted
+
+
 def ratio_drift(
     reference: npt.ArrayLike,
     current: npt.ArrayLike,
@@ -190,16 +299,19 @@ def ratio_drift(
 ) -> EmbeddingDrift:
     """Share of components that drift on their own, each tested with a column drift method."""
     ref, cur = _project(*_as_matrices(reference, current), pca_components)
-    options = ColumnOptions(component_stattest, component_stattest_threshold)
-    drifted = 0
-    # one contiguous row per component: sorting a strided column is several times slower
-    ref_columns, cur_columns = np.ascontiguousarray(ref.T), np.ascontiguousarray(cur.T)
-    for i in range(ref.shape[1]):
-        profile = ColumnProfile.build(str(i), pd.Series(ref_columns[i]), "numeric")
-        result = column_drift(profile, cur_columns[i], options)
-        if result.error:
-            raise ValueError(f"component {i}: {result.error}")
-        drifted += bool(result.drift_detected)
+    if component_stattest == "wasserstein":
+        drifted = _wasserstein_ratio(ref, cur, component_stattest_threshold)
+    else:
+        drifted = 0
+        options = ColumnOptions(component_stattest, component_stattest_threshold)
+        # one contiguous row per component: sorting a strided column is several times slower
+        ref_columns, cur_columns = np.ascontiguousarray(ref.T), np.ascontiguousarray(cur.T)
+        for i in range(ref.shape[1]):
+            profile = ColumnProfile.build(str(i), pd.Series(ref_columns[i]), "numeric")
+            result = column_drift(profile, cur_columns[i], options)
+            if result.error:
+                raise ValueError(f"component {i}: {result.error}")
+            drifted += bool(result.drift_detected)
     share = drifted / ref.shape[1]
     details: dict[str, float | int | str | bool | None] = {
         "components": ref.shape[1],
@@ -228,8 +340,15 @@ def distance_drift(
         measure = DISTANCES[dist]
     except KeyError:
         raise ValueError(f"unknown distance {dist!r}; known: {', '.join(DISTANCES)}") from None
-    ref, cur = _project(*_as_matrices(reference, current), pca_components)
-    score = float(measure(ref.mean(axis=0), cur.mean(axis=0)))
+    # without PCA the means check the inputs: a NaN or inf makes its column's mean non-finite
+    ref, cur = _project(*_as_matrices(reference, current, bool(pca_components)), pca_components)
+    with np.errstate(over="ignore", invalid="ignore"):
+        ref_mean, cur_mean = ref.mean(axis=0), cur.mean(axis=0)
+    if not (np.isfinite(ref_mean).all() and np.isfinite(cur_mean).all()) and not (
+        _all_finite(ref) and _all_finite(cur)
+    ):
+        raise ValueError(_NOT_FINITE)
+    score = float(measure(ref_mean, cur_mean))
     details: dict[str, float | int | str | bool | None] = {
         "dist": dist,
         "pca_components": pca_components,
@@ -238,10 +357,19 @@ def distance_drift(
     if bootstrap:
         n, m = len(ref), len(cur)
         sizes = (int(n**2 / (n + m)), int(m * n / (n + m)))
-        draws = list(_bootstrap_counts(n, sizes))
-        # all resample means in two matrix products: (100 x n draw counts) @ (n x d) / size
-        firsts = np.stack([first for first, _ in draws]) @ ref / sizes[0]
-        seconds = np.stack([second for _, second in draws]) @ ref / sizes[1]
+        # all resample means as matrix products: (draw counts) @ (n x d) / size, in blocks of seeds
+        # so that the counts stay small (_SEEDS_PER_BLOCK x 2 x n). The products are thin and
+        # memory-bound: one BLAS thread (a second one, on 2 cores shared with other work, made
+        # them 10-20x slower in bench/embeddings.py)
+        with _blas_controller().limit(limits=1, user_api="blas"):
+            means = np.vstack(
+                [
+                    _bootstrap_counts(n, sizes, range(start, min(start + _SEEDS_PER_BLOCK, N_BOOTSTRAP)))
+                    @ ref
+                    for start in range(0, N_BOOTSTRAP, _SEEDS_PER_BLOCK)
+                ]
+            )
+        firsts, seconds = means[0::2] / sizes[0], means[1::2] / sizes[1]
         null = [float(measure(a, b)) for a, b in zip(firsts, seconds, strict=True)]
         limit = float(np.percentile(null, 100 * quantile_probability))
         details["quantile_probability"] = quantile_probability
@@ -286,10 +414,10 @@ def _kernel_blocks(a: Matrix, b: Matrix, gamma: float, same: bool) -> Iterator[t
     it) and the blocks to their right: the matrix is symmetric."""
     a_norms = np.einsum("ij,ij->i", a, a)
     b_norms = a_norms if same else np.einsum("ij,ij->i", b, b)
-    b_scaled = -2.0 * b
 
     def kernel(rows: slice, cols: slice) -> Matrix:
-        block = _squared_distances(a[rows], b_scaled[cols], a_norms[rows], b_norms[cols])
+        # b scaled by -2 block by block: no scaled copy of the whole of b
+        block = _squared_distances(a[rows], -2.0 * b[cols], a_norms[rows], b_norms[cols])
         if same and rows == cols:
             np.fill_diagonal(block, 0.0)
         block *= -gamma
@@ -354,8 +482,8 @@ def mmd_drift(
         gamma_x = 1.0 / sigma_x**2
         x_size = max(int(n * n / (n + m)), 1)
         y_size = max(int(n * m / (n + m)), 1)
-        counts = [c for pair in _bootstrap_counts(n, (x_size, y_size)) for c in pair]
-        forms = _kernel_quadratic_forms(x, gamma_x, np.stack(counts, axis=1))
+        counts = np.ascontiguousarray(_bootstrap_counts(n, (x_size, y_size)).T)
+        forms = _kernel_quadratic_forms(x, gamma_x, counts)
         xx = np.diagonal(forms)[0::2]
         yy = np.diagonal(forms)[1::2]
         xy = np.asarray([forms[2 * k, 2 * k + 1] for k in range(N_BOOTSTRAP)])
