@@ -327,3 +327,22 @@ def test_a_deeply_nested_record_gets_one_reason_whatever_the_callers_stack() -> 
     thread.start()
     thread.join()
     assert seen == [here]
+
+
+@pytest.mark.parametrize(
+    "probabilities",
+    [{"yes": -0.2, "no": 1.2}, {"yes": 0.0, "no": 0.0}, {}],
+    ids=["negative", "all-zero", "empty"],
+)
+def test_a_class_probability_map_without_a_predicted_class_is_rejected(
+    probabilities: dict[str, float],
+) -> None:
+    # no predicted class and no metric: one such row would fail the window's performance check
+    outcome = rejected(encode(record(prediction=probabilities)), "wrong_type")
+    assert "prediction" in outcome.detail and "probabilit" in outcome.detail
+    heads, problems = RecordDecoder(MODELS, max_bytes=1_048_576).decode_heads(
+        [encode(record(prediction=probabilities)), encode(record(prediction={"yes": 0.3, "no": 0.7}))],
+        [FALLBACK, FALLBACK],
+    )
+    assert [(i, r.reason) for i, r in problems] == [(0, "wrong_type")]
+    assert [h.positions for h in heads] == [[1]]  # the good record of the batch is kept

@@ -261,13 +261,31 @@ def _probability_matrix(
             names = list(classes)
             if keys - set(names):
                 raise ValueError(f"probabilities name classes {sorted(keys - set(names))!r} not in classes=")
-        matrix = np.array([[row.get(name, 0.0) for name in names] for row in table], dtype=np.float64)
+        # a class the map leaves out, or names with no value (a Parquet struct's null), has probability 0,
+        # as in the daemon's window
+        matrix = np.array([[_or_zero(row.get(name)) for name in names] for row in table], dtype=np.float64)
     if not np.isfinite(matrix).all() or (matrix < 0).any():
         raise ValueError("class probabilities must be finite and non-negative")
     sums = matrix.sum(axis=1, keepdims=True)
     if (sums <= 0).any():
         raise ValueError("a row of class probabilities sums to 0")
     return matrix / sums, names
+
+
+def _or_zero(value: object) -> object:
+    return 0.0 if value is None else value
+
+
+def _sorted_columns(matrix: FloatArray, names: Sequence[Hashable]) -> tuple[FloatArray, list[Hashable]]:
+    """The matrix's columns in the sorted order of their classes: scikit-learn's multiclass roc_auc
+    refuses labels out of order and its log_loss reads a matrix's columns as the sorted classes, so
+    classes configured in another order (``classes=["b", "a", "c"]``) are put in order first. Classes
+    that do not sort (text among numbers) stay as given."""
+    try:
+        order = sorted(range(len(names)), key=lambda i: names[i])  # type: ignore[arg-type,return-value]
+    except TypeError:
+        return matrix, list(names)
+    return matrix[:, order], [names[i] for i in order]
 
 
 def _multiclass_outcomes(
@@ -316,18 +334,20 @@ def _multiclass(
                 skm.roc_auc_score(truth == names[1], matrix[:, 1], sample_weight=sample_weight)
             )
         else:
+            ordered, labels = _sorted_columns(matrix, names)
             values["roc_auc"] = float(
                 skm.roc_auc_score(
                     truth,
-                    matrix,
+                    ordered,
                     multi_class="ovr",
                     average="macro",
-                    labels=names,
+                    labels=labels,
                     sample_weight=sample_weight,
                 )
             )
     if matrix is not None and _wanted(only, "log_loss"):
-        values["log_loss"] = float(skm.log_loss(truth, matrix, labels=names, sample_weight=sample_weight))
+        ordered, labels = _sorted_columns(matrix, names)
+        values["log_loss"] = float(skm.log_loss(truth, ordered, labels=labels, sample_weight=sample_weight))
     return values
 
 

@@ -490,8 +490,10 @@ class RecordDecoder(PayloadDecoder["_Wire"]):
             return Rejection("unknown_model", f"model {clip(wire.model)!r} is not configured")
         if isinstance(wire.prediction, int | float) and not _finite(wire.prediction):
             return Rejection("non_finite", "prediction is NaN, infinite or beyond float range")
-        if isinstance(wire.prediction, dict) and not all(math.isfinite(v) for v in wire.prediction.values()):
-            return Rejection("non_finite", "a class probability is NaN or infinite")
+        if isinstance(wire.prediction, dict):
+            wrong_map = _probability_map_problem(wire.prediction)
+            if wrong_map is not None:
+                return wrong_map
         timestamp = event_time(wire.timestamp, fallback_timestamp)
         if isinstance(timestamp, Rejection):
             return timestamp
@@ -785,6 +787,27 @@ def _finite(value: float) -> bool:
         return math.isfinite(value)
     except OverflowError:  # an integer with hundreds of digits
         return False
+
+
+def _probability_map_problem(probabilities: dict[str, float]) -> Rejection | None:
+    """Why a class-probability map cannot be a prediction, or None: a NaN or infinite probability
+    (``non_finite``), or a negative one, or no class with a probability above 0 (``wrong_type``: the
+    predicted class and every metric of the row would be undefined, and one such row would fail the
+    window's performance check)."""
+    values = probabilities.values()
+    if not all(math.isfinite(v) for v in values):
+        return Rejection("non_finite", "a class probability is NaN or infinite")
+    if any(v < 0 for v in values):
+        return Rejection(
+            "wrong_type", "prediction: a class probability is negative; log probabilities in [0, 1]"
+        )
+    if not any(v > 0 for v in values):
+        return Rejection(
+            "wrong_type",
+            "prediction: the class-probability map gives no class a probability above 0; log the model's "
+            "probability of each class",
+        )
+    return None
 
 
 def _may_hold_non_finite(exc: Exception, payload: bytes) -> bool:
@@ -1244,12 +1267,13 @@ def _timestamps(
 
 
 def _all_finite(predictions: Sequence[Scalar | dict[str, float]]) -> bool:
-    """`RecordDecoder._validate`'s non-finite check over a batch's predictions."""
+    """`RecordDecoder._check`'s checks of the predictions (non-finite numbers, class-probability maps
+    without a predicted class) over a batch's predictions: True when none is rejected."""
     if set(map(type, predictions)) <= _IMPLIED_FINITE:
         return True
     for value in predictions:
         if isinstance(value, int) and not _finite(value):
             return False
-        if isinstance(value, dict) and not all(math.isfinite(v) for v in value.values()):
+        if isinstance(value, dict) and _probability_map_problem(value) is not None:
             return False
     return True
