@@ -186,3 +186,37 @@ def test_labels_and_scores_are_left_as_they_are() -> None:
         assert probability_maps(values, "probs") is values
     pairs = pd.Series([[("a", 0.3), ("b", 0.7)], None], name="probs")
     assert probability_maps(pairs, "probs").tolist() == [{"a": 0.3, "b": 0.7}, None]
+
+
+def test_the_python_api_reads_pairs_and_json_text_as_maps() -> None:
+    import driftwatch
+
+    reference, current = rows(6, 900, 0.0), rows(7, 700, 1.5)
+
+    def pairs(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.assign(probs=[None if m is None else list(m.items()) for m in frame["probs"]])
+
+    def text(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.assign(probs=[None if m is None else json.dumps(m) for m in frame["probs"]])
+
+    task = "multiclass_classification"
+    expected = driftwatch.check(reference, current, prediction="probs", features=["x"])
+    estimated = driftwatch.estimate_performance(
+        reference, current, prediction="probs", label="label", task=task
+    )
+    realized = driftwatch.realized_performance(
+        reference, current, task=task, prediction="probs", label="label"
+    )
+    for convert in (pairs, text):
+        ref, cur = convert(reference), convert(current)
+        found = driftwatch.check(ref, cur, prediction="probs", features=["x"])
+        assert found.prediction == expected.prediction
+        assert (
+            driftwatch.estimate_performance(ref, cur, prediction="probs", label="label", task=task)
+            == estimated
+        )
+        assert (
+            driftwatch.realized_performance(ref, cur, task=task, prediction="probs", label="label")
+            == realized
+        )
+    assert expected.prediction is not None and expected.prediction.drifted
