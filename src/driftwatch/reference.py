@@ -160,9 +160,11 @@ def _as_map(cell: object) -> dict[str, object] | None:
             parsed = json.loads(cell, parse_constant=_no_constant)
         except ValueError:
             return None
-        if not isinstance(parsed, dict) or not parsed:
+        if not isinstance(parsed, dict):
             return None
         items = list(parsed.items())
+    elif isinstance(cell, list | tuple | np.ndarray) and len(cell) == 0:
+        items = []  # an empty map: no predicted class, as a struct of nulls
     else:
         found = _pairs(cell)
         if found is None:

@@ -151,7 +151,7 @@ def test_the_profile_command_saves_the_same_profile_from_every_form(
 
 
 @pytest.mark.parametrize(
-    "cell", ['{"a": 0.2, "b": NaN}', '{"a": "high"}', "[0.2, 0.8]", '{"a": 0.2', "b", "{}", '{"a": true}']
+    "cell", ['{"a": 0.2, "b": NaN}', '{"a": "high"}', "[0.2, 0.8]", '{"a": 0.2', "b", '{"a": true}']
 )
 def test_a_malformed_csv_cell_is_one_error_naming_the_column_and_row(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], cell: str
@@ -184,8 +184,10 @@ def test_only_the_prediction_column_is_parsed(tmp_path: Path) -> None:
 def test_labels_and_scores_are_left_as_they_are() -> None:
     for values in (pd.Series(["a", None, "b"]), pd.Series([0.1, 0.9]), pd.Series([{"a": 0.1}, None])):
         assert probability_maps(values, "probs") is values
-    pairs = pd.Series([[("a", 0.3), ("b", 0.7)], None], name="probs")
-    assert probability_maps(pairs, "probs").tolist() == [{"a": 0.3, "b": 0.7}, None]
+    pairs = pd.Series([[("a", 0.3), ("b", 0.7)], None, []], name="probs")
+    assert probability_maps(pairs, "probs").tolist() == [{"a": 0.3, "b": 0.7}, None, {}]
+    text = pd.Series(['{"a": 0.3, "b": null}', "{}"])  # an empty map: no predicted class, not an error
+    assert probability_maps(text, "probs").tolist() == [{"a": 0.3, "b": None}, {}]
 
 
 def test_the_python_api_reads_pairs_and_json_text_as_maps() -> None:
@@ -220,3 +222,26 @@ def test_the_python_api_reads_pairs_and_json_text_as_maps() -> None:
             == realized
         )
     assert expected.prediction is not None and expected.prediction.drifted
+
+
+def test_the_daemon_grades_and_estimates_from_every_form(tmp_path: Path) -> None:
+    from driftwatch.config import ModelSettings
+    from driftwatch.performance.multiclass_cbpe import MulticlassCBPE
+    from driftwatch.service.model_checks import performance_monitor
+
+    reference = rows(8, 800, 0.0)
+    current = [m for m in rows(9, 300, 1.5)["probs"] if m is not None]
+    monitors = {}
+    for form in FORMS:
+        settings = ModelSettings(
+            reference=write(reference, form, tmp_path / f"ref_{form}"),
+            features=["x"],
+            prediction="probs",
+            performance={"task": "multiclass_classification", "label": "label", "classes": CLASSES},
+        )
+        monitors[form] = performance_monitor("m", settings)
+        assert isinstance(monitors[form].cbpe, MulticlassCBPE), monitors[form].cbpe_problem
+    expected = monitors["struct"]
+    for form in ("map", "csv"):
+        assert monitors[form].reference == expected.reference
+        assert monitors[form].estimate_rows(current) == expected.estimate_rows(current)
