@@ -109,6 +109,11 @@ def probability_maps(values: pd.Series, where: str, csv: bool = False) -> pd.Ser
 
     Once one cell is a map, every other cell must be one: `ReferenceDataError` names ``where``, the
     first wrong row (the first row is 1; from a ``csv`` file, its line too) and the fix."""
+    if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
+        return values  # scores or labels: no cell to look at
+    text = pd.api.types.is_string_dtype(values.dtype) and not pd.api.types.is_object_dtype(values.dtype)
+    if text and not values.dropna().str.lstrip().str.startswith("{").any():
+        return values  # labels
     cells = values.tolist()
     present = [i for i, cell in enumerate(cells) if not _missing(cell)]
     if all(isinstance(cells[i], Mapping) for i in present) or not any(_map_like(cells[i]) for i in present):
