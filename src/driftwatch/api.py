@@ -18,7 +18,7 @@ import math
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import pandas as pd
 
@@ -53,6 +53,8 @@ __all__ = [
 Task = Literal["binary_classification", "multiclass_classification", "regression"]
 
 # the messages of the shared code path, in the words of this API's arguments rather than the command's
+_Frame = TypeVar("_Frame")
+
 _WORDING = offline.Wording(
     reference="reference",
     current="current",
@@ -249,6 +251,7 @@ def profile(
     (lists or arrays): a bounded sample of them is kept (`driftwatch.reference.embedding_sample`)."""
     if len(data) == 0:
         raise ReferenceDataError("reference has no rows (only columns); there is nothing to profile")
+    data = _maps(data, prediction, "reference", ReferenceDataError)
     vectors = dict(embeddings or {})
     columns = (
         list(features)
@@ -385,6 +388,7 @@ def check(
         raise CheckError(f"drift_share {drift_share} must be in (0, 1], e.g. 0.5")
     if min_rows < 1:
         raise CheckError(f"min_rows {min_rows} must be at least 1 (1: a verdict on any number of rows)")
+    reference, current = _maps(reference, prediction, "reference"), _maps(current, prediction, "current")
     data, labelled, available = _reference(reference)
     vectors = dict(embeddings or {})
     columns = (
@@ -523,6 +527,24 @@ class RealizedMetrics:
         return self.labelled_rows >= self.min_labels
 
 
+def _maps(frame: _Frame, prediction: str | None, whose: str, error: type[Exception] = CheckError) -> _Frame:
+    """``frame`` with its ``prediction`` column's maps class -> probability as dicts, as a reference file's
+    are read (`driftwatch.reference.probability_maps`: lists of (class, probability) pairs, JSON text);
+    ``frame`` itself when there is nothing to convert (or it is not a DataFrame)."""
+    if not isinstance(frame, pd.DataFrame) or prediction is None or prediction not in frame.columns:
+        return frame
+    values = frame[prediction]
+    try:
+        found = references.probability_maps(values, f"{whose} column {prediction!r}")
+    except ReferenceDataError as exc:
+        raise error(str(exc)) from None
+    if found is values:
+        return frame
+    out = frame.copy()
+    out[prediction] = found
+    return out
+
+
 def _labelled(reference: pd.DataFrame | ReferenceProfile) -> pd.DataFrame:
     if isinstance(reference, ReferenceProfile):
         if reference.labelled is None:
@@ -559,6 +581,7 @@ def estimate_performance(
     recall and f1 are macro averages, roc_auc one-vs-rest; ``classes`` default: every class named).
     Raises `CheckError` when CBPE cannot estimate (hard labels instead of scores, too small a reference).
     """
+    reference, current = _maps(reference, prediction, "reference"), _maps(current, prediction, "current")
     scores = current[prediction].dropna() if prediction in current.columns else current.iloc[:0]
     out = offline.performance_data(
         _labelled(reference),
@@ -607,6 +630,7 @@ def realized_performance(
         )
     if min_labels < 1:
         raise CheckError(f"min_labels {min_labels} must be at least 1")
+    reference, current = _maps(reference, prediction, "reference"), _maps(current, prediction, "current")
     out = offline.performance_data(
         _labelled(reference),
         current,
@@ -664,6 +688,7 @@ def estimate_error(
         )
     if min_labels < 1:
         raise CheckError(f"min_labels {min_labels} must be at least 1")
+    reference, current = _maps(reference, prediction, "reference"), _maps(current, prediction, "current")
     out = offline.performance_data(
         _labelled(reference),
         current,

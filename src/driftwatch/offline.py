@@ -155,11 +155,11 @@ class OfflineCheck:
         return out
 
 
-def _read(path: Path, role: str, text: Sequence[str] = ()) -> pd.DataFrame:
+def _read(path: Path, role: str, text: Sequence[str] = (), prediction: str | None = None) -> pd.DataFrame:
     if not path.exists():
         raise CheckError(f"--{role} {path}: file not found")
     try:
-        frame = load_frame(path, text)
+        frame = load_frame(path, text, [prediction])
     except ReferenceDataError as exc:
         raise CheckError(f"--{role} {exc}") from None
     if len(frame) == 0:
@@ -178,18 +178,19 @@ class CheckFiles:
 
 
 def read_check_files(
-    reference: Path, current: Path, types: dict[str, ColumnType] | None = None
+    reference: Path, current: Path, types: dict[str, ColumnType] | None = None, prediction: str | None = None
 ) -> CheckFiles:
     """Read what `check_data` checks; `CheckError` naming the flag and the file when one cannot be read.
-    Columns ``types`` calls categorical are read as written ("02134" stays text)."""
+    Columns ``types`` calls categorical are read as written ("02134" stays text); the ``prediction``
+    column's maps class -> probability as dicts, however written (`driftwatch.reference.load_frame`)."""
     text = [c for c, t in (types or {}).items() if t == "categorical"]
-    current_frame = _read(current, "current", text)
+    current_frame = _read(current, "current", text, prediction)
     if is_profile(reference):
         try:
             return CheckFiles(load_profile(reference), load_labelled(reference), current_frame)
         except ReferenceDataError as exc:
             raise CheckError(f"--reference {exc}") from None
-    frame = _read(reference, "reference", text)
+    frame = _read(reference, "reference", text, prediction)
     return CheckFiles(frame, frame, current_frame)
 
 

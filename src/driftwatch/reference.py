@@ -36,6 +36,7 @@ __all__ = [
     "load_multivariate_reference",
     "load_profile",
     "load_reference",
+    "probability_maps",
     "save_profile",
 ]
 
@@ -44,15 +45,21 @@ __all__ = [
 EMBEDDING_SAMPLE_ROWS = 5000
 
 
-def load_frame(path: Path, text: Collection[str] = ()) -> pd.DataFrame:
+def load_frame(path: Path, text: Collection[str] = (), maps: Collection[str | None] = ()) -> pd.DataFrame:
     """A DataFrame from a Parquet or CSV file, with a one-line error naming the file.
 
     ``text``: CSV columns read as text, as written (the features configured categorical: a ZIP code
-    02134 is "02134" in a JSON record, not the number 2134)."""
+    02134 is "02134" in a JSON record, not the number 2134). ``maps``: the columns that may hold maps
+    class -> probability (a model's prediction), read as one dict per row whether written as a Parquet
+    struct, a Parquet (Arrow) map or CSV cells of JSON objects (`probability_maps`); None is skipped."""
     suffix = path.suffix.lower()
+    wanted = [c for c in maps if c is not None]
     try:
         if suffix in {".parquet", ".pq"}:
-            return _distinct_columns(path, pd.read_parquet(path), None)
+            frame = _distinct_columns(path, pd.read_parquet(path), None)
+            for column in [c for c in wanted if c in frame.columns]:
+                frame[column] = probability_maps(frame[column], f"{path}: column {column!r}")
+            return frame
         if suffix == ".csv":
             # the header as written: read_csv renames a repeated "a" to "a.1", which would hide it
             header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False)
@@ -78,6 +85,8 @@ def load_frame(path: Path, text: Collection[str] = ()) -> pd.DataFrame:
                 for column in others:
                     if pd.api.types.is_numeric_dtype(again[column]):
                         frame[column] = again[column]
+            for column in [c for c in wanted if c in frame.columns]:
+                frame[column] = probability_maps(frame[column], f"{path}: column {column!r}", csv=True)
             return frame
     except ReferenceDataError:
         raise
@@ -88,6 +97,104 @@ def load_frame(path: Path, text: Collection[str] = ()) -> pd.DataFrame:
             f"{path}: cannot read as {suffix.lstrip('.')}: {str(exc).splitlines()[0]}"
         ) from None
     raise ReferenceDataError(f"{path}: unsupported file type {suffix!r}; use .parquet or .csv")
+
+
+def probability_maps(values: pd.Series, where: str, csv: bool = False) -> pd.Series:
+    """A prediction column's maps class -> probability as one dict per row, whatever form they came in:
+    dicts (a Parquet struct, JSON records) as they are; lists of (class, probability) pairs (what pandas
+    makes of a Parquet map, the type Spark and most writers give a dict column) as dicts of text keys,
+    as a struct's field names are; text holding a JSON object (a CSV cell ``"{""a"": 0.2, ""b"": 0.8}"``)
+    parsed. A column with none of these (labels, scores) is returned as it is; missing cells stay missing
+    and a null probability stays None (probability 0, as everywhere).
+
+    Once one cell is a map, every other cell must be one: `ReferenceDataError` names ``where``, the
+    first wrong row (the first row is 1; from a ``csv`` file, its line too) and the fix."""
+    if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
+        return values  # scores or labels: no cell to look at
+    text = pd.api.types.is_string_dtype(values.dtype) and not pd.api.types.is_object_dtype(values.dtype)
+    if text and not values.dropna().str.lstrip().str.startswith("{").any():
+        return values  # labels
+    cells = values.tolist()
+    present = [i for i, cell in enumerate(cells) if not _missing(cell)]
+    if all(isinstance(cells[i], Mapping) for i in present) or not any(_map_like(cells[i]) for i in present):
+        return values
+    out: list[object] = [None] * len(cells)
+    for i in present:
+        found = _as_map(cells[i])
+        if found is None:
+            row = f"row {i + 1} (line {i + 2})" if csv else f"row {i + 1}"
+            raise ReferenceDataError(
+                f"{where}, {row}: {_shown(cells[i])} is not a map class -> probability like the other "
+                'rows; write every cell as a JSON object of finite numbers, e.g. {"a": 0.2, "b": 0.8} '
+                '(in a CSV file quoted: "{""a"": 0.2, ""b"": 0.8}"), or leave it empty'
+            )
+        out[i] = found
+    return pd.Series(out, index=values.index, name=values.name, dtype=object)
+
+
+def _missing(cell: object) -> bool:
+    return cell is None or cell is pd.NA or (isinstance(cell, float) and math.isnan(cell))
+
+
+def _map_like(cell: object) -> bool:
+    if isinstance(cell, Mapping):
+        return True
+    if isinstance(cell, str):
+        return cell.lstrip().startswith("{")
+    return _pairs(cell) is not None
+
+
+def _pairs(cell: object) -> list[tuple[object, object]] | None:
+    """An Arrow map's cell: a list (or array) of (key, value) pairs, else None."""
+    if not isinstance(cell, list | tuple | np.ndarray) or len(cell) == 0:
+        return None
+    pairs: list[tuple[object, object]] = []
+    for pair in cell:
+        if not isinstance(pair, tuple | list) or len(pair) != 2 or not isinstance(pair[0], str | int):
+            return None
+        pairs.append((pair[0], pair[1]))
+    return pairs
+
+
+def _as_map(cell: object) -> dict[str, object] | None:
+    """``cell`` as a dict class -> probability (None inside for a null), or None when it is not one."""
+    if isinstance(cell, Mapping):
+        return dict(cell)
+    if isinstance(cell, str):
+        try:
+            parsed = json.loads(cell, parse_constant=_no_constant)
+        except ValueError:
+            return None
+        if not isinstance(parsed, dict):
+            return None
+        items = list(parsed.items())
+    elif isinstance(cell, list | tuple | np.ndarray) and len(cell) == 0:
+        items = []  # an empty map: no predicted class, as a struct of nulls
+    else:
+        found = _pairs(cell)
+        if found is None:
+            return None
+        items = found
+    out: dict[str, object] = {}
+    for key, value in items:
+        if value is None:
+            out[str(key)] = None
+        elif isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool):
+            if not math.isfinite(float(value)):
+                return None
+            out[str(key)] = float(value)
+        else:
+            return None
+    return out
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a finite number")
+
+
+def _shown(cell: object) -> str:
+    text = repr(cell)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 _BOOLEANS = {"True": True, "TRUE": True, "true": True, "False": False, "FALSE": False, "false": False}
@@ -176,7 +283,7 @@ def load_reference(
         kept = {c: saved.columns[c] for c in keep}
         _check_types(key, types, {c: p.type for c, p in kept.items()})
         return ReferenceProfile(kept, saved.rows), {c: p.type for c, p in kept.items()}
-    frame = load_frame(path, [c for c, kind in types.items() if kind == "categorical"])
+    frame = load_frame(path, [c for c, kind in types.items() if kind == "categorical"], [prediction])
     missing = [c for c in wanted if c not in frame.columns]
     if missing:
         raise ReferenceDataError(

@@ -684,7 +684,7 @@ def _check(args: argparse.Namespace) -> int:
             )
 
     try:
-        files = read_check_files(Path(args.reference), Path(args.current), types)
+        files = read_check_files(Path(args.reference), Path(args.current), types, prediction)
         check = check_data(
             files.reference,
             files.current,
@@ -879,7 +879,8 @@ def _profile(args: argparse.Namespace) -> int:
     model = _model_settings(args)
     try:
         text = [f.name for f in model.features if f.type == "categorical"] if model is not None else []
-        frame = load_frame(Path(args.reference), text)
+        predicted = args.prediction_column or (model.prediction if model is not None else None)
+        frame = load_frame(Path(args.reference), text, [predicted])
     except ReferenceDataError as exc:
         raise UserError(f"--reference {exc}") from None
     if len(frame) == 0:

@@ -108,7 +108,11 @@ def performance_monitor(name: str, model: ModelSettings) -> PerformanceMonitor:
             )
     else:
         # categorical features as text, as drift reads them: what a regression's DLE codes
-        frame = load_frame(model.reference, text=[f.name for f in model.features if f.type == "categorical"])
+        frame = load_frame(
+            model.reference,
+            text=[f.name for f in model.features if f.type == "categorical"],
+            maps=[model.prediction],
+        )
 
     def rules(thresholds: Mapping[str, MetricThreshold]) -> dict[str, Threshold]:
         return {metric: Threshold(t.min, t.max, t.max_drop) for metric, t in thresholds.items()}

@@ -789,7 +789,7 @@ class ScopedModel:
             text = [f.name for f in self.settings.features if f.type == "categorical"]
             if self.settings.segments is not None:
                 text += [c.column for c in self.settings.segments.columns]
-            self._frame = load_frame(self.settings.reference, text=text)
+            self._frame = load_frame(self.settings.reference, text=text, maps=[self.settings.prediction])
         return self._frame
 
     # the rolling comparison --------------------------------------------------------------------
