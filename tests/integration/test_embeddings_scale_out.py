@@ -27,7 +27,7 @@ from driftwatch.cli.demo import SECRET_ENV, WebhookReceiver
 from driftwatch.cli.localbroker import LocalBroker, free_port
 from driftwatch.config import load_settings
 from driftwatch.service.daemon import Daemon
-from tests.integration.test_embeddings_kafka import send
+from tests.integration.broker_daemon import send
 from tests.kafkautil import read_topic
 from tests.waiting import wait_for
 
