@@ -1142,6 +1142,13 @@ class ModelSettings(_Strict):
                 f"{where}: multivariate drift needs at least 2 features, got {len(columns)} ({', '.join(columns)}); "
                 "name more columns, or remove drift.multivariate (data_drift tests a single feature)"
             )
+        if "domain_classifier_auroc" in settings.methods and self.segments is not None:
+            problems.append(
+                "drift.multivariate.methods: domain_classifier_auroc trains 5 LightGBM models at every check "
+                "(about 0.6 s with 9 features), and a model with segments would pay that once per segment "
+                "scope (top_k + 1 per column); list only reconstruction_error in a model with segments, or "
+                "remove segments (version scopes may use both methods)"
+            )
         n = settings.n_components
         if isinstance(n, int) and n > len(columns) >= 2:
             problems.append(

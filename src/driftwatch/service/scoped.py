@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -49,12 +49,26 @@ from driftwatch.checks.window import (
 )
 from driftwatch.config import ModelSettings
 from driftwatch.drift.dataset import ColumnOptions
+from driftwatch.drift.multivariate_methods import FittedMultivariate, fit_multivariate
 from driftwatch.drift.profile import ColumnType, ReferenceProfile, category_keys
 from driftwatch.performance.challenger import ChallengerCheck, ChallengerSettings, VersionTraffic
 from driftwatch.performance.monitor import PerformanceMonitor, PerformanceSpec
-from driftwatch.reference import embedding_sample, is_profile, load_embeddings, load_frame, load_reference
+from driftwatch.reference import (
+    ReferenceDataError,
+    embedding_sample,
+    is_profile,
+    load_embeddings,
+    load_frame,
+    load_reference,
+)
 from driftwatch.scope import Scope, SegmentKey, window_name
-from driftwatch.service.model_checks import ModelCheck, performance_monitor
+from driftwatch.service.model_checks import (
+    ModelCheck,
+    multivariate_columns,
+    multivariate_options,
+    multivariate_reference,
+    performance_monitor,
+)
 from driftwatch.service.preflight import class_order
 from driftwatch.state.labels import LabelStore
 from driftwatch.stream.baseline import BaselineSnapshot, RollingBaseline
@@ -71,6 +85,11 @@ VERSION_COLUMN = "@model_version"
 name never starts with '@' in a JSON record's features... and if one did, the config says so)."""
 
 _EXPIRE_FACTOR = 2.0  # a version absent this many window lengths leaves, unless versions.expire_after
+
+# a segment's multivariate methods are fitted on the reference rows of its value when those rows give
+# at least this many chunks for the reconstruction error's thresholds (NannyML's default number of
+# chunks) and at least the segment's min_rows; otherwise the model's fitted methods judge it
+SCOPE_MIN_CHUNKS = 10
 
 
 def scope_columns(settings: ModelSettings, features: list[ColumnSpec]) -> list[ColumnSpec]:
@@ -700,7 +719,12 @@ class ScopedModel:
                         if settings.performance is not None
                         else None
                     )
-                    checks = ModelCheck(name, version_settings, profile, monitor)
+                    joint = (
+                        multivariate_reference(name, version_settings, self.types)
+                        if settings.drift.multivariate is not None
+                        else None
+                    )
+                    checks = ModelCheck(name, version_settings, profile, monitor, joint)
                     self._version_checks[scope.version] = checks
                 return _Reference(checks)
             return _Reference(self._with(settings, self.checks.profile))
@@ -743,7 +767,45 @@ class ScopedModel:
         types = {c: self.types.get(c) for c in columns}
         profile = ReferenceProfile.build(frame.loc[mask], columns, types, class_order(self.settings))
         vectors, note = self._segment_vectors(frame.loc[mask], scope)
-        return _Reference(self._with(settings, replace(profile, embeddings=vectors)), note=note)
+        own_joint, joint_note = self._segment_multivariate(frame.loc[mask], scope)
+        notes = [n for n in (note, joint_note) if n]
+        return _Reference(
+            self._with(settings, replace(profile, embeddings=vectors), own_joint),
+            note="; ".join(notes) or None,
+        )
+
+    def _segment_multivariate(
+        self, rows: pd.DataFrame, scope: Scope
+    ) -> tuple[Mapping[str, FittedMultivariate] | None, str | None]:
+        """The multivariate methods fitted on a segment's reference rows, once per scope reference: when
+        those rows number at least the segment's min_rows and give `SCOPE_MIN_CHUNKS` chunks of the
+        reconstruction error's chunk size; otherwise (or when the fit fails) the model's fitted methods,
+        said in the note."""
+        whole = self.checks.multivariate
+        settings = self.settings.drift.multivariate
+        if whole is None or settings is None:
+            return None, None
+        options = multivariate_options(self.settings)
+        need = max(self._min_rows(scope), SCOPE_MIN_CHUNKS * options.chunk_size_for(len(rows)), 2)
+        segment = scope.segment
+        label = segment.label if segment is not None else scope.key
+        if len(rows) < need:
+            return whole, (
+                f"the reference has {len(rows)} rows of {label}, fewer than the {need} multivariate drift "
+                f"needs ({SCOPE_MIN_CHUNKS} chunks of {options.chunk_size_for(len(rows))} rows, and min_rows): "
+                "its multivariate drift is judged by the model's fitted methods"
+            )
+        types = multivariate_columns(self.settings, self.types)
+        try:
+            fitted: dict[str, FittedMultivariate] = {
+                m: fit_multivariate(m, rows, types, options) for m in settings.methods
+            }
+        except (ReferenceDataError, ValueError) as exc:
+            return whole, (
+                f"the multivariate drift methods cannot be fitted on the reference rows of {label} ({exc}): "
+                "its multivariate drift is judged by the model's fitted methods"
+            )
+        return fitted, None
 
     def _segment_vectors(
         self, rows: pd.DataFrame, scope: Scope
@@ -774,11 +836,19 @@ class ScopedModel:
             f"in the rows of {label}: those are judged against the whole reference's vectors"
         )
 
-    def _with(self, settings: ModelSettings, profile: ReferenceProfile) -> ModelCheck:
-        if settings is self.settings and profile is self.checks.profile:
+    def _with(
+        self,
+        settings: ModelSettings,
+        profile: ReferenceProfile,
+        multivariate: Mapping[str, FittedMultivariate] | None = None,
+    ) -> ModelCheck:
+        """The checks of ``settings`` on ``profile``, with the ``multivariate`` methods (default: the
+        model's fitted ones)."""
+        joint = self.checks.multivariate if multivariate is None else multivariate
+        if settings is self.settings and profile is self.checks.profile and joint is self.checks.multivariate:
             return self.checks
         monitor: PerformanceMonitor | None = self.checks.monitor
-        return ModelCheck(self.name, settings, profile, monitor)
+        return ModelCheck(self.name, settings, profile, monitor, joint)
 
     def _column_index(self, column: str) -> int:
         assert self.settings.segments is not None
