@@ -19,6 +19,7 @@ from driftwatch.config import ConfigError, load_settings
 from driftwatch.scope import Scope
 from driftwatch.service import scoped as scoped_module
 from driftwatch.service.daemon import Daemon
+from tests.clirun import driftwatch_cli
 
 NOW = 1_800_000_000.0
 COUNTRIES = ["DE", "FR", "IT", "ES", "PL"]
@@ -230,3 +231,58 @@ def test_domain_classifier_in_a_model_with_segments_is_refused_naming_the_field(
         make(tmp_path, SEGMENTS, methods="[reconstruction_error, domain_classifier_auroc]")
     text = str(raised.value)
     assert "drift.multivariate.methods" in text and "list only reconstruction_error" in text
+
+
+@pytest.mark.parametrize("chunk_size", [50, 200])  # 200: IT and other fall back on the model's fit
+def test_driftwatch_check_segment_gives_the_daemons_segment_numbers_and_notes(
+    tmp_path: Path, chunk_size: int
+) -> None:
+    """`driftwatch check --segment country` fits each segment as the daemon's segment scope does (its
+    own reference rows when enough, else the model's fit with the same note) and scores the same rows:
+    the same values, thresholds and alerts."""
+    # every segment's rows within its max_rows: the daemon's windows hold the file's rows, unsampled
+    daemon = make(tmp_path, SEGMENTS.replace("max_rows: 2000", "max_rows: 6000"), chunk_size=chunk_size)
+    current = rows(6000, 5, broken=frozenset({"IT"}))
+    current.to_parquet(tmp_path / "cur.parquet")
+    daemon.handle(records(current))
+    daemon.run_check("m")  # promotes DE, FR and IT, each seeded with all its rows: a verdict at once
+    scoped = daemon.latest.scoped("m")
+    args = [
+        "-r",
+        str(tmp_path / "ref.parquet"),
+        "-u",
+        str(tmp_path / "cur.parquet"),
+        "-c",
+        str(tmp_path / "c.yaml"),
+    ]
+    args += ["-m", "m", "--segment", "country", "--top-k", "3", "--segment-min-rows", "200", "-f", "json"]
+    done = driftwatch_cli("check", *args)
+    out = json.loads(done.stdout)
+    offline = {s["segment"]: s["multivariate_drift"] for s in out["segments"]}
+    compared = 0
+    for (key, _), result in scoped.items():
+        if not key:
+            continue
+        assert result.multivariate_drift is not None
+        daemon_joint = result.multivariate_drift.as_dict()
+        command = offline[key]
+        if not daemon_joint:
+            assert command is None
+            continue
+        for method, found in daemon_joint.items():
+            for field in ("rows", "chunk_size", "value", "lower_threshold", "upper_threshold"):
+                assert command[method][field] == pytest.approx(found[field], rel=1e-9), (key, field)
+            assert command[method]["alert"] == found["alert"]
+            compared += 1
+    assert compared == 4  # DE, FR, IT and other
+    fallback = [
+        note
+        for (key, _), result in scoped.items()
+        if key
+        for note in result.notes
+        if "judged by the model's fitted methods" in note
+    ]
+    assert len(fallback) == (2 if chunk_size == 200 else 0)
+    assert all(note in out["segment_notes"] for note in fallback)
+    assert offline["country=IT"]["reconstruction_error"]["alert"] is True
+    assert done.returncode == 1

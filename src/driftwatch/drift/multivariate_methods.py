@@ -48,6 +48,7 @@ __all__ = [
     "default_chunk_size",
     "fit_multivariate",
     "load_multivariate",
+    "segment_fit_shortfall",
     "typed_frame",
 ]
 
@@ -159,6 +160,27 @@ def default_chunk_size(reference_rows: int, max_rows: int | None = None) -> int:
     if max_rows is not None:
         size = min(size, max_rows)
     return max(size, 2)
+
+
+# a segment's methods are fitted on the reference rows of its value when those rows give at least this
+# many chunks for the reconstruction error's thresholds (NannyML's default count) and at least the
+# segment's min_rows (README "Multivariate drift", scopes)
+SEGMENT_MIN_CHUNKS = 10
+
+
+def segment_fit_shortfall(rows: int, min_rows: int, options: MultivariateOptions, label: str) -> str | None:
+    """Why ``rows`` reference rows of the segment ``label`` are too few to fit the multivariate methods
+    on (a note ending "judged by the model's fitted methods"), None when they are enough: at least
+    ``min_rows`` and `SEGMENT_MIN_CHUNKS` chunks of the chunk size ``options`` gives them."""
+    chunk = options.chunk_size_for(rows)
+    need = max(min_rows, SEGMENT_MIN_CHUNKS * chunk, 2)
+    if rows >= need:
+        return None
+    return (
+        f"the reference has {rows} rows of {label}, fewer than the {need} multivariate drift needs "
+        f"({SEGMENT_MIN_CHUNKS} chunks of {chunk} rows, and min_rows): its multivariate drift is judged by "
+        "the model's fitted methods"
+    )
 
 
 def typed_frame(frame: pd.DataFrame, types: Mapping[str, ColumnType]) -> pd.DataFrame:

@@ -49,7 +49,11 @@ from driftwatch.checks.window import (
 )
 from driftwatch.config import ModelSettings
 from driftwatch.drift.dataset import ColumnOptions
-from driftwatch.drift.multivariate_methods import FittedMultivariate, fit_multivariate
+from driftwatch.drift.multivariate_methods import (
+    FittedMultivariate,
+    fit_multivariate,
+    segment_fit_shortfall,
+)
 from driftwatch.drift.profile import ColumnType, ReferenceProfile, category_keys
 from driftwatch.performance.challenger import ChallengerCheck, ChallengerSettings, VersionTraffic
 from driftwatch.performance.monitor import PerformanceMonitor, PerformanceSpec
@@ -85,11 +89,6 @@ VERSION_COLUMN = "@model_version"
 name never starts with '@' in a JSON record's features... and if one did, the config says so)."""
 
 _EXPIRE_FACTOR = 2.0  # a version absent this many window lengths leaves, unless versions.expire_after
-
-# a segment's multivariate methods are fitted on the reference rows of its value when those rows give
-# at least this many chunks for the reconstruction error's thresholds (NannyML's default number of
-# chunks) and at least the segment's min_rows; otherwise the model's fitted methods judge it
-SCOPE_MIN_CHUNKS = 10
 
 
 def scope_columns(settings: ModelSettings, features: list[ColumnSpec]) -> list[ColumnSpec]:
@@ -778,23 +777,18 @@ class ScopedModel:
         self, rows: pd.DataFrame, scope: Scope
     ) -> tuple[Mapping[str, FittedMultivariate] | None, str | None]:
         """The multivariate methods fitted on a segment's reference rows, once per scope reference: when
-        those rows number at least the segment's min_rows and give `SCOPE_MIN_CHUNKS` chunks of the
-        reconstruction error's chunk size; otherwise (or when the fit fails) the model's fitted methods,
+        those rows are enough (`segment_fit_shortfall`); otherwise (or when the fit fails) the model's fitted methods,
         said in the note."""
         whole = self.checks.multivariate
         settings = self.settings.drift.multivariate
         if whole is None or settings is None:
             return None, None
         options = multivariate_options(self.settings)
-        need = max(self._min_rows(scope), SCOPE_MIN_CHUNKS * options.chunk_size_for(len(rows)), 2)
         segment = scope.segment
         label = segment.label if segment is not None else scope.key
-        if len(rows) < need:
-            return whole, (
-                f"the reference has {len(rows)} rows of {label}, fewer than the {need} multivariate drift "
-                f"needs ({SCOPE_MIN_CHUNKS} chunks of {options.chunk_size_for(len(rows))} rows, and min_rows): "
-                "its multivariate drift is judged by the model's fitted methods"
-            )
+        short = segment_fit_shortfall(len(rows), self._min_rows(scope), options, label)
+        if short is not None:
+            return whole, short
         types = multivariate_columns(self.settings, self.types)
         try:
             fitted: dict[str, FittedMultivariate] = {
