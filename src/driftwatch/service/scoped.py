@@ -14,7 +14,9 @@ and alerts exactly as an unscoped model does; `ScopedModel` adds, beside them:
 - **references per scope**: a segment is judged against the reference's rows of its value (when the
   reference has the column and enough of them; otherwise the model's reference, said in a note), a
   version against its own reference file when the config gives one; ``other`` against the reference
-  rows of no member value, rebuilt when the membership changes;
+  rows of no member value, rebuilt when the membership changes. The multivariate drift methods are
+  fitted with the scope's reference, once: a segment's on the rows of its value when they are enough
+  (`segment_fit_shortfall`), else the model's fit (said in a note); a version's on its own file;
 - **the rolling comparison**: for each baseline scope, the scope's window against the stream's own
   trailing period ``[now - lag - rolling, now - lag)``, with the baseline's methods, thresholds and
   alert rule, as checks ``data_drift@rolling`` and ``prediction_drift@rolling``; no verdict while the
