@@ -24,7 +24,8 @@ from tests.clirun import driftwatch_cli
 NOW = 1_800_000_000.0
 COUNTRIES = ["DE", "FR", "IT", "ES", "PL"]
 SHARES = [0.5, 0.4, 0.05, 0.03, 0.02]
-SIGN = {"IT": -1.0}  # Italian spend falls with income, in the reference and live
+SIGN = {"IT": -1.0}
+REFERENCE_ROWS = 120_000  # IT's and other's 5%: 6,000 rows each, enough for a segment fit of their own  # Italian spend falls with income, in the reference and live
 
 
 @dataclass
@@ -52,7 +53,7 @@ def rows(count: int, seed: int, broken: frozenset[str] = frozenset(), sign: floa
 def make(
     tmp_path: Path, scopes: str, chunk_size: int = 50, methods: str = "[reconstruction_error]"
 ) -> Daemon:
-    rows(20_000, 1).to_parquet(tmp_path / "ref.parquet")
+    rows(REFERENCE_ROWS, 1).to_parquet(tmp_path / "ref.parquet")
     (tmp_path / "c.yaml").write_text(
         f"""
 kafka: {{bootstrap_servers: "127.0.0.1:9", topic: predictions}}
@@ -154,8 +155,8 @@ def test_a_segment_whose_own_correlation_breaks_alerts_while_the_whole_model_doe
 def test_a_segment_with_too_few_reference_rows_for_its_chunks_uses_the_model_fit_with_a_note(
     tmp_path: Path,
 ) -> None:
-    # chunks of 200 rows: IT's 1,000 reference rows give 5 of the 10 chunks a segment fit needs
-    daemon = make(tmp_path, SEGMENTS, chunk_size=200)
+    # chunks of 1,000 rows: IT's ~6,000 reference rows give 6 of the 10 chunks a segment fit needs
+    daemon = make(tmp_path, SEGMENTS, chunk_size=1000)
     daemon.handle(records(rows(6000, 2)))
     daemon.run_check("m")
     scoped = daemon.scoped["m"]
@@ -163,10 +164,10 @@ def test_a_segment_with_too_few_reference_rows_for_its_chunks_uses_the_model_fit
     de = next(s for s in scoped.scopes() if s.key == "country=DE")
     reference = scoped._reference(it)
     assert reference.note is not None
-    assert "fewer than the 2000 multivariate drift needs" in reference.note
+    assert "fewer than the 10000 multivariate drift needs to fit on them" in reference.note
     assert "judged by the model's fitted methods" in reference.note
     assert reference.checks.multivariate is scoped.checks.multivariate
-    assert scoped._reference(de).checks.multivariate is not scoped.checks.multivariate  # 10,000 rows
+    assert scoped._reference(de).checks.multivariate is not scoped.checks.multivariate  # 60,000 rows
     result = daemon.latest.get("m", "country=IT")
     assert result is not None and reference.note in result.notes
     assert (
@@ -216,7 +217,7 @@ def test_each_scope_fits_once_however_many_checks_run(
     assert [s.key for s in scoped.scopes()] == ["country=DE", "country=FR", "country=IT", "country:other"]
     settled = len(fits)
     # one fit per scope reference: DE, FR, IT, and other of the new membership (ES and PL's rows)
-    counts = rows(20_000, 1)["country"].value_counts()
+    counts = rows(REFERENCE_ROWS, 1)["country"].value_counts()
     expected = [counts["DE"], counts["FR"], counts["IT"], counts["ES"] + counts["PL"]]
     assert sorted(fits[-4:]) == sorted(int(n) for n in expected)
     for batch in range(1, 4):
@@ -233,7 +234,7 @@ def test_domain_classifier_in_a_model_with_segments_is_refused_naming_the_field(
     assert "drift.multivariate.methods" in text and "list only reconstruction_error" in text
 
 
-@pytest.mark.parametrize("chunk_size", [50, 200])  # 200: IT and other fall back on the model's fit
+@pytest.mark.parametrize("chunk_size", [50, 1000])  # 1000: IT and other fall back on the model's fit
 def test_driftwatch_check_segment_gives_the_daemons_segment_numbers_and_notes(
     tmp_path: Path, chunk_size: int
 ) -> None:
@@ -241,7 +242,7 @@ def test_driftwatch_check_segment_gives_the_daemons_segment_numbers_and_notes(
     own reference rows when enough, else the model's fit with the same note) and scores the same rows:
     the same values, thresholds and alerts."""
     # every segment's rows within its max_rows: the daemon's windows hold the file's rows, unsampled
-    daemon = make(tmp_path, SEGMENTS.replace("max_rows: 2000", "max_rows: 6000"), chunk_size=chunk_size)
+    daemon = make(tmp_path, SEGMENTS.replace("max_rows: 2000", "max_rows: 5000"), chunk_size=chunk_size)
     current = rows(6000, 5, broken=frozenset({"IT"}))
     current.to_parquet(tmp_path / "cur.parquet")
     daemon.handle(records(current))
@@ -282,7 +283,7 @@ def test_driftwatch_check_segment_gives_the_daemons_segment_numbers_and_notes(
         for note in result.notes
         if "judged by the model's fitted methods" in note
     ]
-    assert len(fallback) == (2 if chunk_size == 200 else 0)
+    assert len(fallback) == (2 if chunk_size == 1000 else 0)
     assert all(note in out["segment_notes"] for note in fallback)
     assert offline["country=IT"]["reconstruction_error"]["alert"] is True
     assert done.returncode == 1

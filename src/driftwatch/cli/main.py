@@ -610,7 +610,7 @@ def _segment_multivariate(
     note = None
     if rows is not reference:  # the segment has reference rows of its own
         options = multivariate_options(model)
-        note = segment_fit_shortfall(len(rows), min_rows, options, segment.label)
+        note = segment_fit_shortfall(len(rows), min_rows, segment.check.rows, options, segment.label)
         if note is None:
             try:
                 fitted = {m: fit_multivariate(m, rows, columns, options) for m in settings.methods}

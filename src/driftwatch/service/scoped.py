@@ -788,7 +788,8 @@ class ScopedModel:
         options = multivariate_options(self.settings)
         segment = scope.segment
         label = segment.label if segment is not None else scope.key
-        short = segment_fit_shortfall(len(rows), self._min_rows(scope), options, label)
+        window_rows = self.rules[segment.column].max_rows if segment is not None else 0
+        short = segment_fit_shortfall(len(rows), self._min_rows(scope), window_rows, options, label)
         if short is not None:
             return whole, short
         types = multivariate_columns(self.settings, self.types)
