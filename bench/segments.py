@@ -42,6 +42,7 @@ configurations:
     python bench/segments.py                 # 3 repeats, about 5 minutes on 2 cores
     python bench/segments.py --quick         # 1 repeat, a fifth of the rows: about a minute
     python bench/segments.py --only scoped --repeats 1
+    python bench/segments.py --only scoped --repeats 1 --multivariate   # + reconstruction_error per scope
 
 ``--run NAME`` (internal) runs one configuration and prints its figures as one JSON line.
 """
@@ -90,6 +91,7 @@ class Plan:
     values: int  # distinct values of the segment column
     top_k: int
     zipf: float  # 0: every value equally busy
+    multivariate: bool = False  # drift.multivariate: reconstruction_error on every feature
 
 
 def plan_of(args: argparse.Namespace, config: str) -> Plan:
@@ -107,6 +109,7 @@ def plan_of(args: argparse.Namespace, config: str) -> Plan:
         values=values,
         top_k=args.top_k,
         zipf=1.1 if config == "10k-values" else 0.0,
+        multivariate=args.multivariate,
     )
 
 
@@ -130,6 +133,8 @@ def write_config(directory: Path, config: str, plan: Plan) -> Path:
         "window": {"length": "1h", "max_rows": plan.whole_rows, "min_rows": plan.min_rows},
         "schedule": {"every": "1h"},
     }
+    if plan.multivariate:  # fitted on the reference once, and once per segment on its value's rows
+        section["drift"] = {"multivariate": {"methods": ["reconstruction_error"]}}
     if config != "plain":
         section["versions"] = {"max_live": 3, "window": {"max_rows": plan.version_rows}}
         section["baseline"] = {"rolling": "1h", "lag": "30m", "max_rows": plan.baseline_rows}
@@ -384,6 +389,8 @@ def child(config: str, args: argparse.Namespace) -> dict[str, Any]:
             command += [flag, str(value)]
     if args.quick:
         command.append("--quick")
+    if args.multivariate:
+        command.append("--multivariate")
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         sys.stderr.write(done.stderr)
@@ -411,6 +418,11 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=None, help="records of the warm-up half hour (50,000)")
     parser.add_argument("--only", choices=CONFIGS, action="append", help="run only these configurations")
     parser.add_argument("--quick", action="store_true", help="a fifth of every size, 1 repeat")
+    parser.add_argument(
+        "--multivariate",
+        action="store_true",
+        help="add drift.multivariate (reconstruction_error on the 25 features) to the model and its scopes",
+    )
     parser.add_argument("--run", choices=(*CONFIGS, "paired"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run == "paired":
@@ -446,6 +458,7 @@ def main() -> int:
             print(
                 f"  [{repeat + 1}] {config:<12} ingest {run['records_per_s']:>9,.0f} records/s "
                 f"({run['us_per_record']:.2f} us/record)  check {run['check_s']:.3f} s "
+                f"(warm-up checks, scopes' references built: {', '.join(f'{s:.2f}' for s in run['warmup_checks_s'])}) "
                 f"(each {', '.join(f'{s:.2f}' for s in run['checks_s'])})  series {run['series']:>5,}  "
                 f"scopes: {run['segment_labels']} segment labels, {run['version_labels']} versions  "
                 f"RSS {mib(run['rss'])}"

@@ -591,7 +591,9 @@ class MultivariateSettings(_Strict):
     (default) and/or ``domain_classifier_auroc``, NannyML's domain classifier with its constant
     thresholds 0.45 and 0.65: it trains 5 LightGBM models at every check (about 0.5-2 s) on the
     window and a fixed-seed sample of at most 10,000 reference rows, which a saved profile keeps;
-    ``n_components`` and ``chunk_size`` do not apply to it."""
+    ``n_components`` and ``chunk_size`` do not apply to it, and a model with ``segments`` cannot use
+    it (a training per segment scope per check). Segment and version scopes run the methods fitted on
+    their own reference rows (README "Multivariate drift"); a rolling baseline does not run them."""
 
     methods: list[MultivariateMethodName] = Field(default_factory=_default_methods, min_length=1)
     columns: list[str] | None = None
@@ -1141,6 +1143,13 @@ class ModelSettings(_Strict):
             problems.append(
                 f"{where}: multivariate drift needs at least 2 features, got {len(columns)} ({', '.join(columns)}); "
                 "name more columns, or remove drift.multivariate (data_drift tests a single feature)"
+            )
+        if "domain_classifier_auroc" in settings.methods and self.segments is not None:
+            problems.append(
+                "drift.multivariate.methods: domain_classifier_auroc trains 5 LightGBM models at every check "
+                "(about 0.6 s with 9 features), and a model with segments would pay that once per segment "
+                "scope (top_k + 1 per column); list only reconstruction_error in a model with segments, or "
+                "remove segments (version scopes may use both methods)"
             )
         n = settings.n_components
         if isinstance(n, int) and n > len(columns) >= 2:

@@ -419,10 +419,11 @@ def test_series_budget_bounds_a_scrape_of_every_scope_at_its_fullest(store: Late
         ("country:other", "", "country:other")
     ]
     scopes = [("", "", ""), *versions, *segments]
-    for key, version, segment in scopes:
-        store.put(scoped(full_result("m"), key, version=version, segment=segment))
+    for key, version, segment in scopes:  # multivariate drift too: every scope has its own
+        result = dataclasses.replace(full_result("m"), multivariate_drift=MULTIVARIATE)
+        store.put(scoped(result, key, version=version, segment=segment))
         metrics.window_rows.labels(model="m", model_version=version, segment=segment).set(100)
-        for check in ALERTS:
+        for check in (*ALERTS, "multivariate_drift:reconstruction_error"):
             metrics.alert_active.labels(model="m", check=check, model_version=version, segment=segment).set(0)
             for state in STATES:
                 metrics.alert_transitions.labels(
@@ -430,19 +431,6 @@ def test_series_budget_bounds_a_scrape_of_every_scope_at_its_fullest(store: Late
                 ).inc()
         if segment:
             metrics.segment_share.labels(model="m", model_version=version, segment=segment).set(0.1)
-    # multivariate drift: the whole model's only
-    store.put(dataclasses.replace(full_result("m"), multivariate_drift=MULTIVARIATE))
-    metrics.alert_active.labels(
-        model="m", check="multivariate_drift:reconstruction_error", model_version="", segment=""
-    ).set(0)
-    for state in STATES:
-        metrics.alert_transitions.labels(
-            model="m",
-            check="multivariate_drift:reconstruction_error",
-            state=state,
-            model_version="",
-            segment="",
-        ).inc()
     for key, version, segment in [("", "", ""), *versions]:  # baseline scopes: model and versions
         store.put(scoped(full_result("m"), key, version=version, segment=segment, baseline="rolling"))
         metrics.baseline_rows.labels(model="m", model_version=version, segment=segment).set(50)

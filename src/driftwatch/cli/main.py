@@ -16,7 +16,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -26,7 +26,9 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from driftwatch.config import ModelSettings
-    from driftwatch.offline import OfflineCheck
+    from driftwatch.drift.multivariate_methods import FittedMultivariate
+    from driftwatch.drift.profile import ColumnType
+    from driftwatch.offline import OfflineCheck, SegmentCheck
 
 __all__ = ["main"]
 
@@ -556,9 +558,12 @@ def _classes(text: str | None) -> list[str | int | bool] | None:
         return list(names)
 
 
-def _multivariate(check: OfflineCheck, model: ModelSettings, name: str, reference: Path) -> None:
+def _multivariate(
+    check: OfflineCheck, model: ModelSettings, name: str, reference: Path
+) -> tuple[Mapping[str, FittedMultivariate], dict[str, ColumnType]]:
     """The model's multivariate drift on ``check``'s current rows, fitted on ``reference`` (or read from
-    the profile there) as the daemon fits it on the model's reference."""
+    the profile there) as the daemon fits it on the model's reference; returns the fitted methods and
+    their columns' types."""
     from driftwatch.offline import multivariate
     from driftwatch.reference import ReferenceDataError, load_multivariate_reference
     from driftwatch.service.model_checks import multivariate_options
@@ -579,6 +584,44 @@ def _multivariate(check: OfflineCheck, model: ModelSettings, name: str, referenc
     except ReferenceDataError as exc:
         raise UserError(f"--reference {exc}") from None
     multivariate(check, fitted, columns)
+    return fitted, columns
+
+
+def _segment_multivariate(
+    segment: SegmentCheck,
+    whole: Mapping[str, FittedMultivariate],
+    columns: dict[str, ColumnType],
+    model: ModelSettings,
+    reference: Any,
+    min_rows: int,
+) -> None:
+    """The model's multivariate drift on a segment's current rows, as the daemon's segment scope runs
+    it: fitted on the reference rows of its value when they are enough (`segment_fit_shortfall`), else
+    the whole reference's fit (``whole``) with the same note."""
+    from driftwatch.drift.multivariate_methods import fit_multivariate, segment_fit_shortfall
+    from driftwatch.offline import multivariate
+    from driftwatch.reference import ReferenceDataError
+    from driftwatch.service.model_checks import multivariate_options
+
+    settings = model.drift.multivariate
+    assert settings is not None
+    rows = segment.check.reference_frame
+    fitted = whole
+    note = None
+    if rows is not reference:  # the segment has reference rows of its own
+        options = multivariate_options(model)
+        note = segment_fit_shortfall(len(rows), min_rows, segment.check.rows, options, segment.label)
+        if note is None:
+            try:
+                fitted = {m: fit_multivariate(m, rows, columns, options) for m in settings.methods}
+            except (ReferenceDataError, ValueError) as exc:
+                note = (
+                    f"the multivariate drift methods cannot be fitted on the reference rows of "
+                    f"{segment.label} ({exc}): its multivariate drift is judged by the model's fitted methods"
+                )
+    multivariate(segment.check, fitted, columns)
+    if note is not None:
+        segment.notes = (*segment.notes, note)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -702,8 +745,9 @@ def _check(args: argparse.Namespace) -> int:
             classes=classes if task == "multiclass_classification" else None,
         )
         measure(check, min_rows)
+        joint = None
         if model is not None and model.drift.multivariate is not None:
-            _multivariate(check, model, args.model, Path(args.reference))
+            joint = _multivariate(check, model, args.model, Path(args.reference))
         embedding_drifted = _check_embeddings(check, model, args, files.current, min_rows)
     except CheckError as exc:
         raise UserError(str(exc)) from None
@@ -736,6 +780,8 @@ def _check(args: argparse.Namespace) -> int:
                 for segment in found:  # each segment gets what the whole file gets
                     measure(segment.check, segment_min_rows)
                     _quality(segment.check, model)
+                    if joint is not None and model is not None:
+                        _segment_multivariate(segment, *joint, model, files.reference, segment_min_rows)
             except CheckError as exc:
                 raise UserError(str(exc)) from None
             segments += found
@@ -763,7 +809,10 @@ def _check(args: argparse.Namespace) -> int:
     problem = incomplete(check)
     if problem is not None:
         raise UserError(f"{problem}; leave such columns out with --columns")
-    segment_alarm = any(segment.alarm for segment in segments or [])
+    segment_alarm = any(
+        segment.alarm or (segment.check.status == "ok" and multivariate_alert(segment.check))
+        for segment in segments or []
+    )
     return 1 if check.drift.dataset_drift or quality_breached or segment_alarm or embedding_drifted else 0
 
 

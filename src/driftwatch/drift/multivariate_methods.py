@@ -48,6 +48,7 @@ __all__ = [
     "default_chunk_size",
     "fit_multivariate",
     "load_multivariate",
+    "segment_fit_shortfall",
     "typed_frame",
 ]
 
@@ -159,6 +160,36 @@ def default_chunk_size(reference_rows: int, max_rows: int | None = None) -> int:
     if max_rows is not None:
         size = min(size, max_rows)
     return max(size, 2)
+
+
+# a segment's methods are fitted on the reference rows of its value when those rows give at least this
+# many chunks for the reconstruction error's thresholds (NannyML's default count), at least the
+# segment's min_rows, at least SEGMENT_FIT_ROWS and at least the rows of the window they judge: a PCA
+# fitted on few rows rebuilds them better than new rows, so large windows of a small reference's own
+# distribution breach (bench/multivariate_window.py: 9 columns, a 2,000-row reference gave 2% false
+# alarms on 500-row windows and 23-38% on 2,000-row ones; 5,000 rows gave 0-1.3% on windows of up to
+# 5,000 rows and 8% on 10,000; 10,000 rows 0-2% up to 20,000; README "Multivariate drift")
+SEGMENT_MIN_CHUNKS = 10
+SEGMENT_FIT_ROWS = 5_000
+
+
+def segment_fit_shortfall(
+    rows: int, min_rows: int, window_rows: int, options: MultivariateOptions, label: str
+) -> str | None:
+    """Why ``rows`` reference rows of the segment ``label`` are too few to fit the multivariate methods
+    on for windows of up to ``window_rows`` rows (a note ending "judged by the model's fitted
+    methods"), None when they are enough: at least ``min_rows``, `SEGMENT_FIT_ROWS`, ``window_rows``
+    and `SEGMENT_MIN_CHUNKS` chunks of the chunk size ``options`` gives them."""
+    chunk = options.chunk_size_for(rows)
+    need = max(min_rows, SEGMENT_FIT_ROWS, window_rows, SEGMENT_MIN_CHUNKS * chunk)
+    if rows >= need:
+        return None
+    return (
+        f"the reference has {rows} rows of {label}, fewer than the {need} multivariate drift needs to fit "
+        f"on them (at least {SEGMENT_FIT_ROWS}, the segment's window rows and min_rows, and "
+        f"{SEGMENT_MIN_CHUNKS} chunks of {chunk} rows): its multivariate drift is judged by the model's "
+        "fitted methods"
+    )
 
 
 def typed_frame(frame: pd.DataFrame, types: Mapping[str, ColumnType]) -> pd.DataFrame:

@@ -662,8 +662,8 @@ def scope_series(
     Summary set: window rows, dataset drift share and detected, prediction drift score and detected
     (``prediction``), check status (3), alert active and transitions per alert id, realized metrics
     and labelled rows, estimated metrics with their band, and their error and coverage once labelled,
-    multivariate drift value, thresholds and detected per method (``multivariate``, the whole model
-    only). Per-feature set (``per_feature``): drift
+    multivariate drift value, thresholds and detected per method (``multivariate``; its alert ids are
+    counted here, not in ``alert_ids``: every scope has them). Per-feature set (``per_feature``): drift
     score, threshold and detected, missing share, unseen or out-of-range share (one of the two, by the
     feature's type), and the quality-breach gauge per configured limit (``quality_limits``)."""
     p = int(prediction)
@@ -676,7 +676,7 @@ def scope_series(
         + realized
         + (1 if realized else 0)
         + 5 * estimated
-        + 4 * multivariate
+        + (4 + 1 + TRANSITION_STATES) * multivariate
     )
     return summary + (5 * features + quality_limits if per_feature else 0)
 
@@ -735,10 +735,10 @@ def series_budget(
             estimated=estimated,
             quality_limits=quality_limits,
             per_feature=per_feature,
+            multivariate=multivariate,
         )
 
     total = (1 + versions) * scope(True)
-    total += 5 * multivariate + multivariate * TRANSITION_STATES  # the whole model's only (alert ids too)
     total += segment_scopes(segment_top_k) * (scope(feature_series_all) + 1)
     total += 4 * len(segment_top_k)
     total += baseline_scopes * baseline_series(features=features, prediction=prediction)

@@ -153,6 +153,7 @@ class ModelCheck:
         self.settings = settings
         self.profile = profile
         self.monitor = monitor
+        self.multivariate = multivariate  # the fitted multivariate methods (method -> fitted), if any
         min_rows = settings.window.min_rows
         self.options = {f.name: ColumnOptions(f.method, f.threshold) for f in settings.features}
         data_drift = DataDriftCheck(

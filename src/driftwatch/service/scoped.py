@@ -14,7 +14,9 @@ and alerts exactly as an unscoped model does; `ScopedModel` adds, beside them:
 - **references per scope**: a segment is judged against the reference's rows of its value (when the
   reference has the column and enough of them; otherwise the model's reference, said in a note), a
   version against its own reference file when the config gives one; ``other`` against the reference
-  rows of no member value, rebuilt when the membership changes;
+  rows of no member value, rebuilt when the membership changes. The multivariate drift methods are
+  fitted with the scope's reference, once: a segment's on the rows of its value when they are enough
+  (`segment_fit_shortfall`), else the model's fit (said in a note); a version's on its own file;
 - **the rolling comparison**: for each baseline scope, the scope's window against the stream's own
   trailing period ``[now - lag - rolling, now - lag)``, with the baseline's methods, thresholds and
   alert rule, as checks ``data_drift@rolling`` and ``prediction_drift@rolling``; no verdict while the
@@ -29,7 +31,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -49,12 +51,30 @@ from driftwatch.checks.window import (
 )
 from driftwatch.config import ModelSettings
 from driftwatch.drift.dataset import ColumnOptions
+from driftwatch.drift.multivariate_methods import (
+    FittedMultivariate,
+    fit_multivariate,
+    segment_fit_shortfall,
+)
 from driftwatch.drift.profile import ColumnType, ReferenceProfile, category_keys
 from driftwatch.performance.challenger import ChallengerCheck, ChallengerSettings, VersionTraffic
 from driftwatch.performance.monitor import PerformanceMonitor, PerformanceSpec
-from driftwatch.reference import embedding_sample, is_profile, load_embeddings, load_frame, load_reference
+from driftwatch.reference import (
+    ReferenceDataError,
+    embedding_sample,
+    is_profile,
+    load_embeddings,
+    load_frame,
+    load_reference,
+)
 from driftwatch.scope import Scope, SegmentKey, window_name
-from driftwatch.service.model_checks import ModelCheck, performance_monitor
+from driftwatch.service.model_checks import (
+    ModelCheck,
+    multivariate_columns,
+    multivariate_options,
+    multivariate_reference,
+    performance_monitor,
+)
 from driftwatch.service.preflight import class_order
 from driftwatch.state.labels import LabelStore
 from driftwatch.stream.baseline import BaselineSnapshot, RollingBaseline
@@ -700,7 +720,12 @@ class ScopedModel:
                         if settings.performance is not None
                         else None
                     )
-                    checks = ModelCheck(name, version_settings, profile, monitor)
+                    joint = (
+                        multivariate_reference(name, version_settings, self.types)
+                        if settings.drift.multivariate is not None
+                        else None
+                    )
+                    checks = ModelCheck(name, version_settings, profile, monitor, joint)
                     self._version_checks[scope.version] = checks
                 return _Reference(checks)
             return _Reference(self._with(settings, self.checks.profile))
@@ -743,7 +768,41 @@ class ScopedModel:
         types = {c: self.types.get(c) for c in columns}
         profile = ReferenceProfile.build(frame.loc[mask], columns, types, class_order(self.settings))
         vectors, note = self._segment_vectors(frame.loc[mask], scope)
-        return _Reference(self._with(settings, replace(profile, embeddings=vectors)), note=note)
+        own_joint, joint_note = self._segment_multivariate(frame.loc[mask], scope)
+        notes = [n for n in (note, joint_note) if n]
+        return _Reference(
+            self._with(settings, replace(profile, embeddings=vectors), own_joint),
+            note="; ".join(notes) or None,
+        )
+
+    def _segment_multivariate(
+        self, rows: pd.DataFrame, scope: Scope
+    ) -> tuple[Mapping[str, FittedMultivariate] | None, str | None]:
+        """The multivariate methods fitted on a segment's reference rows, once per scope reference: when
+        those rows are enough (`segment_fit_shortfall`); otherwise (or when the fit fails) the model's fitted methods,
+        said in the note."""
+        whole = self.checks.multivariate
+        settings = self.settings.drift.multivariate
+        if whole is None or settings is None:
+            return None, None
+        options = multivariate_options(self.settings)
+        segment = scope.segment
+        label = segment.label if segment is not None else scope.key
+        window_rows = self.rules[segment.column].max_rows if segment is not None else 0
+        short = segment_fit_shortfall(len(rows), self._min_rows(scope), window_rows, options, label)
+        if short is not None:
+            return whole, short
+        types = multivariate_columns(self.settings, self.types)
+        try:
+            fitted: dict[str, FittedMultivariate] = {
+                m: fit_multivariate(m, rows, types, options) for m in settings.methods
+            }
+        except (ReferenceDataError, ValueError) as exc:
+            return whole, (
+                f"the multivariate drift methods cannot be fitted on the reference rows of {label} ({exc}): "
+                "its multivariate drift is judged by the model's fitted methods"
+            )
+        return fitted, None
 
     def _segment_vectors(
         self, rows: pd.DataFrame, scope: Scope
@@ -774,11 +833,19 @@ class ScopedModel:
             f"in the rows of {label}: those are judged against the whole reference's vectors"
         )
 
-    def _with(self, settings: ModelSettings, profile: ReferenceProfile) -> ModelCheck:
-        if settings is self.settings and profile is self.checks.profile:
+    def _with(
+        self,
+        settings: ModelSettings,
+        profile: ReferenceProfile,
+        multivariate: Mapping[str, FittedMultivariate] | None = None,
+    ) -> ModelCheck:
+        """The checks of ``settings`` on ``profile``, with the ``multivariate`` methods (default: the
+        model's fitted ones)."""
+        joint = self.checks.multivariate if multivariate is None else multivariate
+        if settings is self.settings and profile is self.checks.profile and joint is self.checks.multivariate:
             return self.checks
         monitor: PerformanceMonitor | None = self.checks.monitor
-        return ModelCheck(self.name, settings, profile, monitor)
+        return ModelCheck(self.name, settings, profile, monitor, joint)
 
     def _column_index(self, column: str) -> int:
         assert self.settings.segments is not None
