@@ -38,7 +38,8 @@ MODEL = {
 }
 
 
-def records(rng: np.random.Generator, count: int, shift: float) -> list[bytes]:
+def records(rng: np.random.Generator, count: int, shift: float, dim: int = DIM) -> list[bytes]:
+    """``count`` records of model "bot": a feature ``x`` and a ``dim``-component vector moved by ``shift``."""
     now = time.time()
     return [
         json.dumps(
@@ -46,7 +47,7 @@ def records(rng: np.random.Generator, count: int, shift: float) -> list[bytes]:
                 "model": "bot",
                 "timestamp": now - 5,
                 "features": {"x": float(rng.normal())},
-                "vec": (rng.normal(size=DIM) + shift).tolist(),
+                "vec": (rng.normal(size=dim) + shift).tolist(),
             }
         ).encode()
         for _ in range(count)

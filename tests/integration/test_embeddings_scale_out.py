@@ -12,7 +12,6 @@ bit, and its embedding result is the plain daemon's.
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from pathlib import Path
@@ -28,6 +27,7 @@ from driftwatch.cli.localbroker import LocalBroker, free_port
 from driftwatch.config import load_settings
 from driftwatch.service.daemon import Daemon
 from tests.integration.broker_daemon import send
+from tests.integration.test_embeddings_kafka import records
 from tests.kafkautil import read_topic
 from tests.waiting import wait_for
 
@@ -85,18 +85,7 @@ def write_config(
 
 def model_records(rng: np.random.Generator, count: int, shift: float) -> list[bytes]:
     """As `tests.integration.test_embeddings_kafka` makes them, at this test's dimension."""
-    now = time.time()
-    return [
-        json.dumps(
-            {
-                "model": "bot",
-                "timestamp": now - 5,
-                "features": {"x": float(rng.normal())},
-                "vec": (rng.normal(size=DIM) + shift).tolist(),
-            }
-        ).encode()
-        for _ in range(count)
-    ]
+    return records(rng, count, shift, DIM)
 
 
 def vectors_by_key(daemon: Daemon) -> tuple[list[float], bytes, int]:
