@@ -597,7 +597,19 @@ def segments_table(segments: Sequence[SegmentCheck]) -> str:
         if problem is not None:
             lines.append(f"! {s.label}: {problem}")
         lines += [f"quality {s.label}: {line}" for line in quality_breaches(s.check) or []]
+        lines += multivariate_lines(s.check, s.label)
     return "\n".join(lines)
+
+
+def multivariate_lines(check: OfflineCheck, label: str | None = None) -> list[str]:
+    """One table line per multivariate drift method of ``check`` (a segment's named by ``label``)."""
+    whose = "" if label is None else f" {label}"
+    return [
+        f"multivariate drift{whose} {method}: {_number(m['value'])} "
+        f"[{_number(m['lower_threshold'])}, {_number(m['upper_threshold'])}] -> "
+        + ("DRIFT" if m["alert"] else "no drift")
+        for method, m in (check.extra.get("multivariate_drift") or {}).items()
+    ]
 
 
 def performance(
@@ -1005,12 +1017,7 @@ def format_table(check: OfflineCheck) -> str:
     if "estimate_note" in check.extra:
         lines.append(f"performance estimate: {check.extra['estimate_note']}")
     lines += [f"quality {line}" for line in quality_breaches(check) or []]
-    for method, m in (check.extra.get("multivariate_drift") or {}).items():
-        lines.append(
-            f"multivariate drift {method}: {_number(m['value'])} "
-            f"[{_number(m['lower_threshold'])}, {_number(m['upper_threshold'])}] -> "
-            + ("DRIFT" if m["alert"] else "no drift")
-        )
+    lines += multivariate_lines(check)
     for name, found in check.extra.get("embedding_drift", {}).items():
         if found["score"] is None:
             lines.append(f"embedding {name}: no verdict ({found['status']}): {found['note']}")

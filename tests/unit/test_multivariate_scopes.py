@@ -287,3 +287,11 @@ def test_driftwatch_check_segment_gives_the_daemons_segment_numbers_and_notes(
     assert all(note in out["segment_notes"] for note in fallback)
     assert offline["country=IT"]["reconstruction_error"]["alert"] is True
     assert done.returncode == 1
+    # the table says per segment what the JSON says
+    table = driftwatch_cli("check", *args[:-2], "-f", "table").stdout
+    for segment, joint in offline.items():
+        for method, found in (joint or {}).items():
+            (line,) = [
+                x for x in table.splitlines() if x.startswith(f"multivariate drift {segment} {method}:")
+            ]
+            assert line.endswith("DRIFT" if found["alert"] else "no drift"), line
