@@ -135,6 +135,21 @@ class Estimate:
         }
 
 
+def banded(values: Mapping[str, float], sigma_scale: Mapping[str, float], size: float) -> dict[str, Estimate]:
+    """Each of `ESTIMATED_METRICS` as an `Estimate`: its value in ``values``, its sigma
+    ``sigma_scale[metric] / sqrt(size)`` (``size``: the window's effective number of rows) and a band of
+    `BAND_SIGMAS` sigmas clipped to [0, 1]; a NaN value has a NaN band."""
+    result = {}
+    for metric in ESTIMATED_METRICS:
+        value, sigma = values[metric], sigma_scale[metric] / math.sqrt(size)
+        if math.isnan(value):
+            result[metric] = Estimate(value, math.nan, math.nan, sigma)
+            continue
+        band = BAND_SIGMAS * sigma
+        result[metric] = Estimate(value, max(0.0, value - band), min(1.0, value + band), sigma)
+    return result
+
+
 @dataclass(frozen=True)
 class EstimatedPerformance:
     """One window's estimated performance against the reference's realized metrics.
@@ -377,15 +392,7 @@ class CBPE:
         doubled = np.concatenate((s, s))
         weight = np.concatenate((w * p, w * (1.0 - p)))
         values = _binary_scores(truth, doubled >= self.threshold, doubled, weight, log_loss=False)
-        result = {}
-        for metric in ESTIMATED_METRICS:
-            value, sigma = values[metric], self.sigma_scale[metric] / math.sqrt(size)
-            if math.isnan(value):
-                result[metric] = Estimate(value, math.nan, math.nan, sigma)
-                continue
-            band = BAND_SIGMAS * sigma
-            result[metric] = Estimate(value, max(0.0, value - band), min(1.0, value + band), sigma)
-        return result
+        return banded(values, self.sigma_scale, size)
 
     def estimated_performance(
         self, scores: npt.ArrayLike, rules: Mapping[str, Threshold] | None = None

@@ -49,7 +49,6 @@ import pandas as pd
 
 from driftwatch.errors import CBPEError
 from driftwatch.performance.cbpe import (
-    BAND_SIGMAS,
     ESTIMATED_METRICS,
     MIN_REFERENCE_ROWS,
     Calibration,
@@ -57,6 +56,7 @@ from driftwatch.performance.cbpe import (
     EstimatedPerformance,
     IsotonicMap,
     _calibration,
+    banded,
 )
 from driftwatch.performance.metrics import (
     FloatArray,
@@ -253,15 +253,7 @@ class MulticlassCBPE:
             raise CBPEError(f"sample_weight must be {rows} finite weights >= 0, not all 0")
         size = float(w.sum() ** 2 / (w**2).sum())  # Kish's effective sample size: rows when unweighted
         values = _estimates(raw, self.calibrate(raw), None if sample_weight is None else w)
-        result = {}
-        for metric in ESTIMATED_METRICS:
-            value, sigma = values[metric], self.sigma_scale[metric] / math.sqrt(size)
-            if math.isnan(value):
-                result[metric] = Estimate(value, math.nan, math.nan, sigma)
-                continue
-            band = BAND_SIGMAS * sigma
-            result[metric] = Estimate(value, max(0.0, value - band), min(1.0, value + band), sigma)
-        return result
+        return banded(values, self.sigma_scale, size)
 
     def estimated_performance(
         self, probabilities: Predictions, rules: Mapping[str, Threshold] | None = None
