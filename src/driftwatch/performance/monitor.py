@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -336,50 +336,58 @@ class PerformanceMonitor:
                 window_predictions = frame[columns]
             else:
                 window_predictions = frame[self.prediction] if self.prediction in frame.columns else None
-        try:
+        cbpe = self.cbpe
+
+        def prepare() -> tuple[int, Callable[[], EstimatedPerformance]]:
             scores: Any = (
-                _probability_rows(window_predictions, self.cbpe.classes)
-                if isinstance(self.cbpe, MulticlassCBPE)
+                _probability_rows(window_predictions, cbpe.classes)
+                if isinstance(cbpe, MulticlassCBPE)
                 else _finite_scores(window_predictions)  # type: ignore[arg-type]
             )
-            if len(scores) < self.min_predictions:
-                note = (
-                    f"not enough predictions: {len(scores)} in the window, fewer than window.min_rows "
-                    f"{self.min_predictions}"
-                )
-                return PartResult(check, "not_enough_data", note=note)
-            estimated = self.cbpe.estimated_performance(scores, self.estimate_rules)
-        except (CBPEError, ValueError) as exc:
-            return PartResult(check, "no_data", note=f"no estimate: {exc}")
-        except Exception as exc:
-            log.exception("check estimated_performance of model %s failed", self.name)
-            note = f"estimate failed: {type(exc).__name__}: {str(exc)[:300]}"
-            return PartResult(check, "error", note=note, failure=note)
-        breaches = {
-            CheckId("estimated_performance", metric): breaching
-            for metric, breaching in estimated.breaches.items()
-        }
-        return PartResult(check, "drift" if estimated.breached else "ok", estimated, breaches=breaches)
+            return len(scores), lambda: cbpe.estimated_performance(scores, self.estimate_rules)
+
+        return self._estimate_part(prepare, self.min_predictions, (CBPEError, ValueError))
 
     def dle_part(self, window: pd.DataFrame | None) -> PartResult[EstimatedPerformance]:
         """The DLE estimate over the window's rows (features and prediction). A problem in the data (a
         feature missing from the window) is the result's note, never an exception."""
-        check = CheckId("estimated_performance")
-        assert self.dle is not None
-        try:
+        dle = self.dle
+        assert dle is not None
+
+        def prepare() -> tuple[int, Callable[[], EstimatedPerformance]]:
             if window is None or self.prediction not in window.columns:
-                predictions = 0
+                count = 0
             else:
-                predictions = len(_finite_scores(window[self.prediction]))
-            if predictions < max(self.min_predictions, 1):
+                count = len(_finite_scores(window[self.prediction]))
+
+            def estimate() -> EstimatedPerformance:
+                assert window is not None  # called only with predictions in the window
+                return dle.estimated_performance(window, self.estimate_rules)
+
+            return count, estimate
+
+        return self._estimate_part(prepare, max(self.min_predictions, 1), (DLEError, ValueError))
+
+    def _estimate_part(
+        self,
+        prepare: Callable[[], tuple[int, Callable[[], EstimatedPerformance]]],
+        least: int,
+        data_errors: tuple[type[Exception], ...],
+    ) -> PartResult[EstimatedPerformance]:
+        """The estimated_performance result of an estimator: ``prepare`` reads the window (how many
+        predictions it holds, and the estimate of them), too few below ``least``; an error of
+        ``data_errors`` is a problem in the data (the result's note), any other a failed check."""
+        check = CheckId("estimated_performance")
+        try:
+            predictions, estimate = prepare()
+            if predictions < least:
                 note = (
                     f"not enough predictions: {predictions} in the window, fewer than window.min_rows "
                     f"{self.min_predictions}"
                 )
                 return PartResult(check, "not_enough_data", note=note)
-            assert window is not None
-            estimated = self.dle.estimated_performance(window, self.estimate_rules)
-        except (DLEError, ValueError) as exc:
+            estimated = estimate()
+        except data_errors as exc:
             return PartResult(check, "no_data", note=f"no estimate: {exc}")
         except Exception as exc:
             log.exception("check estimated_performance of model %s failed", self.name)
